@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Makes this machine ready for SandboxShift: a Docker engine that answers (with gVisor's runsc
+# registered when we install it), Node dependencies, and the small busybox test image.
+# Idempotent: every step checks first. Safe to run on every CI run and every session.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+state_dir="${SANDBOXSHIFT_STATE_DIR:-/var/tmp/sandboxshift}"
+dockerd_log="$state_dir/dockerd.log"
+mkdir -p "$state_dir"
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+engine_answers() {
+  docker version --format '{{.Server.Version}}' >/dev/null 2>&1
+}
+
+is_debian_root() {
+  [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ] && command -v apt-get >/dev/null
+}
+
+apt_updated=0
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$apt_updated" = 0 ]; then
+    log "apt-get update"
+    apt-get update -q >"$state_dir/apt.log" 2>&1 || die "apt-get update failed; see $state_dir/apt.log"
+    apt_updated=1
+  fi
+  log "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >>"$state_dir/apt.log" 2>&1 \
+    || die "apt-get install ${missing[*]} failed; see $state_dir/apt.log"
+}
+
+write_daemon_config() {
+  # runsc needs --network=host on kernels where its netstack cannot take over the veth.
+  local cfg=/etc/docker/daemon.json
+  [ -f "$cfg" ] && grep -q '"runsc"' "$cfg" && return 0
+  [ -f "$cfg" ] && { log "$cfg exists without runsc; leaving it alone"; return 0; }
+  mkdir -p /etc/docker
+  cat >"$cfg" <<'JSON'
+{
+  "runtimes": {
+    "runsc": { "path": "/usr/bin/runsc", "runtimeArgs": ["--network=host"] }
+  }
+}
+JSON
+}
+
+start_engine() {
+  if engine_answers; then
+    log "Docker engine answers ($(docker version --format '{{.Server.Version}}' 2>/dev/null))"
+    return 0
+  fi
+  if [ -n "${DOCKER_HOST:-}" ]; then
+    die "no Docker engine answers at DOCKER_HOST=$DOCKER_HOST. Start it, or unset DOCKER_HOST to use the local socket."
+  fi
+  if ! is_debian_root; then
+    die "no Docker engine answers on /var/run/docker.sock. Start Docker (or set DOCKER_HOST), or run this script as root on Debian to install docker.io."
+  fi
+  apt_install docker.io runsc
+  write_daemon_config
+  log "starting dockerd (log: $dockerd_log)"
+  nohup dockerd >"$dockerd_log" 2>&1 &
+  for _ in $(seq 1 60); do
+    engine_answers && { log "Docker engine is up"; return 0; }
+    sleep 1
+  done
+  tail -20 "$dockerd_log" >&2 || true
+  die "dockerd did not answer within 60 s; see $dockerd_log"
+}
+
+install_node_deps() {
+  cd "$here"
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    log "npm ci"
+    npm ci --no-audit --no-fund --loglevel=error >&2
+  fi
+}
+
+build_test_image() {
+  local tag=sandboxshift/busybox:test
+  if docker image inspect "$tag" >/dev/null 2>&1; then return 0; fi
+  local bb=/bin/busybox
+  if ! [ -x "$bb" ] || ! file -L "$bb" 2>/dev/null | grep -q 'statically linked'; then
+    is_debian_root && apt_install busybox-static
+  fi
+  [ -x "$bb" ] || die "busybox-static is needed for the test image: apt-get install busybox-static"
+  log "building $tag from $bb"
+  local ctx; ctx="$(mktemp -d)"
+  cp "$bb" "$ctx/busybox"
+  cp "$here/images/test-busybox/Dockerfile" "$ctx/Dockerfile"
+  docker build -q -t "$tag" "$ctx" >/dev/null
+  rm -rf "$ctx"
+}
+
+start_engine
+install_node_deps
+build_test_image
+log "ready"

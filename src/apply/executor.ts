@@ -1,0 +1,117 @@
+// The executor walks the plan's dependency graph with bounded parallelism and runs each
+// change's steps in order. It makes no decisions: the steps are the plan's.
+import { engineMessage, operations, type Engine } from '../engine/index.js';
+import type { DesiredState, SecretValues } from '../model/desired.js';
+import type { Change, Plan, Step } from '../plan/types.js';
+import type { ApplyListener, ApplyResult } from './events.js';
+
+export interface ExecutorContext {
+  engine: Engine;
+  desired: DesiredState;
+  secrets: SecretValues;
+  parallelism: number;
+  onEvent?: ApplyListener;
+  /** Seconds a container gets between SIGTERM and SIGKILL when removed. */
+  stopGraceSeconds?: number;
+}
+
+export async function executePlan(plan: Plan, ctx: ExecutorContext): Promise<ApplyResult> {
+  const work = plan.changes.filter((c) => c.steps.length > 0);
+  const result: ApplyResult = { completed: [], failed: [], skipped: [] };
+  const state = new Map<string, 'pending' | 'running' | 'done' | 'failed'>(work.map((c) => [c.address, 'pending']));
+  const emit = ctx.onEvent ?? (() => {});
+  const limit = Math.max(1, ctx.parallelism);
+
+  await new Promise<void>((resolveAll) => {
+    let running = 0;
+    const pump = () => {
+      for (const c of work) {
+        if (state.get(c.address) !== 'pending') continue;
+        const failedDep = c.dependsOn.find((d) => state.get(d) === 'failed');
+        if (failedDep) {
+          state.set(c.address, 'failed');
+          const because = `depends on ${failedDep}, which failed`;
+          result.skipped.push({ address: c.address, kind: c.kind, because });
+          emit({ type: 'change-skipped', address: c.address, kind: c.kind, because });
+          continue;
+        }
+        if (running >= limit) continue;
+        if (!c.dependsOn.every((d) => !state.has(d) || state.get(d) === 'done')) continue;
+        state.set(c.address, 'running');
+        running++;
+        void runChange(c, ctx, emit).then((outcome) => {
+          running--;
+          if (outcome.ok) {
+            state.set(c.address, 'done');
+            result.completed.push({ address: c.address, kind: c.kind, containerId: outcome.containerId });
+          } else {
+            state.set(c.address, 'failed');
+            result.failed.push({ address: c.address, kind: c.kind, step: outcome.step, error: outcome.error });
+          }
+          pump();
+        });
+      }
+      if (running === 0) resolveAll();
+    };
+    pump();
+  });
+  return result;
+}
+
+type Outcome = { ok: true; containerId: string | null } | { ok: false; step: Step; error: string };
+
+async function runChange(c: Change, ctx: ExecutorContext, emit: ApplyListener): Promise<Outcome> {
+  const started = Date.now();
+  emit({ type: 'change-start', address: c.address, kind: c.kind });
+  let containerId = c.containerId;
+  for (const step of c.steps) {
+    emit({ type: 'step', address: c.address, step });
+    try {
+      containerId = await runStep(step, c, containerId, ctx);
+    } catch (err) {
+      const error = engineMessage(err);
+      emit({ type: 'change-failed', address: c.address, kind: c.kind, elapsedMs: Date.now() - started, step, error });
+      return { ok: false, step, error };
+    }
+  }
+  emit({ type: 'change-done', address: c.address, kind: c.kind, elapsedMs: Date.now() - started, containerId });
+  return { ok: true, containerId };
+}
+
+async function runStep(step: Step, c: Change, id: string | null, ctx: ExecutorContext): Promise<string | null> {
+  const { engine } = ctx;
+  const desired = () => {
+    const d = ctx.desired.environments.get(c.name);
+    if (!d) throw new Error(`internal: no desired state for ${c.address}`);
+    return d;
+  };
+  const need = (): string => {
+    if (!id) throw new Error(`internal: step ${step} of ${c.address} has no container`);
+    return id;
+  };
+  switch (step) {
+    case 'remove-container':
+      await operations.removeContainer(engine, need(), ctx.stopGraceSeconds);
+      return null;
+    case 'create-container':
+      return operations.createContainer(engine, ctx.desired.project, desired());
+    case 'copy-secrets': {
+      const d = desired();
+      await operations.copySecrets(engine, need(), ctx.secrets.get(c.name) ?? [], d.uid, d.gid);
+      return id;
+    }
+    case 'start':
+      await operations.startContainer(engine, need());
+      return id;
+    case 'unpause':
+      await operations.unpauseContainer(engine, need());
+      return id;
+    case 'update-resources':
+      if (!c.resources) throw new Error(`internal: update of ${c.address} without resources`);
+      await operations.updateResources(engine, need(), c.resources);
+      return id;
+    case 'remove-volume':
+      await operations.removeVolume(engine, c.volumeName);
+      return id;
+  }
+}

@@ -1,0 +1,44 @@
+// Flag parsing with node:util parseArgs (no dependency, fast start); usage errors are diagnostics.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { DiagnosticsError, errorDiag } from '../diagnostics.js';
+
+export type Options = NonNullable<ParseArgsConfig['options']>;
+
+export const COMMON_OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  'no-color': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies Options;
+
+export type Values = Record<string, string | boolean | Array<string | boolean> | undefined>;
+
+export function parse(command: string, argv: string[], options: Options): { values: Values; positionals: string[] } {
+  try {
+    return parseArgs({ args: argv, options: { ...COMMON_OPTIONS, ...options }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new DiagnosticsError([
+      errorDiag(`${command}: ${(err as Error).message.replace(/\. To specify a positional argument.*$/s, '')}`, {
+        hint: `see \`sandboxshift ${command} --help\``,
+      }),
+    ]);
+  }
+}
+
+export function configPath(values: { config?: string | boolean | (string | boolean)[] }): string {
+  const v = values.config;
+  return typeof v === 'string' ? v : process.env.SANDBOXSHIFT_CONFIG ?? 'sandboxshift.yaml';
+}
+
+export function positiveInt(command: string, flag: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new DiagnosticsError([errorDiag(`${command}: --${flag} must be a whole number of at least 1, got '${raw}'`)]);
+  }
+  return n;
+}
+
+export function strings(v: unknown): string[] {
+  if (v === undefined) return [];
+  return (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string');
+}

@@ -1,0 +1,67 @@
+// apply and destroy share one flow: lock, observe, plan, show, approve, execute, summarize.
+import { DiagnosticsError, errorDiag, hasErrors } from '../../diagnostics.js';
+import { acquireLock } from '../../engine/index.js';
+import { hasChanges, staleReasons, type Plan } from '../../plan/index.js';
+import { applyEventLine, applySummary, planToJson, renderText } from '../../render/index.js';
+import { applyPlan, connectEngine, load, observeFor, planFor } from '../../workflow.js';
+import { EXIT_ERROR, EXIT_OK, confirm, type Io } from '../io.js';
+
+export interface ConvergeRequest {
+  command: 'apply' | 'destroy';
+  configPath: string;
+  targets: string[];
+  autoApprove: boolean;
+  parallelism: number;
+  purgeVolumes?: boolean;
+  /** A saved plan that must still hold. */
+  saved?: { path: string; plan: Plan };
+}
+
+export async function converge(req: ConvergeRequest, io: Io): Promise<number> {
+  const destroy = req.command === 'destroy';
+  const loaded = load(req.configPath, { needSecrets: !destroy });
+  const engine = connectEngine();
+  const lock = await acquireLock(engine, loaded.desired.project, req.command);
+  const release = () => void lock.release();
+  process.once('SIGINT', release);
+  try {
+    const observed = await observeFor(engine, loaded.desired);
+    const targets = req.saved ? req.saved.plan.targets : req.targets;
+    const plan = planFor(loaded, observed, { targets, destroy, purgeVolumes: req.purgeVolumes });
+    if (hasErrors(plan.diagnostics)) throw new DiagnosticsError(plan.diagnostics);
+    if (req.saved) {
+      const stale = staleReasons(req.saved.plan, plan);
+      if (stale.length > 0) {
+        throw new DiagnosticsError([
+          errorDiag(`saved plan ${req.saved.path} is stale and was not applied: ${stale.join('; ')}`, {
+            hint: `review a new one: sandboxshift plan --out ${req.saved.path}`,
+          }),
+        ]);
+      }
+    }
+    io.out(renderText(planToJson(plan), io.style));
+    if (!hasChanges(plan)) return EXIT_OK;
+    if (!req.autoApprove && !req.saved) {
+      const question = destroy
+        ? '\nDo you really want to destroy these environments?'
+        : '\nDo you want to perform these actions?';
+      if (!(await confirm(io, question))) {
+        io.err(`\n${destroy ? 'Destroy' : 'Apply'} cancelled; nothing was changed.\n`);
+        return EXIT_ERROR;
+      }
+    }
+    io.out('\n');
+    const result = await applyPlan(engine, loaded, plan, {
+      parallelism: req.parallelism,
+      onEvent: (e) => {
+        const line = applyEventLine(e, io.style);
+        if (line) io.out(`${line}\n`);
+      },
+    });
+    io.out(`\n${applySummary(result, plan.mode, io.style)}`);
+    return result.failed.length + result.skipped.length > 0 ? EXIT_ERROR : EXIT_OK;
+  } finally {
+    process.removeListener('SIGINT', release);
+    await lock.release();
+  }
+}

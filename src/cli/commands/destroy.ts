@@ -1,0 +1,37 @@
+import { configPath, parse, positiveInt, strings } from '../args.js';
+import type { Io } from '../io.js';
+import { converge } from './converge.js';
+
+export const destroyHelp = `Usage: sandboxshift destroy [options]
+
+Removes every environment of the project from the engine. Workspace volumes are KEPT, so a
+later apply picks up where it left off, unless --purge-volumes; environments with
+protect: true never lose their volume.
+
+Options:
+  -c, --config FILE       config file (default: sandboxshift.yaml)
+  --purge-volumes         also delete /workspace volumes (refused for protected environments)
+  --auto-approve          do not ask for approval
+  --parallelism N         environments removed at once (default 10)
+  --target ENV            limit to an environment (repeatable)
+  --no-color              plain text`;
+
+export async function destroyCommand(argv: string[], io: Io): Promise<number> {
+  const { values } = parse('destroy', argv, {
+    'auto-approve': { type: 'boolean' },
+    'purge-volumes': { type: 'boolean' },
+    parallelism: { type: 'string' },
+    target: { type: 'string', multiple: true },
+  });
+  return converge(
+    {
+      command: 'destroy',
+      configPath: configPath(values),
+      targets: strings(values.target),
+      autoApprove: values['auto-approve'] === true,
+      purgeVolumes: values['purge-volumes'] === true,
+      parallelism: positiveInt('destroy', 'parallelism', values.parallelism as string | undefined, 10),
+    },
+    io,
+  );
+}

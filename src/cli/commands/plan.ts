@@ -1,0 +1,39 @@
+import { DiagnosticsError, hasErrors } from '../../diagnostics.js';
+import { hasChanges } from '../../plan/types.js';
+import { planToJson, renderJson, renderText } from '../../render/index.js';
+import { connectEngine, load, observeFor, planFor } from '../../workflow.js';
+import { configPath, parse, strings } from '../args.js';
+import { EXIT_CHANGES, EXIT_OK, type Io } from '../io.js';
+import { writePlanFile } from '../plan-file.js';
+
+export const planHelp = `Usage: sandboxshift plan [options]
+
+Compares sandboxshift.yaml with the live Docker engine and shows what apply would do.
+
+Options:
+  -c, --config FILE       config file (default: sandboxshift.yaml, or $SANDBOXSHIFT_CONFIG)
+  --json                  print the versioned JSON plan (schemas/plan.schema.json)
+  --out FILE              save the plan; \`sandboxshift apply FILE\` applies exactly it
+  --target ENV            limit the plan to an environment (repeatable)
+  --detailed-exitcode     exit 0 when there are no changes, 2 when there are, 1 on error
+  --no-color              plain text`;
+
+export async function planCommand(argv: string[], io: Io): Promise<number> {
+  const { values } = parse('plan', argv, {
+    json: { type: 'boolean' },
+    out: { type: 'string' },
+    target: { type: 'string', multiple: true },
+    'detailed-exitcode': { type: 'boolean' },
+  });
+  const loaded = load(configPath(values));
+  const engine = connectEngine();
+  const observed = await observeFor(engine, loaded.desired);
+  const plan = planFor(loaded, observed, { targets: strings(values.target) });
+  if (hasErrors(plan.diagnostics)) throw new DiagnosticsError(plan.diagnostics);
+  io.out(values.json ? renderJson(plan) : renderText(planToJson(plan), io.style));
+  if (typeof values.out === 'string') {
+    writePlanFile(values.out, plan);
+    io.err(`\nSaved the plan to ${values.out}. To apply exactly this plan: sandboxshift apply ${values.out}\n`);
+  }
+  return values['detailed-exitcode'] && hasChanges(plan) ? EXIT_CHANGES : EXIT_OK;
+}

@@ -1,0 +1,57 @@
+import { observe } from '../../engine/index.js';
+import { shortId } from '../../plan/format.js';
+import { connectEngine, load } from '../../workflow.js';
+import { configPath, parse } from '../args.js';
+import { EXIT_OK, type Io } from '../io.js';
+
+export const statusHelp = `Usage: sandboxshift status [--json] [--config FILE]
+
+Shows each environment's state on the engine: running, stopped or missing, with its
+container, image and workspace volume.`;
+
+export interface EnvironmentStatus {
+  name: string;
+  state: 'running' | 'stopped' | 'missing' | 'paused' | 'not-in-config';
+  container_id: string | null;
+  container_name: string | null;
+  image: string | null;
+  volume: string | null;
+  in_config: boolean;
+}
+
+export async function statusCommand(argv: string[], io: Io): Promise<number> {
+  const { values } = parse('status', argv, { json: { type: 'boolean' } });
+  const loaded = load(configPath(values), { needSecrets: false });
+  const observed = await observe(connectEngine(), loaded.desired.project);
+  const names = [...new Set([...loaded.desired.environments.keys(), ...observed.containers.keys()])].sort();
+  const rows: EnvironmentStatus[] = names.map((name) => {
+    const c = observed.containers.get(name);
+    const inConfig = loaded.desired.environments.has(name);
+    const state: EnvironmentStatus['state'] = !c
+      ? 'missing'
+      : !inConfig
+        ? 'not-in-config'
+        : c.state === 'running' || c.state === 'restarting'
+          ? 'running'
+          : c.state === 'paused'
+            ? 'paused'
+            : 'stopped';
+    return {
+      name,
+      state,
+      container_id: c?.id ?? null,
+      container_name: c?.name ?? null,
+      image: c?.image ?? loaded.desired.environments.get(name)?.spec.image ?? null,
+      volume: observed.volumes.get(name)?.name ?? null,
+      in_config: inConfig,
+    };
+  });
+  if (values.json) {
+    io.out(`${JSON.stringify({ format_version: '1.0', project: loaded.desired.project, environments: rows }, null, 2)}\n`);
+    return EXIT_OK;
+  }
+  const table = [['ENVIRONMENT', 'STATE', 'CONTAINER', 'IMAGE', 'VOLUME'], ...rows.map((r) => [r.name, r.state, r.container_id ? shortId(r.container_id) : '-', r.image ?? '-', r.volume ?? '-'])];
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+  for (const row of table) io.out(`${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
+  return EXIT_OK;
+}

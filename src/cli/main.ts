@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+// Entry point: pick the command, run it, map errors to exit codes. Nothing heavy is imported
+// before we know the command, so `--version` and `validate` start fast.
+import { DiagnosticsError } from '../diagnostics.js';
+import { VERSION } from '../version.js';
+import { EXIT_ERROR, printDiagnostics, processIo, type Io } from './io.js';
+
+const USAGE = `Usage: sandboxshift <command> [options]
+
+Commands:
+  validate   check sandboxshift.yaml (no engine needed)
+  plan       show what apply would change on the Docker engine
+  apply      converge the engine to the config (or apply a saved plan)
+  destroy    remove the project's environments (workspace volumes kept)
+  status     show each environment's state
+  unlock     remove a stale apply lock
+
+Run \`sandboxshift <command> --help\` for a command's options.
+Exit codes: 0 ok, 1 error, 2 changes present (plan --detailed-exitcode).`;
+
+type Command = { run: (argv: string[], io: Io) => Promise<number>; help: string };
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  validate: async () => { const m = await import('./commands/validate.js'); return { run: m.validateCommand, help: m.validateHelp }; },
+  plan: async () => { const m = await import('./commands/plan.js'); return { run: m.planCommand, help: m.planHelp }; },
+  apply: async () => { const m = await import('./commands/apply.js'); return { run: m.applyCommand, help: m.applyHelp }; },
+  destroy: async () => { const m = await import('./commands/destroy.js'); return { run: m.destroyCommand, help: m.destroyHelp }; },
+  status: async () => { const m = await import('./commands/status.js'); return { run: m.statusCommand, help: m.statusHelp }; },
+  unlock: async () => { const m = await import('./commands/unlock.js'); return { run: m.unlockCommand, help: m.unlockHelp }; },
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const io = processIo(argv.includes('--no-color'));
+  const [name, ...rest] = argv;
+  if (name === '--version' || name === '-v' || name === 'version') {
+    io.out(`sandboxshift ${VERSION}\n`);
+    return 0;
+  }
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    io.out(`${USAGE}\n`);
+    return name ? 0 : EXIT_ERROR;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    io.err(`error: unknown command '${name}'\n\n${USAGE}\n`);
+    return EXIT_ERROR;
+  }
+  const command = await load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.out(`${command.help}\n`);
+    return 0;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (err) {
+    if (err instanceof DiagnosticsError) {
+      printDiagnostics(io, err.diagnostics);
+      return err.exitCode;
+    }
+    throw err;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`sandboxshift: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = EXIT_ERROR;
+  },
+);

@@ -1,0 +1,62 @@
+// Settings that weaken the sandbox are refused unless the environment opts in by name under
+// `allowDangerous`. Checked on the merged settings, so a dangerous default needs the opt-in in
+// every environment that inherits it; the error points at the line that set it.
+
+import type { Diagnostic } from '../diagnostics.js';
+import { isPlainObject } from './describe.js';
+import type { KeyPath } from './key-path.js';
+import { parseUser, settingSource } from './raw-config.js';
+import type { DangerousSetting } from './types.js';
+import { diagnosticAt, type ConfigSource } from './yaml-source.js';
+
+export function checkDangerousSettings(data: unknown, source: ConfigSource): Diagnostic[] {
+  const root = isPlainObject(data) ? data : {};
+  const environments = isPlainObject(root.environments) ? Object.keys(root.environments) : [];
+  return environments.flatMap((name) => checkEnvironment(data, name, source));
+}
+
+/** Whether a mount exposes the Docker engine's API socket (full control of the host). */
+export function isDockerSocket(path: string): boolean {
+  return path.replace(/\/+$/, '').endsWith('docker.sock');
+}
+
+function checkEnvironment(data: unknown, name: string, source: ConfigSource): Diagnostic[] {
+  const allowed = settingSource(data, name, 'allowDangerous')?.value;
+  const optedIn = (setting: DangerousSetting) => Array.isArray(allowed) && allowed.includes(setting);
+  const found: Diagnostic[] = [];
+  const refuse = (setting: DangerousSetting, path: KeyPath, what: string, why: string) => {
+    if (optedIn(setting)) return;
+    const inherited = path[0] === 'defaults' ? ' (set in defaults)' : '';
+    found.push(
+      diagnosticAt(source, 'error', path, 'value', `${what} is refused for environment '${name}'${inherited}: ${why}`, `add allowDangerous: [${setting}] to environment '${name}' if you really mean it`),
+    );
+  };
+
+  const privileged = settingSource(data, name, 'privileged');
+  if (privileged?.value === true) {
+    refuse('privileged', privileged.path, 'privileged: true', 'a privileged container can take over the host');
+  }
+  const hostNetwork = settingSource(data, name, 'hostNetwork');
+  if (hostNetwork?.value === true) {
+    refuse('host-network', hostNetwork.path, 'hostNetwork: true', "it shares the host's network and bypasses the egress rules");
+  }
+  const user = settingSource(data, name, 'user');
+  if (user && parseUser(user.value)?.uid === 0) {
+    refuse('root-user', user.path, 'running as root (uid 0)', 'root inside the container makes any escape a root escape');
+  }
+  const mounts = settingSource(data, name, 'mounts');
+  if (mounts && Array.isArray(mounts.value)) {
+    mounts.value.forEach((mount: unknown, i) => {
+      if (!isPlainObject(mount)) return;
+      const { source: from, target } = mount;
+      const mountPath = [...mounts.path, i];
+      const socketKey = [['source', from], ['target', target]].find(([, p]) => typeof p === 'string' && isDockerSocket(p))?.[0];
+      if (socketKey !== undefined) {
+        refuse('docker-socket', [...mountPath, String(socketKey)], 'mounting the Docker socket', 'it gives the sandbox control of the Docker engine, and so of the host');
+      } else if (typeof from === 'string') {
+        refuse('host-mounts', [...mountPath, 'source'], `mounting host path '${from}'`, 'it exposes host files to the sandbox');
+      }
+    });
+  }
+  return found;
+}

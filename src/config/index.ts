@@ -1,0 +1,10 @@
+// Public surface of src/config: load and check sandboxshift.yaml into a Config.
+
+export { loadConfig, validateConfigText, type LoadResult } from './load.js';
+export { parseMemory, parseDuration, formatBytes, MIN_MEMORY_BYTES } from './units.js';
+export { parseUser } from './raw-config.js';
+export { resolveHostPath } from './build-config.js';
+export { isDockerSocket } from './dangerous-checks.js';
+export { isEgressEntry } from './egress-entry.js';
+export { SCHEMA_FILE } from './schema.js';
+export * from './types.js';

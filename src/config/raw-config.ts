@@ -1,0 +1,65 @@
+// The file's data as written (after YAML parsing), before defaults are merged and units parsed.
+// The shapes mirror schemas/sandboxshift.schema.json and are only trusted once it has passed.
+
+import type { DangerousSetting, SecretSource } from './types.js';
+import { isPlainObject } from './describe.js';
+import type { KeyPath } from './key-path.js';
+
+export interface RawSettings {
+  image?: string;
+  env?: Record<string, string | number | boolean>;
+  secrets?: Record<string, SecretSource>;
+  resources?: { cpus?: number; memory?: string | number; pids?: number };
+  runtime?: 'runc' | 'runsc';
+  user?: string | number;
+  command?: string | string[];
+  workspace?: { from?: string; git?: { url: string; ref?: string } };
+  protect?: boolean;
+  egress?: 'none' | { allow: string[] };
+  idle?: { stopAfter: string };
+  privileged?: boolean;
+  hostNetwork?: boolean;
+  mounts?: { source: string; target: string; readOnly?: boolean }[];
+  allowDangerous?: DangerousSetting[];
+}
+
+export type RawImage = { ref: string } | { build: { context: string; dockerfile?: string; args?: Record<string, string> } };
+
+export interface RawConfig {
+  version: 1;
+  project: string;
+  defaults?: RawSettings;
+  images?: Record<string, RawImage>;
+  environments?: Record<string, RawSettings>;
+}
+
+/** A setting's value and where it was written: in the environment itself or in `defaults`. */
+export interface SettingSource {
+  value: unknown;
+  path: KeyPath;
+}
+
+/**
+ * Where environment `name` gets `key` from. Checks use this on unvalidated data, so it only
+ * assumes maps where it finds them.
+ */
+export function settingSource(data: unknown, name: string, key: string): SettingSource | undefined {
+  const root = isPlainObject(data) ? data : {};
+  const environments = isPlainObject(root.environments) ? root.environments : {};
+  const own = environments[name];
+  if (isPlainObject(own) && key in own) return { value: own[key], path: ['environments', name, key] };
+  const defaults = root.defaults;
+  if (isPlainObject(defaults) && key in defaults) return { value: defaults[key], path: ['defaults', key] };
+  return undefined;
+}
+
+/** `1000` → 1000/1000, `'1000:100'` → 1000/100; undefined for anything else (names included). */
+export function parseUser(user: unknown): { uid: number; gid: number } | undefined {
+  if (typeof user === 'number') return Number.isInteger(user) && user >= 0 ? { uid: user, gid: user } : undefined;
+  if (typeof user !== 'string') return undefined;
+  const match = /^([0-9]+)(?::([0-9]+))?$/.exec(user.trim());
+  if (!match) return undefined;
+  const uid = Number(match[1]);
+  // Without a GID the user's own number is used: Docker would pick group 0 (root) for an id it cannot look up.
+  return { uid, gid: match[2] === undefined ? uid : Number(match[2]) };
+}

@@ -1,0 +1,132 @@
+// Checks the schema cannot express: references between sections, limits on parsed units, and
+// the shape of egress entries. They run on unvalidated data too, so every problem in the file is
+// reported in one go; each check looks only at values of the type it expects.
+
+import type { Diagnostic } from '../diagnostics.js';
+import { describeValue, isPlainObject } from './describe.js';
+import { egressEntryHint, isEgressEntry } from './egress-entry.js';
+import { durationExplanation, memoryExplanation, userExplanation } from './format-messages.js';
+import { formatPath, type KeyPath } from './key-path.js';
+import { parseUser } from './raw-config.js';
+import { closestMatch } from './suggest.js';
+import { formatBytes, MIN_MEMORY_BYTES, parseDuration, parseMemory } from './units.js';
+import { diagnosticAt, type ConfigSource } from './yaml-source.js';
+
+export interface CheckContext {
+  source: ConfigSource;
+  /** True when the schema already reported a problem at this path: one message per place is enough. */
+  flagged(path: KeyPath): boolean;
+  report(diagnostic: Diagnostic): void;
+}
+
+export function checkReferencesAndUnits(data: unknown, ctx: CheckContext): void {
+  const root = isPlainObject(data) ? data : {};
+  const images = isPlainObject(root.images) ? Object.keys(root.images) : [];
+  const environments = isPlainObject(root.environments) ? Object.keys(root.environments) : [];
+
+  if (environments.length === 0) {
+    const at: KeyPath = 'environments' in root ? ['environments'] : [];
+    ctx.report(
+      diagnosticAt(ctx.source, 'warning', at, 'key', 'no environments are defined: plan and apply will have nothing to do', 'add one under environments:, e.g. `agent: { image: auto }`'),
+    );
+  }
+  if (images.includes('auto')) {
+    ctx.report(diagnosticAt(ctx.source, 'error', ['images', 'auto'], 'key', "'auto' cannot be an image name: `image: auto` already means \"pick one for me\"", 'rename this image'));
+  }
+  checkCaseCollisions(environments, ctx);
+
+  if (isPlainObject(root.defaults)) checkSettings(root.defaults, ['defaults'], images, ctx);
+  for (const name of environments) {
+    const settings = (root.environments as Record<string, unknown>)[name];
+    if (isPlainObject(settings)) checkSettings(settings, ['environments', name], images, ctx);
+  }
+}
+
+function checkCaseCollisions(names: readonly string[], ctx: CheckContext): void {
+  const firstByLowerCase = new Map<string, string>();
+  for (const name of names) {
+    const earlier = firstByLowerCase.get(name.toLowerCase());
+    if (earlier === undefined) {
+      firstByLowerCase.set(name.toLowerCase(), name);
+      continue;
+    }
+    ctx.report(
+      diagnosticAt(ctx.source, 'error', ['environments', name], 'key', `environment '${name}' differs from '${earlier}' only in case`, "Docker names are case-insensitive in places, so the two would collide: rename one"),
+    );
+  }
+}
+
+/** Checks one block of settings: `defaults` or one environment. */
+function checkSettings(settings: Record<string, unknown>, at: KeyPath, images: readonly string[], ctx: CheckContext): void {
+  const error = (path: KeyPath, pointAt: 'key' | 'value', message: string, hint?: string) =>
+    ctx.report(diagnosticAt(ctx.source, 'error', path, pointAt, message, hint));
+
+  const image = settings.image;
+  if (typeof image === 'string' && image !== 'auto' && !images.includes(image)) {
+    error([...at, 'image'], 'value', `image '${image}' is not defined under images`, imageHint(image, images));
+  }
+
+  const resources = isPlainObject(settings.resources) ? settings.resources : {};
+  const memoryPath = [...at, 'resources', 'memory'];
+  const memory = resources.memory;
+  if ((typeof memory === 'string' || typeof memory === 'number') && !ctx.flagged(memoryPath)) {
+    const bytes = parseMemory(memory);
+    if (bytes === undefined) {
+      const { message, hint } = memoryExplanation("'memory'", describeValue(memory));
+      error(memoryPath, 'value', message, hint);
+    } else if (bytes < MIN_MEMORY_BYTES) {
+      error(memoryPath, 'value', `'memory' is ${formatBytes(bytes)}, below Docker's minimum of ${formatBytes(MIN_MEMORY_BYTES)}`, 'use at least 6m; 512m suits most environments');
+    }
+  }
+
+  const idle = isPlainObject(settings.idle) ? settings.idle : {};
+  const stopAfterPath = [...at, 'idle', 'stopAfter'];
+  if (typeof idle.stopAfter === 'string' && !ctx.flagged(stopAfterPath)) {
+    const seconds = parseDuration(idle.stopAfter);
+    if (seconds === undefined) {
+      const { message, hint } = durationExplanation("'stopAfter'", describeValue(idle.stopAfter));
+      error(stopAfterPath, 'value', message, hint);
+    } else if (seconds === 0) {
+      error(stopAfterPath, 'value', "'stopAfter' must be longer than 0s", 'write never to keep the environment running');
+    }
+  }
+
+  const userPath = [...at, 'user'];
+  if (settings.user !== undefined && !ctx.flagged(userPath) && parseUser(settings.user) === undefined) {
+    const { message, hint } = userExplanation("'user'", settings.user);
+    error(userPath, 'value', message, hint);
+  }
+
+  const egress = isPlainObject(settings.egress) ? settings.egress : {};
+  if (Array.isArray(egress.allow)) {
+    egress.allow.forEach((entry: unknown, i) => {
+      if (typeof entry === 'string' && !isEgressEntry(entry)) {
+        error([...at, 'egress', 'allow', i], 'value', `egress entry '${entry}' is not a domain, host:port or CIDR`, egressEntryHint(entry));
+      }
+    });
+  }
+
+  const workspace = isPlainObject(settings.workspace) ? settings.workspace : {};
+  if ('from' in workspace && 'git' in workspace) {
+    error([...at, 'workspace', 'git'], 'key', "workspace can be seeded from a folder ('from') or from 'git', not both", `remove ${formatPath([...at, 'workspace', 'from'])} or ${formatPath([...at, 'workspace', 'git'])}`);
+  }
+
+  if (Array.isArray(settings.mounts)) {
+    settings.mounts.forEach((mount: unknown, i) => {
+      const target = isPlainObject(mount) ? mount.target : undefined;
+      if (typeof target === 'string' && target !== '' && !target.startsWith('/')) {
+        error([...at, 'mounts', i, 'target'], 'value', `mount target '${target}' must be an absolute path inside the container`, `e.g. /${target.replace(/^\.?\/*/, '')}`);
+      }
+    });
+  }
+}
+
+function imageHint(image: string, images: readonly string[]): string {
+  const guess = closestMatch(image, images);
+  if (guess !== undefined) return `did you mean '${guess}'?`;
+  if (/[:/.]/.test(image)) {
+    return `image: takes a name from images:, not a reference; add e.g. images: { my-image: { ref: ${image} } } and write image: my-image`;
+  }
+  const known = images.length > 0 ? `defined images: ${images.join(', ')}; ` : '';
+  return `${known}define '${image}' under images:, or write image: auto`;
+}

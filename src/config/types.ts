@@ -1,0 +1,92 @@
+// The shape of sandboxshift.yaml after schema validation, defaults merged and units parsed.
+// `src/config` produces it; `src/model` turns it into desired resources.
+
+export const CONFIG_VERSION = 1;
+export const DEFAULT_CONFIG_FILE = 'sandboxshift.yaml';
+
+/** Settings that need an explicit opt-in under `allowDangerous`. */
+export type DangerousSetting = 'privileged' | 'host-network' | 'docker-socket' | 'host-mounts' | 'root-user';
+
+export type SecretSource = { fromEnv: string } | { fromFile: string };
+
+export interface ImageConfig {
+  name: string;
+  /** An image reference the engine already has (or can pull). */
+  ref?: string;
+  /** Built from a local context (issue: images). `context` is resolved against the config's folder. */
+  build?: { context: string; dockerfile: string; args: Record<string, string> };
+}
+
+export interface ResourcesConfig {
+  /** CPUs, e.g. 0.5 */
+  cpus: number;
+  /** Bytes. Written as `512m`, `1g`, `256Mi`, `1GiB` in YAML. */
+  memoryBytes: number;
+  /** Max processes (pids cgroup). */
+  pids: number;
+}
+
+export type EgressConfig = { mode: 'none' } | { mode: 'allow'; allow: string[] };
+
+export interface IdleConfig {
+  /** Seconds of inactivity before the environment is stopped; null means never. */
+  stopAfterSeconds: number | null;
+}
+
+export interface MountConfig {
+  source: string;
+  target: string;
+  readOnly: boolean;
+}
+
+export interface WorkspaceConfig {
+  /** Seed the volume once from a local folder (issue: images). Resolved against the config's folder. */
+  from?: string;
+  /** Seed the volume once from a git repository (issue: images). */
+  git?: { url: string; ref?: string };
+}
+
+export interface EnvironmentConfig {
+  name: string;
+  /** Key in `images`, or `auto`. */
+  image: string;
+  env: Record<string, string>;
+  secrets: Record<string, SecretSource>;
+  resources: ResourcesConfig;
+  runtime: 'runc' | 'runsc';
+  uid: number;
+  gid: number;
+  /** argv; a string in YAML is run as `sh -c STRING`. Undefined: the image's own command. */
+  command?: string[];
+  workspace: WorkspaceConfig;
+  protect: boolean;
+  egress: EgressConfig;
+  idle: IdleConfig;
+  privileged: boolean;
+  hostNetwork: boolean;
+  mounts: MountConfig[];
+  allowDangerous: DangerousSetting[];
+}
+
+export interface Config {
+  version: 1;
+  project: string;
+  /** Absolute path of the file it was loaded from. */
+  file: string;
+  /** Absolute folder that relative paths in the file are resolved against. */
+  dir: string;
+  images: Record<string, ImageConfig>;
+  environments: Record<string, EnvironmentConfig>;
+  /** Raw text of the file, for hashing (stale saved plans) and `diff`. */
+  source: string;
+}
+
+/** Built-in defaults, applied under `defaults:` and then each environment's own keys. */
+export const BUILTIN_DEFAULTS = {
+  resources: { cpus: 1, memoryBytes: 512 * 1024 * 1024, pids: 256 },
+  runtime: 'runc' as const,
+  uid: 65532,
+  gid: 65532,
+  egress: { mode: 'none' } as EgressConfig,
+  idle: { stopAfterSeconds: null } as IdleConfig,
+};

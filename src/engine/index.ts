@@ -1,0 +1,6 @@
+export { connectEngine, engineDescription, withEngine, engineMessage, statusCode, type Engine } from './client.js';
+export { observe, refineResources, buildObserved } from './observe.js';
+export { Labels, LABEL_PREFIX } from './labels.js';
+export { acquireLock, releaseLock, readLock, LOCK_IMAGE, type HeldLock, type LockInfo } from './lock.js';
+export { containerCreateOptions } from './container-spec.js';
+export * as operations from './operations.js';

@@ -1,0 +1,30 @@
+// Labels are the state: every object SandboxShift creates carries these, and `observe()` reads
+// nothing else to know what exists. Public and documented in the README.
+
+export const LABEL_PREFIX = 'io.sandboxshift';
+
+export const Labels = {
+  project: 'io.sandboxshift.project',
+  environment: 'io.sandboxshift.environment',
+  /** environment | workspace | lock */
+  role: 'io.sandboxshift.role',
+  /** Hash of the canonical spec; a difference means the container must be replaced. */
+  configHash: 'io.sandboxshift.config-hash',
+  /** Canonical JSON of the spec, so a plan can say which attribute changed. */
+  spec: 'io.sandboxshift.spec',
+  /** JSON of cpu/memory/pids at creation; these change in place. */
+  resources: 'io.sandboxshift.resources',
+  protect: 'io.sandboxshift.protect',
+  version: 'io.sandboxshift.version',
+  lockId: 'io.sandboxshift.lock.id',
+  lockHolder: 'io.sandboxshift.lock.holder',
+  lockPid: 'io.sandboxshift.lock.pid',
+  lockSince: 'io.sandboxshift.lock.since',
+  lockCommand: 'io.sandboxshift.lock.command',
+} as const;
+
+export type Role = 'environment' | 'workspace' | 'lock';
+
+export function projectFilter(project: string, role: Role): { label: string[] } {
+  return { label: [`${Labels.project}=${project}`, `${Labels.role}=${role}`] };
+}

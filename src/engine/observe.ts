@@ -1,0 +1,114 @@
+// observe(): one label-filtered list call per resource kind, plus `info` for the runtimes.
+// No per-container inspect here; see refineResources for the one exception.
+import type Docker from 'dockerode';
+import type { EnvironmentSpec, ResourcesSpec } from '../model/desired.js';
+import type { ContainerState, ObservedContainer, ObservedImage, ObservedState, ObservedVolume } from '../model/observed.js';
+import { withEngine, type Engine } from './client.js';
+import { Labels, projectFilter } from './labels.js';
+
+export async function observe(engine: Engine, project: string): Promise<ObservedState> {
+  return withEngine(async () => {
+    const [containers, volumes, images, info] = await Promise.all([
+      engine.listContainers({ all: true, filters: projectFilter(project, 'environment') }),
+      engine.listVolumes({ filters: projectFilter(project, 'workspace') }),
+      engine.listImages(),
+      engine.info() as Promise<{ Runtimes?: Record<string, unknown>; ServerVersion?: string }>,
+    ]);
+    return buildObserved(project, containers, volumes.Volumes ?? [], images, info);
+  });
+}
+
+export function buildObserved(
+  project: string,
+  containers: Docker.ContainerInfo[],
+  volumes: Docker.VolumeInspectInfo[],
+  images: Docker.ImageInfo[],
+  info: { Runtimes?: Record<string, unknown>; ServerVersion?: string },
+): ObservedState {
+  const byEnv = new Map<string, ObservedContainer>();
+  const duplicates: ObservedContainer[] = [];
+  // Oldest first, so the one kept is stable and the newer strays are the duplicates.
+  for (const c of [...containers].sort((a, b) => a.Created - b.Created)) {
+    const oc = parseContainer(c);
+    if (!oc) continue;
+    if (byEnv.has(oc.environment)) duplicates.push(oc);
+    else byEnv.set(oc.environment, oc);
+  }
+  const vols = new Map<string, ObservedVolume>();
+  for (const v of volumes) {
+    const env = v.Labels?.[Labels.environment];
+    if (!env) continue;
+    vols.set(env, { name: v.Name, environment: env, protect: v.Labels?.[Labels.protect] === 'true' });
+  }
+  const imgs = new Map<string, ObservedImage>();
+  for (const img of images) {
+    const seen: ObservedImage = { id: img.Id, contract: img.Labels?.['io.sandboxshift.contract'] ?? null, user: null };
+    for (const tag of img.RepoTags ?? []) if (tag !== '<none>:<none>') imgs.set(tag, seen);
+    imgs.set(img.Id, seen);
+  }
+  return {
+    project,
+    containers: byEnv,
+    duplicates,
+    volumes: vols,
+    images: imgs,
+    runtimes: Object.keys(info.Runtimes ?? {}).sort(),
+    engineVersion: info.ServerVersion ?? 'unknown',
+  };
+}
+
+function parseContainer(c: Docker.ContainerInfo): ObservedContainer | null {
+  const labels = c.Labels ?? {};
+  const environment = labels[Labels.environment];
+  if (!environment) return null;
+  return {
+    id: c.Id,
+    name: (c.Names?.[0] ?? '').replace(/^\//, ''),
+    environment,
+    state: c.State as ContainerState,
+    status: c.Status,
+    imageId: c.ImageID,
+    image: c.Image,
+    configHash: labels[Labels.configHash] ?? null,
+    spec: parseJson<EnvironmentSpec>(labels[Labels.spec]),
+    resources: parseJson<ResourcesSpec>(labels[Labels.resources]),
+    resourcesFrom: 'label',
+    protect: labels[Labels.protect] === 'true',
+  };
+}
+
+function parseJson<T>(text: string | undefined): T | null {
+  if (!text) return null;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    // A label we cannot read is treated like a missing one: the planner says so and replaces.
+    return null;
+  }
+}
+
+/**
+ * Labels cannot change after creation, so after an in-place update the resources label is
+ * stale. For the few environments whose labelled limits differ from the desired ones, ask the
+ * engine for the live values. The common path (nothing changed) makes no inspect calls.
+ */
+export async function refineResources(engine: Engine, observed: ObservedState, envs: readonly string[]): Promise<ObservedState> {
+  if (envs.length === 0) return observed;
+  const containers = new Map(observed.containers);
+  await withEngine(() =>
+    Promise.all(
+      envs.map(async (env) => {
+        const c = containers.get(env);
+        if (!c) return;
+        const info = await engine.getContainer(c.id).inspect();
+        const hc = info.HostConfig;
+        containers.set(env, {
+          ...c,
+          resources: { cpus: (hc.NanoCpus ?? 0) / 1e9, memoryBytes: hc.Memory ?? 0, pids: hc.PidsLimit ?? 0 },
+          resourcesFrom: 'engine',
+        });
+      }),
+    ),
+  );
+  return { ...observed, containers };
+}

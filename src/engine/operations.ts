@@ -1,0 +1,67 @@
+// One function per engine operation. No decisions: the plan chose them.
+import type { DesiredEnvironment, ResourcesSpec } from '../model/desired.js';
+import { statusCode, type Engine } from './client.js';
+import { containerCreateOptions } from './container-spec.js';
+import { secretsArchive } from './secrets-archive.js';
+
+export async function createContainer(engine: Engine, project: string, d: DesiredEnvironment): Promise<string> {
+  const container = await engine.createContainer(containerCreateOptions(project, d));
+  return container.id;
+}
+
+export async function copySecrets(
+  engine: Engine,
+  containerId: string,
+  secrets: ReadonlyArray<{ name: string; value: Buffer }>,
+  uid: number,
+  gid: number,
+): Promise<void> {
+  const archive = await secretsArchive(secrets, uid, gid);
+  await engine.getContainer(containerId).putArchive(archive, { path: '/' });
+}
+
+export async function startContainer(engine: Engine, id: string): Promise<void> {
+  try {
+    await engine.getContainer(id).start();
+  } catch (err) {
+    if (statusCode(err) !== 304) throw err; // already running
+  }
+}
+
+export async function unpauseContainer(engine: Engine, id: string): Promise<void> {
+  await engine.getContainer(id).unpause();
+}
+
+export async function updateResources(engine: Engine, id: string, r: ResourcesSpec): Promise<void> {
+  await engine.getContainer(id).update({
+    NanoCpus: Math.round(r.cpus * 1e9),
+    Memory: r.memoryBytes,
+    MemorySwap: r.memoryBytes,
+    PidsLimit: r.pids,
+  });
+}
+
+/** Stops gracefully (SIGTERM, then SIGKILL after the grace period) and removes; volumes stay. */
+export async function removeContainer(engine: Engine, id: string, graceSeconds = 10): Promise<void> {
+  const c = engine.getContainer(id);
+  try {
+    await c.stop({ t: graceSeconds });
+  } catch (err) {
+    const code = statusCode(err);
+    if (code === 404) return;
+    if (code !== 304) throw err;
+  }
+  try {
+    await c.remove({ force: true, v: false });
+  } catch (err) {
+    if (statusCode(err) !== 404) throw err;
+  }
+}
+
+export async function removeVolume(engine: Engine, name: string): Promise<void> {
+  try {
+    await engine.getVolume(name).remove();
+  } catch (err) {
+    if (statusCode(err) !== 404) throw err;
+  }
+}

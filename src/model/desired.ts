@@ -1,0 +1,53 @@
+// Desired resources: what one environment should look like on the engine.
+import type { EgressConfig, MountConfig } from '../config/types.js';
+
+/**
+ * Everything that forces a new container when it changes. Stored verbatim (canonical JSON) in
+ * the container's `io.sandboxshift.spec` label so the planner can say which attribute changed.
+ * Secrets appear only as keyed fingerprints.
+ */
+export interface EnvironmentSpec {
+  image: string;
+  env: Record<string, string>;
+  secrets: Record<string, string>;
+  command: string[] | null;
+  user: string;
+  runtime: 'runc' | 'runsc';
+  network: 'none' | 'host';
+  privileged: boolean;
+  mounts: MountConfig[];
+}
+
+/** Changed in place through the engine's update call; never forces a recreate. */
+export interface ResourcesSpec {
+  cpus: number;
+  memoryBytes: number;
+  pids: number;
+}
+
+export interface DesiredEnvironment {
+  address: string;
+  name: string;
+  containerName: string;
+  volumeName: string;
+  /** Image name in the config, for messages. */
+  imageName: string;
+  spec: EnvironmentSpec;
+  resources: ResourcesSpec;
+  /** Hash of the canonical spec: the `io.sandboxshift.config-hash` label. */
+  configHash: string;
+  protect: boolean;
+  egress: EgressConfig;
+  uid: number;
+  gid: number;
+}
+
+export interface DesiredState {
+  project: string;
+  environments: Map<string, DesiredEnvironment>;
+  /** Hash of the config file's text, for stale saved plans. */
+  sourceHash: string;
+}
+
+/** Secret values, kept apart from everything that is printed, hashed into labels or saved. */
+export type SecretValues = Map<string, Array<{ name: string; value: Buffer }>>;

@@ -1,0 +1,50 @@
+// What the engine has, as one immutable snapshot with labels already parsed.
+// `engine/observe.ts` builds it; the planner reads only this.
+import type { EnvironmentSpec, ResourcesSpec } from './desired.js';
+
+export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+export interface ObservedContainer {
+  id: string;
+  name: string;
+  environment: string;
+  state: ContainerState;
+  /** Docker's human status, e.g. "Exited (137) 2 minutes ago". */
+  status: string;
+  imageId: string;
+  image: string;
+  configHash: string | null;
+  /** Parsed spec label; null when missing or unreadable (made by another tool version). */
+  spec: EnvironmentSpec | null;
+  /** Limits as labelled at creation, or as the engine reports them after `refineResources`. */
+  resources: ResourcesSpec | null;
+  resourcesFrom: 'label' | 'engine';
+  protect: boolean;
+}
+
+export interface ObservedVolume {
+  name: string;
+  environment: string;
+  protect: boolean;
+}
+
+export interface ObservedImage {
+  id: string;
+  /** Contract label of the image, when it has one. */
+  contract: string | null;
+  user: string | null;
+}
+
+export interface ObservedState {
+  project: string;
+  /** One container per environment; see `duplicates` for the rest. */
+  containers: ReadonlyMap<string, ObservedContainer>;
+  /** Extra containers labelled with an environment that already has one. */
+  duplicates: readonly ObservedContainer[];
+  volumes: ReadonlyMap<string, ObservedVolume>;
+  /** Images by every repo:tag they carry. */
+  images: ReadonlyMap<string, ObservedImage>;
+  /** Runtimes the engine offers (runc, runsc, ...). */
+  runtimes: readonly string[];
+  engineVersion: string;
+}

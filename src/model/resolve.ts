@@ -1,0 +1,108 @@
+// Config → desired state. Reads secret values (from the environment or files) but never
+// lets them into the desired state: only their fingerprints go there.
+import { readFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import type { Config, EnvironmentConfig, SecretSource } from '../config/types.js';
+import { errorDiag, type Diagnostic } from '../diagnostics.js';
+import type { DesiredEnvironment, DesiredState, EnvironmentSpec, SecretValues } from './desired.js';
+import { hashOf, secretFingerprint, sha256 } from './hash.js';
+import { containerName, environmentAddress, volumeName } from './names.js';
+
+export interface ResolveResult {
+  desired: DesiredState;
+  secrets: SecretValues;
+  diagnostics: Diagnostic[];
+}
+
+export interface ResolveOptions {
+  /** Where `fromEnv` secrets are read from; defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export function resolveDesired(config: Config, options: ResolveOptions = {}): ResolveResult {
+  const diagnostics: Diagnostic[] = [];
+  const environments = new Map<string, DesiredEnvironment>();
+  const secrets: SecretValues = new Map();
+  for (const env of Object.values(config.environments)) {
+    const values = readSecrets(config, env, options.env ?? process.env, diagnostics);
+    secrets.set(env.name, values);
+    environments.set(env.name, desiredEnvironment(config, env, values));
+  }
+  return { desired: { project: config.project, environments, sourceHash: sha256(config.source) }, secrets, diagnostics };
+}
+
+function desiredEnvironment(
+  config: Config,
+  env: EnvironmentConfig,
+  secretValues: Array<{ name: string; value: Buffer }>,
+): DesiredEnvironment {
+  const image = config.images[env.image];
+  const secrets: Record<string, string> = {};
+  for (const { name, value } of secretValues) secrets[name] = secretFingerprint(config.project, env.name, name, value);
+  const spec: EnvironmentSpec = {
+    image: image?.ref ?? `sandboxshift/${config.project}-${env.image}:latest`,
+    env: { ...env.env },
+    secrets,
+    command: env.command ?? null,
+    user: `${env.uid}:${env.gid}`,
+    runtime: env.runtime,
+    network: env.hostNetwork ? 'host' : 'none',
+    privileged: env.privileged,
+    mounts: env.mounts.map((m) => ({ ...m })),
+  };
+  return {
+    address: environmentAddress(env.name),
+    name: env.name,
+    containerName: containerName(config.project, env.name),
+    volumeName: volumeName(config.project, env.name),
+    imageName: env.image,
+    spec,
+    resources: { ...env.resources },
+    configHash: hashOf(spec),
+    protect: env.protect,
+    egress: env.egress,
+    uid: env.uid,
+    gid: env.gid,
+  };
+}
+
+function readSecrets(
+  config: Config,
+  env: EnvironmentConfig,
+  processEnv: NodeJS.ProcessEnv,
+  diagnostics: Diagnostic[],
+): Array<{ name: string; value: Buffer }> {
+  const out: Array<{ name: string; value: Buffer }> = [];
+  for (const [name, source] of Object.entries(env.secrets).sort(([a], [b]) => a.localeCompare(b))) {
+    const value = readSecret(config, source, processEnv);
+    if (typeof value === 'string') {
+      diagnostics.push(
+        errorDiag(`secret '${name}' of environment '${env.name}': ${value}`, {
+          file: config.file,
+          path: `environments.${env.name}.secrets.${name}`,
+          hint: 'fromEnv' in source
+            ? `export ${source.fromEnv}=... before running sandboxshift (the value is never printed)`
+            : 'create the file or fix the path; it is read relative to the config file',
+        }),
+      );
+      continue;
+    }
+    out.push({ name, value });
+  }
+  return out;
+}
+
+/** The value, or a message saying why it could not be read (never containing the value). */
+function readSecret(config: Config, source: SecretSource, processEnv: NodeJS.ProcessEnv): Buffer | string {
+  if ('fromEnv' in source) {
+    const v = processEnv[source.fromEnv];
+    return v === undefined ? `environment variable ${source.fromEnv} is not set` : Buffer.from(v);
+  }
+  const path = resolvePath(config.dir, source.fromFile);
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    return `cannot read ${source.fromFile} (${code})`;
+  }
+}

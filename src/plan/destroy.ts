@@ -1,0 +1,74 @@
+// The destroy planner: remove every environment of the project. Workspace volumes stay unless
+// purgeVolumes, and a protected environment's volume is never purged.
+import { errorDiag, type Diagnostic } from '../diagnostics.js';
+import type { DesiredState } from '../model/desired.js';
+import { containerName, environmentAddress } from '../model/names.js';
+import type { ObservedState } from '../model/observed.js';
+import { observedFingerprint } from './fingerprint.js';
+import { deleteChange } from './plan.js';
+import type { Change, Plan } from './types.js';
+
+export interface DestroyOptions {
+  purgeVolumes?: boolean;
+  targets?: string[];
+}
+
+export function planDestroy(desired: DesiredState, observed: ObservedState, options: DestroyOptions = {}): Plan {
+  const targets = options.targets ?? [];
+  const purge = options.purgeVolumes === true;
+  const inScope = (env: string) => targets.length === 0 || targets.includes(env);
+  const envs = new Set([...observed.containers.keys(), ...observed.volumes.keys()].filter(inScope));
+  const diagnostics: Diagnostic[] = [];
+  const changes: Change[] = [];
+  for (const env of [...envs].sort()) {
+    const c = observed.containers.get(env);
+    const volume = observed.volumes.get(env);
+    const protect = desired.environments.get(env)?.protect === true || c?.protect === true || volume?.protect === true;
+    if (purge && volume && protect) {
+      diagnostics.push(
+        errorDiag(`environment '${env}' is protected (protect: true); --purge-volumes will not delete its /workspace volume ${volume.name}`, {
+          path: `environments.${env}.protect`,
+          hint: `leave out --purge-volumes to keep workspaces, leave '${env}' out with --target, or set protect: false and apply first if you really mean to delete it`,
+        }),
+      );
+    }
+    const purgeThis = purge && !!volume;
+    const reasons = [{ code: 'destroy' as const, message: purgeThis ? 'destroy; --purge-volumes deletes /workspace' : 'destroy; /workspace volume kept' }];
+    if (c) {
+      changes.push(deleteChange(observed.project, c, reasons, purgeThis));
+    } else if (purgeThis && volume) {
+      changes.push({
+        address: environmentAddress(env),
+        type: 'environment',
+        name: env,
+        kind: 'delete',
+        actions: ['delete'],
+        reasons: [{ code: 'purge_workspace', message: 'leftover /workspace volume deleted by --purge-volumes' }],
+        dataEffect: 'destroys-workspace',
+        before: null,
+        after: null,
+        containerId: null,
+        containerName: containerName(observed.project, env),
+        volumeName: volume.name,
+        workspace: 'delete',
+        steps: ['remove-volume'],
+        resources: null,
+        configHash: null,
+        dependsOn: [],
+      });
+    }
+  }
+  for (const c of observed.duplicates) {
+    if (inScope(c.environment)) changes.push({ ...deleteChange(observed.project, c, [{ code: 'duplicate', message: 'duplicate container' }]), address: `${environmentAddress(c.environment)}[duplicate]` });
+  }
+  return {
+    project: observed.project,
+    mode: 'destroy',
+    changes,
+    diagnostics,
+    targets,
+    sourceHash: desired.sourceHash,
+    observedFingerprint: observedFingerprint(observed, [...desired.environments.values()].map((d) => d.spec.image)),
+    engineVersion: observed.engineVersion,
+  };
+}

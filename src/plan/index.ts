@@ -1,0 +1,6 @@
+export * from './types.js';
+export { plan, planEnvironment } from './plan.js';
+export { planDestroy, type DestroyOptions } from './destroy.js';
+export { observedFingerprint } from './fingerprint.js';
+export { formatBytes, shortId } from './format.js';
+export { staleReasons } from './saved.js';

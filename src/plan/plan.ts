@@ -1,0 +1,192 @@
+// The planner: a pure function of (desired, observed, options). No engine calls, no clock.
+import { errorDiag, warningDiag, type Diagnostic } from '../diagnostics.js';
+import type { DesiredEnvironment, DesiredState } from '../model/desired.js';
+import { containerName, environmentAddress, volumeName } from '../model/names.js';
+import type { ObservedContainer, ObservedState } from '../model/observed.js';
+import { observedFingerprint } from './fingerprint.js';
+import { resourceReasons, sameResources, specReasons } from './reasons.js';
+import { ACTIONS_BY_KIND, type Change, type ChangeKind, type Plan, type Reason, type Step } from './types.js';
+import { desiredView, observedView } from './view.js';
+import { shortId } from './format.js';
+
+export interface PlanOptions {
+  /** Environment names to limit the plan to (`--target`). Empty: everything. */
+  targets?: string[];
+}
+
+export function plan(desired: DesiredState, observed: ObservedState, options: PlanOptions = {}): Plan {
+  const targets = options.targets ?? [];
+  const diagnostics = [...checkTargets(desired, observed, targets), ...checkEngine(desired, observed)];
+  const inScope = (env: string) => targets.length === 0 || targets.includes(env);
+  const changes: Change[] = [];
+  for (const d of [...desired.environments.values()].sort(byName)) {
+    if (!inScope(d.name)) continue;
+    changes.push(planEnvironment(d, observed));
+  }
+  for (const c of [...observed.containers.values()].sort(byEnvironment)) {
+    if (desired.environments.has(c.environment) || !inScope(c.environment)) continue;
+    changes.push(deleteChange(observed.project, c, [{ code: 'removed_from_config', message: 'environment removed from config; /workspace volume kept' }]));
+  }
+  for (const c of observed.duplicates) {
+    if (!inScope(c.environment)) continue;
+    changes.push({
+      ...deleteChange(observed.project, c, [{ code: 'duplicate', message: `duplicate container ${c.name} for one environment` }]),
+      address: `${environmentAddress(c.environment)}[duplicate ${shortId(c.id)}]`,
+    });
+  }
+  return {
+    project: desired.project,
+    mode: 'normal',
+    changes,
+    diagnostics,
+    targets,
+    sourceHash: desired.sourceHash,
+    observedFingerprint: observedFingerprint(observed, [...desired.environments.values()].map((d) => d.spec.image)),
+    engineVersion: observed.engineVersion,
+  };
+}
+
+export function planEnvironment(d: DesiredEnvironment, observed: ObservedState): Change {
+  const c = observed.containers.get(d.name);
+  const volumeExists = observed.volumes.has(d.name);
+  const base = {
+    address: d.address,
+    type: 'environment' as const,
+    name: d.name,
+    after: desiredView(d),
+    containerName: d.containerName,
+    volumeName: d.volumeName,
+    resources: d.resources,
+    configHash: d.configHash,
+    dependsOn: [],
+  };
+  // Creating the container creates its labelled volume when missing (one engine call).
+  const createSteps = (): Step[] => [
+    'create-container',
+    ...(Object.keys(d.spec.secrets).length ? (['copy-secrets'] as Step[]) : []),
+    'start',
+  ];
+  if (!c) {
+    const reasons: Reason[] = volumeExists
+      ? [{ code: 'missing', message: `missing: container ${d.containerName} not found (removed outside sandboxshift, or destroyed); its /workspace volume is reused` }]
+      : [{ code: 'new', message: 'new environment' }];
+    return { ...base, ...kind('create'), reasons, dataEffect: 'none', before: null, containerId: null, workspace: volumeExists ? 'reuse' : 'create', steps: createSteps() };
+  }
+  const before = observedView(c);
+  const common = { ...base, before, containerId: c.id, workspace: 'keep' as const };
+  const replaceReasons = whyReplace(d, c, observed);
+  if (replaceReasons.length > 0) {
+    return { ...common, ...kind('replace'), reasons: replaceReasons, dataEffect: 'recreate', steps: ['remove-container', ...createSteps()] };
+  }
+  const reasons: Reason[] = [];
+  const steps: Step[] = [];
+  if (!sameResources(c.resources, d.resources)) {
+    reasons.push(...(c.resources ? resourceReasons(c.resources, d.resources) : [{ code: 'resources_changed' as const, message: 'resources unknown on the engine' }]));
+    steps.push('update-resources');
+  }
+  if (c.state === 'paused') {
+    reasons.push({ code: 'stopped', message: 'paused outside sandboxshift' });
+    steps.push('unpause');
+  } else if (c.state !== 'running' && c.state !== 'restarting') {
+    reasons.push({ code: 'stopped', message: `stopped outside sandboxshift (${c.status || c.state})` });
+    steps.push('start');
+  }
+  if (steps.length === 0) return { ...common, ...kind('no-op'), reasons: [], dataEffect: 'none', steps };
+  const k: ChangeKind = steps.includes('update-resources') ? 'update' : 'start';
+  return { ...common, ...kind(k), reasons, dataEffect: 'none', steps };
+}
+
+function whyReplace(d: DesiredEnvironment, c: ObservedContainer, observed: ObservedState): Reason[] {
+  if (c.state === 'dead') return [{ code: 'missing', message: 'container is dead on the engine' }];
+  if (!c.spec || !c.configHash) return [{ code: 'untracked_spec', message: 'container has no readable spec label (made by another version)' }];
+  if (c.configHash !== d.configHash) return specReasons(c.spec, d.spec);
+  const image = observed.images.get(d.spec.image);
+  if (image && image.id !== c.imageId) {
+    return [{ code: 'image_changed', attribute: 'image', message: `image ${d.spec.image} now points to ${shortId(image.id)} (container runs ${shortId(c.imageId)})` }];
+  }
+  return [];
+}
+
+export function deleteChange(project: string, c: ObservedContainer, reasons: Reason[], purge = false): Change {
+  return {
+    address: environmentAddress(c.environment),
+    type: 'environment',
+    name: c.environment,
+    ...kind('delete'),
+    reasons,
+    dataEffect: purge ? 'destroys-workspace' : 'delete-keeps-workspace',
+    before: observedView(c),
+    after: null,
+    containerId: c.id,
+    containerName: c.name || containerName(project, c.environment),
+    volumeName: volumeName(project, c.environment),
+    workspace: purge ? 'delete' : 'keep',
+    steps: purge ? ['remove-container', 'remove-volume'] : ['remove-container'],
+    resources: null,
+    configHash: null,
+    dependsOn: [],
+  };
+}
+
+function kind(k: ChangeKind): { kind: ChangeKind; actions: Change['actions'] } {
+  return { kind: k, actions: [...ACTIONS_BY_KIND[k]] };
+}
+
+function checkTargets(desired: DesiredState, observed: ObservedState, targets: string[]): Diagnostic[] {
+  return targets
+    .filter((t) => !desired.environments.has(t) && !observed.containers.has(t) && !observed.volumes.has(t))
+    .map((t) =>
+      errorDiag(`--target ${t}: no environment of that name in the config or on the engine`, {
+        hint: `known environments: ${[...desired.environments.keys()].sort().join(', ') || '(none)'}`,
+      }),
+    );
+}
+
+/** What the engine must offer before anything is created: one diagnostic per missing thing. */
+function checkEngine(desired: DesiredState, observed: ObservedState): Diagnostic[] {
+  const missingRuntimes = new Map<string, string[]>();
+  const missingImages = new Map<string, string[]>();
+  const out: Diagnostic[] = [];
+  for (const d of [...desired.environments.values()].sort(byName)) {
+    if (!observed.runtimes.includes(d.spec.runtime)) push(missingRuntimes, d.spec.runtime, d.name);
+    if (!observed.images.has(d.spec.image)) push(missingImages, `'${d.imageName}' (${d.spec.image})`, d.name);
+    if (d.egress.mode === 'allow') {
+      out.push(
+        warningDiag(`environment '${d.name}': egress allowlist is not enforced by this version; the environment gets no network at all (default deny)`, {
+          path: `environments.${d.name}.egress`,
+        }),
+      );
+    }
+  }
+  for (const [runtime, envs] of missingRuntimes) {
+    out.unshift(
+      errorDiag(`runtime '${runtime}' is not offered by the engine (it has: ${observed.runtimes.join(', ') || 'none'}); wanted by ${list(envs)}`, {
+        hint: runtime === 'runsc'
+          ? 'install gVisor (apt-get install runsc) and register it in /etc/docker/daemon.json, or run `npm run setup` as root'
+          : 'pick a runtime the engine has',
+      }),
+    );
+  }
+  for (const [image, envs] of missingImages) {
+    out.unshift(
+      errorDiag(`image ${image} is not on the engine; wanted by ${list(envs)}`, {
+        hint: 'build or load it first (`npm run setup` builds the test image), or point images.NAME.ref at an image the engine has',
+      }),
+    );
+  }
+  return out;
+}
+
+function push(map: Map<string, string[]>, key: string, value: string): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+function list(envs: string[]): string {
+  const shown = envs.slice(0, 5).join(', ');
+  return envs.length > 5 ? `${shown} and ${envs.length - 5} more` : shown;
+}
+
+const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
+const byEnvironment = (a: { environment: string }, b: { environment: string }) => a.environment.localeCompare(b.environment);

@@ -1,0 +1,140 @@
+// The plan model. Its JSON form (render/json.ts, schemas/plan.schema.json) is the contract
+// every renderer and saved plan file is built from.
+import type { Diagnostic } from '../diagnostics.js';
+import type { ResourcesSpec } from '../model/desired.js';
+
+/** Terraform's vocabulary plus `start` for a stopped container. Replace is ["delete","create"]. */
+export type Action = 'no-op' | 'create' | 'update' | 'start' | 'delete';
+
+export type ChangeKind = 'create' | 'replace' | 'update' | 'start' | 'delete' | 'no-op';
+
+/**
+ * What the change does to the environment's data:
+ * - none: nothing interrupted;
+ * - restart: processes restart, the container is kept;
+ * - recreate: new container, /workspace kept;
+ * - delete-keeps-workspace: the container goes, /workspace volume stays;
+ * - destroys-workspace: /workspace is deleted.
+ */
+export type DataEffect = 'none' | 'restart' | 'recreate' | 'delete-keeps-workspace' | 'destroys-workspace';
+
+/** Machine-readable reason codes; `message` is the human cause. */
+export type ReasonCode =
+  | 'new'
+  | 'missing'
+  | 'attribute_changed'
+  | 'image_changed'
+  | 'untracked_spec'
+  | 'resources_changed'
+  | 'stopped'
+  | 'removed_from_config'
+  | 'duplicate'
+  | 'destroy'
+  | 'purge_workspace';
+
+export interface Reason {
+  code: ReasonCode;
+  /** Attribute path, e.g. `env.FOO`, `secrets.api_key`, `resources.memory`. */
+  attribute?: string;
+  message: string;
+}
+
+/** A redacted, render-ready view of an environment (secrets as names only). */
+export interface EnvironmentView {
+  image: string;
+  env: Record<string, string>;
+  secrets: string[];
+  command: string[] | null;
+  user: string;
+  runtime: string;
+  network: string;
+  privileged: boolean;
+  resources: { cpus: number; memory: string; pids: number };
+  protect: boolean;
+  container?: string;
+  state?: string;
+}
+
+/** What the executor does to the workspace volume. */
+export type WorkspaceStep = 'create' | 'reuse' | 'keep' | 'delete';
+
+/**
+ * Engine operations, in order. The planner chooses them; the executor only runs them, so
+ * what a plan says is exactly what apply does.
+ */
+export type Step =
+  | 'remove-container'
+  | 'create-container'
+  | 'copy-secrets'
+  | 'start'
+  | 'unpause'
+  | 'update-resources'
+  | 'remove-volume';
+
+export interface Change {
+  address: string;
+  type: 'environment';
+  name: string;
+  kind: ChangeKind;
+  actions: Action[];
+  reasons: Reason[];
+  dataEffect: DataEffect;
+  before: EnvironmentView | null;
+  after: EnvironmentView | null;
+  /** Engine object the change acts on, when one exists. */
+  containerId: string | null;
+  containerName: string;
+  volumeName: string;
+  workspace: WorkspaceStep;
+  steps: Step[];
+  /** New limits, for update (and create/replace). */
+  resources: ResourcesSpec | null;
+  /** Hash of the desired spec, so a saved plan can be checked against a fresh one. */
+  configHash: string | null;
+  dependsOn: string[];
+}
+
+export interface PlanSummary {
+  add: number;
+  change: number;
+  destroy: number;
+}
+
+export interface Plan {
+  project: string;
+  mode: 'normal' | 'destroy';
+  changes: Change[];
+  diagnostics: Diagnostic[];
+  targets: string[];
+  /** Hash of the config text the plan was made from. */
+  sourceHash: string;
+  /** Hash of the observed state the plan was made from. */
+  observedFingerprint: string;
+  engineVersion: string;
+}
+
+export function summarize(changes: readonly Change[]): PlanSummary {
+  const s = { add: 0, change: 0, destroy: 0 };
+  for (const c of changes) {
+    if (c.kind === 'create') s.add++;
+    else if (c.kind === 'replace') {
+      s.add++;
+      s.destroy++;
+    } else if (c.kind === 'update' || c.kind === 'start') s.change++;
+    else if (c.kind === 'delete') s.destroy++;
+  }
+  return s;
+}
+
+export function hasChanges(plan: Plan): boolean {
+  return plan.changes.some((c) => c.kind !== 'no-op');
+}
+
+export const ACTIONS_BY_KIND: Record<ChangeKind, Action[]> = {
+  create: ['create'],
+  replace: ['delete', 'create'],
+  update: ['update'],
+  start: ['start'],
+  delete: ['delete'],
+  'no-op': ['no-op'],
+};

@@ -1,0 +1,31 @@
+// Redacted views of an environment for renderers: secrets by name only, sizes for people.
+import type { DesiredEnvironment, EnvironmentSpec, ResourcesSpec } from '../model/desired.js';
+import type { ObservedContainer } from '../model/observed.js';
+import { formatBytes } from './format.js';
+import type { EnvironmentView } from './types.js';
+
+function view(spec: EnvironmentSpec, resources: ResourcesSpec | null, protect: boolean): EnvironmentView {
+  return {
+    image: spec.image,
+    env: { ...spec.env },
+    secrets: Object.keys(spec.secrets ?? {}).sort(),
+    command: spec.command,
+    user: spec.user,
+    runtime: spec.runtime,
+    network: spec.network,
+    privileged: spec.privileged,
+    resources: resources
+      ? { cpus: resources.cpus, memory: formatBytes(resources.memoryBytes), pids: resources.pids }
+      : { cpus: 0, memory: 'unknown', pids: 0 },
+    protect,
+  };
+}
+
+export function desiredView(d: DesiredEnvironment): EnvironmentView {
+  return { ...view(d.spec, d.resources, d.protect), container: d.containerName };
+}
+
+export function observedView(c: ObservedContainer): EnvironmentView | null {
+  if (!c.spec) return null;
+  return { ...view(c.spec, c.resources, c.protect), container: c.name, state: c.state };
+}

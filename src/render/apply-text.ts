@@ -1,0 +1,44 @@
+// Line-by-line apply progress and the closing summary, for logs and terminals alike.
+import type { ApplyEvent, ApplyResult } from '../apply/events.js';
+import { shortId } from '../plan/format.js';
+import type { ChangeKind } from '../plan/types.js';
+import { plainStyle, type Style } from './style.js';
+
+const ING: Record<ChangeKind, string> = { create: 'Creating', replace: 'Replacing', update: 'Updating', start: 'Starting', delete: 'Destroying', 'no-op': 'Checking' };
+const DONE: Record<ChangeKind, string> = { create: 'Creation', replace: 'Replacement', update: 'Update', start: 'Start', delete: 'Destruction', 'no-op': 'Check' };
+
+export function applyEventLine(e: ApplyEvent, style: Style = plainStyle): string | null {
+  switch (e.type) {
+    case 'change-start':
+      return `${e.address}: ${ING[e.kind]}...`;
+    case 'step':
+      return null;
+    case 'change-done':
+      return style.green(`${e.address}: ${DONE[e.kind]} complete after ${seconds(e.elapsedMs)}${e.containerId ? ` [id=${shortId(e.containerId)}]` : ''}`);
+    case 'change-failed':
+      return style.red(`${e.address}: ${DONE[e.kind]} FAILED after ${seconds(e.elapsedMs)} at step ${e.step}: ${e.error}`);
+    case 'change-skipped':
+      return style.yellow(`${e.address}: skipped (${e.because})`);
+  }
+}
+
+export function applySummary(r: ApplyResult, mode: 'normal' | 'destroy', style: Style = plainStyle): string {
+  const count = (kinds: ChangeKind[]) => r.completed.filter((c) => kinds.includes(c.kind)).length;
+  const added = count(['create', 'replace']);
+  const changed = count(['update', 'start']);
+  const destroyed = count(['delete', 'replace']);
+  const what = mode === 'destroy' ? 'Destroy' : 'Apply';
+  if (r.failed.length === 0 && r.skipped.length === 0) {
+    return `${style.green(style.bold(`${what} complete! Resources: ${added} added, ${changed} changed, ${destroyed} destroyed.`))}\n`;
+  }
+  const lines = [style.red(style.bold(`${what} incomplete: ${r.completed.length} completed, ${r.failed.length} failed, ${r.skipped.length} skipped.`))];
+  for (const c of r.completed) lines.push(`  completed: ${c.address} (${c.kind})`);
+  for (const f of r.failed) lines.push(style.red(`  failed:    ${f.address} (${f.kind}, at step ${f.step}): ${f.error}`));
+  for (const s of r.skipped) lines.push(style.yellow(`  skipped:   ${s.address} (${s.kind}): ${s.because}`));
+  lines.push('Run `sandboxshift plan` to see what is left; apply again to finish.');
+  return `${lines.join('\n')}\n`;
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`;
+}

@@ -1,0 +1,73 @@
+// Terraform-style text plan, built from the JSON plan so every renderer says the same thing.
+import { formatDiagnostic } from '../diagnostics.js';
+import type { ChangeKind, DataEffect, EnvironmentView } from '../plan/types.js';
+import type { JsonChange, JsonPlan } from './json.js';
+import { plainStyle, type Style } from './style.js';
+
+const SYMBOL: Record<ChangeKind, string> = { create: '+', replace: '-/+', update: '~', start: '>', delete: '-', 'no-op': ' ' };
+const VERB: Record<ChangeKind, string> = {
+  create: 'will be created',
+  replace: 'must be replaced',
+  update: 'will be updated in place',
+  start: 'will be started',
+  delete: 'will be destroyed',
+  'no-op': 'is up to date',
+};
+
+export const DATA_EFFECT_TEXT: Record<DataEffect, string> = {
+  none: 'none',
+  restart: 'processes restart; container and /workspace kept',
+  recreate: 'new container; /workspace kept',
+  'delete-keeps-workspace': 'container removed; /workspace volume kept',
+  'destroys-workspace': '/workspace volume DELETED',
+};
+
+export function renderText(plan: JsonPlan, style: Style = plainStyle): string {
+  const out: string[] = [];
+  const warnings = plan.diagnostics.filter((d) => d.severity === 'warning');
+  const changes = plan.resource_changes.filter((c) => c.kind !== 'no-op');
+  const title = plan.mode === 'destroy' ? 'destroy plan' : 'plan';
+  out.push(style.bold(`SandboxShift ${title} for project "${plan.project}"`) + (plan.targets.length ? ` (targets: ${plan.targets.join(', ')})` : ''));
+  out.push('');
+  if (changes.length === 0) {
+    const total = plan.resource_changes.length;
+    out.push(style.green(`No changes. ${total} environment${total === 1 ? '' : 's'} match${total === 1 ? 'es' : ''} the configuration.`));
+  } else {
+    out.push('Symbols: + create, ~ update in place, > start, -/+ replace, - destroy');
+    out.push('');
+    for (const c of changes) out.push(...renderChange(c, style), '');
+    const s = plan.summary;
+    out.push(style.bold(`Plan: ${s.add} to add, ${s.change} to change, ${s.destroy} to destroy.`));
+  }
+  for (const w of warnings) out.push('', style.yellow(formatDiagnostic(w)));
+  return `${out.join('\n')}\n`;
+}
+
+function renderChange(c: JsonChange, style: Style): string[] {
+  const color = c.kind === 'create' ? style.green : c.kind === 'delete' ? style.red : style.yellow;
+  const lines = [color(`${SYMBOL[c.kind].padStart(3)} ${c.address} ${VERB[c.kind]}`)];
+  const row = (label: string, value: string) => lines.push(`      ${`${label}:`.padEnd(11)}${value}`);
+  const view = c.change.after ?? c.change.before;
+  if (view && (c.kind === 'create' || c.kind === 'delete')) describe(view, row);
+  const reasonLines = c.reasons.map((r) => r.message);
+  if (reasonLines.length === 1) row('because', reasonLines[0] ?? '');
+  else if (reasonLines.length > 1) {
+    row('because', reasonLines[0] ?? '');
+    for (const r of reasonLines.slice(1)) lines.push(`${' '.repeat(17)}${r}`);
+  }
+  const effect = DATA_EFFECT_TEXT[c.data_effect];
+  row('data', c.data_effect === 'destroys-workspace' ? style.red(style.bold(effect)) : effect);
+  if (c.kind === 'create') row('workspace', c.workspace === 'reuse' ? `existing volume ${c.volume_name} reused` : `new volume ${c.volume_name}`);
+  return lines;
+}
+
+function describe(v: EnvironmentView, row: (label: string, value: string) => void): void {
+  row('image', v.image);
+  row('runtime', `${v.runtime}, user ${v.user}, network ${v.network}${v.privileged ? ', PRIVILEGED' : ''}`);
+  row('resources', `${v.resources.cpus} cpu, ${v.resources.memory}, ${v.resources.pids} pids`);
+  const env = Object.keys(v.env);
+  if (env.length) row('env', env.join(', '));
+  if (v.secrets.length) row('secrets', `${v.secrets.join(', ')} (values hidden)`);
+  if (v.command) row('command', JSON.stringify(v.command));
+  if (v.protect) row('protect', 'true');
+}

@@ -1,0 +1,114 @@
+// End-to-end harness: a temp project folder, the built CLI run as a user would run it, and
+// cleanup of everything the project left on the engine.
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import Docker from 'dockerode';
+
+export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+export const TEST_IMAGE = 'sandboxshift/busybox:test';
+export const docker = new Docker();
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface TestProject {
+  name: string;
+  dir: string;
+  file: string;
+  write(yaml: string): void;
+  run(args: string[], opts?: { env?: Record<string, string>; input?: string }): Promise<RunResult>;
+  cleanup(): Promise<void>;
+}
+
+/** A fresh project with a unique name; `yaml` may use {{project}} for the name. */
+export function testProject(label: string, yaml: string): TestProject {
+  const name = `e2e-${label}-${randomBytes(3).toString('hex')}`;
+  const dir = mkdtempSync(join(tmpdir(), `ss-${label}-`));
+  const file = join(dir, 'sandboxshift.yaml');
+  const write = (text: string) => writeFileSync(file, text.replaceAll('{{project}}', name));
+  write(yaml);
+  return {
+    name,
+    dir,
+    file,
+    write,
+    run: (args, opts = {}) => runCli(args, dir, opts),
+    cleanup: async () => {
+      await removeProject(name);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function runCli(args: string[], cwd: string, opts: { env?: Record<string, string>; input?: string } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd,
+      env: { ...process.env, NO_COLOR: '1', CI: 'true', ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** The docker CLI, as a user would run it out of band. */
+export function dockerCli(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('docker', args, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`docker ${args.join(' ')} failed: ${stderr || err.message}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+/** Runs a command in a container as its user and returns stdout (throws on non-zero). */
+export async function execIn(container: string, cmd: string[]): Promise<string> {
+  return dockerCli(['exec', container, ...cmd]);
+}
+
+export async function removeProject(project: string): Promise<void> {
+  const filter = { label: [`io.sandboxshift.project=${project}`] };
+  const containers = await docker.listContainers({ all: true, filters: filter });
+  await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  const volumes = (await docker.listVolumes({ filters: filter })).Volumes ?? [];
+  await Promise.all(volumes.map((v) => docker.getVolume(v.Name).remove().catch(() => undefined)));
+}
+
+export function containerOf(project: string, env: string): string {
+  return `ss.${project}.${env}`;
+}
+
+export function volumeOf(project: string, env: string): string {
+  return `ss.${project}.${env}.workspace`;
+}
+
+export async function containerState(project: string, env: string): Promise<string | null> {
+  try {
+    const info = await docker.getContainer(containerOf(project, env)).inspect();
+    return info.State.Status;
+  } catch {
+    return null;
+  }
+}
+
+export async function volumeExists(name: string): Promise<boolean> {
+  try {
+    await docker.getVolume(name).inspect();
+    return true;
+  } catch {
+    return false;
+  }
+}
