@@ -24,7 +24,8 @@ export function checkReferencesAndUnits(data: unknown, ctx: CheckContext): void 
   const images = isPlainObject(root.images) ? Object.keys(root.images) : [];
   const environments = isPlainObject(root.environments) ? Object.keys(root.environments) : [];
 
-  if (environments.length === 0) {
+  // A file with a problem at the top (often a misspelt `environments`) gets no extra warning about it.
+  if (environments.length === 0 && !ctx.flagged([]) && !ctx.flagged(['environments'])) {
     const at: KeyPath = 'environments' in root ? ['environments'] : [];
     ctx.report(
       diagnosticAt(ctx.source, 'warning', at, 'key', 'no environments are defined: plan and apply will have nothing to do', 'add one under environments:, e.g. `agent: { image: auto }`'),

@@ -1,0 +1,121 @@
+// Saved plans apply exactly or not at all; one apply at a time per project and engine.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { acquireLock } from '../../src/engine/lock.js';
+import { containerOf, containerState, docker, dockerCli, testProject, type TestProject } from './harness.js';
+
+const config = (role: string) => `
+version: 1
+project: {{project}}
+images:
+  busybox: { ref: sandboxshift/busybox:test }
+defaults:
+  image: busybox
+  resources: { cpus: 0.25, memory: 32m, pids: 32 }
+environments:
+  one: { env: { ROLE: ${role} } }
+  two: {}
+  three: {}
+`;
+
+describe('saved plans', () => {
+  let p: TestProject;
+  beforeAll(() => {
+    p = testProject('saved', config('a'));
+  });
+  afterAll(async () => p.cleanup());
+
+  it('applies a fresh saved plan exactly, without asking', async () => {
+    const planned = await p.run(['plan', '--out', 'tfplan.json']);
+    expect(planned.code, planned.stderr).toBe(0);
+    expect(planned.stderr).toContain('Saved the plan to tfplan.json');
+    const saved = JSON.parse(readFileSync(join(p.dir, 'tfplan.json'), 'utf8'));
+    expect(saved.format_version).toBe('1.0');
+    expect(saved.summary).toEqual({ add: 3, change: 0, destroy: 0 });
+    const r = await p.run(['apply', 'tfplan.json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('Apply complete! Resources: 3 added, 0 changed, 0 destroyed.');
+  });
+
+  it('refuses a saved plan when the config changed since', async () => {
+    const planned = await p.run(['plan', '--out', 'stale.json']);
+    expect(planned.code).toBe(0);
+    p.write(config('b'));
+    const r = await p.run(['apply', 'stale.json']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('saved plan stale.json is stale and was not applied: the config file changed since the plan was saved');
+    expect(r.stderr).toContain('hint: review a new one: sandboxshift plan --out stale.json');
+    expect(r.stdout).not.toContain('Creating');
+  });
+
+  it('refuses a saved plan when the engine changed since, and touches nothing', async () => {
+    const planned = await p.run(['plan', '--out', 'drift.json']);
+    expect(planned.stdout).toContain('-/+ environment.one must be replaced');
+    const oneBefore = (await docker.getContainer(containerOf(p.name, 'one')).inspect()).Id;
+    await dockerCli(['stop', '-t', '1', containerOf(p.name, 'two')]);
+    const r = await p.run(['apply', 'drift.json']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('the live state on the engine changed since the plan was saved');
+    expect((await docker.getContainer(containerOf(p.name, 'one')).inspect()).Id).toBe(oneBefore);
+    expect(await containerState(p.name, 'two')).toBe('exited');
+  });
+
+  it('refuses a file that is not a plan with a clear message', async () => {
+    const r = await p.run(['apply', 'sandboxshift.yaml']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('sandboxshift.yaml is not a saved plan (not JSON)');
+  });
+});
+
+describe('the apply lock', () => {
+  let p: TestProject;
+  beforeAll(() => {
+    p = testProject('lock', config('a'));
+  });
+  afterAll(async () => p.cleanup());
+
+  it('refuses an apply while another run holds the lock, naming the holder; unlock ID frees it', async () => {
+    const held = await acquireLock(docker, p.name, 'apply (other runner)');
+    try {
+      const r = await p.run(['apply', '--auto-approve']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`project '${p.name}' is locked: another apply is running on this engine`);
+      expect(r.stderr).toContain(`pid ${process.pid} (apply (other runner))`);
+      expect(r.stderr).toContain(`sandboxshift unlock ${held.info.id}`);
+      expect(await containerState(p.name, 'one')).toBeNull();
+      const wrong = await p.run(['unlock', 'deadbeef']);
+      expect(wrong.code).toBe(1);
+      expect(wrong.stderr).toContain(`is locked with ID ${held.info.id}, not deadbeef; left as it is`);
+      const unlocked = await p.run(['unlock', held.info.id]);
+      expect(unlocked.code, unlocked.stderr).toBe(0);
+      expect(unlocked.stdout).toContain(`Lock ${held.info.id} of project '${p.name}' removed.`);
+    } finally {
+      await held.release();
+    }
+    const r = await p.run(['apply', '--auto-approve']);
+    expect(r.code, r.stderr).toBe(0);
+  });
+
+  it('never interleaves two applies started together', async () => {
+    p.write(config('b'));
+    const [a, b] = await Promise.all([p.run(['apply', '--auto-approve']), p.run(['apply', '--auto-approve'])]);
+    const outcomes = [a, b].map((r) => (r.code === 0 ? 'ok' : r.stderr.includes('is locked') ? 'locked' : `error: ${r.stderr}`));
+    expect(outcomes.filter((o) => o.startsWith('error'))).toEqual([]);
+    expect(outcomes).toContain('ok');
+    const again = await p.run(['plan', '--detailed-exitcode']);
+    expect(again.code, again.stdout).toBe(0);
+    const locks = await docker.listContainers({ all: true, filters: { label: [`io.sandboxshift.project=${p.name}`, 'io.sandboxshift.role=lock'] } });
+    expect(locks).toEqual([]);
+  });
+
+  it('asks for approval, and without a terminal refuses instead of guessing', async () => {
+    p.write(config('c'));
+    const r = await p.run(['apply']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('this needs approval, but there is no terminal to ask on');
+    expect(r.stderr).toContain('--auto-approve');
+    const again = await p.run(['plan', '--detailed-exitcode']);
+    expect(again.code).toBe(2);
+  });
+});
