@@ -55,7 +55,8 @@ function resolveComposite(composite: ErrorObject, all: readonly ErrorObject[]): 
   if (isPlainObject(value) && requiredKeys.every((keys) => keys !== undefined)) {
     const meant = requiredKeys.flatMap((keys, i) => (keys?.every((k) => k in value) ? [i] : []));
     const branch = meant.length === 1 ? branches[meant[0] ?? -1] : undefined;
-    return branch ? simplify(branch, all) : noAlternative;
+    // An empty branch passed: the oneOf failed because several did, and only the summary says so.
+    return branch && branch.length > 0 ? simplify(branch, all) : noAlternative;
   }
 
   // Alternatives told apart by type (string or list, `none` or a map): keep the one whose type fits.
@@ -64,7 +65,7 @@ function resolveComposite(composite: ErrorObject, all: readonly ErrorObject[]): 
   );
   const branch = typeFits.length === 1 ? branches[typeFits[0] ?? -1] : undefined;
   // A wrong constant (`egress: all`) is better answered by listing every alternative.
-  if (!branch || branch.every((e) => e.keyword === 'const' && e.instancePath === composite.instancePath)) return noAlternative;
+  if (!branch || branch.length === 0 || branch.every((e) => e.keyword === 'const' && e.instancePath === composite.instancePath)) return noAlternative;
   return simplify(branch, all);
 }
 

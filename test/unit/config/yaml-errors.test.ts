@@ -60,15 +60,16 @@ describe('duplicate keys', () => {
       'environments:',
       '  a:',
       '    image: auto',
-      '    runtime: fast',
       '    image: other',
       '  a: {}',
+      '  b:',
+      '    runtime: fast',
       '',
     ].join('\n');
     expect(check(text)).toEqual([
-      "sandboxshift.yaml:6:14: error: 'runtime' must be one of: runc, runsc (at environments.a.runtime)",
-      "sandboxshift.yaml:7:5: error: duplicate key 'image' (first set on line 5)\n  hint: keep one 'image'; YAML would silently use the last one",
-      "sandboxshift.yaml:8:3: error: duplicate key 'a' (first set on line 4)\n  hint: keep one 'a'; YAML would silently use the last one",
+      "sandboxshift.yaml:6:5: error: duplicate key 'image' (first set on line 5)\n  hint: keep one 'image'; YAML would silently use the last one",
+      "sandboxshift.yaml:7:3: error: duplicate key 'a' (first set on line 4)\n  hint: keep one 'a'; YAML would silently use the last one",
+      "sandboxshift.yaml:9:14: error: 'runtime' must be one of: runc, runsc (at environments.b.runtime)",
     ]);
   });
 });

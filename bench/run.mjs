@@ -1,0 +1,127 @@
+// npm run bench: the figures behind our speed targets, measured on the real engine.
+//  1. whole-process `sandboxshift plan` with no changes at N environments (target < 1 s at 1,000)
+//  2. apply throughput for 50 new environments, as a ratio to raw parallel create+start through
+//     dockerode with the same parallelism on the same engine (target >= 0.85)
+// Env: BENCH_ENVS (default 1000), BENCH_APPLY_ENVS (default 50), BENCH_RUNS (default 5).
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Docker from 'dockerode';
+import { containerCreateOptions } from '../dist/engine/index.js';
+import { loadConfig } from '../dist/config/index.js';
+import { resolveDesired } from '../dist/model/resolve.js';
+
+const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const docker = new Docker();
+const N = Number(process.env.BENCH_ENVS ?? 1000);
+const APPLY_N = Number(process.env.BENCH_APPLY_ENVS ?? 50);
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const PARALLELISM = 8;
+
+function configText(project, count) {
+  const envs = Array.from({ length: count }, (_, i) => `  env-${String(i).padStart(4, '0')}: {}`).join('\n');
+  return `version: 1\nproject: ${project}\nimages:\n  busybox: { ref: sandboxshift/busybox:test }\ndefaults:\n  image: busybox\n  resources: { cpus: 0.1, memory: 16m, pids: 16 }\nenvironments:\n${envs}\n`;
+}
+
+function cli(dir, args) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: 'true', NO_COLOR: '1' }, maxBuffer: 64 << 20 });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  return { ...r, ms };
+}
+
+function project(name, count) {
+  const dir = mkdtempSync(join(tmpdir(), `ss-bench-${name}-`));
+  writeFileSync(join(dir, 'sandboxshift.yaml'), configText(name, count));
+  return dir;
+}
+
+async function purge(name) {
+  const filters = { label: [`io.sandboxshift.project=${name}`] };
+  const cs = await docker.listContainers({ all: true, filters });
+  for (let i = 0; i < cs.length; i += 16) await Promise.all(cs.slice(i, i + 16).map((c) => docker.getContainer(c.Id).remove({ force: true })));
+  const vs = (await docker.listVolumes({ filters })).Volumes ?? [];
+  for (let i = 0; i < vs.length; i += 16) await Promise.all(vs.slice(i, i + 16).map((v) => docker.getVolume(v.Name).remove()));
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const must = (r, what) => {
+  if (r.status !== 0) throw new Error(`${what} failed (exit ${r.status}):\n${r.stderr}\n${r.stdout.slice(-2000)}`);
+  return r;
+};
+
+async function benchPlan() {
+  const name = 'bench-plan';
+  await purge(name);
+  const dir = project(name, N);
+  console.log(`plan: applying ${N} environments first (this takes a while)...`);
+  const applied = must(cli(dir, ['apply', '--auto-approve', '--parallelism', String(PARALLELISM)]), 'apply');
+  console.log(`plan: apply of ${N} took ${(applied.ms / 1000).toFixed(1)} s`);
+  const t0 = Date.now();
+  await docker.listContainers({ all: true, filters: { label: [`io.sandboxshift.project=${name}`] } });
+  const listMs = Date.now() - t0;
+  const times = [];
+  for (let i = 0; i < RUNS; i++) {
+    const r = must(cli(dir, ['plan', '--detailed-exitcode']), 'plan');
+    if (!r.stdout.includes(`No changes. ${N} environments`)) throw new Error(`plan was not empty:\n${r.stdout.slice(0, 2000)}`);
+    times.push(r.ms);
+  }
+  must(cli(dir, ['destroy', '--auto-approve', '--purge-volumes', '--parallelism', String(PARALLELISM)]), 'destroy');
+  rmSync(dir, { recursive: true, force: true });
+  return { environments: N, plan_ms_median: Math.round(median(times)), plan_ms_all: times.map(Math.round), engine_list_ms: listMs, apply_all_ms: Math.round(applied.ms), target_ms: 1000 };
+}
+
+async function rawCreateStart(name, count) {
+  const { config } = loadConfig(join(project(name, count), 'sandboxshift.yaml'));
+  const { desired } = resolveDesired(config);
+  const envs = [...desired.environments.values()];
+  const t0 = process.hrtime.bigint();
+  let next = 0;
+  const worker = async () => {
+    while (next < envs.length) {
+      const d = envs[next++];
+      const c = await docker.createContainer(containerCreateOptions(name, d));
+      await c.start();
+    }
+  };
+  await Promise.all(Array.from({ length: PARALLELISM }, worker));
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+async function benchApply() {
+  const rawName = 'bench-raw';
+  const ssName = 'bench-apply';
+  const rounds = [];
+  for (let round = 0; round < 3; round++) {
+    await purge(rawName);
+    await purge(ssName);
+    const rawMs = await rawCreateStart(rawName, APPLY_N);
+    await purge(rawName);
+    const dir = project(ssName, APPLY_N);
+    const r = must(cli(dir, ['apply', '--auto-approve', '--parallelism', String(PARALLELISM)]), 'apply');
+    await purge(ssName);
+    rmSync(dir, { recursive: true, force: true });
+    rounds.push({ raw_ms: Math.round(rawMs), sandboxshift_ms: Math.round(r.ms), ratio: +(rawMs / r.ms).toFixed(3) });
+  }
+  const ratio = median(rounds.map((x) => x.ratio));
+  return { environments: APPLY_N, parallelism: PARALLELISM, rounds, ratio_median: ratio, target_ratio: 0.85 };
+}
+
+function benchVersion() {
+  const times = [];
+  for (let i = 0; i < 10; i++) times.push(must(cli(process.cwd(), ['--version']), '--version').ms);
+  return { version_ms_median: Math.round(median(times)), target_ms: 150 };
+}
+
+const results = { at: new Date().toISOString(), engine: (await docker.version()).Version };
+results.version = benchVersion();
+console.log('sandboxshift --version', results.version);
+results.apply = await benchApply();
+console.log('apply throughput', JSON.stringify(results.apply));
+results.plan = await benchPlan();
+console.log('plan with no changes', JSON.stringify(results.plan));
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+writeFileSync(new URL(`./results/bench-${Date.now()}.json`, import.meta.url), JSON.stringify(results, null, 2));
+console.log(JSON.stringify(results, null, 2));
