@@ -61,7 +61,7 @@ export async function applyPlan(
   options: { parallelism?: number; onEvent?: ApplyListener; stopGraceSeconds?: number } = {},
 ): Promise<ApplyResult> {
   return executePlan(plan, {
-    engine,
+    engine: await engine.docker(),
     desired: loaded.desired,
     secrets: loaded.secrets,
     parallelism: options.parallelism ?? 10,

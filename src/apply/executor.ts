@@ -1,12 +1,12 @@
 // The executor walks the plan's dependency graph with bounded parallelism and runs each
 // change's steps in order. It makes no decisions: the steps are the plan's.
-import { engineMessage, operations, type Engine } from '../engine/index.js';
+import { engineMessage, operations, type Docker } from '../engine/index.js';
 import type { DesiredState, SecretValues } from '../model/desired.js';
 import type { Change, Plan, Step } from '../plan/types.js';
 import type { ApplyListener, ApplyResult } from './events.js';
 
 export interface ExecutorContext {
-  engine: Engine;
+  engine: Docker;
   desired: DesiredState;
   secrets: SecretValues;
   parallelism: number;

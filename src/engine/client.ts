@@ -1,12 +1,30 @@
-// The Docker client and the one place engine failures become advice.
-import Docker from 'dockerode';
+// The engine connection, and the one place engine failures become advice.
+import type Docker from 'dockerode';
 import { DiagnosticsError, errorDiag } from '../diagnostics.js';
+import { dockerodeReader, httpReader, plainTarget, type EngineReader } from './reader.js';
 
-export type Engine = Docker;
+export type { Docker };
+
+export interface Engine {
+  /** Light GET client for observe(); no dockerode load. */
+  reader: EngineReader;
+  /** dockerode, loaded on first use, for everything that changes the engine. */
+  docker(): Promise<Docker>;
+}
 
 /** dockerode reads DOCKER_HOST (tcp://, unix://, ssh://) itself; otherwise the local socket. */
 export function connectEngine(): Engine {
-  return new Docker();
+  let loaded: Promise<Docker> | undefined;
+  const docker = () => (loaded ??= import('dockerode').then((m) => new m.default()));
+  const target = plainTarget();
+  return { reader: target ? httpReader(target) : dockerodeReader(docker), docker };
+}
+
+/** An Engine around an existing dockerode client (tests, library users). */
+export function engineFrom(docker: Docker): Engine {
+  const d = async () => docker;
+  const target = plainTarget();
+  return { reader: target ? httpReader(target) : dockerodeReader(d), docker: d };
 }
 
 export function engineDescription(): string {
@@ -15,7 +33,6 @@ export function engineDescription(): string {
 
 const UNREACHABLE = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'ECONNRESET', 'EHOSTUNREACH', 'ETIMEDOUT']);
 
-/** Turns "no engine" into a diagnostic that says how to get one; anything else propagates. */
 export function isEngineUnreachable(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   return typeof code === 'string' && UNREACHABLE.has(code);
@@ -30,7 +47,7 @@ export function engineUnreachable(err: unknown): DiagnosticsError {
   ]);
 }
 
-/** Wraps an engine call so an unreachable engine gives advice instead of a stack trace. */
+/** Wraps engine calls so an unreachable engine gives advice instead of a stack trace. */
 export async function withEngine<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();

@@ -1,4 +1,5 @@
-export { connectEngine, engineDescription, withEngine, engineMessage, statusCode, type Engine } from './client.js';
+export { connectEngine, engineFrom, engineDescription, withEngine, engineMessage, statusCode, type Engine, type Docker } from './client.js';
+export type { EngineReader } from './reader.js';
 export { observe, refineResources, buildObserved } from './observe.js';
 export { Labels, LABEL_PREFIX } from './labels.js';
 export { acquireLock, releaseLock, readLock, LOCK_IMAGE, type HeldLock, type LockInfo } from './lock.js';

@@ -25,6 +25,6 @@ export const Labels = {
 
 export type Role = 'environment' | 'workspace' | 'lock';
 
-export function projectFilter(project: string, role: Role): { label: string[] } {
+export function projectFilter(project: string, role: Role): Record<string, string[]> {
   return { label: [`${Labels.project}=${project}`, `${Labels.role}=${role}`] };
 }

@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { pack } from 'tar-stream';
 import { DiagnosticsError, errorDiag } from '../diagnostics.js';
 import { lockContainerName } from '../model/names.js';
-import { statusCode, withEngine, type Engine } from './client.js';
+import { statusCode, withEngine, type Docker } from './client.js';
 import { Labels } from './labels.js';
 
 /** A tiny image of one empty file, imported through the API: no registry, no build. */
@@ -26,7 +26,7 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
-export async function acquireLock(engine: Engine, project: string, command: string): Promise<HeldLock> {
+export async function acquireLock(engine: Docker, project: string, command: string): Promise<HeldLock> {
   const info: LockInfo = { id: randomUUID().slice(0, 8), holder: hostname(), pid: process.pid, since: new Date().toISOString(), command };
   return withEngine(async () => {
     await ensureLockImage(engine);
@@ -61,7 +61,7 @@ export async function acquireLock(engine: Engine, project: string, command: stri
   });
 }
 
-export async function readLock(engine: Engine, project: string): Promise<LockInfo | null> {
+export async function readLock(engine: Docker, project: string): Promise<LockInfo | null> {
   try {
     const c = await engine.getContainer(lockContainerName(project)).inspect();
     const l = c.Config.Labels ?? {};
@@ -79,7 +79,7 @@ export async function readLock(engine: Engine, project: string): Promise<LockInf
 }
 
 /** Removes the lock only if it is still the one with this id (unlock ID, or our own release). */
-export async function releaseLock(engine: Engine, project: string, id: string): Promise<'released' | 'not-held' | 'other-holder'> {
+export async function releaseLock(engine: Docker, project: string, id: string): Promise<'released' | 'not-held' | 'other-holder'> {
   return withEngine(async () => {
     const current = await readLock(engine, project);
     if (!current) return 'not-held';
@@ -106,7 +106,7 @@ function lockedError(project: string, holder: LockInfo | null): DiagnosticsError
   ]);
 }
 
-async function ensureLockImage(engine: Engine): Promise<void> {
+async function ensureLockImage(engine: Docker): Promise<void> {
   try {
     await engine.getImage(LOCK_IMAGE).inspect();
     return;

@@ -9,12 +9,12 @@ import { Labels, projectFilter } from './labels.js';
 export async function observe(engine: Engine, project: string): Promise<ObservedState> {
   return withEngine(async () => {
     const [containers, volumes, images, info] = await Promise.all([
-      engine.listContainers({ all: true, filters: projectFilter(project, 'environment') }),
-      engine.listVolumes({ filters: projectFilter(project, 'workspace') }),
-      engine.listImages(),
-      engine.info() as Promise<{ Runtimes?: Record<string, unknown>; ServerVersion?: string }>,
+      engine.reader.listContainers(projectFilter(project, 'environment')),
+      engine.reader.listVolumes(projectFilter(project, 'workspace')),
+      engine.reader.listImages(),
+      engine.reader.info(),
     ]);
-    return buildObserved(project, containers, volumes.Volumes ?? [], images, info);
+    return buildObserved(project, containers, volumes, images, info);
   });
 }
 
@@ -100,7 +100,7 @@ export async function refineResources(engine: Engine, observed: ObservedState, e
       envs.map(async (env) => {
         const c = containers.get(env);
         if (!c) return;
-        const info = await engine.getContainer(c.id).inspect();
+        const info = await engine.reader.inspectContainer(c.id);
         const hc = info.HostConfig;
         containers.set(env, {
           ...c,

@@ -1,16 +1,16 @@
 // One function per engine operation. No decisions: the plan chose them.
 import type { DesiredEnvironment, ResourcesSpec } from '../model/desired.js';
-import { statusCode, type Engine } from './client.js';
+import { statusCode, type Docker } from './client.js';
 import { containerCreateOptions } from './container-spec.js';
 import { secretsArchive } from './secrets-archive.js';
 
-export async function createContainer(engine: Engine, project: string, d: DesiredEnvironment): Promise<string> {
+export async function createContainer(engine: Docker, project: string, d: DesiredEnvironment): Promise<string> {
   const container = await engine.createContainer(containerCreateOptions(project, d));
   return container.id;
 }
 
 export async function copySecrets(
-  engine: Engine,
+  engine: Docker,
   containerId: string,
   secrets: ReadonlyArray<{ name: string; value: Buffer }>,
   uid: number,
@@ -20,7 +20,7 @@ export async function copySecrets(
   await engine.getContainer(containerId).putArchive(archive, { path: '/' });
 }
 
-export async function startContainer(engine: Engine, id: string): Promise<void> {
+export async function startContainer(engine: Docker, id: string): Promise<void> {
   try {
     await engine.getContainer(id).start();
   } catch (err) {
@@ -28,11 +28,11 @@ export async function startContainer(engine: Engine, id: string): Promise<void> 
   }
 }
 
-export async function unpauseContainer(engine: Engine, id: string): Promise<void> {
+export async function unpauseContainer(engine: Docker, id: string): Promise<void> {
   await engine.getContainer(id).unpause();
 }
 
-export async function updateResources(engine: Engine, id: string, r: ResourcesSpec): Promise<void> {
+export async function updateResources(engine: Docker, id: string, r: ResourcesSpec): Promise<void> {
   await engine.getContainer(id).update({
     NanoCpus: Math.round(r.cpus * 1e9),
     Memory: r.memoryBytes,
@@ -42,7 +42,7 @@ export async function updateResources(engine: Engine, id: string, r: ResourcesSp
 }
 
 /** Stops gracefully (SIGTERM, then SIGKILL after the grace period) and removes; volumes stay. */
-export async function removeContainer(engine: Engine, id: string, graceSeconds = 10): Promise<void> {
+export async function removeContainer(engine: Docker, id: string, graceSeconds = 10): Promise<void> {
   const c = engine.getContainer(id);
   try {
     await c.stop({ t: graceSeconds });
@@ -58,7 +58,7 @@ export async function removeContainer(engine: Engine, id: string, graceSeconds =
   }
 }
 
-export async function removeVolume(engine: Engine, name: string): Promise<void> {
+export async function removeVolume(engine: Docker, name: string): Promise<void> {
   try {
     await engine.getVolume(name).remove();
   } catch (err) {

@@ -21,7 +21,7 @@ export async function converge(req: ConvergeRequest, io: Io): Promise<number> {
   const destroy = req.command === 'destroy';
   const loaded = load(req.configPath, { needSecrets: !destroy });
   const engine = connectEngine();
-  const lock = await acquireLock(engine, loaded.desired.project, req.command);
+  const lock = await acquireLock(await engine.docker(), loaded.desired.project, req.command);
   const release = () => void lock.release();
   process.once('SIGINT', release);
   try {
