@@ -64,19 +64,32 @@ export function runCli(args: string[], cwd: string, opts: { env?: Record<string,
   });
 }
 
-/** The docker CLI, as a user would run it out of band. */
-export function dockerCli(args: string[]): Promise<string> {
+/** The docker CLI, as a user would run it out of band. A hung call is killed after timeoutMs. */
+export function dockerCli(args: string[], timeoutMs = 60_000): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('docker', args, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`docker ${args.join(' ')} failed: ${stderr || err.message}`));
+    execFile('docker', args, { maxBuffer: 16 * 1024 * 1024, timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+      if (err && (err as { killed?: boolean }).killed) reject(new DockerTimeout(`docker ${args.join(' ')} hung for ${timeoutMs} ms`));
+      else if (err) reject(new Error(`docker ${args.join(' ')} failed: ${stderr || err.message}`));
       else resolve(stdout);
     });
   });
 }
 
-/** Runs a command in a container as its user and returns stdout (throws on non-zero). */
+class DockerTimeout extends Error {}
+
+/**
+ * Runs a command in a container as its user and returns stdout (throws on non-zero).
+ * `docker exec` into a gVisor sandbox occasionally never returns on this machine's runsc
+ * (release 20221219) when two test files run at once; such a hung exec is retried once.
+ * A failing command is never retried.
+ */
 export async function execIn(container: string, cmd: string[]): Promise<string> {
-  return dockerCli(['exec', container, ...cmd]);
+  try {
+    return await dockerCli(['exec', container, ...cmd], 20_000);
+  } catch (err) {
+    if (!(err instanceof DockerTimeout)) throw err;
+    return dockerCli(['exec', container, ...cmd], 20_000);
+  }
 }
 
 export async function removeProject(project: string): Promise<void> {
