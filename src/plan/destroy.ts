@@ -4,8 +4,7 @@ import { errorDiag, type Diagnostic } from '../diagnostics.js';
 import type { DesiredState } from '../model/desired.js';
 import { containerName, environmentAddress } from '../model/names.js';
 import type { ObservedState } from '../model/observed.js';
-import { observedFingerprint } from './fingerprint.js';
-import { deleteChange } from './plan.js';
+import { assemblePlan, deleteChange } from './plan.js';
 import type { Change, Plan } from './types.js';
 
 export interface DestroyOptions {
@@ -61,14 +60,5 @@ export function planDestroy(desired: DesiredState, observed: ObservedState, opti
   for (const c of observed.duplicates) {
     if (inScope(c.environment)) changes.push({ ...deleteChange(observed.project, c, [{ code: 'duplicate', message: 'duplicate container' }]), address: `${environmentAddress(c.environment)}[duplicate]` });
   }
-  return {
-    project: observed.project,
-    mode: 'destroy',
-    changes,
-    diagnostics,
-    targets,
-    sourceHash: desired.sourceHash,
-    observedFingerprint: observedFingerprint(observed, [...desired.environments.values()].map((d) => d.spec.image)),
-    engineVersion: observed.engineVersion,
-  };
+  return assemblePlan(desired, observed, 'destroy', changes, diagnostics, targets);
 }

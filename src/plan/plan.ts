@@ -34,9 +34,21 @@ export function plan(desired: DesiredState, observed: ObservedState, options: Pl
       address: `${environmentAddress(c.environment)}[duplicate ${shortId(c.id)}]`,
     });
   }
+  return assemblePlan(desired, observed, 'normal', changes, diagnostics, targets);
+}
+
+/** The plan record around a list of changes, with what a saved plan needs to detect staleness. */
+export function assemblePlan(
+  desired: DesiredState,
+  observed: ObservedState,
+  mode: Plan['mode'],
+  changes: Change[],
+  diagnostics: Diagnostic[],
+  targets: string[],
+): Plan {
   return {
     project: desired.project,
-    mode: 'normal',
+    mode,
     changes,
     diagnostics,
     targets,

@@ -125,3 +125,29 @@ export async function volumeExists(name: string): Promise<boolean> {
     return false;
   }
 }
+
+/**
+ * Runs the CLI on a real pseudo-terminal (util-linux `script`), typing `answer` when the
+ * approval prompt appears, as a person at a terminal would.
+ */
+export function runInTerminal(args: string[], cwd: string, answer: string): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const command = [process.execPath, CLI, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+    const child = spawn('script', ['-qec', command, '/dev/null'], {
+      cwd,
+      env: { ...process.env, NO_COLOR: '1', CI: '', TERM: 'dumb' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let answered = false;
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (!answered && stdout.includes('Enter a value:')) {
+        answered = true;
+        child.stdin.write(`${answer}\r`);
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout: stdout.replaceAll('\r\n', '\n'), stderr: '' }));
+  });
+}

@@ -22,8 +22,13 @@ export async function converge(req: ConvergeRequest, io: Io): Promise<number> {
   const loaded = load(req.configPath, { needSecrets: !destroy });
   const engine = connectEngine();
   const lock = await acquireLock(await engine.docker(), loaded.desired.project, req.command);
-  const release = () => void lock.release();
-  process.once('SIGINT', release);
+  // Ctrl-C: give the lock back, then stop. Work in flight may be cut short; the next plan
+  // shows exactly what is left.
+  const interrupted = () => {
+    io.err('\nInterrupted: releasing the lock; run `sandboxshift plan` to see what is left.\n');
+    void lock.release().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
   try {
     const observed = await observeFor(engine, loaded.desired);
     const targets = req.saved ? req.saved.plan.targets : req.targets;
@@ -61,7 +66,7 @@ export async function converge(req: ConvergeRequest, io: Io): Promise<number> {
     io.out(`\n${applySummary(result, plan.mode, io.style)}`);
     return result.failed.length + result.skipped.length > 0 ? EXIT_ERROR : EXIT_OK;
   } finally {
-    process.removeListener('SIGINT', release);
+    process.removeListener('SIGINT', interrupted);
     await lock.release();
   }
 }
