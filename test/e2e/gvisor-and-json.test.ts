@@ -1,5 +1,6 @@
 // runsc (gVisor) environments for real, and the JSON plan contract against its schema.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { containerOf, docker, execIn, testProject, type TestProject } from './harness.js';
@@ -21,7 +22,9 @@ environments:
     resources: { cpus: 0.5, memory: 64m, pids: 64 }
     secrets:
       token: { fromEnv: GV_TOKEN }
+      deploy_key: { fromFile: ./deploy.key }
 `);
+    writeFileSync(join(p.dir, 'deploy.key'), 'file-secret-line\n', { mode: 0o600 });
   });
   afterAll(async () => p.cleanup());
 
@@ -33,8 +36,9 @@ environments:
     expect(validate(plan), JSON.stringify(validate.errors)).toBe(true);
     expect(plan.format_version).toBe('1.0');
     expect(plan.resource_changes[0].change.after.runtime).toBe('runsc');
-    expect(plan.resource_changes[0].change.after.secrets).toEqual(['token']);
+    expect(plan.resource_changes[0].change.after.secrets).toEqual(['deploy_key', 'token']);
     expect(r.stdout).not.toContain('gv-secret');
+    expect(r.stdout).not.toContain('file-secret-line');
   });
 
   it('runs the environment under gVisor, hardened, with its secret', async () => {
@@ -45,6 +49,7 @@ environments:
     // gVisor's own kernel log is the proof that the sandbox kernel, not the host's, answers.
     expect(await execIn(c, ['dmesg'])).toMatch(/gVisor/);
     expect(await execIn(c, ['cat', '/run/secrets/token'])).toBe('gv-secret');
+    expect(await execIn(c, ['cat', '/run/secrets/deploy_key'])).toBe('file-secret-line\n');
     const status = await execIn(c, ['cat', '/proc/self/status']);
     expect(status).toMatch(/CapEff:\s+0000000000000000/);
     expect((await execIn(c, ['id', '-u'])).trim()).toBe('65532');
