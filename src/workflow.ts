@@ -1,5 +1,6 @@
 // The pipeline as a library: load → resolve → observe → plan → apply. The CLI is a thin layer
 // over these; tests and other programs can call them directly.
+import { readFile } from 'node:fs/promises';
 import { executePlan } from './apply/executor.js';
 import type { ApplyListener, ApplyResult } from './apply/events.js';
 import { loadConfig } from './config/index.js';
@@ -29,9 +30,43 @@ export function load(configPath: string, options: { needSecrets?: boolean } = {}
   return { config, desired: resolved.desired, secrets: resolved.secrets, warnings: all.filter((d) => d.severity === 'warning') };
 }
 
+/**
+ * Loads the config and observes the engine at the same time: the engine's list calls (a few
+ * hundred ms at 1,000 containers) run while the YAML is parsed and validated. The project name
+ * is read ahead from the file's top-level `project:` line; if the parsed config disagrees, the
+ * early answer is dropped and the engine is asked again.
+ */
+export async function loadAndObserve(
+  engine: Engine,
+  configPath: string,
+  options: { needSecrets?: boolean } = {},
+): Promise<{ loaded: Loaded; observed: ObservedState }> {
+  const peeked = await peekProject(configPath);
+  const early = peeked ? observe(engine, peeked) : null;
+  // Errors surface below, from whichever of load() or the awaited observe() comes first.
+  early?.catch(() => undefined);
+  // Let the requests leave before the synchronous parse takes the thread.
+  await new Promise((r) => setImmediate(r));
+  const loaded = load(configPath, options);
+  const observed = early && peeked === loaded.desired.project ? await early : await observe(engine, loaded.desired.project);
+  return { loaded, observed: await refineStale(engine, loaded.desired, observed) };
+}
+
+async function peekProject(configPath: string): Promise<string | null> {
+  try {
+    const text = await readFile(configPath, 'utf8');
+    return /^project:[ \t]*["']?([a-z0-9][a-z0-9-]*)["']?[ \t]*(#.*)?$/m.exec(text)?.[1] ?? null;
+  } catch {
+    return null; // load() reports the unreadable file with advice
+  }
+}
+
 /** One snapshot of the engine, with live limits for the few environments whose labels are stale. */
 export async function observeFor(engine: Engine, desired: DesiredState): Promise<ObservedState> {
-  const observed = await observe(engine, desired.project);
+  return refineStale(engine, desired, await observe(engine, desired.project));
+}
+
+async function refineStale(engine: Engine, desired: DesiredState, observed: ObservedState): Promise<ObservedState> {
   const stale = [...desired.environments.values()]
     .filter((d) => {
       const c = observed.containers.get(d.name);

@@ -1,7 +1,7 @@
 import { DiagnosticsError, hasErrors } from '../../diagnostics.js';
 import { hasChanges } from '../../plan/types.js';
 import { planToJson, renderJson, renderText } from '../../render/index.js';
-import { connectEngine, load, observeFor, planFor } from '../../workflow.js';
+import { connectEngine, loadAndObserve, planFor } from '../../workflow.js';
 import { configPath, parse, strings } from '../args.js';
 import { EXIT_CHANGES, EXIT_OK, type Io } from '../io.js';
 import { writePlanFile } from '../plan-file.js';
@@ -25,9 +25,7 @@ export async function planCommand(argv: string[], io: Io): Promise<number> {
     target: { type: 'string', multiple: true },
     'detailed-exitcode': { type: 'boolean' },
   });
-  const loaded = load(configPath(values));
-  const engine = connectEngine();
-  const observed = await observeFor(engine, loaded.desired);
+  const { loaded, observed } = await loadAndObserve(connectEngine(), configPath(values));
   const plan = planFor(loaded, observed, { targets: strings(values.target) });
   if (hasErrors(plan.diagnostics)) throw new DiagnosticsError(plan.diagnostics);
   io.out(values.json ? renderJson(plan) : renderText(planToJson(plan), io.style));
