@@ -108,7 +108,7 @@ async function runStep(step: Step, c: Change, id: string | null, ctx: ExecutorCo
       return id;
     case 'update-resources':
       if (!c.resources) throw new Error(`internal: update of ${c.address} without resources`);
-      await operations.updateResources(engine, need(), c.resources);
+      await operations.updateResources(engine, need(), c.resources, desired().spec.runtime);
       return id;
     case 'remove-volume':
       await operations.removeVolume(engine, c.volumeName);

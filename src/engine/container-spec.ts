@@ -29,6 +29,18 @@ export function workspaceLabels(project: string, d: DesiredEnvironment): Record<
   };
 }
 
+/**
+ * Under gVisor the pids cgroup counts the sandbox kernel's own host threads (about 60 when
+ * idle, seen with runsc 20221219), not the processes inside; without headroom a small limit
+ * crashes the sandbox or hangs `docker exec`. The environment's own processes are then bounded
+ * by this total.
+ */
+export const RUNSC_PIDS_HEADROOM = 128;
+
+export function hostPidsLimit(pids: number, runtime: string): number {
+  return runtime === 'runsc' ? pids + RUNSC_PIDS_HEADROOM : pids;
+}
+
 export function containerCreateOptions(project: string, d: DesiredEnvironment): Docker.ContainerCreateOptions {
   const { spec, resources } = d;
   return {
@@ -54,12 +66,14 @@ export function containerCreateOptions(project: string, d: DesiredEnvironment): 
       Privileged: spec.privileged,
       CapDrop: spec.privileged ? [] : ['ALL'],
       SecurityOpt: ['no-new-privileges:true'],
-      // tini as PID 1 forwards SIGTERM, so stop and replace are quick and graceful.
-      Init: true,
+      // tini as PID 1 forwards SIGTERM, so stop and replace are quick and graceful. Not under
+      // gVisor: there tini reaps processes runsc still waits for, which kills multi-process
+      // commands and hangs `docker exec` (seen with runsc 20221219).
+      Init: spec.runtime !== 'runsc',
       NanoCpus: Math.round(resources.cpus * 1e9),
       Memory: resources.memoryBytes,
       MemorySwap: resources.memoryBytes,
-      PidsLimit: resources.pids,
+      PidsLimit: hostPidsLimit(resources.pids, spec.runtime),
       RestartPolicy: { Name: 'unless-stopped' },
     },
   };

@@ -4,6 +4,7 @@ import type Docker from 'dockerode';
 import type { EnvironmentSpec, ResourcesSpec } from '../model/desired.js';
 import type { ContainerState, ObservedContainer, ObservedImage, ObservedState, ObservedVolume } from '../model/observed.js';
 import { withEngine, type Engine } from './client.js';
+import { RUNSC_PIDS_HEADROOM } from './container-spec.js';
 import { Labels, projectFilter } from './labels.js';
 
 export async function observe(engine: Engine, project: string): Promise<ObservedState> {
@@ -104,7 +105,7 @@ export async function refineResources(engine: Engine, observed: ObservedState, e
         const hc = info.HostConfig;
         containers.set(env, {
           ...c,
-          resources: { cpus: (hc.NanoCpus ?? 0) / 1e9, memoryBytes: hc.Memory ?? 0, pids: hc.PidsLimit ?? 0 },
+          resources: { cpus: (hc.NanoCpus ?? 0) / 1e9, memoryBytes: hc.Memory ?? 0, pids: (hc.PidsLimit ?? 0) - (hc.Runtime === 'runsc' ? RUNSC_PIDS_HEADROOM : 0) },
           resourcesFrom: 'engine',
         });
       }),

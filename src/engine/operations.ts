@@ -1,7 +1,7 @@
 // One function per engine operation. No decisions: the plan chose them.
 import type { DesiredEnvironment, ResourcesSpec } from '../model/desired.js';
 import { statusCode, type Docker } from './client.js';
-import { containerCreateOptions } from './container-spec.js';
+import { containerCreateOptions, hostPidsLimit } from './container-spec.js';
 import { secretsArchive } from './secrets-archive.js';
 
 export async function createContainer(engine: Docker, project: string, d: DesiredEnvironment): Promise<string> {
@@ -32,12 +32,12 @@ export async function unpauseContainer(engine: Docker, id: string): Promise<void
   await engine.getContainer(id).unpause();
 }
 
-export async function updateResources(engine: Docker, id: string, r: ResourcesSpec): Promise<void> {
+export async function updateResources(engine: Docker, id: string, r: ResourcesSpec, runtime: string): Promise<void> {
   await engine.getContainer(id).update({
     NanoCpus: Math.round(r.cpus * 1e9),
     Memory: r.memoryBytes,
     MemorySwap: r.memoryBytes,
-    PidsLimit: r.pids,
+    PidsLimit: hostPidsLimit(r.pids, runtime),
   });
 }
 

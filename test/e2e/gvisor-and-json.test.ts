@@ -1,11 +1,26 @@
 // runsc (gVisor) environments for real, and the JSON plan contract against its schema.
+// What happens inside the gVisor sandbox is recorded by the environment's own command into
+// /workspace and read back through the engine's archive API, which also proves that a
+// multi-process command runs under runsc (tini as init broke that, and a pids limit without
+// headroom for gVisor's own threads crashed the sandbox: both fixed, both caught here).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { containerOf, docker, execIn, testProject, type TestProject } from './harness.js';
+import { containerOf, docker, readWorkspaceFile, testProject, type TestProject } from './harness.js';
 
 const planSchema = JSON.parse(readFileSync(new URL('../../schemas/plan.schema.json', import.meta.url), 'utf8'));
+const validatePlan = new Ajv2020({ allErrors: true, strict: false }).compile(planSchema);
+
+const REPORT = [
+  'dmesg > /workspace/dmesg.txt',
+  'cat /run/secrets/token > /workspace/token.txt',
+  'cat /run/secrets/deploy_key > /workspace/deploy.txt',
+  'grep -E "^(Cap|NoNewPrivs)" /proc/self/status > /workspace/status.txt',
+  'id -u > /workspace/uid.txt',
+  'echo done > /workspace/done.txt',
+  'exec sleep infinity',
+].join('; ');
 
 describe('gVisor and the JSON plan', () => {
   let p: TestProject;
@@ -19,7 +34,8 @@ environments:
   sandboxed:
     image: busybox
     runtime: runsc
-    resources: { cpus: 0.5, memory: 64m, pids: 64 }
+    resources: { cpus: 0.5, memory: 128m, pids: 64 }
+    command: '${REPORT}'
     secrets:
       token: { fromEnv: GV_TOKEN }
       deploy_key: { fromFile: ./deploy.key }
@@ -32,8 +48,7 @@ environments:
     const r = await p.run(['plan', '--json'], { env: { GV_TOKEN: 'gv-secret' } });
     expect(r.code, r.stderr).toBe(0);
     const plan = JSON.parse(r.stdout);
-    const validate = new Ajv2020({ allErrors: true, strict: false }).compile(planSchema);
-    expect(validate(plan), JSON.stringify(validate.errors)).toBe(true);
+    expect(validatePlan(plan), JSON.stringify(validatePlan.errors)).toBe(true);
     expect(plan.format_version).toBe('1.0');
     expect(plan.resource_changes[0].change.after.runtime).toBe('runsc');
     expect(plan.resource_changes[0].change.after.secrets).toEqual(['deploy_key', 'token']);
@@ -41,21 +56,22 @@ environments:
     expect(r.stdout).not.toContain('file-secret-line');
   });
 
-  it('runs the environment under gVisor, hardened, with its secret', async () => {
+  it('runs the environment under gVisor, hardened, with its secrets', async () => {
     const r = await p.run(['apply', '--auto-approve'], { env: { GV_TOKEN: 'gv-secret' } });
     expect(r.code, r.stderr).toBe(0);
     const c = containerOf(p.name, 'sandboxed');
     expect((await docker.getContainer(c).inspect()).HostConfig.Runtime).toBe('runsc');
+    expect(await readWorkspaceFile(c, 'done.txt')).toBe('done\n');
     // gVisor's own kernel log is the proof that the sandbox kernel, not the host's, answers.
-    expect(await execIn(c, ['dmesg'])).toMatch(/gVisor/);
-    expect(await execIn(c, ['cat', '/run/secrets/token'])).toBe('gv-secret');
-    expect(await execIn(c, ['cat', '/run/secrets/deploy_key'])).toBe('file-secret-line\n');
-    const status = await execIn(c, ['cat', '/proc/self/status']);
-    expect(status).toMatch(/CapEff:\s+0000000000000000/);
-    expect((await execIn(c, ['id', '-u'])).trim()).toBe('65532');
+    expect(await readWorkspaceFile(c, 'dmesg.txt')).toMatch(/gVisor/);
+    expect(await readWorkspaceFile(c, 'token.txt')).toBe('gv-secret');
+    expect(await readWorkspaceFile(c, 'deploy.txt')).toBe('file-secret-line\n');
+    expect(await readWorkspaceFile(c, 'status.txt')).toMatch(/CapEff:\s+0000000000000000/);
+    // gVisor's /proc/self/status has no NoNewPrivs line; the engine record shows the setting.
+    expect((await docker.getContainer(c).inspect()).HostConfig.SecurityOpt).toContain('no-new-privileges:true');
+    expect(await readWorkspaceFile(c, 'uid.txt')).toBe('65532\n');
     const again = await p.run(['plan', '--detailed-exitcode', '--json'], { env: { GV_TOKEN: 'gv-secret' } });
     expect(again.code).toBe(0);
-    const validate = new Ajv2020({ allErrors: true, strict: false }).compile(planSchema);
-    expect(validate(JSON.parse(again.stdout)), JSON.stringify(validate.errors)).toBe(true);
+    expect(validatePlan(JSON.parse(again.stdout)), JSON.stringify(validatePlan.errors)).toBe(true);
   });
 });

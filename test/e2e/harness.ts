@@ -77,19 +77,10 @@ export function dockerCli(args: string[], timeoutMs = 60_000): Promise<string> {
 
 class DockerTimeout extends Error {}
 
-/**
- * Runs a command in a container as its user and returns stdout (throws on non-zero).
- * `docker exec` into a gVisor sandbox occasionally never returns on this machine's runsc
- * (release 20221219) when two test files run at once; such a hung exec is retried once.
- * A failing command is never retried.
- */
+/** Runs a command in a container as its user and returns stdout (throws on non-zero or a hang). */
 export async function execIn(container: string, cmd: string[]): Promise<string> {
-  try {
-    return await dockerCli(['exec', container, ...cmd], 20_000);
-  } catch (err) {
-    if (!(err instanceof DockerTimeout)) throw err;
-    return dockerCli(['exec', container, ...cmd], 20_000);
-  }
+  return dockerCli(['exec', container, ...cmd], 30_000);
+}
 }
 
 export async function removeProject(project: string): Promise<void> {
@@ -149,5 +140,41 @@ export function runInTerminal(args: string[], cwd: string, answer: string): Prom
     });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout: stdout.replaceAll('\r\n', '\n'), stderr: '' }));
+  });
+}
+
+/**
+ * Reads a file under /workspace through the engine's archive API (what `docker cp` uses), with
+ * no process started in the container. Waits up to 20 s for the file to appear.
+ */
+export async function readWorkspaceFile(container: string, name: string): Promise<string> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      const stream = await docker.getContainer(container).getArchive({ path: `/workspace/${name}` });
+      return await firstFileOfTar(stream);
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode !== 404 || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+async function firstFileOfTar(stream: NodeJS.ReadableStream): Promise<string> {
+  const { extract } = await import('tar-stream');
+  const ex = extract();
+  return new Promise((resolve, reject) => {
+    let content: string | null = null;
+    ex.on('entry', (_header, body, next) => {
+      const chunks: Buffer[] = [];
+      body.on('data', (c: Buffer) => chunks.push(c));
+      body.on('end', () => {
+        content ??= Buffer.concat(chunks).toString('utf8');
+        next();
+      });
+    });
+    ex.on('finish', () => (content === null ? reject(new Error('empty archive')) : resolve(content)));
+    ex.on('error', reject);
+    stream.pipe(ex);
   });
 }
