@@ -5,9 +5,11 @@ import { executePlan } from './apply/executor.js';
 import type { ApplyListener, ApplyResult } from './apply/events.js';
 import { loadConfig } from './config/index.js';
 import type { Config } from './config/types.js';
-import { DiagnosticsError, hasErrors, type Diagnostic } from './diagnostics.js';
-import { connectEngine, observe, refineResources, type Engine } from './engine/index.js';
-import type { DesiredState, SecretValues } from './model/desired.js';
+import { DiagnosticsError, errorDiag, hasErrors, warningDiag, type Diagnostic } from './diagnostics.js';
+import { connectEngine, observe, refineResources, withEngine, type Engine } from './engine/index.js';
+import { probeImage } from './engine/image-probe.js';
+import { contractViolations } from './plan/contract.js';
+import type { DesiredEnvironment, DesiredState, SecretValues } from './model/desired.js';
 import type { ObservedState } from './model/observed.js';
 import { resolveDesired } from './model/resolve.js';
 import { plan as makePlan, planDestroy, type Plan } from './plan/index.js';
@@ -87,6 +89,40 @@ export function planFor(loaded: Loaded, observed: ObservedState, req: PlanReques
     ? planDestroy(loaded.desired, observed, { targets: req.targets, purgeVolumes: req.purgeVolumes })
     : makePlan(loaded.desired, observed, { targets: req.targets });
   return { ...p, diagnostics: [...loaded.warnings, ...p.diagnostics] };
+}
+
+/**
+ * The image contract, checked before anything is created: for every image an environment is
+ * about to be created on (and that is not built by this plan: builds are checked right after
+ * building), probe it as that environment's user. Makes engine calls only when the plan
+ * creates something.
+ */
+export async function checkImageContracts(engine: Engine, loaded: Loaded, plan: Plan): Promise<Diagnostic[]> {
+  const probes = new Map<string, DesiredEnvironment[]>();
+  for (const c of plan.changes) {
+    if (c.type !== 'environment' || !c.steps.includes('create-container') || c.dependsOn.length > 0) continue;
+    const d = loaded.desired.environments.get(c.name);
+    if (!d) continue;
+    const key = `${d.spec.image}\0${d.uid}:${d.gid}`;
+    probes.set(key, [...(probes.get(key) ?? []), d]);
+  }
+  if (probes.size === 0) return [];
+  const docker = await engine.docker();
+  const out: Diagnostic[] = [];
+  for (const envs of probes.values()) {
+    const first = envs[0]!;
+    const facts = await withEngine(() => probeImage(docker, first.spec.image, first.uid, first.gid));
+    for (const v of contractViolations(facts)) {
+      const names = envs.map((d) => d.name).join(', ');
+      const accepted = v.rule === 'contract-version' && envs.every((d) => d.allowContractMismatch);
+      out.push(
+        accepted
+          ? warningDiag(`${v.message}; accepted by allowContractMismatch for ${names}`, { path: `images.${first.imageName}` })
+          : errorDiag(`image contract: ${v.message} (image '${first.imageName}', wanted by ${names})`, { path: `images.${first.imageName}`, hint: v.fix }),
+      );
+    }
+  }
+  return out;
 }
 
 export async function applyPlan(

@@ -4,6 +4,7 @@ import type { ChangeKind, Step } from '../plan/types.js';
 export type ApplyEvent =
   | { type: 'change-start'; address: string; kind: ChangeKind }
   | { type: 'step'; address: string; step: Step }
+  | { type: 'progress'; address: string; message: string }
   | { type: 'change-done'; address: string; kind: ChangeKind; elapsedMs: number; containerId: string | null }
   | { type: 'change-failed'; address: string; kind: ChangeKind; elapsedMs: number; step: Step; error: string }
   | { type: 'change-skipped'; address: string; kind: ChangeKind; because: string };

@@ -4,6 +4,11 @@ import { engineMessage, operations, type Docker } from '../engine/index.js';
 import type { DesiredState, SecretValues } from '../model/desired.js';
 import type { Change, Plan, Step } from '../plan/types.js';
 import type { ApplyListener, ApplyResult } from './events.js';
+import { buildImage } from '../engine/build.js';
+import { probeImage } from '../engine/image-probe.js';
+import { seedWorkspace } from '../engine/seed.js';
+import { contractViolations } from '../plan/contract.js';
+import { openSeedSource } from '../workspace/source.js';
 
 export interface ExecutorContext {
   engine: Docker;
@@ -67,7 +72,7 @@ async function runChange(c: Change, ctx: ExecutorContext, emit: ApplyListener): 
   for (const step of c.steps) {
     emit({ type: 'step', address: c.address, step });
     try {
-      containerId = await runStep(step, c, containerId, ctx);
+      containerId = await runStep(step, c, containerId, ctx, emit);
     } catch (err) {
       const error = engineMessage(err);
       emit({ type: 'change-failed', address: c.address, kind: c.kind, elapsedMs: Date.now() - started, step, error });
@@ -78,7 +83,7 @@ async function runChange(c: Change, ctx: ExecutorContext, emit: ApplyListener): 
   return { ok: true, containerId };
 }
 
-async function runStep(step: Step, c: Change, id: string | null, ctx: ExecutorContext): Promise<string | null> {
+async function runStep(step: Step, c: Change, id: string | null, ctx: ExecutorContext, emit: ApplyListener): Promise<string | null> {
   const { engine } = ctx;
   const desired = () => {
     const d = ctx.desired.environments.get(c.name);
@@ -113,5 +118,30 @@ async function runStep(step: Step, c: Change, id: string | null, ctx: ExecutorCo
     case 'remove-volume':
       await operations.removeVolume(engine, c.volumeName);
       return id;
+    case 'seed-workspace': {
+      const d = desired();
+      const source = await openSeedSource(d.workspace);
+      if (!source) throw new Error(`internal: ${c.address} has nothing to seed from`);
+      try {
+        const files = await seedWorkspace(engine, need(), source.dir, d.uid, d.gid);
+        emit({ type: 'progress', address: c.address, message: `seeded /workspace with ${files} entries from ${source.describe}` });
+      } finally {
+        source.cleanup();
+      }
+      return id;
+    }
+    case 'build-image': {
+      const image = ctx.desired.images.get(c.name);
+      if (!image) throw new Error(`internal: no desired image for ${c.address}`);
+      await buildImage(engine, ctx.desired.project, image, (line) => emit({ type: 'progress', address: c.address, message: line }));
+      return null;
+    }
+    case 'verify-image': {
+      if (!c.imageRef || !c.verify) throw new Error(`internal: ${c.address} has nothing to verify`);
+      const facts = await probeImage(engine, c.imageRef, c.verify.uid, c.verify.gid);
+      const broken = contractViolations(facts).filter((v) => !(v.rule === 'contract-version' && c.verify?.allowContractMismatch));
+      if (broken.length) throw new Error(`image contract broken: ${broken.map((v) => `${v.message} (fix: ${v.fix})`).join('; ')}`);
+      return null;
+    }
   }
 }

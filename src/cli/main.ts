@@ -13,6 +13,7 @@ Commands:
   apply      converge the engine to the config (or apply a saved plan)
   destroy    remove the project's environments (workspace volumes kept)
   status     show each environment's state
+  images     build the config's images (images build [NAME])
   unlock     remove a stale apply lock
 
 Run \`sandboxshift <command> --help\` for a command's options.
@@ -26,6 +27,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   apply: async () => { const m = await import('./commands/apply.js'); return { run: m.applyCommand, help: m.applyHelp }; },
   destroy: async () => { const m = await import('./commands/destroy.js'); return { run: m.destroyCommand, help: m.destroyHelp }; },
   status: async () => { const m = await import('./commands/status.js'); return { run: m.statusCommand, help: m.statusHelp }; },
+  images: async () => { const m = await import('./commands/images.js'); return { run: m.imagesCommand, help: m.imagesHelp }; },
   unlock: async () => { const m = await import('./commands/unlock.js'); return { run: m.unlockCommand, help: m.unlockHelp }; },
 };
 

@@ -79,6 +79,7 @@ function buildEnvironment(name: string, own: RawSettings, defaults: RawSettings,
     hostNetwork: pick('hostNetwork') ?? false,
     mounts: (pick('mounts') ?? []).map((m) => ({ source: resolveHostPath(m.source, dir), target: m.target, readOnly: m.readOnly ?? false })),
     allowDangerous: [...(pick('allowDangerous') ?? [])],
+    allowContractMismatch: pick('allowContractMismatch') ?? false,
   };
   if (command !== undefined) environment.command = typeof command === 'string' ? ['sh', '-c', command] : [...command];
   return environment;

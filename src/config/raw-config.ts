@@ -21,6 +21,7 @@ export interface RawSettings {
   hostNetwork?: boolean;
   mounts?: { source: string; target: string; readOnly?: boolean }[];
   allowDangerous?: DangerousSetting[];
+  allowContractMismatch?: boolean;
 }
 
 export type RawImage = { ref: string } | { build: { context: string; dockerfile?: string; args?: Record<string, string> } };

@@ -66,6 +66,8 @@ export interface EnvironmentConfig {
   hostNetwork: boolean;
   mounts: MountConfig[];
   allowDangerous: DangerousSetting[];
+  /** Accept an image whose contract label is missing or of another version (shown as a warning). */
+  allowContractMismatch: boolean;
 }
 
 export interface Config {

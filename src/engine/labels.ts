@@ -16,6 +16,12 @@ export const Labels = {
   resources: 'io.sandboxshift.resources',
   protect: 'io.sandboxshift.protect',
   version: 'io.sandboxshift.version',
+  /** On images: the contract version the image promises (see images/README.md). */
+  contract: 'io.sandboxshift.contract',
+  /** On built images: which config image it is, and its build context. */
+  image: 'io.sandboxshift.image',
+  contextHash: 'io.sandboxshift.context-hash',
+  contextFiles: 'io.sandboxshift.context-files',
   lockId: 'io.sandboxshift.lock.id',
   lockHolder: 'io.sandboxshift.lock.holder',
   lockPid: 'io.sandboxshift.lock.pid',

@@ -43,7 +43,12 @@ export function buildObserved(
   }
   const imgs = new Map<string, ObservedImage>();
   for (const img of images) {
-    const seen: ObservedImage = { id: img.Id, contract: img.Labels?.['io.sandboxshift.contract'] ?? null, user: null };
+    const labels = img.Labels ?? {};
+    const tags = (img.RepoTags ?? []).filter((t) => t !== '<none>:<none>');
+    const project = labels[Labels.project];
+    const image = labels[Labels.image];
+    const build = project && image ? { project, image, contextFiles: parseJson<Record<string, string>>(labels[Labels.contextFiles]) } : null;
+    const seen: ObservedImage = { id: img.Id, contract: labels[Labels.contract] ?? null, labels, build, created: img.Created, tags };
     for (const tag of img.RepoTags ?? []) if (tag !== '<none>:<none>') imgs.set(tag, seen);
     imgs.set(img.Id, seen);
   }

@@ -1,5 +1,6 @@
 // Desired resources: what one environment should look like on the engine.
-import type { EgressConfig, MountConfig } from '../config/types.js';
+import type { EgressConfig, MountConfig, WorkspaceConfig } from '../config/types.js';
+import type { DesiredImage } from './images.js';
 
 /**
  * Everything that forces a new container when it changes. Stored verbatim (canonical JSON) in
@@ -30,21 +31,30 @@ export interface DesiredEnvironment {
   name: string;
   containerName: string;
   volumeName: string;
-  /** Image name in the config, for messages. */
+  /** Image name in the config (after `auto` is resolved), for messages. */
   imageName: string;
+  /** Why `image: auto` chose this image, when it did. */
+  imageNote: string | null;
+  /** Address of the image change this environment waits for when the image is built. */
+  imageAddress: string;
   spec: EnvironmentSpec;
   resources: ResourcesSpec;
   /** Hash of the canonical spec: the `io.sandboxshift.config-hash` label. */
   configHash: string;
   protect: boolean;
   egress: EgressConfig;
+  /** Seeded into a new workspace volume, once. */
+  workspace: WorkspaceConfig;
   uid: number;
   gid: number;
+  allowContractMismatch: boolean;
 }
 
 export interface DesiredState {
   project: string;
   environments: Map<string, DesiredEnvironment>;
+  /** Images the environments use, by name. */
+  images: Map<string, DesiredImage>;
   /** Hash of the config file's text, for stale saved plans. */
   sourceHash: string;
 }

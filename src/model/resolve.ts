@@ -7,6 +7,8 @@ import { errorDiag, type Diagnostic } from '../diagnostics.js';
 import type { DesiredEnvironment, DesiredState, EnvironmentSpec, SecretValues } from './desired.js';
 import { hashOf, secretFingerprint, sha256 } from './hash.js';
 import { containerName, environmentAddress, volumeName } from './names.js';
+import { chooseAutoImage } from './auto-image.js';
+import { BUILTIN_IMAGES, buildContextProblem, desiredImage, type DesiredImage } from './images.js';
 
 export interface ResolveResult {
   desired: DesiredState;
@@ -22,25 +24,51 @@ export interface ResolveOptions {
 export function resolveDesired(config: Config, options: ResolveOptions = {}): ResolveResult {
   const diagnostics: Diagnostic[] = [];
   const environments = new Map<string, DesiredEnvironment>();
+  const images = new Map<string, DesiredImage>();
   const secrets: SecretValues = new Map();
+  const defined = new Set(Object.keys(config.images));
   for (const env of Object.values(config.environments)) {
+    const auto = env.image === 'auto' ? chooseAutoImage(env, defined) : null;
+    const imageName = auto?.image ?? env.image;
+    const image = imageFor(config, imageName, images, diagnostics);
+    if (!image) continue;
     const values = readSecrets(config, env, options.env ?? process.env, diagnostics);
     secrets.set(env.name, values);
-    environments.set(env.name, desiredEnvironment(config, env, values));
+    environments.set(env.name, desiredEnvironment(config, env, values, image, auto?.because ?? null));
   }
-  return { desired: { project: config.project, environments, sourceHash: sha256(config.source) }, secrets, diagnostics };
+  // Declared images nobody uses yet are still known, for `sandboxshift images build`.
+  for (const name of Object.keys(config.images).sort()) imageFor(config, name, images, diagnostics);
+  return { desired: { project: config.project, environments, images, sourceHash: sha256(config.source) }, secrets, diagnostics };
+}
+
+/** The desired image for a name (config first, then the shipped runtimes), digested once. */
+function imageFor(config: Config, name: string, images: Map<string, DesiredImage>, diagnostics: Diagnostic[]): DesiredImage | null {
+  const known = images.get(name);
+  if (known) return known;
+  const own = config.images[name];
+  const image = own ?? BUILTIN_IMAGES[name];
+  if (!image) throw new Error(`internal: image '${name}' passed validation but is not defined`);
+  const problem = buildContextProblem(image);
+  if (problem) {
+    diagnostics.push(errorDiag(`image '${name}': ${problem}`, { file: config.file, path: `images.${name}.build`, hint: 'fix images.NAME.build.context (relative to the config file) or dockerfile' }));
+    return null;
+  }
+  const desired = desiredImage(config, image, !own);
+  images.set(name, desired);
+  return desired;
 }
 
 function desiredEnvironment(
   config: Config,
   env: EnvironmentConfig,
   secretValues: Array<{ name: string; value: Buffer }>,
+  image: DesiredImage,
+  imageNote: string | null,
 ): DesiredEnvironment {
-  const image = config.images[env.image];
   const secrets: Record<string, string> = {};
   for (const { name, value } of secretValues) secrets[name] = secretFingerprint(config.project, env.name, name, value);
   const spec: EnvironmentSpec = {
-    image: image?.ref ?? `sandboxshift/${config.project}-${env.image}:latest`,
+    image: image.ref,
     env: { ...env.env },
     secrets,
     command: env.command ?? null,
@@ -55,14 +83,18 @@ function desiredEnvironment(
     name: env.name,
     containerName: containerName(config.project, env.name),
     volumeName: volumeName(config.project, env.name),
-    imageName: env.image,
+    imageName: image.name,
+    imageNote,
+    imageAddress: image.address,
     spec,
     resources: { ...env.resources },
     configHash: hashOf(spec),
     protect: env.protect,
     egress: env.egress,
+    workspace: { ...env.workspace },
     uid: env.uid,
     gid: env.gid,
+    allowContractMismatch: env.allowContractMismatch,
   };
 }
 

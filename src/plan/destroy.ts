@@ -53,6 +53,8 @@ export function planDestroy(desired: DesiredState, observed: ObservedState, opti
         steps: ['remove-volume'],
         resources: null,
         configHash: null,
+        imageRef: null,
+        verify: null,
         dependsOn: [],
       });
     }

@@ -8,6 +8,7 @@ import { resourceReasons, sameResources, specReasons } from './reasons.js';
 import { ACTIONS_BY_KIND, type Change, type ChangeKind, type Plan, type Reason, type Step } from './types.js';
 import { desiredView, observedView } from './view.js';
 import { shortId } from './format.js';
+import { planImage } from './images.js';
 
 export interface PlanOptions {
   /** Environment names to limit the plan to (`--target`). Empty: everything. */
@@ -19,9 +20,21 @@ export function plan(desired: DesiredState, observed: ObservedState, options: Pl
   const diagnostics = [...checkTargets(desired, observed, targets), ...checkEngine(desired, observed)];
   const inScope = (env: string) => targets.length === 0 || targets.includes(env);
   const changes: Change[] = [];
-  for (const d of [...desired.environments.values()].sort(byName)) {
-    if (!inScope(d.name)) continue;
-    changes.push(planEnvironment(d, observed));
+  const envs = [...desired.environments.values()].sort(byName).filter((d) => inScope(d.name));
+  // Images first: environments on a rebuilt image wait for its build.
+  const builds = new Set<string>();
+  for (const name of [...new Set(envs.map((d) => d.imageName))].sort()) {
+    const image = desired.images.get(name);
+    const change = image ? planImage(desired.project, image, observed, envs.filter((d) => d.imageName === name)) : null;
+    if (change) {
+      changes.push(change);
+      builds.add(change.address);
+    }
+  }
+  for (const d of envs) {
+    const change = planEnvironment(d, observed);
+    if (builds.has(d.imageAddress) && change.steps.includes('create-container')) change.dependsOn = [d.imageAddress];
+    changes.push(change);
   }
   for (const c of [...observed.containers.values()].sort(byEnvironment)) {
     if (desired.environments.has(c.environment) || !inScope(c.environment)) continue;
@@ -70,12 +83,17 @@ export function planEnvironment(d: DesiredEnvironment, observed: ObservedState):
     volumeName: d.volumeName,
     resources: d.resources,
     configHash: d.configHash,
+    imageRef: d.spec.image,
+    verify: null,
     dependsOn: [],
   };
   // Creating the container creates its labelled volume when missing (one engine call).
+  const seed = !volumeExists && (d.workspace.from !== undefined || d.workspace.git !== undefined);
   const createSteps = (): Step[] => [
     'create-container',
     ...(Object.keys(d.spec.secrets).length ? (['copy-secrets'] as Step[]) : []),
+    // Only into a volume this change creates: a workspace is never overwritten.
+    ...(seed ? (['seed-workspace'] as Step[]) : []),
     'start',
   ];
   if (!c) {
@@ -136,6 +154,8 @@ export function deleteChange(project: string, c: ObservedContainer, reasons: Rea
     steps: purge ? ['remove-container', 'remove-volume'] : ['remove-container'],
     resources: null,
     configHash: null,
+    imageRef: c.image,
+    verify: null,
     dependsOn: [],
   };
 }
@@ -161,7 +181,8 @@ function checkEngine(desired: DesiredState, observed: ObservedState): Diagnostic
   const out: Diagnostic[] = [];
   for (const d of [...desired.environments.values()].sort(byName)) {
     if (!observed.runtimes.includes(d.spec.runtime)) push(missingRuntimes, d.spec.runtime, d.name);
-    if (!observed.images.has(d.spec.image)) push(missingImages, `'${d.imageName}' (${d.spec.image})`, d.name);
+    const built = desired.images.get(d.imageName)?.build;
+    if (!built && !observed.images.has(d.spec.image)) push(missingImages, `'${d.imageName}' (${d.spec.image})`, d.name);
     if (d.egress.mode === 'allow') {
       out.push(
         warningDiag(`environment '${d.name}': egress allowlist is not enforced by this version; the environment gets no network at all (default deny)`, {

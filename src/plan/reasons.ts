@@ -8,7 +8,13 @@ export function specReasons(before: EnvironmentSpec, after: EnvironmentSpec): Re
   const reasons: Reason[] = [];
   const changed = (attribute: string, message: string) => reasons.push({ code: 'attribute_changed', attribute, message });
   if (before.image !== after.image) {
-    reasons.push({ code: 'image_changed', attribute: 'image', message: `image changed: ${before.image} → ${after.image}` });
+    const repo = (ref: string) => (/:ctx-[0-9a-f]+$/.test(ref) ? ref.replace(/:ctx-[0-9a-f]+$/, '') : null);
+    const rebuilt = repo(before.image) !== null && repo(before.image) === repo(after.image);
+    reasons.push({
+      code: 'image_changed',
+      attribute: 'image',
+      message: rebuilt ? `image rebuilt: ${after.image}` : `image changed: ${before.image} → ${after.image}`,
+    });
   }
   mapReasons('env', before.env ?? {}, after.env ?? {}, (key, what) => changed(`env.${key}`, `env.${key} ${what}`));
   mapReasons('secrets', before.secrets ?? {}, after.secrets ?? {}, (key, what) =>

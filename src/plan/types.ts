@@ -30,7 +30,8 @@ export type ReasonCode =
   | 'removed_from_config'
   | 'duplicate'
   | 'destroy'
-  | 'purge_workspace';
+  | 'purge_workspace'
+  | 'image_build';
 
 export interface Reason {
   code: ReasonCode;
@@ -53,6 +54,8 @@ export interface EnvironmentView {
   protect: boolean;
   container?: string;
   state?: string;
+  /** Why `image: auto` chose the image. */
+  imageNote?: string;
 }
 
 /** What the executor does to the workspace volume. */
@@ -69,11 +72,14 @@ export type Step =
   | 'start'
   | 'unpause'
   | 'update-resources'
-  | 'remove-volume';
+  | 'remove-volume'
+  | 'seed-workspace'
+  | 'build-image'
+  | 'verify-image';
 
 export interface Change {
   address: string;
-  type: 'environment';
+  type: 'environment' | 'image';
   name: string;
   kind: ChangeKind;
   actions: Action[];
@@ -89,12 +95,17 @@ export interface Change {
   steps: Step[];
   /** New limits, for update (and create/replace). */
   resources: ResourcesSpec | null;
-  /** Hash of the desired spec, so a saved plan can be checked against a fresh one. */
+  /** Hash of the desired spec (or build context), so a saved plan can be checked against a fresh one. */
   configHash: string | null;
+  /** For images: the tag built; for environments: the image they run. */
+  imageRef: string | null;
+  /** For image builds: who the contract check runs as, and whether a contract-version mismatch is accepted. */
+  verify: { uid: number; gid: number; allowContractMismatch: boolean } | null;
   dependsOn: string[];
 }
 
 export interface PlanSummary {
+  build: number;
   add: number;
   change: number;
   destroy: number;
@@ -114,9 +125,11 @@ export interface Plan {
 }
 
 export function summarize(changes: readonly Change[]): PlanSummary {
-  const s = { add: 0, change: 0, destroy: 0 };
+  const s = { build: 0, add: 0, change: 0, destroy: 0 };
   for (const c of changes) {
-    if (c.kind === 'create') s.add++;
+    if (c.type === 'image') {
+      if (c.kind === 'create') s.build++;
+    } else if (c.kind === 'create') s.add++;
     else if (c.kind === 'replace') {
       s.add++;
       s.destroy++;

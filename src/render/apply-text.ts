@@ -10,11 +10,13 @@ const DONE: Record<ChangeKind, string> = { create: 'Creation', replace: 'Replace
 export function applyEventLine(e: ApplyEvent, style: Style = plainStyle): string | null {
   switch (e.type) {
     case 'change-start':
-      return `${e.address}: ${ING[e.kind]}...`;
+      return `${e.address}: ${e.address.startsWith('image.') && e.kind === 'create' ? 'Building' : ING[e.kind]}...`;
     case 'step':
       return null;
+    case 'progress':
+      return style.dim(`${e.address}: ${e.message}`);
     case 'change-done':
-      return style.green(`${e.address}: ${DONE[e.kind]} complete after ${seconds(e.elapsedMs)}${e.containerId ? ` [id=${shortId(e.containerId)}]` : ''}`);
+      return style.green(`${e.address}: ${e.address.startsWith('image.') ? 'Build' : DONE[e.kind]} complete after ${seconds(e.elapsedMs)}${e.containerId ? ` [id=${shortId(e.containerId)}]` : ''}`);
     case 'change-failed':
       return style.red(`${e.address}: ${DONE[e.kind]} FAILED after ${seconds(e.elapsedMs)} at step ${e.step}: ${e.error}`);
     case 'change-skipped':
@@ -23,13 +25,16 @@ export function applyEventLine(e: ApplyEvent, style: Style = plainStyle): string
 }
 
 export function applySummary(r: ApplyResult, mode: 'normal' | 'destroy', style: Style = plainStyle): string {
-  const count = (kinds: ChangeKind[]) => r.completed.filter((c) => kinds.includes(c.kind)).length;
+  const images = r.completed.filter((c) => c.address.startsWith('image.'));
+  const envs = r.completed.filter((c) => !c.address.startsWith('image.'));
+  const count = (kinds: ChangeKind[]) => envs.filter((c) => kinds.includes(c.kind)).length;
+  const built = images.length > 0 ? `${images.length} built, ` : '';
   const added = count(['create', 'replace']);
   const changed = count(['update', 'start']);
   const destroyed = count(['delete', 'replace']);
   const what = mode === 'destroy' ? 'Destroy' : 'Apply';
   if (r.failed.length === 0 && r.skipped.length === 0) {
-    return `${style.green(style.bold(`${what} complete! Resources: ${added} added, ${changed} changed, ${destroyed} destroyed.`))}\n`;
+    return `${style.green(style.bold(`${what} complete! Resources: ${built}${added} added, ${changed} changed, ${destroyed} destroyed.`))}\n`;
   }
   const lines = [style.red(style.bold(`${what} incomplete: ${r.completed.length} completed, ${r.failed.length} failed, ${r.skipped.length} skipped.`))];
   for (const c of r.completed) lines.push(`  completed: ${c.address} (${c.kind})`);

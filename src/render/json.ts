@@ -21,6 +21,8 @@ export interface JsonChange {
   volume_name: string;
   resources: Change['resources'];
   config_hash: string | null;
+  image_ref: string | null;
+  verify: { uid: number; gid: number; allow_contract_mismatch: boolean } | null;
   depends_on: string[];
 }
 
@@ -33,7 +35,7 @@ export interface JsonPlan {
   source_hash: string;
   observed_fingerprint: string;
   engine_version: string;
-  summary: { add: number; change: number; destroy: number };
+  summary: { build: number; add: number; change: number; destroy: number };
   resource_changes: JsonChange[];
   diagnostics: Diagnostic[];
 }
@@ -70,6 +72,8 @@ function changeToJson(c: Change): JsonChange {
     volume_name: c.volumeName,
     resources: c.resources,
     config_hash: c.configHash,
+    image_ref: c.imageRef,
+    verify: c.verify && { uid: c.verify.uid, gid: c.verify.gid, allow_contract_mismatch: c.verify.allowContractMismatch },
     depends_on: c.dependsOn,
   };
 }
@@ -100,6 +104,8 @@ export function planFromJson(j: JsonPlan): Plan {
       steps: c.steps,
       resources: c.resources,
       configHash: c.config_hash,
+      imageRef: c.image_ref,
+      verify: c.verify && { uid: c.verify.uid, gid: c.verify.gid, allowContractMismatch: c.verify.allow_contract_mismatch },
       dependsOn: c.depends_on,
     })),
   };

@@ -26,18 +26,20 @@ export function renderText(plan: JsonPlan, style: Style = plainStyle): string {
   const out: string[] = [];
   const warnings = plan.diagnostics.filter((d) => d.severity === 'warning');
   const changes = plan.resource_changes.filter((c) => c.kind !== 'no-op');
+  const environments = plan.resource_changes.filter((c) => c.type === 'environment');
   const title = plan.mode === 'destroy' ? 'destroy plan' : 'plan';
   out.push(style.bold(`SandboxShift ${title} for project "${plan.project}"`) + (plan.targets.length ? ` (targets: ${plan.targets.join(', ')})` : ''));
   out.push('');
   if (changes.length === 0) {
-    const total = plan.resource_changes.length;
+    const total = environments.length;
     out.push(style.green(`No changes. ${total} environment${total === 1 ? '' : 's'} match${total === 1 ? 'es' : ''} the configuration.`));
   } else {
     out.push('Symbols: + create, ~ update in place, > start, -/+ replace, - destroy');
     out.push('');
     for (const c of changes) out.push(...renderChange(c, style), '');
     const s = plan.summary;
-    out.push(style.bold(`Plan: ${s.add} to add, ${s.change} to change, ${s.destroy} to destroy.`));
+    const build = s.build > 0 ? `${s.build} to build, ` : '';
+    out.push(style.bold(`Plan: ${build}${s.add} to add, ${s.change} to change, ${s.destroy} to destroy.`));
   }
   for (const w of warnings) out.push('', style.yellow(formatDiagnostic(w)));
   return `${out.join('\n')}\n`;
@@ -45,8 +47,14 @@ export function renderText(plan: JsonPlan, style: Style = plainStyle): string {
 
 function renderChange(c: JsonChange, style: Style): string[] {
   const color = c.kind === 'create' ? style.green : c.kind === 'delete' ? style.red : style.yellow;
-  const lines = [color(`${SYMBOL[c.kind].padStart(3)} ${c.address} ${VERB[c.kind]}`)];
+  const verb = c.type === 'image' && c.kind === 'create' ? 'will be built' : VERB[c.kind];
+  const lines = [color(`${SYMBOL[c.kind].padStart(3)} ${c.address} ${verb}`)];
   const row = (label: string, value: string) => lines.push(`      ${`${label}:`.padEnd(11)}${value}`);
+  if (c.type === 'image') {
+    row('tag', c.image_ref ?? '');
+    row('because', c.reasons.map((r) => r.message).join('; '));
+    return lines;
+  }
   const view = c.change.after ?? c.change.before;
   if (view && (c.kind === 'create' || c.kind === 'delete')) describe(view, row);
   const reasonLines = c.reasons.map((r) => r.message);
@@ -57,12 +65,15 @@ function renderChange(c: JsonChange, style: Style): string[] {
   }
   const effect = DATA_EFFECT_TEXT[c.data_effect];
   row('data', c.data_effect === 'destroys-workspace' ? style.red(style.bold(effect)) : effect);
-  if (c.kind === 'create') row('workspace', c.workspace === 'reuse' ? `existing volume ${c.volume_name} reused` : `new volume ${c.volume_name}`);
+  if (c.kind === 'create') {
+    const seeded = c.steps.includes('seed-workspace') ? ', seeded once from the workspace source' : '';
+    row('workspace', c.workspace === 'reuse' ? `existing volume ${c.volume_name} reused` : `new volume ${c.volume_name}${seeded}`);
+  }
   return lines;
 }
 
 function describe(v: EnvironmentView, row: (label: string, value: string) => void): void {
-  row('image', v.image);
+  row('image', v.imageNote ? `${v.image} (auto: ${v.imageNote})` : v.image);
   row('runtime', `${v.runtime}, user ${v.user}, network ${v.network}${v.privileged ? ', PRIVILEGED' : ''}`);
   row('resources', `${v.resources.cpus} cpu, ${v.resources.memory}, ${v.resources.pids} pids`);
   const env = Object.keys(v.env);

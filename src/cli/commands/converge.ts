@@ -3,7 +3,7 @@ import { DiagnosticsError, errorDiag, hasErrors } from '../../diagnostics.js';
 import { acquireLock } from '../../engine/index.js';
 import { hasChanges, staleReasons, type Plan } from '../../plan/index.js';
 import { applyEventLine, applySummary, planToJson, renderText } from '../../render/index.js';
-import { applyPlan, connectEngine, load, observeFor, planFor } from '../../workflow.js';
+import { applyPlan, checkImageContracts, connectEngine, load, observeFor, planFor } from '../../workflow.js';
 import { EXIT_ERROR, EXIT_OK, confirm, type Io } from '../io.js';
 
 export interface ConvergeRequest {
@@ -32,7 +32,9 @@ export async function converge(req: ConvergeRequest, io: Io): Promise<number> {
   try {
     const observed = await observeFor(engine, loaded.desired);
     const targets = req.saved ? req.saved.plan.targets : req.targets;
-    const plan = planFor(loaded, observed, { targets, destroy, purgeVolumes: req.purgeVolumes });
+    const planned = planFor(loaded, observed, { targets, destroy, purgeVolumes: req.purgeVolumes });
+    if (hasErrors(planned.diagnostics)) throw new DiagnosticsError(planned.diagnostics);
+    const plan = destroy ? planned : { ...planned, diagnostics: [...planned.diagnostics, ...(await checkImageContracts(engine, loaded, planned))] };
     if (hasErrors(plan.diagnostics)) throw new DiagnosticsError(plan.diagnostics);
     if (req.saved) {
       const stale = staleReasons(req.saved.plan, plan);

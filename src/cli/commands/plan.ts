@@ -1,7 +1,7 @@
 import { DiagnosticsError, hasErrors } from '../../diagnostics.js';
 import { hasChanges } from '../../plan/types.js';
 import { planToJson, renderJson, renderText } from '../../render/index.js';
-import { connectEngine, loadAndObserve, planFor } from '../../workflow.js';
+import { checkImageContracts, connectEngine, loadAndObserve, planFor } from '../../workflow.js';
 import { configPath, parse, strings } from '../args.js';
 import { EXIT_CHANGES, EXIT_OK, type Io } from '../io.js';
 import { writePlanFile } from '../plan-file.js';
@@ -25,8 +25,11 @@ export async function planCommand(argv: string[], io: Io): Promise<number> {
     target: { type: 'string', multiple: true },
     'detailed-exitcode': { type: 'boolean' },
   });
-  const { loaded, observed } = await loadAndObserve(connectEngine(), configPath(values));
-  const plan = planFor(loaded, observed, { targets: strings(values.target) });
+  const engine = connectEngine();
+  const { loaded, observed } = await loadAndObserve(engine, configPath(values));
+  const planned = planFor(loaded, observed, { targets: strings(values.target) });
+  if (hasErrors(planned.diagnostics)) throw new DiagnosticsError(planned.diagnostics);
+  const plan = { ...planned, diagnostics: [...planned.diagnostics, ...(await checkImageContracts(engine, loaded, planned))] };
   if (hasErrors(plan.diagnostics)) throw new DiagnosticsError(plan.diagnostics);
   io.out(values.json ? renderJson(plan) : renderText(planToJson(plan), io.style));
   if (typeof values.out === 'string') {

@@ -24,6 +24,7 @@ export function env(name: string, extra: Partial<EnvironmentConfig> = {}): Envir
     hostNetwork: false,
     mounts: [],
     allowDangerous: [],
+    allowContractMismatch: false,
     ...extra,
   };
 }
@@ -69,7 +70,7 @@ export function observedOf(containers: ObservedContainer[], opts: { volumes?: st
     containers: new Map(containers.map((c) => [c.environment, c])),
     duplicates: [],
     volumes: new Map(volumes.map((v) => [v, { name: `ss.demo.${v}.workspace`, environment: v, protect: false }])),
-    images: new Map([['sandboxshift/busybox:test', { id: opts.imageId ?? IMAGE_ID, contract: '1', user: null }]]),
+    images: new Map([['sandboxshift/busybox:test', { id: opts.imageId ?? IMAGE_ID, contract: '1', labels: {}, build: null, created: 0, tags: ['sandboxshift/busybox:test'] }]]),
     runtimes: opts.runtimes ?? ['runc', 'runsc'],
     engineVersion: '20.10.24',
   };

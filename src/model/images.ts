@@ -1,0 +1,66 @@
+// Desired images: referenced ones the engine must have, and built ones whose tag carries the
+// hash of their build context, so "is a rebuild due?" is "does the engine have this tag?".
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Config, ImageConfig } from '../config/types.js';
+import { digestBuildContext, type BuildContextDigest } from './build-context.js';
+
+export interface ImageBuild {
+  context: string;
+  dockerfile: string;
+  args: Record<string, string>;
+  digest: BuildContextDigest;
+  /** Repository part of the tag, shared by every build of this image. */
+  repo: string;
+}
+
+export interface DesiredImage {
+  address: string;
+  name: string;
+  /** The tag environments run. */
+  ref: string;
+  build: ImageBuild | null;
+  /** True for the runtime images SandboxShift ships (used by `image: auto`). */
+  builtin: boolean;
+}
+
+/** The images SandboxShift ships in images/, used by `image: auto` unless the config defines the name. */
+const IMAGES_DIR = fileURLToPath(new URL('../../images/', import.meta.url));
+export const BUILTIN_IMAGES: Record<string, ImageConfig> = {
+  python: { name: 'python', build: { context: IMAGES_DIR, dockerfile: 'runtime-python/Dockerfile', args: {} } },
+  node: { name: 'node', build: { context: IMAGES_DIR, dockerfile: 'runtime-node/Dockerfile', args: {} } },
+  multi: { name: 'multi', build: { context: IMAGES_DIR, dockerfile: 'runtime-multi/Dockerfile', args: {} } },
+};
+
+export function imageAddress(name: string): string {
+  return `image.${name}`;
+}
+
+export function builtImageRepo(project: string, name: string): string {
+  return `sandboxshift/${project}-${name}`;
+}
+
+export function desiredImage(config: Config, image: ImageConfig, builtin = false): DesiredImage {
+  if (image.ref) return { address: imageAddress(image.name), name: image.name, ref: image.ref, build: null, builtin };
+  const b = image.build;
+  if (!b) throw new Error(`internal: image ${image.name} has neither ref nor build`);
+  const digest = digestBuildContext(b.context, b.dockerfile, b.args);
+  const repo = builtImageRepo(config.project, image.name);
+  return {
+    address: imageAddress(image.name),
+    name: image.name,
+    ref: `${repo}:ctx-${digest.hash.slice(0, 12)}`,
+    build: { context: b.context, dockerfile: b.dockerfile, args: { ...b.args }, digest, repo },
+    builtin,
+  };
+}
+
+/** Why a build context cannot be read, or null when it can. */
+export function buildContextProblem(image: ImageConfig): string | null {
+  const b = image.build;
+  if (!b) return null;
+  if (!existsSync(b.context)) return `build context ${b.context} does not exist`;
+  if (!existsSync(join(b.context, b.dockerfile))) return `Dockerfile ${b.dockerfile} not found in ${b.context}`;
+  return null;
+}

@@ -1,0 +1,46 @@
+// The image contract: what an image must offer before an environment is created on it.
+// Pure rules over facts the engine reported (engine/image-probe.ts gathers them).
+
+export const CONTRACT_VERSION = '1';
+
+export interface ImageFacts {
+  ref: string;
+  /** The image's USER, '' when unset (root). */
+  user: string;
+  /** The io.sandboxshift.contract label, or null. */
+  contract: string | null;
+  /** /bin/sh could be started. */
+  shell: boolean;
+  /** /workspace exists and the probing user could write it. */
+  workspaceWritable: boolean;
+  probedAs: string;
+}
+
+export interface Violation {
+  rule: 'non-root' | 'shell' | 'workspace' | 'contract-version';
+  message: string;
+  fix: string;
+}
+
+export function contractViolations(f: ImageFacts): Violation[] {
+  const out: Violation[] = [];
+  const user = f.user.trim();
+  if (user === '' || /^(root|0)(:.*)?$/.test(user)) {
+    out.push({ rule: 'non-root', message: `image ${f.ref} runs as root (USER ${user || 'not set'})`, fix: 'add `USER 65532:65532` (a non-root numeric user) to its Dockerfile' });
+  }
+  if (!f.shell) {
+    out.push({ rule: 'shell', message: `image ${f.ref} has no shell at /bin/sh`, fix: 'base it on an image with a POSIX shell (debian, busybox), or add one: commands run as `sh -c`' });
+  } else if (!f.workspaceWritable) {
+    out.push({ rule: 'workspace', message: `image ${f.ref} has no /workspace writable by ${f.probedAs}`, fix: `add \`RUN install -d -o ${f.probedAs.split(':')[0]} -g ${f.probedAs.split(':')[1] ?? f.probedAs} /workspace\` to its Dockerfile` });
+  }
+  if (f.contract !== CONTRACT_VERSION) {
+    out.push({
+      rule: 'contract-version',
+      message: f.contract === null
+        ? `image ${f.ref} has no io.sandboxshift.contract label (this version needs contract ${CONTRACT_VERSION})`
+        : `image ${f.ref} declares contract ${f.contract}, this version needs contract ${CONTRACT_VERSION}`,
+      fix: `label it \`LABEL io.sandboxshift.contract="${CONTRACT_VERSION}"\` once it meets the contract, or set allowContractMismatch: true on the environment`,
+    });
+  }
+  return out;
+}

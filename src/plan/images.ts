@@ -1,0 +1,62 @@
+// Image changes: a build is due when the engine lacks the tag that carries the build
+// context's hash. The reason names the files that changed since the last build.
+import type { DesiredEnvironment } from '../model/desired.js';
+import type { DesiredImage } from '../model/images.js';
+import type { ObservedImage, ObservedState } from '../model/observed.js';
+import { changedFiles } from '../model/build-context.js';
+import type { Change, Reason } from './types.js';
+
+export function planImage(
+  project: string,
+  image: DesiredImage,
+  observed: ObservedState,
+  users: readonly DesiredEnvironment[],
+): Change | null {
+  if (!image.build || observed.images.has(image.ref)) return null;
+  return {
+    address: image.address,
+    type: 'image',
+    name: image.name,
+    kind: 'create',
+    actions: ['create'],
+    reasons: [buildReason(project, image, observed)],
+    dataEffect: 'none',
+    before: null,
+    after: null,
+    containerId: null,
+    containerName: '',
+    volumeName: '',
+    workspace: 'keep',
+    steps: ['build-image', 'verify-image'],
+    resources: null,
+    configHash: image.build.digest.hash,
+    imageRef: image.ref,
+    // Checked as the first environment's user; a version mismatch only if every user accepts it.
+    verify: {
+      uid: users[0]?.uid ?? 65532,
+      gid: users[0]?.gid ?? 65532,
+      allowContractMismatch: users.length > 0 && users.every((d) => d.allowContractMismatch),
+    },
+    dependsOn: [],
+  };
+}
+
+function buildReason(project: string, image: DesiredImage, observed: ObservedState): Reason {
+  const previous = lastBuild(project, image.name, observed);
+  if (!previous) return { code: 'image_build', message: `not built yet (${image.build?.dockerfile} in ${image.builtin ? 'the shipped images/' : image.build?.context})` };
+  const files = previous.build?.contextFiles;
+  if (!files) return { code: 'image_build', message: 'build context changed' };
+  const changed = changedFiles(files, image.build?.digest.files ?? {});
+  if (changed.length === 0) return { code: 'image_build', message: 'build arguments or Dockerfile path changed' };
+  const shown = changed.slice(0, 5).join(', ');
+  return { code: 'image_build', message: `context changed: ${shown}${changed.length > 5 ? ` and ${changed.length - 5} more` : ''}` };
+}
+
+function lastBuild(project: string, name: string, observed: ObservedState): ObservedImage | null {
+  let best: ObservedImage | null = null;
+  for (const img of new Set(observed.images.values())) {
+    if (img.build?.project !== project || img.build.image !== name) continue;
+    if (!best || img.created > best.created) best = img;
+  }
+  return best;
+}
