@@ -124,7 +124,7 @@ async function runStep(step: Step, c: Change, id: string | null, ctx: ExecutorCo
       if (!source) throw new Error(`internal: ${c.address} has nothing to seed from`);
       try {
         const files = await seedWorkspace(engine, need(), source.dir, d.uid, d.gid);
-        emit({ type: 'progress', address: c.address, message: `seeded /workspace with ${files} entries from ${source.describe}` });
+        emit({ type: 'progress', address: c.address, message: `seeded /workspace with ${files} files from ${source.describe}` });
       } finally {
         source.cleanup();
       }

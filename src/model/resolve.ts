@@ -91,7 +91,9 @@ function desiredEnvironment(
     configHash: hashOf(spec),
     protect: env.protect,
     egress: env.egress,
-    workspace: { ...env.workspace },
+    workspace: env.workspace.git && /^\.\.?\//.test(env.workspace.git.url)
+      ? { ...env.workspace, git: { ...env.workspace.git, url: resolvePath(config.dir, env.workspace.git.url) } }
+      : { ...env.workspace },
     uid: env.uid,
     gid: env.gid,
     allowContractMismatch: env.allowContractMismatch,

@@ -81,7 +81,6 @@ class DockerTimeout extends Error {}
 export async function execIn(container: string, cmd: string[]): Promise<string> {
   return dockerCli(['exec', container, ...cmd], 30_000);
 }
-}
 
 export async function removeProject(project: string): Promise<void> {
   const filter = { label: [`io.sandboxshift.project=${project}`] };

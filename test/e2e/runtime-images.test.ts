@@ -100,8 +100,8 @@ describe('runtime images', () => {
     });
 
     it('keeps the image contract: uid 65532, /bin/sh, a writable /workspace, the label, no ports', async () => {
-      const out = await runIn(latest, 'id -u; id -g; pwd; ls -l /bin/sh >/dev/null && echo has-sh; touch /workspace/probe && echo writable; stat -c %u /workspace');
-      expect(out.trim().split('\n')).toEqual([String(SANDBOX_UID), String(SANDBOX_UID), '/workspace', 'has-sh', 'writable', String(SANDBOX_UID)]);
+      const out = await runIn(latest, 'id -u; id -g; pwd; ls -l /bin/sh >/dev/null && echo has-sh; touch /workspace/probe && echo writable; stat -c %u /workspace; echo "setuid:$(find / -xdev -type f -perm /6000 2>/dev/null)"');
+      expect(out.trim().split('\n')).toEqual([String(SANDBOX_UID), String(SANDBOX_UID), '/workspace', 'has-sh', 'writable', String(SANDBOX_UID), 'setuid:']);
 
       const info = await docker.getImage(latest).inspect();
       expect(info.Config.Labels?.['io.sandboxshift.contract']).toBe('1');
@@ -113,17 +113,18 @@ describe('runtime images', () => {
     });
 
     it('runs the runtimes it names, and only those', async () => {
+      // Debian's npm needs python3 itself (node-gyp), so the node image has an interpreter,
+      // but not pip or venv: those mark the Python runtime.
       const out = await runIn(latest, [
-        `python3 -c 'print(6 * 7)' 2>/dev/null || echo no-python`,
+        image.python ? `python3 -c 'print(6 * 7)'` : 'true',
+        `python3 -m pip --version >/dev/null 2>&1 && echo pip || echo no-pip`,
+        `python3 -m venv /tmp/venv >/dev/null 2>&1 && /tmp/venv/bin/pip --version >/dev/null && echo venv || echo no-venv`,
         `node -e 'console.log(6 * 7)' 2>/dev/null || echo no-node`,
         `npm --version >/dev/null 2>&1 && echo npm || echo no-npm`,
-        `python3 -m venv /tmp/venv >/dev/null 2>&1 && /tmp/venv/bin/pip --version >/dev/null && echo venv || echo no-venv`,
       ].join('; '));
       expect(out.trim().split('\n')).toEqual([
-        image.python ? '42' : 'no-python',
-        image.node ? '42' : 'no-node',
-        image.node ? 'npm' : 'no-npm',
-        image.python ? 'venv' : 'no-venv',
+        ...(image.python ? ['42', 'pip', 'venv'] : ['no-pip', 'no-venv']),
+        ...(image.node ? ['42', 'npm'] : ['no-node', 'no-npm']),
       ]);
     });
 
