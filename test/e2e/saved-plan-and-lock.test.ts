@@ -32,7 +32,7 @@ describe('saved plans', () => {
     expect(planned.stderr).toContain('Saved the plan to tfplan.json');
     const saved = JSON.parse(readFileSync(join(p.dir, 'tfplan.json'), 'utf8'));
     expect(saved.format_version).toBe('1.0');
-    expect(saved.summary).toEqual({ add: 3, change: 0, destroy: 0 });
+    expect(saved.summary).toEqual({ build: 0, add: 3, change: 0, destroy: 0 });
     const r = await p.run(['apply', 'tfplan.json']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('Apply complete! Resources: 3 added, 0 changed, 0 destroyed.');

@@ -44,6 +44,7 @@ describe('a valid config', () => {
           hostNetwork: false,
           mounts: [],
           allowDangerous: [],
+          allowContractMismatch: false,
         },
         builder: {
           name: 'builder',
@@ -66,6 +67,7 @@ describe('a valid config', () => {
             { source: join(dir, 'cache'), target: '/cache', readOnly: true },
           ],
           allowDangerous: ['privileged', 'host-network', 'docker-socket', 'host-mounts', 'root-user'],
+          allowContractMismatch: false,
         },
         plain: {
           name: 'plain',
@@ -84,6 +86,7 @@ describe('a valid config', () => {
           hostNetwork: false,
           mounts: [],
           allowDangerous: [],
+          allowContractMismatch: false,
         },
       },
     };
@@ -117,6 +120,7 @@ describe('a valid config', () => {
       hostNetwork: false,
       mounts: [],
       allowDangerous: [],
+      allowContractMismatch: false,
     });
   });
 
