@@ -5,6 +5,8 @@ import type { DesiredState, SecretValues } from '../model/desired.js';
 import type { Change, Plan, Step } from '../plan/types.js';
 import type { ApplyListener, ApplyResult } from './events.js';
 import { buildImage } from '../engine/build.js';
+import { createEnvironmentNetwork, createOutsideNetwork, createProxy, removeByName, removeNetwork } from '../engine/egress-ops.js';
+import { networkName, proxyName } from '../model/names.js';
 import { probeImage } from '../engine/image-probe.js';
 import { seedWorkspace } from '../engine/seed.js';
 import { contractViolations } from '../plan/contract.js';
@@ -90,6 +92,10 @@ async function runStep(step: Step, c: Change, id: string | null, ctx: ExecutorCo
     if (!d) throw new Error(`internal: no desired state for ${c.address}`);
     return d;
   };
+  const egress = () => {
+    if (!c.egress) throw new Error(`internal: ${c.address} has no egress plan`);
+    return c.egress;
+  };
   const need = (): string => {
     if (!id) throw new Error(`internal: step ${step} of ${c.address} has no container`);
     return id;
@@ -99,7 +105,7 @@ async function runStep(step: Step, c: Change, id: string | null, ctx: ExecutorCo
       await operations.removeContainer(engine, need(), ctx.stopGraceSeconds);
       return null;
     case 'create-container':
-      return operations.createContainer(engine, ctx.desired.project, desired());
+      return operations.createContainer(engine, ctx.desired.project, desired(), c.egress);
     case 'copy-secrets': {
       const d = desired();
       await operations.copySecrets(engine, need(), ctx.secrets.get(c.name) ?? [], d.uid, d.gid);
@@ -136,6 +142,21 @@ async function runStep(step: Step, c: Change, id: string | null, ctx: ExecutorCo
       await buildImage(engine, ctx.desired.project, image, (line) => emit({ type: 'progress', address: c.address, message: line }));
       return null;
     }
+    case 'create-outside-network':
+      await createOutsideNetwork(engine, ctx.desired.project, c.volumeName);
+      return null;
+    case 'create-network':
+      await createEnvironmentNetwork(engine, ctx.desired.project, c.name, egress());
+      return id;
+    case 'create-proxy':
+      await createProxy(engine, ctx.desired.project, c.name, egress());
+      return id;
+    case 'remove-proxy':
+      await removeByName(engine, proxyName(ctx.desired.project, c.name));
+      return id;
+    case 'remove-network':
+      await removeNetwork(engine, networkName(ctx.desired.project, c.name));
+      return id;
     case 'verify-image': {
       if (!c.imageRef || !c.verify) throw new Error(`internal: ${c.address} has nothing to verify`);
       const facts = await probeImage(engine, c.imageRef, c.verify.uid, c.verify.gid);

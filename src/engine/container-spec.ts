@@ -2,7 +2,8 @@
 import type Docker from 'dockerode';
 import type { DesiredEnvironment } from '../model/desired.js';
 import { canonicalJson } from '../model/hash.js';
-import { WORKSPACE_PATH } from '../model/names.js';
+import { PROXY_PORT, WORKSPACE_PATH } from '../model/names.js';
+import type { EgressPlan } from '../plan/types.js';
 import { VERSION } from '../version.js';
 import { Labels } from './labels.js';
 
@@ -41,15 +42,24 @@ export function hostPidsLimit(pids: number, runtime: string): number {
   return runtime === 'runsc' ? pids + RUNSC_PIDS_HEADROOM : pids;
 }
 
-export function containerCreateOptions(project: string, d: DesiredEnvironment): Docker.ContainerCreateOptions {
+/** Proxy variables, by IP: gVisor cannot use Docker's embedded DNS, and the sandbox has none. */
+export function proxyEnv(e: EgressPlan): string[] {
+  const url = `http://${e.proxyAddress}:${PROXY_PORT}`;
+  return [`HTTP_PROXY=${url}`, `HTTPS_PROXY=${url}`, `http_proxy=${url}`, `https_proxy=${url}`, 'NO_PROXY=localhost,127.0.0.1', 'no_proxy=localhost,127.0.0.1'];
+}
+
+export function containerCreateOptions(project: string, d: DesiredEnvironment, egress: EgressPlan | null = null): Docker.ContainerCreateOptions {
   const { spec, resources } = d;
   return {
     name: d.containerName,
     Image: spec.image,
     ...(spec.command ? { Cmd: spec.command } : {}),
-    Env: Object.entries(spec.env)
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([k, v]) => `${k}=${v}`),
+    Env: [
+      ...Object.entries(spec.env)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, v]) => `${k}=${v}`),
+      ...(egress ? proxyEnv(egress) : []),
+    ],
     User: spec.user,
     WorkingDir: WORKSPACE_PATH,
     Hostname: d.name,
@@ -60,8 +70,8 @@ export function containerCreateOptions(project: string, d: DesiredEnvironment): 
         { Type: 'volume', Source: d.volumeName, Target: WORKSPACE_PATH, VolumeOptions: { NoCopy: false, Labels: workspaceLabels(project, d), DriverConfig: { Name: 'local', Options: {} } } },
         ...spec.mounts.map((m) => ({ Type: 'bind' as const, Source: m.source, Target: m.target, ReadOnly: m.readOnly })),
       ],
-      // No network object at all until the egress proxy gives an environment a way out.
-      NetworkMode: spec.network,
+      // none: no network at all; egress: its own internal network, out only via its proxy.
+      NetworkMode: spec.network === 'egress' ? (egress?.network ?? 'none') : spec.network,
       Runtime: spec.runtime,
       Privileged: spec.privileged,
       CapDrop: spec.privileged ? [] : ['ALL'],

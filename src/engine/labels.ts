@@ -6,7 +6,7 @@ export const LABEL_PREFIX = 'io.sandboxshift';
 export const Labels = {
   project: 'io.sandboxshift.project',
   environment: 'io.sandboxshift.environment',
-  /** environment | workspace | lock */
+  /** environment | workspace | lock | egress | network */
   role: 'io.sandboxshift.role',
   /** Hash of the canonical spec; a difference means the container must be replaced. */
   configHash: 'io.sandboxshift.config-hash',
@@ -22,6 +22,8 @@ export const Labels = {
   image: 'io.sandboxshift.image',
   contextHash: 'io.sandboxshift.context-hash',
   contextFiles: 'io.sandboxshift.context-files',
+  /** On egress proxies: the allow list (JSON) they enforce. */
+  egressAllow: 'io.sandboxshift.egress.allow',
   lockId: 'io.sandboxshift.lock.id',
   lockHolder: 'io.sandboxshift.lock.holder',
   lockPid: 'io.sandboxshift.lock.pid',
@@ -29,8 +31,8 @@ export const Labels = {
   lockCommand: 'io.sandboxshift.lock.command',
 } as const;
 
-export type Role = 'environment' | 'workspace' | 'lock';
+export type Role = 'environment' | 'workspace' | 'lock' | 'egress' | 'network';
 
-export function projectFilter(project: string, role: Role): Record<string, string[]> {
-  return { label: [`${Labels.project}=${project}`, `${Labels.role}=${role}`] };
+export function projectFilter(project: string, role?: Role): Record<string, string[]> {
+  return { label: [`${Labels.project}=${project}`, ...(role ? [`${Labels.role}=${role}`] : [])] };
 }

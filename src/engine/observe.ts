@@ -2,20 +2,21 @@
 // No per-container inspect here; see refineResources for the one exception.
 import type Docker from 'dockerode';
 import type { EnvironmentSpec, ResourcesSpec } from '../model/desired.js';
-import type { ContainerState, ObservedContainer, ObservedImage, ObservedState, ObservedVolume } from '../model/observed.js';
+import type { ContainerState, ObservedContainer, ObservedImage, ObservedNetwork, ObservedProxy, ObservedState, ObservedVolume } from '../model/observed.js';
 import { withEngine, type Engine } from './client.js';
 import { RUNSC_PIDS_HEADROOM } from './container-spec.js';
 import { Labels, projectFilter } from './labels.js';
 
 export async function observe(engine: Engine, project: string): Promise<ObservedState> {
   return withEngine(async () => {
-    const [containers, volumes, images, info] = await Promise.all([
-      engine.reader.listContainers(projectFilter(project, 'environment')),
+    const [containers, volumes, images, info, networks] = await Promise.all([
+      engine.reader.listContainers(projectFilter(project)),
       engine.reader.listVolumes(projectFilter(project, 'workspace')),
       engine.reader.listImages(),
       engine.reader.info(),
+      engine.reader.listNetworks(),
     ]);
-    return buildObserved(project, containers, volumes, images, info);
+    return buildObserved(project, containers, volumes, images, info, networks);
   });
 }
 
@@ -25,11 +26,27 @@ export function buildObserved(
   volumes: Docker.VolumeInspectInfo[],
   images: Docker.ImageInfo[],
   info: { Runtimes?: Record<string, unknown>; ServerVersion?: string },
+  networks: Docker.NetworkInspectInfo[] = [],
 ): ObservedState {
   const byEnv = new Map<string, ObservedContainer>();
   const duplicates: ObservedContainer[] = [];
+  const proxies = new Map<string, ObservedProxy>();
+  const role = (c: Docker.ContainerInfo) => c.Labels?.[Labels.role];
+  for (const c of containers) {
+    const env = c.Labels?.[Labels.environment];
+    if (role(c) !== 'egress' || !env) continue;
+    proxies.set(env, {
+      id: c.Id,
+      name: (c.Names?.[0] ?? '').replace(/^\//, ''),
+      environment: env,
+      state: c.State as ContainerState,
+      allow: parseJson<string[]>(c.Labels?.[Labels.egressAllow]),
+      image: c.Image,
+      imageId: c.ImageID,
+    });
+  }
   // Oldest first, so the one kept is stable and the newer strays are the duplicates.
-  for (const c of [...containers].sort((a, b) => a.Created - b.Created)) {
+  for (const c of [...containers].filter((c) => role(c) === 'environment').sort((a, b) => a.Created - b.Created)) {
     const oc = parseContainer(c);
     if (!oc) continue;
     if (byEnv.has(oc.environment)) duplicates.push(oc);
@@ -52,8 +69,24 @@ export function buildObserved(
     for (const tag of img.RepoTags ?? []) if (tag !== '<none>:<none>') imgs.set(tag, seen);
     imgs.set(img.Id, seen);
   }
+  const nets = new Map<string, ObservedNetwork>();
+  const usedSubnets: string[] = [];
+  let outsideNetwork = false;
+  for (const n of networks) {
+    const subnets = (n.IPAM?.Config ?? []).map((c) => c.Subnet).filter((s): s is string => !!s);
+    usedSubnets.push(...subnets);
+    const labels = n.Labels ?? {};
+    if (labels[Labels.project] !== project) continue;
+    if (labels[Labels.role] === 'egress') outsideNetwork = true;
+    const env = labels[Labels.environment];
+    if (labels[Labels.role] === 'network' && env) nets.set(env, { id: n.Id, name: n.Name, subnets });
+  }
   return {
     project,
+    networks: nets,
+    outsideNetwork,
+    usedSubnets,
+    proxies,
     containers: byEnv,
     duplicates,
     volumes: vols,

@@ -12,6 +12,7 @@ export interface EngineReader {
   listImages(): Promise<Docker.ImageInfo[]>;
   info(): Promise<{ Runtimes?: Record<string, unknown>; ServerVersion?: string }>;
   inspectContainer(id: string): Promise<Docker.ContainerInspectInfo>;
+  listNetworks(): Promise<Docker.NetworkInspectInfo[]>;
 }
 
 type Target = { socketPath: string } | { host: string; port: number };
@@ -68,6 +69,7 @@ export function httpReader(target: Target): EngineReader {
     listImages: () => get('/images/json'),
     info: () => get('/info'),
     inspectContainer: (id) => get(`/containers/${encodeURIComponent(id)}/json`),
+    listNetworks: () => get('/networks'),
   };
 }
 
@@ -78,5 +80,6 @@ export function dockerodeReader(docker: () => Promise<Docker>): EngineReader {
     listImages: async () => (await docker()).listImages(),
     info: async () => (await docker()).info(),
     inspectContainer: async (id) => (await docker()).getContainer(id).inspect(),
+    listNetworks: async () => (await docker()).listNetworks(),
   };
 }

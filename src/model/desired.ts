@@ -14,7 +14,8 @@ export interface EnvironmentSpec {
   command: string[] | null;
   user: string;
   runtime: 'runc' | 'runsc';
-  network: 'none' | 'host';
+  /** none: no network at all; egress: its internal network, out only through its proxy. */
+  network: 'none' | 'host' | 'egress';
   privileged: boolean;
   mounts: MountConfig[];
 }

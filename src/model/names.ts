@@ -19,3 +19,21 @@ export function environmentAddress(env: string): string {
 
 export const WORKSPACE_PATH = '/workspace';
 export const SECRETS_PATH = '/run/secrets';
+
+/** The environment's own internal network: no route out, nothing else on it but its proxy. */
+export function networkName(project: string, env: string): string {
+  return `ss.${project}.${env}.net`;
+}
+
+/** The egress proxy container of an environment. */
+export function proxyName(project: string, env: string): string {
+  return `ss.${project}.${env}.egress`;
+}
+
+/** The project's outside network, shared by its proxies only. */
+export function outsideNetworkName(project: string): string {
+  return `ss.${project}.egress-out`;
+}
+
+export const PROXY_PORT = 3128;
+export const PROXY_POLICY_PATH = '/etc/sandboxshift/egress.json';

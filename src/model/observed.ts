@@ -28,6 +28,23 @@ export interface ObservedVolume {
   protect: boolean;
 }
 
+export interface ObservedNetwork {
+  id: string;
+  name: string;
+  subnets: readonly string[];
+}
+
+export interface ObservedProxy {
+  id: string;
+  name: string;
+  environment: string;
+  state: ContainerState;
+  /** The allow list the proxy was created with. */
+  allow: readonly string[] | null;
+  image: string;
+  imageId: string;
+}
+
 export interface ObservedImage {
   id: string;
   /** Contract label of the image, when it has one. */
@@ -49,6 +66,14 @@ export interface ObservedState {
   volumes: ReadonlyMap<string, ObservedVolume>;
   /** Images by every repo:tag they carry. */
   images: ReadonlyMap<string, ObservedImage>;
+  /** The project's internal environment networks, by environment. */
+  networks: ReadonlyMap<string, ObservedNetwork>;
+  /** Whether the project's outside network for proxies exists. */
+  outsideNetwork: boolean;
+  /** Every subnet any network on the engine uses, so new ones never overlap. */
+  usedSubnets: readonly string[];
+  /** Egress proxies, by environment. */
+  proxies: ReadonlyMap<string, ObservedProxy>;
   /** Runtimes the engine offers (runc, runsc, ...). */
   runtimes: readonly string[];
   engineVersion: string;

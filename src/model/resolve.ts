@@ -8,7 +8,7 @@ import type { DesiredEnvironment, DesiredState, EnvironmentSpec, SecretValues } 
 import { hashOf, secretFingerprint, sha256 } from './hash.js';
 import { containerName, environmentAddress, volumeName } from './names.js';
 import { chooseAutoImage } from './auto-image.js';
-import { BUILTIN_IMAGES, buildContextProblem, desiredImage, type DesiredImage } from './images.js';
+import { BUILTIN_IMAGES, EGRESS_IMAGE, buildContextProblem, desiredImage, type DesiredImage } from './images.js';
 
 export interface ResolveResult {
   desired: DesiredState;
@@ -36,6 +36,7 @@ export function resolveDesired(config: Config, options: ResolveOptions = {}): Re
     secrets.set(env.name, values);
     environments.set(env.name, desiredEnvironment(config, env, values, image, auto?.because ?? null));
   }
+  if ([...environments.values()].some((d) => d.egress.mode === 'allow')) imageFor(config, EGRESS_IMAGE, images, diagnostics);
   // Declared images nobody uses yet are still known, for `sandboxshift images build`.
   for (const name of Object.keys(config.images).sort()) imageFor(config, name, images, diagnostics);
   return { desired: { project: config.project, environments, images, sourceHash: sha256(config.source) }, secrets, diagnostics };
@@ -74,7 +75,7 @@ function desiredEnvironment(
     command: env.command ?? null,
     user: `${env.uid}:${env.gid}`,
     runtime: env.runtime,
-    network: env.hostNetwork ? 'host' : 'none',
+    network: env.hostNetwork ? 'host' : env.egress.mode === 'allow' ? 'egress' : 'none',
     privileged: env.privileged,
     mounts: env.mounts.map((m) => ({ ...m })),
   };

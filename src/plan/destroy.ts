@@ -4,7 +4,7 @@ import { errorDiag, type Diagnostic } from '../diagnostics.js';
 import type { DesiredState } from '../model/desired.js';
 import { containerName, environmentAddress } from '../model/names.js';
 import type { ObservedState } from '../model/observed.js';
-import { assemblePlan, deleteChange } from './plan.js';
+import { assemblePlan, deleteChange, egressRemovals } from './plan.js';
 import type { Change, Plan } from './types.js';
 
 export interface DestroyOptions {
@@ -34,7 +34,7 @@ export function planDestroy(desired: DesiredState, observed: ObservedState, opti
     const purgeThis = purge && !!volume;
     const reasons = [{ code: 'destroy' as const, message: purgeThis ? 'destroy; --purge-volumes deletes /workspace' : 'destroy; /workspace volume kept' }];
     if (c) {
-      changes.push(deleteChange(observed.project, c, reasons, purgeThis));
+      changes.push(deleteChange(observed.project, c, reasons, purgeThis, egressRemovals(env, observed)));
     } else if (purgeThis && volume) {
       changes.push({
         address: environmentAddress(env),
@@ -55,6 +55,8 @@ export function planDestroy(desired: DesiredState, observed: ObservedState, opti
         configHash: null,
         imageRef: null,
         verify: null,
+        egress: null,
+        security: [],
         dependsOn: [],
       });
     }

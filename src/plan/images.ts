@@ -1,7 +1,7 @@
 // Image changes: a build is due when the engine lacks the tag that carries the build
 // context's hash. The reason names the files that changed since the last build.
 import type { DesiredEnvironment } from '../model/desired.js';
-import type { DesiredImage } from '../model/images.js';
+import { EGRESS_IMAGE, type DesiredImage } from '../model/images.js';
 import type { ObservedImage, ObservedState } from '../model/observed.js';
 import { changedFiles } from '../model/build-context.js';
 import type { Change, Reason } from './types.js';
@@ -27,7 +27,8 @@ export function planImage(
     containerName: '',
     volumeName: '',
     workspace: 'keep',
-    steps: ['build-image', 'verify-image'],
+    // The proxy image is not a sandbox: the sandbox contract (a /workspace) does not apply to it.
+    steps: image.name === EGRESS_IMAGE ? ['build-image'] : ['build-image', 'verify-image'],
     resources: null,
     configHash: image.build.digest.hash,
     imageRef: image.ref,
@@ -37,6 +38,8 @@ export function planImage(
       gid: users[0]?.gid ?? 65532,
       allowContractMismatch: users.length > 0 && users.every((d) => d.allowContractMismatch),
     },
+    egress: null,
+    security: [],
     dependsOn: [],
   };
 }

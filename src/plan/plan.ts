@@ -5,10 +5,12 @@ import { containerName, environmentAddress, volumeName } from '../model/names.js
 import type { ObservedContainer, ObservedState } from '../model/observed.js';
 import { observedFingerprint } from './fingerprint.js';
 import { resourceReasons, sameResources, specReasons } from './reasons.js';
-import { ACTIONS_BY_KIND, type Change, type ChangeKind, type Plan, type Reason, type Step } from './types.js';
+import { ACTIONS_BY_KIND, type Change, type ChangeKind, type EgressPlan, type Plan, type Reason, type Step } from './types.js';
 import { desiredView, observedView } from './view.js';
 import { shortId } from './format.js';
 import { planImage } from './images.js';
+import { allocateSubnets, egressPlanFor, egressWork, outsideNetworkChange } from './egress.js';
+import { EGRESS_IMAGE } from '../model/images.js';
 
 export interface PlanOptions {
   /** Environment names to limit the plan to (`--target`). Empty: everything. */
@@ -23,7 +25,9 @@ export function plan(desired: DesiredState, observed: ObservedState, options: Pl
   const envs = [...desired.environments.values()].sort(byName).filter((d) => inScope(d.name));
   // Images first: environments on a rebuilt image wait for its build.
   const builds = new Set<string>();
-  for (const name of [...new Set(envs.map((d) => d.imageName))].sort()) {
+  const imageNames = envs.map((d) => d.imageName);
+  if (envs.some((d) => d.egress.mode === 'allow')) imageNames.push(EGRESS_IMAGE);
+  for (const name of [...new Set(imageNames)].sort()) {
     const image = desired.images.get(name);
     const change = image ? planImage(desired.project, image, observed, envs.filter((d) => d.imageName === name)) : null;
     if (change) {
@@ -31,14 +35,30 @@ export function plan(desired: DesiredState, observed: ObservedState, options: Pl
       builds.add(change.address);
     }
   }
+  const subnets = allocateSubnets(desired, observed);
+  if (typeof subnets === 'string') diagnostics.push(errorDiag(subnets, { hint: 'remove unused Docker networks in 10.213.0.0/16' }));
+  const proxyImage = desired.images.get(EGRESS_IMAGE);
+  let outside: Change | null = null;
   for (const d of envs) {
-    const change = planEnvironment(d, observed);
-    if (builds.has(d.imageAddress) && change.steps.includes('create-container')) change.dependsOn = [d.imageAddress];
+    const subnet = typeof subnets === 'string' ? undefined : subnets.get(d.name);
+    const e = subnet && proxyImage ? egressPlanFor(desired.project, d, subnet, proxyImage.ref) : null;
+    const change = planEnvironment(d, observed, e);
+    const deps: string[] = [];
+    if (builds.has(d.imageAddress) && change.steps.includes('create-container')) deps.push(d.imageAddress);
+    if (change.steps.includes('create-proxy')) {
+      if (proxyImage && builds.has(proxyImage.address)) deps.push(proxyImage.address);
+      if (!observed.outsideNetwork) {
+        outside ??= outsideNetworkChange(desired.project);
+        deps.push(outside.address);
+      }
+    }
+    change.dependsOn = [...new Set(deps)];
     changes.push(change);
   }
+  if (outside) changes.unshift(outside);
   for (const c of [...observed.containers.values()].sort(byEnvironment)) {
     if (desired.environments.has(c.environment) || !inScope(c.environment)) continue;
-    changes.push(deleteChange(observed.project, c, [{ code: 'removed_from_config', message: 'environment removed from config; /workspace volume kept' }]));
+    changes.push(deleteChange(observed.project, c, [{ code: 'removed_from_config', message: 'environment removed from config; /workspace volume kept' }], false, egressRemovals(c.environment, observed)));
   }
   for (const c of observed.duplicates) {
     if (!inScope(c.environment)) continue;
@@ -71,9 +91,13 @@ export function assemblePlan(
   };
 }
 
-export function planEnvironment(d: DesiredEnvironment, observed: ObservedState): Change {
+export function planEnvironment(d: DesiredEnvironment, observed: ObservedState, e: EgressPlan | null = null): Change {
   const c = observed.containers.get(d.name);
   const volumeExists = observed.volumes.has(d.name);
+  const egress = egressWork(d, e, observed);
+  // Network and proxy must exist before the container joins them; removals wait for it to go.
+  const egressFirst = e ? egress.steps : [];
+  const egressAfterRemoval = e ? [] : egress.steps;
   const base = {
     address: d.address,
     type: 'environment' as const,
@@ -85,6 +109,8 @@ export function planEnvironment(d: DesiredEnvironment, observed: ObservedState):
     configHash: d.configHash,
     imageRef: d.spec.image,
     verify: null,
+    egress: e,
+    security: egress.security,
     dependsOn: [],
   };
   // Creating the container creates its labelled volume when missing (one engine call).
@@ -100,16 +126,24 @@ export function planEnvironment(d: DesiredEnvironment, observed: ObservedState):
     const reasons: Reason[] = volumeExists
       ? [{ code: 'missing', message: `missing: container ${d.containerName} not found (removed outside sandboxshift, or destroyed); its /workspace volume is reused` }]
       : [{ code: 'new', message: 'new environment' }];
-    return { ...base, ...kind('create'), reasons, dataEffect: 'none', before: null, containerId: null, workspace: volumeExists ? 'reuse' : 'create', steps: createSteps() };
+    return { ...base, ...kind('create'), reasons, dataEffect: 'none', before: null, containerId: null, workspace: volumeExists ? 'reuse' : 'create', steps: [...egress.steps, ...createSteps()] };
   }
   const before = observedView(c);
   const common = { ...base, before, containerId: c.id, workspace: 'keep' as const };
   const replaceReasons = whyReplace(d, c, observed);
+  if (egress.networkLost) replaceReasons.push({ code: 'missing', attribute: 'egress', message: 'internal network missing (removed outside sandboxshift)' });
   if (replaceReasons.length > 0) {
-    return { ...common, ...kind('replace'), reasons: replaceReasons, dataEffect: 'recreate', steps: ['remove-container', ...createSteps()] };
+    return {
+      ...common,
+      ...kind('replace'),
+      reasons: [...replaceReasons, ...egress.reasons],
+      dataEffect: 'recreate',
+      steps: ['remove-container', ...egressAfterRemoval, ...egressFirst, ...createSteps()],
+    };
   }
-  const reasons: Reason[] = [];
-  const steps: Step[] = [];
+  // The allow list changes without touching the environment: only its proxy is recreated.
+  const reasons: Reason[] = [...egress.reasons];
+  const steps: Step[] = [...egress.steps];
   if (!sameResources(c.resources, d.resources)) {
     reasons.push(...(c.resources ? resourceReasons(c.resources, d.resources) : [{ code: 'resources_changed' as const, message: 'resources unknown on the engine' }]));
     steps.push('update-resources');
@@ -122,7 +156,7 @@ export function planEnvironment(d: DesiredEnvironment, observed: ObservedState):
     steps.push('start');
   }
   if (steps.length === 0) return { ...common, ...kind('no-op'), reasons: [], dataEffect: 'none', steps };
-  const k: ChangeKind = steps.includes('update-resources') ? 'update' : 'start';
+  const k: ChangeKind = steps.includes('update-resources') || egress.steps.length > 0 ? 'update' : 'start';
   return { ...common, ...kind(k), reasons, dataEffect: 'none', steps };
 }
 
@@ -137,7 +171,12 @@ function whyReplace(d: DesiredEnvironment, c: ObservedContainer, observed: Obser
   return [];
 }
 
-export function deleteChange(project: string, c: ObservedContainer, reasons: Reason[], purge = false): Change {
+/** The proxy and network an environment leaves behind when its container goes. */
+export function egressRemovals(env: string, observed: ObservedState): Step[] {
+  return [...(observed.proxies.has(env) ? (['remove-proxy'] as Step[]) : []), ...(observed.networks.has(env) ? (['remove-network'] as Step[]) : [])];
+}
+
+export function deleteChange(project: string, c: ObservedContainer, reasons: Reason[], purge = false, extraSteps: Step[] = []): Change {
   return {
     address: environmentAddress(c.environment),
     type: 'environment',
@@ -151,11 +190,13 @@ export function deleteChange(project: string, c: ObservedContainer, reasons: Rea
     containerName: c.name || containerName(project, c.environment),
     volumeName: volumeName(project, c.environment),
     workspace: purge ? 'delete' : 'keep',
-    steps: purge ? ['remove-container', 'remove-volume'] : ['remove-container'],
+    steps: ['remove-container', ...extraSteps, ...(purge ? (['remove-volume'] as Step[]) : [])],
     resources: null,
     configHash: null,
     imageRef: c.image,
     verify: null,
+    egress: null,
+    security: [],
     dependsOn: [],
   };
 }
@@ -183,13 +224,6 @@ function checkEngine(desired: DesiredState, observed: ObservedState): Diagnostic
     if (!observed.runtimes.includes(d.spec.runtime)) push(missingRuntimes, d.spec.runtime, d.name);
     const built = desired.images.get(d.imageName)?.build;
     if (!built && !observed.images.has(d.spec.image)) push(missingImages, `'${d.imageName}' (${d.spec.image})`, d.name);
-    if (d.egress.mode === 'allow') {
-      out.push(
-        warningDiag(`environment '${d.name}': egress allowlist is not enforced by this version; the environment gets no network at all (default deny)`, {
-          path: `environments.${d.name}.egress`,
-        }),
-      );
-    }
   }
   for (const [runtime, envs] of missingRuntimes) {
     out.unshift(

@@ -31,7 +31,10 @@ export type ReasonCode =
   | 'duplicate'
   | 'destroy'
   | 'purge_workspace'
-  | 'image_build';
+  | 'image_build'
+  | 'egress_widened'
+  | 'egress_narrowed'
+  | 'egress_proxy';
 
 export interface Reason {
   code: ReasonCode;
@@ -56,6 +59,8 @@ export interface EnvironmentView {
   state?: string;
   /** Why `image: auto` chose the image. */
   imageNote?: string;
+  /** Allowed egress destinations; empty: no network at all. */
+  egress?: string[];
 }
 
 /** What the executor does to the workspace volume. */
@@ -75,11 +80,26 @@ export type Step =
   | 'remove-volume'
   | 'seed-workspace'
   | 'build-image'
-  | 'verify-image';
+  | 'verify-image'
+  | 'create-outside-network'
+  | 'create-network'
+  | 'create-proxy'
+  | 'remove-proxy'
+  | 'remove-network';
+
+export interface EgressPlan {
+  network: string;
+  subnet: string;
+  proxyName: string;
+  proxyAddress: string;
+  proxyImage: string;
+  outsideNetwork: string;
+  allow: string[];
+}
 
 export interface Change {
   address: string;
-  type: 'environment' | 'image';
+  type: 'environment' | 'image' | 'network';
   name: string;
   kind: ChangeKind;
   actions: Action[];
@@ -99,6 +119,10 @@ export interface Change {
   configHash: string | null;
   /** For images: the tag built; for environments: the image they run. */
   imageRef: string | null;
+  /** For environments with an allow list: their network and proxy, as planned. */
+  egress: EgressPlan | null;
+  /** Security-relevant, shown first and highlighted (e.g. egress widened). */
+  security: string[];
   /** For image builds: who the contract check runs as, and whether a contract-version mismatch is accepted. */
   verify: { uid: number; gid: number; allowContractMismatch: boolean } | null;
   dependsOn: string[];

@@ -22,7 +22,12 @@ function view(spec: EnvironmentSpec, resources: ResourcesSpec | null, protect: b
 }
 
 export function desiredView(d: DesiredEnvironment): EnvironmentView {
-  return { ...view(d.spec, d.resources, d.protect), container: d.containerName, ...(d.imageNote ? { imageNote: d.imageNote } : {}) };
+  return {
+    ...view(d.spec, d.resources, d.protect),
+    container: d.containerName,
+    egress: d.egress.mode === 'allow' ? [...d.egress.allow] : [],
+    ...(d.imageNote ? { imageNote: d.imageNote } : {}),
+  };
 }
 
 export function observedView(c: ObservedContainer): EnvironmentView | null {

@@ -23,6 +23,8 @@ export interface JsonChange {
   config_hash: string | null;
   image_ref: string | null;
   verify: { uid: number; gid: number; allow_contract_mismatch: boolean } | null;
+  egress: Change['egress'];
+  security: string[];
   depends_on: string[];
 }
 
@@ -74,6 +76,8 @@ function changeToJson(c: Change): JsonChange {
     config_hash: c.configHash,
     image_ref: c.imageRef,
     verify: c.verify && { uid: c.verify.uid, gid: c.verify.gid, allow_contract_mismatch: c.verify.allowContractMismatch },
+    egress: c.egress,
+    security: c.security,
     depends_on: c.dependsOn,
   };
 }
@@ -106,6 +110,8 @@ export function planFromJson(j: JsonPlan): Plan {
       configHash: c.config_hash,
       imageRef: c.image_ref,
       verify: c.verify && { uid: c.verify.uid, gid: c.verify.gid, allowContractMismatch: c.verify.allow_contract_mismatch },
+      egress: c.egress,
+      security: c.security,
       dependsOn: c.depends_on,
     })),
   };

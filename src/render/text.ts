@@ -36,7 +36,9 @@ export function renderText(plan: JsonPlan, style: Style = plainStyle): string {
   } else {
     out.push('Symbols: + create, ~ update in place, > start, -/+ replace, - destroy');
     out.push('');
-    for (const c of changes) out.push(...renderChange(c, style), '');
+    // Security-relevant changes first, so they cannot hide in a long plan.
+    const ordered = [...changes.filter((c) => c.security.length > 0), ...changes.filter((c) => c.security.length === 0)];
+    for (const c of ordered) out.push(...renderChange(c, style), '');
     const s = plan.summary;
     const build = s.build > 0 ? `${s.build} to build, ` : '';
     out.push(style.bold(`Plan: ${build}${s.add} to add, ${s.change} to change, ${s.destroy} to destroy.`));
@@ -50,11 +52,17 @@ function renderChange(c: JsonChange, style: Style): string[] {
   const verb = c.type === 'image' && c.kind === 'create' ? 'will be built' : VERB[c.kind];
   const lines = [color(`${SYMBOL[c.kind].padStart(3)} ${c.address} ${verb}`)];
   const row = (label: string, value: string) => lines.push(`      ${`${label}:`.padEnd(11)}${value}`);
+  if (c.type === 'network') {
+    row('network', c.volume_name);
+    row('because', c.reasons.map((r) => r.message).join('; '));
+    return lines;
+  }
   if (c.type === 'image') {
     row('tag', c.image_ref ?? '');
     row('because', c.reasons.map((r) => r.message).join('; '));
     return lines;
   }
+  for (const note of c.security) lines.push(style.red(style.bold(`      ! security: ${note}`)));
   const view = c.change.after ?? c.change.before;
   if (view && (c.kind === 'create' || c.kind === 'delete')) describe(view, row);
   const reasonLines = c.reasons.map((r) => r.message);
@@ -80,5 +88,6 @@ function describe(v: EnvironmentView, row: (label: string, value: string) => voi
   if (env.length) row('env', env.join(', '));
   if (v.secrets.length) row('secrets', `${v.secrets.join(', ')} (values hidden)`);
   if (v.command) row('command', JSON.stringify(v.command));
+  if (v.egress) row('egress', v.egress.length ? `only ${v.egress.join(', ')} (through its proxy)` : 'none (no network)');
   if (v.protect) row('protect', 'true');
 }

@@ -90,7 +90,7 @@ describe('runtime images', () => {
         image.node ? `printf 'node%s\\n' "$(node --version | sed s/^v//)"` : 'true',
         'echo "$VERSION_CODENAME"',
       ].join('; '));
-      const [first, second, codename] = versions.trim().split('\n');
+      const [first = '', second = '', codename = ''] = versions.trim().split('\n');
       const expected = image.python && image.node
         ? `${first}-${second}-${codename}`
         : `${first.replace(/^(py|node)/, '')}-${second}`;

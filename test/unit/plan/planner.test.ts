@@ -19,6 +19,7 @@ Symbols: + create, ~ update in place, > start, -/+ replace, - destroy
       resources: 1 cpu, 512 MiB, 256 pids
       env:       ROLE
       secrets:   api_key (values hidden)
+      egress:    none (no network)
       because:   new environment
       data:      none
       workspace: new volume ss.demo.agent.workspace

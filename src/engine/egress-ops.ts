@@ -1,0 +1,88 @@
+// Engine operations for egress: the project's outside network, an environment's internal
+// network, and its proxy container (fixed address, policy file copied in, then started).
+import { pack } from 'tar-stream';
+import type { EgressPlan } from '../plan/types.js';
+import { PROXY_POLICY_PATH, PROXY_PORT } from '../model/names.js';
+import { VERSION } from '../version.js';
+import { statusCode, type Docker } from './client.js';
+import { Labels } from './labels.js';
+
+const PROXY_UID = 65532;
+
+export async function createOutsideNetwork(docker: Docker, project: string, name: string): Promise<void> {
+  try {
+    await docker.createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: { [Labels.project]: project, [Labels.role]: 'egress', [Labels.version]: VERSION } });
+  } catch (err) {
+    if (statusCode(err) !== 409) throw err;
+  }
+}
+
+export async function createEnvironmentNetwork(docker: Docker, project: string, env: string, e: EgressPlan): Promise<void> {
+  await docker.createNetwork({
+    Name: e.network,
+    Driver: 'bridge',
+    // No route out: the proxy is the only way anything leaves.
+    Internal: true,
+    CheckDuplicate: true,
+    IPAM: { Driver: 'default', Config: [{ Subnet: e.subnet }] },
+    Labels: { [Labels.project]: project, [Labels.environment]: env, [Labels.role]: 'network', [Labels.version]: VERSION },
+  });
+}
+
+export async function createProxy(docker: Docker, project: string, env: string, e: EgressPlan): Promise<string> {
+  const container = await docker.createContainer({
+    name: e.proxyName,
+    Image: e.proxyImage,
+    User: `${PROXY_UID}:${PROXY_UID}`,
+    Env: [`SANDBOXSHIFT_EGRESS_POLICY=${PROXY_POLICY_PATH}`, `SANDBOXSHIFT_EGRESS_PORT=${PROXY_PORT}`],
+    Labels: {
+      [Labels.project]: project,
+      [Labels.environment]: env,
+      [Labels.role]: 'egress',
+      [Labels.egressAllow]: JSON.stringify(e.allow),
+      [Labels.version]: VERSION,
+    },
+    HostConfig: {
+      NetworkMode: e.network,
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges:true'],
+      ReadonlyRootfs: true,
+      Memory: 128 * 1024 * 1024,
+      PidsLimit: 128,
+      RestartPolicy: { Name: 'unless-stopped' },
+    },
+    NetworkingConfig: { EndpointsConfig: { [e.network]: { IPAMConfig: { IPv4Address: e.proxyAddress } } } },
+  });
+  await container.putArchive(await policyArchive(e.allow), { path: '/' });
+  await docker.getNetwork(e.outsideNetwork).connect({ Container: container.id });
+  await container.start();
+  return container.id;
+}
+
+export async function removeByName(docker: Docker, name: string): Promise<void> {
+  try {
+    await docker.getContainer(name).remove({ force: true });
+  } catch (err) {
+    if (statusCode(err) !== 404) throw err;
+  }
+}
+
+export async function removeNetwork(docker: Docker, name: string): Promise<void> {
+  try {
+    await docker.getNetwork(name).remove();
+  } catch (err) {
+    if (statusCode(err) !== 404) throw err;
+  }
+}
+
+async function policyArchive(allow: readonly string[]): Promise<Buffer> {
+  const p = pack();
+  const body = Buffer.from(`${JSON.stringify({ allow }, null, 2)}\n`);
+  const dir = PROXY_POLICY_PATH.replace(/^\//, '').replace(/\/[^/]+$/, '');
+  p.entry({ name: `${dir}/`, type: 'directory', mode: 0o755, uid: 0, gid: 0 });
+  p.entry({ name: PROXY_POLICY_PATH.replace(/^\//, ''), mode: 0o444, uid: 0, gid: 0, size: body.length }, body);
+  p.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of p as unknown as AsyncIterable<Buffer>) chunks.push(c);
+  return Buffer.concat(chunks);
+}

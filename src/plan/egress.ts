@@ -1,0 +1,114 @@
+// Egress planning: subnets for new environment networks (never overlapping anything on the
+// engine), the proxy each allow list needs, and what changed in an allow list.
+import type { DesiredEnvironment, DesiredState } from '../model/desired.js';
+import { POOL_BLOCKS, allowListDiff, overlaps, proxyAddress, subnetAt } from '../model/egress.js';
+import { networkName, outsideNetworkName, proxyName } from '../model/names.js';
+import type { ObservedState } from '../model/observed.js';
+import type { Change, EgressPlan, Reason, Step } from './types.js';
+
+export const OUTSIDE_NETWORK_ADDRESS = 'network.egress-out';
+
+/** Subnet per environment with an allow list: its network's, or the first free /28 of the pool. */
+export function allocateSubnets(desired: DesiredState, observed: ObservedState): Map<string, string> | string {
+  const out = new Map<string, string>();
+  const taken = [...observed.usedSubnets];
+  let next = 0;
+  for (const d of [...desired.environments.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+    if (d.egress.mode !== 'allow') continue;
+    const existing = observed.networks.get(d.name)?.subnets[0];
+    if (existing) {
+      out.set(d.name, existing);
+      continue;
+    }
+    while (next < POOL_BLOCKS && taken.some((t) => overlaps(t, subnetAt(next)))) next++;
+    if (next >= POOL_BLOCKS) return 'no free /28 left in 10.213.0.0/16 for environment networks';
+    const subnet = subnetAt(next);
+    taken.push(subnet);
+    out.set(d.name, subnet);
+  }
+  return out;
+}
+
+export function egressPlanFor(project: string, d: DesiredEnvironment, subnet: string, proxyImage: string): EgressPlan | null {
+  if (d.egress.mode !== 'allow') return null;
+  return {
+    network: networkName(project, d.name),
+    subnet,
+    proxyName: proxyName(project, d.name),
+    proxyAddress: proxyAddress(subnet),
+    proxyImage,
+    outsideNetwork: outsideNetworkName(project),
+    allow: [...d.egress.allow],
+  };
+}
+
+export interface EgressWork {
+  /** Steps before the environment's container is (re)created or left alone. */
+  steps: Step[];
+  reasons: Reason[];
+  security: string[];
+  /** The internal network is gone while the container exists: it must be replaced. */
+  networkLost: boolean;
+}
+
+export function egressWork(d: DesiredEnvironment, e: EgressPlan | null, observed: ObservedState): EgressWork {
+  const proxy = observed.proxies.get(d.name);
+  const network = observed.networks.get(d.name);
+  const steps: Step[] = [];
+  const reasons: Reason[] = [];
+  const security: string[] = [];
+  if (!e) {
+    // No allow list (any more): take the proxy and the network away.
+    if (proxy) steps.push('remove-proxy');
+    if (network) steps.push('remove-network');
+    if (proxy || network) reasons.push({ code: 'egress_narrowed', attribute: 'egress', message: 'egress allow list removed: proxy and network removed' });
+    return { steps, reasons, security, networkLost: false };
+  }
+  if (!network) steps.push('create-network');
+  const before = proxy?.allow ?? null;
+  const sameAllow = !!before && before.length === e.allow.length && before.every((a, i) => a === e.allow[i]);
+  const stale = !proxy || !sameAllow || proxy.image !== e.proxyImage || proxy.state !== 'running' || !network;
+  if (stale) {
+    if (proxy) steps.push('remove-proxy');
+    steps.push('create-proxy');
+  }
+  if (proxy && before && !sameAllow) {
+    const { added, removed } = allowListDiff(before, e.allow);
+    if (added.length) {
+      reasons.push({ code: 'egress_widened', attribute: 'egress.allow', message: `egress WIDENED: +${added.join(', +')}` });
+      security.push(`egress widened: ${added.join(', ')}`);
+    }
+    if (removed.length) reasons.push({ code: 'egress_narrowed', attribute: 'egress.allow', message: `egress narrowed: -${removed.join(', -')}` });
+  } else if (proxy && stale) {
+    reasons.push({ code: 'egress_proxy', attribute: 'egress', message: proxy.image !== e.proxyImage ? 'egress proxy image changed' : `egress proxy ${proxy.state === 'running' ? 'network missing' : `not running (${proxy.state})`}` });
+  } else if (!proxy && observed.containers.has(d.name)) {
+    reasons.push({ code: 'egress_proxy', attribute: 'egress', message: 'egress proxy missing (removed outside sandboxshift)' });
+  }
+  return { steps, reasons, security, networkLost: !network && observed.containers.has(d.name) };
+}
+
+export function outsideNetworkChange(project: string): Change {
+  return {
+    address: OUTSIDE_NETWORK_ADDRESS,
+    type: 'network',
+    name: 'egress-out',
+    kind: 'create',
+    actions: ['create'],
+    reasons: [{ code: 'new', message: 'the project\'s outside network for egress proxies' }],
+    dataEffect: 'none',
+    before: null,
+    after: null,
+    containerId: null,
+    containerName: '',
+    volumeName: outsideNetworkName(project),
+    workspace: 'keep',
+    steps: ['create-outside-network'],
+    resources: null,
+    configHash: null,
+    imageRef: null,
+    verify: null,
+    egress: null,
+    security: [],
+    dependsOn: [],
+  };
+}

@@ -1,0 +1,76 @@
+// Egress in the pure planner: networks and proxies as planned resources, allow-list changes
+// without touching the environment, widening flagged.
+import { describe, expect, it } from 'vitest';
+import { plan } from '../../../src/plan/index.js';
+import { planToJson, renderText } from '../../../src/render/index.js';
+import type { ObservedProxy } from '../../../src/model/observed.js';
+import { applied, desiredOf, env, observedOf } from './fixtures.js';
+
+const allow = (...list: string[]) => ({ egress: { mode: 'allow' as const, allow: list } });
+
+function withEgress(observed: ReturnType<typeof observedOf>, proxies: ObservedProxy[], subnets: Record<string, string>, outside = true) {
+  return {
+    ...observed,
+    outsideNetwork: outside,
+    proxies: new Map(proxies.map((p) => [p.environment, p])),
+    networks: new Map(Object.entries(subnets).map(([e, s]) => [e, { id: `net-${e}`, name: `ss.demo.${e}.net`, subnets: [s] }])),
+    usedSubnets: [...observed.usedSubnets, ...Object.values(subnets)],
+  };
+}
+
+describe('egress planning', () => {
+  it('gives a new environment its network, proxy and the outside network, avoiding used subnets', () => {
+    const desired = desiredOf([env('a', allow('pypi.org')), env('b', allow('*.github.com'))]);
+    const observed = { ...observedOf([]), usedSubnets: ['10.213.0.0/28', '172.17.0.0/16'] };
+    const p = plan(desired, observed);
+    const a = p.changes.find((c) => c.address === 'environment.a')!;
+    const b = p.changes.find((c) => c.address === 'environment.b')!;
+    expect(p.changes[0]!.address).toBe('network.egress-out');
+    expect(a.steps).toEqual(['create-network', 'create-proxy', 'create-container', 'start']);
+    expect(a.egress).toMatchObject({ network: 'ss.demo.a.net', subnet: '10.213.0.16/28', proxyAddress: '10.213.0.18', allow: ['pypi.org'] });
+    expect(b.egress?.subnet).toBe('10.213.0.32/28');
+    expect(a.dependsOn).toEqual(expect.arrayContaining(['network.egress-out', 'image.sandboxshift-egress']));
+  });
+
+  it('changes an allow list by recreating only the proxy, and flags widening first', () => {
+    const old = desiredOf([env('a', allow('pypi.org')), env('z')]);
+    const now = desiredOf([env('a', allow('pypi.org', 'evil.example')), env('z', { env: { X: '1' } })]);
+    const observed = withEgress(
+      observedOf([...old.environments.values()].map((d) => applied(d))),
+      [{ id: 'p1', name: 'ss.demo.a.egress', environment: 'a', state: 'running', allow: ['pypi.org'], image: now.images.get('sandboxshift-egress')!.ref, imageId: 'x' }],
+      { a: '10.213.0.0/28' },
+    );
+    const p = plan(now, observed);
+    const a = p.changes.find((c) => c.address === 'environment.a')!;
+    expect(a.kind).toBe('update');
+    expect(a.dataEffect).toBe('none');
+    expect(a.steps).toEqual(['remove-proxy', 'create-proxy']);
+    expect(a.reasons.map((r) => r.message)).toEqual(['egress WIDENED: +evil.example']);
+    expect(a.security).toEqual(['egress widened: evil.example']);
+    const text = renderText(planToJson(p));
+    expect(text.indexOf('environment.a')).toBeLessThan(text.indexOf('environment.z'));
+    expect(text).toContain('! security: egress widened: evil.example');
+  });
+
+  it('takes the proxy and network away when the allow list goes, after the container', () => {
+    const old = desiredOf([env('a', allow('pypi.org'))]);
+    const now = desiredOf([env('a')]);
+    const observed = withEgress(
+      observedOf([applied(old.environments.get('a')!)]),
+      [{ id: 'p1', name: 'ss.demo.a.egress', environment: 'a', state: 'running', allow: ['pypi.org'], image: 'img', imageId: 'x' }],
+      { a: '10.213.0.0/28' },
+    );
+    const c = plan(now, observed).changes.find((x) => x.address === 'environment.a')!;
+    expect(c.kind).toBe('replace');
+    expect(c.reasons.map((r) => r.message)).toContain('network changed: egress → none');
+    expect(c.steps).toEqual(['remove-container', 'remove-proxy', 'remove-network', 'create-container', 'start']);
+  });
+
+  it('replaces an environment whose internal network was removed out of band', () => {
+    const d = desiredOf([env('a', allow('pypi.org'))]);
+    const c = plan(d, { ...observedOf([applied(d.environments.get('a')!)]), outsideNetwork: true }).changes.find((x) => x.address === 'environment.a')!;
+    expect(c.kind).toBe('replace');
+    expect(c.reasons.map((r) => r.message)).toContain('internal network missing (removed outside sandboxshift)');
+    expect(c.steps).toEqual(['remove-container', 'create-network', 'create-proxy', 'create-container', 'start']);
+  });
+});
