@@ -14,6 +14,7 @@ Commands:
   destroy    remove the project's environments (workspace volumes kept)
   status     show each environment's state
   images     build the config's images (images build [NAME])
+  logs       an environment's output, or its egress decisions (logs ENV --egress)
   unlock     remove a stale apply lock
 
 Run \`sandboxshift <command> --help\` for a command's options.
@@ -28,6 +29,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   destroy: async () => { const m = await import('./commands/destroy.js'); return { run: m.destroyCommand, help: m.destroyHelp }; },
   status: async () => { const m = await import('./commands/status.js'); return { run: m.statusCommand, help: m.statusHelp }; },
   images: async () => { const m = await import('./commands/images.js'); return { run: m.imagesCommand, help: m.imagesHelp }; },
+  logs: async () => { const m = await import('./commands/logs.js'); return { run: m.logsCommand, help: m.logsHelp }; },
   unlock: async () => { const m = await import('./commands/unlock.js'); return { run: m.unlockCommand, help: m.unlockHelp }; },
 };
 

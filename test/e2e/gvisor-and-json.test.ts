@@ -5,12 +5,14 @@
 // headroom for gVisor's own threads crashed the sandbox: both fixed, both caught here).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Ajv2020 from 'ajv/dist/2020.js';
+import Ajv2020Module from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { containerOf, docker, readWorkspaceFile, testProject, type TestProject } from './harness.js';
 
 const planSchema = JSON.parse(readFileSync(new URL('../../schemas/plan.schema.json', import.meta.url), 'utf8'));
-const validatePlan = new Ajv2020({ allErrors: true, strict: false }).compile(planSchema);
+// ajv is CommonJS: under Node's ESM loader its class is the default export's `default`.
+const Ajv2020 = (Ajv2020Module as unknown as { default: typeof Ajv2020Module }).default ?? Ajv2020Module;
+const validatePlan = new (Ajv2020 as unknown as new (o: object) => import('ajv').default)({ allErrors: true, strict: false }).compile(planSchema);
 
 const REPORT = [
   'dmesg > /workspace/dmesg.txt',

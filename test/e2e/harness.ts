@@ -166,7 +166,7 @@ async function firstFileOfTar(stream: NodeJS.ReadableStream): Promise<string> {
     let content: string | null = null;
     ex.on('entry', (_header, body, next) => {
       const chunks: Buffer[] = [];
-      body.on('data', (c: Buffer) => chunks.push(c));
+      body.on('data', (c: unknown) => chunks.push(c as Buffer));
       body.on('end', () => {
         content ??= Buffer.concat(chunks).toString('utf8');
         next();
