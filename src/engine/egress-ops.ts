@@ -34,7 +34,8 @@ export async function createProxy(docker: Docker, project: string, env: string, 
     name: e.proxyName,
     Image: e.proxyImage,
     User: `${PROXY_UID}:${PROXY_UID}`,
-    Env: [`SANDBOXSHIFT_EGRESS_POLICY=${PROXY_POLICY_PATH}`, `SANDBOXSHIFT_EGRESS_PORT=${PROXY_PORT}`],
+    // Listen on the sandbox side only: on the outside network it must not be an open proxy.
+    Env: [`SANDBOXSHIFT_EGRESS_POLICY=${PROXY_POLICY_PATH}`, `SANDBOXSHIFT_EGRESS_PORT=${PROXY_PORT}`, `SANDBOXSHIFT_EGRESS_HOST=${e.proxyAddress}`],
     Labels: {
       [Labels.project]: project,
       [Labels.environment]: env,

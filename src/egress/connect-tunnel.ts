@@ -1,0 +1,97 @@
+// `CONNECT host:port`: check, connect to the checked address, answer 200, then, for anything but
+// port 80, hold the client's bytes until its ClientHello names the host it asked for. Only then
+// does anything flow. Every exit before the pipe closes both sides.
+
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { readClientHello } from './client-hello-reader.js';
+import { checkDestination } from './destination.js';
+import { hostText, normalizeHost, parseAuthority, sameHost, type Host } from './host-name.js';
+import { clip, errorMessage, type Decision } from './log-lines.js';
+import { clientOf, publicMessage, record, refuseSocket, type ProxyContext } from './proxy-context.js';
+import { TimeoutError } from './resolver.js';
+import { connectFirst } from './upstream.js';
+
+/** Plain HTTP is the one protocol let through a tunnel without a ClientHello. */
+const PLAIN_HTTP_PORT = 80;
+
+export async function handleConnect(ctx: ProxyContext, req: IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
+  const policy = ctx.policy();
+  const base = { client: clientOf(req), method: 'CONNECT' };
+  // The client may hang up at any point; its errors end the tunnel and nothing else.
+  client.on('error', () => client.destroy());
+
+  const target = parseAuthority(req.url ?? '');
+  if (!target) {
+    record(ctx, { ...base, host: clip(req.url ?? ''), port: null, decision: 'deny', reason: 'CONNECT target is not host:port' });
+    refuseSocket(client, 400, publicMessage(400, ''));
+    return;
+  }
+  const check = await checkDestination(policy, target.host, target.port, ctx.resolve, ctx.connectTimeoutMs);
+  const shown = { ...base, host: check.host ? hostText(check.host) : clip(target.host), port: target.port };
+  if (!check.ok) {
+    record(ctx, { ...shown, decision: 'deny', rule: check.rule, reason: check.reason, resolved: check.resolved });
+    refuseSocket(client, check.status, publicMessage(check.status, `${shown.host}:${target.port}`));
+    return;
+  }
+  const deny = (reason: string): Decision => ({ ...shown, decision: 'deny', rule: check.rule, reason, resolved: check.resolved });
+
+  let upstream: Socket;
+  let address: string;
+  try {
+    ({ socket: upstream, address } = await connectFirst(ctx.connect, check.addresses, target.port, ctx.connectTimeoutMs));
+  } catch (error) {
+    const status = error instanceof TimeoutError ? 504 : 502;
+    record(ctx, deny(`could not connect: ${errorMessage(error)}`));
+    refuseSocket(client, status, publicMessage(status, `${shown.host}:${target.port}`));
+    return;
+  }
+  const closeBoth = () => {
+    client.destroy();
+    upstream.destroy();
+  };
+  upstream.on('error', closeBoth);
+  if (client.destroyed) {
+    record(ctx, deny('client went away while connecting'));
+    closeBoth();
+    return;
+  }
+
+  client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+  let first = head;
+  if (target.port !== PLAIN_HTTP_PORT) {
+    const hello = await readClientHello(client, head, ctx.helloTimeoutMs);
+    const problem = hello.ok ? serverNameProblem(hello.serverName, check.host) : hello.reason;
+    if (problem !== null || !hello.ok) {
+      record(ctx, deny(problem ?? 'no ClientHello'));
+      closeBoth();
+      return;
+    }
+    first = hello.bytes;
+  }
+  if (client.destroyed || upstream.destroyed) {
+    record(ctx, deny('connection closed before the tunnel opened'));
+    closeBoth();
+    return;
+  }
+
+  record(ctx, { ...shown, decision: 'allow', rule: check.rule, reason: `${check.reason}; connected to ${address}`, resolved: check.resolved });
+  if (first.length > 0) upstream.write(first);
+  client.on('close', closeBoth);
+  upstream.on('close', closeBoth);
+  client.pipe(upstream);
+  upstream.pipe(client);
+}
+
+/** Null when the ClientHello names the CONNECT host; otherwise why the tunnel is refused. */
+function serverNameProblem(serverName: string | null, host: Host): string | null {
+  if (serverName === null) {
+    // A TLS client does not send an address as a server name (RFC 6066), so an address target
+    // reached through an address entry is the one case where no name is expected.
+    return host.kind === 'ip' ? null : `ClientHello has no server name (SNI); ${hostText(host)} requires one`;
+  }
+  const named = normalizeHost(serverName);
+  if (named && sameHost(named, host)) return null;
+  return `ClientHello names ${clip(serverName)}, not ${hostText(host)}`;
+}

@@ -1,0 +1,96 @@
+// The egress proxy: a sandbox's only way out. An HTTP server that answers CONNECT with checked
+// tunnels, forwards absolute-form http:// requests, and refuses everything else. Any error on a
+// path ends in a refusal or a closed socket, never in bytes sent somewhere unchecked.
+
+import { createServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { handleConnect } from './connect-tunnel.js';
+import { handleForward } from './forward-http.js';
+import { clip, errorMessage } from './log-lines.js';
+import type { EgressPolicy } from './policy.js';
+import { clientOf, publicMessage, record, refuseSocket, type ProxyContext } from './proxy-context.js';
+import { systemResolver, type Resolver } from './resolver.js';
+import { tcpConnector, type Connector } from './upstream.js';
+
+export interface EgressProxyOptions {
+  policy: EgressPolicy;
+  /** Defaults to the system resolver (dns.promises.lookup, all addresses). */
+  resolve?: Resolver;
+  /** Defaults to a TCP connection to the checked address. */
+  connect?: Connector;
+  /** One JSON line per decision. */
+  log: (line: string) => void;
+  /** Limit for resolving a name, and for each connection attempt upstream. */
+  connectTimeoutMs: number;
+  /** How long a tunnel client has to send its ClientHello. Default 10 s. */
+  helloTimeoutMs?: number;
+}
+
+export interface EgressProxy extends Server {
+  /** Swaps the policy for requests that arrive from now on; open tunnels are left alone. */
+  reload(policy: EgressPolicy): void;
+  currentPolicy(): EgressPolicy;
+  /** Stops listening and drops every open connection, tunnels included. */
+  shutdown(): Promise<void>;
+}
+
+export function createEgressProxy(options: EgressProxyOptions): EgressProxy {
+  let policy = options.policy;
+  const ctx: ProxyContext = {
+    policy: () => policy,
+    resolve: options.resolve ?? systemResolver,
+    connect: options.connect ?? tcpConnector,
+    connectTimeoutMs: options.connectTimeoutMs,
+    helloTimeoutMs: options.helloTimeoutMs ?? 10_000,
+    log: options.log,
+  };
+  // The proxy never reads Host on CONNECT, so a client that leaves it out is not refused for it.
+  const server = createServer({ requireHostHeader: false });
+  const sockets = new Set<Socket>();
+
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.on('connect', (req, socket: Duplex, head: Buffer) => {
+    handleConnect(ctx, req, socket, head).catch((error: unknown) => {
+      socket.destroy();
+      record(ctx, { client: clientOf(req), method: 'CONNECT', host: clip(req.url ?? ''), port: null, decision: 'deny', reason: `internal error: ${errorMessage(error)}` });
+    });
+  });
+  server.on('request', (req, res) => {
+    handleForward(ctx, req, res).catch((error: unknown) => {
+      res.destroy();
+      record(ctx, { client: clientOf(req), method: clip(req.method ?? '', 16), host: null, port: null, decision: 'deny', reason: `internal error: ${errorMessage(error)}` });
+    });
+  });
+  // Node hands requests with an Upgrade header here when there is a listener; they are refused
+  // like any other upgrade (handleForward refuses them too, for versions that do not).
+  server.on('upgrade', (req, socket: Duplex) => {
+    socket.on('error', () => socket.destroy());
+    record(ctx, { client: clientOf(req), method: clip(req.method ?? '', 16), host: null, port: null, decision: 'deny', reason: 'protocol upgrades are not proxied; use CONNECT' });
+    refuseSocket(socket, 405, publicMessage(405, ''));
+  });
+  server.on('clientError', (error: Error, socket: Duplex) => {
+    const remote = socket as Partial<Socket>;
+    const client = remote.remoteAddress === undefined ? 'unknown' : `${remote.remoteAddress}:${remote.remotePort ?? 0}`;
+    // A reset before a request is not a decision; a malformed request is.
+    if ((error as NodeJS.ErrnoException).code !== 'ECONNRESET') {
+      record(ctx, { client, method: '', host: null, port: null, decision: 'deny', reason: `malformed request: ${clip(error.message, 120)}` });
+    }
+    refuseSocket(socket, 400, publicMessage(400, ''));
+  });
+
+  return Object.assign(server, {
+    reload(next: EgressPolicy) {
+      policy = next;
+    },
+    currentPolicy: () => policy,
+    shutdown: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      }),
+  });
+}

@@ -1,0 +1,167 @@
+// The allow list is the promise: attack it from inside real sandboxes, under runc and runsc.
+// The suite's own "internet" is containers on networks it creates: nothing leaves the machine.
+import { randomInt } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { containerOf, docker, dockerCli, testProject, type TestProject } from './harness.js';
+
+const HOSTS = ['allowed.test', 'blocked.test', 'evilallowed.test', 'allowed.test.evil.test'];
+
+/** Runs a shell script in a container; never throws, returns output and exit code. */
+async function sh(container: string, script: string): Promise<{ out: string; rc: number }> {
+  const out = await dockerCli(['exec', container, 'sh', '-c', `${script} 2>&1; echo "rc=$?"`], 60_000);
+  const m = /rc=(\d+)\s*$/.exec(out);
+  return { out: out.replace(/rc=\d+\s*$/, ''), rc: Number(m?.[1] ?? -1) };
+}
+
+async function httpLog(name: string): Promise<string> {
+  return dockerCli(['logs', name]).catch((e: Error) => e.message);
+}
+
+describe.each(['runc', 'runsc'])('egress under %s', (runtime) => {
+  const tag = `${runtime}-${randomInt(1e6)}`;
+  const internet = `ss-e2e-inet-${tag}`;
+  const privateNet = `ss-e2e-priv-${tag}`;
+  const servers: string[] = [];
+  let p: TestProject;
+  let proxy = '';
+  let proxyIp = '';
+
+  const config = (allow: string[]) => `
+version: 1
+project: {{project}}
+images:
+  busybox: { ref: sandboxshift/busybox:test }
+defaults:
+  image: busybox
+  runtime: ${runtime}
+  resources: { memory: 64m, pids: 64 }
+environments:
+  agent: { egress: { allow: [${allow.join(', ')}] } }
+  other: { egress: { allow: [allowed.test] } }
+`;
+
+  const attachProxy = async () => {
+    await docker.getNetwork(internet).connect({ Container: proxy });
+    await docker.getNetwork(privateNet).connect({ Container: proxy });
+  };
+
+  beforeAll(async () => {
+    const octet = randomInt(0, 250);
+    await docker.createNetwork({ Name: internet, IPAM: { Config: [{ Subnet: '203.0.113.0/24' }] }, Labels: { 'io.sandboxshift.test': '1' } });
+    await docker.createNetwork({ Name: privateNet, IPAM: { Config: [{ Subnet: `10.77.${octet}.0/24` }] }, Labels: { 'io.sandboxshift.test': '1' } });
+    const serve = async (alias: string, network: string) => {
+      const name = `ss-e2e-${alias.replaceAll('.', '-')}-${tag}`;
+      const c = await docker.createContainer({
+        name,
+        Image: 'sandboxshift/busybox:test',
+        User: '0',
+        Cmd: ['sh', '-c', `mkdir -p /tmp/www && echo ${alias} > /tmp/www/index.html && exec httpd -f -v -p 80 -h /tmp/www`],
+        HostConfig: { NetworkMode: network },
+        NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: [alias] } } },
+      });
+      await c.start();
+      servers.push(name);
+    };
+    for (const h of HOSTS) await serve(h, internet);
+    await serve('private.test', privateNet);
+    p = testProject(`egress-${runtime}`, config(['allowed.test', 'private.test']));
+    const r = await p.run(['apply', '--auto-approve']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    proxy = `ss.${p.name}.agent.egress`;
+    proxyIp = (await docker.getContainer(proxy).inspect()).NetworkSettings.Networks[`ss.${p.name}.agent.net`]!.IPAddress;
+    await attachProxy();
+  });
+
+  afterAll(async () => {
+    await p?.cleanup();
+    for (const s of servers) await docker.getContainer(s).remove({ force: true });
+    for (const n of [internet, privateNet]) await docker.getNetwork(n).remove();
+    for (const n of await docker.listNetworks({ filters: { label: [`io.sandboxshift.project=${p?.name}`] } })) await docker.getNetwork(n.Id).remove();
+  });
+
+  const agent = () => containerOf(p.name, 'agent');
+
+  it('reaches an allowed name through the proxy, set by IP in the environment', async () => {
+    const env = await sh(agent(), 'echo $HTTP_PROXY');
+    expect(env.out.trim()).toBe(`http://${proxyIp}:3128`);
+    const r = await sh(agent(), 'wget -q -T 10 -O - http://allowed.test/');
+    expect(r).toEqual({ out: 'allowed.test\n', rc: 0 });
+  });
+
+  it('refuses a blocked name at the proxy and never dials it', async () => {
+    const r = await sh(agent(), 'wget -q -T 10 -O - http://blocked.test/');
+    expect(r.rc).not.toBe(0);
+    expect(r.out).toContain('403');
+    expect(await httpLog(`ss-e2e-blocked-test-${tag}`)).not.toMatch(/GET|response/i);
+  });
+
+  it('refuses lookalike names', async () => {
+    for (const host of ['evilallowed.test', 'allowed.test.evil.test']) {
+      const r = await sh(agent(), `wget -q -T 10 -O - http://${host}/`);
+      expect(r.rc, host).not.toBe(0);
+      expect(r.out, host).toContain('403');
+    }
+  });
+
+  it('gets nowhere without the proxy: no route, no DNS, no direct IP', async () => {
+    const inetIp = (await docker.getContainer(`ss-e2e-allowed-test-${tag}`).inspect()).NetworkSettings.Networks[internet]!.IPAddress;
+    const noProxy = await sh(agent(), 'env -u http_proxy -u HTTP_PROXY wget -q -T 5 -O - http://allowed.test/');
+    expect(noProxy.rc).not.toBe(0);
+    const direct = await sh(agent(), `env -u http_proxy -u HTTP_PROXY wget -q -T 5 -O - http://${inetIp}/`);
+    expect(direct.rc).not.toBe(0);
+    const dns = await sh(agent(), 'nslookup allowed.test');
+    expect(dns.out).not.toMatch(/Address: 203\.0\.113\./);
+    const v6 = await sh(agent(), 'cat /proc/net/if_inet6 2>/dev/null | grep -v " lo$" | wc -l');
+    expect(v6.out.trim()).toBe('0');
+  });
+
+  it('refuses CONNECT to an allowed host on a port that is not allowed', async () => {
+    const r = await sh(agent(), `printf 'CONNECT allowed.test:22 HTTP/1.1\\r\\nHost: allowed.test:22\\r\\n\\r\\n' | nc -w 5 ${proxyIp} 3128 | head -1`);
+    expect(r.out).toMatch(/^HTTP\/1\.[01] 403/);
+  });
+
+  it('refuses a name that resolves to a private address', async () => {
+    const r = await sh(agent(), 'wget -q -T 10 -O - http://private.test/');
+    expect(r.rc).not.toBe(0);
+    expect(r.out).toContain('403');
+  });
+
+  it('cannot reach another sandbox or its proxy', async () => {
+    const otherProxy = `ss.${p.name}.other.egress`;
+    const otherIp = (await docker.getContainer(otherProxy).inspect()).NetworkSettings.Networks[`ss.${p.name}.other.net`]!.IPAddress;
+    const r = await sh(agent(), `nc -w 3 ${otherIp} 3128 </dev/null`);
+    expect(r.rc).not.toBe(0);
+  });
+
+  it('logs every decision, readable with sandboxshift logs --egress', async () => {
+    const r = await p.run(['logs', 'agent', '--egress']);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    expect(lines.some((l) => l.host === 'allowed.test' && l.decision === 'allow')).toBe(true);
+    expect(lines.some((l) => l.host === 'blocked.test' && l.decision === 'deny')).toBe(true);
+  });
+
+  it('widens the allow list without recreating the environment, flagged in the plan', async () => {
+    const before = (await docker.getContainer(agent()).inspect()).Id;
+    p.write(config(['allowed.test', 'private.test', 'blocked.test']));
+    const planned = await p.run(['plan']);
+    expect(planned.stdout).toContain('~ environment.agent will be updated in place');
+    expect(planned.stdout).toContain('! security: egress widened: blocked.test');
+    expect(planned.stdout).toContain('because:   egress WIDENED: +blocked.test');
+    expect(planned.stdout).toContain('data:      none');
+    const r = await p.run(['apply', '--auto-approve']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect((await docker.getContainer(agent()).inspect()).Id).toBe(before);
+    await attachProxy();
+    expect(await sh(agent(), 'wget -q -T 10 -O - http://blocked.test/')).toEqual({ out: 'blocked.test\n', rc: 0 });
+    expect((await p.run(['plan', '--detailed-exitcode'])).code).toBe(0);
+  });
+
+  it('lets nothing out with the proxy killed', async () => {
+    await dockerCli(['kill', proxy]);
+    const r = await sh(agent(), 'wget -q -T 5 -O - http://allowed.test/');
+    expect(r.rc).not.toBe(0);
+    const planned = await p.run(['plan']);
+    expect(planned.stdout).toContain('egress proxy not running');
+  });
+});
