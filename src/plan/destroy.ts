@@ -5,7 +5,7 @@ import type { DesiredState } from '../model/desired.js';
 import { containerName, environmentAddress } from '../model/names.js';
 import type { ObservedState } from '../model/observed.js';
 import { assemblePlan, deleteChange, egressRemovals } from './plan.js';
-import type { Change, Plan } from './types.js';
+import { bareChange, type Change, type Plan } from './types.js';
 
 export interface DestroyOptions {
   purgeVolumes?: boolean;
@@ -36,29 +36,20 @@ export function planDestroy(desired: DesiredState, observed: ObservedState, opti
     if (c) {
       changes.push(deleteChange(observed.project, c, reasons, purgeThis, egressRemovals(env, observed)));
     } else if (purgeThis && volume) {
-      changes.push({
-        address: environmentAddress(env),
-        type: 'environment',
-        name: env,
-        kind: 'delete',
-        actions: ['delete'],
-        reasons: [{ code: 'purge_workspace', message: 'leftover /workspace volume deleted by --purge-volumes' }],
-        dataEffect: 'destroys-workspace',
-        before: null,
-        after: null,
-        containerId: null,
-        containerName: containerName(observed.project, env),
-        volumeName: volume.name,
-        workspace: 'delete',
-        steps: ['remove-volume'],
-        resources: null,
-        configHash: null,
-        imageRef: null,
-        verify: null,
-        egress: null,
-        security: [],
-        dependsOn: [],
-      });
+      changes.push(
+        bareChange({
+          address: environmentAddress(env),
+          type: 'environment',
+          name: env,
+          kind: 'delete',
+          reasons: [{ code: 'purge_workspace', message: 'leftover /workspace volume deleted by --purge-volumes' }],
+          dataEffect: 'destroys-workspace',
+          containerName: containerName(observed.project, env),
+          volumeName: volume.name,
+          workspace: 'delete',
+          steps: ['remove-volume'],
+        }),
+      );
     }
   }
   for (const c of observed.duplicates) {

@@ -4,7 +4,7 @@ import type { DesiredEnvironment, DesiredState } from '../model/desired.js';
 import { POOL_BLOCKS, allowListDiff, overlaps, proxyAddress, subnetAt } from '../model/egress.js';
 import { networkName, outsideNetworkName, proxyName } from '../model/names.js';
 import type { ObservedState } from '../model/observed.js';
-import type { Change, EgressPlan, Reason, Step } from './types.js';
+import { bareChange, type Change, type EgressPlan, type Reason, type Step } from './types.js';
 
 export const OUTSIDE_NETWORK_ADDRESS = 'network.egress-out';
 
@@ -88,27 +88,13 @@ export function egressWork(d: DesiredEnvironment, e: EgressPlan | null, observed
 }
 
 export function outsideNetworkChange(project: string): Change {
-  return {
+  return bareChange({
     address: OUTSIDE_NETWORK_ADDRESS,
     type: 'network',
     name: 'egress-out',
     kind: 'create',
-    actions: ['create'],
-    reasons: [{ code: 'new', message: 'the project\'s outside network for egress proxies' }],
-    dataEffect: 'none',
-    before: null,
-    after: null,
-    containerId: null,
-    containerName: '',
+    reasons: [{ code: 'new', message: "the project's outside network for egress proxies" }],
     volumeName: outsideNetworkName(project),
-    workspace: 'keep',
     steps: ['create-outside-network'],
-    resources: null,
-    configHash: null,
-    imageRef: null,
-    verify: null,
-    egress: null,
-    security: [],
-    dependsOn: [],
-  };
+  });
 }

@@ -4,7 +4,7 @@ import type { DesiredEnvironment } from '../model/desired.js';
 import { EGRESS_IMAGE, type DesiredImage } from '../model/images.js';
 import type { ObservedImage, ObservedState } from '../model/observed.js';
 import { changedFiles } from '../model/build-context.js';
-import type { Change, Reason } from './types.js';
+import { bareChange, type Change, type Reason } from './types.js';
 
 export function planImage(
   project: string,
@@ -13,23 +13,14 @@ export function planImage(
   users: readonly DesiredEnvironment[],
 ): Change | null {
   if (!image.build || observed.images.has(image.ref)) return null;
-  return {
+  return bareChange({
     address: image.address,
     type: 'image',
     name: image.name,
     kind: 'create',
-    actions: ['create'],
     reasons: [buildReason(project, image, observed)],
-    dataEffect: 'none',
-    before: null,
-    after: null,
-    containerId: null,
-    containerName: '',
-    volumeName: '',
-    workspace: 'keep',
     // The proxy image is not a sandbox: the sandbox contract (a /workspace) does not apply to it.
     steps: image.name === EGRESS_IMAGE ? ['build-image'] : ['build-image', 'verify-image'],
-    resources: null,
     configHash: image.build.digest.hash,
     imageRef: image.ref,
     // Checked as the first environment's user; a version mismatch only if every user accepts it.
@@ -38,10 +29,7 @@ export function planImage(
       gid: users[0]?.gid ?? 65532,
       allowContractMismatch: users.length > 0 && users.every((d) => d.allowContractMismatch),
     },
-    egress: null,
-    security: [],
-    dependsOn: [],
-  };
+  });
 }
 
 function buildReason(project: string, image: DesiredImage, observed: ObservedState): Reason {

@@ -175,3 +175,25 @@ export const ACTIONS_BY_KIND: Record<ChangeKind, Action[]> = {
   delete: ['delete'],
   'no-op': ['no-op'],
 };
+
+/** A change with nothing in it but what is given: for the kinds of change that use few fields. */
+export function bareChange(fields: Pick<Change, 'address' | 'type' | 'name' | 'kind' | 'reasons' | 'steps'> & Partial<Change>): Change {
+  return {
+    actions: [...ACTIONS_BY_KIND[fields.kind]],
+    dataEffect: 'none',
+    before: null,
+    after: null,
+    containerId: null,
+    containerName: '',
+    volumeName: '',
+    workspace: 'keep',
+    resources: null,
+    configHash: null,
+    imageRef: null,
+    verify: null,
+    egress: null,
+    security: [],
+    dependsOn: [],
+    ...fields,
+  };
+}
