@@ -5,7 +5,6 @@
 // Env: BENCH_ENVS (default 1000), BENCH_APPLY_ENVS (default 50), BENCH_RUNS (default 5).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
@@ -32,8 +31,12 @@ function cli(dir, args) {
   return { ...r, ms };
 }
 
+// Work folders live under bench/work/ (git-ignored), not in a shared temp folder.
+const WORK = fileURLToPath(new URL('./work/', import.meta.url));
+
 function project(name, count) {
-  const dir = mkdtempSync(join(tmpdir(), `ss-bench-${name}-`));
+  mkdirSync(WORK, { recursive: true });
+  const dir = mkdtempSync(join(WORK, `${name}-`));
   writeFileSync(join(dir, 'sandboxshift.yaml'), configText(name, count));
   return dir;
 }
@@ -48,7 +51,7 @@ async function purge(name) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const must = (r, what) => {
-  if (r.status !== 0) throw new Error(`${what} failed (exit ${r.status}):\n${r.stderr}\n${r.stdout.slice(-2000)}`);
+  if (r.status !== 0) throw new Error(`${what} failed (exit ${r.status}${r.error ? `, ${r.error.message}` : ''}):\n${r.stderr ?? ''}\n${(r.stdout ?? '').slice(-2000)}`);
   return r;
 };
 
