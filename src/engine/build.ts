@@ -35,20 +35,25 @@ export async function buildImage(docker: Docker, project: string, image: Desired
   )) as unknown as NodeJS.ReadableStream;
   let step = 'before the first step';
   let imageId = '';
+  // The step's own output, kept only to explain a failure.
+  let tail: string[] = [];
+  const failure = (message: string) =>
+    new Error(`build failed at ${step}: ${message.trim()}${tail.length ? `\n  last output of the step:\n    ${tail.join('\n    ')}` : ''}`);
   await new Promise<void>((resolve, reject) => {
     docker.modem.followProgress(
       stream,
-      (err: Error | null) => (err ? reject(new Error(`build failed at ${step}: ${err.message}`)) : resolve()),
+      (err: Error | null) => (err ? reject(failure(err.message)) : resolve()),
       (event: BuildEvent) => {
         const line = event.stream?.trim();
         if (line && /^Step \d+\/\d+ :/.test(line)) {
+          tail = [];
           step = line.length > 120 ? `${line.slice(0, 117)}...` : line;
           // Our own labels are appended as LABEL steps by the engine; they are not the user's.
           if (!/^Step \d+\/\d+ : LABEL io\.sandboxshift\./.test(line)) onProgress(step);
-        }
+        } else if (line && !line.startsWith('--->')) tail = [...tail, ...line.split('\n')].slice(-8);
         const id = /^Successfully built ([0-9a-f]+)/.exec(line ?? '')?.[1] ?? event.aux?.ID;
         if (id) imageId = id;
-        if (event.error) reject(new Error(`build failed at ${step}: ${(event.errorDetail?.message ?? event.error).trim()}`));
+        if (event.error) reject(failure(event.errorDetail?.message ?? event.error));
       },
     );
   });

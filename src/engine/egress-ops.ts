@@ -47,7 +47,7 @@ export async function createProxy(docker: Docker, project: string, env: string, 
       NetworkMode: e.network,
       CapDrop: ['ALL'],
       SecurityOpt: ['no-new-privileges:true'],
-      ReadonlyRootfs: true,
+      // Not read-only: the engine refuses to copy the policy file into a read-only rootfs.
       Memory: 128 * 1024 * 1024,
       PidsLimit: 128,
       RestartPolicy: { Name: 'unless-stopped' },
@@ -57,7 +57,21 @@ export async function createProxy(docker: Docker, project: string, env: string, 
   await container.putArchive(await policyArchive(e.allow), { path: '/' });
   await docker.getNetwork(e.outsideNetwork).connect({ Container: container.id });
   await container.start();
+  await waitUntilListening(docker, container.id);
   return container.id;
+}
+
+/** Apply is done only when the way out works: wait for the proxy's "listening" line. */
+async function waitUntilListening(docker: Docker, id: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const logs = ((await docker.getContainer(id).logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer).toString('utf8');
+    if (logs.includes('"event":"listening"')) return;
+    const fatal = /\{[^\n]*"event":"fatal"[^\n]*\}/.exec(logs)?.[0];
+    if (fatal) throw new Error(`egress proxy failed to start: ${fatal}`);
+    if (Date.now() > deadline) throw new Error(`egress proxy did not start listening within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 export async function removeByName(docker: Docker, name: string): Promise<void> {

@@ -52,7 +52,8 @@ export function desiredImage(config: Config, image: ImageConfig, builtin = false
   const b = image.build;
   if (!b) throw new Error(`internal: image ${image.name} has neither ref nor build`);
   const digest = digestBuildContext(b.context, b.dockerfile, b.args);
-  const repo = builtImageRepo(config.project, image.name);
+  // Shipped images are shared by every project on the engine: one build, one tag.
+  const repo = builtin ? `sandboxshift/builtin-${image.name}` : builtImageRepo(config.project, image.name);
   return {
     address: imageAddress(image.name),
     name: image.name,
