@@ -1,49 +1,11 @@
 // The allow list is the promise: attack it from inside real sandboxes, under runc and runsc.
 // The suite's own "internet" is containers on networks it creates: nothing leaves the machine.
 import { randomInt } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
-import { isIPv4 } from 'node:net';
+import { fakeInternetSubnet } from '../support/fake-internet.mjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { containerOf, docker, dockerCli, testProject, type TestProject } from './harness.js';
 
 const HOSTS = ['allowed.test', 'blocked.test', 'evilallowed.test', 'allowed.test.evil.test'];
-
-/**
- * A public-looking /24 for the fake internet (the proxy refuses private ranges) that hides
- * nothing real: no host route, no resolver, and not the package mirror's address (on this
- * machine the mirror sits in a documentation range, and a bridge there cuts apt off).
- */
-function fakeInternetSubnet(): string {
-  const avoid = new Set<string>();
-  const prefix = (ip: string) => ip.split('.').slice(0, 3).join('.');
-  for (const line of readFileSync('/etc/resolv.conf', 'utf8').split('\n')) {
-    const ip = /^nameserver\s+(\S+)/.exec(line)?.[1];
-    if (ip && isIPv4(ip)) avoid.add(prefix(ip));
-  }
-  for (const line of readFileSync('/proc/net/route', 'utf8').split('\n').slice(1)) {
-    const dest = line.split('\t')[1];
-    if (dest && dest !== '00000000') avoid.add(prefix(dest.match(/../g)!.reverse().map((h) => parseInt(h, 16)).join('.')));
-  }
-  const sources = readdirSync('/etc/apt/sources.list.d')
-    .map((f) => readFileSync(`/etc/apt/sources.list.d/${f}`, 'utf8'))
-    .join('\n')
-    .split('\n')
-    .filter((l) => /^(URIs:|deb )/.test(l.trim()));
-  for (const host of sources.join(' ').match(/https?:\/\/([^/\s:]+)/g)?.map((u) => u.replace(/^https?:\/\//, '')) ?? []) {
-    let answer = '';
-    try {
-      answer = execFileSync('getent', ['ahostsv4', host], { encoding: 'utf8' });
-    } catch {
-      continue; // a mirror that does not resolve cannot be hidden by a bridge either
-    }
-    const ip = answer.split('\n')[0]?.split(' ')[0];
-    if (ip && isIPv4(ip)) avoid.add(prefix(ip));
-  }
-  const free = ['198.51.100', '203.0.113', '192.0.2'].find((c) => !avoid.has(c));
-  if (!free) throw new Error('no documentation /24 is free of host routes for the fake internet');
-  return `${free}.0/24`;
-}
 
 /** Runs a shell script in a container; never throws, returns output and exit code. */
 async function sh(container: string, script: string): Promise<{ out: string; rc: number }> {

@@ -1,0 +1,122 @@
+// Egress and runtime figures (npm run bench runs this after the core figures):
+//  - proxy overhead: a 64 MiB download and 50 small requests, direct versus through an
+//    environment's egress proxy, from a client on the same engine (all traffic local);
+//  - sandbox create time under runc versus runsc (whole-process apply of 8 environments).
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Docker from 'dockerode';
+import { fakeInternetSubnet } from '../test/support/fake-internet.mjs';
+
+const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const WORK = fileURLToPath(new URL('./work/', import.meta.url));
+const docker = new Docker();
+
+function cli(dir, args) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: 'true', NO_COLOR: '1' } });
+  if (r.status !== 0) throw new Error(`sandboxshift ${args.join(' ')} failed: ${r.stderr}\n${(r.stdout ?? '').slice(-1500)}`);
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+function project(name, yaml) {
+  mkdirSync(WORK, { recursive: true });
+  const dir = mkdtempSync(join(WORK, `${name}-`));
+  writeFileSync(join(dir, 'sandboxshift.yaml'), yaml);
+  return dir;
+}
+
+// Runs inside a container from the proxy image (it has Node): times requests to a URL,
+// either directly or through the proxy, and prints JSON.
+const CLIENT = `
+const http = require('http');
+const [mode, server, proxy, host] = process.argv.slice(1);
+const get = (path) => new Promise((resolve, reject) => {
+  const opts = mode === 'direct'
+    ? { host: server, port: 80, path, headers: { host } }
+    : { host: proxy, port: 3128, path: 'http://' + host + path, headers: { host } };
+  const t0 = process.hrtime.bigint();
+  http.get(opts, (res) => { let n = 0; res.on('data', (c) => n += c.length); res.on('end', () => resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, bytes: n, status: res.statusCode })); }).on('error', reject);
+});
+(async () => {
+  await get('/small');
+  const small = [];
+  for (let i = 0; i < 50; i++) small.push((await get('/small')).ms);
+  small.sort((a, b) => a - b);
+  const big = await get('/big');
+  console.log(JSON.stringify({ mode, small_median_ms: small[25], big_ms: big.ms, big_bytes: big.bytes, big_mib_s: big.bytes / 1048576 / (big.ms / 1000), status: big.status }));
+})().catch((e) => { console.error(e.message); process.exit(1); });
+`;
+
+async function run(image, cmd, networks) {
+  const [first, ...rest] = networks;
+  const c = await docker.createContainer({ Image: image, Entrypoint: ['node', '-e', CLIENT], Cmd: cmd, User: '65532', HostConfig: { NetworkMode: first } });
+  for (const n of rest) await docker.getNetwork(n).connect({ Container: c.id });
+  await c.start();
+  await c.wait();
+  const logs = (await c.logs({ stdout: true, stderr: true })).toString('utf8').replace(/[\x00-\x08]/g, '');
+  await c.remove({ force: true });
+  const line = logs.split('\n').find((l) => l.includes('{"mode"'));
+  if (!line) throw new Error(`bench client failed: ${logs}`);
+  return JSON.parse(line.slice(line.indexOf('{')));
+}
+
+export async function benchEgress() {
+  const name = 'bench-egress';
+  const inet = 'ss-bench-inet';
+  const dir = project(name, `version: 1\nproject: ${name}\nimages:\n  busybox: { ref: sandboxshift/busybox:test }\nenvironments:\n  agent: { image: busybox, resources: { memory: 64m, pids: 64 }, egress: { allow: [files.bench.test] } }\n`);
+  cli(dir, ['apply', '--auto-approve']);
+  await docker.createNetwork({ Name: inet, IPAM: { Config: [{ Subnet: fakeInternetSubnet() }] } });
+  const server = await docker.createContainer({
+    name: 'ss-bench-files',
+    Image: 'sandboxshift/busybox:test',
+    User: '0',
+    Cmd: ['sh', '-c', 'mkdir -p /tmp/www && echo ok > /tmp/www/small && dd if=/dev/zero of=/tmp/www/big bs=1M count=64 2>/dev/null && exec httpd -f -p 80 -h /tmp/www'],
+    HostConfig: { NetworkMode: inet },
+    NetworkingConfig: { EndpointsConfig: { [inet]: { Aliases: ['files.bench.test'] } } },
+  });
+  try {
+    await server.start();
+    await new Promise((r) => setTimeout(r, 2000));
+    const proxyName = `ss.${name}.agent.egress`;
+    const proxyInfo = await docker.getContainer(proxyName).inspect();
+    await docker.getNetwork(inet).connect({ Container: proxyName });
+    const proxyIp = proxyInfo.NetworkSettings.Networks[`ss.${name}.agent.net`].IPAddress;
+    const serverIp = (await server.inspect()).NetworkSettings.Networks[inet].IPAddress;
+    const image = proxyInfo.Config.Image;
+    const direct = await run(image, ['direct', serverIp, proxyIp, 'files.bench.test'], [inet]);
+    const proxied = await run(image, ['proxy', serverIp, proxyIp, 'files.bench.test'], [`ss.${name}.agent.net`]);
+    return {
+      direct,
+      proxied,
+      throughput_ratio: +(proxied.big_mib_s / direct.big_mib_s).toFixed(3),
+      added_latency_ms: +(proxied.small_median_ms - direct.small_median_ms).toFixed(2),
+    };
+  } finally {
+    await server.remove({ force: true });
+    cli(dir, ['destroy', '--auto-approve', '--purge-volumes']);
+    for (const n of await docker.listNetworks({ filters: { label: [`io.sandboxshift.project=${name}`] } })) await docker.getNetwork(n.Id).remove();
+    await docker.getNetwork(inet).remove();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function benchRuntimes(count = 8) {
+  const out = {};
+  for (const runtime of ['runc', 'runsc']) {
+    const name = `bench-rt-${runtime}`;
+    const envs = Array.from({ length: count }, (_, i) => `  e${i}: {}`).join('\n');
+    const dir = project(name, `version: 1\nproject: ${name}\nimages:\n  busybox: { ref: sandboxshift/busybox:test }\ndefaults:\n  image: busybox\n  runtime: ${runtime}\n  resources: { memory: 64m, pids: 64 }\nenvironments:\n${envs}\n`);
+    const ms = cli(dir, ['apply', '--auto-approve', '--parallelism', '4']);
+    cli(dir, ['destroy', '--auto-approve', '--purge-volumes']);
+    rmSync(dir, { recursive: true, force: true });
+    out[runtime] = { environments: count, apply_ms: Math.round(ms), ms_per_environment: Math.round(ms / count) };
+  }
+  return out;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  console.log('egress overhead', JSON.stringify(await benchEgress(), null, 2));
+  console.log('runc vs runsc create', JSON.stringify(await benchRuntimes(), null, 2));
+}

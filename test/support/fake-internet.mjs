@@ -1,0 +1,38 @@
+// A public-looking /24 for a fake internet on this machine (the egress proxy refuses private
+// ranges) that hides nothing real: no host route, no resolver, and not the package mirror's
+// address. Shared by the egress tests and the benchmark.
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
+
+export function fakeInternetSubnet() {
+  const avoid = new Set();
+  const prefix = (ip) => ip.split('.').slice(0, 3).join('.');
+  for (const line of readFileSync('/etc/resolv.conf', 'utf8').split('\n')) {
+    const ip = /^nameserver\s+(\S+)/.exec(line)?.[1];
+    if (ip && isIPv4(ip)) avoid.add(prefix(ip));
+  }
+  for (const line of readFileSync('/proc/net/route', 'utf8').split('\n').slice(1)) {
+    const dest = line.split('\t')[1];
+    if (dest && dest !== '00000000') avoid.add(prefix(dest.match(/../g).reverse().map((h) => parseInt(h, 16)).join('.')));
+  }
+  const dir = '/etc/apt/sources.list.d';
+  const lines = readdirSync(dir)
+    .map((f) => readFileSync(`${dir}/${f}`, 'utf8'))
+    .join('\n')
+    .split('\n')
+    .filter((l) => /^(URIs:|deb )/.test(l.trim()));
+  for (const host of lines.join(' ').match(/https?:\/\/([^/\s:]+)/g)?.map((u) => u.replace(/^https?:\/\//, '')) ?? []) {
+    let answer = '';
+    try {
+      answer = execFileSync('getent', ['ahostsv4', host], { encoding: 'utf8' });
+    } catch {
+      continue; // a mirror that does not resolve cannot be hidden by a bridge either
+    }
+    const ip = answer.split('\n')[0]?.split(' ')[0];
+    if (ip && isIPv4(ip)) avoid.add(prefix(ip));
+  }
+  const free = ['198.51.100', '203.0.113', '192.0.2'].find((c) => !avoid.has(c));
+  if (!free) throw new Error('no documentation /24 is free of host routes for the fake internet');
+  return `${free}.0/24`;
+}
