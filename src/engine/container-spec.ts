@@ -32,11 +32,11 @@ export function workspaceLabels(project: string, d: DesiredEnvironment): Record<
 
 /**
  * Under gVisor the pids cgroup counts the sandbox kernel's own host threads (about 60 when
- * idle, seen with runsc 20221219), not the processes inside; without headroom a small limit
- * crashes the sandbox or hangs `docker exec`. The environment's own processes are then bounded
- * by this total.
+ * idle, more as processes inside block; seen with runsc 20221219), not the processes inside; without headroom a small limit
+ * crashes the sandbox or hangs `docker exec`. The environment's own processes are bounded by
+ * RLIMIT_NPROC instead, which gVisor enforces inside the sandbox.
  */
-export const RUNSC_PIDS_HEADROOM = 128;
+export const RUNSC_PIDS_HEADROOM = 512;
 
 export function hostPidsLimit(pids: number, runtime: string): number {
   return runtime === 'runsc' ? pids + RUNSC_PIDS_HEADROOM : pids;
@@ -84,6 +84,9 @@ export function containerCreateOptions(project: string, d: DesiredEnvironment, e
       Memory: resources.memoryBytes,
       MemorySwap: resources.memoryBytes,
       PidsLimit: hostPidsLimit(resources.pids, spec.runtime),
+      // Inside gVisor the processes are its own; it enforces RLIMIT_NPROC per sandbox, so that is
+      // the pids bound there. (Not under runc: there the limit would count the UID host-wide.)
+      ...(spec.runtime === 'runsc' ? { Ulimits: [{ Name: 'nproc', Soft: resources.pids, Hard: resources.pids }] } : {}),
       RestartPolicy: { Name: 'unless-stopped' },
     },
   };
