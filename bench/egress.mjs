@@ -1,9 +1,10 @@
 // Egress and runtime figures (npm run bench runs this after the core figures):
-//  - proxy overhead: a 64 MiB download and 50 small requests, direct versus through an
-//    environment's egress proxy, from a client on the same engine (all traffic local);
+//  - proxy overhead: a 64 MiB HTTPS download and 50 small HTTPS requests, direct versus
+//    tunnelled through an environment's egress proxy (CONNECT, SNI checked), from a client on
+//    the same engine (all traffic local; a throwaway certificate made by openssl);
 //  - sandbox create time under runc versus runsc (whole-process apply of 8 environments).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
@@ -27,17 +28,29 @@ function project(name, yaml) {
   return dir;
 }
 
-// Runs inside a container from the proxy image (it has Node): times requests to a URL,
-// either directly or through the proxy, and prints JSON.
+// Runs inside a container from the proxy image (it has Node): times HTTPS requests, either
+// straight to the server or tunnelled through the proxy with CONNECT, and prints JSON.
 const CLIENT = `
-const http = require('http');
+const https = require('https'), http = require('http');
 const [mode, server, proxy, host] = process.argv.slice(1);
+const tunnel = () => new Promise((resolve, reject) => {
+  http.request({ host: proxy, port: 3128, method: 'CONNECT', path: host + ':443' })
+    .on('connect', (res, socket) => (res.statusCode === 200 ? resolve(socket) : reject(new Error('CONNECT ' + res.statusCode))))
+    .on('error', reject).end();
+});
+// An agent whose connections are CONNECT tunnels through the proxy, with TLS inside.
+class TunnelAgent extends https.Agent {
+  createConnection(o, cb) {
+    tunnel().then((sock) => cb(null, require('tls').connect({ socket: sock, servername: host, rejectUnauthorized: false })), cb);
+  }
+}
 const get = (path) => new Promise((resolve, reject) => {
+  const base = { path, servername: host, headers: { host }, rejectUnauthorized: false, agent: false };
   const opts = mode === 'direct'
-    ? { host: server, port: 80, path, headers: { host } }
-    : { host: proxy, port: 3128, path: 'http://' + host + path, headers: { host } };
+    ? { ...base, host: server, port: 443 }
+    : { ...base, agent: new TunnelAgent() };
   const t0 = process.hrtime.bigint();
-  http.get(opts, (res) => { let n = 0; res.on('data', (c) => n += c.length); res.on('end', () => resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, bytes: n, status: res.statusCode })); }).on('error', reject);
+  https.get(opts, (res) => { let n = 0; res.on('data', (c) => n += c.length); res.on('end', () => resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, bytes: n, status: res.statusCode })); }).on('error', reject);
 });
 (async () => {
   await get('/small');
@@ -58,7 +71,7 @@ async function run(image, cmd, networks) {
   const logs = (await c.logs({ stdout: true, stderr: true })).toString('utf8').replace(/[\x00-\x08]/g, '');
   await c.remove({ force: true });
   const line = logs.split('\n').find((l) => l.includes('{"mode"'));
-  if (!line) throw new Error(`bench client failed: ${logs}`);
+  if (!line) throw new Error(`bench client failed (${cmd.join(" ")} on ${networks.join(",")}): ${logs}`);
   return JSON.parse(line.slice(line.indexOf('{')));
 }
 
@@ -68,11 +81,18 @@ export async function benchEgress() {
   const dir = project(name, `version: 1\nproject: ${name}\nimages:\n  busybox: { ref: sandboxshift/busybox:test }\nenvironments:\n  agent: { image: busybox, resources: { memory: 64m, pids: 64 }, egress: { allow: [files.bench.test] } }\n`);
   cli(dir, ['apply', '--auto-approve']);
   await docker.createNetwork({ Name: inet, IPAM: { Config: [{ Subnet: fakeInternetSubnet() }] } });
+  const tlsDir = mkdtempSync(join(WORK, 'tls-'));
+  spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=files.bench.test', '-days', '1', '-keyout', join(tlsDir, 'k'), '-out', join(tlsDir, 'c')]);
+  const [key, cert] = ['k', 'c'].map((f) => readFileSync(join(tlsDir, f), 'utf8'));
+  rmSync(tlsDir, { recursive: true, force: true });
+  const proxyImage = (await docker.getContainer(`ss.${name}.agent.egress`).inspect()).Config.Image;
+  const big = 'Buffer.alloc(64 * 1048576)';
   const server = await docker.createContainer({
     name: 'ss-bench-files',
-    Image: 'sandboxshift/busybox:test',
+    Image: proxyImage,
     User: '0',
-    Cmd: ['sh', '-c', 'mkdir -p /tmp/www && echo ok > /tmp/www/small && dd if=/dev/zero of=/tmp/www/big bs=1M count=64 2>/dev/null && exec httpd -f -p 80 -h /tmp/www'],
+    Entrypoint: ['node', '-e', `const b = ${big}; require('https').createServer({ key: process.env.KEY, cert: process.env.CERT }, (q, r) => r.end(q.url === '/big' ? b : 'ok')).listen(443)`],
+    Env: [`KEY=${key}`, `CERT=${cert}`],
     HostConfig: { NetworkMode: inet },
     NetworkingConfig: { EndpointsConfig: { [inet]: { Aliases: ['files.bench.test'] } } },
   });
@@ -84,7 +104,8 @@ export async function benchEgress() {
     await docker.getNetwork(inet).connect({ Container: proxyName });
     const proxyIp = proxyInfo.NetworkSettings.Networks[`ss.${name}.agent.net`].IPAddress;
     const serverIp = (await server.inspect()).NetworkSettings.Networks[inet].IPAddress;
-    const image = proxyInfo.Config.Image;
+    const image = proxyImage;
+    if (!serverIp) throw new Error(`bench file server has no address: ${JSON.stringify((await server.inspect()).State)}`);
     const direct = await run(image, ['direct', serverIp, proxyIp, 'files.bench.test'], [inet]);
     const proxied = await run(image, ['proxy', serverIp, proxyIp, 'files.bench.test'], [`ss.${name}.agent.net`]);
     return {

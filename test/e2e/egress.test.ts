@@ -131,6 +131,7 @@ environments:
     expect(direct.rc).not.toBe(0);
     expect(direct.out).not.toContain('HTTP/1');
     const dns = await sh(agent(), 'nslookup allowed.test');
+    expect(dns.rc).not.toBe(0);
     expect(dns.out).not.toContain(`Address: ${inetSubnet.split('.').slice(0, 3).join('.')}.`);
     const v6 = await sh(agent(), 'cat /proc/net/if_inet6 2>/dev/null | grep -v " lo$" | wc -l');
     expect(v6.out.trim()).toBe('0');
