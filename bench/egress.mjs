@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
-import { fakeInternetSubnet } from '../test/support/fake-internet.mjs';
+import { createFakeInternet } from '../test/support/fake-internet.mjs';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const WORK = fileURLToPath(new URL('./work/', import.meta.url));
@@ -80,7 +80,7 @@ export async function benchEgress() {
   const inet = 'ss-bench-inet';
   const dir = project(name, `version: 1\nproject: ${name}\nimages:\n  busybox: { ref: sandboxshift/busybox:test }\nenvironments:\n  agent: { image: busybox, resources: { memory: 64m, pids: 64 }, egress: { allow: [files.bench.test] } }\n`);
   cli(dir, ['apply', '--auto-approve']);
-  await docker.createNetwork({ Name: inet, IPAM: { Config: [{ Subnet: fakeInternetSubnet() }] } });
+  await createFakeInternet(docker, inet);
   const tlsDir = mkdtempSync(join(WORK, 'tls-'));
   spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=files.bench.test', '-days', '1', '-keyout', join(tlsDir, 'k'), '-out', join(tlsDir, 'c')]);
   const [key, cert] = ['k', 'c'].map((f) => readFileSync(join(tlsDir, f), 'utf8'));

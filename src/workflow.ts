@@ -12,7 +12,7 @@ import { contractViolations } from './plan/contract.js';
 import type { DesiredEnvironment, DesiredState, SecretValues } from './model/desired.js';
 import type { ObservedState } from './model/observed.js';
 import { resolveDesired } from './model/resolve.js';
-import { plan as makePlan, planDestroy, type Plan } from './plan/index.js';
+import { emptyObserved, observedFromDesired, plan as makePlan, planDestroy, type Plan } from './plan/index.js';
 import { sameResources } from './plan/reasons.js';
 
 export interface Loaded {
@@ -76,6 +76,45 @@ async function refineStale(engine: Engine, desired: DesiredState, observed: Obse
     })
     .map((d) => d.name);
   return refineResources(engine, observed, stale);
+}
+
+/**
+ * The plan from one config to another with no engine (`diff`): planned against the engine as
+ * `from` would have left it, so it lists exactly the actions apply would take. Secrets are
+ * compared by name and by value only where a value can be read (none is needed); what the
+ * engine offers (runtimes, referenced and shipped images) is taken as given. Build contexts
+ * and `image: auto` marker files are read from the working tree for both sides. `labels` name
+ * each side in diagnostics (e.g. `origin/main:sandboxshift.yaml`).
+ */
+export function planBetween(from: Config, to: Config, labels: { from: string; to: string } = { from: from.file, to: to.file }): Plan {
+  const options = { secretsOptional: true } as const;
+  const named = (diags: Diagnostic[], config: Config, label: string) => diags.map((d) => (d.file === config.file ? { ...d, file: label } : d));
+  const before = resolveDesired(from, options);
+  const after = resolveDesired(to, options);
+  const errors = [
+    ...named(before.diagnostics, from, labels.from).map((d) => ({ ...d, hint: `${d.hint ?? ''}${d.hint ? '; ' : ''}diff reads build contexts from the working tree, for both commits` })),
+    ...named(after.diagnostics, to, labels.to),
+  ].filter((d) => d.severity === 'error');
+  if (errors.length) throw new DiagnosticsError(errors);
+  const offered = {
+    images: [...after.desired.images.values()].filter((i) => !i.build || i.builtin).map((i) => i.ref),
+    runtimes: [...after.desired.environments.values()].map((d) => d.spec.runtime),
+  };
+  const assumed = observedFromDesired(before.desired, offered);
+  // A new project name starts from nothing on the engine; only images and runtimes carry over.
+  const renamed = from.project !== to.project;
+  const observed = renamed ? { ...emptyObserved(to.project), images: assumed.images, runtimes: assumed.runtimes } : assumed;
+  const p = makePlan(after.desired, observed);
+  const notes = renamed
+    ? [
+        warningDiag(`project renamed from '${from.project}' to '${to.project}': apply creates every environment under the new name and leaves '${from.project}' running, with its workspace volumes`, {
+          file: labels.to,
+          path: 'project',
+          hint: `destroy the old project with the previous config first (sandboxshift destroy), or keep the name`,
+        }),
+      ]
+    : [];
+  return { ...p, diagnostics: [...notes, ...named(after.diagnostics, to, labels.to), ...p.diagnostics] };
 }
 
 export interface PlanRequest {

@@ -7,6 +7,7 @@ export type Options = NonNullable<ParseArgsConfig['options']>;
 export const COMMON_OPTIONS = {
   config: { type: 'string', short: 'c' },
   'no-color': { type: 'boolean' },
+  'no-tui': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Options;
 

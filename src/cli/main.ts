@@ -10,6 +10,7 @@ const USAGE = `Usage: sandboxshift <command> [options]
 Commands:
   validate   check sandboxshift.yaml (no engine needed)
   plan       show what apply would change on the Docker engine
+  diff       what apply would change between two git commits of the config (no engine needed)
   apply      converge the engine to the config (or apply a saved plan)
   destroy    remove the project's environments (workspace volumes kept)
   status     show each environment's state
@@ -25,6 +26,7 @@ type Command = { run: (argv: string[], io: Io) => Promise<number>; help: string 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   validate: async () => { const m = await import('./commands/validate.js'); return { run: m.validateCommand, help: m.validateHelp }; },
   plan: async () => { const m = await import('./commands/plan.js'); return { run: m.planCommand, help: m.planHelp }; },
+  diff: async () => { const m = await import('./commands/diff.js'); return { run: m.diffCommand, help: m.diffHelp }; },
   apply: async () => { const m = await import('./commands/apply.js'); return { run: m.applyCommand, help: m.applyHelp }; },
   destroy: async () => { const m = await import('./commands/destroy.js'); return { run: m.destroyCommand, help: m.destroyHelp }; },
   status: async () => { const m = await import('./commands/status.js'); return { run: m.statusCommand, help: m.statusHelp }; },

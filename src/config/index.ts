@@ -8,3 +8,4 @@ export { isDockerSocket } from './dangerous-checks.js';
 export { isEgressEntry } from './egress-entry.js';
 export { SCHEMA_FILE } from './schema.js';
 export * from './types.js';
+export { loadConfigAt, type ConfigRevision } from './revision.js';

@@ -19,7 +19,15 @@ export interface ResolveResult {
 export interface ResolveOptions {
   /** Where `fromEnv` secrets are read from; defaults to process.env. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * A secret that cannot be read is no error: its fingerprint is UNKNOWN_SECRET and it gets no
+   * value. For `diff`, which compares configs and never needs values (none are invented).
+   */
+  secretsOptional?: boolean;
 }
+
+/** The fingerprint of a secret whose value was not available (only with `secretsOptional`). */
+export const UNKNOWN_SECRET = 'unknown';
 
 export function resolveDesired(config: Config, options: ResolveOptions = {}): ResolveResult {
   const diagnostics: Diagnostic[] = [];
@@ -32,9 +40,9 @@ export function resolveDesired(config: Config, options: ResolveOptions = {}): Re
     const imageName = auto?.image ?? env.image;
     const image = imageFor(config, imageName, images, diagnostics);
     if (!image) continue;
-    const values = readSecrets(config, env, options.env ?? process.env, diagnostics);
+    const { values, unknown } = readSecrets(config, env, options, diagnostics);
     secrets.set(env.name, values);
-    environments.set(env.name, desiredEnvironment(config, env, values, image, auto?.because ?? null));
+    environments.set(env.name, desiredEnvironment(config, env, values, unknown, image, auto?.because ?? null));
   }
   if ([...environments.values()].some((d) => d.egress.mode === 'allow')) imageFor(config, EGRESS_IMAGE, images, diagnostics);
   // Declared images nobody uses yet are still known, for `sandboxshift images build`.
@@ -63,11 +71,13 @@ function desiredEnvironment(
   config: Config,
   env: EnvironmentConfig,
   secretValues: Array<{ name: string; value: Buffer }>,
+  unknownSecrets: string[],
   image: DesiredImage,
   imageNote: string | null,
 ): DesiredEnvironment {
   const secrets: Record<string, string> = {};
   for (const { name, value } of secretValues) secrets[name] = secretFingerprint(config.project, env.name, name, value);
+  for (const name of unknownSecrets) secrets[name] = UNKNOWN_SECRET;
   const spec: EnvironmentSpec = {
     image: image.ref,
     env: { ...env.env },
@@ -104,13 +114,16 @@ function desiredEnvironment(
 function readSecrets(
   config: Config,
   env: EnvironmentConfig,
-  processEnv: NodeJS.ProcessEnv,
+  options: ResolveOptions,
   diagnostics: Diagnostic[],
-): Array<{ name: string; value: Buffer }> {
+): { values: Array<{ name: string; value: Buffer }>; unknown: string[] } {
   const out: Array<{ name: string; value: Buffer }> = [];
+  const unknown: string[] = [];
   for (const [name, source] of Object.entries(env.secrets).sort(([a], [b]) => a.localeCompare(b))) {
-    const value = readSecret(config, source, processEnv);
-    if (typeof value === 'string') {
+    const value = readSecret(config, source, options.env ?? process.env);
+    if (typeof value === 'string' && options.secretsOptional) {
+      unknown.push(name);
+    } else if (typeof value === 'string') {
       diagnostics.push(
         errorDiag(`secret '${name}' of environment '${env.name}': ${value}`, {
           file: config.file,
@@ -120,11 +133,11 @@ function readSecrets(
             : 'create the file or fix the path; it is read relative to the config file',
         }),
       );
-      continue;
+    } else {
+      out.push({ name, value });
     }
-    out.push({ name, value });
   }
-  return out;
+  return { values: out, unknown };
 }
 
 /** The value, or a message saying why it could not be read (never containing the value). */

@@ -4,8 +4,8 @@ import type { ChangeKind, DataEffect, EnvironmentView } from '../plan/types.js';
 import type { JsonChange, JsonPlan } from './json.js';
 import { plainStyle, type Style } from './style.js';
 
-const SYMBOL: Record<ChangeKind, string> = { create: '+', replace: '-/+', update: '~', start: '>', delete: '-', 'no-op': ' ' };
-const VERB: Record<ChangeKind, string> = {
+export const SYMBOL: Record<ChangeKind, string> = { create: '+', replace: '-/+', update: '~', start: '>', delete: '-', 'no-op': ' ' };
+export const VERB: Record<ChangeKind, string> = {
   create: 'will be created',
   replace: 'must be replaced',
   update: 'will be updated in place',
@@ -64,7 +64,7 @@ function renderChange(c: JsonChange, style: Style): string[] {
   }
   for (const note of c.security) lines.push(style.red(style.bold(`      ! security: ${note}`)));
   const view = c.change.after ?? c.change.before;
-  if (view && (c.kind === 'create' || c.kind === 'delete')) describe(view, row);
+  if (view && (c.kind === 'create' || c.kind === 'delete')) describeEnvironment(view, row);
   const reasonLines = c.reasons.map((r) => r.message);
   if (reasonLines.length === 1) row('because', reasonLines[0] ?? '');
   else if (reasonLines.length > 1) {
@@ -80,7 +80,8 @@ function renderChange(c: JsonChange, style: Style): string[] {
   return lines;
 }
 
-function describe(v: EnvironmentView, row: (label: string, value: string) => void): void {
+/** The rows a created or destroyed environment is shown with; the TUI shows the same. */
+export function describeEnvironment(v: EnvironmentView, row: (label: string, value: string) => void): void {
   row('image', v.imageNote ? `${v.image} (auto: ${v.imageNote})` : v.image);
   row('runtime', `${v.runtime}, user ${v.user}, network ${v.network}${v.privileged ? ', PRIVILEGED' : ''}`);
   row('resources', `${v.resources.cpus} cpu, ${v.resources.memory}, ${v.resources.pids} pids`);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fakeInternetSubnet } from '../support/fake-internet.mjs';
+import { createFakeInternet } from '../support/fake-internet.mjs';
 import { containerOf, docker, dockerCli, testProject, type TestProject } from './harness.js';
 
 const NODE_IMAGE = 'sandboxshift/runtime-node:latest';
@@ -49,7 +49,7 @@ describe.each(['runc', 'runsc'])('TLS through the egress proxy under %s', (runti
     const key = readFileSync(join(dir, 'key.pem'), 'utf8');
     const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
     rmSync(dir, { recursive: true, force: true });
-    await docker.createNetwork({ Name: internet, IPAM: { Config: [{ Subnet: fakeInternetSubnet() }] }, Labels: { 'io.sandboxshift.test': '1' } });
+    await createFakeInternet(docker, internet, { 'io.sandboxshift.test': '1' });
     const c = await docker.createContainer({
       name: server,
       Image: NODE_IMAGE,

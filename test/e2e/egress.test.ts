@@ -1,7 +1,7 @@
 // The allow list is the promise: attack it from inside real sandboxes, under runc and runsc.
 // The suite's own "internet" is containers on networks it creates: nothing leaves the machine.
 import { randomInt } from 'node:crypto';
-import { fakeInternetSubnet } from '../support/fake-internet.mjs';
+import { createFakeInternet } from '../support/fake-internet.mjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { containerOf, docker, dockerCli, testProject, type TestProject } from './harness.js';
 
@@ -63,8 +63,7 @@ environments:
 
   beforeAll(async () => {
     const octet = randomInt(0, 250);
-    inetSubnet = fakeInternetSubnet();
-    await docker.createNetwork({ Name: internet, IPAM: { Config: [{ Subnet: inetSubnet }] }, Labels: { 'io.sandboxshift.test': '1' } });
+    inetSubnet = await createFakeInternet(docker, internet, { 'io.sandboxshift.test': '1' });
     await docker.createNetwork({ Name: privateNet, IPAM: { Config: [{ Subnet: `10.77.${octet}.0/24` }] }, Labels: { 'io.sandboxshift.test': '1' } });
     const serve = async (alias: string, network: string) => {
       const name = `ss-e2e-${alias.replaceAll('.', '-')}-${tag}`;

@@ -47,7 +47,8 @@ export function testProject(label: string, yaml: string): TestProject {
   };
 }
 
-export function runCli(args: string[], cwd: string, opts: { env?: Record<string, string>; input?: string } = {}): Promise<RunResult> {
+/** Runs the built CLI with pipes for stdin and stdout, CI=true; an `env` value of undefined unsets it. */
+export function runCli(args: string[], cwd: string, opts: { env?: Record<string, string | undefined>; input?: string } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd,
@@ -118,7 +119,8 @@ export async function volumeExists(name: string): Promise<boolean> {
 
 /**
  * Runs the CLI on a real pseudo-terminal (util-linux `script`), typing `answer` when the
- * approval prompt appears, as a person at a terminal would.
+ * approval prompt appears, as a person at a terminal would. With TERM=dumb and CI set (even
+ * empty) it gets the plain prompt, not the TUI (see src/cli/tui.ts; the TUI is tui.test.ts's).
  */
 export function runInTerminal(args: string[], cwd: string, answer: string): Promise<RunResult> {
   return new Promise((resolve, reject) => {

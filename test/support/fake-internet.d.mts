@@ -1,1 +1,3 @@
-export function fakeInternetSubnet(): string;
+import type Docker from 'dockerode';
+export function fakeInternetPrefixes(): string[];
+export function createFakeInternet(docker: Docker, name: string, labels?: Record<string, string>): Promise<string>;

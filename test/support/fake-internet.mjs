@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 
-export function fakeInternetSubnet() {
+export function fakeInternetPrefixes() {
   const avoid = new Set();
   const prefix = (ip) => ip.split('.').slice(0, 3).join('.');
   for (const line of readFileSync('/etc/resolv.conf', 'utf8').split('\n')) {
@@ -13,7 +13,9 @@ export function fakeInternetSubnet() {
     if (ip && isIPv4(ip)) avoid.add(prefix(ip));
   }
   for (const line of readFileSync('/proc/net/route', 'utf8').split('\n').slice(1)) {
-    const dest = line.split('\t')[1];
+    const [iface, dest] = line.split('\t');
+    // Docker's own bridges are the engine's business: it refuses overlapping networks itself.
+    if (!iface || /^(docker0|br-)/.test(iface)) continue;
     if (dest && dest !== '00000000') avoid.add(prefix(dest.match(/../g).reverse().map((h) => parseInt(h, 16)).join('.')));
   }
   const dir = '/etc/apt/sources.list.d';
@@ -32,7 +34,24 @@ export function fakeInternetSubnet() {
     const ip = answer.split('\n')[0]?.split(' ')[0];
     if (ip && isIPv4(ip)) avoid.add(prefix(ip));
   }
-  const free = ['198.51.100', '203.0.113', '192.0.2'].find((c) => !avoid.has(c));
-  if (!free) throw new Error('no documentation /24 is free of host routes for the fake internet');
-  return `${free}.0/24`;
+  return ['198.51.100', '203.0.113', '192.0.2'].filter((c) => !avoid.has(c));
+}
+
+/**
+ * Creates a fake-internet network on a free /28 of those /24s. Test files run in parallel, so
+ * two may race for a block: the engine refuses an overlapping one, and the next is tried.
+ */
+export async function createFakeInternet(docker, name, labels = {}) {
+  for (const prefix of fakeInternetPrefixes()) {
+    for (let block = 0; block < 16; block++) {
+      const subnet = `${prefix}.${block * 16}/28`;
+      try {
+        await docker.createNetwork({ Name: name, IPAM: { Config: [{ Subnet: subnet }] }, Labels: labels });
+        return subnet;
+      } catch (err) {
+        if (!/overlap/i.test(String(err?.json?.message ?? err?.message))) throw err;
+      }
+    }
+  }
+  throw new Error('no free /28 for a fake internet in the documentation ranges not used by this host');
 }

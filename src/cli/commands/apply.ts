@@ -1,6 +1,7 @@
 import { configPath, parse, positiveInt, strings } from '../args.js';
 import type { Io } from '../io.js';
 import { readPlanFile } from '../plan-file.js';
+import { NO_TUI_HELP, wantsTui } from '../tui.js';
 import { converge } from './converge.js';
 
 export const applyHelp = `Usage: sandboxshift apply [PLANFILE] [options]
@@ -13,7 +14,8 @@ Options:
   --auto-approve          do not ask for approval (needed without a terminal)
   --parallelism N         environments changed at once (default 10)
   --target ENV            limit to an environment (repeatable)
-  --no-color              plain text`;
+  --no-color              plain text
+${NO_TUI_HELP}`;
 
 export async function applyCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse('apply', argv, {
@@ -28,6 +30,7 @@ export async function applyCommand(argv: string[], io: Io): Promise<number> {
       configPath: configPath(values),
       targets: strings(values.target),
       autoApprove: values['auto-approve'] === true,
+      tui: wantsTui(io, values),
       parallelism: positiveInt('apply', 'parallelism', values.parallelism as string | undefined, 10),
       saved: planPath ? { path: planPath, plan: readPlanFile(planPath) } : undefined,
     },

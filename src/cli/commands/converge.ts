@@ -1,10 +1,12 @@
 // apply and destroy share one flow: lock, observe, plan, show, approve, execute, summarize.
 import { DiagnosticsError, errorDiag, hasErrors } from '../../diagnostics.js';
+import type { ApplyListener } from '../../apply/events.js';
 import { acquireLock } from '../../engine/index.js';
 import { hasChanges, staleReasons, type Plan } from '../../plan/index.js';
 import { applyEventLine, applySummary, planToJson, renderText } from '../../render/index.js';
 import { applyPlan, checkImageContracts, connectEngine, load, observeFor, planFor } from '../../workflow.js';
 import { EXIT_ERROR, EXIT_OK, confirm, type Io } from '../io.js';
+import { loadTui, tuiColor } from '../tui.js';
 
 export interface ConvergeRequest {
   command: 'apply' | 'destroy';
@@ -15,6 +17,8 @@ export interface ConvergeRequest {
   purgeVolumes?: boolean;
   /** A saved plan that must still hold. */
   saved?: { path: string; plan: Plan };
+  /** Plan, approval and progress in the Ink TUI (a person at a terminal, see cli/tui.ts). */
+  tui?: boolean;
 }
 
 export async function converge(req: ConvergeRequest, io: Io): Promise<number> {
@@ -28,7 +32,9 @@ export async function converge(req: ConvergeRequest, io: Io): Promise<number> {
     io.err('\nInterrupted: releasing the lock; run `sandboxshift plan` to see what is left.\n');
     void lock.release().finally(() => process.exit(130));
   };
-  process.once('SIGINT', interrupted);
+  // `on`, not `once`: Ink's exit hook (signal-exit) kills the process again with SIGINT when it
+  // sees no other listener left, before the lock is given back.
+  process.on('SIGINT', interrupted);
   try {
     const observed = await observeFor(engine, loaded.desired);
     const targets = req.saved ? req.saved.plan.targets : req.targets;
@@ -46,9 +52,16 @@ export async function converge(req: ConvergeRequest, io: Io): Promise<number> {
         ]);
       }
     }
-    io.out(renderText(planToJson(plan), io.style));
+    const tui = req.tui ? await loadTui() : null;
+    if (tui) {
+      const ask = !req.autoApprove && !req.saved && hasChanges(plan);
+      if (!(await tui.reviewPlanInteractively(planToJson(plan), { approve: ask, color: tuiColor(io) }))) {
+        io.err(`\n${destroy ? 'Destroy' : 'Apply'} cancelled; nothing was changed.\n`);
+        return EXIT_ERROR;
+      }
+    } else io.out(renderText(planToJson(plan), io.style));
     if (!hasChanges(plan)) return EXIT_OK;
-    if (!req.autoApprove && !req.saved) {
+    if (!req.autoApprove && !req.saved && !tui) {
       const question = destroy
         ? '\nDo you really want to destroy these environments?'
         : '\nDo you want to perform these actions?';
@@ -56,6 +69,11 @@ export async function converge(req: ConvergeRequest, io: Io): Promise<number> {
         io.err(`\n${destroy ? 'Destroy' : 'Apply'} cancelled; nothing was changed.\n`);
         return EXIT_ERROR;
       }
+    }
+    if (tui) {
+      const run = (onEvent: ApplyListener) => applyPlan(engine, loaded, plan, { parallelism: req.parallelism, onEvent });
+      const result = await tui.runApplyWithProgress(planToJson(plan), run, { color: tuiColor(io) });
+      return result.failed.length + result.skipped.length > 0 ? EXIT_ERROR : EXIT_OK;
     }
     io.out('\n');
     const result = await applyPlan(engine, loaded, plan, {

@@ -1,5 +1,6 @@
 import { configPath, parse, positiveInt, strings } from '../args.js';
 import type { Io } from '../io.js';
+import { NO_TUI_HELP, wantsTui } from '../tui.js';
 import { converge } from './converge.js';
 
 export const destroyHelp = `Usage: sandboxshift destroy [options]
@@ -14,7 +15,8 @@ Options:
   --auto-approve          do not ask for approval
   --parallelism N         environments removed at once (default 10)
   --target ENV            limit to an environment (repeatable)
-  --no-color              plain text`;
+  --no-color              plain text
+${NO_TUI_HELP}`;
 
 export async function destroyCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parse('destroy', argv, {
@@ -29,6 +31,7 @@ export async function destroyCommand(argv: string[], io: Io): Promise<number> {
       configPath: configPath(values),
       targets: strings(values.target),
       autoApprove: values['auto-approve'] === true,
+      tui: wantsTui(io, values),
       purgeVolumes: values['purge-volumes'] === true,
       parallelism: positiveInt('destroy', 'parallelism', values.parallelism as string | undefined, 10),
     },

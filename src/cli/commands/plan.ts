@@ -1,10 +1,12 @@
 import { DiagnosticsError, hasErrors } from '../../diagnostics.js';
 import { hasChanges } from '../../plan/types.js';
-import { planToJson, renderJson, renderText } from '../../render/index.js';
+import { planToJson } from '../../render/index.js';
 import { checkImageContracts, connectEngine, loadAndObserve, planFor } from '../../workflow.js';
 import { configPath, parse, strings } from '../args.js';
 import { EXIT_CHANGES, EXIT_OK, type Io } from '../io.js';
 import { writePlanFile } from '../plan-file.js';
+import { FORMAT_HELP, FORMAT_OPTIONS, planFormat, renderPlan } from '../plan-format.js';
+import { NO_TUI_HELP, loadTui, tuiColor, wantsTui } from '../tui.js';
 
 export const planHelp = `Usage: sandboxshift plan [options]
 
@@ -12,26 +14,29 @@ Compares sandboxshift.yaml with the live Docker engine and shows what apply woul
 
 Options:
   -c, --config FILE       config file (default: sandboxshift.yaml, or $SANDBOXSHIFT_CONFIG)
-  --json                  print the versioned JSON plan (schemas/plan.schema.json)
+${FORMAT_HELP}
   --out FILE              save the plan; \`sandboxshift apply FILE\` applies exactly it
   --target ENV            limit the plan to an environment (repeatable)
   --detailed-exitcode     exit 0 when there are no changes, 2 when there are, 1 on error
-  --no-color              plain text`;
+  --no-color              plain text
+${NO_TUI_HELP}`;
 
 export async function planCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parse('plan', argv, {
-    json: { type: 'boolean' },
+    ...FORMAT_OPTIONS,
     out: { type: 'string' },
     target: { type: 'string', multiple: true },
     'detailed-exitcode': { type: 'boolean' },
   });
+  const format = planFormat('plan', values);
   const engine = connectEngine();
   const { loaded, observed } = await loadAndObserve(engine, configPath(values));
   const planned = planFor(loaded, observed, { targets: strings(values.target) });
   if (hasErrors(planned.diagnostics)) throw new DiagnosticsError(planned.diagnostics);
   const plan = { ...planned, diagnostics: [...planned.diagnostics, ...(await checkImageContracts(engine, loaded, planned))] };
   if (hasErrors(plan.diagnostics)) throw new DiagnosticsError(plan.diagnostics);
-  io.out(values.json ? renderJson(plan) : renderText(planToJson(plan), io.style));
+  if (format === 'text' && wantsTui(io, values)) await (await loadTui()).reviewPlanInteractively(planToJson(plan), { approve: false, color: tuiColor(io) });
+  else io.out(renderPlan(plan, format, io.style));
   if (typeof values.out === 'string') {
     writePlanFile(values.out, plan);
     io.err(`\nSaved the plan to ${values.out}. To apply exactly this plan: sandboxshift apply ${values.out}\n`);

@@ -1,0 +1,42 @@
+// --format for the commands that print a plan (plan, diff): text, json or markdown. `--json`
+// stays as the short form of `--format json`.
+import { DiagnosticsError, errorDiag } from '../diagnostics.js';
+import type { Plan } from '../plan/types.js';
+import { planToJson, renderJson, renderMarkdown, renderText, type MarkdownOptions, type Style } from '../render/index.js';
+import type { Values } from './args.js';
+
+export const PLAN_FORMATS = ['text', 'json', 'markdown'] as const;
+export type PlanFormat = (typeof PLAN_FORMATS)[number];
+
+export const FORMAT_OPTIONS = {
+  format: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+export const FORMAT_HELP = `  --format FORMAT         text (default), json (the versioned JSON plan, schemas/plan.schema.json)
+                          or markdown (a pull-request comment body)
+  --json                  same as --format json`;
+
+export function planFormat(command: string, values: Values): PlanFormat {
+  const raw = values.format;
+  const json = values.json === true;
+  if (raw === undefined) return json ? 'json' : 'text';
+  const format = PLAN_FORMATS.find((f) => f === raw);
+  if (!format) {
+    throw new DiagnosticsError([
+      errorDiag(`${command}: unknown --format '${String(raw)}'`, { hint: `use --format ${PLAN_FORMATS.join(', --format ')}` }),
+    ]);
+  }
+  if (json && format !== 'json') {
+    throw new DiagnosticsError([
+      errorDiag(`${command}: --json and --format ${format} ask for different formats`, { hint: '--json is short for --format json; pass only one of them' }),
+    ]);
+  }
+  return format;
+}
+
+export function renderPlan(plan: Plan, format: PlanFormat, style: Style, markdown: MarkdownOptions = {}): string {
+  if (format === 'json') return renderJson(plan);
+  const json = planToJson(plan);
+  return format === 'markdown' ? renderMarkdown(json, markdown) : renderText(json, style);
+}
