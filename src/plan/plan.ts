@@ -9,6 +9,7 @@ import { ACTIONS_BY_KIND, type Change, type ChangeKind, type EgressPlan, type Pl
 import { desiredView, observedView } from './view.js';
 import { shortId } from './format.js';
 import { planImage } from './images.js';
+import { securityNotes } from './security.js';
 import { allocateSubnets, egressPlanFor, egressWork, outsideNetworkChange } from './egress.js';
 import { EGRESS_IMAGE } from '../model/images.js';
 
@@ -126,7 +127,17 @@ export function planEnvironment(d: DesiredEnvironment, observed: ObservedState, 
     const reasons: Reason[] = volumeExists
       ? [{ code: 'missing', message: `missing: container ${d.containerName} not found (removed outside sandboxshift, or destroyed); its /workspace volume is reused` }]
       : [{ code: 'new', message: 'new environment' }];
-    return { ...base, ...kind('create'), reasons, dataEffect: 'none', before: null, containerId: null, workspace: volumeExists ? 'reuse' : 'create', steps: [...egress.steps, ...createSteps()] };
+    return {
+      ...base,
+      ...kind('create'),
+      reasons,
+      security: [...egress.security, ...securityNotes(null, { spec: d.spec, protect: d.protect })],
+      dataEffect: 'none',
+      before: null,
+      containerId: null,
+      workspace: volumeExists ? 'reuse' : 'create',
+      steps: [...egress.steps, ...createSteps()],
+    };
   }
   const before = observedView(c);
   const common = { ...base, before, containerId: c.id, workspace: 'keep' as const };
@@ -137,6 +148,7 @@ export function planEnvironment(d: DesiredEnvironment, observed: ObservedState, 
       ...common,
       ...kind('replace'),
       reasons: [...replaceReasons, ...egress.reasons],
+      security: [...egress.security, ...securityNotes(c.spec ? { spec: c.spec, protect: c.protect } : null, { spec: d.spec, protect: d.protect })],
       dataEffect: 'recreate',
       steps: ['remove-container', ...egressAfterRemoval, ...egressFirst, ...createSteps()],
     };
@@ -155,9 +167,11 @@ export function planEnvironment(d: DesiredEnvironment, observed: ObservedState, 
     reasons.push({ code: 'stopped', message: `stopped outside sandboxshift (${c.status || c.state})` });
     steps.push('start');
   }
-  if (steps.length === 0) return { ...common, ...kind('no-op'), reasons: [], dataEffect: 'none', steps };
+  // Dropping protect changes nothing on the engine now, but a reviewer must see it.
+  const protectDropped = c.protect && !d.protect ? ['protect removed'] : [];
+  if (steps.length === 0) return { ...common, ...kind('no-op'), reasons: [], security: protectDropped, dataEffect: 'none', steps };
   const k: ChangeKind = steps.includes('update-resources') || egress.steps.length > 0 ? 'update' : 'start';
-  return { ...common, ...kind(k), reasons, dataEffect: 'none', steps };
+  return { ...common, ...kind(k), reasons, security: [...egress.security, ...protectDropped], dataEffect: 'none', steps };
 }
 
 function whyReplace(d: DesiredEnvironment, c: ObservedContainer, observed: ObservedState): Reason[] {

@@ -65,34 +65,11 @@ function summaryLine(plan: JsonPlan, changeCount: number): string {
   return `**Plan:** ${build}${s.add} to add, ${s.change} to change, ${s.destroy} to destroy`;
 }
 
-/**
- * What a reviewer must not miss in a change: the planner's own security notes, plus what the
- * JSON plan shows in before/after (weaker runtime, privileged, wider network, root, new
- * secrets, protect dropped, host mounts) and any deleted workspace.
- */
+/** What a reviewer must not miss in a change: the planner's security notes, and a deleted workspace. */
 export function securityNotes(c: JsonChange): string[] {
   const notes = [...c.security];
   if (c.data_effect === 'destroys-workspace') notes.push('/workspace volume will be DELETED');
-  if (c.type !== 'environment') return notes;
-  const before = c.change.before;
-  const after = c.change.after;
-  if (after) {
-    if (before?.runtime === 'runsc' && after.runtime === 'runc') notes.push('runtime weakened: runsc → runc (gVisor removed)');
-    if (after.privileged && !before?.privileged) notes.push(before ? 'privileged mode added' : 'runs privileged');
-    const rank = { none: 0, egress: 1, host: 2 } as Record<string, number>;
-    if (after.network === 'host' && !before) notes.push('uses the host network');
-    else if (before && (rank[after.network] ?? 2) > (rank[before.network] ?? 2)) notes.push(`network widened: ${before.network} → ${after.network}`);
-    if (isRoot(after.user) && !(before && isRoot(before.user))) notes.push(`runs as root (user ${after.user})`);
-    const added = after.secrets.filter((s) => !before?.secrets.includes(s));
-    if (added.length) notes.push(`secret${added.length === 1 ? '' : 's'} added: ${added.join(', ')}`);
-    if (before?.protect && !after.protect) notes.push('protect removed');
-  }
-  if (c.reasons.some((r) => r.attribute === 'mounts')) notes.push('host mounts changed');
   return notes;
-}
-
-function isRoot(user: string): boolean {
-  return /^0(:|$)/.test(user);
 }
 
 function securityCallout(changes: JsonChange[]): string[] {

@@ -74,3 +74,22 @@ describe('egress planning', () => {
     expect(c.steps).toEqual(['remove-container', 'create-network', 'create-proxy', 'create-container', 'start']);
   });
 });
+
+describe('security-relevant changes', () => {
+  it('flags a weaker runtime, privilege, a host mount and a new secret on replace', () => {
+    const old = desiredOf([env('a', { runtime: 'runsc' })]);
+    const now = desiredOf(
+      [env('a', { runtime: 'runc', privileged: true, mounts: [{ source: '/srv', target: '/srv', readOnly: true }], secrets: { tok: { fromEnv: 'T' } } })],
+      { T: 'x' },
+    );
+    const c = plan(now, observedOf([applied(old.environments.get('a')!)])).changes[0]!;
+    expect(c.kind).toBe('replace');
+    expect(c.security).toEqual(['runtime weakened: runsc → runc (gVisor removed)', 'privileged mode added', 'host path mounted: /srv → /srv (read-only)', 'secret added: tok']);
+  });
+
+  it('says nothing for a change that does not weaken anything', () => {
+    const old = desiredOf([env('a')]);
+    const now = desiredOf([env('a', { env: { X: '1' }, runtime: 'runsc' })]);
+    expect(plan(now, observedOf([applied(old.environments.get('a')!)])).changes[0]!.security).toEqual([]);
+  });
+});
