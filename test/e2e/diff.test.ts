@@ -101,15 +101,16 @@ describe('sandboxshift diff', () => {
 
 Symbols: + create, ~ update in place, > start, -/+ replace, - destroy
 
+-/+ environment.coder must be replaced
+      ! security: secret added: api_key
+      because:   env.DEBUG added
+                 secret api_key added
+      data:      new container; /workspace kept
+
   ~ environment.reviewer will be updated in place
       ! security: egress widened: evil.example
       because:   egress WIDENED: +evil.example
       data:      none
-
--/+ environment.coder must be replaced
-      because:   env.DEBUG added
-                 secret api_key added
-      data:      new container; /workspace kept
 
   + environment.fresh will be created
       image:     sandboxshift/busybox:test
