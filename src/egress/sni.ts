@@ -70,16 +70,16 @@ function reassembleHandshake(data: Uint8Array): Uint8Array | null {
 function readServerName(body: Uint8Array): string | null {
   const r = new Reader(body);
   if (r.u8() !== 3) throw new Malformed('unknown ClientHello version');
-  r.skip(1 + 32); // minor version, random
+  r.advance(1 + 32); // minor version, random
   const sessionId = r.u8();
   if (sessionId > 32) throw new Malformed('session id too long');
-  r.skip(sessionId);
+  r.advance(sessionId);
   const suites = r.u16();
   if (suites < 2 || suites % 2 !== 0) throw new Malformed('bad cipher suite list');
-  r.skip(suites);
+  r.advance(suites);
   const compression = r.u8();
   if (compression < 1) throw new Malformed('empty compression list');
-  r.skip(compression);
+  r.advance(compression);
   if (r.remaining() === 0) return null; // no extensions at all (old clients): no server name
 
   const extensions = r.sub(r.u16());
@@ -127,7 +127,7 @@ class Reader {
   u16(): number {
     return u16(this.take(2), 0);
   }
-  skip(n: number): void {
+  advance(n: number): void {
     this.take(n);
   }
   take(n: number): Uint8Array {
