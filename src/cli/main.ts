@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // Entry point: pick the command, run it, map errors to exit codes. Nothing heavy is imported
 // before we know the command, so `--version` and `validate` start fast.
-import { DiagnosticsError } from '../diagnostics.js';
 import { VERSION } from '../version.js';
-import { EXIT_ERROR, printDiagnostics, processIo, type Io } from './io.js';
+import type { Io } from './io.js';
+
+// Kept here rather than imported from io.ts: `--version` and `--help` load nothing else.
+const EXIT_ERROR = 1;
 
 const USAGE = `Usage: sandboxshift <command> [options]
 
@@ -36,21 +38,22 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 };
 
 export async function main(argv: string[]): Promise<number> {
-  const io = processIo(argv.includes('--no-color'));
   const [name, ...rest] = argv;
   if (name === '--version' || name === '-v' || name === 'version') {
-    io.out(`sandboxshift ${VERSION}\n`);
+    process.stdout.write(`sandboxshift ${VERSION}\n`);
     return 0;
   }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    io.out(`${USAGE}\n`);
+    process.stdout.write(`${USAGE}\n`);
     return name ? 0 : EXIT_ERROR;
   }
   const load = COMMANDS[name];
   if (!load) {
-    io.err(`error: unknown command '${name}'\n\n${USAGE}\n`);
+    process.stderr.write(`error: unknown command '${name}'\n\n${USAGE}\n`);
     return EXIT_ERROR;
   }
+  const [{ processIo, printDiagnostics }, { DiagnosticsError }] = await Promise.all([import('./io.js'), import('../diagnostics.js')]);
+  const io: Io = processIo(argv.includes('--no-color'));
   const command = await load();
   if (rest.includes('--help') || rest.includes('-h')) {
     io.out(`${command.help}\n`);

@@ -4,11 +4,21 @@
 import type { ImageFacts } from '../plan/contract.js';
 import { statusCode, type Docker } from './client.js';
 import { Labels } from './labels.js';
+import { cachedProbe, rememberProbe, type ProbeAnswer } from './probe-cache.js';
 
 export async function probeImage(docker: Docker, ref: string, uid: number, gid: number): Promise<ImageFacts> {
   const info = await docker.getImage(ref).inspect();
   const probedAs = `${uid}:${gid}`;
   const base = { ref, user: info.Config?.User ?? '', contract: info.Config?.Labels?.[Labels.contract] ?? null, probedAs };
+  const key = `${info.Id}|${probedAs}`;
+  const known = cachedProbe(key);
+  if (known) return { ...base, ...known };
+  const answer = await runProbe(docker, ref, probedAs);
+  rememberProbe(key, answer);
+  return { ...base, ...answer };
+}
+
+async function runProbe(docker: Docker, ref: string, probedAs: string): Promise<ProbeAnswer> {
   const container = await docker.createContainer({
     Image: ref,
     Entrypoint: ['/bin/sh'],
@@ -23,14 +33,14 @@ export async function probeImage(docker: Docker, ref: string, uid: number, gid: 
     } catch (err) {
       // The engine refuses to start a missing entrypoint: there is no shell.
       if (/no such file|not found|executable file/i.test(String((err as { json?: { message?: string } }).json?.message ?? err))) {
-        return { ...base, shell: false, workspaceWritable: false };
+        return { shell: false, workspaceWritable: false };
       }
       throw err;
     }
     const { StatusCode } = (await container.wait()) as { StatusCode: number };
     // 126/127: the shell itself could not run.
-    if (StatusCode === 126 || StatusCode === 127) return { ...base, shell: false, workspaceWritable: false };
-    return { ...base, shell: true, workspaceWritable: StatusCode === 0 };
+    if (StatusCode === 126 || StatusCode === 127) return { shell: false, workspaceWritable: false };
+    return { shell: true, workspaceWritable: StatusCode === 0 };
   } finally {
     await container.remove({ force: true }).catch((err: unknown) => {
       if (statusCode(err) !== 404) throw err;
