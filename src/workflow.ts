@@ -1,7 +1,6 @@
 // The pipeline as a library: load → resolve → observe → plan → apply. The CLI is a thin layer
 // over these; tests and other programs can call them directly.
 import { readFile } from 'node:fs/promises';
-import { executePlan } from './apply/executor.js';
 import type { ApplyListener, ApplyResult } from './apply/events.js';
 import { loadConfig } from './config/index.js';
 import type { Config } from './config/types.js';
@@ -170,6 +169,8 @@ export async function applyPlan(
   plan: Plan,
   options: { parallelism?: number; onEvent?: ApplyListener; stopGraceSeconds?: number } = {},
 ): Promise<ApplyResult> {
+  // The executor (and tar-stream, the seeding and build code) loads only when applying.
+  const { executePlan } = await import('./apply/executor.js');
   return executePlan(plan, {
     engine: await engine.docker(),
     desired: loaded.desired,

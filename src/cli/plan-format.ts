@@ -2,7 +2,10 @@
 // stays as the short form of `--format json`.
 import { DiagnosticsError, errorDiag } from '../diagnostics.js';
 import type { Plan } from '../plan/types.js';
-import { planToJson, renderJson, renderMarkdown, renderText, type MarkdownOptions, type Style } from '../render/index.js';
+import { planToJson, renderJson } from '../render/json.js';
+import type { MarkdownOptions } from '../render/markdown.js';
+import type { Style } from '../render/style.js';
+import { renderText } from '../render/text.js';
 import type { Values } from './args.js';
 
 export const PLAN_FORMATS = ['text', 'json', 'markdown'] as const;
@@ -35,8 +38,10 @@ export function planFormat(command: string, values: Values): PlanFormat {
   return format;
 }
 
-export function renderPlan(plan: Plan, format: PlanFormat, style: Style, markdown: MarkdownOptions = {}): string {
+/** Markdown (and its diff library) loads only when asked for: plan's hot path stays small. */
+export async function renderPlan(plan: Plan, format: PlanFormat, style: Style, markdown: MarkdownOptions = {}): Promise<string> {
   if (format === 'json') return renderJson(plan);
   const json = planToJson(plan);
-  return format === 'markdown' ? renderMarkdown(json, markdown) : renderText(json, style);
+  if (format === 'markdown') return (await import('../render/markdown.js')).renderMarkdown(json, markdown);
+  return renderText(json, style);
 }

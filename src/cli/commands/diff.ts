@@ -50,7 +50,7 @@ export async function diffCommand(argv: string[], io: Io): Promise<number> {
   if (hasErrors(plan.diagnostics)) throw new DiagnosticsError(plan.diagnostics);
   const note = `Changes from ${describe(values.from, before)} to ${to === null ? describeWorkingTree(after) : describe(to, after)}, planned without an engine.`;
   if (format === 'text') io.err(`${note}\n\n`);
-  io.out(renderPlan(plan, format, io.style, { note }));
+  io.out(await renderPlan(plan, format, io.style, { note }));
   return values['detailed-exitcode'] && hasChanges(plan) ? EXIT_CHANGES : EXIT_OK;
 }
 

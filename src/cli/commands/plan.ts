@@ -1,6 +1,6 @@
 import { DiagnosticsError, hasErrors } from '../../diagnostics.js';
 import { hasChanges } from '../../plan/types.js';
-import { planToJson } from '../../render/index.js';
+import { planToJson } from '../../render/json.js';
 import { checkImageContracts, connectEngine, loadAndObserve, planFor } from '../../workflow.js';
 import { configPath, parse, strings } from '../args.js';
 import { EXIT_CHANGES, EXIT_OK, type Io } from '../io.js';
@@ -36,7 +36,7 @@ export async function planCommand(argv: string[], io: Io): Promise<number> {
   const plan = { ...planned, diagnostics: [...planned.diagnostics, ...(await checkImageContracts(engine, loaded, planned))] };
   if (hasErrors(plan.diagnostics)) throw new DiagnosticsError(plan.diagnostics);
   if (format === 'text' && wantsTui(io, values)) await (await loadTui()).reviewPlanInteractively(planToJson(plan), { approve: false, color: tuiColor(io) });
-  else io.out(renderPlan(plan, format, io.style));
+  else io.out(await renderPlan(plan, format, io.style));
   if (typeof values.out === 'string') {
     writePlanFile(values.out, plan);
     io.err(`\nSaved the plan to ${values.out}. To apply exactly this plan: sandboxshift apply ${values.out}\n`);
