@@ -143,7 +143,7 @@ async function runStep(step: Step, c: Change, id: string | null, ctx: ExecutorCo
       return null;
     }
     case 'create-outside-network':
-      await createOutsideNetwork(engine, ctx.desired.project, c.volumeName);
+      await createOutsideNetwork(engine, ctx.desired.project, c.name);
       return null;
     case 'create-network':
       await createEnvironmentNetwork(engine, ctx.desired.project, c.name, egress());

@@ -65,7 +65,7 @@ export function buildObserved(
     const project = labels[Labels.project];
     const image = labels[Labels.image];
     const build = project && image ? { project, image, contextFiles: parseJson<Record<string, string>>(labels[Labels.contextFiles]) } : null;
-    const seen: ObservedImage = { id: img.Id, contract: labels[Labels.contract] ?? null, labels, build, created: img.Created, tags };
+    const seen: ObservedImage = { id: img.Id, contract: labels[Labels.contract] ?? null, build, created: img.Created, tags };
     for (const tag of img.RepoTags ?? []) if (tag !== '<none>:<none>') imgs.set(tag, seen);
     imgs.set(img.Id, seen);
   }

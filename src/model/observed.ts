@@ -49,7 +49,6 @@ export interface ObservedImage {
   id: string;
   /** Contract label of the image, when it has one. */
   contract: string | null;
-  labels: Readonly<Record<string, string>>;
   /** For images SandboxShift built: whose, and the per-file hashes of their context. */
   build: { project: string; image: string; contextFiles: Record<string, string> | null } | null;
   /** Unix seconds. */

@@ -91,10 +91,10 @@ export function outsideNetworkChange(project: string): Change {
   return bareChange({
     address: OUTSIDE_NETWORK_ADDRESS,
     type: 'network',
-    name: 'egress-out',
+    // The resource's name is the engine object's: ss.PROJECT.egress-out.
+    name: outsideNetworkName(project),
     kind: 'create',
     reasons: [{ code: 'new', message: "the project's outside network for egress proxies" }],
-    volumeName: outsideNetworkName(project),
     steps: ['create-outside-network'],
   });
 }

@@ -45,7 +45,7 @@ export function observedFromDesired(desired: DesiredState, assume: EngineAssumpt
   const images = new Map<string, ObservedImage>();
   const addImage = (ref: string, build: ObservedImage['build']) => {
     if (images.has(ref)) return;
-    const seen: ObservedImage = { id: assumedImageId(ref), contract: '1', labels: {}, build, created: 0, tags: [ref] };
+    const seen: ObservedImage = { id: assumedImageId(ref), contract: '1', build, created: 0, tags: [ref] };
     images.set(ref, seen);
     images.set(seen.id, seen);
   };

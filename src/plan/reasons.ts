@@ -16,8 +16,8 @@ export function specReasons(before: EnvironmentSpec, after: EnvironmentSpec): Re
       message: rebuilt ? `image rebuilt: ${after.image}` : `image changed: ${before.image} → ${after.image}`,
     });
   }
-  mapReasons('env', before.env ?? {}, after.env ?? {}, (key, what) => changed(`env.${key}`, `env.${key} ${what}`));
-  mapReasons('secrets', before.secrets ?? {}, after.secrets ?? {}, (key, what) =>
+  mapReasons(before.env ?? {}, after.env ?? {}, (key, what) => changed(`env.${key}`, `env.${key} ${what}`));
+  mapReasons(before.secrets ?? {}, after.secrets ?? {}, (key, what) =>
     changed(`secrets.${key}`, `secret ${key} ${what}${what === 'changed' ? ' (value hidden)' : ''}`),
   );
   if (canonicalJson(before.command) !== canonicalJson(after.command)) changed('command', 'command changed');
@@ -34,7 +34,6 @@ export function specReasons(before: EnvironmentSpec, after: EnvironmentSpec): Re
 }
 
 function mapReasons(
-  _kind: string,
   before: Record<string, string>,
   after: Record<string, string>,
   add: (key: string, what: 'added' | 'removed' | 'changed') => void,

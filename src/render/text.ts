@@ -53,7 +53,7 @@ function renderChange(c: JsonChange, style: Style): string[] {
   const lines = [color(`${SYMBOL[c.kind].padStart(3)} ${c.address} ${verb}`)];
   const row = (label: string, value: string) => lines.push(`      ${`${label}:`.padEnd(11)}${value}`);
   if (c.type === 'network') {
-    row('network', c.volume_name);
+    row('network', c.name);
     row('because', c.reasons.map((r) => r.message).join('; '));
     return lines;
   }

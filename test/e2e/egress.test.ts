@@ -3,16 +3,9 @@
 import { randomInt } from 'node:crypto';
 import { createFakeInternet } from '../support/fake-internet.mjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { containerOf, docker, dockerCli, testProject, type TestProject } from './harness.js';
+import { containerOf, docker, dockerCli, sh, testProject, type TestProject } from './harness.js';
 
 const HOSTS = ['allowed.test', 'blocked.test', 'evilallowed.test', 'allowed.test.evil.test'];
-
-/** Runs a shell script in a container; never throws, returns output and exit code. */
-async function sh(container: string, script: string): Promise<{ out: string; rc: number }> {
-  const out = await dockerCli(['exec', container, 'sh', '-c', `${script} 2>&1; echo "rc=$?"`], 60_000);
-  const m = /rc=(\d+)\s*$/.exec(out);
-  return { out: out.replace(/rc=\d+\s*$/, ''), rc: Number(m?.[1] ?? -1) };
-}
 
 /**
  * An HTTP GET through the environment's proxy, as any HTTP_PROXY-aware client sends it.

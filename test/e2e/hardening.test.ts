@@ -1,12 +1,6 @@
 // Hardening, proven from inside real sandboxes under runc and runsc.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { containerOf, docker, dockerCli, testProject, type TestProject } from './harness.js';
-
-async function sh(container: string, script: string): Promise<{ out: string; rc: number }> {
-  const out = await dockerCli(['exec', container, 'sh', '-c', `${script} 2>&1; echo "rc=$?"`], 90_000);
-  const m = /rc=(\d+)\s*$/.exec(out);
-  return { out: out.replace(/rc=\d+\s*$/, ''), rc: Number(m?.[1] ?? -1) };
-}
+import { containerOf, docker, dockerCli, sh, testProject, type TestProject } from './harness.js';
 
 describe.each(['runc', 'runsc'])('hardening under %s', (runtime) => {
   let p: TestProject;

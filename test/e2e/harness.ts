@@ -78,6 +78,13 @@ export function dockerCli(args: string[], timeoutMs = 60_000): Promise<string> {
 
 class DockerTimeout extends Error {}
 
+/** Runs a shell script in a container; throws only on a hang. Output (stdout and stderr) and exit code. */
+export async function sh(container: string, script: string): Promise<{ out: string; rc: number }> {
+  const out = await dockerCli(['exec', container, 'sh', '-c', `${script} 2>&1; echo "rc=$?"`], 90_000);
+  const m = /rc=(\d+)\s*$/.exec(out);
+  return { out: out.replace(/rc=\d+\s*$/, ''), rc: Number(m?.[1] ?? -1) };
+}
+
 /** Runs a command in a container as its user and returns stdout (throws on non-zero or a hang). */
 export async function execIn(container: string, cmd: string[]): Promise<string> {
   return dockerCli(['exec', container, ...cmd], 30_000);
@@ -86,9 +93,16 @@ export async function execIn(container: string, cmd: string[]): Promise<string> 
 export async function removeProject(project: string): Promise<void> {
   const filter = { label: [`io.sandboxshift.project=${project}`] };
   const containers = await docker.listContainers({ all: true, filters: filter });
-  await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  // Already gone (removed by the test itself) is fine; anything else is a real failure.
+  const gone = (err: { statusCode?: number }) => {
+    if (err.statusCode !== 404) throw err;
+  };
+  await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(gone)));
   const volumes = (await docker.listVolumes({ filters: filter })).Volumes ?? [];
-  await Promise.all(volumes.map((v) => docker.getVolume(v.Name).remove().catch(() => undefined)));
+  await Promise.all(volumes.map((v) => docker.getVolume(v.Name).remove().catch(gone)));
+  // Networks last: egress networks are free only once the project's containers are gone.
+  const networks = await docker.listNetworks({ filters: filter });
+  for (const n of networks) await docker.getNetwork(n.Id).remove().catch(gone);
 }
 
 export function containerOf(project: string, env: string): string {

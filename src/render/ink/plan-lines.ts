@@ -54,7 +54,7 @@ const continuation = (value: string): Line => ({ text: `${' '.repeat(11)}${value
 
 function summaryLines(c: JsonChange): Line[] {
   const lines: Line[] = [];
-  if (c.type === 'network') lines.push(row('network', c.volume_name));
+  if (c.type === 'network') lines.push(row('network', c.name));
   if (c.type === 'image') lines.push(row('tag', c.image_ref ?? ''));
   for (const note of c.security) lines.push({ text: `! security: ${note}`, tone: 'red', bold: true });
   const reasons = c.reasons.map((r) => r.message);

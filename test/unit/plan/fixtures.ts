@@ -74,7 +74,7 @@ export function observedOf(containers: ObservedContainer[], opts: { volumes?: st
     usedSubnets: [],
     proxies: new Map(),
     volumes: new Map(volumes.map((v) => [v, { name: `ss.demo.${v}.workspace`, environment: v, protect: false }])),
-    images: new Map([['sandboxshift/busybox:test', { id: opts.imageId ?? IMAGE_ID, contract: '1', labels: {}, build: null, created: 0, tags: ['sandboxshift/busybox:test'] }]]),
+    images: new Map([['sandboxshift/busybox:test', { id: opts.imageId ?? IMAGE_ID, contract: '1', build: null, created: 0, tags: ['sandboxshift/busybox:test'] }]]),
     runtimes: opts.runtimes ?? ['runc', 'runsc'],
     engineVersion: '20.10.24',
   };

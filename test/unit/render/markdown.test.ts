@@ -43,7 +43,7 @@ function onBuiltImage(desired: DesiredState, envName: string): DesiredState {
 
 function withEgress(observed: ObservedState, proxies: ObservedProxy[], subnets: Record<string, string>, egressImage: string): ObservedState {
   const images = new Map(observed.images);
-  images.set(egressImage, { id: 'sha256:egress', contract: null, labels: {}, build: null, created: 0, tags: [egressImage] });
+  images.set(egressImage, { id: 'sha256:egress', contract: null, build: null, created: 0, tags: [egressImage] });
   return {
     ...observed,
     images,
