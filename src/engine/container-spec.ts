@@ -3,7 +3,7 @@ import type Docker from 'dockerode';
 import type { DesiredEnvironment } from '../model/desired.js';
 import { canonicalJson } from '../model/hash.js';
 import { PROXY_PORT, WORKSPACE_PATH } from '../model/names.js';
-import type { EgressPlan } from '../plan/types.js';
+import type { EgressPlan } from '../model/egress.js';
 import { VERSION } from '../version.js';
 import { Labels } from './labels.js';
 

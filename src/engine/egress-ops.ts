@@ -1,7 +1,7 @@
 // Engine operations for egress: the project's outside network, an environment's internal
 // network, and its proxy container (fixed address, policy file copied in, then started).
 import { pack } from 'tar-stream';
-import type { EgressPlan } from '../plan/types.js';
+import type { EgressPlan } from '../model/egress.js';
 import { PROXY_POLICY_PATH, PROXY_PORT } from '../model/names.js';
 import { VERSION } from '../version.js';
 import { statusCode, type Docker } from './client.js';

@@ -1,7 +1,7 @@
 // Facts about an image for the contract check: its USER and contract label from inspect, and
 // whether /bin/sh starts and /workspace is writable, from a throwaway container with no
 // network and no capabilities that runs one `test`.
-import type { ImageFacts } from '../plan/contract.js';
+import type { ImageFacts } from '../model/image-facts.js';
 import { statusCode, type Docker } from './client.js';
 import { Labels } from './labels.js';
 import { cachedProbe, rememberProbe, type ProbeAnswer } from './probe-cache.js';

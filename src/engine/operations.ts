@@ -1,6 +1,6 @@
 // One function per engine operation. No decisions: the plan chose them.
 import type { DesiredEnvironment, ResourcesSpec } from '../model/desired.js';
-import type { EgressPlan } from '../plan/types.js';
+import type { EgressPlan } from '../model/egress.js';
 import { statusCode, type Docker } from './client.js';
 import { containerCreateOptions, hostPidsLimit } from './container-spec.js';
 import { secretsArchive } from './secrets-archive.js';

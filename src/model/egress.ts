@@ -3,6 +3,17 @@
 // which is the environment's only way out. The proxy's allow list can change without touching
 // the environment: only the proxy is recreated, at the same address.
 
+/** An environment's egress network and proxy, as planned: what the engine creates. */
+export interface EgressPlan {
+  network: string;
+  subnet: string;
+  proxyName: string;
+  proxyAddress: string;
+  proxyImage: string;
+  outsideNetwork: string;
+  allow: string[];
+}
+
 /** Where internal sandbox networks are carved from, /28 at a time. */
 export const EGRESS_POOL = { base: [10, 213, 0, 0] as const, prefix: 16, blockPrefix: 28 };
 

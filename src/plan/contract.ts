@@ -1,20 +1,11 @@
 // The image contract: what an image must offer before an environment is created on it.
 // Pure rules over facts the engine reported (engine/image-probe.ts gathers them).
 
+import type { ImageFacts } from '../model/image-facts.js';
+
 export const CONTRACT_VERSION = '1';
 
-export interface ImageFacts {
-  ref: string;
-  /** The image's USER, '' when unset (root). */
-  user: string;
-  /** The io.sandboxshift.contract label, or null. */
-  contract: string | null;
-  /** /bin/sh could be started. */
-  shell: boolean;
-  /** /workspace exists and the probing user could write it. */
-  workspaceWritable: boolean;
-  probedAs: string;
-}
+export type { ImageFacts } from '../model/image-facts.js';
 
 export interface Violation {
   rule: 'non-root' | 'shell' | 'workspace' | 'contract-version';

@@ -2,6 +2,7 @@
 // every renderer and saved plan file is built from.
 import type { Diagnostic } from '../diagnostics.js';
 import type { ResourcesSpec } from '../model/desired.js';
+import type { EgressPlan } from '../model/egress.js';
 
 /** Terraform's vocabulary plus `start` for a stopped container. Replace is ["delete","create"]. */
 export type Action = 'no-op' | 'create' | 'update' | 'start' | 'delete';
@@ -87,15 +88,8 @@ export type Step =
   | 'remove-proxy'
   | 'remove-network';
 
-export interface EgressPlan {
-  network: string;
-  subnet: string;
-  proxyName: string;
-  proxyAddress: string;
-  proxyImage: string;
-  outsideNetwork: string;
-  allow: string[];
-}
+// Shared with engine/, which must not import from plan/.
+export type { EgressPlan } from '../model/egress.js';
 
 export interface Change {
   address: string;
