@@ -25,8 +25,17 @@ export interface ExecutorContext {
 export async function executePlan(plan: Plan, ctx: ExecutorContext): Promise<ApplyResult> {
   const work = plan.changes.filter((c) => c.steps.length > 0);
   const result: ApplyResult = { completed: [], failed: [], skipped: [] };
-  const state = new Map<string, 'pending' | 'running' | 'done' | 'failed'>(work.map((c) => [c.address, 'pending']));
   const emit = ctx.onEvent ?? (() => {});
+  // A plan the walk cannot honour runs not at all: every change fails with the reason.
+  const refusal = planRefusal(plan.changes, work);
+  if (refusal) {
+    for (const c of work) {
+      result.failed.push({ address: c.address, kind: c.kind, step: null, error: refusal });
+      emit({ type: 'change-failed', address: c.address, kind: c.kind, elapsedMs: 0, step: null, error: refusal });
+    }
+    return result;
+  }
+  const state = new Map<string, 'pending' | 'running' | 'done' | 'failed'>(work.map((c) => [c.address, 'pending']));
   const limit = Math.max(1, ctx.parallelism);
 
   await new Promise<void>((resolveAll) => {
@@ -62,7 +71,61 @@ export async function executePlan(plan: Plan, ctx: ExecutorContext): Promise<App
     };
     pump();
   });
+  // The graph was checked above, so nothing should be left waiting; if something is, it is
+  // reported rather than lost.
+  for (const c of work) {
+    if (state.get(c.address) !== 'pending') continue;
+    const because = `never became ready: waiting on ${c.dependsOn.filter((d) => state.get(d) !== 'done').join(', ')}`;
+    result.skipped.push({ address: c.address, kind: c.kind, because });
+    emit({ type: 'change-skipped', address: c.address, kind: c.kind, because });
+  }
   return result;
+}
+
+/**
+ * Why the plan cannot be walked, or null: two changes with one address (one would shadow the
+ * other in the walk), or a dependency cycle among the changes to run (none of its members could
+ * ever start). compose's topologicalSort refuses cycles the same way.
+ */
+export function planRefusal(all: readonly Change[], work: readonly Change[]): string | null {
+  const seen = new Set<string>();
+  const duplicates = new Set<string>();
+  for (const c of all) {
+    if (seen.has(c.address)) duplicates.add(c.address);
+    seen.add(c.address);
+  }
+  if (duplicates.size > 0) {
+    return `plan refused, nothing was run: more than one change has the address ${[...duplicates].map((a) => `'${a}'`).join(', ')}; plan again`;
+  }
+  const cycle = findCycle(work);
+  return cycle ? `plan refused, nothing was run: dependency cycle ${cycle.join(' -> ')}; plan again` : null;
+}
+
+/** One dependency cycle among the changes (as addresses, first repeated last), or null. */
+function findCycle(changes: readonly Change[]): string[] | null {
+  const byAddress = new Map(changes.map((c) => [c.address, c]));
+  const mark = new Map<string, 'visiting' | 'done'>();
+  const path: string[] = [];
+  const visit = (address: string): string[] | null => {
+    const m = mark.get(address);
+    if (m === 'done') return null;
+    if (m === 'visiting') return [...path.slice(path.indexOf(address)), address];
+    mark.set(address, 'visiting');
+    path.push(address);
+    for (const d of byAddress.get(address)?.dependsOn ?? []) {
+      if (!byAddress.has(d)) continue;
+      const found = visit(d);
+      if (found) return found;
+    }
+    path.pop();
+    mark.set(address, 'done');
+    return null;
+  };
+  for (const c of changes) {
+    const found = visit(c.address);
+    if (found) return found;
+  }
+  return null;
 }
 
 type Outcome = { ok: true; containerId: string | null } | { ok: false; step: Step; error: string };

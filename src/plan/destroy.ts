@@ -4,6 +4,7 @@ import { errorDiag, type Diagnostic } from '../diagnostics.js';
 import type { DesiredState } from '../model/desired.js';
 import { containerName, environmentAddress } from '../model/names.js';
 import type { ObservedState } from '../model/observed.js';
+import { shortId } from './format.js';
 import { assemblePlan, deleteChange, egressRemovals } from './plan.js';
 import { bareChange, type Change, type Plan } from './types.js';
 
@@ -53,7 +54,12 @@ export function planDestroy(desired: DesiredState, observed: ObservedState, opti
     }
   }
   for (const c of observed.duplicates) {
-    if (inScope(c.environment)) changes.push({ ...deleteChange(observed.project, c, [{ code: 'duplicate', message: 'duplicate container' }]), address: `${environmentAddress(c.environment)}[duplicate]` });
+    if (!inScope(c.environment)) continue;
+    // One address per container (as in plan()): the executor refuses a plan with two alike.
+    changes.push({
+      ...deleteChange(observed.project, c, [{ code: 'duplicate', message: `duplicate container ${c.name} for one environment` }]),
+      address: `${environmentAddress(c.environment)}[duplicate ${shortId(c.id)}]`,
+    });
   }
   return assemblePlan(desired, observed, 'destroy', changes, diagnostics, targets);
 }

@@ -18,7 +18,7 @@ export function applyEventLine(e: ApplyEvent, style: Style = plainStyle): string
     case 'change-done':
       return style.green(`${e.address}: ${e.address.startsWith('image.') ? 'Build' : DONE[e.kind]} complete after ${seconds(e.elapsedMs)}${e.containerId ? ` [id=${shortId(e.containerId)}]` : ''}`);
     case 'change-failed':
-      return style.red(`${e.address}: ${e.address.startsWith('image.') ? 'Build' : DONE[e.kind]} FAILED after ${seconds(e.elapsedMs)} at step ${e.step}: ${e.error}`);
+      return style.red(`${e.address}: ${e.address.startsWith('image.') ? 'Build' : DONE[e.kind]} FAILED ${e.step ? `after ${seconds(e.elapsedMs)} at step ${e.step}` : 'before it started'}: ${e.error}`);
     case 'change-skipped':
       return style.yellow(`${e.address}: skipped (${e.because})`);
   }
@@ -38,7 +38,7 @@ export function applySummary(r: ApplyResult, mode: 'normal' | 'destroy', style: 
   }
   const lines = [style.red(style.bold(`${what} incomplete: ${r.completed.length} completed, ${r.failed.length} failed, ${r.skipped.length} skipped.`))];
   for (const c of r.completed) lines.push(`  completed: ${c.address} (${c.kind})`);
-  for (const f of r.failed) lines.push(style.red(`  failed:    ${f.address} (${f.kind}, at step ${f.step}): ${f.error}`));
+  for (const f of r.failed) lines.push(style.red(`  failed:    ${f.address} (${f.kind}, ${f.step ? `at step ${f.step}` : 'not started'}): ${f.error}`));
   for (const s of r.skipped) lines.push(style.yellow(`  skipped:   ${s.address} (${s.kind}): ${s.because}`));
   lines.push('Run `sandboxshift plan` to see what is left; apply again to finish.');
   return `${lines.join('\n')}\n`;

@@ -140,6 +140,40 @@ environments:
   });
 });
 
+describe('destroy with duplicate containers', () => {
+  let p: TestProject;
+  beforeAll(() => {
+    p = testProject('dupes', `
+version: 1
+project: {{project}}
+images:
+  busybox: { ref: sandboxshift/busybox:test }
+environments:
+  web: { image: busybox, resources: { cpus: 0.25, memory: 32m, pids: 32 } }
+`);
+  });
+  afterAll(async () => p.cleanup());
+
+  it('removes all three containers of one environment and reports each', async () => {
+    const r = await p.run(['apply', '--auto-approve']);
+    expect(r.code, r.stderr).toBe(0);
+    // Two strays made by hand with the environment's labels, as a user copying a container would.
+    const original = await docker.getContainer(containerOf(p.name, 'web')).inspect();
+    const copies = await Promise.all(
+      ['copy1', 'copy2'].map((n) =>
+        docker.createContainer({ name: `${containerOf(p.name, 'web')}-${n}`, Image: original.Config.Image, Labels: original.Config.Labels, HostConfig: { NetworkMode: 'none' } }),
+      ),
+    );
+    const d = await p.run(['destroy', '--auto-approve']);
+    expect(d.code, d.stderr).toBe(0);
+    const dupes = copies.map((c) => `environment.web[duplicate ${c.id.slice(0, 12)}]`);
+    for (const address of ['environment.web', ...dupes]) expect(d.stdout).toContain(`${address}: Destruction complete`);
+    expect(d.stdout).toContain('Destroy complete! Resources: 0 added, 0 changed, 3 destroyed.');
+    const left = await docker.listContainers({ all: true, filters: { label: [`io.sandboxshift.project=${p.name}`, 'io.sandboxshift.environment=web'] } });
+    expect(left).toEqual([]);
+  });
+});
+
 describe('bad input and partial failure', () => {
   let p: TestProject;
   beforeAll(() => {

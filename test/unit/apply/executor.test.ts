@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import type { Docker } from '../../../src/engine/index.js';
 import { executePlan } from '../../../src/apply/executor.js';
 import type { ApplyEvent } from '../../../src/apply/events.js';
-import { plan } from '../../../src/plan/index.js';
+import { applyEventLine, applySummary } from '../../../src/render/apply-text.js';
+import { bareChange, plan, planDestroy, type Change, type Plan } from '../../../src/plan/index.js';
 import { applied, desiredOf, env, observedOf } from '../plan/fixtures.js';
 
 function fakeDocker(opts: { failCreate?: string } = {}) {
@@ -99,5 +100,61 @@ describe('executor', () => {
     const result = await executePlan(p, { engine: docker, desired, secrets: new Map(), parallelism: 4 });
     expect(result.skipped).toEqual([{ address: 'environment.child', kind: 'create', because: 'depends on environment.base, which failed' }]);
     expect(calls.some((c) => c.includes('child'))).toBe(false);
+  });
+
+  describe('refuses a plan it cannot walk: nothing runs, every change fails with the reason', () => {
+    const desired = desiredOf([]);
+    const removal = (name: string, dependsOn: string[] = [], address = `environment.${name}`): Change =>
+      bareChange({ address, type: 'environment', name, kind: 'delete', reasons: [{ code: 'destroy', message: 'destroy' }], steps: ['remove-container'], containerId: `id-${name}`, dependsOn });
+    const planOf = (changes: Change[]): Plan => ({ project: 'demo', mode: 'destroy', changes, diagnostics: [], targets: [], sourceHash: 'x', observedFingerprint: 'y', engineVersion: 'z' });
+
+    it('a dependency cycle', async () => {
+      const { docker, calls } = fakeDocker();
+      const events: ApplyEvent[] = [];
+      const p = planOf([removal('a', ['environment.b']), removal('b', ['environment.a']), removal('free')]);
+      const result = await executePlan(p, { engine: docker, desired, secrets: new Map(), parallelism: 4, onEvent: (e) => events.push(e) });
+      const error = 'plan refused, nothing was run: dependency cycle environment.a -> environment.b -> environment.a; plan again';
+      expect(calls).toEqual([]);
+      expect(result.completed).toEqual([]);
+      expect(result.skipped).toEqual([]);
+      expect(result.failed).toEqual(['a', 'b', 'free'].map((n) => ({ address: `environment.${n}`, kind: 'delete', step: null, error })));
+      expect(events.map((e) => `${e.type} ${e.address}`)).toEqual(['change-failed environment.a', 'change-failed environment.b', 'change-failed environment.free']);
+      expect(applyEventLine(events[0]!)).toBe(`environment.a: Destruction FAILED before it started: ${error}`);
+      expect(applySummary(result, 'destroy')).toContain(`  failed:    environment.free (delete, not started): ${error}`);
+    });
+
+    it('a change that depends on itself', async () => {
+      const { docker, calls } = fakeDocker();
+      const result = await executePlan(planOf([removal('a', ['environment.a'])]), { engine: docker, desired, secrets: new Map(), parallelism: 1 });
+      expect(calls).toEqual([]);
+      expect(result.failed).toEqual([{ address: 'environment.a', kind: 'delete', step: null, error: 'plan refused, nothing was run: dependency cycle environment.a -> environment.a; plan again' }]);
+    });
+
+    it('two changes with one address', async () => {
+      const { docker, calls } = fakeDocker();
+      const p = planOf([removal('a'), removal('x', [], 'environment.a[duplicate]'), removal('y', [], 'environment.a[duplicate]')]);
+      const result = await executePlan(p, { engine: docker, desired, secrets: new Map(), parallelism: 4 });
+      const error = "plan refused, nothing was run: more than one change has the address 'environment.a[duplicate]'; plan again";
+      expect(calls).toEqual([]);
+      expect(result.failed.map((f) => [f.address, f.step, f.error])).toEqual([
+        ['environment.a', null, error],
+        ['environment.a[duplicate]', null, error],
+        ['environment.a[duplicate]', null, error],
+      ]);
+    });
+  });
+
+  it('destroy removes every duplicate container of one environment, each under its own address', async () => {
+    const desired = desiredOf([env('web')]);
+    const d = desired.environments.get('web')!;
+    const first = applied(d, { id: 'a'.repeat(64) });
+    const observed = { ...observedOf([first]), duplicates: [applied(d, { id: 'b'.repeat(64), name: 'ss.demo.web-2' }), applied(d, { id: 'c'.repeat(64), name: 'ss.demo.web-3' })] };
+    const p = planDestroy(desired, observed);
+    expect(p.changes.map((c) => c.address)).toEqual(['environment.web', 'environment.web[duplicate bbbbbbbbbbbb]', 'environment.web[duplicate cccccccccccc]']);
+    const { docker, calls } = fakeDocker();
+    const result = await executePlan(p, { engine: docker, desired, secrets: new Map(), parallelism: 1 });
+    expect(calls).toEqual(['a', 'b', 'c'].flatMap((x) => [`stop ${x.repeat(64)}`, `remove ${x.repeat(64)}`]));
+    expect(result.completed.map((c) => c.address)).toEqual(p.changes.map((c) => c.address));
+    expect(result.failed).toEqual([]);
   });
 });
