@@ -9,5 +9,6 @@ export { plan, planDestroy, staleReasons, hasChanges, summarize, type Plan, type
 export { executePlan } from './apply/executor.js';
 export type { ApplyEvent, ApplyResult } from './apply/events.js';
 export { renderText, renderJson, planToJson, planFromJson, PLAN_FORMAT_VERSION, type JsonPlan } from './render/index.js';
-export { load, observeFor, planFor, applyPlan } from './workflow.js';
+export { load, observeFor, planFor, applyPlan, planProject, converge, diffRevisions, buildImages, withLock, readPlanFile, writePlanFile } from './app/index.js';
+export type { ConvergeRequest, ConvergeHooks, ConvergeOutcome, ImageBuildOutcome, RevisionDiff } from './app/index.js';
 export { VERSION } from './version.js';

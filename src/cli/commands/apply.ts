@@ -1,8 +1,8 @@
 import { configPath, parse, positiveInt, strings } from '../args.js';
 import type { Io } from '../io.js';
-import { readPlanFile } from '../plan-file.js';
+import { readPlanFile } from '../../app/plan-file.js';
 import { NO_TUI_HELP, wantsTui } from '../tui.js';
-import { converge } from './converge.js';
+import { convergeCommand } from './converge.js';
 
 export const applyHelp = `Usage: sandboxshift apply [PLANFILE] [options]
 
@@ -24,16 +24,16 @@ export async function applyCommand(argv: string[], io: Io): Promise<number> {
     target: { type: 'string', multiple: true },
   });
   const planPath = positionals[0];
-  return converge(
+  return convergeCommand(
     {
       command: 'apply',
       configPath: configPath(values),
       targets: strings(values.target),
       autoApprove: values['auto-approve'] === true,
-      tui: wantsTui(io, values),
       parallelism: positiveInt('apply', 'parallelism', values.parallelism as string | undefined, 10),
       saved: planPath ? { path: planPath, plan: readPlanFile(planPath) } : undefined,
     },
     io,
+    { tui: wantsTui(io, values) },
   );
 }

@@ -1,92 +1,52 @@
-// apply and destroy share one flow: lock, observe, plan, show, approve, execute, summarize.
-import { DiagnosticsError, errorDiag, hasErrors } from '../../diagnostics.js';
+// apply and destroy: the views around the application layer's converge() (plain text and
+// prompt, or the Ink TUI), and the outcome as an exit code.
 import type { ApplyListener } from '../../apply/events.js';
-import { acquireLock } from '../../engine/index.js';
-import { hasChanges, staleReasons, type Plan } from '../../plan/index.js';
+import { converge, incomplete, type ConvergeHooks, type ConvergeRequest } from '../../app/converge.js';
+import type { StopSignal } from '../../app/lock.js';
 import { applyEventLine, applySummary, planToJson, renderText } from '../../render/index.js';
-import { applyPlan, checkImageContracts, connectEngine, load, observeFor, planFor } from '../../workflow.js';
 import { EXIT_ERROR, EXIT_OK, confirm, type Io } from '../io.js';
 import { loadTui, tuiColor } from '../tui.js';
 
-export interface ConvergeRequest {
-  command: 'apply' | 'destroy';
-  configPath: string;
-  targets: string[];
-  autoApprove: boolean;
-  parallelism: number;
-  purgeVolumes?: boolean;
-  /** A saved plan that must still hold. */
-  saved?: { path: string; plan: Plan };
-  /** Plan, approval and progress in the Ink TUI (a person at a terminal, see cli/tui.ts). */
-  tui?: boolean;
+export async function convergeCommand(req: ConvergeRequest, io: Io, options: { tui: boolean }): Promise<number> {
+  const destroy = req.command === 'destroy';
+  const hooks = options.tui ? await tuiHooks(io) : textHooks(io, destroy);
+  const outcome = await converge(req, { ...hooks, interrupted: (signal) => io.err(interruptedLine(signal)) });
+  if (outcome.status === 'cancelled') {
+    io.err(`\n${destroy ? 'Destroy' : 'Apply'} cancelled; nothing was changed.\n`);
+    return EXIT_ERROR;
+  }
+  if (outcome.status === 'applied' && !options.tui) io.out(`\n${applySummary(outcome.result, outcome.plan.mode, io.style)}`);
+  return incomplete(outcome) ? EXIT_ERROR : EXIT_OK;
 }
 
-export async function converge(req: ConvergeRequest, io: Io): Promise<number> {
-  const destroy = req.command === 'destroy';
-  const loaded = load(req.configPath, { needSecrets: !destroy });
-  const engine = connectEngine();
-  const lock = await acquireLock(await engine.docker(), loaded.desired.project, req.command);
-  // Ctrl-C: give the lock back, then stop. Work in flight may be cut short; the next plan
-  // shows exactly what is left.
-  const interrupted = () => {
-    io.err('\nInterrupted: releasing the lock; run `sandboxshift plan` to see what is left.\n');
-    void lock.release().finally(() => process.exit(130));
-  };
-  // `on`, not `once`: Ink's exit hook (signal-exit) kills the process again with SIGINT when it
-  // sees no other listener left, before the lock is given back.
-  process.on('SIGINT', interrupted);
-  try {
-    const observed = await observeFor(engine, loaded.desired);
-    const targets = req.saved ? req.saved.plan.targets : req.targets;
-    const planned = planFor(loaded, observed, { targets, destroy, purgeVolumes: req.purgeVolumes });
-    if (hasErrors(planned.diagnostics)) throw new DiagnosticsError(planned.diagnostics);
-    const plan = destroy ? planned : { ...planned, diagnostics: [...planned.diagnostics, ...(await checkImageContracts(engine, loaded, planned))] };
-    if (hasErrors(plan.diagnostics)) throw new DiagnosticsError(plan.diagnostics);
-    if (req.saved) {
-      const stale = staleReasons(req.saved.plan, plan);
-      if (stale.length > 0) {
-        throw new DiagnosticsError([
-          errorDiag(`saved plan ${req.saved.path} is stale and was not applied: ${stale.join('; ')}`, {
-            hint: `review a new one: sandboxshift plan --out ${req.saved.path}`,
-          }),
-        ]);
-      }
-    }
-    const tui = req.tui ? await loadTui() : null;
-    if (tui) {
-      const ask = !req.autoApprove && !req.saved && hasChanges(plan);
-      if (!(await tui.reviewPlanInteractively(planToJson(plan), { approve: ask, color: tuiColor(io) }))) {
-        io.err(`\n${destroy ? 'Destroy' : 'Apply'} cancelled; nothing was changed.\n`);
-        return EXIT_ERROR;
-      }
-    } else io.out(renderText(planToJson(plan), io.style));
-    if (!hasChanges(plan)) return EXIT_OK;
-    if (!req.autoApprove && !req.saved && !tui) {
-      const question = destroy
-        ? '\nDo you really want to destroy these environments?'
-        : '\nDo you want to perform these actions?';
-      if (!(await confirm(io, question))) {
-        io.err(`\n${destroy ? 'Destroy' : 'Apply'} cancelled; nothing was changed.\n`);
-        return EXIT_ERROR;
-      }
-    }
-    if (tui) {
-      const run = (onEvent: ApplyListener) => applyPlan(engine, loaded, plan, { parallelism: req.parallelism, onEvent });
-      const result = await tui.runApplyWithProgress(planToJson(plan), run, { color: tuiColor(io) });
-      return result.failed.length + result.skipped.length > 0 ? EXIT_ERROR : EXIT_OK;
-    }
-    io.out('\n');
-    const result = await applyPlan(engine, loaded, plan, {
-      parallelism: req.parallelism,
-      onEvent: (e) => {
+export function interruptedLine(signal: StopSignal): string {
+  const what = signal === 'SIGINT' ? 'Interrupted' : 'Terminated (SIGTERM)';
+  return `\n${what}: releasing the lock; run \`sandboxshift plan\` to see what is left.\n`;
+}
+
+function textHooks(io: Io, destroy: boolean): Omit<ConvergeHooks, 'interrupted'> {
+  return {
+    show: async (plan) => io.out(renderText(planToJson(plan), io.style)),
+    approve: () => confirm(io, destroy ? '\nDo you really want to destroy these environments?' : '\nDo you want to perform these actions?'),
+    execute: (_plan, run) => {
+      io.out('\n');
+      return run((e) => {
         const line = applyEventLine(e, io.style);
         if (line) io.out(`${line}\n`);
-      },
-    });
-    io.out(`\n${applySummary(result, plan.mode, io.style)}`);
-    return result.failed.length + result.skipped.length > 0 ? EXIT_ERROR : EXIT_OK;
-  } finally {
-    process.removeListener('SIGINT', interrupted);
-    await lock.release();
-  }
+      });
+    },
+  };
+}
+
+async function tuiHooks(io: Io): Promise<Omit<ConvergeHooks, 'interrupted'>> {
+  const tui = await loadTui();
+  const color = tuiColor(io);
+  return {
+    // With approval next, the interactive review shows the plan once, with the question.
+    show: async (plan, next) => {
+      if (!next.approval) await tui.reviewPlanInteractively(planToJson(plan), { approve: false, color });
+    },
+    approve: (plan) => tui.reviewPlanInteractively(planToJson(plan), { approve: true, color }),
+    execute: (plan, run) => tui.runApplyWithProgress(planToJson(plan), (onEvent: ApplyListener) => run(onEvent), { color }),
+  };
 }

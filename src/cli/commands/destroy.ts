@@ -1,7 +1,7 @@
 import { configPath, parse, positiveInt, strings } from '../args.js';
 import type { Io } from '../io.js';
 import { NO_TUI_HELP, wantsTui } from '../tui.js';
-import { converge } from './converge.js';
+import { convergeCommand } from './converge.js';
 
 export const destroyHelp = `Usage: sandboxshift destroy [options]
 
@@ -25,16 +25,16 @@ export async function destroyCommand(argv: string[], io: Io): Promise<number> {
     parallelism: { type: 'string' },
     target: { type: 'string', multiple: true },
   });
-  return converge(
+  return convergeCommand(
     {
       command: 'destroy',
       configPath: configPath(values),
       targets: strings(values.target),
       autoApprove: values['auto-approve'] === true,
-      tui: wantsTui(io, values),
       purgeVolumes: values['purge-volumes'] === true,
       parallelism: positiveInt('destroy', 'parallelism', values.parallelism as string | undefined, 10),
     },
     io,
+    { tui: wantsTui(io, values) },
   );
 }

@@ -1,7 +1,7 @@
-import { loadConfigAt, type ConfigRevision } from '../../config/index.js';
-import { DiagnosticsError, errorDiag, hasErrors } from '../../diagnostics.js';
+import { diffRevisions } from '../../app/diff.js';
+import type { ConfigRevision } from '../../config/index.js';
+import { DiagnosticsError, errorDiag } from '../../diagnostics.js';
 import { hasChanges } from '../../plan/types.js';
-import { planBetween } from '../../workflow.js';
 import { configPath, parse } from '../args.js';
 import { EXIT_CHANGES, EXIT_OK, type Io } from '../io.js';
 import { FORMAT_HELP, FORMAT_OPTIONS, planFormat, renderPlan } from '../plan-format.js';
@@ -42,12 +42,7 @@ export async function diffCommand(argv: string[], io: Io): Promise<number> {
   }
   const file = configPath(values);
   const to = typeof values.to === 'string' ? values.to : null;
-  const [before, after] = await Promise.all([loadConfigAt(file, values.from), loadConfigAt(file, to)]);
-  const problems = [...before.diagnostics, ...after.diagnostics].filter((d) => d.severity === 'error');
-  if (!before.config || !after.config || problems.length) throw new DiagnosticsError(problems.length ? problems : [errorDiag('diff: the config could not be loaded')]);
-  const planned = planBetween(before.config, after.config, { from: before.label, to: after.label });
-  const plan = { ...planned, diagnostics: [...after.diagnostics, ...planned.diagnostics] };
-  if (hasErrors(plan.diagnostics)) throw new DiagnosticsError(plan.diagnostics);
+  const { plan, from: before, to: after } = await diffRevisions(file, values.from, to);
   const note = `Changes from ${describe(values.from, before)} to ${to === null ? describeWorkingTree(after) : describe(to, after)}, planned without an engine.`;
   if (format === 'text') io.err(`${note}\n\n`);
   io.out(await renderPlan(plan, format, io.style, { note }));

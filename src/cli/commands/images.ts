@@ -1,11 +1,9 @@
 // `sandboxshift images build [NAME]`: build the config's images whose context changed, without
 // touching any environment. The same image changes `apply` would make.
+import { buildImages } from '../../app/images.js';
 import { DiagnosticsError, errorDiag } from '../../diagnostics.js';
-import { assemblePlan } from '../../plan/plan.js';
-import { planImage } from '../../plan/images.js';
-import type { Change } from '../../plan/types.js';
+import { connectEngine } from '../../engine/client.js';
 import { applyEventLine, applySummary } from '../../render/index.js';
-import { applyPlan, connectEngine, loadAndObserve } from '../../workflow.js';
 import { configPath, parse } from '../args.js';
 import { EXIT_ERROR, EXIT_OK, type Io } from '../io.js';
 
@@ -21,26 +19,12 @@ export async function imagesCommand(argv: string[], io: Io): Promise<number> {
   if (verb !== 'build') {
     throw new DiagnosticsError([errorDiag(`images: unknown subcommand '${verb ?? ''}'`, { hint: 'use `sandboxshift images build [NAME]`' })]);
   }
-  const engine = connectEngine();
-  const { loaded, observed } = await loadAndObserve(engine, configPath(values), { needSecrets: false });
-  const images = [...loaded.desired.images.values()].filter((i) => i.build && (!name || i.name === name));
-  if (name && images.length === 0) {
-    const known = [...loaded.desired.images.values()].filter((i) => i.build).map((i) => i.name);
-    throw new DiagnosticsError([errorDiag(`images build: no built image named '${name}'`, { hint: `images with a build: ${known.join(', ') || '(none)'}` })]);
-  }
-  const users = [...loaded.desired.environments.values()];
-  const changes = images
-    .map((i) => planImage(loaded.desired.project, i, observed, users.filter((d) => d.imageName === i.name)))
-    .filter((c): c is Change => c !== null);
-  for (const i of images) if (!changes.some((c) => c.name === i.name)) io.out(`image.${i.name}: up to date (${i.ref})\n`);
-  if (changes.length === 0) return EXIT_OK;
-  const plan = assemblePlan(loaded.desired, observed, 'normal', changes, [], []);
-  const result = await applyPlan(engine, loaded, plan, {
-    onEvent: (e) => {
-      const line = applyEventLine(e, io.style);
-      if (line) io.out(`${line}\n`);
-    },
+  const { upToDate, result } = await buildImages(connectEngine(), configPath(values), name, (e) => {
+    const line = applyEventLine(e, io.style);
+    if (line) io.out(`${line}\n`);
   });
+  for (const i of upToDate) io.out(`image.${i.name}: up to date (${i.ref})\n`);
+  if (!result) return EXIT_OK;
   io.out(`\n${applySummary(result, 'normal', io.style).replace('Apply', 'Build')}`);
-  return result.failed.length ? EXIT_ERROR : EXIT_OK;
+  return result.failed.length + result.skipped.length ? EXIT_ERROR : EXIT_OK;
 }

@@ -1,7 +1,7 @@
 import { DiagnosticsError, errorDiag } from '../../diagnostics.js';
 import { statusCode } from '../../engine/index.js';
 import { containerName, proxyName } from '../../model/names.js';
-import { connectEngine, load } from '../../workflow.js';
+import { connectEngine, load } from '../../app/pipeline.js';
 import { configPath, parse } from '../args.js';
 import { EXIT_OK, type Io } from '../io.js';
 

@@ -1,10 +1,10 @@
-import { DiagnosticsError, hasErrors } from '../../diagnostics.js';
+import { connectEngine } from '../../engine/client.js';
+import { planProject } from '../../app/plan.js';
+import { writePlanFile } from '../../app/plan-file.js';
 import { hasChanges } from '../../plan/types.js';
 import { planToJson } from '../../render/json.js';
-import { checkImageContracts, connectEngine, loadAndObserve, planFor } from '../../workflow.js';
 import { configPath, parse, strings } from '../args.js';
 import { EXIT_CHANGES, EXIT_OK, type Io } from '../io.js';
-import { writePlanFile } from '../plan-file.js';
 import { FORMAT_HELP, FORMAT_OPTIONS, planFormat, renderPlan } from '../plan-format.js';
 import { NO_TUI_HELP, loadTui, tuiColor, wantsTui } from '../tui.js';
 
@@ -29,12 +29,7 @@ export async function planCommand(argv: string[], io: Io): Promise<number> {
     'detailed-exitcode': { type: 'boolean' },
   });
   const format = planFormat('plan', values);
-  const engine = connectEngine();
-  const { loaded, observed } = await loadAndObserve(engine, configPath(values));
-  const planned = planFor(loaded, observed, { targets: strings(values.target) });
-  if (hasErrors(planned.diagnostics)) throw new DiagnosticsError(planned.diagnostics);
-  const plan = { ...planned, diagnostics: [...planned.diagnostics, ...(await checkImageContracts(engine, loaded, planned))] };
-  if (hasErrors(plan.diagnostics)) throw new DiagnosticsError(plan.diagnostics);
+  const plan = await planProject(connectEngine(), configPath(values), { targets: strings(values.target) });
   if (format === 'text' && wantsTui(io, values)) await (await loadTui()).reviewPlanInteractively(planToJson(plan), { approve: false, color: tuiColor(io) });
   else io.out(await renderPlan(plan, format, io.style));
   if (typeof values.out === 'string') {

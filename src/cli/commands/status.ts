@@ -1,6 +1,6 @@
 import { observe } from '../../engine/index.js';
 import { shortId } from '../../plan/format.js';
-import { connectEngine, load } from '../../workflow.js';
+import { connectEngine, load } from '../../app/pipeline.js';
 import { configPath, parse } from '../args.js';
 import { EXIT_OK, type Io } from '../io.js';
 

@@ -1,6 +1,6 @@
 import { DiagnosticsError, errorDiag } from '../../diagnostics.js';
 import { readLock, releaseLock } from '../../engine/index.js';
-import { connectEngine, load } from '../../workflow.js';
+import { connectEngine, load } from '../../app/pipeline.js';
 import { configPath, parse } from '../args.js';
 import { EXIT_OK, type Io } from '../io.js';
 

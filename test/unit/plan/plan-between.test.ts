@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateConfigText, type Config } from '../../../src/config/index.js';
 import { DiagnosticsError, formatDiagnostic } from '../../../src/diagnostics.js';
-import { planBetween } from '../../../src/workflow.js';
+import { planBetween } from '../../../src/app/pipeline.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-between-'));
 const file = join(dir, 'sandboxshift.yaml');

@@ -1,19 +1,19 @@
 // The pipeline as a library: load → resolve → observe → plan → apply. The CLI is a thin layer
 // over these; tests and other programs can call them directly.
 import { readFile } from 'node:fs/promises';
-import type { ApplyListener, ApplyResult } from './apply/events.js';
-import { loadConfig } from './config/index.js';
-import type { Config } from './config/types.js';
-import { DiagnosticsError, errorDiag, hasErrors, warningDiag, type Diagnostic } from './diagnostics.js';
-import { connectEngine, withEngine, type Engine } from './engine/client.js';
-import { observe, refineResources } from './engine/observe.js';
-import { probeImage } from './engine/image-probe.js';
-import { contractViolations } from './plan/contract.js';
-import type { DesiredEnvironment, DesiredState, SecretValues } from './model/desired.js';
-import type { ObservedState } from './model/observed.js';
-import { resolveDesired } from './model/resolve.js';
-import { emptyObserved, observedFromDesired, plan as makePlan, planDestroy, type Plan } from './plan/index.js';
-import { sameResources } from './plan/reasons.js';
+import type { ApplyListener, ApplyResult } from '../apply/events.js';
+import { loadConfig } from '../config/index.js';
+import type { Config } from '../config/types.js';
+import { DiagnosticsError, errorDiag, hasErrors, warningDiag, type Diagnostic } from '../diagnostics.js';
+import { connectEngine, withEngine, type Engine } from '../engine/client.js';
+import { observe, refineResources } from '../engine/observe.js';
+import { probeImage } from '../engine/image-probe.js';
+import { contractViolations } from '../plan/contract.js';
+import type { DesiredEnvironment, DesiredState, SecretValues } from '../model/desired.js';
+import type { ObservedState } from '../model/observed.js';
+import { resolveDesired } from '../model/resolve.js';
+import { emptyObserved, observedFromDesired, plan as makePlan, planDestroy, type Plan } from '../plan/index.js';
+import { sameResources } from '../plan/reasons.js';
 
 export interface Loaded {
   config: Config;
@@ -171,7 +171,7 @@ export async function applyPlan(
   options: { parallelism?: number; onEvent?: ApplyListener; stopGraceSeconds?: number } = {},
 ): Promise<ApplyResult> {
   // The executor (and tar-stream, the seeding and build code) loads only when applying.
-  const { executePlan } = await import('./apply/executor.js');
+  const { executePlan } = await import('../apply/executor.js');
   return executePlan(plan, {
     engine: await engine.docker(),
     desired: loaded.desired,
