@@ -1,9 +1,10 @@
 // Saved plans apply exactly or not at all; one apply at a time per project and engine.
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireLock } from '../../src/engine/lock.js';
-import { containerOf, containerState, docker, dockerCli, testProject, type TestProject } from './harness.js';
+import { CLI, containerOf, containerState, docker, dockerCli, testProject, type RunResult, type TestProject } from './harness.js';
 
 const config = (role: string) => `
 version: 1
@@ -117,5 +118,73 @@ describe('the apply lock', () => {
     expect(r.stderr).toContain('--auto-approve');
     const again = await p.run(['plan', '--detailed-exitcode']);
     expect(again.code).toBe(2);
+  });
+});
+
+/** Runs apply in the background and sends `signal` once the first change has started. */
+function applyStoppedBy(dir: string, signal: NodeJS.Signals): Promise<RunResult & { signalled: boolean }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, 'apply', '--auto-approve', '--parallelism', '1'], {
+      cwd: dir,
+      env: { ...process.env, NO_COLOR: '1', CI: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let signalled = false;
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (!signalled && stdout.includes('Creating...')) {
+        signalled = true;
+        child.kill(signal);
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr, signalled }));
+  });
+}
+
+describe('a signal during apply', () => {
+  let p: TestProject;
+  beforeAll(() => {
+    p = testProject('signal', `
+version: 1
+project: {{project}}
+images:
+  busybox: { ref: sandboxshift/busybox:test }
+defaults:
+  image: busybox
+  resources: { cpus: 0.25, memory: 32m, pids: 32 }
+environments:
+  e1: {}
+  e2: {}
+  e3: {}
+  e4: {}
+  e5: {}
+  e6: {}
+`);
+  });
+  afterAll(async () => p.cleanup());
+
+  const locks = () => docker.listContainers({ all: true, filters: { label: [`io.sandboxshift.project=${p.name}`, 'io.sandboxshift.role=lock'] } });
+
+  it.each([
+    ['SIGTERM', 143, 'Terminated (SIGTERM): releasing the lock'],
+    ['SIGINT', 130, 'Interrupted: releasing the lock'],
+  ] as const)('%s gives the lock back and exits %i; the next apply finishes the work', async (signal, code, line) => {
+    const r = await applyStoppedBy(p.dir, signal);
+    expect(r.signalled, r.stdout + r.stderr).toBe(true);
+    expect(r.code, r.stderr).toBe(code);
+    expect(r.stderr).toContain(`${line}; run \`sandboxshift plan\` to see what is left.`);
+    expect(r.stdout).not.toContain('Apply complete!');
+    expect(await locks()).toEqual([]);
+    const again = await p.run(['apply', '--auto-approve']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('Apply complete!');
+    expect((await p.run(['plan', '--detailed-exitcode'])).code).toBe(0);
+    // Back to nothing for the next signal.
+    const down = await p.run(['destroy', '--auto-approve']);
+    expect(down.code, down.stderr).toBe(0);
   });
 });
