@@ -1,6 +1,6 @@
 // Saved plans apply exactly or not at all; one apply at a time per project and engine.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireLock } from '../../src/engine/lock.js';
@@ -66,6 +66,42 @@ describe('saved plans', () => {
     const r = await p.run(['apply', 'sandboxshift.yaml']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('sandboxshift.yaml is not a saved plan (not JSON)');
+  });
+
+  const editSaved = (from: string, to: string, change: (json: Record<string, any>) => void) => {
+    const json = JSON.parse(readFileSync(join(p.dir, from), 'utf8'));
+    change(json);
+    writeFileSync(join(p.dir, to), JSON.stringify(json, null, 2));
+  };
+
+  it('calls a saved plan edited by hand tampered, not stale, and touches nothing', async () => {
+    const planned = await p.run(['plan', '--out', 'fresh.json']);
+    expect(planned.code, planned.stderr).toBe(0);
+    expect(planned.stdout).toContain('> environment.two will be started');
+    editSaved('fresh.json', 'edited.json', (j) => {
+      const two = j.resource_changes.find((c: { address: string }) => c.address === 'environment.two');
+      two.change.actions = ['delete'];
+    });
+    const r = await p.run(['apply', 'edited.json']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('saved plan edited.json is tampered: it was edited after it was saved');
+    expect(r.stderr).not.toContain('stale');
+    expect(r.stderr).toContain('hint: make a new one with `sandboxshift plan --out FILE` and review it');
+    expect(await containerState(p.name, 'two')).toBe('exited');
+  });
+
+  it('refuses a saved plan that breaks the schema, naming the first error', async () => {
+    editSaved('fresh.json', 'invalid.json', (j) => {
+      j.resource_changes[0].steps = ['format-disk'];
+    });
+    const r = await p.run(['apply', 'invalid.json']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('invalid.json is not a valid saved plan: at /resource_changes/0/steps/0: must be equal to one of the allowed values: remove-container, create-container');
+    expect(await containerState(p.name, 'two')).toBe('exited');
+    // The untouched file still applies.
+    const ok = await p.run(['apply', 'fresh.json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(await containerState(p.name, 'two')).toBe('running');
   });
 });
 

@@ -236,5 +236,7 @@ describe('commands without the TUI never load Ink or React', () => {
     const urls = await modulesLoadedBy(args);
     expect(urls.some((u) => u.endsWith('/dist/cli/main.js'))).toBe(true);
     expect(uiModules(urls)).toEqual([]);
+    // ajv's compiler is for reading saved plans back (apply FILE), never for planning.
+    expect(urls.filter((u) => /\/node_modules\/ajv\/dist\/(2020|ajv|core)\.js$|\/node_modules\/ajv\/dist\/compile\//.test(u))).toEqual([]);
   });
 });
