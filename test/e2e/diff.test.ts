@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Ajv2020Module from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, testProject, type RunResult } from './harness.js';
+import { runCli, testProject, type RunResult, type TestProject } from './harness.js';
 
 const planSchema = JSON.parse(readFileSync(new URL('../../schemas/plan.schema.json', import.meta.url), 'utf8'));
 // ajv is CommonJS: under Node's ESM loader its class is the default export's `default`.
@@ -286,5 +286,74 @@ describe('sandboxshift plan --format', () => {
     } finally {
       await project.cleanup();
     }
+  });
+});
+
+// diff simulates the labels apply leaves behind (plan/observed-from-desired.ts). The proof: apply
+// v1 for real, then the engine plan of v2 and `diff --from v1` to v2 must list the same changes.
+describe('diff agrees with the engine', () => {
+  const SHARED = `images:
+  busybox: { ref: sandboxshift/busybox:test }
+defaults:
+  image: busybox
+  resources: { cpus: 0.25, memory: 32m, pids: 32 }
+`;
+  const APPLIED = `version: 1
+project: {{project}}
+${SHARED}environments:
+  coder: { env: { ROLE: coder } }
+  grower: {}
+  reviewer: { egress: { allow: [pypi.org] } }
+  steady: { protect: true }
+  old: {}
+`;
+  const NEXT = `version: 1
+project: {{project}}
+${SHARED}environments:
+  coder:
+    env: { ROLE: coder, DEBUG: "1" }
+    secrets:
+      api_key: { fromEnv: SANDBOXSHIFT_TEST_KEY }
+  grower: { resources: { cpus: 0.5, memory: 64m, pids: 64 } }
+  reviewer: { egress: { allow: [pypi.org, example.org] } }
+  steady: { protect: true }
+  fresh: {}
+`;
+  let p: TestProject;
+  const inRepo = (...args: string[]) =>
+    execFileSync('git', ['-c', 'user.email=e2e@example.invalid', '-c', 'user.name=e2e', '-c', 'commit.gpgsign=false', ...args], { cwd: p.dir, encoding: 'utf8' });
+
+  beforeAll(() => {
+    p = testProject('diffreal', APPLIED);
+    inRepo('init', '-q', '-b', 'main');
+    inRepo('add', 'sandboxshift.yaml');
+    inRepo('commit', '-q', '-m', 'v1');
+    inRepo('tag', 'v1');
+  });
+  afterAll(async () => p.cleanup());
+
+  /** What apply would do, without ids, hashes and subnets that differ between engines. */
+  const essence = (stdout: string) =>
+    (JSON.parse(stdout) as { resource_changes: Array<Record<string, any>> }).resource_changes
+      .map((c) => ({ address: c.address, kind: c.kind, actions: c.change.actions, reasons: c.reasons, steps: c.steps, data_effect: c.data_effect, security: c.security }))
+      .sort((a, b) => a.address.localeCompare(b.address));
+
+  it('plan of v2 against the engine v1 left equals diff --from v1', async () => {
+    const applied = await p.run(['apply', '--auto-approve']);
+    expect(applied.code, applied.stderr).toBe(0);
+    p.write(NEXT);
+    inRepo('commit', '-q', '-am', 'v2');
+    const env = { SANDBOXSHIFT_TEST_KEY: 'sk-test-value' };
+    const live = await p.run(['plan', '--format', 'json'], { env });
+    expect(live.code, live.stderr).toBe(0);
+    const simulated = await p.run(['diff', '--from', 'v1', '--format', 'json'], { env: { ...env, DOCKER_HOST: 'unix:///nonexistent.sock' } });
+    expect(simulated.code, simulated.stderr).toBe(0);
+    const fromEngine = essence(live.stdout);
+    // Not vacuous: every kind of change the two configs differ by is in it.
+    expect(fromEngine.map((c) => `${c.address} ${c.kind}`)).toEqual(
+      expect.arrayContaining(['environment.coder replace', 'environment.grower update', 'environment.old delete', 'environment.fresh create', 'environment.steady no-op']),
+    );
+    expect(fromEngine.find((c) => c.address === 'environment.reviewer')?.reasons.map((r: { code: string }) => r.code)).toContain('egress_widened');
+    expect(essence(simulated.stdout)).toEqual(fromEngine);
   });
 });
