@@ -6,7 +6,7 @@ import { diffLines } from 'diff';
 import { formatDiagnostic } from '../diagnostics.js';
 import type { EnvironmentView } from '../plan/types.js';
 import type { JsonChange, JsonPlan } from './json.js';
-import { DATA_EFFECT_TEXT } from './text.js';
+import { DATA_EFFECT_TEXT, workspaceLine } from './text.js';
 
 /** GitHub refuses comments over 65,536 characters; this leaves room for a marker line. */
 export const MARKDOWN_MAX_CHARS = 65_000;
@@ -102,10 +102,8 @@ function detailsSection(c: JsonChange): string {
   if (c.reasons.length) out.push('**Because**', '', ...c.reasons.map((r) => `- ${inline(r.message)}`), '');
   const imageNote = c.change.after?.imageNote;
   if (imageNote) out.push(`**Image:** chosen by \`image: auto\` (${inline(imageNote)})`, '');
-  if (c.kind === 'create') {
-    const seeded = c.steps.includes('seed-workspace') ? ', seeded once from the workspace source' : '';
-    out.push(`**Workspace:** ${c.workspace === 'reuse' ? `existing volume \`${c.volume_name}\` reused` : `new volume \`${c.volume_name}\`${seeded}`}`, '');
-  }
+  const ws = workspaceLine(c, (s) => `\`${s}\``);
+  if (ws) out.push(`**Workspace:** ${ws}`, '');
   const diff = attributeDiff(c.change.before, c.change.after);
   if (diff) out.push(diff, '');
   out.push('</details>');
