@@ -4,7 +4,7 @@ import { errorDiag, type Diagnostic } from '../diagnostics.js';
 import type { DesiredState } from '../model/desired.js';
 import { containerName, environmentAddress } from '../model/names.js';
 import type { ObservedState } from '../model/observed.js';
-import { assemblePlan, deleteChange, egressRemovals } from './plan.js';
+import { assemblePlan, deleteChange, egressRemovals, WORKSPACE_DELETED } from './plan.js';
 import { bareChange, type Change, type Plan } from './types.js';
 
 export interface DestroyOptions {
@@ -44,6 +44,7 @@ export function planDestroy(desired: DesiredState, observed: ObservedState, opti
           kind: 'delete',
           reasons: [{ code: 'purge_workspace', message: 'leftover /workspace volume deleted by --purge-volumes' }],
           dataEffect: 'destroys-workspace',
+          security: [WORKSPACE_DELETED],
           containerName: containerName(observed.project, env),
           volumeName: volume.name,
           workspace: 'delete',

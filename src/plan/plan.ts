@@ -255,10 +255,13 @@ export function deleteChange(project: string, c: ObservedContainer, reasons: Rea
     imageRef: c.image,
     verify: null,
     egress: null,
-    security: [],
+    security: purge ? [WORKSPACE_DELETED] : [],
     dependsOn: [],
   };
 }
+
+/** The security note every renderer shows first for a change that deletes a workspace. */
+export const WORKSPACE_DELETED = '/workspace volume will be DELETED';
 
 function kind(k: ChangeKind): { kind: ChangeKind; actions: Change['actions'] } {
   return { kind: k, actions: [...ACTIONS_BY_KIND[k]] };

@@ -65,11 +65,9 @@ function summaryLine(plan: JsonPlan, changeCount: number): string {
   return `**Plan:** ${build}${s.add} to add, ${s.change} to change, ${s.destroy} to destroy`;
 }
 
-/** What a reviewer must not miss in a change: the planner's security notes, and a deleted workspace. */
+/** What a reviewer must not miss in a change: the planner's security notes (a deleted workspace among them). */
 export function securityNotes(c: JsonChange): string[] {
-  const notes = [...c.security];
-  if (c.data_effect === 'destroys-workspace') notes.push('/workspace volume will be DELETED');
-  return notes;
+  return c.security;
 }
 
 function securityCallout(changes: JsonChange[]): string[] {

@@ -27,7 +27,7 @@ export interface ChangeBlock {
 }
 
 export function isSecurityRelevant(c: JsonChange): boolean {
-  return c.security.length > 0 || c.data_effect === 'destroys-workspace';
+  return c.security.length > 0;
 }
 
 /** The plan's changes (no-ops left out), security-relevant ones first. */

@@ -110,3 +110,16 @@ describe('moved', () => {
     ]);
   });
 });
+
+describe('a deleted workspace is security-relevant in every renderer', () => {
+  it('is in the planner security list, so text, Markdown and the TUI show it first', async () => {
+    const { planDestroy } = await import('../../../src/plan/index.js');
+    const desired = desiredOf([env('a')]);
+    const p = planDestroy(desired, observedOf([applied(desired.environments.get('a')!)], { volumes: ['a', 'gone'] }), { purgeVolumes: true });
+    expect(p.changes.map((c) => [c.address, c.security])).toEqual([
+      ['environment.a', ['/workspace volume will be DELETED']],
+      ['environment.gone', ['/workspace volume will be DELETED']],
+    ]);
+    expect(renderText(planToJson(p))).toContain('! security: /workspace volume will be DELETED');
+  });
+});
