@@ -20,12 +20,23 @@ export interface ObservedContainer {
   resources: ResourcesSpec | null;
   resourcesFrom: 'label' | 'engine';
   protect: boolean;
+  /** Random id given at creation; shared with the workspace volume made by the same call. */
+  createId: string | null;
 }
 
 export interface ObservedVolume {
   name: string;
   environment: string;
   protect: boolean;
+  /** The create id of the container whose create call made this volume (Labels.createId). */
+  createId: string | null;
+}
+
+/** A volume with a workspace's name that SandboxShift did not create (no labels of ours). */
+export interface ForeignVolume {
+  name: string;
+  environment: string;
+  labels: Readonly<Record<string, string>>;
 }
 
 export interface ObservedNetwork {
@@ -63,6 +74,8 @@ export interface ObservedState {
   /** Extra containers labelled with an environment that already has one. */
   duplicates: readonly ObservedContainer[];
   volumes: ReadonlyMap<string, ObservedVolume>;
+  /** Volumes named like an environment's workspace but not made by us, by environment. Never written to. */
+  foreignVolumes: ReadonlyMap<string, ForeignVolume>;
   /** Images by every repo:tag they carry. */
   images: ReadonlyMap<string, ObservedImage>;
   /** The project's internal environment networks, by environment. */

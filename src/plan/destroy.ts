@@ -5,7 +5,7 @@ import type { DesiredState } from '../model/desired.js';
 import { containerName, environmentAddress } from '../model/names.js';
 import type { ObservedState } from '../model/observed.js';
 import { shortId } from './format.js';
-import { assemblePlan, deleteChange, egressRemovals } from './plan.js';
+import { assemblePlan, deleteChange, egressRemovals, WORKSPACE_DELETED } from './plan.js';
 import { bareChange, type Change, type Plan } from './types.js';
 
 export interface DestroyOptions {
@@ -45,6 +45,7 @@ export function planDestroy(desired: DesiredState, observed: ObservedState, opti
           kind: 'delete',
           reasons: [{ code: 'purge_workspace', message: 'leftover /workspace volume deleted by --purge-volumes' }],
           dataEffect: 'destroys-workspace',
+          security: [WORKSPACE_DELETED],
           containerName: containerName(observed.project, env),
           volumeName: volume.name,
           workspace: 'delete',

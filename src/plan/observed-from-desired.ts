@@ -26,6 +26,7 @@ export function emptyObserved(project: string): ObservedState {
     containers: new Map(),
     duplicates: [],
     volumes: new Map(),
+    foreignVolumes: new Map(),
     images: new Map(),
     networks: new Map(),
     outsideNetwork: false,
@@ -70,6 +71,7 @@ export function observedFromDesired(desired: DesiredState, assume: EngineAssumpt
       resources: { ...d.resources },
       resourcesFrom: 'label',
       protect: d.protect,
+      createId: null,
     });
   }
 
@@ -102,7 +104,7 @@ export function observedFromDesired(desired: DesiredState, assume: EngineAssumpt
   return {
     ...base,
     containers,
-    volumes: new Map([...desired.environments.values()].map((d) => [d.name, { name: d.volumeName, environment: d.name, protect: d.protect }])),
+    volumes: new Map([...desired.environments.values()].map((d) => [d.name, { name: d.volumeName, environment: d.name, protect: d.protect, createId: null }])),
     images,
     networks,
     outsideNetwork: networks.size > 0,

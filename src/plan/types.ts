@@ -35,7 +35,10 @@ export type ReasonCode =
   | 'image_build'
   | 'egress_widened'
   | 'egress_narrowed'
-  | 'egress_proxy';
+  | 'egress_proxy'
+  | 'incomplete'
+  | 'adopted'
+  | 'moved';
 
 export interface Reason {
   code: ReasonCode;
@@ -62,6 +65,8 @@ export interface EnvironmentView {
   imageNote?: string;
   /** Allowed egress destinations; empty: no network at all. */
   egress?: string[];
+  /** Where a new /workspace is seeded from: a host folder (absolute) or a git URL@ref. */
+  seed?: string;
 }
 
 /** What the executor does to the workspace volume. */
@@ -80,6 +85,7 @@ export type Step =
   | 'update-resources'
   | 'remove-volume'
   | 'seed-workspace'
+  | 'copy-workspace'
   | 'build-image'
   | 'verify-image'
   | 'create-outside-network'
@@ -120,6 +126,8 @@ export interface Change {
   /** For image builds: who the contract check runs as, and whether a contract-version mismatch is accepted. */
   verify: { uid: number; gid: number; allowContractMismatch: boolean } | null;
   dependsOn: string[];
+  /** For an environment renamed with `moved`: whose /workspace is copied into its new volume. */
+  movedFrom?: { environment: string; volume: string } | null;
 }
 
 export interface PlanSummary {
