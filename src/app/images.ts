@@ -5,7 +5,7 @@ import type { Engine } from '../engine/client.js';
 import type { DesiredImage } from '../model/images.js';
 import { planImage } from '../plan/images.js';
 import { assemblePlan } from '../plan/plan.js';
-import type { Change } from '../plan/types.js';
+import type { ImageChange } from '../plan/types.js';
 import { applyPlan, loadAndObserve } from './pipeline.js';
 
 export interface ImageBuildOutcome {
@@ -26,7 +26,7 @@ export async function buildImages(engine: Engine, configPath: string, name?: str
   const users = [...loaded.desired.environments.values()];
   const changes = images
     .map((i) => planImage(loaded.desired.project, i, observed, users.filter((d) => d.imageName === i.name)))
-    .filter((c): c is Change => c !== null);
+    .filter((c): c is ImageChange => c !== null);
   const upToDate = images.filter((i) => !changes.some((c) => c.name === i.name));
   if (changes.length === 0) return { upToDate, result: null };
   const plan = assemblePlan(loaded.desired, observed, 'normal', changes, [], []);

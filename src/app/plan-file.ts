@@ -10,7 +10,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import { DiagnosticsError, errorDiag } from '../diagnostics.js';
 import { hashOf } from '../model/hash.js';
 import type { Plan } from '../plan/types.js';
-import { PLAN_FORMAT_VERSION, planFromJson, planToJson, type JsonPlan } from '../render/json.js';
+import { PLAN_FORMAT_VERSION, changeShapeProblem, planFromJson, planToJson, type JsonPlan } from '../render/json.js';
 
 /** Two folders up from both src/app/ and dist/app/; package.json ships `schemas/`. */
 export const PLAN_SCHEMA_FILE = fileURLToPath(new URL('../../schemas/plan.schema.json', import.meta.url));
@@ -49,10 +49,10 @@ export function readPlanFile(path: string): Plan {
       }),
     ]);
   }
-  const invalid = firstSchemaError(json);
+  const invalid = firstSchemaError(json) ?? changeShapeProblem((json as JsonPlan).resource_changes);
   if (invalid) {
     throw new DiagnosticsError([
-      errorDiag(`${path} is not a valid saved plan: ${invalid} (schemas/plan.schema.json)`, { hint: NEW_PLAN }),
+      errorDiag(`${path} is not a valid saved plan: ${invalid}`, { hint: NEW_PLAN }),
     ]);
   }
   const saved = json as JsonPlan & { checksum?: string };

@@ -2,7 +2,7 @@
 // change's steps in order. It makes no decisions: the steps are the plan's.
 import { engineMessage, operations, type Docker } from '../engine/index.js';
 import type { DesiredState, SecretValues } from '../model/desired.js';
-import type { Change, Plan, Step } from '../plan/types.js';
+import type { Change, EnvironmentChange, EnvironmentStep, ImageChange, ImageStep, NetworkChange, NetworkStep, Plan, Step } from '../plan/types.js';
 import type { ApplyListener, ApplyResult } from './events.js';
 import { buildImage } from '../engine/build.js';
 import { createEnvironmentNetwork, createOutsideNetwork, createProxy, removeByName, removeNetwork } from '../engine/egress-ops.js';
@@ -130,26 +130,44 @@ function findCycle(changes: readonly Change[]): string[] | null {
 
 type Outcome = { ok: true; containerId: string | null } | { ok: false; step: Step; error: string };
 
-async function runChange(c: Change, ctx: ExecutorContext, emit: ApplyListener): Promise<Outcome> {
+/** Runs one step and returns the container the change acts on from then on. */
+type StepRunner<S extends Step> = (step: S, id: string | null) => Promise<string | null>;
+
+// Each type of change has its own steps and runner, so a step meets only the fields its type
+// guarantees: what would be a runtime "internal" error is a compile error.
+function runChange(c: Change, ctx: ExecutorContext, emit: ApplyListener): Promise<Outcome> {
+  switch (c.type) {
+    case 'environment':
+      return runSteps(c, c.steps, c.containerId, (step, id) => runEnvironmentStep(step, c, id, ctx, emit), emit);
+    case 'image':
+      return runSteps(c, c.steps, null, (step) => runImageStep(step, c, ctx, emit), emit);
+    case 'network':
+      return runSteps(c, c.steps, null, (step) => runNetworkStep(step, c, ctx), emit);
+  }
+}
+
+async function runSteps<S extends Step>(c: Change, steps: readonly S[], containerId: string | null, run: StepRunner<S>, emit: ApplyListener): Promise<Outcome> {
   const started = Date.now();
   emit({ type: 'change-start', address: c.address, kind: c.kind });
-  let containerId = c.containerId;
-  for (const step of c.steps) {
+  let id = containerId;
+  for (const step of steps) {
     emit({ type: 'step', address: c.address, step });
     try {
-      containerId = await runStep(step, c, containerId, ctx, emit);
+      id = await run(step, id);
     } catch (err) {
       const error = engineMessage(err);
       emit({ type: 'change-failed', address: c.address, kind: c.kind, elapsedMs: Date.now() - started, step, error });
       return { ok: false, step, error };
     }
   }
-  emit({ type: 'change-done', address: c.address, kind: c.kind, elapsedMs: Date.now() - started, containerId });
-  return { ok: true, containerId };
+  emit({ type: 'change-done', address: c.address, kind: c.kind, elapsedMs: Date.now() - started, containerId: id });
+  return { ok: true, containerId: id };
 }
 
-async function runStep(step: Step, c: Change, id: string | null, ctx: ExecutorContext, emit: ApplyListener): Promise<string | null> {
+async function runEnvironmentStep(step: EnvironmentStep, c: EnvironmentChange, id: string | null, ctx: ExecutorContext, emit: ApplyListener): Promise<string | null> {
   const { engine } = ctx;
+  // What the plan cannot carry (the desired state, a container made by an earlier step) is
+  // still checked here.
   const desired = () => {
     const d = ctx.desired.environments.get(c.name);
     if (!d) throw new Error(`internal: no desired state for ${c.address}`);
@@ -206,15 +224,6 @@ async function runStep(step: Step, c: Change, id: string | null, ctx: ExecutorCo
       emit({ type: 'progress', address: c.address, message: `copied /workspace from ${c.movedFrom.volume} (environment ${c.movedFrom.environment})` });
       return id;
     }
-    case 'build-image': {
-      const image = ctx.desired.images.get(c.name);
-      if (!image) throw new Error(`internal: no desired image for ${c.address}`);
-      await buildImage(engine, ctx.desired.project, image, (line) => emit({ type: 'progress', address: c.address, message: line }));
-      return null;
-    }
-    case 'create-outside-network':
-      await createOutsideNetwork(engine, ctx.desired.project, c.name);
-      return null;
     case 'create-network':
       await createEnvironmentNetwork(engine, ctx.desired.project, c.name, egress());
       return id;
@@ -227,12 +236,31 @@ async function runStep(step: Step, c: Change, id: string | null, ctx: ExecutorCo
     case 'remove-network':
       await removeNetwork(engine, networkName(ctx.desired.project, c.name));
       return id;
+  }
+}
+
+async function runImageStep(step: ImageStep, c: ImageChange, ctx: ExecutorContext, emit: ApplyListener): Promise<null> {
+  const { engine } = ctx;
+  switch (step) {
+    case 'build-image': {
+      const image = ctx.desired.images.get(c.name);
+      if (!image) throw new Error(`internal: no desired image for ${c.address}`);
+      await buildImage(engine, ctx.desired.project, image, (line) => emit({ type: 'progress', address: c.address, message: line }));
+      return null;
+    }
     case 'verify-image': {
-      if (!c.imageRef || !c.verify) throw new Error(`internal: ${c.address} has nothing to verify`);
       const facts = await probeImage(engine, c.imageRef, c.verify.uid, c.verify.gid);
-      const broken = contractViolations(facts).filter((v) => !(v.rule === 'contract-version' && c.verify?.allowContractMismatch));
+      const broken = contractViolations(facts).filter((v) => !(v.rule === 'contract-version' && c.verify.allowContractMismatch));
       if (broken.length) throw new Error(`image contract broken: ${broken.map((v) => `${v.message} (fix: ${v.fix})`).join('; ')}`);
       return null;
     }
+  }
+}
+
+async function runNetworkStep(step: NetworkStep, c: NetworkChange, ctx: ExecutorContext): Promise<null> {
+  switch (step) {
+    case 'create-outside-network':
+      await createOutsideNetwork(ctx.engine, ctx.desired.project, c.name);
+      return null;
   }
 }

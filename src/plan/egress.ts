@@ -4,7 +4,7 @@ import type { DesiredEnvironment, DesiredState } from '../model/desired.js';
 import { POOL_BLOCKS, allowListDiff, overlaps, proxyAddress, subnetAt } from '../model/egress.js';
 import { networkName, outsideNetworkName, proxyName } from '../model/names.js';
 import type { ObservedState } from '../model/observed.js';
-import { bareChange, type Change, type EgressPlan, type Reason, type Step } from './types.js';
+import { bareChange, type EgressPlan, type EnvironmentStep, type NetworkChange, type Reason } from './types.js';
 
 export const OUTSIDE_NETWORK_ADDRESS = 'network.egress-out';
 
@@ -44,7 +44,7 @@ export function egressPlanFor(project: string, d: DesiredEnvironment, subnet: st
 
 export interface EgressWork {
   /** Steps before the environment's container is (re)created or left alone. */
-  steps: Step[];
+  steps: EnvironmentStep[];
   reasons: Reason[];
   security: string[];
   /** The internal network is gone while the container exists: it must be replaced. */
@@ -54,7 +54,7 @@ export interface EgressWork {
 export function egressWork(d: DesiredEnvironment, e: EgressPlan | null, observed: ObservedState): EgressWork {
   const proxy = observed.proxies.get(d.name);
   const network = observed.networks.get(d.name);
-  const steps: Step[] = [];
+  const steps: EnvironmentStep[] = [];
   const reasons: Reason[] = [];
   const security: string[] = [];
   if (!e) {
@@ -87,7 +87,7 @@ export function egressWork(d: DesiredEnvironment, e: EgressPlan | null, observed
   return { steps, reasons, security, networkLost: !network && observed.containers.has(d.name) };
 }
 
-export function outsideNetworkChange(project: string): Change {
+export function outsideNetworkChange(project: string): NetworkChange {
   return bareChange({
     address: OUTSIDE_NETWORK_ADDRESS,
     type: 'network',

@@ -4,14 +4,14 @@ import type { DesiredEnvironment } from '../model/desired.js';
 import { EGRESS_IMAGE, type DesiredImage } from '../model/images.js';
 import type { ObservedImage, ObservedState } from '../model/observed.js';
 import { changedFiles } from '../model/build-context.js';
-import { bareChange, type Change, type Reason } from './types.js';
+import { bareChange, type ImageChange, type Reason } from './types.js';
 
 export function planImage(
   project: string,
   image: DesiredImage,
   observed: ObservedState,
   users: readonly DesiredEnvironment[],
-): Change | null {
+): ImageChange | null {
   if (!image.build || observed.images.has(image.ref)) return null;
   return bareChange({
     address: image.address,

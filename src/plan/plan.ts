@@ -5,7 +5,7 @@ import { containerName, environmentAddress, volumeName } from '../model/names.js
 import type { ObservedContainer, ObservedState } from '../model/observed.js';
 import { observedFingerprint } from './fingerprint.js';
 import { resourceReasons, sameResources, specReasons } from './reasons.js';
-import { ACTIONS_BY_KIND, type Change, type ChangeKind, type EgressPlan, type Plan, type Reason, type Step } from './types.js';
+import { ACTIONS_BY_KIND, type Change, type ChangeKind, type EgressPlan, type EnvironmentChange, type EnvironmentStep, type Plan, type Reason } from './types.js';
 import { desiredView, observedView } from './view.js';
 import { shortId } from './format.js';
 import { planImage } from './images.js';
@@ -112,7 +112,7 @@ export function planEnvironment(
   observed: ObservedState,
   e: EgressPlan | null = null,
   moved: { environment: string; volume: string } | null = null,
-): Change {
+): EnvironmentChange {
   const c = observed.containers.get(d.name);
   const volume = observed.volumes.get(d.name);
   // A volume we did not create counts as existing: it is never seeded (see foreignVolumeProblem).
@@ -137,7 +137,6 @@ export function planEnvironment(
     resources: d.resources,
     configHash: d.configHash,
     imageRef: d.spec.image,
-    verify: null,
     egress: e,
     security: egress.security,
     dependsOn: [],
@@ -145,12 +144,12 @@ export function planEnvironment(
   // Creating the container creates its labelled volume when missing (one engine call).
   const copy = !volumeExists && moved !== null;
   const seed = !volumeExists && !copy && hasSeed(d);
-  const createSteps = (): Step[] => [
+  const createSteps = (): EnvironmentStep[] => [
     'create-container',
-    ...(Object.keys(d.spec.secrets).length ? (['copy-secrets'] as Step[]) : []),
+    ...(Object.keys(d.spec.secrets).length ? (['copy-secrets'] as EnvironmentStep[]) : []),
     // Only into a volume this change creates: a workspace is never overwritten.
-    ...(copy ? (['copy-workspace'] as Step[]) : []),
-    ...(seed ? (['seed-workspace'] as Step[]) : []),
+    ...(copy ? (['copy-workspace'] as EnvironmentStep[]) : []),
+    ...(seed ? (['seed-workspace'] as EnvironmentStep[]) : []),
     'start',
   ];
   const movedFrom = copy ? moved : null;
@@ -191,12 +190,12 @@ export function planEnvironment(
       dataEffect: 'recreate',
       workspace: redoVolume ? 'create' : 'keep',
       movedFrom,
-      steps: ['remove-container', ...(redoVolume ? (['remove-volume'] as Step[]) : []), ...egressAfterRemoval, ...egressFirst, ...createSteps()],
+      steps: ['remove-container', ...(redoVolume ? (['remove-volume'] as EnvironmentStep[]) : []), ...egressAfterRemoval, ...egressFirst, ...createSteps()],
     };
   }
   // The allow list changes without touching the environment: only its proxy is recreated.
   const reasons: Reason[] = [...egress.reasons];
-  const steps: Step[] = [...egress.steps];
+  const steps: EnvironmentStep[] = [...egress.steps];
   if (!sameResources(c.resources, d.resources)) {
     reasons.push(...(c.resources ? resourceReasons(c.resources, d.resources) : [{ code: 'resources_changed' as const, message: 'resources unknown on the engine' }]));
     steps.push('update-resources');
@@ -231,11 +230,11 @@ function whyReplace(d: DesiredEnvironment, c: ObservedContainer, observed: Obser
 }
 
 /** The proxy and network an environment leaves behind when its container goes. */
-export function egressRemovals(env: string, observed: ObservedState): Step[] {
-  return [...(observed.proxies.has(env) ? (['remove-proxy'] as Step[]) : []), ...(observed.networks.has(env) ? (['remove-network'] as Step[]) : [])];
+export function egressRemovals(env: string, observed: ObservedState): EnvironmentStep[] {
+  return [...(observed.proxies.has(env) ? (['remove-proxy'] as EnvironmentStep[]) : []), ...(observed.networks.has(env) ? (['remove-network'] as EnvironmentStep[]) : [])];
 }
 
-export function deleteChange(project: string, c: ObservedContainer, reasons: Reason[], purge = false, extraSteps: Step[] = []): Change {
+export function deleteChange(project: string, c: ObservedContainer, reasons: Reason[], purge = false, extraSteps: EnvironmentStep[] = []): EnvironmentChange {
   return {
     address: environmentAddress(c.environment),
     type: 'environment',
@@ -249,11 +248,10 @@ export function deleteChange(project: string, c: ObservedContainer, reasons: Rea
     containerName: c.name || containerName(project, c.environment),
     volumeName: volumeName(project, c.environment),
     workspace: purge ? 'delete' : 'keep',
-    steps: ['remove-container', ...extraSteps, ...(purge ? (['remove-volume'] as Step[]) : [])],
+    steps: ['remove-container', ...extraSteps, ...(purge ? (['remove-volume'] as EnvironmentStep[]) : [])],
     resources: null,
     configHash: null,
     imageRef: c.image,
-    verify: null,
     egress: null,
     security: purge ? [WORKSPACE_DELETED] : [],
     dependsOn: [],

@@ -19,6 +19,6 @@ function essence(p: Plan): unknown {
   return {
     mode: p.mode,
     targets: [...p.targets].sort(),
-    changes: p.changes.map((c) => [c.address, c.actions, c.steps, c.containerId, c.configHash, c.resources]),
+    changes: p.changes.map((c) => [c.address, c.actions, c.steps, c.type === 'environment' ? c.containerId : null, c.configHash, c.type === 'environment' ? c.resources : null]),
   };
 }

@@ -74,9 +74,9 @@ export type WorkspaceStep = 'create' | 'reuse' | 'keep' | 'delete';
 
 /**
  * Engine operations, in order. The planner chooses them; the executor only runs them, so
- * what a plan says is exactly what apply does.
+ * what a plan says is exactly what apply does. Each kind of resource has its own steps.
  */
-export type Step =
+export type EnvironmentStep =
   | 'remove-container'
   | 'create-container'
   | 'copy-secrets'
@@ -86,25 +86,61 @@ export type Step =
   | 'remove-volume'
   | 'seed-workspace'
   | 'copy-workspace'
-  | 'build-image'
-  | 'verify-image'
-  | 'create-outside-network'
   | 'create-network'
   | 'create-proxy'
   | 'remove-proxy'
   | 'remove-network';
 
+export type ImageStep = 'build-image' | 'verify-image';
+
+export type NetworkStep = 'create-outside-network';
+
+export type Step = EnvironmentStep | ImageStep | NetworkStep;
+
+/** Which steps each type of change may have (a saved plan is checked against it). */
+export const STEPS_BY_TYPE: { readonly [T in Change['type']]: readonly StepOf<T>[] } = {
+  environment: [
+    'remove-container',
+    'create-container',
+    'copy-secrets',
+    'start',
+    'unpause',
+    'update-resources',
+    'remove-volume',
+    'seed-workspace',
+    'copy-workspace',
+    'create-network',
+    'create-proxy',
+    'remove-proxy',
+    'remove-network',
+  ],
+  image: ['build-image', 'verify-image'],
+  network: ['create-outside-network'],
+};
+
+export type StepOf<T extends Change['type']> = Extract<Change, { type: T }>['steps'][number];
+
 // Shared with engine/, which must not import from plan/.
 export type { EgressPlan } from '../model/egress.js';
 
-export interface Change {
+/** What every change has, whatever it acts on. */
+interface ChangeCommon {
   address: string;
-  type: 'environment' | 'image' | 'network';
   name: string;
   kind: ChangeKind;
   actions: Action[];
   reasons: Reason[];
   dataEffect: DataEffect;
+  /** Hash of the desired spec (or build context), so a saved plan can be checked against a fresh one. */
+  configHash: string | null;
+  /** Security-relevant, shown first and highlighted (e.g. egress widened). */
+  security: string[];
+  dependsOn: string[];
+}
+
+/** A sandbox environment: its container, workspace volume, and egress network and proxy. */
+export interface EnvironmentChange extends ChangeCommon {
+  type: 'environment';
   before: EnvironmentView | null;
   after: EnvironmentView | null;
   /** Engine object the change acts on, when one exists. */
@@ -112,23 +148,34 @@ export interface Change {
   containerName: string;
   volumeName: string;
   workspace: WorkspaceStep;
-  steps: Step[];
+  steps: EnvironmentStep[];
   /** New limits, for update (and create/replace). */
   resources: ResourcesSpec | null;
-  /** Hash of the desired spec (or build context), so a saved plan can be checked against a fresh one. */
-  configHash: string | null;
-  /** For images: the tag built; for environments: the image they run. */
+  /** The image the environment runs. */
   imageRef: string | null;
   /** For environments with an allow list: their network and proxy, as planned. */
   egress: EgressPlan | null;
-  /** Security-relevant, shown first and highlighted (e.g. egress widened). */
-  security: string[];
-  /** For image builds: who the contract check runs as, and whether a contract-version mismatch is accepted. */
-  verify: { uid: number; gid: number; allowContractMismatch: boolean } | null;
-  dependsOn: string[];
   /** For an environment renamed with `moved`: whose /workspace is copied into its new volume. */
   movedFrom?: { environment: string; volume: string } | null;
 }
+
+/** An image built from a context in the config. */
+export interface ImageChange extends ChangeCommon {
+  type: 'image';
+  steps: ImageStep[];
+  /** The tag built. */
+  imageRef: string;
+  /** Who the contract check runs as, and whether a contract-version mismatch is accepted. */
+  verify: { uid: number; gid: number; allowContractMismatch: boolean };
+}
+
+/** The project's outside network, shared by its egress proxies. */
+export interface NetworkChange extends ChangeCommon {
+  type: 'network';
+  steps: NetworkStep[];
+}
+
+export type Change = EnvironmentChange | ImageChange | NetworkChange;
 
 export interface PlanSummary {
   build: number;
@@ -178,11 +225,17 @@ export const ACTIONS_BY_KIND: Record<ChangeKind, Action[]> = {
   'no-op': ['no-op'],
 };
 
+type Bare<C extends Change> = Pick<C, 'address' | 'type' | 'name' | 'kind' | 'reasons' | 'steps'> & Partial<C>;
+
 /** A change with nothing in it but what is given: for the kinds of change that use few fields. */
-export function bareChange(fields: Pick<Change, 'address' | 'type' | 'name' | 'kind' | 'reasons' | 'steps'> & Partial<Change>): Change {
+export function bareChange(fields: Bare<EnvironmentChange>): EnvironmentChange;
+export function bareChange(fields: Bare<ImageChange> & Pick<ImageChange, 'imageRef' | 'verify'>): ImageChange;
+export function bareChange(fields: Bare<NetworkChange>): NetworkChange;
+export function bareChange(fields: Bare<Change>): Change {
+  const common = { actions: [...ACTIONS_BY_KIND[fields.kind]], dataEffect: 'none' as const, configHash: null, security: [], dependsOn: [] };
+  if (fields.type !== 'environment') return { ...common, ...fields } as Change;
   return {
-    actions: [...ACTIONS_BY_KIND[fields.kind]],
-    dataEffect: 'none',
+    ...common,
     before: null,
     after: null,
     containerId: null,
@@ -190,12 +243,8 @@ export function bareChange(fields: Pick<Change, 'address' | 'type' | 'name' | 'k
     volumeName: '',
     workspace: 'keep',
     resources: null,
-    configHash: null,
     imageRef: null,
-    verify: null,
     egress: null,
-    security: [],
-    dependsOn: [],
     ...fields,
   };
 }

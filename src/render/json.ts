@@ -1,29 +1,30 @@
 // The versioned JSON plan: the contract (schemas/plan.schema.json) for machines, saved plan
 // files, and every other renderer. Secrets appear by name only.
 import type { Diagnostic } from '../diagnostics.js';
-import { summarize, type Change, type Plan } from '../plan/types.js';
+import { summarize, type Change, type EnvironmentChange, type EnvironmentStep, type EnvironmentView, type ImageStep, type NetworkStep, type Plan, type Step, STEPS_BY_TYPE } from '../plan/types.js';
 import { VERSION } from '../version.js';
 
 export const PLAN_FORMAT_VERSION = '1.0';
 
+/** One change, flat: every field present for every type (null or empty where it does not apply). */
 export interface JsonChange {
   address: string;
   type: Change['type'];
   name: string;
-  change: { actions: Change['actions']; before: Change['before']; after: Change['after'] };
+  change: { actions: Change['actions']; before: EnvironmentView | null; after: EnvironmentView | null };
   kind: Change['kind'];
   reasons: Change['reasons'];
   data_effect: Change['dataEffect'];
-  workspace: Change['workspace'];
-  steps: Change['steps'];
+  workspace: EnvironmentChange['workspace'];
+  steps: Step[];
   container_id: string | null;
   container_name: string;
   volume_name: string;
-  resources: Change['resources'];
+  resources: EnvironmentChange['resources'];
   config_hash: string | null;
   image_ref: string | null;
   verify: { uid: number; gid: number; allow_contract_mismatch: boolean } | null;
-  egress: Change['egress'];
+  egress: EnvironmentChange['egress'];
   security: string[];
   depends_on: string[];
   /** For an environment renamed with `moved`: whose /workspace is copied into its new volume. */
@@ -61,30 +62,35 @@ export function planToJson(plan: Plan): JsonPlan {
 }
 
 function changeToJson(c: Change): JsonChange {
+  const env = c.type === 'environment' ? c : null;
   return {
     address: c.address,
     type: c.type,
     name: c.name,
-    change: { actions: c.actions, before: c.before, after: c.after },
+    change: { actions: c.actions, before: env?.before ?? null, after: env?.after ?? null },
     kind: c.kind,
     reasons: c.reasons,
     data_effect: c.dataEffect,
-    workspace: c.workspace,
+    workspace: env?.workspace ?? 'keep',
     steps: c.steps,
-    container_id: c.containerId,
-    container_name: c.containerName,
-    volume_name: c.volumeName,
-    resources: c.resources,
+    container_id: env?.containerId ?? null,
+    container_name: env?.containerName ?? '',
+    volume_name: env?.volumeName ?? '',
+    resources: env?.resources ?? null,
     config_hash: c.configHash,
-    image_ref: c.imageRef,
-    verify: c.verify && { uid: c.verify.uid, gid: c.verify.gid, allow_contract_mismatch: c.verify.allowContractMismatch },
-    egress: c.egress,
+    image_ref: c.type === 'network' ? null : c.imageRef,
+    verify: c.type === 'image' ? { uid: c.verify.uid, gid: c.verify.gid, allow_contract_mismatch: c.verify.allowContractMismatch } : null,
+    egress: env?.egress ?? null,
     security: c.security,
     depends_on: c.dependsOn,
-    ...(c.movedFrom ? { moved_from: c.movedFrom } : {}),
+    ...(env?.movedFrom ? { moved_from: env.movedFrom } : {}),
   };
 }
 
+/**
+ * The plan a JSON plan describes. The JSON must fit its change types (schemas/plan.schema.json
+ * plus `changeShapeProblem`): a saved plan file is checked for both before it gets here.
+ */
 export function planFromJson(j: JsonPlan): Plan {
   return {
     project: j.project,
@@ -94,31 +100,62 @@ export function planFromJson(j: JsonPlan): Plan {
     observedFingerprint: j.observed_fingerprint,
     engineVersion: j.engine_version,
     diagnostics: j.diagnostics,
-    changes: j.resource_changes.map((c) => ({
-      address: c.address,
-      type: c.type,
-      name: c.name,
-      kind: c.kind,
-      actions: c.change.actions,
-      reasons: c.reasons,
-      dataEffect: c.data_effect,
-      before: c.change.before,
-      after: c.change.after,
-      containerId: c.container_id,
-      containerName: c.container_name,
-      volumeName: c.volume_name,
-      workspace: c.workspace,
-      steps: c.steps,
-      resources: c.resources,
-      configHash: c.config_hash,
-      imageRef: c.image_ref,
-      verify: c.verify && { uid: c.verify.uid, gid: c.verify.gid, allowContractMismatch: c.verify.allow_contract_mismatch },
-      egress: c.egress,
-      security: c.security,
-      dependsOn: c.depends_on,
-      movedFrom: c.moved_from ?? null,
-    })),
+    changes: j.resource_changes.map(changeFromJson),
   };
+}
+
+function changeFromJson(c: JsonChange): Change {
+  const common = {
+    address: c.address,
+    name: c.name,
+    kind: c.kind,
+    actions: c.change.actions,
+    reasons: c.reasons,
+    dataEffect: c.data_effect,
+    configHash: c.config_hash,
+    security: c.security,
+    dependsOn: c.depends_on,
+  };
+  switch (c.type) {
+    case 'image':
+      if (!c.image_ref || !c.verify) throw new Error(`internal: image change ${c.address} without image_ref or verify`);
+      return {
+        ...common,
+        type: 'image',
+        steps: c.steps as ImageStep[],
+        imageRef: c.image_ref,
+        verify: { uid: c.verify.uid, gid: c.verify.gid, allowContractMismatch: c.verify.allow_contract_mismatch },
+      };
+    case 'network':
+      return { ...common, type: 'network', steps: c.steps as NetworkStep[] };
+    case 'environment':
+      return {
+        ...common,
+        type: 'environment',
+        before: c.change.before,
+        after: c.change.after,
+        containerId: c.container_id,
+        containerName: c.container_name,
+        volumeName: c.volume_name,
+        workspace: c.workspace,
+        steps: c.steps as EnvironmentStep[],
+        resources: c.resources,
+        imageRef: c.image_ref,
+        egress: c.egress,
+        movedFrom: c.moved_from ?? null,
+      };
+  }
+}
+
+/** Where a JSON change does not fit its type (a step of another type, an image without its tag), or null. */
+export function changeShapeProblem(changes: readonly JsonChange[]): string | null {
+  for (const [i, c] of changes.entries()) {
+    const allowed: readonly Step[] = STEPS_BY_TYPE[c.type];
+    const stray = c.steps.find((s) => !allowed.includes(s));
+    if (stray) return `at /resource_changes/${i}/steps: '${stray}' is not a step of ${c.type} changes`;
+    if (c.type === 'image' && (!c.image_ref || !c.verify)) return `at /resource_changes/${i}: an image change needs image_ref and verify`;
+  }
+  return null;
 }
 
 export function renderJson(plan: Plan): string {

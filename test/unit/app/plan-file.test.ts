@@ -61,12 +61,19 @@ describe('saved plan files', () => {
       j.resource_changes[1].kind = 'obliterate';
     });
     expect(refusal(path)).toBe(
-      `${path} is not a valid saved plan: at /resource_changes/1/kind: must be equal to one of the allowed values: create, replace, update, start, delete, no-op (schemas/plan.schema.json) | make a new one with \`sandboxshift plan --out FILE\` and review it`,
+      `${path} is not a valid saved plan: at /resource_changes/1/kind: must be equal to one of the allowed values: create, replace, update, start, delete, no-op | make a new one with \`sandboxshift plan --out FILE\` and review it`,
     );
     const extra = edit('extra.json', (j) => {
       j.approved_by = 'me';
     });
     expect(refusal(extra)).toContain("is not a valid saved plan: at (top level): must NOT have additional properties 'approved_by'");
+  });
+
+  it('refuses a step that does not belong to its type of change', () => {
+    const path = edit('misfit.json', (j) => {
+      j.resource_changes[0].type = 'network';
+    });
+    expect(refusal(path)).toContain(`${path} is not a valid saved plan: at /resource_changes/0/steps: 'create-container' is not a step of network changes`);
   });
 
   it('refuses a plan without a checksum (plan --json output)', () => {

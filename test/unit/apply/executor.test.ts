@@ -5,7 +5,7 @@ import type { Docker } from '../../../src/engine/index.js';
 import { executePlan } from '../../../src/apply/executor.js';
 import type { ApplyEvent } from '../../../src/apply/events.js';
 import { applyEventLine, applySummary } from '../../../src/render/apply-text.js';
-import { bareChange, plan, planDestroy, type Change, type Plan } from '../../../src/plan/index.js';
+import { STEPS_BY_TYPE, bareChange, plan, planDestroy, type Change, type ImageChange, type Plan } from '../../../src/plan/index.js';
 import { applied, desiredOf, env, observedOf } from '../plan/fixtures.js';
 
 function fakeDocker(opts: { failCreate?: string } = {}) {
@@ -156,5 +156,12 @@ describe('executor', () => {
     expect(calls).toEqual(['a', 'b', 'c'].flatMap((x) => [`stop ${x.repeat(64)}`, `remove ${x.repeat(64)}`]));
     expect(result.completed.map((c) => c.address)).toEqual(p.changes.map((c) => c.address));
     expect(result.failed).toEqual([]);
+  });
+
+  it('gives each type of change its own steps, checked by the compiler', () => {
+    // @ts-expect-error remove-container is a step of environments, not of images
+    const wrong: ImageChange['steps'] = ['remove-container'];
+    expect(STEPS_BY_TYPE.image).toEqual(['build-image', 'verify-image']);
+    expect(STEPS_BY_TYPE.image).not.toContain(wrong[0]);
   });
 });

@@ -42,7 +42,7 @@ describe('planBetween', () => {
 
   it('plans a renamed project from nothing, and warns that the old one stays', () => {
     const p = planBetween(config(base('old', '  a: { image: busybox }\n')), config(base('new', '  a: { image: busybox }\n')), { from: 'main:sandboxshift.yaml', to: 'sandboxshift.yaml' });
-    expect(p.changes.map((c) => [c.address, c.kind, c.containerName])).toEqual([['environment.a', 'create', 'ss.new.a']]);
+    expect(p.changes.map((c) => [c.address, c.kind, c.type === 'environment' ? c.containerName : null])).toEqual([['environment.a', 'create', 'ss.new.a']]);
     expect(p.diagnostics.map(formatDiagnostic)).toEqual([
       "sandboxshift.yaml: warning: project renamed from 'old' to 'new': apply creates every environment under the new name and leaves 'old' running, with its workspace volumes (at project)\n  hint: destroy the old project with the previous config first (sandboxshift destroy), or keep the name",
     ]);

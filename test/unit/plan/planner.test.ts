@@ -82,7 +82,7 @@ Plan: 1 to add, 0 to change, 0 to destroy.
     const desired = desiredOf([env('a')]);
     const p = plan(desired, observedOf([], { volumes: ['a'] }));
     expect(p.changes[0]!.reasons[0]!.code).toBe('missing');
-    expect(p.changes[0]!.workspace).toBe('reuse');
+    expect(p.changes[0]!).toMatchObject({ workspace: 'reuse' });
   });
 
   it('deletes environments removed from the config, keeping the workspace', () => {

@@ -18,7 +18,7 @@ describe('half-made environments', () => {
       message: 'never started: an earlier apply was interrupted or failed before it finished (secrets, workspace and start are redone)',
     });
     expect(c.steps).toEqual(['remove-container', 'create-container', 'copy-secrets', 'start']);
-    expect(c.workspace).toBe('keep');
+    expect(c).toMatchObject({ workspace: 'keep' });
   });
 
   it('makes the workspace again when it was born in the interrupted create, so a half-done seed is redone', () => {
@@ -26,7 +26,7 @@ describe('half-made environments', () => {
     const c0 = applied(desired.environments.get('a')!, { state: 'created', createId: 'id-1' });
     const c = plan(desired, observedOf([c0], { volumeCreateId: 'id-1' })).changes[0]!;
     expect(c.steps).toEqual(['remove-container', 'remove-volume', 'create-container', 'seed-workspace', 'start']);
-    expect(c.workspace).toBe('create');
+    expect(c).toMatchObject({ workspace: 'create' });
     expect(c.reasons[0]?.message).toContain('its /workspace volume, made by that same apply and never used, is made and filled again');
   });
 
@@ -35,7 +35,7 @@ describe('half-made environments', () => {
     const c0 = applied(desired.environments.get('a')!, { state: 'created', createId: 'id-2' });
     const c = plan(desired, observedOf([c0], { volumeCreateId: 'id-1' })).changes[0]!;
     expect(c.steps).toEqual(['remove-container', 'create-container', 'start']);
-    expect(c.workspace).toBe('keep');
+    expect(c).toMatchObject({ workspace: 'keep' });
   });
 
   it('leaves a started and stopped container alone but for a start', () => {
@@ -66,7 +66,7 @@ describe('volumes sandboxshift did not create', () => {
     const c = p.changes[0]!;
     expect(p.diagnostics).toEqual([]);
     expect(c.kind).toBe('create');
-    expect(c.workspace).toBe('reuse');
+    expect(c).toMatchObject({ workspace: 'reuse' });
     expect(c.steps).toEqual(['create-container', 'start']);
     expect(renderText(planToJson(p))).toContain('workspace: existing volume ss.demo.a.workspace adopted as it is');
   });
