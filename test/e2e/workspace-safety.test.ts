@@ -169,3 +169,21 @@ describe('moved', () => {
     expect(leftovers).toEqual([]);
   });
 });
+
+describe('engine objects with our names that we did not create', () => {
+  it('a look-alike outside network is never joined: apply stops naming it, and nothing is connected to it', async () => {
+    const p = project('foreignnet', busybox('a: { image: busybox, command: "sleep 3600", egress: { allow: [example.test] } }'));
+    const net = `ss.${p.name}.egress-out`;
+    await dockerCli(['network', 'create', net]);
+    try {
+      const applied = await p.run(['apply', '--auto-approve']);
+      expect(applied.code).toBe(1);
+      expect(applied.stdout + applied.stderr).toContain(`network ${net} exists but was not created by sandboxshift for project ${p.name}; it is left alone: rename or remove it yourself, then apply again`);
+      const info = (await docker.getNetwork(net).inspect()) as { Containers?: Record<string, unknown> };
+      expect(Object.keys(info.Containers ?? {})).toEqual([]);
+      expect(await containerState(p.name, 'a')).toBeNull();
+    } finally {
+      await dockerCli(['network', 'rm', net]);
+    }
+  });
+});
