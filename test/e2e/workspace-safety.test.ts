@@ -165,6 +165,11 @@ describe('moved', () => {
     const again = await p.run(['plan', '--detailed-exitcode']);
     expect(again.code, again.stdout).toBe(0);
     expect(again.stdout).toContain(`workspace ${volumeOf(p.name, 'old')} of environment 'old' was copied to 'new' (moved) and is kept`);
+    const status = await p.run(['status']);
+    expect(status.stdout).toMatch(new RegExp(`^old\\s+orphaned\\s+-\\s+-\\s+${volumeOf(p.name, 'old').replaceAll('.', '\\.')}$`, 'm'));
+    expect(status.stdout).toContain(`${volumeOf(p.name, 'old')} is orphaned: moved to new; kept until destroy --purge-volumes --target old`);
+    const rows = (JSON.parse((await p.run(['status', '--json'])).stdout) as { environments: Array<{ name: string; state: string }> }).environments;
+    expect(rows.map((r) => [r.name, r.state])).toEqual([['new', 'running'], ['old', 'orphaned']]);
     const leftovers = await docker.listContainers({ all: true, filters: { label: [`io.sandboxshift.project=${p.name}`, 'io.sandboxshift.role=helper'] } });
     expect(leftovers).toEqual([]);
   });
