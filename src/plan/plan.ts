@@ -219,7 +219,7 @@ function kind(k: ChangeKind): { kind: ChangeKind; actions: Change['actions'] } {
   return { kind: k, actions: [...ACTIONS_BY_KIND[k]] };
 }
 
-function checkTargets(desired: DesiredState, observed: ObservedState, targets: string[]): Diagnostic[] {
+export function checkTargets(desired: DesiredState, observed: ObservedState, targets: string[]): Diagnostic[] {
   return targets
     .filter((t) => !desired.environments.has(t) && !observed.containers.has(t) && !observed.volumes.has(t))
     .map((t) =>

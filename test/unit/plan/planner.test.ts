@@ -124,4 +124,13 @@ Plan: 1 to add, 0 to change, 0 to destroy.
     expect(purgeA.changes[0]!.steps).toEqual(['remove-container', 'remove-volume']);
     expect(purgeA.changes[0]!.dataEffect).toBe('destroys-workspace');
   });
+
+  it('destroy rejects an unknown --target, as plan does', () => {
+    const desired = desiredOf([env('a')]);
+    const observed = observedOf([...desired.environments.values()].map((d) => applied(d)));
+    const bad = planDestroy(desired, observed, { targets: ['nope'] });
+    expect(bad.diagnostics.map((d) => [d.severity, d.message, d.hint])).toEqual([
+      ['error', '--target nope: no environment of that name in the config or on the engine', 'known environments: a'],
+    ]);
+  });
 });

@@ -1,0 +1,80 @@
+// Small faults a user hits at the command line: no engine, unknown targets, bad numeric flags.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { containerState, testProject, type TestProject } from './harness.js';
+
+const config = `
+version: 1
+project: {{project}}
+images:
+  busybox: { ref: sandboxshift/busybox:test }
+defaults:
+  image: busybox
+  resources: { cpus: 0.25, memory: 32m, pids: 32 }
+environments:
+  one: {}
+`;
+
+describe('with no engine answering', () => {
+  let p: TestProject;
+  beforeAll(() => {
+    p = testProject('noengine', config);
+  });
+  afterAll(async () => p.cleanup());
+
+  const commands: string[][] = [
+    ['logs', 'one'],
+    ['status'],
+    ['plan'],
+    ['apply', '--auto-approve'],
+    ['destroy', '--auto-approve'],
+    ['unlock', 'deadbeef'],
+  ];
+  for (const args of commands) {
+    it(`${args[0]} says the engine cannot be reached and what to do, without a stack trace`, async () => {
+      const r = await p.run(args, { env: { DOCKER_HOST: 'unix:///nonexistent' } });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('error: cannot reach the Docker engine at DOCKER_HOST=unix:///nonexistent (ENOENT)');
+      expect(r.stderr).toContain('hint: start Docker');
+      expect(r.stderr).not.toContain('internal error');
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    });
+  }
+});
+
+describe('command-line checks', () => {
+  let p: TestProject;
+  beforeAll(async () => {
+    p = testProject('cliflags', config);
+    const r = await p.run(['apply', '--auto-approve']);
+    expect(r.code, r.stderr).toBe(0);
+  });
+  afterAll(async () => p.cleanup());
+
+  it('destroy --target with an unknown environment is an error, and removes nothing', async () => {
+    const r = await p.run(['destroy', '--auto-approve', '--target', 'nope']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('error: --target nope: no environment of that name in the config or on the engine');
+    expect(r.stderr).toContain('hint: known environments: one');
+    expect(await containerState(p.name, 'one')).toBe('running');
+  });
+
+  it('logs --tail takes only a whole number', async () => {
+    for (const bad of ['abc', '-1', '1.5', '1e3']) {
+      const r = await p.run(['logs', 'one', `--tail=${bad}`]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`error: logs: --tail must be a whole number (0 or more), got '${bad}'`);
+    }
+    const ok = await p.run(['logs', 'one', '--tail', '0']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toBe('');
+  });
+
+  it('--parallelism takes only a whole number of at least 1', async () => {
+    for (const [command, bad] of [['apply', 'abc'], ['apply', '0'], ['destroy', '2x'], ['destroy', '0x10']] as const) {
+      const r = await p.run([command, '--auto-approve', `--parallelism=${bad}`]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`error: ${command}: --parallelism must be a whole number of at least 1, got '${bad}'`);
+    }
+    expect(await containerState(p.name, 'one')).toBe('running');
+  });
+});
