@@ -78,3 +78,23 @@ describe('command-line checks', () => {
     expect(await containerState(p.name, 'one')).toBe('running');
   });
 });
+
+describe('a secret from a device', () => {
+  let p: TestProject;
+  beforeAll(() => {
+    p = testProject('bigsecret', `${config}    secrets:
+      key: { fromFile: /dev/zero }
+`.replace('  one: {}\n', '  one:\n'));
+  });
+  afterAll(async () => p.cleanup());
+
+  it('is refused at once with the limit named, and nothing is created', async () => {
+    const started = Date.now();
+    const r = await p.run(['apply', '--auto-approve']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("error: secret 'key' of environment 'one': /dev/zero is a device, not a regular file; a secret is read from a file of at most 500 KiB (at environments.one.secrets.key)");
+    expect(r.stderr).toContain('hint: point fromFile at a regular file holding the secret');
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(await containerState(p.name, 'one')).toBeNull();
+  });
+});
