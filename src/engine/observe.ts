@@ -25,7 +25,7 @@ export function buildObserved(
   containers: Docker.ContainerInfo[],
   volumes: Docker.VolumeInspectInfo[],
   images: Docker.ImageInfo[],
-  info: { Runtimes?: Record<string, unknown>; ServerVersion?: string },
+  info: { Runtimes?: Record<string, unknown>; ServerVersion?: string; NCPU?: number; MemTotal?: number },
   networks: Docker.NetworkInspectInfo[] = [],
 ): ObservedState {
   const byEnv = new Map<string, ObservedContainer>();
@@ -93,6 +93,7 @@ export function buildObserved(
     images: imgs,
     runtimes: Object.keys(info.Runtimes ?? {}).sort(),
     engineVersion: info.ServerVersion ?? 'unknown',
+    ...(info.NCPU && info.MemTotal ? { capacity: { cpus: info.NCPU, memoryBytes: info.MemTotal } } : {}),
   };
 }
 

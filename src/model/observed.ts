@@ -76,4 +76,13 @@ export interface ObservedState {
   /** Runtimes the engine offers (runc, runsc, ...). */
   runtimes: readonly string[];
   engineVersion: string;
+  /** What the engine's host has, from `info`; absent when no engine was asked (`diff`). */
+  capacity?: EngineCapacity;
+}
+
+export interface EngineCapacity {
+  /** CPUs the engine can give a container (`info` NCPU). */
+  cpus: number;
+  /** The host's memory in bytes (`info` MemTotal). */
+  memoryBytes: number;
 }

@@ -7,7 +7,7 @@ import { observedFingerprint } from './fingerprint.js';
 import { resourceReasons, sameResources, specReasons } from './reasons.js';
 import { ACTIONS_BY_KIND, type Change, type ChangeKind, type EgressPlan, type Plan, type Reason, type Step } from './types.js';
 import { desiredView, observedView } from './view.js';
-import { shortId } from './format.js';
+import { approxBytes, formatBytes, shortId } from './format.js';
 import { planImage } from './images.js';
 import { securityNotes } from './security.js';
 import { allocateSubnets, egressPlanFor, egressWork, outsideNetworkChange } from './egress.js';
@@ -248,12 +248,39 @@ function checkEngine(desired: DesiredState, observed: ObservedState): Diagnostic
       }),
     );
   }
+  out.push(...checkCapacity(desired, observed));
   for (const [image, envs] of missingImages) {
     out.unshift(
       errorDiag(`image ${image} is not on the engine; wanted by ${list(envs)}`, {
         hint: 'build or load it first (`npm run setup` builds the test image), or point images.NAME.ref at an image the engine has',
       }),
     );
+  }
+  return out;
+}
+
+/** Limits the engine's host cannot give: Docker refuses more CPUs than it has, and more memory is no limit. */
+function checkCapacity(desired: DesiredState, observed: ObservedState): Diagnostic[] {
+  const capacity = observed.capacity;
+  if (!capacity) return [];
+  const out: Diagnostic[] = [];
+  for (const d of [...desired.environments.values()].sort(byName)) {
+    if (d.resources.cpus > capacity.cpus) {
+      out.push(
+        errorDiag(`environment '${d.name}' asks for ${d.resources.cpus} cpus, but the engine has ${capacity.cpus}`, {
+          path: `environments.${d.name}.resources.cpus`,
+          hint: `lower resources.cpus to at most ${capacity.cpus}, or use an engine with more CPUs`,
+        }),
+      );
+    }
+    if (d.resources.memoryBytes > capacity.memoryBytes) {
+      out.push(
+        errorDiag(`environment '${d.name}' asks for ${approxBytes(d.resources.memoryBytes)} of memory, but the engine has ${approxBytes(capacity.memoryBytes)}`, {
+          path: `environments.${d.name}.resources.memory`,
+          hint: `lower resources.memory (the engine has ${approxBytes(capacity.memoryBytes)} in all), or use an engine with more memory`,
+        }),
+      );
+    }
   }
   return out;
 }

@@ -1,6 +1,6 @@
 // Small faults a user hits at the command line: no engine, unknown targets, bad numeric flags.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { containerState, testProject, type TestProject } from './harness.js';
+import { containerState, docker, testProject, type TestProject } from './harness.js';
 
 const config = `
 version: 1
@@ -95,6 +95,39 @@ describe('a secret from a device', () => {
     expect(r.stderr).toContain("error: secret 'key' of environment 'one': /dev/zero is a device, not a regular file; a secret is read from a file of at most 500 KiB (at environments.one.secrets.key)");
     expect(r.stderr).toContain('hint: point fromFile at a regular file holding the secret');
     expect(Date.now() - started).toBeLessThan(30_000);
+    expect(await containerState(p.name, 'one')).toBeNull();
+  });
+});
+
+describe('out-of-range resources', () => {
+  let p: TestProject;
+  const withResources = (resources: string) => config.replace('resources: { cpus: 0.25, memory: 32m, pids: 32 }', `resources: { ${resources} }`);
+  beforeAll(() => {
+    p = testProject('limits', withResources('memory: 1e100, pids: 1e100, cpus: 1025'));
+  });
+  afterAll(async () => p.cleanup());
+
+  it('validate refuses limits no engine can give, each at its place', async () => {
+    const r = await p.run(['validate']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("sandboxshift.yaml:8:24: error: 'memory' is 1e+100, above the most a limit can be (1024TiB) (at defaults.resources.memory)");
+    expect(r.stderr).toContain("sandboxshift.yaml:8:37: error: 'pids' is 1e+100, above the most Linux allows (4194304) (at defaults.resources.pids)");
+    expect(r.stderr).toContain("sandboxshift.yaml:8:50: error: 'cpus' is 1025, above the most a limit can be (1024) (at defaults.resources.cpus)");
+    expect(r.stderr).toContain('3 errors in sandboxshift.yaml');
+  });
+
+  it("plan refuses more CPUs or memory than this engine has, with a hint, and apply creates nothing", async () => {
+    const info = await docker.info();
+    p.write(withResources(`cpus: ${info.NCPU + 1}, memory: 1000t, pids: 64`));
+    const r = await p.run(['plan']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`error: environment 'one' asks for ${info.NCPU + 1} cpus, but the engine has ${info.NCPU} (at environments.one.resources.cpus)`);
+    expect(r.stderr).toContain(`hint: lower resources.cpus to at most ${info.NCPU}, or use an engine with more CPUs`);
+    expect(r.stderr).toContain("error: environment 'one' asks for 1000 TiB of memory, but the engine has ");
+    expect(r.stderr).toContain('hint: lower resources.memory (the engine has ');
+    const a = await p.run(['apply', '--auto-approve']);
+    expect(a.code).toBe(1);
+    expect(a.stderr).toContain(`asks for ${info.NCPU + 1} cpus, but the engine has ${info.NCPU}`);
     expect(await containerState(p.name, 'one')).toBeNull();
   });
 });

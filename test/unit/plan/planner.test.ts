@@ -111,6 +111,20 @@ Plan: 1 to add, 0 to change, 0 to destroy.
     ]);
   });
 
+  it("refuses limits above the engine's CPUs and memory, and checks none without an engine", () => {
+    const desired = desiredOf([env('big', { resources: { cpus: 4, memoryBytes: 64 * 1024 ** 3, pids: 256 } }), env('small')]);
+    const observed = { ...observedOf([]), capacity: { cpus: 2, memoryBytes: 25_135_218_688 } };
+    expect(plan(desired, observed).diagnostics.map((d) => [d.message, d.path, d.hint])).toEqual([
+      ["environment 'big' asks for 4 cpus, but the engine has 2", 'environments.big.resources.cpus', 'lower resources.cpus to at most 2, or use an engine with more CPUs'],
+      [
+        "environment 'big' asks for 64 GiB of memory, but the engine has 23.4 GiB",
+        'environments.big.resources.memory',
+        'lower resources.memory (the engine has 23.4 GiB in all), or use an engine with more memory',
+      ],
+    ]);
+    expect(plan(desired, observedOf([])).diagnostics).toEqual([]);
+  });
+
   it('destroy keeps volumes, purges them on request, and refuses to purge a protected one', () => {
     const desired = desiredOf([env('a'), env('safe', { protect: true })]);
     const observed = observedOf([...desired.environments.values()].map((d) => applied(d)));
