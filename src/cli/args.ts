@@ -30,6 +30,12 @@ export function configPath(values: { config?: string | boolean | (string | boole
   return typeof v === 'string' ? v : process.env.SANDBOXSHIFT_CONFIG ?? 'sandboxshift.yaml';
 }
 
+/** `-c FILE` for commands a hint tells the user to run, when the config is not the default one. */
+export function configArgs(path: string): string[] {
+  if (path === 'sandboxshift.yaml') return [];
+  return ['-c', /^[\w./@:+-]+$/.test(path) ? path : `'${path.replaceAll("'", `'\\''`)}'`];
+}
+
 export function positiveInt(command: string, flag: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
   const n = /^\s*[0-9]+\s*$/.test(raw) ? Number(raw) : NaN;
