@@ -35,11 +35,28 @@ export function checkReferencesAndUnits(data: unknown, ctx: CheckContext): void 
     ctx.report(diagnosticAt(ctx.source, 'error', ['images', 'auto'], 'key', "'auto' cannot be an image name: `image: auto` already means \"pick one for me\"", 'rename this image'));
   }
   checkCaseCollisions(environments, ctx);
+  checkReservedNames(environments, typeof root.project === 'string' ? root.project : 'PROJECT', ctx);
 
   if (isPlainObject(root.defaults)) checkSettings(root.defaults, ['defaults'], images, ctx);
   for (const name of environments) {
     const settings = (root.environments as Record<string, unknown>)[name];
     if (isPlainObject(settings)) checkSettings(settings, ['environments', name], images, ctx);
+  }
+}
+
+/**
+ * Environment names whose engine objects would take a name SandboxShift already uses for
+ * something else (see model/names.ts): the container `ss.PROJECT.lock` is the apply lock.
+ */
+export const RESERVED_ENVIRONMENT_NAMES: Readonly<Record<string, string>> = { lock: 'the apply lock' };
+
+function checkReservedNames(names: readonly string[], project: string, ctx: CheckContext): void {
+  for (const name of names) {
+    const owner = RESERVED_ENVIRONMENT_NAMES[name];
+    if (owner === undefined) continue;
+    ctx.report(
+      diagnosticAt(ctx.source, 'error', ['environments', name], 'key', `environment name '${name}' is reserved: its container would be named ss.${project}.${name}, the name of ${owner}`, `rename the environment, e.g. '${name}-env'`),
+    );
   }
 }
 

@@ -131,3 +131,30 @@ describe('out-of-range resources', () => {
     expect(await containerState(p.name, 'one')).toBeNull();
   });
 });
+
+describe("an environment named 'lock'", () => {
+  let p: TestProject;
+  beforeAll(() => {
+    p = testProject('reserved', config.replace('  one: {}\n', '  one: {}\n  lock: {}\n'));
+  });
+  afterAll(async () => p.cleanup());
+
+  it('is refused before the engine is touched, saying which name it would take', async () => {
+    for (const command of [['validate'], ['apply', '--auto-approve']]) {
+      const r = await p.run(command);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`sandboxshift.yaml:11:3: error: environment name 'lock' is reserved: its container would be named ss.${p.name}.lock, the name of the apply lock (at environments.lock)`);
+      expect(r.stderr).toContain("hint: rename the environment, e.g. 'lock-env'");
+    }
+    expect(await containerState(p.name, 'one')).toBeNull();
+    const left = await docker.listContainers({ all: true, filters: { label: [`io.sandboxshift.project=${p.name}`] } });
+    expect(left).toEqual([]);
+  });
+
+  it("is fine as 'lock-env', next to the apply lock", async () => {
+    p.write(config.replace('  one: {}\n', '  one: {}\n  lock-env: {}\n'));
+    const r = await p.run(['apply', '--auto-approve']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await containerState(p.name, 'lock-env')).toBe('running');
+  });
+});
