@@ -3,9 +3,10 @@
 import type Docker from 'dockerode';
 import type { EnvironmentSpec, ResourcesSpec } from '../model/desired.js';
 import type { ContainerState, ObservedContainer, ObservedImage, ObservedNetwork, ObservedProxy, ObservedState, ObservedVolume } from '../model/observed.js';
-import { withEngine, type Engine } from './client.js';
+import { statusCode, withEngine, type Engine } from './client.js';
 import { RUNSC_PIDS_HEADROOM } from './container-spec.js';
 import { Labels, projectFilter } from './labels.js';
+import { containerName } from '../model/names.js';
 
 export async function observe(engine: Engine, project: string): Promise<ObservedState> {
   return withEngine(async () => {
@@ -16,8 +17,32 @@ export async function observe(engine: Engine, project: string): Promise<Observed
       engine.reader.info(),
       engine.reader.listNetworks(),
     ]);
-    return buildObserved(project, containers, volumes, images, info, networks);
+    const observed = buildObserved(project, containers, volumes, images, info, networks);
+    return withNameHolders(engine, observed);
   });
+}
+
+/**
+ * A container renamed outside sandboxshift is planned back to its name, unless another
+ * container took that name since: ask the engine who holds it. Only renamed containers cost a
+ * call, so the common path makes none.
+ */
+async function withNameHolders(engine: Engine, observed: ObservedState): Promise<ObservedState> {
+  const renamed = [...observed.containers.values()].filter((c) => c.name !== containerName(observed.project, c.environment));
+  if (renamed.length === 0) return observed;
+  const holders = new Map<string, string>();
+  await Promise.all(
+    renamed.map(async (c) => {
+      const expected = containerName(observed.project, c.environment);
+      try {
+        const holder = await engine.reader.inspectContainer(expected);
+        holders.set(expected, holder.Id);
+      } catch (err) {
+        if (statusCode(err) !== 404) throw err;
+      }
+    }),
+  );
+  return { ...observed, nameHolders: holders };
 }
 
 export function buildObserved(

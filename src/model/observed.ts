@@ -78,6 +78,11 @@ export interface ObservedState {
   engineVersion: string;
   /** What the engine's host has, from `info`; absent when no engine was asked (`diff`). */
   capacity?: EngineCapacity;
+  /**
+   * For environment containers renamed outside sandboxshift: the container now holding the
+   * name each should have (expected name → that container's ID), when one does.
+   */
+  nameHolders?: ReadonlyMap<string, string>;
 }
 
 export interface EngineCapacity {

@@ -20,7 +20,7 @@ export interface PlanOptions {
 
 export function plan(desired: DesiredState, observed: ObservedState, options: PlanOptions = {}): Plan {
   const targets = options.targets ?? [];
-  const diagnostics = [...checkTargets(desired, observed, targets), ...checkEngine(desired, observed)];
+  const diagnostics = [...checkTargets(desired, observed, targets), ...checkEngine(desired, observed), ...checkNamesTaken(desired, observed, targets)];
   const inScope = (env: string) => targets.length === 0 || targets.includes(env);
   const changes: Change[] = [];
   const envs = [...desired.environments.values()].sort(byName).filter((d) => inScope(d.name));
@@ -156,6 +156,10 @@ export function planEnvironment(d: DesiredEnvironment, observed: ObservedState, 
   // The allow list changes without touching the environment: only its proxy is recreated.
   const reasons: Reason[] = [...egress.reasons];
   const steps: Step[] = [...egress.steps];
+  if (c.name !== d.containerName && !observed.nameHolders?.has(d.containerName)) {
+    reasons.push({ code: 'renamed', message: `renamed outside sandboxshift to ${c.name}` });
+    steps.push('rename-container');
+  }
   if (!sameResources(c.resources, d.resources)) {
     reasons.push(...(c.resources ? resourceReasons(c.resources, d.resources) : [{ code: 'resources_changed' as const, message: 'resources unknown on the engine' }]));
     steps.push('update-resources');
@@ -170,7 +174,7 @@ export function planEnvironment(d: DesiredEnvironment, observed: ObservedState, 
   // Dropping protect changes nothing on the engine now, but a reviewer must see it.
   const protectDropped = c.protect && !d.protect ? ['protect removed'] : [];
   if (steps.length === 0) return { ...common, ...kind('no-op'), reasons: [], security: protectDropped, dataEffect: 'none', steps };
-  const k: ChangeKind = steps.includes('update-resources') || egress.steps.length > 0 ? 'update' : 'start';
+  const k: ChangeKind = steps.includes('update-resources') || steps.includes('rename-container') || egress.steps.length > 0 ? 'update' : 'start';
   return { ...common, ...kind(k), reasons, security: [...egress.security, ...protectDropped], dataEffect: 'none', steps };
 }
 
@@ -281,6 +285,26 @@ function checkCapacity(desired: DesiredState, observed: ObservedState): Diagnost
         }),
       );
     }
+  }
+  return out;
+}
+
+/**
+ * An environment container renamed outside sandboxshift whose name another container took
+ * since: it cannot be renamed back, and a container created under that name would fail.
+ */
+function checkNamesTaken(desired: DesiredState, observed: ObservedState, targets: string[]): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const d of [...desired.environments.values()].sort(byName)) {
+    const c = observed.containers.get(d.name);
+    const holder = observed.nameHolders?.get(d.containerName);
+    if (!c || !holder || holder === c.id || (targets.length > 0 && !targets.includes(d.name))) continue;
+    out.push(
+      errorDiag(`environment '${d.name}' was renamed outside sandboxshift to ${c.name}, and its name ${d.containerName} is now taken by another container (${shortId(holder)})`, {
+        path: `environments.${d.name}`,
+        hint: `rename or remove that container (docker rename ${shortId(holder)} NEW_NAME), then plan again; sandboxshift will rename ${c.name} back`,
+      }),
+    );
   }
   return out;
 }

@@ -34,7 +34,8 @@ export type ReasonCode =
   | 'image_build'
   | 'egress_widened'
   | 'egress_narrowed'
-  | 'egress_proxy';
+  | 'egress_proxy'
+  | 'renamed';
 
 export interface Reason {
   code: ReasonCode;
@@ -85,7 +86,8 @@ export type Step =
   | 'create-network'
   | 'create-proxy'
   | 'remove-proxy'
-  | 'remove-network';
+  | 'remove-network'
+  | 'rename-container';
 
 export interface EgressPlan {
   network: string;

@@ -125,6 +125,32 @@ Plan: 1 to add, 0 to change, 0 to destroy.
     expect(plan(desired, observedOf([])).diagnostics).toEqual([]);
   });
 
+  it('plans a container renamed outside sandboxshift back to its name, in place', () => {
+    const desired = desiredOf([env('a')]);
+    const observed = observedOf([applied(desired.environments.get('a')!, { name: 'my-copy' })]);
+    const p = plan(desired, observed);
+    expect(p.diagnostics).toEqual([]);
+    expect(p.changes.map((c) => [c.kind, c.steps, c.dataEffect, c.reasons, c.containerName])).toEqual([
+      ['update', ['rename-container'], 'none', [{ code: 'renamed', message: 'renamed outside sandboxshift to my-copy' }], 'ss.demo.a'],
+    ]);
+    expect(text(p)).toContain('~ environment.a will be updated in place');
+    expect(text(p)).toContain('renamed outside sandboxshift to my-copy');
+  });
+
+  it('says so when the name of a renamed container was taken by another one, and plans no rename', () => {
+    const desired = desiredOf([env('a')]);
+    const observed = { ...observedOf([applied(desired.environments.get('a')!, { name: 'my-copy' })]), nameHolders: new Map([['ss.demo.a', 'f00d'.padEnd(64, '0')]]) };
+    const p = plan(desired, observed);
+    expect(p.diagnostics.map((d) => [d.severity, d.message, d.hint])).toEqual([
+      [
+        'error',
+        "environment 'a' was renamed outside sandboxshift to my-copy, and its name ss.demo.a is now taken by another container (f00d00000000)",
+        'rename or remove that container (docker rename f00d00000000 NEW_NAME), then plan again; sandboxshift will rename my-copy back',
+      ],
+    ]);
+    expect(p.changes.flatMap((c) => c.steps)).not.toContain('rename-container');
+  });
+
   it('destroy keeps volumes, purges them on request, and refuses to purge a protected one', () => {
     const desired = desiredOf([env('a'), env('safe', { protect: true })]);
     const observed = observedOf([...desired.environments.values()].map((d) => applied(d)));
