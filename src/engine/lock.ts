@@ -110,8 +110,10 @@ export function isStale(lock: LockInfo, host = hostname()): boolean {
   try {
     process.kill(lock.pid, 0);
   } catch (err) {
-    // EPERM: the pid exists but is another user's; that is alive.
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ESRCH') return true;
+    // EPERM: the pid exists but is another user's; its start time still tells whether it is the holder.
+    if (code !== 'EPERM') throw err;
   }
   const started = processStartTime(lock.pid);
   return lock.pidStarted !== null && started !== null && started !== lock.pidStarted;

@@ -7,7 +7,7 @@ import { observedFingerprint } from './fingerprint.js';
 import { resourceReasons, sameResources, specReasons } from './reasons.js';
 import { ACTIONS_BY_KIND, type Change, type ChangeKind, type EgressPlan, type Plan, type Reason, type Step } from './types.js';
 import { desiredView, observedView } from './view.js';
-import { approxBytes, formatBytes, shortId } from './format.js';
+import { approxBytes, shortId } from './format.js';
 import { planImage } from './images.js';
 import { securityNotes } from './security.js';
 import { allocateSubnets, egressPlanFor, egressWork, outsideNetworkChange } from './egress.js';
