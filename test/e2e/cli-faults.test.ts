@@ -44,7 +44,7 @@ describe('with no engine answering', () => {
 describe('command-line checks', () => {
   let p: TestProject;
   beforeAll(async () => {
-    p = testProject('cliflags', config);
+    p = testProject('cliflags', config.replace('  one: {}\n', '  one: { command: "echo first; echo second; echo third; exec sleep 3600" }\n'));
     const r = await p.run(['apply', '--auto-approve']);
     expect(r.code, r.stderr).toBe(0);
   });
@@ -64,9 +64,13 @@ describe('command-line checks', () => {
       expect(r.code).toBe(1);
       expect(r.stderr).toContain(`error: logs: --tail must be a whole number (0 or more), got '${bad}'`);
     }
-    const ok = await p.run(['logs', 'one', '--tail', '0']);
-    expect(ok.code, ok.stderr).toBe(0);
-    expect(ok.stdout).toBe('');
+    const all = await p.run(['logs', 'one']);
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.stdout).toBe('first\nsecond\nthird\n');
+    expect((await p.run(['logs', 'one', '--tail', '1'])).stdout).toBe('third\n');
+    const none = await p.run(['logs', 'one', '--tail', '0']);
+    expect(none.code, none.stderr).toBe(0);
+    expect(none.stdout).toBe('');
   });
 
   it('--parallelism takes only a whole number of at least 1', async () => {
