@@ -117,6 +117,9 @@ async function runStep(step: Step, c: Change, id: string | null, ctx: ExecutorCo
     case 'unpause':
       await operations.unpauseContainer(engine, need());
       return id;
+    case 'rename-container':
+      await operations.renameContainer(engine, need(), c.containerName);
+      return id;
     case 'update-resources':
       if (!c.resources) throw new Error(`internal: update of ${c.address} without resources`);
       await operations.updateResources(engine, need(), c.resources, desired().spec.runtime);

@@ -37,7 +37,8 @@ export type ReasonCode =
   | 'egress_proxy'
   | 'incomplete'
   | 'adopted'
-  | 'moved';
+  | 'moved'
+  | 'renamed';
 
 export interface Reason {
   code: ReasonCode;
@@ -91,7 +92,8 @@ export type Step =
   | 'create-network'
   | 'create-proxy'
   | 'remove-proxy'
-  | 'remove-network';
+  | 'remove-network'
+  | 'rename-container';
 
 export interface EgressPlan {
   network: string;
