@@ -4,6 +4,7 @@
 import type { ApplyListener, ApplyResult } from '../apply/events.js';
 import { DiagnosticsError, errorDiag } from '../diagnostics.js';
 import { connectEngine } from '../engine/client.js';
+import type { LockInfo } from '../engine/lock.js';
 import { hasChanges, type Plan } from '../plan/types.js';
 import { staleReasons } from '../plan/saved.js';
 import { withLock, type StopSignal } from './lock.js';
@@ -20,6 +21,8 @@ export interface ConvergeRequest {
   purgeVolumes?: boolean;
   /** A saved plan that must still hold; its targets replace `targets`. */
   saved?: { path: string; plan: Plan };
+  /** Extra arguments the `unlock` hint of a "locked" error needs (e.g. `-c FILE`). */
+  unlockArgs?: string[];
 }
 
 export interface ConvergeHooks {
@@ -31,6 +34,8 @@ export interface ConvergeHooks {
   execute?(plan: Plan, run: (onEvent?: ApplyListener) => Promise<ApplyResult>): Promise<ApplyResult>;
   /** A signal stops the run: told before the lock is given back and the process exits (130/143). */
   interrupted?(signal: StopSignal): void;
+  /** A stale lock of this host (its holder gone) is about to be taken over. */
+  lockTakenOver?(stale: LockInfo): void;
 }
 
 export type ConvergeOutcome =
@@ -47,7 +52,7 @@ export async function converge(req: ConvergeRequest, hooks: ConvergeHooks): Prom
   const destroy = req.command === 'destroy';
   const loaded = load(req.configPath, { needSecrets: !destroy });
   const engine = connectEngine();
-  return withLock(engine, loaded.desired.project, { command: req.command, onSignal: hooks.interrupted }, async () => {
+  return withLock(engine, loaded.desired.project, { command: req.command, onSignal: hooks.interrupted, unlockArgs: req.unlockArgs, onTakeover: hooks.lockTakenOver }, async () => {
     const observed = await observeFor(engine, loaded.desired);
     const targets = req.saved ? req.saved.plan.targets : req.targets;
     const plan = await checkedPlan(engine, loaded, planFor(loaded, observed, { targets, destroy, purgeVolumes: req.purgeVolumes }));

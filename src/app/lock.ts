@@ -3,7 +3,7 @@
 // (then the process exits 130 or 143, the shell's codes for those signals). Work in flight may
 // be cut short by a signal; the next plan shows exactly what is left.
 import type { Engine } from '../engine/client.js';
-import { acquireLock } from '../engine/lock.js';
+import { acquireLock, type LockInfo } from '../engine/lock.js';
 
 export type StopSignal = 'SIGINT' | 'SIGTERM';
 
@@ -14,10 +14,14 @@ export interface LockOptions {
   command: string;
   /** Told first when a signal stops the run, before the lock is given back (e.g. to say so on stderr). */
   onSignal?: (signal: StopSignal) => void;
+  /** Extra arguments the `unlock` hint of a "locked" error needs, e.g. `['-c', 'other.yaml']`. */
+  unlockArgs?: string[];
+  /** Told before a stale lock of this host (its holder gone) is taken over. */
+  onTakeover?: (stale: LockInfo) => void;
 }
 
 export async function withLock<T>(engine: Engine, project: string, options: LockOptions, work: () => Promise<T>): Promise<T> {
-  const acquiring = engine.docker().then((docker) => acquireLock(docker, project, options.command));
+  const acquiring = engine.docker().then((docker) => acquireLock(docker, project, options.command, { unlockArgs: options.unlockArgs, onTakeover: options.onTakeover }));
   let stopping = false;
   const stop = (signal: StopSignal) => {
     // A second signal while the lock is being given back (a hung engine): stop at once.

@@ -38,7 +38,8 @@ export type ReasonCode =
   | 'egress_proxy'
   | 'incomplete'
   | 'adopted'
-  | 'moved';
+  | 'moved'
+  | 'renamed';
 
 export interface Reason {
   code: ReasonCode;
@@ -89,7 +90,8 @@ export type EnvironmentStep =
   | 'create-network'
   | 'create-proxy'
   | 'remove-proxy'
-  | 'remove-network';
+  | 'remove-network'
+  | 'rename-container';
 
 export type ImageStep = 'build-image' | 'verify-image';
 
@@ -113,6 +115,7 @@ export const STEPS_BY_TYPE: { readonly [T in Change['type']]: readonly StepOf<T>
     'create-proxy',
     'remove-proxy',
     'remove-network',
+    'rename-container',
   ],
   image: ['build-image', 'verify-image'],
   network: ['create-outside-network'],

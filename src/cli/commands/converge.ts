@@ -4,13 +4,21 @@ import type { ApplyListener } from '../../apply/events.js';
 import { converge, incomplete, type ConvergeHooks, type ConvergeRequest } from '../../app/converge.js';
 import type { StopSignal } from '../../app/lock.js';
 import { applyEventLine, applySummary, planToJson, renderText } from '../../render/index.js';
+import { configArgs } from '../args.js';
 import { EXIT_ERROR, EXIT_OK, confirm, type Io } from '../io.js';
 import { loadTui, tuiColor } from '../tui.js';
 
 export async function convergeCommand(req: ConvergeRequest, io: Io, options: { tui: boolean }): Promise<number> {
   const destroy = req.command === 'destroy';
   const hooks = options.tui ? await tuiHooks(io) : textHooks(io, destroy);
-  const outcome = await converge(req, { ...hooks, interrupted: (signal) => io.err(interruptedLine(signal)) });
+  const outcome = await converge(
+    { ...req, unlockArgs: configArgs(req.configPath) },
+    {
+      ...hooks,
+      interrupted: (signal) => io.err(interruptedLine(signal)),
+      lockTakenOver: (stale) => io.err(`lock held by pid ${stale.pid} on this host, which is gone: taking it over\n`),
+    },
+  );
   if (outcome.status === 'cancelled') {
     io.err(`\n${destroy ? 'Destroy' : 'Apply'} cancelled; nothing was changed.\n`);
     return EXIT_ERROR;
