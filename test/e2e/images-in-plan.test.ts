@@ -124,7 +124,8 @@ environments:
     expect(r.stdout).toContain('image:     sandboxshift/busybox:test (auto: requirements.txt → python)');
     expect(r.stdout).toContain('image:     sandboxshift/busybox:test (auto: git workspace, not inspected before cloning → default)');
     expect(r.stdout).toContain('workspace: new volume');
-    expect(r.stdout).toContain('seeded once from the workspace source');
+    expect(r.stdout).toContain(`workspace: new volume ss.${p.name}.py.workspace, seeded once from folder ${join(p.dir, 'py-app')}`);
+    expect(r.stdout).toContain(`workspace: new volume ss.${p.name}.js.workspace, seeded once from git ${join(p.dir, 'repo.git')}@v1`);
   });
 
   it('seeds a new workspace from a folder and from a git ref, owned by the user', async () => {
