@@ -99,26 +99,34 @@ export type NetworkStep = 'create-outside-network';
 
 export type Step = EnvironmentStep | ImageStep | NetworkStep;
 
+// Every step of each type, as object keys so that a step added to a type's union and not here
+// (or here and not there) is a compile error.
+const STEP_SETS: { readonly [T in Change['type']]: Record<StepOf<T>, true> } = {
+  environment: {
+    'remove-container': true,
+    'create-container': true,
+    'copy-secrets': true,
+    start: true,
+    unpause: true,
+    'update-resources': true,
+    'remove-volume': true,
+    'seed-workspace': true,
+    'copy-workspace': true,
+    'create-network': true,
+    'create-proxy': true,
+    'remove-proxy': true,
+    'remove-network': true,
+    'rename-container': true,
+  },
+  image: { 'build-image': true, 'verify-image': true },
+  network: { 'create-outside-network': true },
+};
+
 /** Which steps each type of change may have (a saved plan is checked against it). */
 export const STEPS_BY_TYPE: { readonly [T in Change['type']]: readonly StepOf<T>[] } = {
-  environment: [
-    'remove-container',
-    'create-container',
-    'copy-secrets',
-    'start',
-    'unpause',
-    'update-resources',
-    'remove-volume',
-    'seed-workspace',
-    'copy-workspace',
-    'create-network',
-    'create-proxy',
-    'remove-proxy',
-    'remove-network',
-    'rename-container',
-  ],
-  image: ['build-image', 'verify-image'],
-  network: ['create-outside-network'],
+  environment: Object.keys(STEP_SETS.environment) as EnvironmentStep[],
+  image: Object.keys(STEP_SETS.image) as ImageStep[],
+  network: Object.keys(STEP_SETS.network) as NetworkStep[],
 };
 
 export type StepOf<T extends Change['type']> = Extract<Change, { type: T }>['steps'][number];
