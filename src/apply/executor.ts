@@ -9,6 +9,7 @@ import { createEnvironmentNetwork, createOutsideNetwork, createProxy, removeByNa
 import { networkName, proxyName } from '../model/names.js';
 import { probeImage } from '../engine/image-probe.js';
 import { seedWorkspace } from '../engine/seed.js';
+import { recordProtect, removeProtectRecords } from '../engine/protect-record.js';
 import { contractViolations } from '../plan/contract.js';
 import { openSeedSource } from '../workspace/source.js';
 
@@ -156,6 +157,12 @@ async function runStep(step: Step, c: Change, id: string | null, ctx: ExecutorCo
       return id;
     case 'remove-network':
       await removeNetwork(engine, networkName(ctx.desired.project, c.name));
+      return id;
+    case 'record-protect':
+      await recordProtect(engine, ctx.desired.project, c.name, desired().protect);
+      return id;
+    case 'remove-protect-record':
+      await removeProtectRecords(engine, ctx.desired.project, c.name);
       return id;
     case 'verify-image': {
       if (!c.imageRef || !c.verify) throw new Error(`internal: ${c.address} has nothing to verify`);

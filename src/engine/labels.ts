@@ -6,7 +6,7 @@ export const LABEL_PREFIX = 'io.sandboxshift';
 export const Labels = {
   project: 'io.sandboxshift.project',
   environment: 'io.sandboxshift.environment',
-  /** environment | workspace | lock | egress | network */
+  /** environment | workspace | lock | egress | network | protect */
   role: 'io.sandboxshift.role',
   /** Hash of the canonical spec; a difference means the container must be replaced. */
   configHash: 'io.sandboxshift.config-hash',
@@ -14,6 +14,7 @@ export const Labels = {
   spec: 'io.sandboxshift.spec',
   /** JSON of cpu/memory/pids at creation; these change in place. */
   resources: 'io.sandboxshift.resources',
+  /** On environments and workspaces: at creation; on protect records: the value now. */
   protect: 'io.sandboxshift.protect',
   version: 'io.sandboxshift.version',
   /** On images: the contract version the image promises (see images/README.md). */
@@ -31,7 +32,7 @@ export const Labels = {
   lockCommand: 'io.sandboxshift.lock.command',
 } as const;
 
-export type Role = 'environment' | 'workspace' | 'lock' | 'egress' | 'network';
+export type Role = 'environment' | 'workspace' | 'lock' | 'egress' | 'network' | 'protect';
 
 export function projectFilter(project: string, role?: Role): Record<string, string[]> {
   return { label: [`${Labels.project}=${project}`, ...(role ? [`${Labels.role}=${role}`] : [])] };

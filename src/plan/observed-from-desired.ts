@@ -26,6 +26,7 @@ export function emptyObserved(project: string): ObservedState {
     containers: new Map(),
     duplicates: [],
     volumes: new Map(),
+    protectRecords: new Map(),
     images: new Map(),
     networks: new Map(),
     outsideNetwork: false,
@@ -70,6 +71,9 @@ export function observedFromDesired(desired: DesiredState, assume: EngineAssumpt
       resources: { ...d.resources },
       resourcesFrom: 'label',
       protect: d.protect,
+      // Applying leaves exactly the spec: nothing to check against.
+      isolation: null,
+      inspected: null,
     });
   }
 

@@ -12,6 +12,8 @@ import { planImage } from './images.js';
 import { securityNotes } from './security.js';
 import { allocateSubnets, egressPlanFor, egressWork, outsideNetworkChange } from './egress.js';
 import { EGRESS_IMAGE } from '../model/images.js';
+import { protectRecordRemoval, protectWork } from './protect.js';
+import { securityDrift } from './drift.js';
 
 export interface PlanOptions {
   /** Environment names to limit the plan to (`--target`). Empty: everything. */
@@ -59,7 +61,8 @@ export function plan(desired: DesiredState, observed: ObservedState, options: Pl
   if (outside) changes.unshift(outside);
   for (const c of [...observed.containers.values()].sort(byEnvironment)) {
     if (desired.environments.has(c.environment) || !inScope(c.environment)) continue;
-    changes.push(deleteChange(observed.project, c, [{ code: 'removed_from_config', message: 'environment removed from config; /workspace volume kept' }], false, egressRemovals(c.environment, observed)));
+    const extra = [...egressRemovals(c.environment, observed), ...protectRecordRemoval(c.environment, observed, false)];
+    changes.push(deleteChange(observed.project, c, [{ code: 'removed_from_config', message: 'environment removed from config; /workspace volume kept' }], false, extra));
   }
   for (const c of observed.duplicates) {
     if (!inScope(c.environment)) continue;
@@ -99,6 +102,7 @@ export function planEnvironment(d: DesiredEnvironment, observed: ObservedState, 
   // Network and proxy must exist before the container joins them; removals wait for it to go.
   const egressFirst = e ? egress.steps : [];
   const egressAfterRemoval = e ? [] : egress.steps;
+  const protect = protectWork(d, observed);
   const base = {
     address: d.address,
     type: 'environment' as const,
@@ -130,32 +134,38 @@ export function planEnvironment(d: DesiredEnvironment, observed: ObservedState, 
     return {
       ...base,
       ...kind('create'),
-      reasons,
-      security: [...egress.security, ...securityNotes(null, { spec: d.spec, protect: d.protect })],
+      reasons: [...reasons, ...protect.reasons],
+      security: [...protect.security, ...egress.security, ...securityNotes(null, { spec: d.spec, protect: d.protect })],
       dataEffect: 'none',
       before: null,
       containerId: null,
       workspace: volumeExists ? 'reuse' : 'create',
-      steps: [...egress.steps, ...createSteps()],
+      steps: [...protect.steps, ...egress.steps, ...createSteps()],
     };
   }
-  const before = observedView(c);
+  const seen = observedView(c);
+  const before = seen && protect.current !== null ? { ...seen, protect: protect.current } : seen;
   const common = { ...base, before, containerId: c.id, workspace: 'keep' as const };
-  const replaceReasons = whyReplace(d, c, observed);
+  const drift = securityDrift(observed.project, c, c.configHash === d.configHash);
+  const replaceReasons = [...whyReplace(d, c, observed), ...drift.reasons];
   if (egress.networkLost) replaceReasons.push({ code: 'missing', attribute: 'egress', message: 'internal network missing (removed outside sandboxshift)' });
   if (replaceReasons.length > 0) {
     return {
       ...common,
       ...kind('replace'),
-      reasons: [...replaceReasons, ...egress.reasons],
-      security: [...egress.security, ...securityNotes(c.spec ? { spec: c.spec, protect: c.protect } : null, { spec: d.spec, protect: d.protect })],
+      reasons: [...replaceReasons, ...egress.reasons, ...protect.reasons],
+      security: [
+        ...drift.security,
+        ...egress.security,
+        ...securityNotes(c.spec ? { spec: c.spec, protect: protect.current === true } : null, { spec: d.spec, protect: d.protect }),
+      ],
       dataEffect: 'recreate',
-      steps: ['remove-container', ...egressAfterRemoval, ...egressFirst, ...createSteps()],
+      steps: [...protect.steps, 'remove-container', ...egressAfterRemoval, ...egressFirst, ...createSteps()],
     };
   }
   // The allow list changes without touching the environment: only its proxy is recreated.
-  const reasons: Reason[] = [...egress.reasons];
-  const steps: Step[] = [...egress.steps];
+  const reasons: Reason[] = [...egress.reasons, ...protect.reasons];
+  const steps: Step[] = [...protect.steps, ...egress.steps];
   if (!sameResources(c.resources, d.resources)) {
     reasons.push(...(c.resources ? resourceReasons(c.resources, d.resources) : [{ code: 'resources_changed' as const, message: 'resources unknown on the engine' }]));
     steps.push('update-resources');
@@ -167,11 +177,9 @@ export function planEnvironment(d: DesiredEnvironment, observed: ObservedState, 
     reasons.push({ code: 'stopped', message: `stopped outside sandboxshift (${c.status || c.state})` });
     steps.push('start');
   }
-  // Dropping protect changes nothing on the engine now, but a reviewer must see it.
-  const protectDropped = c.protect && !d.protect ? ['protect removed'] : [];
-  if (steps.length === 0) return { ...common, ...kind('no-op'), reasons: [], security: protectDropped, dataEffect: 'none', steps };
-  const k: ChangeKind = steps.includes('update-resources') || egress.steps.length > 0 ? 'update' : 'start';
-  return { ...common, ...kind(k), reasons, security: [...egress.security, ...protectDropped], dataEffect: 'none', steps };
+  if (steps.length === 0) return { ...common, ...kind('no-op'), reasons: [], security: [], dataEffect: 'none', steps };
+  const k: ChangeKind = steps.includes('update-resources') || egress.steps.length > 0 || protect.steps.length > 0 ? 'update' : 'start';
+  return { ...common, ...kind(k), reasons, security: [...protect.security, ...egress.security], dataEffect: 'none', steps };
 }
 
 function whyReplace(d: DesiredEnvironment, c: ObservedContainer, observed: ObservedState): Reason[] {

@@ -34,7 +34,8 @@ export type ReasonCode =
   | 'image_build'
   | 'egress_widened'
   | 'egress_narrowed'
-  | 'egress_proxy';
+  | 'egress_proxy'
+  | 'changed_outside';
 
 export interface Reason {
   code: ReasonCode;
@@ -85,7 +86,9 @@ export type Step =
   | 'create-network'
   | 'create-proxy'
   | 'remove-proxy'
-  | 'remove-network';
+  | 'remove-network'
+  | 'record-protect'
+  | 'remove-protect-record';
 
 export interface EgressPlan {
   network: string;

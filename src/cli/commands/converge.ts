@@ -4,7 +4,7 @@ import type { ApplyListener } from '../../apply/events.js';
 import { acquireLock } from '../../engine/index.js';
 import { hasChanges, staleReasons, type Plan } from '../../plan/index.js';
 import { applyEventLine, applySummary, planToJson, renderText } from '../../render/index.js';
-import { applyPlan, checkImageContracts, connectEngine, load, observeFor, planFor } from '../../workflow.js';
+import { applyPlan, checkImageContracts, connectEngine, load, observeFor, planFor, type Refresh } from '../../workflow.js';
 import { EXIT_ERROR, EXIT_OK, confirm, type Io } from '../io.js';
 import { loadTui, tuiColor } from '../tui.js';
 
@@ -17,6 +17,8 @@ export interface ConvergeRequest {
   purgeVolumes?: boolean;
   /** A saved plan that must still hold. */
   saved?: { path: string; plan: Plan };
+  /** `full`: inspect every environment container for security drift. */
+  refresh?: Refresh;
   /** Plan, approval and progress in the Ink TUI (a person at a terminal, see cli/tui.ts). */
   tui?: boolean;
 }
@@ -36,7 +38,7 @@ export async function converge(req: ConvergeRequest, io: Io): Promise<number> {
   // sees no other listener left, before the lock is given back.
   process.on('SIGINT', interrupted);
   try {
-    const observed = await observeFor(engine, loaded.desired);
+    const observed = await observeFor(engine, loaded.desired, req.refresh);
     const targets = req.saved ? req.saved.plan.targets : req.targets;
     const planned = planFor(loaded, observed, { targets, destroy, purgeVolumes: req.purgeVolumes });
     if (hasErrors(planned.diagnostics)) throw new DiagnosticsError(planned.diagnostics);

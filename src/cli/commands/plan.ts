@@ -2,7 +2,7 @@ import { DiagnosticsError, hasErrors } from '../../diagnostics.js';
 import { hasChanges } from '../../plan/types.js';
 import { planToJson } from '../../render/json.js';
 import { checkImageContracts, connectEngine, loadAndObserve, planFor } from '../../workflow.js';
-import { configPath, parse, strings } from '../args.js';
+import { REFRESH_HELP, configPath, parse, refreshMode, strings } from '../args.js';
 import { EXIT_CHANGES, EXIT_OK, type Io } from '../io.js';
 import { writePlanFile } from '../plan-file.js';
 import { FORMAT_HELP, FORMAT_OPTIONS, planFormat, renderPlan } from '../plan-format.js';
@@ -18,6 +18,7 @@ ${FORMAT_HELP}
   --out FILE              save the plan; \`sandboxshift apply FILE\` applies exactly it
   --target ENV            limit the plan to an environment (repeatable)
   --detailed-exitcode     exit 0 when there are no changes, 2 when there are, 1 on error
+${REFRESH_HELP}
   --no-color              plain text
 ${NO_TUI_HELP}`;
 
@@ -27,10 +28,12 @@ export async function planCommand(argv: string[], io: Io): Promise<number> {
     out: { type: 'string' },
     target: { type: 'string', multiple: true },
     'detailed-exitcode': { type: 'boolean' },
+    refresh: { type: 'string' },
   });
   const format = planFormat('plan', values);
   const engine = connectEngine();
-  const { loaded, observed } = await loadAndObserve(engine, configPath(values));
+  const refresh = refreshMode('plan', values.refresh);
+  const { loaded, observed } = await loadAndObserve(engine, configPath(values), { refresh });
   const planned = planFor(loaded, observed, { targets: strings(values.target) });
   if (hasErrors(planned.diagnostics)) throw new DiagnosticsError(planned.diagnostics);
   const plan = { ...planned, diagnostics: [...planned.diagnostics, ...(await checkImageContracts(engine, loaded, planned))] };

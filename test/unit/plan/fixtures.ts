@@ -59,6 +59,8 @@ export function applied(d: DesiredEnvironment, extra: Partial<ObservedContainer>
     resources: { ...d.resources },
     resourcesFrom: 'label',
     protect: d.protect,
+    isolation: null,
+    inspected: null,
     ...extra,
   };
 }
@@ -73,6 +75,7 @@ export function observedOf(containers: ObservedContainer[], opts: { volumes?: st
     outsideNetwork: false,
     usedSubnets: [],
     proxies: new Map(),
+    protectRecords: new Map(),
     volumes: new Map(volumes.map((v) => [v, { name: `ss.demo.${v}.workspace`, environment: v, protect: false }])),
     images: new Map([['sandboxshift/busybox:test', { id: opts.imageId ?? IMAGE_ID, contract: '1', build: null, created: 0, tags: ['sandboxshift/busybox:test'] }]]),
     runtimes: opts.runtimes ?? ['runc', 'runsc'],
