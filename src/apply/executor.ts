@@ -8,7 +8,7 @@ import { buildImage } from '../engine/build.js';
 import { createEnvironmentNetwork, createOutsideNetwork, createProxy, removeByName, removeNetwork } from '../engine/egress-ops.js';
 import { networkName, proxyName } from '../model/names.js';
 import { probeImage } from '../engine/image-probe.js';
-import { seedWorkspace } from '../engine/seed.js';
+import { copyWorkspace, seedWorkspace } from '../engine/seed.js';
 import { recordProtect, removeProtectRecords } from '../engine/protect-record.js';
 import { contractViolations } from '../plan/contract.js';
 import { openSeedSource } from '../workspace/source.js';
@@ -135,6 +135,13 @@ async function runStep(step: Step, c: Change, id: string | null, ctx: ExecutorCo
       } finally {
         source.cleanup();
       }
+      return id;
+    }
+    case 'copy-workspace': {
+      if (!c.movedFrom) throw new Error(`internal: ${c.address} has no workspace to copy from`);
+      const d = desired();
+      await copyWorkspace(engine, ctx.desired.project, c.movedFrom.volume, need(), d.spec.image);
+      emit({ type: 'progress', address: c.address, message: `copied /workspace from ${c.movedFrom.volume} (environment ${c.movedFrom.environment})` });
       return id;
     }
     case 'build-image': {

@@ -23,7 +23,7 @@ export function buildConfig(raw: RawConfig, origin: ConfigOrigin): Config {
   for (const [name, settings] of Object.entries(raw.environments ?? {})) {
     environments[name] = buildEnvironment(name, settings, raw.defaults ?? {}, origin.dir);
   }
-  return { version: 1, project: raw.project, file: origin.file, dir: origin.dir, images, environments, source: origin.source };
+  return { version: 1, project: raw.project, file: origin.file, dir: origin.dir, images, environments, moved: (raw.moved ?? []).map((m) => ({ from: m.from, to: m.to })), source: origin.source };
 }
 
 /**
@@ -70,6 +70,7 @@ function buildEnvironment(name: string, own: RawSettings, defaults: RawSettings,
     workspace: {
       ...(workspace?.from !== undefined ? { from: resolveHostPath(workspace.from, dir) } : {}),
       ...(workspace?.git !== undefined ? { git: { ...workspace.git } } : {}),
+      ...(workspace?.adopt === true ? { adopt: true } : {}),
     },
     // Protection is a decision about one environment, never inherited (the schema keeps it out of defaults).
     protect: own.protect ?? false,

@@ -2,7 +2,10 @@
 // `allowDangerous`. Checked on the merged settings, so a dangerous default needs the opt-in in
 // every environment that inherits it; the error points at the line that set it.
 
+import { existsSync, realpathSync } from 'node:fs';
+import { dirname, relative, resolve, isAbsolute } from 'node:path';
 import type { Diagnostic } from '../diagnostics.js';
+import { resolveHostPath } from './build-config.js';
 import { isPlainObject } from './describe.js';
 import type { KeyPath } from './key-path.js';
 import { parseUser, settingSource } from './raw-config.js';
@@ -13,6 +16,32 @@ export function checkDangerousSettings(data: unknown, source: ConfigSource): Dia
   const root = isPlainObject(data) ? data : {};
   const environments = isPlainObject(root.environments) ? Object.keys(root.environments) : [];
   return environments.flatMap((name) => checkEnvironment(data, name, source));
+}
+
+/** Where a host path really is: symlinks followed as far as the path exists. */
+export function realHostPath(path: string): string {
+  let head = path;
+  const tail: string[] = [];
+  for (;;) {
+    if (existsSync(head)) return resolve(realpathSync(head), ...tail.reverse());
+    const parent = dirname(head);
+    if (parent === head) return path;
+    tail.push(head.slice(parent.length).replace(/^\//, ''));
+    head = parent;
+  }
+}
+
+/** Whether `path` (already real) lies in `dir` or below it. */
+function isInside(path: string, dir: string): boolean {
+  const rel = relative(dir, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/** A git URL that names a folder on this host rather than a remote. */
+function localGitPath(url: string): string | null {
+  if (url.startsWith('file://')) return url.slice('file://'.length);
+  if (/^(\/|\.\.?(\/|$)|~(\/|$))/.test(url)) return url;
+  return null;
 }
 
 /** Whether a mount exposes the Docker engine's API socket (full control of the host). */
@@ -43,6 +72,24 @@ function checkEnvironment(data: unknown, name: string, source: ConfigSource): Di
   const user = settingSource(data, name, 'user');
   if (user && parseUser(user.value)?.uid === 0) {
     refuse('root-user', user.path, 'running as root (uid 0)', 'root inside the container makes any escape a root escape');
+  }
+  // Seeding copies host files into the sandbox: from the config's own folder only, unless opted in.
+  const workspace = settingSource(data, name, 'workspace');
+  if (workspace && isPlainObject(workspace.value)) {
+    const configDir = realHostPath(dirname(resolve(source.file)));
+    const seeds: Array<[KeyPath, string]> = [];
+    const { from, git } = workspace.value;
+    if (typeof from === 'string' && from !== '') seeds.push([[...workspace.path, 'from'], from]);
+    if (isPlainObject(git) && typeof git.url === 'string') {
+      const local = localGitPath(git.url);
+      if (local) seeds.push([[...workspace.path, 'git', 'url'], local]);
+    }
+    for (const [path, given] of seeds) {
+      const real = realHostPath(resolveHostPath(given, dirname(resolve(source.file))));
+      if (!isInside(real, configDir)) {
+        refuse('host-mounts', path, `seeding /workspace from '${given}' (${real}), outside the config's folder ${configDir}`, 'it copies host files the sandbox should not see into it');
+      }
+    }
   }
   const mounts = settingSource(data, name, 'mounts');
   if (mounts && Array.isArray(mounts.value)) {

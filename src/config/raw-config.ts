@@ -13,7 +13,7 @@ export interface RawSettings {
   runtime?: 'runc' | 'runsc';
   user?: string | number;
   command?: string | string[];
-  workspace?: { from?: string; git?: { url: string; ref?: string } };
+  workspace?: { from?: string; git?: { url: string; ref?: string }; adopt?: boolean };
   protect?: boolean;
   egress?: 'none' | { allow: string[] };
   idle?: { stopAfter: string };
@@ -32,6 +32,7 @@ export interface RawConfig {
   defaults?: RawSettings;
   images?: Record<string, RawImage>;
   environments?: Record<string, RawSettings>;
+  moved?: { from: string; to: string }[];
 }
 
 /** A setting's value and where it was written: in the environment itself or in `defaults`. */

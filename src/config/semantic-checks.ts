@@ -35,6 +35,7 @@ export function checkReferencesAndUnits(data: unknown, ctx: CheckContext): void 
     ctx.report(diagnosticAt(ctx.source, 'error', ['images', 'auto'], 'key', "'auto' cannot be an image name: `image: auto` already means \"pick one for me\"", 'rename this image'));
   }
   checkCaseCollisions(environments, ctx);
+  if (Array.isArray(root.moved)) checkMoved(root.moved, environments, ctx);
 
   if (isPlainObject(root.defaults)) checkSettings(root.defaults, ['defaults'], images, ctx);
   for (const name of environments) {
@@ -54,6 +55,34 @@ function checkCaseCollisions(names: readonly string[], ctx: CheckContext): void 
     ctx.report(
       diagnosticAt(ctx.source, 'error', ['environments', name], 'key', `environment '${name}' differs from '${earlier}' only in case`, "Docker names are case-insensitive in places, so the two would collide: rename one"),
     );
+  }
+}
+
+/** `moved` entries: from an old name that is gone to a new one that exists, each name once. */
+function checkMoved(moved: unknown[], environments: readonly string[], ctx: CheckContext): void {
+  const froms = new Map<string, number>();
+  const tos = new Map<string, number>();
+  moved.forEach((entry, i) => {
+    if (!isPlainObject(entry) || typeof entry.from !== 'string' || typeof entry.to !== 'string') return;
+    const { from, to } = entry;
+    const at = (key: string): KeyPath => ['moved', i, key];
+    if (environments.includes(from)) {
+      ctx.report(diagnosticAt(ctx.source, 'error', at('from'), 'value', `moved: '${from}' is still under environments, so it cannot have moved`, `remove environments.${from}, or remove this moved entry`));
+    }
+    if (!environments.includes(to)) {
+      const guess = closestMatch(to, environments);
+      ctx.report(diagnosticAt(ctx.source, 'error', at('to'), 'value', `moved: '${to}' is not an environment`, guess ? `did you mean '${guess}'?` : `add environments.${to}, or fix the name`));
+    }
+    if (from === to) ctx.report(diagnosticAt(ctx.source, 'error', at('to'), 'value', `moved: '${from}' moves to itself`, 'remove this entry'));
+    const seenFrom = froms.get(from);
+    if (seenFrom !== undefined) ctx.report(diagnosticAt(ctx.source, 'error', at('from'), 'value', `moved: '${from}' is moved twice (also in moved[${seenFrom}])`, 'a workspace can follow one environment only: keep one entry'));
+    const seenTo = tos.get(to);
+    if (seenTo !== undefined) ctx.report(diagnosticAt(ctx.source, 'error', at('to'), 'value', `moved: two workspaces move into '${to}' (also in moved[${seenTo}])`, 'an environment has one workspace: keep one entry'));
+    froms.set(from, froms.get(from) ?? i);
+    tos.set(to, tos.get(to) ?? i);
+  });
+  for (const [from, i] of froms) {
+    if (tos.has(from) && tos.get(from) !== i) ctx.report(diagnosticAt(ctx.source, 'error', ['moved', i, 'from'], 'value', `moved: '${from}' is both moved from and moved to (a chain)`, 'write one entry from the oldest name to the newest'));
   }
 }
 
@@ -108,6 +137,9 @@ function checkSettings(settings: Record<string, unknown>, at: KeyPath, images: r
   }
 
   const workspace = isPlainObject(settings.workspace) ? settings.workspace : {};
+  if (workspace.adopt === true && ('from' in workspace || 'git' in workspace)) {
+    error([...at, 'workspace', 'adopt'], 'key', 'an adopted volume is never seeded: adopt cannot be combined with from or git', `remove ${formatPath([...at, 'workspace', 'adopt'])}, or the seed`);
+  }
   if ('from' in workspace && 'git' in workspace) {
     error([...at, 'workspace', 'git'], 'key', "workspace can be seeded from a folder ('from') or from 'git', not both", `remove ${formatPath([...at, 'workspace', 'from'])} or ${formatPath([...at, 'workspace', 'git'])}`);
   }

@@ -44,6 +44,8 @@ export interface WorkspaceConfig {
   from?: string;
   /** Seed the volume once from a git repository (issue: images). */
   git?: { url: string; ref?: string };
+  /** Mount an existing volume of the workspace's name that SandboxShift did not create. */
+  adopt?: boolean;
 }
 
 export interface EnvironmentConfig {
@@ -79,6 +81,8 @@ export interface Config {
   dir: string;
   images: Record<string, ImageConfig>;
   environments: Record<string, EnvironmentConfig>;
+  /** Renamed environments: old name → new name, so the workspace follows. */
+  moved: Array<{ from: string; to: string }>;
   /** Raw text of the file, for hashing (stale saved plans) and `diff`. */
   source: string;
 }

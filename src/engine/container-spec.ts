@@ -7,8 +7,9 @@ import type { EgressPlan } from '../plan/types.js';
 import { VERSION } from '../version.js';
 import { Labels } from './labels.js';
 
-export function environmentLabels(project: string, d: DesiredEnvironment): Record<string, string> {
+export function environmentLabels(project: string, d: DesiredEnvironment, createId = ''): Record<string, string> {
   return {
+    ...(createId ? { [Labels.createId]: createId } : {}),
     [Labels.project]: project,
     [Labels.environment]: d.name,
     [Labels.role]: 'environment',
@@ -20,8 +21,9 @@ export function environmentLabels(project: string, d: DesiredEnvironment): Recor
   };
 }
 
-export function workspaceLabels(project: string, d: DesiredEnvironment): Record<string, string> {
+export function workspaceLabels(project: string, d: DesiredEnvironment, createId = ''): Record<string, string> {
   return {
+    ...(createId ? { [Labels.createId]: createId } : {}),
     [Labels.project]: project,
     [Labels.environment]: d.name,
     [Labels.role]: 'workspace',
@@ -48,7 +50,8 @@ export function proxyEnv(e: EgressPlan): string[] {
   return [`HTTP_PROXY=${url}`, `HTTPS_PROXY=${url}`, `http_proxy=${url}`, `https_proxy=${url}`, 'NO_PROXY=localhost,127.0.0.1', 'no_proxy=localhost,127.0.0.1'];
 }
 
-export function containerCreateOptions(project: string, d: DesiredEnvironment, egress: EgressPlan | null = null): Docker.ContainerCreateOptions {
+/** `createId` ties the container to a workspace volume made by the same call (see Labels.createId). */
+export function containerCreateOptions(project: string, d: DesiredEnvironment, egress: EgressPlan | null = null, createId = ''): Docker.ContainerCreateOptions {
   const { spec, resources } = d;
   return {
     name: d.containerName,
@@ -63,11 +66,11 @@ export function containerCreateOptions(project: string, d: DesiredEnvironment, e
     User: spec.user,
     WorkingDir: WORKSPACE_PATH,
     Hostname: d.name,
-    Labels: environmentLabels(project, d),
+    Labels: environmentLabels(project, d, createId),
     HostConfig: {
       Mounts: [
         // The engine creates the named volume with these labels on first use, in the same call.
-        { Type: 'volume', Source: d.volumeName, Target: WORKSPACE_PATH, VolumeOptions: { NoCopy: false, Labels: workspaceLabels(project, d), DriverConfig: { Name: 'local', Options: {} } } },
+        { Type: 'volume', Source: d.volumeName, Target: WORKSPACE_PATH, VolumeOptions: { NoCopy: false, Labels: workspaceLabels(project, d, createId), DriverConfig: { Name: 'local', Options: {} } } },
         ...spec.mounts.map((m) => ({ Type: 'bind' as const, Source: m.source, Target: m.target, ReadOnly: m.readOnly })),
       ],
       // none: no network at all; egress: its own internal network, out only via its proxy.

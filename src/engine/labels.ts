@@ -6,7 +6,7 @@ export const LABEL_PREFIX = 'io.sandboxshift';
 export const Labels = {
   project: 'io.sandboxshift.project',
   environment: 'io.sandboxshift.environment',
-  /** environment | workspace | lock | egress | network | protect */
+  /** environment | workspace | lock | egress | network | protect | helper (a never-started container that copies a workspace) */
   role: 'io.sandboxshift.role',
   /** Hash of the canonical spec; a difference means the container must be replaced. */
   configHash: 'io.sandboxshift.config-hash',
@@ -17,6 +17,12 @@ export const Labels = {
   /** On environments and workspaces: at creation; on protect records: the value now. */
   protect: 'io.sandboxshift.protect',
   version: 'io.sandboxshift.version',
+  /**
+   * A random id given to a container at creation and to the workspace volume that the same
+   * create call made. When a never-started container and its volume share it, the volume was
+   * born in that interrupted create and no process has used it yet.
+   */
+  createId: 'io.sandboxshift.create-id',
   /** On images: the contract version the image promises (see images/README.md). */
   contract: 'io.sandboxshift.contract',
   /** On built images: which config image it is, and its build context. */
@@ -32,7 +38,7 @@ export const Labels = {
   lockCommand: 'io.sandboxshift.lock.command',
 } as const;
 
-export type Role = 'environment' | 'workspace' | 'lock' | 'egress' | 'network' | 'protect';
+export type Role = 'environment' | 'workspace' | 'lock' | 'egress' | 'network' | 'protect' | 'helper';
 
 export function projectFilter(project: string, role?: Role): Record<string, string[]> {
   return { label: [`${Labels.project}=${project}`, ...(role ? [`${Labels.role}=${role}`] : [])] };

@@ -2,7 +2,7 @@
 // No per-container inspect here; see refineResources for the one exception.
 import type Docker from 'dockerode';
 import type { EnvironmentSpec, ResourcesSpec } from '../model/desired.js';
-import type { ContainerState, ObservedContainer, ObservedImage, ObservedNetwork, ObservedProxy, ObservedState, ObservedVolume } from '../model/observed.js';
+import type { ContainerState, ForeignVolume, ObservedContainer, ObservedImage, ObservedNetwork, ObservedProxy, ObservedState, ObservedVolume } from '../model/observed.js';
 import { withEngine, type Engine } from './client.js';
 import { RUNSC_PIDS_HEADROOM } from './container-spec.js';
 import { Labels, projectFilter } from './labels.js';
@@ -12,7 +12,8 @@ export async function observe(engine: Engine, project: string): Promise<Observed
   return withEngine(async () => {
     const [containers, volumes, images, info, networks] = await Promise.all([
       engine.reader.listContainers(projectFilter(project)),
-      engine.reader.listVolumes(projectFilter(project, 'workspace')),
+      // By name, not label: a volume named like a workspace that we did not label is found too.
+      engine.reader.listVolumes({ name: [`ss.${project}.`] }),
       engine.reader.listImages(),
       engine.reader.info(),
       engine.reader.listNetworks(),
@@ -54,10 +55,14 @@ export function buildObserved(
     else byEnv.set(oc.environment, oc);
   }
   const vols = new Map<string, ObservedVolume>();
+  const foreign = new Map<string, ForeignVolume>();
   for (const v of volumes) {
-    const env = v.Labels?.[Labels.environment];
+    const labels = v.Labels ?? {};
+    const ours = labels[Labels.project] === project && labels[Labels.role] === 'workspace';
+    const env = ours ? labels[Labels.environment] : workspaceVolumeEnvironment(project, v.Name);
     if (!env) continue;
-    vols.set(env, { name: v.Name, environment: env, protect: v.Labels?.[Labels.protect] === 'true' });
+    if (ours) vols.set(env, { name: v.Name, environment: env, protect: labels[Labels.protect] === 'true', createId: labels[Labels.createId] ?? null });
+    else foreign.set(env, { name: v.Name, environment: env, labels });
   }
   const imgs = new Map<string, ObservedImage>();
   for (const img of images) {
@@ -91,6 +96,7 @@ export function buildObserved(
     containers: byEnv,
     duplicates,
     volumes: vols,
+    foreignVolumes: foreign,
     images: imgs,
     protectRecords: protectRecords(containers),
     runtimes: Object.keys(info.Runtimes ?? {}).sort(),
@@ -115,9 +121,18 @@ function parseContainer(c: Docker.ContainerInfo): ObservedContainer | null {
     resources: parseJson<ResourcesSpec>(labels[Labels.resources]),
     resourcesFrom: 'label',
     protect: labels[Labels.protect] === 'true',
+    createId: labels[Labels.createId] ?? null,
     isolation: listedIsolation(c),
     inspected: null,
   };
+}
+
+/** `ss.PROJECT.ENV.workspace` → ENV; null for any other name. */
+function workspaceVolumeEnvironment(project: string, name: string): string | null {
+  const prefix = `ss.${project}.`;
+  if (!name.startsWith(prefix) || !name.endsWith('.workspace')) return null;
+  const env = name.slice(prefix.length, -'.workspace'.length);
+  return /^[a-z0-9][a-z0-9-]*$/.test(env) ? env : null;
 }
 
 function parseJson<T>(text: string | undefined): T | null {

@@ -1,4 +1,5 @@
 // One function per engine operation. No decisions: the plan chose them.
+import { randomUUID } from 'node:crypto';
 import type { DesiredEnvironment, ResourcesSpec } from '../model/desired.js';
 import type { EgressPlan } from '../plan/types.js';
 import { statusCode, type Docker } from './client.js';
@@ -6,7 +7,7 @@ import { containerCreateOptions, hostPidsLimit } from './container-spec.js';
 import { secretsArchive } from './secrets-archive.js';
 
 export async function createContainer(engine: Docker, project: string, d: DesiredEnvironment, egress: EgressPlan | null = null): Promise<string> {
-  const container = await engine.createContainer(containerCreateOptions(project, d, egress));
+  const container = await engine.createContainer(containerCreateOptions(project, d, egress, randomUUID()));
   return container.id;
 }
 

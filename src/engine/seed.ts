@@ -5,7 +5,8 @@ import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { pack, type Pack } from 'tar-stream';
 import { WORKSPACE_PATH } from '../model/names.js';
-import type { Docker } from './client.js';
+import { statusCode, type Docker } from './client.js';
+import { Labels } from './labels.js';
 
 export async function seedWorkspace(docker: Docker, containerId: string, dir: string, uid: number, gid: number): Promise<number> {
   const p = pack();
@@ -15,6 +16,44 @@ export async function seedWorkspace(docker: Docker, containerId: string, dir: st
   for await (const chunk of p as unknown as AsyncIterable<Buffer>) chunks.push(chunk);
   await docker.getContainer(containerId).putArchive(Buffer.concat(chunks), { path: WORKSPACE_PATH });
   return count;
+}
+
+/**
+ * Copies one workspace volume into a new environment's (created, not yet started) container,
+ * through the engine's archive API: a helper container that is never started mounts the old
+ * volume read-only; its /workspace is streamed as a tar into the new one, owners and modes kept.
+ */
+export async function copyWorkspace(docker: Docker, project: string, fromVolume: string, toContainerId: string, image: string): Promise<void> {
+  const name = `${fromVolume}.copy`;
+  await removeOwnHelper(docker, name, project);
+  const helper = await docker.createContainer({
+    name,
+    Image: image,
+    Cmd: ['true'],
+    Labels: { [Labels.project]: project, [Labels.role]: 'helper' },
+    HostConfig: { NetworkMode: 'none', Mounts: [{ Type: 'volume', Source: fromVolume, Target: WORKSPACE_PATH, ReadOnly: true }] },
+  });
+  try {
+    const tar = await helper.getArchive({ path: `${WORKSPACE_PATH}/.` });
+    await docker.getContainer(toContainerId).putArchive(tar, { path: WORKSPACE_PATH });
+  } finally {
+    await helper.remove({ force: true });
+  }
+}
+
+/** A helper left by an interrupted copy is removed, but only if it is ours. */
+async function removeOwnHelper(docker: Docker, name: string, project: string): Promise<void> {
+  let labels: Record<string, string> | undefined;
+  try {
+    labels = (await docker.getContainer(name).inspect()).Config.Labels ?? {};
+  } catch (err) {
+    if (statusCode(err) === 404) return;
+    throw err;
+  }
+  if (labels[Labels.project] !== project || labels[Labels.role] !== 'helper') {
+    throw new Error(`a container named ${name} exists that sandboxshift did not create; remove or rename it (docker rm ${name}) and apply again`);
+  }
+  await docker.getContainer(name).remove({ force: true });
 }
 
 function addTree(p: Pack, root: string, rel: string, uid: number, gid: number): number {

@@ -58,6 +58,8 @@ export interface DesiredState {
   images: Map<string, DesiredImage>;
   /** Hash of the config file's text, for stale saved plans. */
   sourceHash: string;
+  /** `moved` entries: new environment name → the old name whose workspace it takes. */
+  moved: ReadonlyMap<string, string>;
 }
 
 /** Secret values, kept apart from everything that is printed, hashed into labels or saved. */

@@ -22,6 +22,8 @@ export interface ObservedContainer {
   resourcesFrom: 'label' | 'engine';
   /** The protect label at creation; see plan/protect.ts for the effective value. */
   protect: boolean;
+  /** Random id given at creation; shared with the workspace volume made by the same call. */
+  createId: string | null;
   /** Network and mounts as the list call shows them; null when not read from an engine (diff). */
   isolation: ListedIsolation | null;
   /** User, capabilities, security options, runtime: only on a full refresh, else null. */
@@ -32,6 +34,15 @@ export interface ObservedVolume {
   name: string;
   environment: string;
   protect: boolean;
+  /** The create id of the container whose create call made this volume (Labels.createId). */
+  createId: string | null;
+}
+
+/** A volume with a workspace's name that SandboxShift did not create (no labels of ours). */
+export interface ForeignVolume {
+  name: string;
+  environment: string;
+  labels: Readonly<Record<string, string>>;
 }
 
 export interface ObservedNetwork {
@@ -69,6 +80,8 @@ export interface ObservedState {
   /** Extra containers labelled with an environment that already has one. */
   duplicates: readonly ObservedContainer[];
   volumes: ReadonlyMap<string, ObservedVolume>;
+  /** Volumes named like an environment's workspace but not made by us, by environment. Never written to. */
+  foreignVolumes: ReadonlyMap<string, ForeignVolume>;
   /** Protect records by environment (two only after an interrupted change). */
   protectRecords: ReadonlyMap<string, readonly ObservedProtectRecord[]>;
   /** Images by every repo:tag they carry. */

@@ -1,6 +1,6 @@
 // Config → desired state. Reads secret values (from the environment or files) but never
 // lets them into the desired state: only their fingerprints go there.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import type { Config, EnvironmentConfig, SecretSource } from '../config/types.js';
 import { errorDiag, type Diagnostic } from '../diagnostics.js';
@@ -47,7 +47,34 @@ export function resolveDesired(config: Config, options: ResolveOptions = {}): Re
   if ([...environments.values()].some((d) => d.egress.mode === 'allow')) imageFor(config, EGRESS_IMAGE, images, diagnostics);
   // Declared images nobody uses yet are still known, for `sandboxshift images build`.
   for (const name of Object.keys(config.images).sort()) imageFor(config, name, images, diagnostics);
-  return { desired: { project: config.project, environments, images, sourceHash: sha256(config.source) }, secrets, diagnostics };
+  if (!options.secretsOptional) diagnostics.push(...seedFolderProblems(config));
+  const moved = new Map((config.moved ?? []).map((m) => [m.to, m.from]));
+  return { desired: { project: config.project, environments, images, sourceHash: sha256(config.source), moved }, secrets, diagnostics };
+}
+
+/** A seed folder that is missing or not a folder is found now, not halfway through an apply. */
+function seedFolderProblems(config: Config): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const env of Object.values(config.environments)) {
+    const from = env.workspace.from;
+    if (from === undefined) continue;
+    let problem: string | null = null;
+    try {
+      if (!statSync(from).isDirectory()) problem = 'is not a folder';
+    } catch (err) {
+      problem = `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
+    }
+    if (problem) {
+      out.push(
+        errorDiag(`environment '${env.name}': workspace.from ${from} ${problem}`, {
+          file: config.file,
+          path: `environments.${env.name}.workspace.from`,
+          hint: 'point workspace.from at a folder next to the config file (it is copied into a new /workspace once)',
+        }),
+      );
+    }
+  }
+  return out;
 }
 
 /** The desired image for a name (config first, then the shipped runtimes), digested once. */

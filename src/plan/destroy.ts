@@ -4,7 +4,7 @@ import { errorDiag, type Diagnostic } from '../diagnostics.js';
 import type { DesiredState } from '../model/desired.js';
 import { containerName, environmentAddress } from '../model/names.js';
 import type { ObservedState } from '../model/observed.js';
-import { assemblePlan, deleteChange, egressRemovals } from './plan.js';
+import { assemblePlan, deleteChange, egressRemovals, WORKSPACE_DELETED } from './plan.js';
 import { bareChange, type Change, type Plan } from './types.js';
 import { effectiveProtect, protectRecordRemoval } from './protect.js';
 
@@ -47,6 +47,7 @@ export function planDestroy(desired: DesiredState, observed: ObservedState, opti
         leftover(observed.project, env, {
           reasons: [{ code: 'purge_workspace', message: 'leftover /workspace volume deleted by --purge-volumes' }],
           dataEffect: 'destroys-workspace',
+          security: [WORKSPACE_DELETED],
           volumeName: volume.name,
           workspace: 'delete',
           steps: ['remove-volume', ...records],

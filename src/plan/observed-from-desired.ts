@@ -26,6 +26,7 @@ export function emptyObserved(project: string): ObservedState {
     containers: new Map(),
     duplicates: [],
     volumes: new Map(),
+    foreignVolumes: new Map(),
     protectRecords: new Map(),
     images: new Map(),
     networks: new Map(),
@@ -71,6 +72,7 @@ export function observedFromDesired(desired: DesiredState, assume: EngineAssumpt
       resources: { ...d.resources },
       resourcesFrom: 'label',
       protect: d.protect,
+      createId: null,
       // Applying leaves exactly the spec: nothing to check against.
       isolation: null,
       inspected: null,
@@ -106,7 +108,7 @@ export function observedFromDesired(desired: DesiredState, assume: EngineAssumpt
   return {
     ...base,
     containers,
-    volumes: new Map([...desired.environments.values()].map((d) => [d.name, { name: d.volumeName, environment: d.name, protect: d.protect }])),
+    volumes: new Map([...desired.environments.values()].map((d) => [d.name, { name: d.volumeName, environment: d.name, protect: d.protect, createId: null }])),
     images,
     networks,
     outsideNetwork: networks.size > 0,

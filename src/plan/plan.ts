@@ -12,6 +12,7 @@ import { planImage } from './images.js';
 import { securityNotes } from './security.js';
 import { allocateSubnets, egressPlanFor, egressWork, outsideNetworkChange } from './egress.js';
 import { EGRESS_IMAGE } from '../model/images.js';
+import { foreignVolumeProblem, moveSource, orphanNotes } from './workspace.js';
 import { protectRecordRemoval, protectWork } from './protect.js';
 import { securityDrift } from './drift.js';
 
@@ -43,10 +44,19 @@ export function plan(desired: DesiredState, observed: ObservedState, options: Pl
   const proxyImage = desired.images.get(EGRESS_IMAGE);
   let outside: Change | null = null;
   for (const d of envs) {
+    const foreign = foreignVolumeProblem(d, observed);
+    if (foreign) {
+      diagnostics.push(foreign);
+      continue;
+    }
     const subnet = typeof subnets === 'string' ? undefined : subnets.get(d.name);
     const e = subnet && proxyImage ? egressPlanFor(desired.project, d, subnet, proxyImage.ref) : null;
-    const change = planEnvironment(d, observed, e);
+    const change = planEnvironment(d, observed, e, moveSource(d, desired, observed));
     const deps: string[] = [];
+    // The old environment's container stops before its workspace is copied.
+    if (change.steps.includes('copy-workspace') && change.movedFrom && observed.containers.has(change.movedFrom.environment)) {
+      deps.push(environmentAddress(change.movedFrom.environment));
+    }
     if (builds.has(d.imageAddress) && change.steps.includes('create-container')) deps.push(d.imageAddress);
     if (change.steps.includes('create-proxy')) {
       if (proxyImage && builds.has(proxyImage.address)) deps.push(proxyImage.address);
@@ -61,9 +71,14 @@ export function plan(desired: DesiredState, observed: ObservedState, options: Pl
   if (outside) changes.unshift(outside);
   for (const c of [...observed.containers.values()].sort(byEnvironment)) {
     if (desired.environments.has(c.environment) || !inScope(c.environment)) continue;
+    const movedTo = [...desired.moved].find(([, from]) => from === c.environment)?.[0];
+    const why = movedTo
+      ? `moved to environment.${movedTo} (moved): container removed; /workspace volume kept and copied`
+      : 'environment removed from config; /workspace volume kept';
     const extra = [...egressRemovals(c.environment, observed), ...protectRecordRemoval(c.environment, observed, false)];
-    changes.push(deleteChange(observed.project, c, [{ code: 'removed_from_config', message: 'environment removed from config; /workspace volume kept' }], false, extra));
+    changes.push(deleteChange(observed.project, c, [{ code: movedTo ? 'moved' : 'removed_from_config', message: why }], false, extra));
   }
+  diagnostics.push(...orphanNotes(desired, observed, inScope));
   for (const c of observed.duplicates) {
     if (!inScope(c.environment)) continue;
     changes.push({
@@ -95,9 +110,22 @@ export function assemblePlan(
   };
 }
 
-export function planEnvironment(d: DesiredEnvironment, observed: ObservedState, e: EgressPlan | null = null): Change {
+export function planEnvironment(
+  d: DesiredEnvironment,
+  observed: ObservedState,
+  e: EgressPlan | null = null,
+  moved: { environment: string; volume: string } | null = null,
+): Change {
   const c = observed.containers.get(d.name);
-  const volumeExists = observed.volumes.has(d.name);
+  const volume = observed.volumes.get(d.name);
+  // A volume we did not create counts as existing: it is never seeded (see foreignVolumeProblem).
+  const adopted = !volume && observed.foreignVolumes.has(d.name);
+  // A container that never started was left by an interrupted or failed apply. When the
+  // workspace volume was born in that same create call, nothing but our seed has touched it:
+  // it is made again, so a half-done seed or copy is redone rather than kept.
+  const halfMade = c?.state === 'created';
+  const redoVolume = halfMade && !!volume?.createId && volume.createId === c?.createId && (hasSeed(d) || moved !== null);
+  const volumeExists = (!!volume && !redoVolume) || adopted;
   const egress = egressWork(d, e, observed);
   // Network and proxy must exist before the container joins them; removals wait for it to go.
   const egressFirst = e ? egress.steps : [];
@@ -119,20 +147,31 @@ export function planEnvironment(d: DesiredEnvironment, observed: ObservedState, 
     dependsOn: [],
   };
   // Creating the container creates its labelled volume when missing (one engine call).
-  const seed = !volumeExists && (d.workspace.from !== undefined || d.workspace.git !== undefined);
+  const copy = !volumeExists && moved !== null;
+  const seed = !volumeExists && !copy && hasSeed(d);
   const createSteps = (): Step[] => [
     'create-container',
     ...(Object.keys(d.spec.secrets).length ? (['copy-secrets'] as Step[]) : []),
     // Only into a volume this change creates: a workspace is never overwritten.
+    ...(copy ? (['copy-workspace'] as Step[]) : []),
     ...(seed ? (['seed-workspace'] as Step[]) : []),
     'start',
   ];
+  const movedFrom = copy ? moved : null;
+  const movedReason: Reason[] = movedFrom
+    ? [{ code: 'moved', message: `moved from environment.${movedFrom.environment}: its /workspace (${movedFrom.volume}) is copied into the new volume, and kept` }]
+    : [];
   if (!c) {
-    const reasons: Reason[] = volumeExists
-      ? [{ code: 'missing', message: `missing: container ${d.containerName} not found (removed outside sandboxshift, or destroyed); its /workspace volume is reused` }]
-      : [{ code: 'new', message: 'new environment' }];
+    const reasons: Reason[] = adopted
+      ? [{ code: 'adopted', message: `adopts volume ${d.volumeName}, which sandboxshift did not create: mounted as /workspace as it is (nothing seeded; never purged)` }]
+      : volumeExists
+        ? [{ code: 'missing', message: `missing: container ${d.containerName} not found (removed outside sandboxshift, or destroyed); its /workspace volume is reused` }]
+        : movedFrom
+          ? movedReason
+          : [{ code: 'new', message: 'new environment' }];
     return {
       ...base,
+      movedFrom,
       ...kind('create'),
       reasons: [...reasons, ...protect.reasons],
       security: [...protect.security, ...egress.security, ...securityNotes(null, { spec: d.spec, protect: d.protect })],
@@ -147,20 +186,22 @@ export function planEnvironment(d: DesiredEnvironment, observed: ObservedState, 
   const before = seen && protect.current !== null ? { ...seen, protect: protect.current } : seen;
   const common = { ...base, before, containerId: c.id, workspace: 'keep' as const };
   const drift = securityDrift(observed.project, c, c.configHash === d.configHash);
-  const replaceReasons = [...whyReplace(d, c, observed), ...drift.reasons];
+  const replaceReasons = [...whyReplace(d, c, observed, redoVolume), ...drift.reasons];
   if (egress.networkLost) replaceReasons.push({ code: 'missing', attribute: 'egress', message: 'internal network missing (removed outside sandboxshift)' });
   if (replaceReasons.length > 0) {
     return {
       ...common,
       ...kind('replace'),
-      reasons: [...replaceReasons, ...egress.reasons, ...protect.reasons],
+      reasons: [...replaceReasons, ...egress.reasons, ...movedReason, ...protect.reasons],
       security: [
         ...drift.security,
         ...egress.security,
         ...securityNotes(c.spec ? { spec: c.spec, protect: protect.current === true } : null, { spec: d.spec, protect: d.protect }),
       ],
       dataEffect: 'recreate',
-      steps: [...protect.steps, 'remove-container', ...egressAfterRemoval, ...egressFirst, ...createSteps()],
+      workspace: redoVolume ? 'create' : 'keep',
+      movedFrom,
+      steps: [...protect.steps, 'remove-container', ...(redoVolume ? (['remove-volume'] as Step[]) : []), ...egressAfterRemoval, ...egressFirst, ...createSteps()],
     };
   }
   // The allow list changes without touching the environment: only its proxy is recreated.
@@ -182,8 +223,12 @@ export function planEnvironment(d: DesiredEnvironment, observed: ObservedState, 
   return { ...common, ...kind(k), reasons, security: [...protect.security, ...egress.security], dataEffect: 'none', steps };
 }
 
-function whyReplace(d: DesiredEnvironment, c: ObservedContainer, observed: ObservedState): Reason[] {
+function whyReplace(d: DesiredEnvironment, c: ObservedContainer, observed: ObservedState, redoVolume: boolean): Reason[] {
   if (c.state === 'dead') return [{ code: 'missing', message: 'container is dead on the engine' }];
+  if (c.state === 'created') {
+    const volume = redoVolume ? `; its /workspace volume, made by that same apply and never used, is made and filled again` : '';
+    return [{ code: 'incomplete', message: `never started: an earlier apply was interrupted or failed before it finished (secrets, workspace and start are redone)${volume}` }];
+  }
   if (!c.spec || !c.configHash) return [{ code: 'untracked_spec', message: 'container has no readable spec label (made by another version)' }];
   if (c.configHash !== d.configHash) return specReasons(c.spec, d.spec);
   const image = observed.images.get(d.spec.image);
@@ -218,10 +263,13 @@ export function deleteChange(project: string, c: ObservedContainer, reasons: Rea
     imageRef: c.image,
     verify: null,
     egress: null,
-    security: [],
+    security: purge ? [WORKSPACE_DELETED] : [],
     dependsOn: [],
   };
 }
+
+/** The security note every renderer shows first for a change that deletes a workspace. */
+export const WORKSPACE_DELETED = '/workspace volume will be DELETED';
 
 function kind(k: ChangeKind): { kind: ChangeKind; actions: Change['actions'] } {
   return { kind: k, actions: [...ACTIONS_BY_KIND[k]] };
@@ -275,6 +323,10 @@ function push(map: Map<string, string[]>, key: string, value: string): void {
 function list(envs: string[]): string {
   const shown = envs.slice(0, 5).join(', ');
   return envs.length > 5 ? `${shown} and ${envs.length - 5} more` : shown;
+}
+
+function hasSeed(d: DesiredEnvironment): boolean {
+  return d.workspace.from !== undefined || d.workspace.git !== undefined;
 }
 
 const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);

@@ -35,6 +35,9 @@ export type ReasonCode =
   | 'egress_widened'
   | 'egress_narrowed'
   | 'egress_proxy'
+  | 'incomplete'
+  | 'adopted'
+  | 'moved'
   | 'changed_outside';
 
 export interface Reason {
@@ -62,6 +65,8 @@ export interface EnvironmentView {
   imageNote?: string;
   /** Allowed egress destinations; empty: no network at all. */
   egress?: string[];
+  /** Where a new /workspace is seeded from: a host folder (absolute) or a git URL@ref. */
+  seed?: string;
 }
 
 /** What the executor does to the workspace volume. */
@@ -80,6 +85,7 @@ export type Step =
   | 'update-resources'
   | 'remove-volume'
   | 'seed-workspace'
+  | 'copy-workspace'
   | 'build-image'
   | 'verify-image'
   | 'create-outside-network'
@@ -129,6 +135,8 @@ export interface Change {
   /** For image builds: who the contract check runs as, and whether a contract-version mismatch is accepted. */
   verify: { uid: number; gid: number; allowContractMismatch: boolean } | null;
   dependsOn: string[];
+  /** For an environment renamed with `moved`: whose /workspace is copied into its new volume. */
+  movedFrom?: { environment: string; volume: string } | null;
 }
 
 export interface PlanSummary {

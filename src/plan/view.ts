@@ -27,7 +27,14 @@ export function desiredView(d: DesiredEnvironment): EnvironmentView {
     container: d.containerName,
     egress: d.egress.mode === 'allow' ? [...d.egress.allow] : [],
     ...(d.imageNote ? { imageNote: d.imageNote } : {}),
+    ...(seedOf(d) ? { seed: seedOf(d) } : {}),
   };
+}
+
+function seedOf(d: DesiredEnvironment): string | undefined {
+  if (d.workspace.from) return `folder ${d.workspace.from}`;
+  if (d.workspace.git) return `git ${d.workspace.git.url}${d.workspace.git.ref ? `@${d.workspace.git.ref}` : ''}`;
+  return undefined;
 }
 
 export function observedView(c: ObservedContainer): EnvironmentView | null {

@@ -26,6 +26,8 @@ export interface JsonChange {
   egress: Change['egress'];
   security: string[];
   depends_on: string[];
+  /** For an environment renamed with `moved`: whose /workspace is copied into its new volume. */
+  moved_from?: { environment: string; volume: string } | null;
 }
 
 export interface JsonPlan {
@@ -79,6 +81,7 @@ function changeToJson(c: Change): JsonChange {
     egress: c.egress,
     security: c.security,
     depends_on: c.dependsOn,
+    ...(c.movedFrom ? { moved_from: c.movedFrom } : {}),
   };
 }
 
@@ -113,6 +116,7 @@ export function planFromJson(j: JsonPlan): Plan {
       egress: c.egress,
       security: c.security,
       dependsOn: c.depends_on,
+      movedFrom: c.moved_from ?? null,
     })),
   };
 }

@@ -6,7 +6,7 @@ import { diffLines } from 'diff';
 import { formatDiagnostic } from '../diagnostics.js';
 import type { EnvironmentView } from '../plan/types.js';
 import type { JsonChange, JsonPlan } from './json.js';
-import { DATA_EFFECT_TEXT } from './text.js';
+import { DATA_EFFECT_TEXT, workspaceLine } from './text.js';
 
 /** GitHub refuses comments over 65,536 characters; this leaves room for a marker line. */
 export const MARKDOWN_MAX_CHARS = 65_000;
@@ -65,11 +65,9 @@ function summaryLine(plan: JsonPlan, changeCount: number): string {
   return `**Plan:** ${build}${s.add} to add, ${s.change} to change, ${s.destroy} to destroy`;
 }
 
-/** What a reviewer must not miss in a change: the planner's security notes, and a deleted workspace. */
+/** What a reviewer must not miss in a change: the planner's security notes (a deleted workspace among them). */
 export function securityNotes(c: JsonChange): string[] {
-  const notes = [...c.security];
-  if (c.data_effect === 'destroys-workspace') notes.push('/workspace volume will be DELETED');
-  return notes;
+  return c.security;
 }
 
 function securityCallout(changes: JsonChange[]): string[] {
@@ -102,10 +100,8 @@ function detailsSection(c: JsonChange): string {
   if (c.reasons.length) out.push('**Because**', '', ...c.reasons.map((r) => `- ${inline(r.message)}`), '');
   const imageNote = c.change.after?.imageNote;
   if (imageNote) out.push(`**Image:** chosen by \`image: auto\` (${inline(imageNote)})`, '');
-  if (c.kind === 'create') {
-    const seeded = c.steps.includes('seed-workspace') ? ', seeded once from the workspace source' : '';
-    out.push(`**Workspace:** ${c.workspace === 'reuse' ? `existing volume \`${c.volume_name}\` reused` : `new volume \`${c.volume_name}\`${seeded}`}`, '');
-  }
+  const ws = workspaceLine(c, (s) => `\`${s}\``);
+  if (ws) out.push(`**Workspace:** ${ws}`, '');
   const diff = attributeDiff(c.change.before, c.change.after);
   if (diff) out.push(diff, '');
   out.push('</details>');

@@ -73,11 +73,25 @@ function renderChange(c: JsonChange, style: Style): string[] {
   }
   const effect = DATA_EFFECT_TEXT[c.data_effect];
   row('data', c.data_effect === 'destroys-workspace' ? style.red(style.bold(effect)) : effect);
-  if (c.kind === 'create') {
-    const seeded = c.steps.includes('seed-workspace') ? ', seeded once from the workspace source' : '';
-    row('workspace', c.workspace === 'reuse' ? `existing volume ${c.volume_name} reused` : `new volume ${c.volume_name}${seeded}`);
-  }
+  const ws = workspaceLine(c);
+  if (ws) row('workspace', ws);
   return lines;
+}
+
+/** What happens to the /workspace volume, when the change makes or takes one; null otherwise. */
+export function workspaceLine(c: JsonChange, code: (s: string) => string = (s) => s): string | null {
+  if (c.type !== 'environment' || c.workspace === 'keep' || c.workspace === 'delete') return null;
+  if (c.workspace === 'reuse') {
+    const adopted = c.reasons.some((r) => r.code === 'adopted');
+    return `existing volume ${code(c.volume_name)} ${adopted ? 'adopted as it is' : 'reused'}`;
+  }
+  const seed = c.change.after?.seed;
+  const from = c.steps.includes('copy-workspace') && c.moved_from
+    ? `, its files copied from ${code(c.moved_from.volume)}`
+    : c.steps.includes('seed-workspace')
+      ? `, seeded once from ${seed ? code(seed) : 'the workspace source'}`
+      : '';
+  return `new volume ${code(c.volume_name)}${from}`;
 }
 
 /** The rows a created or destroyed environment is shown with; the TUI shows the same. */

@@ -3,7 +3,7 @@
 import { diffLines } from 'diff';
 import type { EnvironmentView } from '../../plan/types.js';
 import type { JsonChange, JsonPlan } from '../json.js';
-import { DATA_EFFECT_TEXT, SYMBOL, VERB, describeEnvironment } from '../text.js';
+import { DATA_EFFECT_TEXT, SYMBOL, VERB, describeEnvironment, workspaceLine } from '../text.js';
 
 export type Tone = 'green' | 'red' | 'yellow' | 'dim';
 
@@ -27,7 +27,7 @@ export interface ChangeBlock {
 }
 
 export function isSecurityRelevant(c: JsonChange): boolean {
-  return c.security.length > 0 || c.data_effect === 'destroys-workspace';
+  return c.security.length > 0;
 }
 
 /** The plan's changes (no-ops left out), security-relevant ones first. */
@@ -75,10 +75,8 @@ function detailLines(c: JsonChange): Line[] {
       const view = after ?? before;
       if (view) describeEnvironment(view, (label, value) => lines.push(row(label, value)));
     }
-    if (c.kind === 'create') {
-      const seeded = c.steps.includes('seed-workspace') ? ', seeded once from the workspace source' : '';
-      lines.push(row('workspace', c.workspace === 'reuse' ? `existing volume ${c.volume_name} reused` : `new volume ${c.volume_name}${seeded}`));
-    }
+    const ws = workspaceLine(c);
+    if (ws) lines.push(row('workspace', ws));
     if (c.egress) lines.push(row('proxy', `${c.egress.proxyName} at ${c.egress.proxyAddress} on ${c.egress.network}`));
   }
   if (c.verify && c.steps.includes('verify-image')) lines.push(row('verify', `as ${c.verify.uid}:${c.verify.gid}${c.verify.allow_contract_mismatch ? ', contract mismatch allowed' : ''}`));

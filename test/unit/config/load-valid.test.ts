@@ -19,6 +19,7 @@ describe('a valid config', () => {
     const expected: Omit<Config, 'source'> = {
       version: 1,
       project: 'demo',
+      moved: [],
       file,
       dir,
       images: {

@@ -15,6 +15,7 @@ function config(dir: string): Config {
     file: join(dir, 'sandboxshift.yaml'),
     dir,
     images: { busybox: { name: 'busybox', ref: 'sandboxshift/busybox:test' } },
+    moved: [],
     environments: {
       agent: env('agent', { secrets: { api_key: { fromEnv: 'API_KEY' }, deploy_key: { fromFile: './deploy_key' }, token: { fromEnv: 'TOKEN' } } }),
     },

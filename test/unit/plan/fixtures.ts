@@ -29,7 +29,7 @@ export function env(name: string, extra: Partial<EnvironmentConfig> = {}): Envir
   };
 }
 
-export function desiredOf(envs: EnvironmentConfig[], processEnv: NodeJS.ProcessEnv = {}): DesiredState {
+export function desiredOf(envs: EnvironmentConfig[], processEnv: NodeJS.ProcessEnv = {}, opts: { moved?: Array<{ from: string; to: string }> } = {}): DesiredState {
   const config: Config = {
     version: 1,
     project: 'demo',
@@ -37,6 +37,7 @@ export function desiredOf(envs: EnvironmentConfig[], processEnv: NodeJS.ProcessE
     dir: '/repo',
     images: { busybox: { name: 'busybox', ref: 'sandboxshift/busybox:test' } },
     environments: Object.fromEntries(envs.map((e) => [e.name, e])),
+    moved: opts.moved ?? [],
     source: 'literal',
   };
   const r = resolveDesired(config, { env: processEnv });
@@ -59,13 +60,14 @@ export function applied(d: DesiredEnvironment, extra: Partial<ObservedContainer>
     resources: { ...d.resources },
     resourcesFrom: 'label',
     protect: d.protect,
+    createId: null,
     isolation: null,
     inspected: null,
     ...extra,
   };
 }
 
-export function observedOf(containers: ObservedContainer[], opts: { volumes?: string[]; runtimes?: string[]; imageId?: string } = {}): ObservedState {
+export function observedOf(containers: ObservedContainer[], opts: { volumes?: string[]; runtimes?: string[]; imageId?: string; foreign?: string[]; volumeCreateId?: string } = {}): ObservedState {
   const volumes = opts.volumes ?? containers.map((c) => c.environment);
   return {
     project: 'demo',
@@ -76,7 +78,8 @@ export function observedOf(containers: ObservedContainer[], opts: { volumes?: st
     usedSubnets: [],
     proxies: new Map(),
     protectRecords: new Map(),
-    volumes: new Map(volumes.map((v) => [v, { name: `ss.demo.${v}.workspace`, environment: v, protect: false }])),
+    volumes: new Map(volumes.map((v) => [v, { name: `ss.demo.${v}.workspace`, environment: v, protect: false, createId: opts.volumeCreateId ?? null }])),
+    foreignVolumes: new Map((opts.foreign ?? []).map((v) => [v, { name: `ss.demo.${v}.workspace`, environment: v, labels: {} }])),
     images: new Map([['sandboxshift/busybox:test', { id: opts.imageId ?? IMAGE_ID, contract: '1', build: null, created: 0, tags: ['sandboxshift/busybox:test'] }]]),
     runtimes: opts.runtimes ?? ['runc', 'runsc'],
     engineVersion: '20.10.24',

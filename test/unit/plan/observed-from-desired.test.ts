@@ -45,8 +45,8 @@ describe('observedFromDesired', () => {
     expect(a.spec).not.toBe(desired.environments.get('a')!.spec);
     expect(observed.images.get('sandboxshift/busybox:test')?.id).toBe(a.imageId);
     expect([...observed.volumes.values()]).toEqual([
-      { name: 'ss.demo.a.workspace', environment: 'a', protect: true },
-      { name: 'ss.demo.b.workspace', environment: 'b', protect: false },
+      { name: 'ss.demo.a.workspace', environment: 'a', protect: true, createId: null },
+      { name: 'ss.demo.b.workspace', environment: 'b', protect: false, createId: null },
     ]);
     expect(observed.networks.get('b')).toEqual({ id: 'ss.demo.b.net', name: 'ss.demo.b.net', subnets: ['10.213.0.0/28'] });
     expect(observed.proxies.get('b')).toMatchObject({ name: 'ss.demo.b.egress', state: 'running', allow: ['pypi.org'], image: desired.images.get('sandboxshift-egress')!.ref });
@@ -64,7 +64,11 @@ describe('observedFromDesired', () => {
       env('resized', { resources: { cpus: 2, memoryBytes: 512 * 1024 ** 2, pids: 256 } }),
     ]);
     const p = plan(to, observedFromDesired(from));
-    expect(p.diagnostics).toEqual([]);
+    // The removed environment's workspace stays, and the plan says so (and guesses a rename).
+    expect(p.diagnostics.map((d) => `${d.severity}: ${d.message}`)).toEqual([
+      "warning: workspace ss.demo.removed.workspace belongs to no environment in the config: 'removed' was removed or renamed (its container is removed by this plan); the volume is kept",
+    ]);
+    expect(p.diagnostics[0]?.hint).toContain("add moved: [{ from: removed, to: added }]");
     const byAddress = Object.fromEntries(p.changes.map((c) => [c.address, c]));
     expect(byAddress['environment.changed']).toMatchObject({ kind: 'replace', dataEffect: 'recreate' });
     expect(byAddress['environment.changed']!.reasons.map((r) => r.message)).toEqual(['env.ROLE added']);

@@ -1,0 +1,62 @@
+// Whose /workspace is whose. A volume SandboxShift did not create is never written to or
+// mounted without an explicit `workspace.adopt`; a renamed environment's workspace follows it
+// only through `moved`; a workspace that belongs to no environment is named in the plan.
+import { errorDiag, warningDiag, type Diagnostic } from '../diagnostics.js';
+import type { DesiredEnvironment, DesiredState } from '../model/desired.js';
+import type { ObservedState } from '../model/observed.js';
+
+/** A volume of the workspace's name that we did not make, about to be mounted without adopt. */
+export function foreignVolumeProblem(d: DesiredEnvironment, observed: ObservedState): Diagnostic | null {
+  const foreign = observed.foreignVolumes.get(d.name);
+  if (!foreign || d.workspace.adopt || observed.containers.has(d.name)) return null;
+  const labels = Object.keys(foreign.labels).length ? `labels ${Object.keys(foreign.labels).sort().join(', ')}` : 'no labels';
+  return errorDiag(
+    `environment '${d.name}': volume ${foreign.name} already exists and was not created by sandboxshift (${labels}); it is not mounted, seeded or changed`,
+    {
+      path: `environments.${d.name}.workspace`,
+      hint: `if it holds this environment's files (e.g. restored from a backup), adopt it as they are with workspace: { adopt: true }; otherwise move it away: docker volume rm ${foreign.name} (after saving what you need)`,
+    },
+  );
+}
+
+/** Where a renamed environment's new /workspace is copied from, when `moved` says so. */
+export function moveSource(d: DesiredEnvironment, desired: DesiredState, observed: ObservedState): { environment: string; volume: string } | null {
+  const from = desired.moved.get(d.name);
+  const volume = from ? observed.volumes.get(from) : undefined;
+  return from && volume ? { environment: from, volume: volume.name } : null;
+}
+
+/**
+ * Workspace volumes no environment of the config owns: removed or renamed environments. They
+ * are kept (never deleted by apply); the plan names them and says how to keep or drop them.
+ */
+export function orphanNotes(desired: DesiredState, observed: ObservedState, inScope: (env: string) => boolean): Diagnostic[] {
+  const movedTo = new Map([...desired.moved].map(([to, from]) => [from, to]));
+  const fresh = [...desired.environments.values()].filter((d) => !observed.volumes.has(d.name) && !observed.foreignVolumes.has(d.name) && !desired.moved.has(d.name)).map((d) => d.name);
+  const out: Diagnostic[] = [];
+  for (const v of [...observed.volumes.values()].sort((a, b) => a.environment.localeCompare(b.environment))) {
+    const env = v.environment;
+    if (desired.environments.has(env) || !inScope(env)) continue;
+    const to = movedTo.get(env);
+    const removing = observed.containers.has(env) ? ' (its container is removed by this plan)' : '';
+    if (to) {
+      const copied = observed.volumes.has(to);
+      out.push(
+        warningDiag(`workspace ${v.name} of environment '${env}' ${copied ? `was copied to '${to}' (moved) and` : `is copied to '${to}' (moved) and then`} is kept${removing}`, {
+          path: 'moved',
+          hint: `delete it when you no longer need it: sandboxshift destroy --purge-volumes --target ${env}`,
+        }),
+      );
+      continue;
+    }
+    const guess = fresh.length === 1 ? fresh[0] : undefined;
+    out.push(
+      warningDiag(`workspace ${v.name} belongs to no environment in the config: '${env}' was removed or renamed${removing}; the volume is kept`, {
+        hint: guess
+          ? `if '${env}' was renamed to '${guess}', add moved: [{ from: ${env}, to: ${guess} }] so its files follow; otherwise delete it with sandboxshift destroy --purge-volumes --target ${env}`
+          : `if '${env}' was renamed, add moved: [{ from: ${env}, to: NEW_NAME }] so its files follow; otherwise delete it with sandboxshift destroy --purge-volumes --target ${env}`,
+      }),
+    );
+  }
+  return out;
+}
