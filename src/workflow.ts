@@ -133,13 +133,15 @@ export interface PlanRequest {
   targets?: string[];
   destroy?: boolean;
   purgeVolumes?: boolean;
+  /** How the observed state was read, recorded in the plan so `apply PLANFILE` looks as closely. */
+  refresh?: Refresh;
 }
 
 export function planFor(loaded: Loaded, observed: ObservedState, req: PlanRequest = {}): Plan {
   const p = req.destroy
     ? planDestroy(loaded.desired, observed, { targets: req.targets, purgeVolumes: req.purgeVolumes })
     : makePlan(loaded.desired, observed, { targets: req.targets });
-  return { ...p, diagnostics: [...loaded.warnings, ...p.diagnostics] };
+  return { ...p, ...(req.refresh === 'full' ? { refresh: 'full' as const } : {}), diagnostics: [...loaded.warnings, ...p.diagnostics] };
 }
 
 /**

@@ -157,6 +157,8 @@ export interface Plan {
   /** Hash of the observed state the plan was made from. */
   observedFingerprint: string;
   engineVersion: string;
+  /** `full`: every environment container was inspected (`--refresh=full`); absent: the list calls only. */
+  refresh?: 'full';
 }
 
 export function summarize(changes: readonly Change[]): PlanSummary {

@@ -1,6 +1,6 @@
 // protect recorded on the engine (a later change is planned, applied and followed by destroy),
 // and security drift: a look-alike container with our labels copied is found and replaced.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { containerOf, docker, dockerCli, testProject, volumeExists, volumeOf, type TestProject } from './harness.js';
@@ -111,6 +111,9 @@ describe('security drift', () => {
     const r = await p.run(['plan', '--refresh=full', '--detailed-exitcode']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toContain('No changes. 1 environment matches the configuration.');
+    const applied = await p.run(['apply', '--refresh=full', '--auto-approve']);
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout).toContain('No changes. 1 environment matches the configuration.');
   });
 
   it('finds a hand-made look-alike with our labels, and apply puts the hardened one back', async () => {
@@ -150,8 +153,12 @@ describe('security drift', () => {
                  changed outside sandboxshift: pids limit removed (config: limited)
 `);
 
-    const r = await p.run(['apply', '--refresh=full', '--auto-approve']);
-    expect(r.code, r.stderr).toBe(0);
+    // The saved plan records the full refresh, so apply looks as closely and finds it still holds.
+    const saved = await p.run(['plan', '--refresh=full', '--out', 'full.json']);
+    expect(saved.code, saved.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(p.dir, 'full.json'), 'utf8')).refresh).toBe('full');
+    const r = await p.run(['apply', 'full.json']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toContain('Apply complete! Resources: 1 added, 0 changed, 1 destroyed.');
     const now = await docker.getContainer(name).inspect();
     expect({
@@ -173,5 +180,8 @@ describe('security drift', () => {
     });
     const after = await p.run(['plan', '--refresh=full', '--detailed-exitcode']);
     expect(after.code, after.stdout).toBe(0);
+    const destroyed = await p.run(['destroy', '--refresh=full', '--auto-approve']);
+    expect(destroyed.code, destroyed.stderr).toBe(0);
+    expect(destroyed.stdout).toContain('Destroy complete! Resources: 0 added, 0 changed, 1 destroyed.');
   });
 });

@@ -38,9 +38,11 @@ export async function converge(req: ConvergeRequest, io: Io): Promise<number> {
   // sees no other listener left, before the lock is given back.
   process.on('SIGINT', interrupted);
   try {
-    const observed = await observeFor(engine, loaded.desired, req.refresh);
+    // A saved plan made with a full refresh is checked against an equally close look.
+    const refresh = req.saved?.plan.refresh ?? req.refresh;
+    const observed = await observeFor(engine, loaded.desired, refresh);
     const targets = req.saved ? req.saved.plan.targets : req.targets;
-    const planned = planFor(loaded, observed, { targets, destroy, purgeVolumes: req.purgeVolumes });
+    const planned = planFor(loaded, observed, { targets, destroy, purgeVolumes: req.purgeVolumes, refresh });
     if (hasErrors(planned.diagnostics)) throw new DiagnosticsError(planned.diagnostics);
     const plan = destroy ? planned : { ...planned, diagnostics: [...planned.diagnostics, ...(await checkImageContracts(engine, loaded, planned))] };
     if (hasErrors(plan.diagnostics)) throw new DiagnosticsError(plan.diagnostics);

@@ -34,7 +34,7 @@ export async function planCommand(argv: string[], io: Io): Promise<number> {
   const engine = connectEngine();
   const refresh = refreshMode('plan', values.refresh);
   const { loaded, observed } = await loadAndObserve(engine, configPath(values), { refresh });
-  const planned = planFor(loaded, observed, { targets: strings(values.target) });
+  const planned = planFor(loaded, observed, { targets: strings(values.target), refresh });
   if (hasErrors(planned.diagnostics)) throw new DiagnosticsError(planned.diagnostics);
   const plan = { ...planned, diagnostics: [...planned.diagnostics, ...(await checkImageContracts(engine, loaded, planned))] };
   if (hasErrors(plan.diagnostics)) throw new DiagnosticsError(plan.diagnostics);
