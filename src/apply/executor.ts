@@ -5,7 +5,7 @@ import type { DesiredState, SecretValues } from '../model/desired.js';
 import type { Change, Plan, Step } from '../plan/types.js';
 import type { ApplyListener, ApplyResult } from './events.js';
 import { buildImage } from '../engine/build.js';
-import { createEnvironmentNetwork, createOutsideNetwork, createProxy, removeByName, removeNetwork } from '../engine/egress-ops.js';
+import { createEnvironmentNetwork, createOutsideNetwork, createProxy, removeNetwork, removeProxy } from '../engine/egress-ops.js';
 import { networkName, proxyName } from '../model/names.js';
 import { probeImage } from '../engine/image-probe.js';
 import { copyWorkspace, seedWorkspace } from '../engine/seed.js';
@@ -118,6 +118,9 @@ async function runStep(step: Step, c: Change, id: string | null, ctx: ExecutorCo
     case 'unpause':
       await operations.unpauseContainer(engine, need());
       return id;
+    case 'rename-container':
+      await operations.renameContainer(engine, need(), c.containerName);
+      return id;
     case 'update-resources':
       if (!c.resources) throw new Error(`internal: update of ${c.address} without resources`);
       await operations.updateResources(engine, need(), c.resources, desired().spec.runtime);
@@ -160,10 +163,10 @@ async function runStep(step: Step, c: Change, id: string | null, ctx: ExecutorCo
       await createProxy(engine, ctx.desired.project, c.name, egress());
       return id;
     case 'remove-proxy':
-      await removeByName(engine, proxyName(ctx.desired.project, c.name));
+      await removeProxy(engine, ctx.desired.project, proxyName(ctx.desired.project, c.name));
       return id;
     case 'remove-network':
-      await removeNetwork(engine, networkName(ctx.desired.project, c.name));
+      await removeNetwork(engine, ctx.desired.project, networkName(ctx.desired.project, c.name));
       return id;
     case 'record-protect':
       await recordProtect(engine, ctx.desired.project, c.name, desired().protect);

@@ -30,11 +30,27 @@ export function configPath(values: { config?: string | boolean | (string | boole
   return typeof v === 'string' ? v : process.env.SANDBOXSHIFT_CONFIG ?? 'sandboxshift.yaml';
 }
 
+/** `-c FILE` for commands a hint tells the user to run, when the config is not the default one. */
+export function configArgs(path: string): string[] {
+  if (path === 'sandboxshift.yaml') return [];
+  return ['-c', /^[\w./@:+-]+$/.test(path) ? path : `'${path.replaceAll("'", `'\\''`)}'`];
+}
+
 export function positiveInt(command: string, flag: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) {
-    throw new DiagnosticsError([errorDiag(`${command}: --${flag} must be a whole number of at least 1, got '${raw}'`)]);
+  const n = /^\s*[0-9]+\s*$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new DiagnosticsError([errorDiag(`${command}: --${flag} must be a whole number of at least 1, got '${raw}'`, { hint: `e.g. --${flag} 4` })]);
+  }
+  return n;
+}
+
+/** A count that may be 0 (e.g. `--tail 0`); undefined when the flag is absent. */
+export function nonNegativeInt(command: string, flag: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = /^\s*[0-9]+\s*$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n)) {
+    throw new DiagnosticsError([errorDiag(`${command}: --${flag} must be a whole number (0 or more), got '${raw}'`, { hint: `e.g. --${flag} 100` })]);
   }
   return n;
 }

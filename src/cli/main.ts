@@ -66,6 +66,13 @@ export async function main(argv: string[]): Promise<number> {
       printDiagnostics(io, err.diagnostics);
       return err.exitCode;
     }
+    // A last net under every command: an engine that does not answer is advice, not a trace.
+    const { isEngineUnreachable, engineUnreachable } = await import('../engine/client.js');
+    if (isEngineUnreachable(err)) {
+      const diag = engineUnreachable(err);
+      printDiagnostics(io, diag.diagnostics);
+      return diag.exitCode;
+    }
     throw err;
   }
 }

@@ -9,7 +9,7 @@ import { durationExplanation, memoryExplanation, userExplanation } from './forma
 import { formatPath, type KeyPath } from './key-path.js';
 import { parseUser } from './raw-config.js';
 import { closestMatch } from './suggest.js';
-import { formatBytes, MIN_MEMORY_BYTES, parseDuration, parseMemory } from './units.js';
+import { formatBytes, MAX_CPUS, MAX_MEMORY_BYTES, MAX_PIDS, MIN_CPUS, MIN_MEMORY_BYTES, parseDuration, parseMemory } from './units.js';
 import { diagnosticAt, type ConfigSource } from './yaml-source.js';
 
 export interface CheckContext {
@@ -36,11 +36,28 @@ export function checkReferencesAndUnits(data: unknown, ctx: CheckContext): void 
   }
   checkCaseCollisions(environments, ctx);
   if (Array.isArray(root.moved)) checkMoved(root.moved, environments, ctx);
+  checkReservedNames(environments, typeof root.project === 'string' ? root.project : 'PROJECT', ctx);
 
   if (isPlainObject(root.defaults)) checkSettings(root.defaults, ['defaults'], images, ctx);
   for (const name of environments) {
     const settings = (root.environments as Record<string, unknown>)[name];
     if (isPlainObject(settings)) checkSettings(settings, ['environments', name], images, ctx);
+  }
+}
+
+/**
+ * Environment names whose engine objects would take a name SandboxShift already uses for
+ * something else (see model/names.ts): the container `ss.PROJECT.lock` is the apply lock.
+ */
+export const RESERVED_ENVIRONMENT_NAMES: Readonly<Record<string, string>> = { lock: 'the apply lock' };
+
+function checkReservedNames(names: readonly string[], project: string, ctx: CheckContext): void {
+  for (const name of names) {
+    const owner = RESERVED_ENVIRONMENT_NAMES[name];
+    if (owner === undefined) continue;
+    ctx.report(
+      diagnosticAt(ctx.source, 'error', ['environments', name], 'key', `environment name '${name}' is reserved: its container would be named ss.${project}.${name}, the name of ${owner}`, `rename the environment, e.g. '${name}-env'`),
+    );
   }
 }
 
@@ -106,7 +123,22 @@ function checkSettings(settings: Record<string, unknown>, at: KeyPath, images: r
       error(memoryPath, 'value', message, hint);
     } else if (bytes < MIN_MEMORY_BYTES) {
       error(memoryPath, 'value', `'memory' is ${formatBytes(bytes)}, below Docker's minimum of ${formatBytes(MIN_MEMORY_BYTES)}`, 'use at least 6m; 512m suits most environments');
+    } else if (!Number.isSafeInteger(bytes) || bytes > MAX_MEMORY_BYTES) {
+      error(memoryPath, 'value', `'memory' is ${describeValue(memory)}, above the most a limit can be (${formatBytes(MAX_MEMORY_BYTES)})`, "write what the environment needs, e.g. 2g; plan also checks it against the engine's memory");
     }
+  }
+
+  const cpusPath = [...at, 'resources', 'cpus'];
+  const cpus = resources.cpus;
+  if (typeof cpus === 'number' && Number.isFinite(cpus) && cpus > 0 && !ctx.flagged(cpusPath)) {
+    if (cpus < MIN_CPUS) error(cpusPath, 'value', `'cpus' is ${cpus}, below Docker's minimum of ${MIN_CPUS}`, 'use at least 0.01; 0.5 or 1 suits most environments');
+    else if (cpus > MAX_CPUS) error(cpusPath, 'value', `'cpus' is ${cpus}, above the most a limit can be (${MAX_CPUS})`, "write what the environment needs, e.g. 2; plan also checks it against the engine's CPUs");
+  }
+
+  const pidsPath = [...at, 'resources', 'pids'];
+  const pids = resources.pids;
+  if (typeof pids === 'number' && Number.isFinite(pids) && !ctx.flagged(pidsPath) && pids > MAX_PIDS) {
+    error(pidsPath, 'value', `'pids' is ${describeValue(pids)}, above the most Linux allows (${MAX_PIDS})`, 'write what the environment needs; 256 suits most environments');
   }
 
   const idle = isPlainObject(settings.idle) ? settings.idle : {};

@@ -4,6 +4,14 @@
 
 /** Docker refuses a memory limit below 6 MiB. */
 export const MIN_MEMORY_BYTES = 6 * 1024 * 1024;
+/** A ceiling no machine reaches (1 PiB); the engine's own MemTotal is checked at plan time. */
+export const MAX_MEMORY_BYTES = 1024 ** 5;
+/** Docker's CPU quota granularity: it refuses less than 0.01 CPUs. */
+export const MIN_CPUS = 0.01;
+/** The most CPUs a limit may name; the engine's own NCPU is checked at plan time. */
+export const MAX_CPUS = 1024;
+/** Linux's pid_max ceiling (2^22). */
+export const MAX_PIDS = 4194304;
 
 export const MEMORY_PATTERN = '^[0-9]+(\\.[0-9]+)?\\s*([kKmMgGtT][iI]?[bB]?|[bB])?$';
 export const DURATION_PATTERN = '^(never|([0-9]+[dhms])+)$';

@@ -14,7 +14,16 @@ export async function createOutsideNetwork(docker: Docker, project: string, name
     await docker.createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: { [Labels.project]: project, [Labels.role]: 'egress', [Labels.version]: VERSION } });
   } catch (err) {
     if (statusCode(err) !== 409) throw err;
+    // It exists: join it only if it is ours; proxies never join a network someone else made.
+    const labels = (await docker.getNetwork(name).inspect()).Labels ?? {};
+    notOurs(labels, project, 'egress', `network ${name}`);
   }
+}
+
+/** Refuses to touch an engine object that does not carry our project and role labels. */
+function notOurs(labels: Record<string, string>, project: string, role: string, what: string): void {
+  if (labels[Labels.project] === project && labels[Labels.role] === role) return;
+  throw new Error(`${what} exists but was not created by sandboxshift for project ${project}; it is left alone: rename or remove it yourself, then apply again`);
 }
 
 export async function createEnvironmentNetwork(docker: Docker, project: string, env: string, e: EgressPlan): Promise<void> {
@@ -74,17 +83,35 @@ async function waitUntilListening(docker: Docker, id: string, timeoutMs = 15_000
   }
 }
 
-export async function removeByName(docker: Docker, name: string): Promise<void> {
+/** Removes an environment's egress proxy by name, only if it is ours. */
+export async function removeProxy(docker: Docker, project: string, name: string): Promise<void> {
+  let info;
   try {
-    await docker.getContainer(name).remove({ force: true });
+    info = await docker.getContainer(name).inspect();
+  } catch (err) {
+    if (statusCode(err) === 404) return;
+    throw err;
+  }
+  notOurs(info.Config.Labels ?? {}, project, 'egress', `container ${name}`);
+  try {
+    await docker.getContainer(info.Id).remove({ force: true });
   } catch (err) {
     if (statusCode(err) !== 404) throw err;
   }
 }
 
-export async function removeNetwork(docker: Docker, name: string): Promise<void> {
+/** Removes an environment's internal network by name, only if it is ours (by id: names need not be unique). */
+export async function removeNetwork(docker: Docker, project: string, name: string): Promise<void> {
+  let info;
   try {
-    await docker.getNetwork(name).remove();
+    info = await docker.getNetwork(name).inspect();
+  } catch (err) {
+    if (statusCode(err) === 404) return;
+    throw err;
+  }
+  notOurs(info.Labels ?? {}, project, 'network', `network ${name}`);
+  try {
+    await docker.getNetwork(info.Id).remove();
   } catch (err) {
     if (statusCode(err) !== 404) throw err;
   }

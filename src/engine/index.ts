@@ -2,6 +2,6 @@ export { connectEngine, engineFrom, engineDescription, withEngine, engineMessage
 export type { EngineReader } from './reader.js';
 export { observe, refineResources, buildObserved } from './observe.js';
 export { Labels, LABEL_PREFIX } from './labels.js';
-export { acquireLock, releaseLock, readLock, LOCK_IMAGE, type HeldLock, type LockInfo } from './lock.js';
+export { acquireLock, releaseLock, readLock, LOCK_IMAGE, type HeldLock, type LockInfo, type LockOptions } from './lock.js';
 export { containerCreateOptions } from './container-spec.js';
 export * as operations from './operations.js';

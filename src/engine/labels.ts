@@ -34,6 +34,8 @@ export const Labels = {
   lockId: 'io.sandboxshift.lock.id',
   lockHolder: 'io.sandboxshift.lock.holder',
   lockPid: 'io.sandboxshift.lock.pid',
+  /** The holder's start time (/proc/PID/stat field 22), so a reused pid is not taken for the holder. */
+  lockPidStarted: 'io.sandboxshift.lock.pid-started',
   lockSince: 'io.sandboxshift.lock.since',
   lockCommand: 'io.sandboxshift.lock.command',
 } as const;

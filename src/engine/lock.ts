@@ -2,7 +2,10 @@
 // never started: the engine reserves container names atomically, so of two runners creating
 // it at once exactly one wins, and the labels say who holds it. No host files, so it works
 // for CI runners sharing a remote engine.
+// A lock whose holder ran on this host and is gone (no such pid, or the pid now belongs to a
+// process that started at another time) is stale and taken over; one from another host never is.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { pack } from 'tar-stream';
 import { DiagnosticsError, errorDiag } from '../diagnostics.js';
@@ -17,8 +20,19 @@ export interface LockInfo {
   id: string;
   holder: string;
   pid: number;
+  /** The holder's start time as the kernel counts it (/proc/PID/stat), when it could be read. */
+  pidStarted: string | null;
   since: string;
   command: string;
+  /** The lock container's ID, so a takeover removes exactly the lock it judged stale. */
+  containerId?: string;
+}
+
+export interface LockOptions {
+  /** Extra arguments the `unlock` hint needs, e.g. `['-c', 'other.yaml']`. */
+  unlockArgs?: string[];
+  /** Called before a stale lock of this host is taken over. */
+  onTakeover?: (stale: LockInfo) => void;
 }
 
 export interface HeldLock {
@@ -26,31 +40,30 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
-export async function acquireLock(engine: Docker, project: string, command: string): Promise<HeldLock> {
-  const info: LockInfo = { id: randomUUID().slice(0, 8), holder: hostname(), pid: process.pid, since: new Date().toISOString(), command };
+export async function acquireLock(engine: Docker, project: string, command: string, options: LockOptions = {}): Promise<HeldLock> {
+  const info: LockInfo = {
+    id: randomUUID().slice(0, 8),
+    holder: hostname(),
+    pid: process.pid,
+    pidStarted: processStartTime(process.pid),
+    since: new Date().toISOString(),
+    command,
+  };
   return withEngine(async () => {
     await ensureLockImage(engine);
-    const name = lockContainerName(project);
-    try {
-      await engine.createContainer({
-        name,
-        Image: LOCK_IMAGE,
-        Cmd: ['/lock'],
-        Labels: {
-          [Labels.project]: project,
-          [Labels.role]: 'lock',
-          [Labels.lockId]: info.id,
-          [Labels.lockHolder]: info.holder,
-          [Labels.lockPid]: String(info.pid),
-          [Labels.lockSince]: info.since,
-          [Labels.lockCommand]: command,
-        },
-        HostConfig: { NetworkMode: 'none' },
-      });
-    } catch (err) {
-      if (statusCode(err) !== 409) throw err;
+    if (!(await createLock(engine, project, info))) {
       const holder = await readLock(engine, project);
-      throw lockedError(project, holder);
+      if (!holder || !isStale(holder)) throw lockedError(project, holder, options.unlockArgs);
+      options.onTakeover?.(holder);
+      // Remove exactly the container judged stale: if another run took it over first, its new
+      // lock has another ID and stays; then whoever creates the name next wins, once.
+      try {
+        await engine.getContainer(holder.containerId ?? lockContainerName(project)).remove({ force: true });
+      } catch (err) {
+        // 404: already gone; 409: another run is removing it right now. Either way, race to create.
+        if (statusCode(err) !== 404 && statusCode(err) !== 409) throw err;
+      }
+      if (!(await createLock(engine, project, info))) throw lockedError(project, await readLock(engine, project), options.unlockArgs);
     }
     return {
       info,
@@ -61,6 +74,62 @@ export async function acquireLock(engine: Docker, project: string, command: stri
   });
 }
 
+/** Creates the lock container; false when the name is taken (the engine decides, atomically). */
+async function createLock(engine: Docker, project: string, info: LockInfo): Promise<boolean> {
+  try {
+    await engine.createContainer({
+      name: lockContainerName(project),
+      Image: LOCK_IMAGE,
+      Cmd: ['/lock'],
+      Labels: {
+        [Labels.project]: project,
+        [Labels.role]: 'lock',
+        [Labels.lockId]: info.id,
+        [Labels.lockHolder]: info.holder,
+        [Labels.lockPid]: String(info.pid),
+        ...(info.pidStarted ? { [Labels.lockPidStarted]: info.pidStarted } : {}),
+        [Labels.lockSince]: info.since,
+        [Labels.lockCommand]: info.command,
+      },
+      HostConfig: { NetworkMode: 'none' },
+    });
+    return true;
+  } catch (err) {
+    if (statusCode(err) === 409) return false;
+    throw err;
+  }
+}
+
+/**
+ * Stale: held on this host by a process that is gone. A pid that answers is still gone when it
+ * started at another time than the holder did (the pid was reused). Another host's lock is
+ * never judged from here.
+ */
+export function isStale(lock: LockInfo, host = hostname()): boolean {
+  if (lock.holder !== host || !Number.isInteger(lock.pid) || lock.pid <= 0) return false;
+  try {
+    process.kill(lock.pid, 0);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ESRCH') return true;
+    // EPERM: the pid exists but is another user's; its start time still tells whether it is the holder.
+    if (code !== 'EPERM') throw err;
+  }
+  const started = processStartTime(lock.pid);
+  return lock.pidStarted !== null && started !== null && started !== lock.pidStarted;
+}
+
+/** Field 22 of /proc/PID/stat (clock ticks after boot); null where there is no /proc. */
+export function processStartTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null; // no /proc (macOS), or the process just ended: the pid check decides
+  }
+}
+
 export async function readLock(engine: Docker, project: string): Promise<LockInfo | null> {
   try {
     const c = await engine.getContainer(lockContainerName(project)).inspect();
@@ -69,8 +138,10 @@ export async function readLock(engine: Docker, project: string): Promise<LockInf
       id: l[Labels.lockId] ?? 'unknown',
       holder: l[Labels.lockHolder] ?? 'unknown',
       pid: Number(l[Labels.lockPid] ?? 0),
+      pidStarted: l[Labels.lockPidStarted] ?? null,
       since: l[Labels.lockSince] ?? 'unknown',
       command: l[Labels.lockCommand] ?? 'unknown',
+      containerId: c.Id,
     };
   } catch (err) {
     if (statusCode(err) === 404) return null;
@@ -93,14 +164,15 @@ export async function releaseLock(engine: Docker, project: string, id: string): 
   });
 }
 
-function lockedError(project: string, holder: LockInfo | null): DiagnosticsError {
+function lockedError(project: string, holder: LockInfo | null, unlockArgs: string[] = []): DiagnosticsError {
   const who = holder
     ? `held by ${holder.holder} pid ${holder.pid} (${holder.command}) since ${holder.since}, lock ID ${holder.id}`
     : 'held by another run that just released it';
+  const unlock = ['sandboxshift', 'unlock', holder?.id ?? '', ...unlockArgs].join(' ');
   return new DiagnosticsError([
     errorDiag(`project '${project}' is locked: another apply is running on this engine (${who})`, {
       hint: holder
-        ? `wait for it to finish; if that run is gone, remove the stale lock with \`sandboxshift unlock ${holder.id}\``
+        ? `wait for it to finish; if that run is gone, remove the stale lock with \`${unlock}\``
         : 'run the command again',
     }),
   ]);

@@ -3,10 +3,11 @@
 import type Docker from 'dockerode';
 import type { EnvironmentSpec, ResourcesSpec } from '../model/desired.js';
 import type { ContainerState, ForeignVolume, ObservedContainer, ObservedImage, ObservedNetwork, ObservedProxy, ObservedState, ObservedVolume } from '../model/observed.js';
-import { withEngine, type Engine } from './client.js';
+import { statusCode, withEngine, type Engine } from './client.js';
 import { RUNSC_PIDS_HEADROOM } from './container-spec.js';
 import { Labels, projectFilter } from './labels.js';
 import { listedIsolation, protectRecords } from './isolation-facts.js';
+import { containerName } from '../model/names.js';
 
 export async function observe(engine: Engine, project: string): Promise<ObservedState> {
   return withEngine(async () => {
@@ -18,8 +19,32 @@ export async function observe(engine: Engine, project: string): Promise<Observed
       engine.reader.info(),
       engine.reader.listNetworks(),
     ]);
-    return buildObserved(project, containers, volumes, images, info, networks);
+    const observed = buildObserved(project, containers, volumes, images, info, networks);
+    return withNameHolders(engine, observed);
   });
+}
+
+/**
+ * A container renamed outside sandboxshift is planned back to its name, unless another
+ * container took that name since: ask the engine who holds it. Only renamed containers cost a
+ * call, so the common path makes none.
+ */
+async function withNameHolders(engine: Engine, observed: ObservedState): Promise<ObservedState> {
+  const renamed = [...observed.containers.values()].filter((c) => c.name !== containerName(observed.project, c.environment));
+  if (renamed.length === 0) return observed;
+  const holders = new Map<string, string>();
+  await Promise.all(
+    renamed.map(async (c) => {
+      const expected = containerName(observed.project, c.environment);
+      try {
+        const holder = await engine.reader.inspectContainer(expected);
+        holders.set(expected, holder.Id);
+      } catch (err) {
+        if (statusCode(err) !== 404) throw err;
+      }
+    }),
+  );
+  return { ...observed, nameHolders: holders };
 }
 
 export function buildObserved(
@@ -27,7 +52,7 @@ export function buildObserved(
   containers: Docker.ContainerInfo[],
   volumes: Docker.VolumeInspectInfo[],
   images: Docker.ImageInfo[],
-  info: { Runtimes?: Record<string, unknown>; ServerVersion?: string },
+  info: { Runtimes?: Record<string, unknown>; ServerVersion?: string; NCPU?: number; MemTotal?: number },
   networks: Docker.NetworkInspectInfo[] = [],
 ): ObservedState {
   const byEnv = new Map<string, ObservedContainer>();
@@ -101,6 +126,7 @@ export function buildObserved(
     protectRecords: protectRecords(containers),
     runtimes: Object.keys(info.Runtimes ?? {}).sort(),
     engineVersion: info.ServerVersion ?? 'unknown',
+    ...(info.NCPU && info.MemTotal ? { capacity: { cpus: info.NCPU, memoryBytes: info.MemTotal } } : {}),
   };
 }
 

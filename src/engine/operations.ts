@@ -30,6 +30,10 @@ export async function startContainer(engine: Docker, id: string): Promise<void> 
   }
 }
 
+export async function renameContainer(engine: Docker, id: string, name: string): Promise<void> {
+  await engine.getContainer(id).rename({ name });
+}
+
 export async function unpauseContainer(engine: Docker, id: string): Promise<void> {
   await engine.getContainer(id).unpause();
 }

@@ -10,7 +10,7 @@ export interface EngineReader {
   listContainers(filters: Record<string, string[]>): Promise<Docker.ContainerInfo[]>;
   listVolumes(filters: Record<string, string[]>): Promise<Docker.VolumeInspectInfo[]>;
   listImages(): Promise<Docker.ImageInfo[]>;
-  info(): Promise<{ Runtimes?: Record<string, unknown>; ServerVersion?: string }>;
+  info(): Promise<{ Runtimes?: Record<string, unknown>; ServerVersion?: string; NCPU?: number; MemTotal?: number }>;
   inspectContainer(id: string): Promise<Docker.ContainerInspectInfo>;
   listNetworks(): Promise<Docker.NetworkInspectInfo[]>;
 }

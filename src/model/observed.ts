@@ -97,4 +97,18 @@ export interface ObservedState {
   /** Runtimes the engine offers (runc, runsc, ...). */
   runtimes: readonly string[];
   engineVersion: string;
+  /** What the engine's host has, from `info`; absent when no engine was asked (`diff`). */
+  capacity?: EngineCapacity;
+  /**
+   * For environment containers renamed outside sandboxshift: the container now holding the
+   * name each should have (expected name → that container's ID), when one does.
+   */
+  nameHolders?: ReadonlyMap<string, string>;
+}
+
+export interface EngineCapacity {
+  /** CPUs the engine can give a container (`info` NCPU). */
+  cpus: number;
+  /** The host's memory in bytes (`info` MemTotal). */
+  memoryBytes: number;
 }

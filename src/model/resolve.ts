@@ -1,6 +1,6 @@
 // Config → desired state. Reads secret values (from the environment or files) but never
 // lets them into the desired state: only their fingerprints go there.
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import type { Config, EnvironmentConfig, SecretSource } from '../config/types.js';
 import { errorDiag, type Diagnostic } from '../diagnostics.js';
@@ -8,6 +8,7 @@ import type { DesiredEnvironment, DesiredState, EnvironmentSpec, SecretValues } 
 import { hashOf, secretFingerprint, sha256 } from './hash.js';
 import { containerName, environmentAddress, volumeName } from './names.js';
 import { chooseAutoImage } from './auto-image.js';
+import { readSecretFile, readSecretFromEnv, type SecretProblem } from './secret-source.js';
 import { BUILTIN_IMAGES, EGRESS_IMAGE, buildContextProblem, desiredImage, type DesiredImage } from './images.js';
 
 export interface ResolveResult {
@@ -148,16 +149,14 @@ function readSecrets(
   const unknown: string[] = [];
   for (const [name, source] of Object.entries(env.secrets).sort(([a], [b]) => a.localeCompare(b))) {
     const value = readSecret(config, source, options.env ?? process.env);
-    if (typeof value === 'string' && options.secretsOptional) {
+    if (!Buffer.isBuffer(value) && value.kind === 'unreadable' && options.secretsOptional) {
       unknown.push(name);
-    } else if (typeof value === 'string') {
+    } else if (!Buffer.isBuffer(value)) {
       diagnostics.push(
-        errorDiag(`secret '${name}' of environment '${env.name}': ${value}`, {
+        errorDiag(`secret '${name}' of environment '${env.name}': ${value.message}`, {
           file: config.file,
           path: `environments.${env.name}.secrets.${name}`,
-          hint: 'fromEnv' in source
-            ? `export ${source.fromEnv}=... before running sandboxshift (the value is never printed)`
-            : 'create the file or fix the path; it is read relative to the config file',
+          hint: value.hint,
         }),
       );
     } else {
@@ -167,17 +166,8 @@ function readSecrets(
   return { values: out, unknown };
 }
 
-/** The value, or a message saying why it could not be read (never containing the value). */
-function readSecret(config: Config, source: SecretSource, processEnv: NodeJS.ProcessEnv): Buffer | string {
-  if ('fromEnv' in source) {
-    const v = processEnv[source.fromEnv];
-    return v === undefined ? `environment variable ${source.fromEnv} is not set` : Buffer.from(v);
-  }
-  const path = resolvePath(config.dir, source.fromFile);
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    return `cannot read ${source.fromFile} (${code})`;
-  }
+/** The value, or why it could not be used (never containing the value). */
+function readSecret(config: Config, source: SecretSource, processEnv: NodeJS.ProcessEnv): Buffer | SecretProblem {
+  if ('fromEnv' in source) return readSecretFromEnv(source.fromEnv, processEnv);
+  return readSecretFile(resolvePath(config.dir, source.fromFile), source.fromFile);
 }

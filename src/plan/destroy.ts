@@ -4,7 +4,7 @@ import { errorDiag, type Diagnostic } from '../diagnostics.js';
 import type { DesiredState } from '../model/desired.js';
 import { containerName, environmentAddress } from '../model/names.js';
 import type { ObservedState } from '../model/observed.js';
-import { assemblePlan, deleteChange, egressRemovals, WORKSPACE_DELETED } from './plan.js';
+import { assemblePlan, checkTargets, deleteChange, egressRemovals, WORKSPACE_DELETED } from './plan.js';
 import { bareChange, type Change, type Plan } from './types.js';
 import { effectiveProtect, protectRecordRemoval } from './protect.js';
 
@@ -18,7 +18,7 @@ export function planDestroy(desired: DesiredState, observed: ObservedState, opti
   const purge = options.purgeVolumes === true;
   const inScope = (env: string) => targets.length === 0 || targets.includes(env);
   const envs = new Set([...observed.containers.keys(), ...observed.volumes.keys(), ...observed.protectRecords.keys()].filter(inScope));
-  const diagnostics: Diagnostic[] = [];
+  const diagnostics: Diagnostic[] = checkTargets(desired, observed, targets);
   const changes: Change[] = [];
   for (const env of [...envs].sort()) {
     const c = observed.containers.get(env);

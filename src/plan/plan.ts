@@ -7,7 +7,7 @@ import { observedFingerprint } from './fingerprint.js';
 import { resourceReasons, sameResources, specReasons } from './reasons.js';
 import { ACTIONS_BY_KIND, type Change, type ChangeKind, type EgressPlan, type Plan, type Reason, type Step } from './types.js';
 import { desiredView, observedView } from './view.js';
-import { shortId } from './format.js';
+import { approxBytes, shortId } from './format.js';
 import { planImage } from './images.js';
 import { securityNotes } from './security.js';
 import { allocateSubnets, egressPlanFor, egressWork, outsideNetworkChange } from './egress.js';
@@ -23,7 +23,7 @@ export interface PlanOptions {
 
 export function plan(desired: DesiredState, observed: ObservedState, options: PlanOptions = {}): Plan {
   const targets = options.targets ?? [];
-  const diagnostics = [...checkTargets(desired, observed, targets), ...checkEngine(desired, observed)];
+  const diagnostics = [...checkTargets(desired, observed, targets), ...checkEngine(desired, observed), ...checkNamesTaken(desired, observed, targets)];
   const inScope = (env: string) => targets.length === 0 || targets.includes(env);
   const changes: Change[] = [];
   const envs = [...desired.environments.values()].sort(byName).filter((d) => inScope(d.name));
@@ -207,6 +207,10 @@ export function planEnvironment(
   // The allow list changes without touching the environment: only its proxy is recreated.
   const reasons: Reason[] = [...egress.reasons, ...protect.reasons];
   const steps: Step[] = [...protect.steps, ...egress.steps];
+  if (c.name !== d.containerName && !observed.nameHolders?.has(d.containerName)) {
+    reasons.push({ code: 'renamed', message: `renamed outside sandboxshift to ${c.name}` });
+    steps.push('rename-container');
+  }
   if (!sameResources(c.resources, d.resources)) {
     reasons.push(...(c.resources ? resourceReasons(c.resources, d.resources) : [{ code: 'resources_changed' as const, message: 'resources unknown on the engine' }]));
     steps.push('update-resources');
@@ -219,7 +223,7 @@ export function planEnvironment(
     steps.push('start');
   }
   if (steps.length === 0) return { ...common, ...kind('no-op'), reasons: [], security: [], dataEffect: 'none', steps };
-  const k: ChangeKind = steps.includes('update-resources') || egress.steps.length > 0 || protect.steps.length > 0 ? 'update' : 'start';
+  const k: ChangeKind = steps.includes('update-resources') || steps.includes('rename-container') || egress.steps.length > 0 || protect.steps.length > 0 ? 'update' : 'start';
   return { ...common, ...kind(k), reasons, security: [...protect.security, ...egress.security], dataEffect: 'none', steps };
 }
 
@@ -275,7 +279,7 @@ function kind(k: ChangeKind): { kind: ChangeKind; actions: Change['actions'] } {
   return { kind: k, actions: [...ACTIONS_BY_KIND[k]] };
 }
 
-function checkTargets(desired: DesiredState, observed: ObservedState, targets: string[]): Diagnostic[] {
+export function checkTargets(desired: DesiredState, observed: ObservedState, targets: string[]): Diagnostic[] {
   return targets
     .filter((t) => !desired.environments.has(t) && !observed.containers.has(t) && !observed.volumes.has(t))
     .map((t) =>
@@ -304,10 +308,57 @@ function checkEngine(desired: DesiredState, observed: ObservedState): Diagnostic
       }),
     );
   }
+  out.push(...checkCapacity(desired, observed));
   for (const [image, envs] of missingImages) {
     out.unshift(
       errorDiag(`image ${image} is not on the engine; wanted by ${list(envs)}`, {
         hint: 'build or load it first (`npm run setup` builds the test image), or point images.NAME.ref at an image the engine has',
+      }),
+    );
+  }
+  return out;
+}
+
+/** Limits the engine's host cannot give: Docker refuses more CPUs than it has, and more memory is no limit. */
+function checkCapacity(desired: DesiredState, observed: ObservedState): Diagnostic[] {
+  const capacity = observed.capacity;
+  if (!capacity) return [];
+  const out: Diagnostic[] = [];
+  for (const d of [...desired.environments.values()].sort(byName)) {
+    if (d.resources.cpus > capacity.cpus) {
+      out.push(
+        errorDiag(`environment '${d.name}' asks for ${d.resources.cpus} cpus, but the engine has ${capacity.cpus}`, {
+          path: `environments.${d.name}.resources.cpus`,
+          hint: `lower resources.cpus to at most ${capacity.cpus}, or use an engine with more CPUs`,
+        }),
+      );
+    }
+    if (d.resources.memoryBytes > capacity.memoryBytes) {
+      out.push(
+        errorDiag(`environment '${d.name}' asks for ${approxBytes(d.resources.memoryBytes)} of memory, but the engine has ${approxBytes(capacity.memoryBytes)}`, {
+          path: `environments.${d.name}.resources.memory`,
+          hint: `lower resources.memory (the engine has ${approxBytes(capacity.memoryBytes)} in all), or use an engine with more memory`,
+        }),
+      );
+    }
+  }
+  return out;
+}
+
+/**
+ * An environment container renamed outside sandboxshift whose name another container took
+ * since: it cannot be renamed back, and a container created under that name would fail.
+ */
+function checkNamesTaken(desired: DesiredState, observed: ObservedState, targets: string[]): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const d of [...desired.environments.values()].sort(byName)) {
+    const c = observed.containers.get(d.name);
+    const holder = observed.nameHolders?.get(d.containerName);
+    if (!c || !holder || holder === c.id || (targets.length > 0 && !targets.includes(d.name))) continue;
+    out.push(
+      errorDiag(`environment '${d.name}' was renamed outside sandboxshift to ${c.name}, and its name ${d.containerName} is now taken by another container (${shortId(holder)})`, {
+        path: `environments.${d.name}`,
+        hint: `rename or remove that container (docker rename ${shortId(holder)} NEW_NAME), then plan again; sandboxshift will rename ${c.name} back`,
       }),
     );
   }

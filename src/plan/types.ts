@@ -38,6 +38,7 @@ export type ReasonCode =
   | 'incomplete'
   | 'adopted'
   | 'moved'
+  | 'renamed'
   | 'changed_outside';
 
 export interface Reason {
@@ -93,6 +94,7 @@ export type Step =
   | 'create-proxy'
   | 'remove-proxy'
   | 'remove-network'
+  | 'rename-container'
   | 'record-protect'
   | 'remove-protect-record';
 

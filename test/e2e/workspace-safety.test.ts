@@ -165,7 +165,30 @@ describe('moved', () => {
     const again = await p.run(['plan', '--detailed-exitcode']);
     expect(again.code, again.stdout).toBe(0);
     expect(again.stdout).toContain(`workspace ${volumeOf(p.name, 'old')} of environment 'old' was copied to 'new' (moved) and is kept`);
+    const status = await p.run(['status']);
+    expect(status.stdout).toMatch(new RegExp(`^old\\s+orphaned\\s+-\\s+-\\s+${volumeOf(p.name, 'old').replaceAll('.', '\\.')}$`, 'm'));
+    expect(status.stdout).toContain(`${volumeOf(p.name, 'old')} is orphaned: moved to new; kept until destroy --purge-volumes --target old`);
+    const rows = (JSON.parse((await p.run(['status', '--json'])).stdout) as { environments: Array<{ name: string; state: string }> }).environments;
+    expect(rows.map((r) => [r.name, r.state])).toEqual([['new', 'running'], ['old', 'orphaned']]);
     const leftovers = await docker.listContainers({ all: true, filters: { label: [`io.sandboxshift.project=${p.name}`, 'io.sandboxshift.role=helper'] } });
     expect(leftovers).toEqual([]);
+  });
+});
+
+describe('engine objects with our names that we did not create', () => {
+  it('a look-alike outside network is never joined: apply stops naming it, and nothing is connected to it', async () => {
+    const p = project('foreignnet', busybox('a: { image: busybox, command: "sleep 3600", egress: { allow: [example.test] } }'));
+    const net = `ss.${p.name}.egress-out`;
+    await dockerCli(['network', 'create', net]);
+    try {
+      const applied = await p.run(['apply', '--auto-approve']);
+      expect(applied.code).toBe(1);
+      expect(applied.stdout + applied.stderr).toContain(`network ${net} exists but was not created by sandboxshift for project ${p.name}; it is left alone: rename or remove it yourself, then apply again`);
+      const info = (await docker.getNetwork(net).inspect()) as { Containers?: Record<string, unknown> };
+      expect(Object.keys(info.Containers ?? {})).toEqual([]);
+      expect(await containerState(p.name, 'a')).toBeNull();
+    } finally {
+      await dockerCli(['network', 'rm', net]);
+    }
   });
 });

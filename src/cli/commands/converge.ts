@@ -5,6 +5,7 @@ import { acquireLock } from '../../engine/index.js';
 import { hasChanges, staleReasons, type Plan } from '../../plan/index.js';
 import { applyEventLine, applySummary, planToJson, renderText } from '../../render/index.js';
 import { applyPlan, checkImageContracts, connectEngine, load, observeFor, planFor, type Refresh } from '../../workflow.js';
+import { configArgs } from '../args.js';
 import { EXIT_ERROR, EXIT_OK, confirm, type Io } from '../io.js';
 import { loadTui, tuiColor } from '../tui.js';
 
@@ -27,7 +28,10 @@ export async function converge(req: ConvergeRequest, io: Io): Promise<number> {
   const destroy = req.command === 'destroy';
   const loaded = load(req.configPath, { needSecrets: !destroy });
   const engine = connectEngine();
-  const lock = await acquireLock(await engine.docker(), loaded.desired.project, req.command);
+  const lock = await acquireLock(await engine.docker(), loaded.desired.project, req.command, {
+    unlockArgs: configArgs(req.configPath),
+    onTakeover: (stale) => io.err(`lock held by pid ${stale.pid} on this host, which is gone: taking it over\n`),
+  });
   // Ctrl-C: give the lock back, then stop. Work in flight may be cut short; the next plan
   // shows exactly what is left.
   const interrupted = () => {

@@ -7,29 +7,36 @@ import { EXIT_OK, type Io } from '../io.js';
 export const statusHelp = `Usage: sandboxshift status [--json] [--config FILE]
 
 Shows each environment's state on the engine: running, stopped or missing, with its
-container, image and workspace volume.`;
+container, image and workspace volume. Workspace volumes that belong to no environment in
+the config (removed or renamed environments) are listed as orphaned.`;
 
 export interface EnvironmentStatus {
   name: string;
-  state: 'running' | 'stopped' | 'missing' | 'paused' | 'not-in-config';
+  state: 'running' | 'stopped' | 'missing' | 'paused' | 'not-in-config' | 'orphaned';
   container_id: string | null;
   container_name: string | null;
   image: string | null;
   volume: string | null;
   in_config: boolean;
+  /** For an orphaned workspace: what to do about it. */
+  note?: string;
 }
 
 export async function statusCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parse('status', argv, { json: { type: 'boolean' } });
   const loaded = load(configPath(values), { needSecrets: false });
   const observed = await observe(connectEngine(), loaded.desired.project);
-  const names = [...new Set([...loaded.desired.environments.keys(), ...observed.containers.keys()])].sort();
+  const names = [...new Set([...loaded.desired.environments.keys(), ...observed.containers.keys(), ...observed.volumes.keys()])].sort();
+  const movedTo = new Map([...loaded.desired.moved].map(([to, from]) => [from, to]));
   const rows: EnvironmentStatus[] = names.map((name) => {
     const c = observed.containers.get(name);
     const inConfig = loaded.desired.environments.has(name);
-    const state: EnvironmentStatus['state'] = !c
-      ? 'missing'
-      : !inConfig
+    const orphan = !c && !inConfig;
+    const state: EnvironmentStatus['state'] = orphan
+      ? 'orphaned'
+      : !c
+        ? 'missing'
+        : !inConfig
         ? 'not-in-config'
         : c.state === 'running' || c.state === 'restarting'
           ? 'running'
@@ -44,6 +51,9 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
       image: c?.image ?? loaded.desired.environments.get(name)?.spec.image ?? null,
       volume: observed.volumes.get(name)?.name ?? null,
       in_config: inConfig,
+      ...(orphan
+        ? { note: movedTo.has(name) ? `moved to ${movedTo.get(name)}; kept until destroy --purge-volumes --target ${name}` : `no environment uses it; add moved: [{ from: ${name}, to: NEW }] to keep its files, or destroy --purge-volumes --target ${name}` }
+        : {}),
     };
   });
   if (values.json) {
@@ -53,5 +63,7 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
   const table = [['ENVIRONMENT', 'STATE', 'CONTAINER', 'IMAGE', 'VOLUME'], ...rows.map((r) => [r.name, r.state, r.container_id ? shortId(r.container_id) : '-', r.image ?? '-', r.volume ?? '-'])];
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
   for (const row of table) io.out(`${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
+  const orphans = rows.filter((r) => r.note);
+  if (orphans.length) io.out(`\n${orphans.map((r) => `${r.volume} is orphaned: ${r.note}`).join('\n')}\n`);
   return EXIT_OK;
 }

@@ -7,7 +7,8 @@ import { EXIT_OK, type Io } from '../io.js';
 export const unlockHelp = `Usage: sandboxshift unlock LOCK_ID [--config FILE]
 
 Removes a stale apply lock left by a run that died. The ID is shown in the "locked" error.
-Only the lock with that ID is removed, so a newer run's lock is never taken away.`;
+Only the lock with that ID is removed, so a newer run's lock is never taken away. A lock left
+on this host by a process that is gone needs no unlock: the next apply or destroy takes it over.`;
 
 export async function unlockCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse('unlock', argv, {});

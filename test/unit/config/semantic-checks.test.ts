@@ -55,6 +55,37 @@ describe('units', () => {
     ]);
   });
 
+  it('limits beyond what any engine can give, each at its value', () => {
+    expect(
+      check(
+        '  a: {resources: {memory: 1e100}}', // 7
+        "  b: {resources: {memory: '1025t'}}", // 8
+        '  c: {resources: {cpus: 1025}}', // 9
+        '  d: {resources: {cpus: 0.001}}', // 10
+        '  e: {resources: {pids: 1e100}}', // 11
+        '  f: {resources: {pids: 4194305}}', // 12
+      ),
+    ).toEqual([
+      "sandboxshift.yaml:7:27: error: 'memory' is 1e+100, above the most a limit can be (1024TiB) (at environments.a.resources.memory)\n  hint: write what the environment needs, e.g. 2g; plan also checks it against the engine's memory",
+      "sandboxshift.yaml:8:27: error: 'memory' is '1025t', above the most a limit can be (1024TiB) (at environments.b.resources.memory)\n  hint: write what the environment needs, e.g. 2g; plan also checks it against the engine's memory",
+      "sandboxshift.yaml:9:25: error: 'cpus' is 1025, above the most a limit can be (1024) (at environments.c.resources.cpus)\n  hint: write what the environment needs, e.g. 2; plan also checks it against the engine's CPUs",
+      "sandboxshift.yaml:10:25: error: 'cpus' is 0.001, below Docker's minimum of 0.01 (at environments.d.resources.cpus)\n  hint: use at least 0.01; 0.5 or 1 suits most environments",
+      "sandboxshift.yaml:11:25: error: 'pids' is 1e+100, above the most Linux allows (4194304) (at environments.e.resources.pids)\n  hint: write what the environment needs; 256 suits most environments",
+      "sandboxshift.yaml:12:25: error: 'pids' is 4194305, above the most Linux allows (4194304) (at environments.f.resources.pids)\n  hint: write what the environment needs; 256 suits most environments",
+    ]);
+  });
+
+  it('limits at the edges are accepted, and zero, negative and NaN ones refused once', () => {
+    expect(check('  a: {resources: {memory: 1024t, cpus: 1024, pids: 4194304}}', '  b: {resources: {memory: 6m, cpus: 0.01, pids: 16}}')).toEqual([]);
+    expect(check('  a: {resources: {cpus: 0}}', '  b: {resources: {cpus: -2}}', '  c: {resources: {cpus: .nan}}', '  d: {resources: {pids: -1}}', '  e: {resources: {memory: -1}}')).toEqual([
+      "sandboxshift.yaml:7:25: error: 'cpus' must be more than 0, not 0 (at environments.a.resources.cpus)",
+      "sandboxshift.yaml:8:25: error: 'cpus' must be more than 0, not -2 (at environments.b.resources.cpus)",
+      'sandboxshift.yaml:9:25: error: expected a number, got NaN (at environments.c.resources.cpus)',
+      "sandboxshift.yaml:10:25: error: 'pids' must be at least 16, not -1 (at environments.d.resources.pids)",
+      "sandboxshift.yaml:11:27: error: 'memory' must be at least 0, not -1 (at environments.e.resources.memory)",
+    ]);
+  });
+
   it('a duration that is not a duration, and a zero one', () => {
     expect(check('  a: {idle: {stopAfter: 10 minutes}}', '  b: {idle: {stopAfter: 0m}}')).toEqual([
       "sandboxshift.yaml:7:25: error: 'stopAfter' is not a duration: '10 minutes' (at environments.a.idle.stopAfter)\n  hint: write a duration like 30s, 15m, 2h or 1h30m, or never",

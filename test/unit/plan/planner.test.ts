@@ -111,6 +111,46 @@ Plan: 1 to add, 0 to change, 0 to destroy.
     ]);
   });
 
+  it("refuses limits above the engine's CPUs and memory, and checks none without an engine", () => {
+    const desired = desiredOf([env('big', { resources: { cpus: 4, memoryBytes: 64 * 1024 ** 3, pids: 256 } }), env('small')]);
+    const observed = { ...observedOf([]), capacity: { cpus: 2, memoryBytes: 25_135_218_688 } };
+    expect(plan(desired, observed).diagnostics.map((d) => [d.message, d.path, d.hint])).toEqual([
+      ["environment 'big' asks for 4 cpus, but the engine has 2", 'environments.big.resources.cpus', 'lower resources.cpus to at most 2, or use an engine with more CPUs'],
+      [
+        "environment 'big' asks for 64 GiB of memory, but the engine has 23.4 GiB",
+        'environments.big.resources.memory',
+        'lower resources.memory (the engine has 23.4 GiB in all), or use an engine with more memory',
+      ],
+    ]);
+    expect(plan(desired, observedOf([])).diagnostics).toEqual([]);
+  });
+
+  it('plans a container renamed outside sandboxshift back to its name, in place', () => {
+    const desired = desiredOf([env('a')]);
+    const observed = observedOf([applied(desired.environments.get('a')!, { name: 'my-copy' })]);
+    const p = plan(desired, observed);
+    expect(p.diagnostics).toEqual([]);
+    expect(p.changes.map((c) => [c.kind, c.steps, c.dataEffect, c.reasons, c.containerName])).toEqual([
+      ['update', ['rename-container'], 'none', [{ code: 'renamed', message: 'renamed outside sandboxshift to my-copy' }], 'ss.demo.a'],
+    ]);
+    expect(text(p)).toContain('~ environment.a will be updated in place');
+    expect(text(p)).toContain('renamed outside sandboxshift to my-copy');
+  });
+
+  it('says so when the name of a renamed container was taken by another one, and plans no rename', () => {
+    const desired = desiredOf([env('a')]);
+    const observed = { ...observedOf([applied(desired.environments.get('a')!, { name: 'my-copy' })]), nameHolders: new Map([['ss.demo.a', 'f00d'.padEnd(64, '0')]]) };
+    const p = plan(desired, observed);
+    expect(p.diagnostics.map((d) => [d.severity, d.message, d.hint])).toEqual([
+      [
+        'error',
+        "environment 'a' was renamed outside sandboxshift to my-copy, and its name ss.demo.a is now taken by another container (f00d00000000)",
+        'rename or remove that container (docker rename f00d00000000 NEW_NAME), then plan again; sandboxshift will rename my-copy back',
+      ],
+    ]);
+    expect(p.changes.flatMap((c) => c.steps)).not.toContain('rename-container');
+  });
+
   it('destroy keeps volumes, purges them on request, and refuses to purge a protected one', () => {
     const desired = desiredOf([env('a'), env('safe', { protect: true })]);
     const observed = observedOf([...desired.environments.values()].map((d) => applied(d)));
@@ -123,5 +163,14 @@ Plan: 1 to add, 0 to change, 0 to destroy.
     expect(purgeA.diagnostics).toEqual([]);
     expect(purgeA.changes[0]!.steps).toEqual(['remove-container', 'remove-volume']);
     expect(purgeA.changes[0]!.dataEffect).toBe('destroys-workspace');
+  });
+
+  it('destroy rejects an unknown --target, as plan does', () => {
+    const desired = desiredOf([env('a')]);
+    const observed = observedOf([...desired.environments.values()].map((d) => applied(d)));
+    const bad = planDestroy(desired, observed, { targets: ['nope'] });
+    expect(bad.diagnostics.map((d) => [d.severity, d.message, d.hint])).toEqual([
+      ['error', '--target nope: no environment of that name in the config or on the engine', 'known environments: a'],
+    ]);
   });
 });
