@@ -29,7 +29,7 @@ export function protectWork(d: DesiredEnvironment, observed: ObservedState): Pro
   const current = effectiveProtect(d.name, observed);
   const records = observed.protectRecords.get(d.name) ?? [];
   // Left over from an interrupted change: the one that stands is rewritten, the other removed.
-  const mixed = records.length > 1;
+  const mixed = new Set(records.map((r) => r.protect)).size > 1;
   if (current === null || (current === d.protect && !mixed)) return { current, steps: [], reasons: [], security: [] };
   const message =
     current === d.protect

@@ -14,6 +14,10 @@ function fakeEngine(existing: Record<string, Labels>) {
   const notFound = () => Object.assign(new Error('no such container'), { statusCode: 404 });
   const docker = {
     getImage: () => ({ inspect: async () => ({}) }),
+    listContainers: async (o: { filters: { label: string[] } }) =>
+      [...byName.values()]
+        .filter((c) => o.filters.label.every((kv) => c.labels[kv.slice(0, kv.indexOf('='))] === kv.slice(kv.indexOf('=') + 1)))
+        .map((c) => ({ Id: c.id, Labels: c.labels })),
     createContainer: async (o: { name: string; Labels: Labels }) => {
       calls.push(`create ${o.name}`);
       if (byName.has(o.name)) throw Object.assign(new Error('name in use'), { statusCode: 409 });
@@ -68,6 +72,13 @@ describe('protect records', () => {
     // Ours, but for the other value: not reused either.
     const wrong = fakeEngine({ 'ss.demo.a.protect-on': ours('a', false) });
     await expect(recordProtect(wrong.docker, 'demo', 'a', true)).rejects.toThrow('did not create as this protect record');
+  });
+
+  it('finds a record renamed outside sandboxshift by its labels', async () => {
+    const e = fakeEngine({ 'renamed-by-hand': ours('a', true) });
+    await recordProtect(e.docker, 'demo', 'a', false);
+    expect(e.calls).toEqual(['create ss.demo.a.protect-off', 'remove id-renamed-by-hand']);
+    expect(e.names()).toEqual(['ss.demo.a.protect-off']);
   });
 
   it('never removes a container of the other name that is not ours', async () => {

@@ -57,6 +57,11 @@ describe('protect', () => {
     expect([on.steps, on.security, on.reasons[0]!.message]).toEqual([['record-protect'], [], 'protect record left half-written by an interrupted apply; recorded again as true']);
   });
 
+  it('two records that agree (one renamed by hand) need no rewrite', () => {
+    const same = withRecords(appliedWith('a', false), ['a', true], ['a', true]);
+    expect(plan(desiredOf([env('a', { protect: true })]), same).changes[0]!.kind).toBe('no-op');
+  });
+
   it('a replace writes the record too, and says protect removed once', () => {
     const p = plan(desiredOf([env('a', { env: { X: '1' } })]), appliedWith('a', true));
     const c = p.changes[0]!;
