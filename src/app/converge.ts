@@ -8,7 +8,7 @@ import type { LockInfo } from '../engine/lock.js';
 import { hasChanges, type Plan } from '../plan/types.js';
 import { staleReasons } from '../plan/saved.js';
 import { withLock, type StopSignal } from './lock.js';
-import { applyPlan, load, observeFor, planFor } from './pipeline.js';
+import { applyPlan, load, observeFor, planFor, type Refresh } from './pipeline.js';
 import { checkedPlan } from './plan.js';
 
 export interface ConvergeRequest {
@@ -23,6 +23,8 @@ export interface ConvergeRequest {
   saved?: { path: string; plan: Plan };
   /** Extra arguments the `unlock` hint of a "locked" error needs (e.g. `-c FILE`). */
   unlockArgs?: string[];
+  /** `full`: inspect every environment container for security drift. */
+  refresh?: Refresh;
 }
 
 export interface ConvergeHooks {
@@ -53,9 +55,11 @@ export async function converge(req: ConvergeRequest, hooks: ConvergeHooks): Prom
   const loaded = load(req.configPath, { needSecrets: !destroy });
   const engine = connectEngine();
   return withLock(engine, loaded.desired.project, { command: req.command, onSignal: hooks.interrupted, unlockArgs: req.unlockArgs, onTakeover: hooks.lockTakenOver }, async () => {
-    const observed = await observeFor(engine, loaded.desired);
+    // A saved plan made with a full refresh is checked against an equally close look.
+    const refresh = req.saved?.plan.refresh ?? req.refresh;
+    const observed = await observeFor(engine, loaded.desired, refresh);
     const targets = req.saved ? req.saved.plan.targets : req.targets;
-    const plan = await checkedPlan(engine, loaded, planFor(loaded, observed, { targets, destroy, purgeVolumes: req.purgeVolumes }));
+    const plan = await checkedPlan(engine, loaded, planFor(loaded, observed, { targets, destroy, purgeVolumes: req.purgeVolumes, refresh }));
     if (req.saved) refuseStale(req.saved, plan);
     const approval = hasChanges(plan) && !req.autoApprove && !req.saved;
     await hooks.show(plan, { approval });

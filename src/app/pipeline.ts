@@ -7,6 +7,7 @@ import type { Config } from '../config/types.js';
 import { DiagnosticsError, errorDiag, hasErrors, warningDiag, type Diagnostic } from '../diagnostics.js';
 import { connectEngine, withEngine, type Engine } from '../engine/client.js';
 import { observe, refineResources } from '../engine/observe.js';
+import { inspectSecurity } from '../engine/inspect-security.js';
 import { probeImage } from '../engine/image-probe.js';
 import { contractViolations } from '../plan/contract.js';
 import type { DesiredEnvironment, DesiredState, SecretValues } from '../model/desired.js';
@@ -41,7 +42,7 @@ export function load(configPath: string, options: { needSecrets?: boolean } = {}
 export async function loadAndObserve(
   engine: Engine,
   configPath: string,
-  options: { needSecrets?: boolean } = {},
+  options: { needSecrets?: boolean; refresh?: Refresh } = {},
 ): Promise<{ loaded: Loaded; observed: ObservedState }> {
   const peeked = await peekProject(configPath);
   const early = peeked ? observe(engine, peeked) : null;
@@ -51,7 +52,7 @@ export async function loadAndObserve(
   await new Promise((r) => setImmediate(r));
   const loaded = load(configPath, options);
   const observed = early && peeked === loaded.desired.project ? await early : await observe(engine, loaded.desired.project);
-  return { loaded, observed: await refineStale(engine, loaded.desired, observed) };
+  return { loaded, observed: await refresh(engine, loaded.desired, observed, options.refresh) };
 }
 
 async function peekProject(configPath: string): Promise<string | null> {
@@ -63,9 +64,20 @@ async function peekProject(configPath: string): Promise<string | null> {
   }
 }
 
+/**
+ * How closely to look: `list` (the default) reads the engine's list calls, plus live limits for
+ * the few environments whose labels are stale; `full` also inspects every environment container
+ * for security drift (user, capabilities, security options, runtime).
+ */
+export type Refresh = 'list' | 'full';
+
 /** One snapshot of the engine, with live limits for the few environments whose labels are stale. */
-export async function observeFor(engine: Engine, desired: DesiredState): Promise<ObservedState> {
-  return refineStale(engine, desired, await observe(engine, desired.project));
+export async function observeFor(engine: Engine, desired: DesiredState, refreshMode: Refresh = 'list'): Promise<ObservedState> {
+  return refresh(engine, desired, await observe(engine, desired.project), refreshMode);
+}
+
+async function refresh(engine: Engine, desired: DesiredState, observed: ObservedState, mode: Refresh = 'list'): Promise<ObservedState> {
+  return mode === 'full' ? inspectSecurity(engine, observed) : refineStale(engine, desired, observed);
 }
 
 async function refineStale(engine: Engine, desired: DesiredState, observed: ObservedState): Promise<ObservedState> {
@@ -121,13 +133,15 @@ export interface PlanRequest {
   targets?: string[];
   destroy?: boolean;
   purgeVolumes?: boolean;
+  /** How the observed state was read, recorded in the plan so `apply PLANFILE` looks as closely. */
+  refresh?: Refresh;
 }
 
 export function planFor(loaded: Loaded, observed: ObservedState, req: PlanRequest = {}): Plan {
   const p = req.destroy
     ? planDestroy(loaded.desired, observed, { targets: req.targets, purgeVolumes: req.purgeVolumes })
     : makePlan(loaded.desired, observed, { targets: req.targets });
-  return { ...p, diagnostics: [...loaded.warnings, ...p.diagnostics] };
+  return { ...p, ...(req.refresh === 'full' ? { refresh: 'full' as const } : {}), diagnostics: [...loaded.warnings, ...p.diagnostics] };
 }
 
 /**

@@ -9,6 +9,7 @@ import { createEnvironmentNetwork, createOutsideNetwork, createProxy, removeNetw
 import { networkName, proxyName } from '../model/names.js';
 import { probeImage } from '../engine/image-probe.js';
 import { copyWorkspace, seedWorkspace } from '../engine/seed.js';
+import { recordProtect, removeProtectRecords } from '../engine/protect-record.js';
 import { contractViolations } from '../plan/contract.js';
 import { openSeedSource } from '../workspace/source.js';
 
@@ -238,6 +239,12 @@ async function runEnvironmentStep(step: EnvironmentStep, c: EnvironmentChange, i
       return id;
     case 'remove-network':
       await removeNetwork(engine, ctx.desired.project, networkName(ctx.desired.project, c.name));
+      return id;
+    case 'record-protect':
+      await recordProtect(engine, ctx.desired.project, c.name, desired().protect);
+      return id;
+    case 'remove-protect-record':
+      await removeProtectRecords(engine, ctx.desired.project, c.name);
       return id;
   }
 }

@@ -59,3 +59,17 @@ export function strings(v: unknown): string[] {
   if (v === undefined) return [];
   return (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string');
 }
+
+export const REFRESH_HELP = `  --refresh MODE          list (default): check what the engine's list call shows (network,
+                          mounts, image); full: also inspect every environment container
+                          (user, capabilities, privileged, security options, runtime, limits)`;
+
+export function refreshMode(command: string, raw: unknown): 'list' | 'full' {
+  if (raw === undefined || raw === 'list') return 'list';
+  if (raw === 'full') return 'full';
+  throw new DiagnosticsError([
+    errorDiag(`${command}: --refresh must be 'list' or 'full', got '${String(raw)}'`, {
+      hint: `use --refresh=full to inspect every environment container for settings changed outside sandboxshift`,
+    }),
+  ]);
+}

@@ -6,7 +6,7 @@ export const LABEL_PREFIX = 'io.sandboxshift';
 export const Labels = {
   project: 'io.sandboxshift.project',
   environment: 'io.sandboxshift.environment',
-  /** environment | workspace | lock | egress | network | helper (a never-started container that copies a workspace) */
+  /** environment | workspace | lock | egress | network | protect | helper (a never-started container that copies a workspace) */
   role: 'io.sandboxshift.role',
   /** Hash of the canonical spec; a difference means the container must be replaced. */
   configHash: 'io.sandboxshift.config-hash',
@@ -14,6 +14,7 @@ export const Labels = {
   spec: 'io.sandboxshift.spec',
   /** JSON of cpu/memory/pids at creation; these change in place. */
   resources: 'io.sandboxshift.resources',
+  /** On environments and workspaces: at creation; on protect records: the value now. */
   protect: 'io.sandboxshift.protect',
   version: 'io.sandboxshift.version',
   /**
@@ -39,7 +40,7 @@ export const Labels = {
   lockCommand: 'io.sandboxshift.lock.command',
 } as const;
 
-export type Role = 'environment' | 'workspace' | 'lock' | 'egress' | 'network' | 'helper';
+export type Role = 'environment' | 'workspace' | 'lock' | 'egress' | 'network' | 'protect' | 'helper';
 
 export function projectFilter(project: string, role?: Role): Record<string, string[]> {
   return { label: [`${Labels.project}=${project}`, ...(role ? [`${Labels.role}=${role}`] : [])] };

@@ -178,7 +178,8 @@ function lockedError(project: string, holder: LockInfo | null, unlockArgs: strin
   ]);
 }
 
-async function ensureLockImage(engine: Docker): Promise<void> {
+/** The lock image, imported on first use; protect records (protect-record.ts) use it too. */
+export async function ensureLockImage(engine: Docker): Promise<void> {
   try {
     await engine.getImage(LOCK_IMAGE).inspect();
     return;

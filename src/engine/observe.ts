@@ -6,6 +6,7 @@ import type { ContainerState, ForeignVolume, ObservedContainer, ObservedImage, O
 import { statusCode, withEngine, type Engine } from './client.js';
 import { RUNSC_PIDS_HEADROOM } from './container-spec.js';
 import { Labels, projectFilter } from './labels.js';
+import { listedIsolation, protectRecords } from './isolation-facts.js';
 import { containerName } from '../model/names.js';
 
 export async function observe(engine: Engine, project: string): Promise<ObservedState> {
@@ -122,6 +123,7 @@ export function buildObserved(
     volumes: vols,
     foreignVolumes: foreign,
     images: imgs,
+    protectRecords: protectRecords(containers),
     runtimes: Object.keys(info.Runtimes ?? {}).sort(),
     engineVersion: info.ServerVersion ?? 'unknown',
     ...(info.NCPU && info.MemTotal ? { capacity: { cpus: info.NCPU, memoryBytes: info.MemTotal } } : {}),
@@ -146,6 +148,8 @@ function parseContainer(c: Docker.ContainerInfo): ObservedContainer | null {
     resourcesFrom: 'label',
     protect: labels[Labels.protect] === 'true',
     createId: labels[Labels.createId] ?? null,
+    isolation: listedIsolation(c),
+    inspected: null,
   };
 }
 
@@ -181,14 +185,14 @@ export async function refineResources(engine: Engine, observed: ObservedState, e
         const c = containers.get(env);
         if (!c) return;
         const info = await engine.reader.inspectContainer(c.id);
-        const hc = info.HostConfig;
-        containers.set(env, {
-          ...c,
-          resources: { cpus: (hc.NanoCpus ?? 0) / 1e9, memoryBytes: hc.Memory ?? 0, pids: (hc.PidsLimit ?? 0) - (hc.Runtime === 'runsc' ? RUNSC_PIDS_HEADROOM : 0) },
-          resourcesFrom: 'engine',
-        });
+        containers.set(env, { ...c, resources: liveResources(info.HostConfig), resourcesFrom: 'engine' });
       }),
     ),
   );
   return { ...observed, containers };
+}
+
+/** The limits an inspect shows, in the units of the spec (the runsc pids headroom taken off). */
+export function liveResources(hc: Docker.HostConfig): ResourcesSpec {
+  return { cpus: (hc.NanoCpus ?? 0) / 1e9, memoryBytes: hc.Memory ?? 0, pids: (hc.PidsLimit ?? 0) - (hc.Runtime === 'runsc' ? RUNSC_PIDS_HEADROOM : 0) };
 }

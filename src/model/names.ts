@@ -37,3 +37,12 @@ export function outsideNetworkName(project: string): string {
 
 export const PROXY_PORT = 3128;
 export const PROXY_POLICY_PATH = '/etc/sandboxshift/egress.json';
+
+/**
+ * An environment's protect record (never started). The value is in the name, so a change
+ * creates the new record before it removes the old one, and a crash in between leaves both:
+ * read as protected, the safe side.
+ */
+export function protectRecordName(project: string, env: string, protect: boolean): string {
+  return `ss.${project}.${env}.protect-${protect ? 'on' : 'off'}`;
+}

@@ -1,6 +1,7 @@
 // What the engine has, as one immutable snapshot with labels already parsed.
 // `engine/observe.ts` builds it; the planner reads only this.
 import type { EnvironmentSpec, ResourcesSpec } from './desired.js';
+import type { InspectedSecurity, ListedIsolation, ObservedProtectRecord } from './isolation.js';
 
 export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
@@ -19,9 +20,14 @@ export interface ObservedContainer {
   /** Limits as labelled at creation, or as the engine reports them after `refineResources`. */
   resources: ResourcesSpec | null;
   resourcesFrom: 'label' | 'engine';
+  /** The protect label at creation; see plan/protect.ts for the effective value. */
   protect: boolean;
   /** Random id given at creation; shared with the workspace volume made by the same call. */
   createId: string | null;
+  /** Network and mounts as the list call shows them; null when not read from an engine (diff). */
+  isolation: ListedIsolation | null;
+  /** User, capabilities, security options, runtime: only on a full refresh, else null. */
+  inspected: InspectedSecurity | null;
 }
 
 export interface ObservedVolume {
@@ -76,6 +82,8 @@ export interface ObservedState {
   volumes: ReadonlyMap<string, ObservedVolume>;
   /** Volumes named like an environment's workspace but not made by us, by environment. Never written to. */
   foreignVolumes: ReadonlyMap<string, ForeignVolume>;
+  /** Protect records by environment (two only after an interrupted change). */
+  protectRecords: ReadonlyMap<string, readonly ObservedProtectRecord[]>;
   /** Images by every repo:tag they carry. */
   images: ReadonlyMap<string, ObservedImage>;
   /** The project's internal environment networks, by environment. */

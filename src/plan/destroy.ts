@@ -6,7 +6,8 @@ import { containerName, environmentAddress } from '../model/names.js';
 import type { ObservedState } from '../model/observed.js';
 import { shortId } from './format.js';
 import { assemblePlan, checkTargets, deleteChange, egressRemovals, WORKSPACE_DELETED } from './plan.js';
-import { bareChange, type Change, type Plan } from './types.js';
+import { bareChange, type Change, type EnvironmentChange, type Plan } from './types.js';
+import { effectiveProtect, protectRecordRemoval } from './protect.js';
 
 export interface DestroyOptions {
   purgeVolumes?: boolean;
@@ -17,13 +18,14 @@ export function planDestroy(desired: DesiredState, observed: ObservedState, opti
   const targets = options.targets ?? [];
   const purge = options.purgeVolumes === true;
   const inScope = (env: string) => targets.length === 0 || targets.includes(env);
-  const envs = new Set([...observed.containers.keys(), ...observed.volumes.keys()].filter(inScope));
+  const envs = new Set([...observed.containers.keys(), ...observed.volumes.keys(), ...observed.protectRecords.keys()].filter(inScope));
   const diagnostics: Diagnostic[] = checkTargets(desired, observed, targets);
   const changes: Change[] = [];
   for (const env of [...envs].sort()) {
     const c = observed.containers.get(env);
     const volume = observed.volumes.get(env);
-    const protect = desired.environments.get(env)?.protect === true || c?.protect === true || volume?.protect === true;
+    // The config's value until applied, and the engine's (its protect record, else the labels).
+    const protect = desired.environments.get(env)?.protect === true || effectiveProtect(env, observed) === true;
     if (purge && volume && protect) {
       diagnostics.push(
         errorDiag(`environment '${env}' is protected (protect: true); --purge-volumes will not delete its /workspace volume ${volume.name}`, {
@@ -33,23 +35,23 @@ export function planDestroy(desired: DesiredState, observed: ObservedState, opti
       );
     }
     const purgeThis = purge && !!volume;
+    const records = protectRecordRemoval(env, observed, purgeThis);
     const reasons = [{ code: 'destroy' as const, message: purgeThis ? 'destroy; --purge-volumes deletes /workspace' : 'destroy; /workspace volume kept' }];
     if (c) {
-      changes.push(deleteChange(observed.project, c, reasons, purgeThis, egressRemovals(env, observed)));
+      const change = deleteChange(observed.project, c, reasons, purgeThis, egressRemovals(env, observed));
+      // After the volume: a crash in between leaves the record, never an unrecorded volume.
+      changes.push({ ...change, steps: [...change.steps, ...records] });
+    } else if (!volume && records.length) {
+      changes.push(leftover(observed.project, env, { reasons: [{ code: 'destroy', message: 'leftover protect record removed (its workspace volume is gone)' }], steps: records }));
     } else if (purgeThis && volume) {
       changes.push(
-        bareChange({
-          address: environmentAddress(env),
-          type: 'environment',
-          name: env,
-          kind: 'delete',
+        leftover(observed.project, env, {
           reasons: [{ code: 'purge_workspace', message: 'leftover /workspace volume deleted by --purge-volumes' }],
           dataEffect: 'destroys-workspace',
           security: [WORKSPACE_DELETED],
-          containerName: containerName(observed.project, env),
           volumeName: volume.name,
           workspace: 'delete',
-          steps: ['remove-volume'],
+          steps: ['remove-volume', ...records],
         }),
       );
     }
@@ -63,4 +65,9 @@ export function planDestroy(desired: DesiredState, observed: ObservedState, opti
     });
   }
   return assemblePlan(desired, observed, 'destroy', changes, diagnostics, targets);
+}
+
+/** The delete of what an environment left behind without a container. */
+function leftover(project: string, env: string, fields: Pick<EnvironmentChange, 'reasons' | 'steps'> & Partial<EnvironmentChange>): EnvironmentChange {
+  return bareChange({ address: environmentAddress(env), type: 'environment', name: env, kind: 'delete', containerName: containerName(project, env), ...fields });
 }

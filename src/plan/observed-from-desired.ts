@@ -27,6 +27,7 @@ export function emptyObserved(project: string): ObservedState {
     duplicates: [],
     volumes: new Map(),
     foreignVolumes: new Map(),
+    protectRecords: new Map(),
     images: new Map(),
     networks: new Map(),
     outsideNetwork: false,
@@ -72,6 +73,9 @@ export function observedFromDesired(desired: DesiredState, assume: EngineAssumpt
       resourcesFrom: 'label',
       protect: d.protect,
       createId: null,
+      // Applying leaves exactly the spec: nothing to check against.
+      isolation: null,
+      inspected: null,
     });
   }
 

@@ -13,6 +13,8 @@ import { securityNotes } from './security.js';
 import { allocateSubnets, egressPlanFor, egressWork, outsideNetworkChange } from './egress.js';
 import { EGRESS_IMAGE } from '../model/images.js';
 import { foreignVolumeProblem, moveSource, orphanNotes } from './workspace.js';
+import { protectRecordRemoval, protectWork } from './protect.js';
+import { securityDrift } from './drift.js';
 
 export interface PlanOptions {
   /** Environment names to limit the plan to (`--target`). Empty: everything. */
@@ -73,7 +75,8 @@ export function plan(desired: DesiredState, observed: ObservedState, options: Pl
     const why = movedTo
       ? `moved to environment.${movedTo} (moved): container removed; /workspace volume kept and copied`
       : 'environment removed from config; /workspace volume kept';
-    changes.push(deleteChange(observed.project, c, [{ code: movedTo ? 'moved' : 'removed_from_config', message: why }], false, egressRemovals(c.environment, observed)));
+    const extra = [...egressRemovals(c.environment, observed), ...protectRecordRemoval(c.environment, observed, false)];
+    changes.push(deleteChange(observed.project, c, [{ code: movedTo ? 'moved' : 'removed_from_config', message: why }], false, extra));
   }
   diagnostics.push(...orphanNotes(desired, observed, inScope));
   for (const c of observed.duplicates) {
@@ -127,6 +130,7 @@ export function planEnvironment(
   // Network and proxy must exist before the container joins them; removals wait for it to go.
   const egressFirst = e ? egress.steps : [];
   const egressAfterRemoval = e ? [] : egress.steps;
+  const protect = protectWork(d, observed);
   const base = {
     address: d.address,
     type: 'environment' as const,
@@ -168,34 +172,40 @@ export function planEnvironment(
       ...base,
       movedFrom,
       ...kind('create'),
-      reasons,
-      security: [...egress.security, ...securityNotes(null, { spec: d.spec, protect: d.protect })],
+      reasons: [...reasons, ...protect.reasons],
+      security: [...protect.security, ...egress.security, ...securityNotes(null, { spec: d.spec, protect: d.protect })],
       dataEffect: 'none',
       before: null,
       containerId: null,
       workspace: volumeExists ? 'reuse' : 'create',
-      steps: [...egress.steps, ...createSteps()],
+      steps: [...protect.steps, ...egress.steps, ...createSteps()],
     };
   }
-  const before = observedView(c);
+  const seen = observedView(c);
+  const before = seen && protect.current !== null ? { ...seen, protect: protect.current } : seen;
   const common = { ...base, before, containerId: c.id, workspace: 'keep' as const };
-  const replaceReasons = whyReplace(d, c, observed, redoVolume);
+  const drift = securityDrift(observed.project, c, c.configHash === d.configHash);
+  const replaceReasons = [...whyReplace(d, c, observed, redoVolume), ...drift.reasons];
   if (egress.networkLost) replaceReasons.push({ code: 'missing', attribute: 'egress', message: 'internal network missing (removed outside sandboxshift)' });
   if (replaceReasons.length > 0) {
     return {
       ...common,
       ...kind('replace'),
-      reasons: [...replaceReasons, ...egress.reasons, ...movedReason],
-      security: [...egress.security, ...securityNotes(c.spec ? { spec: c.spec, protect: c.protect } : null, { spec: d.spec, protect: d.protect })],
+      reasons: [...replaceReasons, ...egress.reasons, ...movedReason, ...protect.reasons],
+      security: [
+        ...drift.security,
+        ...egress.security,
+        ...securityNotes(c.spec ? { spec: c.spec, protect: protect.current === true } : null, { spec: d.spec, protect: d.protect }),
+      ],
       dataEffect: 'recreate',
       workspace: redoVolume ? 'create' : 'keep',
       movedFrom,
-      steps: ['remove-container', ...(redoVolume ? (['remove-volume'] as EnvironmentStep[]) : []), ...egressAfterRemoval, ...egressFirst, ...createSteps()],
+      steps: [...protect.steps, 'remove-container', ...(redoVolume ? (['remove-volume'] as EnvironmentStep[]) : []), ...egressAfterRemoval, ...egressFirst, ...createSteps()],
     };
   }
   // The allow list changes without touching the environment: only its proxy is recreated.
-  const reasons: Reason[] = [...egress.reasons];
-  const steps: EnvironmentStep[] = [...egress.steps];
+  const reasons: Reason[] = [...egress.reasons, ...protect.reasons];
+  const steps: EnvironmentStep[] = [...protect.steps, ...egress.steps];
   if (c.name !== d.containerName && !observed.nameHolders?.has(d.containerName)) {
     reasons.push({ code: 'renamed', message: `renamed outside sandboxshift to ${c.name}` });
     steps.push('rename-container');
@@ -211,11 +221,9 @@ export function planEnvironment(
     reasons.push({ code: 'stopped', message: `stopped outside sandboxshift (${c.status || c.state})` });
     steps.push('start');
   }
-  // Dropping protect changes nothing on the engine now, but a reviewer must see it.
-  const protectDropped = c.protect && !d.protect ? ['protect removed'] : [];
-  if (steps.length === 0) return { ...common, ...kind('no-op'), reasons: [], security: protectDropped, dataEffect: 'none', steps };
-  const k: ChangeKind = steps.includes('update-resources') || steps.includes('rename-container') || egress.steps.length > 0 ? 'update' : 'start';
-  return { ...common, ...kind(k), reasons, security: [...egress.security, ...protectDropped], dataEffect: 'none', steps };
+  if (steps.length === 0) return { ...common, ...kind('no-op'), reasons: [], security: [], dataEffect: 'none', steps };
+  const k: ChangeKind = steps.includes('update-resources') || steps.includes('rename-container') || egress.steps.length > 0 || protect.steps.length > 0 ? 'update' : 'start';
+  return { ...common, ...kind(k), reasons, security: [...protect.security, ...egress.security], dataEffect: 'none', steps };
 }
 
 function whyReplace(d: DesiredEnvironment, c: ObservedContainer, observed: ObservedState, redoVolume: boolean): Reason[] {

@@ -39,7 +39,8 @@ export type ReasonCode =
   | 'incomplete'
   | 'adopted'
   | 'moved'
-  | 'renamed';
+  | 'renamed'
+  | 'changed_outside';
 
 export interface Reason {
   code: ReasonCode;
@@ -91,7 +92,9 @@ export type EnvironmentStep =
   | 'create-proxy'
   | 'remove-proxy'
   | 'remove-network'
-  | 'rename-container';
+  | 'rename-container'
+  | 'record-protect'
+  | 'remove-protect-record';
 
 export type ImageStep = 'build-image' | 'verify-image';
 
@@ -117,6 +120,8 @@ const STEP_SETS: { readonly [T in Change['type']]: Record<StepOf<T>, true> } = {
     'remove-proxy': true,
     'remove-network': true,
     'rename-container': true,
+    'record-protect': true,
+    'remove-protect-record': true,
   },
   image: { 'build-image': true, 'verify-image': true },
   network: { 'create-outside-network': true },
@@ -206,6 +211,8 @@ export interface Plan {
   /** Hash of the observed state the plan was made from. */
   observedFingerprint: string;
   engineVersion: string;
+  /** `full`: every environment container was inspected (`--refresh=full`); absent: the list calls only. */
+  refresh?: 'full';
 }
 
 export function summarize(changes: readonly Change[]): PlanSummary {

@@ -40,6 +40,7 @@ export interface JsonPlan {
   source_hash: string;
   observed_fingerprint: string;
   engine_version: string;
+  refresh?: 'full';
   summary: { build: number; add: number; change: number; destroy: number };
   resource_changes: JsonChange[];
   diagnostics: Diagnostic[];
@@ -55,6 +56,7 @@ export function planToJson(plan: Plan): JsonPlan {
     source_hash: plan.sourceHash,
     observed_fingerprint: plan.observedFingerprint,
     engine_version: plan.engineVersion,
+    ...(plan.refresh ? { refresh: plan.refresh } : {}),
     summary: summarize(plan.changes),
     resource_changes: plan.changes.map(changeToJson),
     diagnostics: plan.diagnostics,
@@ -99,6 +101,7 @@ export function planFromJson(j: JsonPlan): Plan {
     sourceHash: j.source_hash,
     observedFingerprint: j.observed_fingerprint,
     engineVersion: j.engine_version,
+    ...(j.refresh === 'full' ? { refresh: 'full' as const } : {}),
     diagnostics: j.diagnostics,
     changes: j.resource_changes.map(changeFromJson),
   };

@@ -1,4 +1,4 @@
-import { configPath, parse, positiveInt, strings } from '../args.js';
+import { REFRESH_HELP, configPath, parse, positiveInt, refreshMode, strings } from '../args.js';
 import type { Io } from '../io.js';
 import { readPlanFile } from '../../app/plan-file.js';
 import { NO_TUI_HELP, wantsTui } from '../tui.js';
@@ -14,6 +14,7 @@ Options:
   --auto-approve          do not ask for approval (needed without a terminal)
   --parallelism N         environments changed at once (default 10)
   --target ENV            limit to an environment (repeatable)
+${REFRESH_HELP}
   --no-color              plain text
 ${NO_TUI_HELP}`;
 
@@ -22,6 +23,7 @@ export async function applyCommand(argv: string[], io: Io): Promise<number> {
     'auto-approve': { type: 'boolean' },
     parallelism: { type: 'string' },
     target: { type: 'string', multiple: true },
+    refresh: { type: 'string' },
   });
   const planPath = positionals[0];
   return convergeCommand(
@@ -29,6 +31,7 @@ export async function applyCommand(argv: string[], io: Io): Promise<number> {
       command: 'apply',
       configPath: configPath(values),
       targets: strings(values.target),
+      refresh: refreshMode('apply', values.refresh),
       autoApprove: values['auto-approve'] === true,
       parallelism: positiveInt('apply', 'parallelism', values.parallelism as string | undefined, 10),
       saved: planPath ? { path: planPath, plan: readPlanFile(planPath) } : undefined,

@@ -1,4 +1,4 @@
-import { configPath, parse, positiveInt, strings } from '../args.js';
+import { REFRESH_HELP, configPath, parse, positiveInt, refreshMode, strings } from '../args.js';
 import type { Io } from '../io.js';
 import { NO_TUI_HELP, wantsTui } from '../tui.js';
 import { convergeCommand } from './converge.js';
@@ -15,6 +15,7 @@ Options:
   --auto-approve          do not ask for approval
   --parallelism N         environments removed at once (default 10)
   --target ENV            limit to an environment (repeatable)
+${REFRESH_HELP}
   --no-color              plain text
 ${NO_TUI_HELP}`;
 
@@ -24,12 +25,14 @@ export async function destroyCommand(argv: string[], io: Io): Promise<number> {
     'purge-volumes': { type: 'boolean' },
     parallelism: { type: 'string' },
     target: { type: 'string', multiple: true },
+    refresh: { type: 'string' },
   });
   return convergeCommand(
     {
       command: 'destroy',
       configPath: configPath(values),
       targets: strings(values.target),
+      refresh: refreshMode('destroy', values.refresh),
       autoApprove: values['auto-approve'] === true,
       purgeVolumes: values['purge-volumes'] === true,
       parallelism: positiveInt('destroy', 'parallelism', values.parallelism as string | undefined, 10),

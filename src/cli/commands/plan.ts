@@ -3,7 +3,7 @@ import { planProject } from '../../app/plan.js';
 import { writePlanFile } from '../../app/plan-file.js';
 import { hasChanges } from '../../plan/types.js';
 import { planToJson } from '../../render/json.js';
-import { configPath, parse, strings } from '../args.js';
+import { REFRESH_HELP, configPath, parse, refreshMode, strings } from '../args.js';
 import { EXIT_CHANGES, EXIT_OK, type Io } from '../io.js';
 import { FORMAT_HELP, FORMAT_OPTIONS, planFormat, renderPlan } from '../plan-format.js';
 import { NO_TUI_HELP, loadTui, tuiColor, wantsTui } from '../tui.js';
@@ -18,6 +18,7 @@ ${FORMAT_HELP}
   --out FILE              save the plan; \`sandboxshift apply FILE\` applies exactly it
   --target ENV            limit the plan to an environment (repeatable)
   --detailed-exitcode     exit 0 when there are no changes, 2 when there are, 1 on error
+${REFRESH_HELP}
   --no-color              plain text
 ${NO_TUI_HELP}`;
 
@@ -27,9 +28,11 @@ export async function planCommand(argv: string[], io: Io): Promise<number> {
     out: { type: 'string' },
     target: { type: 'string', multiple: true },
     'detailed-exitcode': { type: 'boolean' },
+    refresh: { type: 'string' },
   });
   const format = planFormat('plan', values);
-  const plan = await planProject(connectEngine(), configPath(values), { targets: strings(values.target) });
+  const refresh = refreshMode('plan', values.refresh);
+  const plan = await planProject(connectEngine(), configPath(values), { targets: strings(values.target), refresh });
   if (format === 'text' && wantsTui(io, values)) await (await loadTui()).reviewPlanInteractively(planToJson(plan), { approve: false, color: tuiColor(io) });
   else io.out(await renderPlan(plan, format, io.style));
   if (typeof values.out === 'string') {

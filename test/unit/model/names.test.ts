@@ -4,14 +4,17 @@
 import { describe, expect, it } from 'vitest';
 import { validateConfigText } from '../../../src/config/index.js';
 import { RESERVED_ENVIRONMENT_NAMES } from '../../../src/config/semantic-checks.js';
-import { containerName, lockContainerName, networkName, outsideNetworkName, proxyName, volumeName } from '../../../src/model/names.js';
+import { containerName, lockContainerName, networkName, outsideNetworkName, protectRecordName, proxyName, volumeName } from '../../../src/model/names.js';
 
 const PROJECT = 'demo';
 
 /** Every engine name a project with these environments uses, by namespace. */
 function engineNames(envs: readonly string[]): Record<'containers' | 'networks' | 'volumes', string[]> {
   return {
-    containers: [lockContainerName(PROJECT), ...envs.flatMap((e) => [containerName(PROJECT, e), proxyName(PROJECT, e)])],
+    containers: [
+      lockContainerName(PROJECT),
+      ...envs.flatMap((e) => [containerName(PROJECT, e), proxyName(PROJECT, e), protectRecordName(PROJECT, e, true), protectRecordName(PROJECT, e, false)]),
+    ],
     networks: [outsideNetworkName(PROJECT), ...envs.map((e) => networkName(PROJECT, e))],
     volumes: envs.map((e) => volumeName(PROJECT, e)),
   };
@@ -27,7 +30,7 @@ function valid(env: string): boolean {
 }
 
 // Names that echo every fixed part of a derived name, plus ordinary ones.
-const CANDIDATES = ['lock', 'egress', 'egress-out', 'net', 'workspace', 'ss', 'demo', 'lock-env', 'a', 'a-b', 'b', 'x1', '0'];
+const CANDIDATES = ['lock', 'egress', 'egress-out', 'net', 'workspace', 'protect-on', 'protect-off', 'ss', 'demo', 'lock-env', 'a', 'a-b', 'b', 'x1', '0'];
 
 describe('engine names', () => {
   it("without the reserved-name check, an environment named 'lock' takes the lock's container name", () => {

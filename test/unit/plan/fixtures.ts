@@ -61,6 +61,8 @@ export function applied(d: DesiredEnvironment, extra: Partial<ObservedContainer>
     resourcesFrom: 'label',
     protect: d.protect,
     createId: null,
+    isolation: null,
+    inspected: null,
     ...extra,
   };
 }
@@ -75,6 +77,7 @@ export function observedOf(containers: ObservedContainer[], opts: { volumes?: st
     outsideNetwork: false,
     usedSubnets: [],
     proxies: new Map(),
+    protectRecords: new Map(),
     volumes: new Map(volumes.map((v) => [v, { name: `ss.demo.${v}.workspace`, environment: v, protect: false, createId: opts.volumeCreateId ?? null }])),
     foreignVolumes: new Map((opts.foreign ?? []).map((v) => [v, { name: `ss.demo.${v}.workspace`, environment: v, labels: {} }])),
     images: new Map([['sandboxshift/busybox:test', { id: opts.imageId ?? IMAGE_ID, contract: '1', build: null, created: 0, tags: ['sandboxshift/busybox:test'] }]]),

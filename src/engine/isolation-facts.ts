@@ -1,0 +1,45 @@
+// Isolation facts and protect records, parsed from what the engine already sent: the container
+// list call on every plan, an inspect on a full refresh.
+import type Docker from 'dockerode';
+import type { InspectedSecurity, ListedIsolation, ObservedProtectRecord } from '../model/isolation.js';
+import { Labels } from './labels.js';
+
+export function listedIsolation(c: Docker.ContainerInfo): ListedIsolation {
+  return {
+    networkMode: c.HostConfig?.NetworkMode ?? '',
+    networks: Object.keys(c.NetworkSettings?.Networks ?? {}).sort(),
+    mounts: (c.Mounts ?? []).map((m) => ({
+      type: m.Type,
+      name: m.Name ?? null,
+      source: m.Source,
+      target: m.Destination,
+      readOnly: !m.RW,
+    })),
+  };
+}
+
+export function inspectedSecurity(info: Docker.ContainerInspectInfo): InspectedSecurity {
+  const hc = info.HostConfig;
+  return {
+    user: info.Config.User ?? '',
+    privileged: hc.Privileged === true,
+    capAdd: hc.CapAdd ?? [],
+    capDrop: hc.CapDrop ?? [],
+    securityOpt: hc.SecurityOpt ?? [],
+    runtime: hc.Runtime ?? 'runc',
+    pidsLimit: hc.PidsLimit ?? null,
+  };
+}
+
+/** Protect records of the project, by environment (in the same list as its containers). */
+export function protectRecords(containers: readonly Docker.ContainerInfo[]): Map<string, ObservedProtectRecord[]> {
+  const out = new Map<string, ObservedProtectRecord[]>();
+  for (const c of containers) {
+    const l = c.Labels ?? {};
+    const env = l[Labels.environment];
+    if (l[Labels.role] !== 'protect' || !env) continue;
+    const record = { id: c.Id, name: (c.Names?.[0] ?? '').replace(/^\//, ''), environment: env, protect: l[Labels.protect] === 'true' };
+    out.set(env, [...(out.get(env) ?? []), record].sort((a, b) => a.name.localeCompare(b.name)));
+  }
+  return out;
+}

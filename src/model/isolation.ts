@@ -1,0 +1,40 @@
+// What the engine shows about how well a container is isolated, next to the spec it claims in
+// its labels. Labels can be copied onto a container made by hand, so the planner checks these
+// live facts against the labelled spec (plan/drift.ts).
+
+export interface ObservedMount {
+  type: string;
+  /** Volume name; null for binds. */
+  name: string | null;
+  source: string;
+  target: string;
+  readOnly: boolean;
+}
+
+/** From the engine's container list call: checked on every plan, at no extra cost. */
+export interface ListedIsolation {
+  networkMode: string;
+  /** Networks the container is attached to (a `docker network connect` shows here only). */
+  networks: readonly string[];
+  mounts: readonly ObservedMount[];
+}
+
+/** Settings only an inspect shows: read for every environment on a full refresh (`--refresh=full`). */
+export interface InspectedSecurity {
+  user: string;
+  privileged: boolean;
+  capAdd: readonly string[];
+  capDrop: readonly string[];
+  securityOpt: readonly string[];
+  runtime: string;
+  /** null or <= 0: unlimited. */
+  pidsLimit: number | null;
+}
+
+/** An environment's protect record: a never-started container whose labels say protect on or off. */
+export interface ObservedProtectRecord {
+  id: string;
+  name: string;
+  environment: string;
+  protect: boolean;
+}

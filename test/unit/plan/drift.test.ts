@@ -1,0 +1,118 @@
+// Security drift: the pure comparison of what the engine shows with the labelled spec.
+import { describe, expect, it } from 'vitest';
+import type { DesiredEnvironment } from '../../../src/model/desired.js';
+import type { InspectedSecurity, ListedIsolation } from '../../../src/model/isolation.js';
+import { plan } from '../../../src/plan/index.js';
+import { securityDrift } from '../../../src/plan/drift.js';
+import { planToJson, renderText } from '../../../src/render/index.js';
+import { applied, desiredOf, env, observedOf } from './fixtures.js';
+
+/** What the list call shows for a container engine/container-spec.ts created. */
+function listedFor(d: DesiredEnvironment): ListedIsolation {
+  return {
+    networkMode: 'none',
+    networks: ['none'],
+    mounts: [
+      { type: 'volume', name: d.volumeName, source: `/var/lib/docker/volumes/${d.volumeName}/_data`, target: '/workspace', readOnly: false },
+      ...d.spec.mounts.map((m) => ({ type: 'bind', name: null, source: m.source, target: m.target, readOnly: m.readOnly })),
+    ],
+  };
+}
+
+const hardened: InspectedSecurity = {
+  user: '65532:65532',
+  privileged: false,
+  capAdd: [],
+  capDrop: ['ALL'],
+  securityOpt: ['no-new-privileges:true'],
+  runtime: 'runc',
+  pidsLimit: 256,
+};
+
+const agent = () => desiredOf([env('agent', { mounts: [{ source: '/srv/data', target: '/data', readOnly: true }] })]).environments.get('agent')!;
+
+describe('security drift', () => {
+  it('finds nothing on a container as sandboxshift creates it (an image VOLUME is no drift)', () => {
+    const d = agent();
+    const listed = listedFor(d);
+    const anonymous = { type: 'volume', name: 'ab'.repeat(32), source: '/var/lib/docker/volumes/x/_data', target: '/cache', readOnly: false };
+    const c = applied(d, { isolation: { ...listed, mounts: [...listed.mounts, anonymous] }, inspected: hardened });
+    expect(securityDrift('demo', c, true)).toEqual({ reasons: [], security: [] });
+    expect(plan(desiredOf([env('agent', { mounts: [{ source: '/srv/data', target: '/data', readOnly: true }] })]), observedOf([c])).changes[0]!.kind).toBe('no-op');
+  });
+
+  it('names network and mount drift from the list call alone', () => {
+    const d = agent();
+    const c = applied(d, {
+      isolation: {
+        networkMode: 'bridge',
+        networks: ['bridge'],
+        mounts: [
+          { type: 'bind', name: null, source: '/tmp/x', target: '/host', readOnly: false },
+          { type: 'bind', name: null, source: '/srv/data', target: '/data', readOnly: false },
+        ],
+      },
+    });
+    expect(securityDrift('demo', c, true).reasons.map((r) => [r.code, r.attribute, r.message])).toEqual([
+      ['changed_outside', 'network', 'changed outside sandboxshift: network is bridge (config: none)'],
+      ['changed_outside', 'network', 'changed outside sandboxshift: also attached to bridge (config: none only)'],
+      ['changed_outside', 'mounts', 'changed outside sandboxshift: nothing mounted at /workspace (config: volume ss.demo.agent.workspace)'],
+      ['changed_outside', 'mounts', 'changed outside sandboxshift: /data is read-write (config: read-only)'],
+      ['changed_outside', 'mounts', 'changed outside sandboxshift: host path /tmp/x mounted at /host (config: not mounted)'],
+    ]);
+  });
+
+  it('names user, capabilities, security options, runtime and pids from an inspect', () => {
+    const d = agent();
+    const c = applied(d, {
+      isolation: listedFor(d),
+      inspected: { user: '0', privileged: true, capAdd: ['ALL'], capDrop: [], securityOpt: ['seccomp=unconfined'], runtime: 'runsc', pidsLimit: -1 },
+    });
+    expect(securityDrift('demo', c, true).reasons.map((r) => r.message)).toEqual([
+      'changed outside sandboxshift: user is 0 (config: 65532:65532)',
+      'changed outside sandboxshift: privileged is true (config: false)',
+      'changed outside sandboxshift: runtime is runsc (config: runc)',
+      'changed outside sandboxshift: capabilities added: ALL (config: none added)',
+      'changed outside sandboxshift: capabilities dropped: none (config: ALL dropped)',
+      'changed outside sandboxshift: no-new-privileges is off (config: on)',
+      'changed outside sandboxshift: security options added: seccomp=unconfined (config: no-new-privileges only)',
+      'changed outside sandboxshift: pids limit removed (config: limited)',
+    ]);
+  });
+
+  it('checks the image name, but leaves a moved tag (shown as an ID) to the image check', () => {
+    const d = agent();
+    expect(securityDrift('demo', applied(d, { image: 'ubuntu' }), true).reasons.map((r) => r.message)).toEqual([
+      'changed outside sandboxshift: image is ubuntu (config: sandboxshift/busybox:test)',
+    ]);
+    expect(securityDrift('demo', applied(d, { image: 'sha256:'.concat('c'.repeat(64)) }), true).reasons).toEqual([]);
+    expect(securityDrift('demo', applied(d, { image: 'docker.io/sandboxshift/busybox:test' }), true).reasons).toEqual([]);
+  });
+
+  it('expects an egress environment on its own network, and says "created as" when the config changed too', () => {
+    const d = desiredOf([env('web', { egress: { mode: 'allow', allow: ['pypi.org'] } })]).environments.get('web')!;
+    const ok = { ...listedFor(d), networkMode: 'ss.demo.web.net', networks: ['ss.demo.web.net'] };
+    expect(securityDrift('demo', applied(d, { isolation: ok }), true).reasons).toEqual([]);
+    const moved = securityDrift('demo', applied(d, { isolation: { ...ok, networkMode: 'host', networks: ['host'] } }), false);
+    expect(moved.reasons.map((r) => r.message)).toEqual([
+      'changed outside sandboxshift: network is host (created as: ss.demo.web.net)',
+      'changed outside sandboxshift: also attached to host (created as: ss.demo.web.net only)',
+    ]);
+  });
+
+  it('plans a replace with the drift first among the security notes', () => {
+    const desired = desiredOf([env('agent')]);
+    const d = desired.environments.get('agent')!;
+    const c = applied(d, { isolation: { ...listedFor(d), networkMode: 'bridge', networks: ['bridge'] }, inspected: { ...hardened, user: '0' } });
+    const p = plan(desired, observedOf([c]));
+    const change = p.changes[0]!;
+    expect([change.kind, change.dataEffect, change.steps]).toEqual(['replace', 'recreate', ['remove-container', 'create-container', 'start']]);
+    expect(change.security).toEqual(['hardening changed outside sandboxshift (network, user); apply recreates it as configured']);
+    expect(renderText(planToJson(p))).toContain(`-/+ environment.agent must be replaced
+      ! security: hardening changed outside sandboxshift (network, user); apply recreates it as configured
+      because:   changed outside sandboxshift: network is bridge (config: none)
+                 changed outside sandboxshift: also attached to bridge (config: none only)
+                 changed outside sandboxshift: user is 0 (config: 65532:65532)
+`);
+  });
+});
