@@ -129,6 +129,9 @@ Symbols: + create, ~ update in place, > start, -/+ replace, - destroy
       data:      container removed; /workspace volume kept
 
 Plan: 2 to add, 1 to change, 2 to destroy.
+
+warning: workspace ss.e2e-diff.old.workspace belongs to no environment in the config: 'old' was removed or renamed (its container is removed by this plan); the volume is kept
+  hint: if 'old' was renamed to 'fresh', add moved: [{ from: old, to: fresh }] so its files follow; otherwise delete it with sandboxshift destroy --purge-volumes --target old
 `);
   });
 
