@@ -8,7 +8,7 @@ import { buildImage } from '../engine/build.js';
 import { createEnvironmentNetwork, createOutsideNetwork, createProxy, removeNetwork, removeProxy } from '../engine/egress-ops.js';
 import { networkName, proxyName } from '../model/names.js';
 import { probeImage } from '../engine/image-probe.js';
-import { copyWorkspace, seedWorkspace } from '../engine/seed.js';
+import { copyWorkspace, removeCopyHelper, seedWorkspace } from '../engine/seed.js';
 import { recordProtect, removeProtectRecords } from '../engine/protect-record.js';
 import { contractViolations } from '../plan/contract.js';
 import { openSeedSource } from '../workspace/source.js';
@@ -126,6 +126,8 @@ async function runStep(step: Step, c: Change, id: string | null, ctx: ExecutorCo
       await operations.updateResources(engine, need(), c.resources, desired().spec.runtime);
       return id;
     case 'remove-volume':
+      // A copy helper left by an interrupted move would keep the volume in use.
+      await removeCopyHelper(engine, ctx.desired.project, c.volumeName);
       await operations.removeVolume(engine, c.volumeName);
       return id;
     case 'seed-workspace': {
@@ -143,7 +145,7 @@ async function runStep(step: Step, c: Change, id: string | null, ctx: ExecutorCo
     case 'copy-workspace': {
       if (!c.movedFrom) throw new Error(`internal: ${c.address} has no workspace to copy from`);
       const d = desired();
-      await copyWorkspace(engine, ctx.desired.project, c.movedFrom.volume, need(), d.spec.image);
+      await copyWorkspace(engine, ctx.desired.project, c.movedFrom.volume, need(), d.spec.image, d.uid, d.gid);
       emit({ type: 'progress', address: c.address, message: `copied /workspace from ${c.movedFrom.volume} (environment ${c.movedFrom.environment})` });
       return id;
     }
