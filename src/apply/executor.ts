@@ -9,6 +9,7 @@ import { createEnvironmentNetwork, createOutsideNetwork, createProxy, removeNetw
 import { networkName, proxyName } from '../model/names.js';
 import { probeImage } from '../engine/image-probe.js';
 import { copyWorkspace, removeCopyHelper, seedWorkspace } from '../engine/seed.js';
+import { markFilled, markFilling } from '../engine/fill-record.js';
 import { recordProtect, removeProtectRecords } from '../engine/protect-record.js';
 import { contractViolations } from '../plan/contract.js';
 import { openSeedSource } from '../workspace/source.js';
@@ -106,7 +107,7 @@ async function runStep(step: Step, c: Change, id: string | null, ctx: ExecutorCo
       await operations.removeContainer(engine, need(), ctx.stopGraceSeconds);
       return null;
     case 'create-container':
-      return operations.createContainer(engine, ctx.desired.project, desired(), c.egress);
+      return operations.createContainer(engine, ctx.desired.project, desired(), c.egress, c.movedFrom?.environment ?? null);
     case 'copy-secrets': {
       const d = desired();
       await operations.copySecrets(engine, need(), ctx.secrets.get(c.name) ?? [], d.uid, d.gid);
@@ -129,6 +130,14 @@ async function runStep(step: Step, c: Change, id: string | null, ctx: ExecutorCo
       // A copy helper left by an interrupted move would keep the volume in use.
       await removeCopyHelper(engine, ctx.desired.project, c.volumeName);
       await operations.removeVolume(engine, c.volumeName);
+      // A fill record outlives nothing it describes.
+      await markFilled(engine, ctx.desired.project, c.name);
+      return id;
+    case 'mark-filling':
+      await markFilling(engine, ctx.desired.project, c.name);
+      return id;
+    case 'mark-filled':
+      await markFilled(engine, ctx.desired.project, c.name);
       return id;
     case 'seed-workspace': {
       const d = desired();

@@ -87,6 +87,8 @@ export type Step =
   | 'remove-volume'
   | 'seed-workspace'
   | 'copy-workspace'
+  | 'mark-filling'
+  | 'mark-filled'
   | 'build-image'
   | 'verify-image'
   | 'create-outside-network'
