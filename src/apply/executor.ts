@@ -8,7 +8,8 @@ import { buildImage } from '../engine/build.js';
 import { createEnvironmentNetwork, createOutsideNetwork, createProxy, removeNetwork, removeProxy } from '../engine/egress-ops.js';
 import { networkName, proxyName } from '../model/names.js';
 import { probeImage } from '../engine/image-probe.js';
-import { copyWorkspace, seedWorkspace } from '../engine/seed.js';
+import { copyWorkspace, removeCopyHelper, seedWorkspace } from '../engine/seed.js';
+import { markFilled, markFilling } from '../engine/fill-record.js';
 import { recordProtect, removeProtectRecords } from '../engine/protect-record.js';
 import { contractViolations } from '../plan/contract.js';
 import { openSeedSource } from '../workspace/source.js';
@@ -187,7 +188,7 @@ async function runEnvironmentStep(step: EnvironmentStep, c: EnvironmentChange, i
       await operations.removeContainer(engine, need(), ctx.stopGraceSeconds);
       return null;
     case 'create-container':
-      return operations.createContainer(engine, ctx.desired.project, desired(), c.egress);
+      return operations.createContainer(engine, ctx.desired.project, desired(), c.egress, c.movedFrom?.environment ?? null);
     case 'copy-secrets': {
       const d = desired();
       await operations.copySecrets(engine, need(), ctx.secrets.get(c.name) ?? [], d.uid, d.gid);
@@ -207,7 +208,17 @@ async function runEnvironmentStep(step: EnvironmentStep, c: EnvironmentChange, i
       await operations.updateResources(engine, need(), c.resources, desired().spec.runtime);
       return id;
     case 'remove-volume':
+      // A copy helper left by an interrupted move would keep the volume in use.
+      await removeCopyHelper(engine, ctx.desired.project, c.volumeName);
       await operations.removeVolume(engine, c.volumeName);
+      // A fill record outlives nothing it describes.
+      await markFilled(engine, ctx.desired.project, c.name);
+      return id;
+    case 'mark-filling':
+      await markFilling(engine, ctx.desired.project, c.name);
+      return id;
+    case 'mark-filled':
+      await markFilled(engine, ctx.desired.project, c.name);
       return id;
     case 'seed-workspace': {
       const d = desired();
@@ -224,7 +235,7 @@ async function runEnvironmentStep(step: EnvironmentStep, c: EnvironmentChange, i
     case 'copy-workspace': {
       if (!c.movedFrom) throw new Error(`internal: ${c.address} has no workspace to copy from`);
       const d = desired();
-      await copyWorkspace(engine, ctx.desired.project, c.movedFrom.volume, need(), d.spec.image);
+      await copyWorkspace(engine, ctx.desired.project, c.movedFrom.volume, need(), d.spec.image, d.uid, d.gid);
       emit({ type: 'progress', address: c.address, message: `copied /workspace from ${c.movedFrom.volume} (environment ${c.movedFrom.environment})` });
       return id;
     }

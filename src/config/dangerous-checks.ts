@@ -6,6 +6,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { dirname, relative, resolve, isAbsolute } from 'node:path';
 import type { Diagnostic } from '../diagnostics.js';
 import { resolveHostPath } from './build-config.js';
+import { gitRedirect, localGitPath } from './git-url.js';
 import { isPlainObject } from './describe.js';
 import type { KeyPath } from './key-path.js';
 import { parseUser, settingSource } from './raw-config.js';
@@ -37,12 +38,7 @@ function isInside(path: string, dir: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
 
-/** A git URL that names a folder on this host rather than a remote. */
-function localGitPath(url: string): string | null {
-  if (url.startsWith('file://')) return url.slice('file://'.length);
-  if (/^(\/|\.\.?(\/|$)|~(\/|$))/.test(url)) return url;
-  return null;
-}
+
 
 /** Whether a mount exposes the Docker engine's API socket (full control of the host). */
 export function isDockerSocket(path: string): boolean {
@@ -88,7 +84,10 @@ function checkEnvironment(data: unknown, name: string, source: ConfigSource): Di
       const real = realHostPath(resolveHostPath(given, dirname(resolve(source.file))));
       if (!isInside(real, configDir)) {
         refuse('host-mounts', path, `seeding /workspace from '${given}' (${real}), outside the config's folder ${configDir}`, 'it copies host files the sandbox should not see into it');
+        continue;
       }
+      const redirect = path.includes('git') ? gitRedirect(real) : null;
+      if (redirect) refuse('host-mounts', path, `seeding /workspace from the git repository '${given}'`, `${redirect}, so files from outside the config's folder would be copied in`);
     }
   }
   const mounts = settingSource(data, name, 'mounts');

@@ -169,6 +169,9 @@ function checkSettings(settings: Record<string, unknown>, at: KeyPath, images: r
   }
 
   const workspace = isPlainObject(settings.workspace) ? settings.workspace : {};
+  if (at[0] === 'defaults' && 'adopt' in workspace) {
+    error([...at, 'workspace', 'adopt'], 'key', "'adopt' cannot be set in defaults", 'adopt a volume on the environment whose volume you checked: environments.NAME.workspace.adopt');
+  }
   if (workspace.adopt === true && ('from' in workspace || 'git' in workspace)) {
     error([...at, 'workspace', 'adopt'], 'key', 'an adopted volume is never seeded: adopt cannot be combined with from or git', `remove ${formatPath([...at, 'workspace', 'adopt'])}, or the seed`);
   }

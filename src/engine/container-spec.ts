@@ -7,9 +7,8 @@ import type { EgressPlan } from '../model/egress.js';
 import { VERSION } from '../version.js';
 import { Labels } from './labels.js';
 
-export function environmentLabels(project: string, d: DesiredEnvironment, createId = ''): Record<string, string> {
+export function environmentLabels(project: string, d: DesiredEnvironment): Record<string, string> {
   return {
-    ...(createId ? { [Labels.createId]: createId } : {}),
     [Labels.project]: project,
     [Labels.environment]: d.name,
     [Labels.role]: 'environment',
@@ -21,9 +20,9 @@ export function environmentLabels(project: string, d: DesiredEnvironment, create
   };
 }
 
-export function workspaceLabels(project: string, d: DesiredEnvironment, createId = ''): Record<string, string> {
+export function workspaceLabels(project: string, d: DesiredEnvironment, movedFrom: string | null = null): Record<string, string> {
   return {
-    ...(createId ? { [Labels.createId]: createId } : {}),
+    ...(movedFrom ? { [Labels.movedFrom]: movedFrom } : {}),
     [Labels.project]: project,
     [Labels.environment]: d.name,
     [Labels.role]: 'workspace',
@@ -50,8 +49,8 @@ export function proxyEnv(e: EgressPlan): string[] {
   return [`HTTP_PROXY=${url}`, `HTTPS_PROXY=${url}`, `http_proxy=${url}`, `https_proxy=${url}`, 'NO_PROXY=localhost,127.0.0.1', 'no_proxy=localhost,127.0.0.1'];
 }
 
-/** `createId` ties the container to a workspace volume made by the same call (see Labels.createId). */
-export function containerCreateOptions(project: string, d: DesiredEnvironment, egress: EgressPlan | null = null, createId = ''): Docker.ContainerCreateOptions {
+/** `movedFrom` labels a workspace volume this call makes for a renamed environment (see Labels.movedFrom). */
+export function containerCreateOptions(project: string, d: DesiredEnvironment, egress: EgressPlan | null = null, movedFrom: string | null = null): Docker.ContainerCreateOptions {
   const { spec, resources } = d;
   return {
     name: d.containerName,
@@ -66,11 +65,11 @@ export function containerCreateOptions(project: string, d: DesiredEnvironment, e
     User: spec.user,
     WorkingDir: WORKSPACE_PATH,
     Hostname: d.name,
-    Labels: environmentLabels(project, d, createId),
+    Labels: environmentLabels(project, d),
     HostConfig: {
       Mounts: [
         // The engine creates the named volume with these labels on first use, in the same call.
-        { Type: 'volume', Source: d.volumeName, Target: WORKSPACE_PATH, VolumeOptions: { NoCopy: false, Labels: workspaceLabels(project, d, createId), DriverConfig: { Name: 'local', Options: {} } } },
+        { Type: 'volume', Source: d.volumeName, Target: WORKSPACE_PATH, VolumeOptions: { NoCopy: false, Labels: workspaceLabels(project, d, movedFrom), DriverConfig: { Name: 'local', Options: {} } } },
         ...spec.mounts.map((m) => ({ Type: 'bind' as const, Source: m.source, Target: m.target, ReadOnly: m.readOnly })),
       ],
       // none: no network at all; egress: its own internal network, out only via its proxy.

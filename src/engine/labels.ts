@@ -17,12 +17,8 @@ export const Labels = {
   /** On environments and workspaces: at creation; on protect records: the value now. */
   protect: 'io.sandboxshift.protect',
   version: 'io.sandboxshift.version',
-  /**
-   * A random id given to a container at creation and to the workspace volume that the same
-   * create call made. When a never-started container and its volume share it, the volume was
-   * born in that interrupted create and no process has used it yet.
-   */
-  createId: 'io.sandboxshift.create-id',
+  /** On a workspace volume made for a `moved` environment: the environment whose files it takes. */
+  movedFrom: 'io.sandboxshift.moved-from',
   /** On images: the contract version the image promises (see images/README.md). */
   contract: 'io.sandboxshift.contract',
   /** On built images: which config image it is, and its build context. */
@@ -40,7 +36,7 @@ export const Labels = {
   lockCommand: 'io.sandboxshift.lock.command',
 } as const;
 
-export type Role = 'environment' | 'workspace' | 'lock' | 'egress' | 'network' | 'protect' | 'helper';
+export type Role = 'environment' | 'workspace' | 'lock' | 'egress' | 'network' | 'protect' | 'helper' | 'filling';
 
 export function projectFilter(project: string, role?: Role): Record<string, string[]> {
   return { label: [`${Labels.project}=${project}`, ...(role ? [`${Labels.role}=${role}`] : [])] };

@@ -86,7 +86,7 @@ export function buildObserved(
     const ours = labels[Labels.project] === project && labels[Labels.role] === 'workspace';
     const env = ours ? labels[Labels.environment] : workspaceVolumeEnvironment(project, v.Name);
     if (!env) continue;
-    if (ours) vols.set(env, { name: v.Name, environment: env, protect: labels[Labels.protect] === 'true', createId: labels[Labels.createId] ?? null });
+    if (ours) vols.set(env, { name: v.Name, environment: env, protect: labels[Labels.protect] === 'true', movedFrom: labels[Labels.movedFrom] ?? null });
     else foreign.set(env, { name: v.Name, environment: env, labels });
   }
   const imgs = new Map<string, ObservedImage>();
@@ -122,6 +122,7 @@ export function buildObserved(
     duplicates,
     volumes: vols,
     foreignVolumes: foreign,
+    filling: new Set(containers.filter((c) => c.Labels?.[Labels.role] === 'filling').map((c) => c.Labels?.[Labels.environment] ?? '')),
     images: imgs,
     protectRecords: protectRecords(containers),
     runtimes: Object.keys(info.Runtimes ?? {}).sort(),
@@ -147,7 +148,6 @@ function parseContainer(c: Docker.ContainerInfo): ObservedContainer | null {
     resources: parseJson<ResourcesSpec>(labels[Labels.resources]),
     resourcesFrom: 'label',
     protect: labels[Labels.protect] === 'true',
-    createId: labels[Labels.createId] ?? null,
     isolation: listedIsolation(c),
     inspected: null,
   };

@@ -1,13 +1,12 @@
 // One function per engine operation. No decisions: the plan chose them.
-import { randomUUID } from 'node:crypto';
 import type { DesiredEnvironment, ResourcesSpec } from '../model/desired.js';
 import type { EgressPlan } from '../model/egress.js';
 import { statusCode, type Docker } from './client.js';
 import { containerCreateOptions, hostPidsLimit } from './container-spec.js';
 import { secretsArchive } from './secrets-archive.js';
 
-export async function createContainer(engine: Docker, project: string, d: DesiredEnvironment, egress: EgressPlan | null = null): Promise<string> {
-  const container = await engine.createContainer(containerCreateOptions(project, d, egress, randomUUID()));
+export async function createContainer(engine: Docker, project: string, d: DesiredEnvironment, egress: EgressPlan | null = null, movedFrom: string | null = null): Promise<string> {
+  const container = await engine.createContainer(containerCreateOptions(project, d, egress, movedFrom));
   return container.id;
 }
 

@@ -3,7 +3,7 @@
 // created, not yet started, container.
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { pack, type Pack } from 'tar-stream';
+import { extract, pack, type Pack } from 'tar-stream';
 import { WORKSPACE_PATH } from '../model/names.js';
 import { statusCode, type Docker } from './client.js';
 import { Labels } from './labels.js';
@@ -21,11 +21,13 @@ export async function seedWorkspace(docker: Docker, containerId: string, dir: st
 /**
  * Copies one workspace volume into a new environment's (created, not yet started) container,
  * through the engine's archive API: a helper container that is never started mounts the old
- * volume read-only; its /workspace is streamed as a tar into the new one, owners and modes kept.
+ * volume read-only; its /workspace is streamed as a tar into the new one, modes kept and every
+ * entry owned by the new environment's user (as seeding does), so a rename that changes the
+ * user leaves a writable workspace. Nothing is held whole in memory.
  */
-export async function copyWorkspace(docker: Docker, project: string, fromVolume: string, toContainerId: string, image: string): Promise<void> {
-  const name = `${fromVolume}.copy`;
-  await removeOwnHelper(docker, name, project);
+export async function copyWorkspace(docker: Docker, project: string, fromVolume: string, toContainerId: string, image: string, uid: number, gid: number): Promise<void> {
+  const name = copyHelperName(fromVolume);
+  await removeCopyHelper(docker, project, fromVolume);
   const helper = await docker.createContainer({
     name,
     Image: image,
@@ -35,14 +37,34 @@ export async function copyWorkspace(docker: Docker, project: string, fromVolume:
   });
   try {
     const tar = await helper.getArchive({ path: `${WORKSPACE_PATH}/.` });
-    await docker.getContainer(toContainerId).putArchive(tar, { path: WORKSPACE_PATH });
+    await docker.getContainer(toContainerId).putArchive(reowned(tar, uid, gid), { path: WORKSPACE_PATH });
   } finally {
     await helper.remove({ force: true });
   }
 }
 
-/** A helper left by an interrupted copy is removed, but only if it is ours. */
-async function removeOwnHelper(docker: Docker, name: string, project: string): Promise<void> {
+function copyHelperName(volume: string): string {
+  return `${volume}.copy`;
+}
+
+/** The tar stream with every entry owned by uid:gid; entries pass through one at a time. */
+function reowned(source: NodeJS.ReadableStream, uid: number, gid: number): NodeJS.ReadableStream {
+  const ex = extract();
+  const out = pack();
+  ex.on('entry', (header, body, next) => {
+    const entry = out.entry({ ...header, uid, gid, uname: '', gname: '' }, (err) => (err ? ex.destroy(err) : next()));
+    body.pipe(entry);
+  });
+  ex.on('finish', () => out.finalize());
+  ex.on('error', (err) => out.destroy(err));
+  source.on('error', (err) => ex.destroy(err));
+  source.pipe(ex);
+  return out as unknown as NodeJS.ReadableStream;
+}
+
+/** A helper left by an interrupted copy of `volume` is removed (it would keep the volume in use), but only if it is ours. */
+export async function removeCopyHelper(docker: Docker, project: string, volume: string): Promise<void> {
+  const name = copyHelperName(volume);
   let labels: Record<string, string> | undefined;
   try {
     labels = (await docker.getContainer(name).inspect()).Config.Labels ?? {};

@@ -43,6 +43,11 @@ export const PROXY_POLICY_PATH = '/etc/sandboxshift/egress.json';
  * creates the new record before it removes the old one, and a crash in between leaves both:
  * read as protected, the safe side.
  */
+/** The record of a workspace fill (seed or moved copy) in progress: present only until it finishes. */
+export function fillingRecordName(project: string, env: string): string {
+  return `ss.${project}.${env}.filling`;
+}
+
 export function protectRecordName(project: string, env: string, protect: boolean): string {
   return `ss.${project}.${env}.protect-${protect ? 'on' : 'off'}`;
 }

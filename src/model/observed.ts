@@ -22,8 +22,6 @@ export interface ObservedContainer {
   resourcesFrom: 'label' | 'engine';
   /** The protect label at creation; see plan/protect.ts for the effective value. */
   protect: boolean;
-  /** Random id given at creation; shared with the workspace volume made by the same call. */
-  createId: string | null;
   /** Network and mounts as the list call shows them; null when not read from an engine (diff). */
   isolation: ListedIsolation | null;
   /** User, capabilities, security options, runtime: only on a full refresh, else null. */
@@ -34,8 +32,8 @@ export interface ObservedVolume {
   name: string;
   environment: string;
   protect: boolean;
-  /** The create id of the container whose create call made this volume (Labels.createId). */
-  createId: string | null;
+  /** For a volume made for a `moved` environment: the old environment whose files it takes. */
+  movedFrom: string | null;
 }
 
 /** A volume with a workspace's name that SandboxShift did not create (no labels of ours). */
@@ -82,6 +80,8 @@ export interface ObservedState {
   volumes: ReadonlyMap<string, ObservedVolume>;
   /** Volumes named like an environment's workspace but not made by us, by environment. Never written to. */
   foreignVolumes: ReadonlyMap<string, ForeignVolume>;
+  /** Environments whose workspace fill (seed or moved copy) began and never finished. */
+  filling: ReadonlySet<string>;
   /** Protect records by environment (two only after an interrupted change). */
   protectRecords: ReadonlyMap<string, readonly ObservedProtectRecord[]>;
   /** Images by every repo:tag they carry. */

@@ -1,8 +1,11 @@
 // Config → desired state. Reads secret values (from the environment or files) but never
 // lets them into the desired state: only their fingerprints go there.
 import { statSync } from 'node:fs';
-import { resolve as resolvePath } from 'node:path';
+import { isAbsolute, relative, resolve as resolvePath } from 'node:path';
+import { realHostPath } from '../config/dangerous-checks.js';
 import type { Config, EnvironmentConfig, SecretSource } from '../config/types.js';
+import { resolveHostPath } from '../config/build-config.js';
+import { localGitPath } from '../config/git-url.js';
 import { errorDiag, type Diagnostic } from '../diagnostics.js';
 import type { DesiredEnvironment, DesiredState, EnvironmentSpec, SecretValues } from './desired.js';
 import { hashOf, secretFingerprint, sha256 } from './hash.js';
@@ -53,6 +56,21 @@ export function resolveDesired(config: Config, options: ResolveOptions = {}): Re
   return { desired: { project: config.project, environments, images, sourceHash: sha256(config.source), moved }, secrets, diagnostics };
 }
 
+/** The `fromFile` secrets of any environment that lie inside `folder` (real paths compared). */
+function secretFilesUnder(config: Config, folder: string): string[] {
+  const root = realHostPath(folder);
+  const found = new Set<string>();
+  for (const env of Object.values(config.environments)) {
+    for (const source of Object.values(env.secrets)) {
+      if (!('fromFile' in source)) continue;
+      const real = realHostPath(resolvePath(config.dir, source.fromFile));
+      const rel = relative(root, real);
+      if (rel !== '' && !rel.startsWith('..') && !isAbsolute(rel)) found.add(source.fromFile);
+    }
+  }
+  return [...found].sort();
+}
+
 /** A seed folder that is missing or not a folder is found now, not halfway through an apply. */
 function seedFolderProblems(config: Config): Diagnostic[] {
   const out: Diagnostic[] = [];
@@ -64,6 +82,17 @@ function seedFolderProblems(config: Config): Diagnostic[] {
       if (!statSync(from).isDirectory()) problem = 'is not a folder';
     } catch (err) {
       problem = `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
+    }
+    // Every secret file inside the seed would be copied into the sandbox in the clear.
+    const inside = problem ? [] : secretFilesUnder(config, from);
+    if (inside.length) {
+      out.push(
+        errorDiag(`environment '${env.name}': workspace.from ${from} contains secret files (${inside.join(', ')}), which would be copied into /workspace in the clear`, {
+          file: config.file,
+          path: `environments.${env.name}.workspace.from`,
+          hint: 'seed from a folder that holds no secrets (e.g. ./seed), or keep the secret files outside it',
+        }),
+      );
     }
     if (problem) {
       out.push(
@@ -130,8 +159,8 @@ function desiredEnvironment(
     configHash: hashOf(spec),
     protect: env.protect,
     egress: env.egress,
-    workspace: env.workspace.git && /^\.\.?\//.test(env.workspace.git.url)
-      ? { ...env.workspace, git: { ...env.workspace.git, url: resolvePath(config.dir, env.workspace.git.url) } }
+    workspace: env.workspace.git && localGitPath(env.workspace.git.url) !== null
+      ? { ...env.workspace, git: { ...env.workspace.git, url: resolveHostPath(localGitPath(env.workspace.git.url)!, config.dir) } }
       : { ...env.workspace },
     uid: env.uid,
     gid: env.gid,

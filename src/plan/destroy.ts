@@ -18,7 +18,9 @@ export function planDestroy(desired: DesiredState, observed: ObservedState, opti
   const targets = options.targets ?? [];
   const purge = options.purgeVolumes === true;
   const inScope = (env: string) => targets.length === 0 || targets.includes(env);
-  const envs = new Set([...observed.containers.keys(), ...observed.volumes.keys(), ...observed.protectRecords.keys()].filter(inScope));
+  const envs = new Set(
+    [...observed.containers.keys(), ...observed.volumes.keys(), ...observed.protectRecords.keys(), ...observed.proxies.keys(), ...observed.networks.keys()].filter(inScope),
+  );
   const diagnostics: Diagnostic[] = checkTargets(desired, observed, targets);
   const changes: Change[] = [];
   for (const env of [...envs].sort()) {
@@ -41,19 +43,26 @@ export function planDestroy(desired: DesiredState, observed: ObservedState, opti
       const change = deleteChange(observed.project, c, reasons, purgeThis, egressRemovals(env, observed));
       // After the volume: a crash in between leaves the record, never an unrecorded volume.
       changes.push({ ...change, steps: [...change.steps, ...records] });
-    } else if (!volume && records.length) {
-      changes.push(leftover(observed.project, env, { reasons: [{ code: 'destroy', message: 'leftover protect record removed (its workspace volume is gone)' }], steps: records }));
-    } else if (purgeThis && volume) {
-      changes.push(
-        leftover(observed.project, env, {
-          reasons: [{ code: 'purge_workspace', message: 'leftover /workspace volume deleted by --purge-volumes' }],
-          dataEffect: 'destroys-workspace',
-          security: [WORKSPACE_DELETED],
-          volumeName: volume.name,
-          workspace: 'delete',
-          steps: ['remove-volume', ...records],
-        }),
-      );
+    } else {
+      // What an environment left without a container: an egress proxy and network (a create
+      // that failed half-way), protect records, and with --purge-volumes its volume.
+      const egress = egressRemovals(env, observed);
+      const egressReason = egress.length ? [{ code: 'destroy' as const, message: 'leftover egress proxy and network removed (no container uses them)' }] : [];
+      if (purgeThis && volume) {
+        changes.push(
+          leftover(observed.project, env, {
+            reasons: [...egressReason, { code: 'purge_workspace', message: 'leftover /workspace volume deleted by --purge-volumes' }],
+            dataEffect: 'destroys-workspace',
+            security: [WORKSPACE_DELETED],
+            volumeName: volume.name,
+            workspace: 'delete',
+            steps: [...egress, 'remove-volume', ...records],
+          }),
+        );
+      } else if ((!volume && records.length) || egress.length) {
+        const recordReason = !volume && records.length ? [{ code: 'destroy' as const, message: 'leftover protect record removed (its workspace volume is gone)' }] : [];
+        changes.push(leftover(observed.project, env, { reasons: [...egressReason, ...recordReason], steps: [...egress, ...(volume ? [] : records)] }));
+      }
     }
   }
   for (const c of observed.duplicates) {

@@ -27,6 +27,7 @@ export function emptyObserved(project: string): ObservedState {
     duplicates: [],
     volumes: new Map(),
     foreignVolumes: new Map(),
+    filling: new Set(),
     protectRecords: new Map(),
     images: new Map(),
     networks: new Map(),
@@ -72,7 +73,6 @@ export function observedFromDesired(desired: DesiredState, assume: EngineAssumpt
       resources: { ...d.resources },
       resourcesFrom: 'label',
       protect: d.protect,
-      createId: null,
       // Applying leaves exactly the spec: nothing to check against.
       isolation: null,
       inspected: null,
@@ -108,7 +108,7 @@ export function observedFromDesired(desired: DesiredState, assume: EngineAssumpt
   return {
     ...base,
     containers,
-    volumes: new Map([...desired.environments.values()].map((d) => [d.name, { name: d.volumeName, environment: d.name, protect: d.protect, createId: null }])),
+    volumes: new Map([...desired.environments.values()].map((d) => [d.name, { name: d.volumeName, environment: d.name, protect: d.protect, movedFrom: null }])),
     images,
     networks,
     outsideNetwork: networks.size > 0,

@@ -51,11 +51,21 @@ export function plan(desired: DesiredState, observed: ObservedState, options: Pl
     }
     const subnet = typeof subnets === 'string' ? undefined : subnets.get(d.name);
     const e = subnet && proxyImage ? egressPlanFor(desired.project, d, subnet, proxyImage.ref) : null;
-    const change = planEnvironment(d, observed, e, moveSource(d, desired, observed));
+    const move = moveSource(d, desired, observed);
+    if (move.diagnostic) diagnostics.push(move.diagnostic);
+    const change = planEnvironment(d, observed, e, move.source);
     const deps: string[] = [];
     // The old environment's container stops before its workspace is copied.
     if (change.steps.includes('copy-workspace') && change.movedFrom && observed.containers.has(change.movedFrom.environment)) {
-      deps.push(environmentAddress(change.movedFrom.environment));
+      const old = change.movedFrom.environment;
+      if (!inScope(old)) {
+        diagnostics.push(
+          errorDiag(`--target ${d.name}: its workspace is copied from '${old}' (moved), whose container must stop first`, {
+            hint: `add --target ${old}, so the copy is not taken while '${old}' still writes to it`,
+          }),
+        );
+      }
+      deps.push(environmentAddress(old));
     }
     if (builds.has(d.imageAddress) && change.steps.includes('create-container')) deps.push(d.imageAddress);
     if (change.steps.includes('create-proxy')) {
@@ -120,12 +130,11 @@ export function planEnvironment(
   const volume = observed.volumes.get(d.name);
   // A volume we did not create counts as existing: it is never seeded (see foreignVolumeProblem).
   const adopted = !volume && observed.foreignVolumes.has(d.name);
-  // A container that never started was left by an interrupted or failed apply. When the
-  // workspace volume was born in that same create call, nothing but our seed has touched it:
-  // it is made again, so a half-done seed or copy is redone rather than kept.
-  const halfMade = c?.state === 'created';
-  const redoVolume = halfMade && !!volume?.createId && volume.createId === c?.createId && (hasSeed(d) || moved !== null);
-  const volumeExists = (!!volume && !redoVolume) || adopted;
+  const volumeExists = !!volume || adopted;
+  // A fill (seed or moved copy) that an earlier apply began and never finished: its record is
+  // still on the engine. The fill is done again into the same volume (files of the same name
+  // overwritten, nothing deleted); with no fill left in the config, the record is just cleared.
+  const pending = !!volume && observed.filling.has(d.name);
   const egress = egressWork(d, e, observed);
   // Network and proxy must exist before the container joins them; removals wait for it to go.
   const egressFirst = e ? egress.steps : [];
@@ -146,16 +155,31 @@ export function planEnvironment(
     dependsOn: [],
   };
   // Creating the container creates its labelled volume when missing (one engine call).
-  const copy = !volumeExists && moved !== null;
-  const seed = !volumeExists && !copy && hasSeed(d);
+  // Only into a volume this change creates, or one whose fill never finished: a workspace in
+  // use is never overwritten. The record goes up before the first write and comes down after
+  // the last, so a fill cut short anywhere is seen by the next plan.
+  const copy = (!volumeExists || pending) && moved !== null;
+  const seed = (!volumeExists || pending) && !copy && hasSeed(d);
+  const fill = copy || seed;
   const createSteps = (): EnvironmentStep[] => [
+    ...(fill ? (['mark-filling'] as EnvironmentStep[]) : []),
     'create-container',
     ...(Object.keys(d.spec.secrets).length ? (['copy-secrets'] as EnvironmentStep[]) : []),
-    // Only into a volume this change creates: a workspace is never overwritten.
     ...(copy ? (['copy-workspace'] as EnvironmentStep[]) : []),
     ...(seed ? (['seed-workspace'] as EnvironmentStep[]) : []),
+    ...(fill || pending ? (['mark-filled'] as EnvironmentStep[]) : []),
     'start',
   ];
+  const pendingReason: Reason[] = pending
+    ? [
+        {
+          code: 'incomplete',
+          message: fill
+            ? `its /workspace was never completely filled (an earlier apply was interrupted): the ${copy ? 'copy' : 'seed'} is done again into it (files of the same name overwritten, nothing deleted)`
+            : 'its /workspace was never completely filled (an earlier apply was interrupted), and the config no longer fills it: it is kept as it is',
+        },
+      ]
+    : [];
   const movedFrom = copy ? moved : null;
   const movedReason: Reason[] = movedFrom
     ? [{ code: 'moved', message: `moved from environment.${movedFrom.environment}: its /workspace (${movedFrom.volume}) is copied into the new volume, and kept` }]
@@ -163,11 +187,13 @@ export function planEnvironment(
   if (!c) {
     const reasons: Reason[] = adopted
       ? [{ code: 'adopted', message: `adopts volume ${d.volumeName}, which sandboxshift did not create: mounted as /workspace as it is (nothing seeded; never purged)` }]
-      : volumeExists
-        ? [{ code: 'missing', message: `missing: container ${d.containerName} not found (removed outside sandboxshift, or destroyed); its /workspace volume is reused` }]
-        : movedFrom
-          ? movedReason
-          : [{ code: 'new', message: 'new environment' }];
+      : pending
+        ? [{ code: 'missing', message: `missing: container ${d.containerName} not found` }, ...pendingReason]
+        : volumeExists
+          ? [{ code: 'missing', message: `missing: container ${d.containerName} not found (removed outside sandboxshift, or destroyed); its /workspace volume is reused` }]
+          : movedFrom
+            ? movedReason
+            : [{ code: 'new', message: 'new environment' }];
     return {
       ...base,
       movedFrom,
@@ -185,27 +211,26 @@ export function planEnvironment(
   const before = seen && protect.current !== null ? { ...seen, protect: protect.current } : seen;
   const common = { ...base, before, containerId: c.id, workspace: 'keep' as const };
   const drift = securityDrift(observed.project, c, c.configHash === d.configHash);
-  const replaceReasons = [...whyReplace(d, c, observed, redoVolume), ...drift.reasons];
+  const replaceReasons = [...whyReplace(d, c, observed), ...(pending && c.state !== 'created' && fill ? pendingReason : []), ...drift.reasons];
   if (egress.networkLost) replaceReasons.push({ code: 'missing', attribute: 'egress', message: 'internal network missing (removed outside sandboxshift)' });
   if (replaceReasons.length > 0) {
     return {
       ...common,
       ...kind('replace'),
-      reasons: [...replaceReasons, ...egress.reasons, ...movedReason, ...protect.reasons],
+      reasons: [...replaceReasons, ...(c.state === 'created' ? pendingReason : []), ...egress.reasons, ...movedReason, ...protect.reasons],
       security: [
         ...drift.security,
         ...egress.security,
         ...securityNotes(c.spec ? { spec: c.spec, protect: protect.current === true } : null, { spec: d.spec, protect: d.protect }),
       ],
       dataEffect: 'recreate',
-      workspace: redoVolume ? 'create' : 'keep',
       movedFrom,
-      steps: [...protect.steps, 'remove-container', ...(redoVolume ? (['remove-volume'] as EnvironmentStep[]) : []), ...egressAfterRemoval, ...egressFirst, ...createSteps()],
+      steps: [...protect.steps, 'remove-container', ...egressAfterRemoval, ...egressFirst, ...createSteps()],
     };
   }
   // The allow list changes without touching the environment: only its proxy is recreated.
-  const reasons: Reason[] = [...egress.reasons, ...protect.reasons];
-  const steps: EnvironmentStep[] = [...protect.steps, ...egress.steps];
+  const reasons: Reason[] = [...egress.reasons, ...protect.reasons, ...pendingReason];
+  const steps: EnvironmentStep[] = [...protect.steps, ...egress.steps, ...(pending ? (['mark-filled'] as EnvironmentStep[]) : [])];
   if (c.name !== d.containerName && !observed.nameHolders?.has(d.containerName)) {
     reasons.push({ code: 'renamed', message: `renamed outside sandboxshift to ${c.name}` });
     steps.push('rename-container');
@@ -222,15 +247,14 @@ export function planEnvironment(
     steps.push('start');
   }
   if (steps.length === 0) return { ...common, ...kind('no-op'), reasons: [], security: [], dataEffect: 'none', steps };
-  const k: ChangeKind = steps.includes('update-resources') || steps.includes('rename-container') || egress.steps.length > 0 || protect.steps.length > 0 ? 'update' : 'start';
+  const k: ChangeKind = steps.some((s) => s !== 'start' && s !== 'unpause') ? 'update' : 'start';
   return { ...common, ...kind(k), reasons, security: [...protect.security, ...egress.security], dataEffect: 'none', steps };
 }
 
-function whyReplace(d: DesiredEnvironment, c: ObservedContainer, observed: ObservedState, redoVolume: boolean): Reason[] {
+function whyReplace(d: DesiredEnvironment, c: ObservedContainer, observed: ObservedState): Reason[] {
   if (c.state === 'dead') return [{ code: 'missing', message: 'container is dead on the engine' }];
   if (c.state === 'created') {
-    const volume = redoVolume ? `; its /workspace volume, made by that same apply and never used, is made and filled again` : '';
-    return [{ code: 'incomplete', message: `never started: an earlier apply was interrupted or failed before it finished (secrets, workspace and start are redone)${volume}` }];
+    return [{ code: 'incomplete', message: 'never started: an earlier apply was interrupted or failed before it finished (it is made again, secrets and start included)' }];
   }
   if (!c.spec || !c.configHash) return [{ code: 'untracked_spec', message: 'container has no readable spec label (made by another version)' }];
   if (c.configHash !== d.configHash) return specReasons(c.spec, d.spec);

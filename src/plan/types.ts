@@ -88,6 +88,8 @@ export type EnvironmentStep =
   | 'remove-volume'
   | 'seed-workspace'
   | 'copy-workspace'
+  | 'mark-filling'
+  | 'mark-filled'
   | 'create-network'
   | 'create-proxy'
   | 'remove-proxy'
@@ -115,6 +117,8 @@ const STEP_SETS: { readonly [T in Change['type']]: Record<StepOf<T>, true> } = {
     'remove-volume': true,
     'seed-workspace': true,
     'copy-workspace': true,
+    'mark-filling': true,
+    'mark-filled': true,
     'create-network': true,
     'create-proxy': true,
     'remove-proxy': true,

@@ -1,6 +1,7 @@
 // Redacted views of an environment for renderers: secrets by name only, sizes for people.
 import type { DesiredEnvironment, EnvironmentSpec, ResourcesSpec } from '../model/desired.js';
 import type { ObservedContainer } from '../model/observed.js';
+import { redactGitUrl } from '../config/git-url.js';
 import { formatBytes } from './format.js';
 import type { EnvironmentView } from './types.js';
 
@@ -33,7 +34,7 @@ export function desiredView(d: DesiredEnvironment): EnvironmentView {
 
 function seedOf(d: DesiredEnvironment): string | undefined {
   if (d.workspace.from) return `folder ${d.workspace.from}`;
-  if (d.workspace.git) return `git ${d.workspace.git.url}${d.workspace.git.ref ? `@${d.workspace.git.ref}` : ''}`;
+  if (d.workspace.git) return `git ${redactGitUrl(d.workspace.git.url)}${d.workspace.git.ref ? `@${d.workspace.git.ref}` : ''}`;
   return undefined;
 }
 

@@ -19,11 +19,44 @@ export function foreignVolumeProblem(d: DesiredEnvironment, observed: ObservedSt
   );
 }
 
-/** Where a renamed environment's new /workspace is copied from, when `moved` says so. */
-export function moveSource(d: DesiredEnvironment, desired: DesiredState, observed: ObservedState): { environment: string; volume: string } | null {
+/**
+ * Where a renamed environment's /workspace is copied from, when `moved` says so: the old
+ * environment's volume (ours, or one it adopted). A target that already has a workspace of its
+ * own, not made for this move, is refused: nothing would be copied, yet the old one would look
+ * moved.
+ */
+export function moveSource(
+  d: DesiredEnvironment,
+  desired: DesiredState,
+  observed: ObservedState,
+): { source: { environment: string; volume: string } | null; diagnostic: Diagnostic | null } {
   const from = desired.moved.get(d.name);
-  const volume = from ? observed.volumes.get(from) : undefined;
-  return from && volume ? { environment: from, volume: volume.name } : null;
+  if (!from) return { source: null, diagnostic: null };
+  const own = observed.volumes.get(d.name) ?? null;
+  const old = observed.volumes.get(from) ?? observed.foreignVolumes.get(from) ?? null;
+  if (own && own.movedFrom !== from) {
+    return {
+      source: null,
+      diagnostic: old
+        ? errorDiag(`moved: '${d.name}' already has its own workspace ${own.name}, so '${from}' (${old.name}) is not copied into it`, {
+            path: 'moved',
+            hint: `remove the moved entry for '${from}' (both volumes are kept), or copy what you need from ${old.name} by hand`,
+          })
+        : null,
+    };
+  }
+  if (!old) {
+    return {
+      source: null,
+      diagnostic: own
+        ? null
+        : warningDiag(`moved: no workspace of '${from}' is on the engine, so '${d.name}' starts with a new one`, {
+            path: 'moved',
+            hint: `check the old name (volumes are named ss.${observed.project}.NAME.workspace), or remove the moved entry`,
+          }),
+    };
+  }
+  return { source: { environment: from, volume: old.name }, diagnostic: null };
 }
 
 /**
@@ -34,17 +67,25 @@ export function orphanNotes(desired: DesiredState, observed: ObservedState, inSc
   const movedTo = new Map([...desired.moved].map(([to, from]) => [from, to]));
   const fresh = [...desired.environments.values()].filter((d) => !observed.volumes.has(d.name) && !observed.foreignVolumes.has(d.name) && !desired.moved.has(d.name)).map((d) => d.name);
   const out: Diagnostic[] = [];
-  for (const v of [...observed.volumes.values()].sort((a, b) => a.environment.localeCompare(b.environment))) {
+  const volumes = [...observed.volumes.values(), ...[...observed.foreignVolumes.values()].filter((v) => movedTo.has(v.environment))];
+  for (const v of volumes.sort((a, b) => a.environment.localeCompare(b.environment))) {
     const env = v.environment;
     if (desired.environments.has(env) || !inScope(env)) continue;
     const to = movedTo.get(env);
     const removing = observed.containers.has(env) ? ' (its container is removed by this plan)' : '';
     if (to) {
-      const copied = observed.volumes.has(to);
+      // Copied only when the target's volume was made for this move and its fill finished.
+      const own = observed.volumes.get(to);
+      const made = own?.movedFrom === env;
+      const state = !made
+        ? `is copied to '${to}' (moved) by this plan and then`
+        : observed.filling.has(to)
+          ? `is being copied to '${to}' (moved; an earlier apply was interrupted and the next one finishes it) and`
+          : `was copied to '${to}' (moved) and`;
       out.push(
-        warningDiag(`workspace ${v.name} of environment '${env}' ${copied ? `was copied to '${to}' (moved) and` : `is copied to '${to}' (moved) and then`} is kept${removing}`, {
+        warningDiag(`workspace ${v.name} of environment '${env}' ${state} is kept${removing}`, {
           path: 'moved',
-          hint: `delete it when you no longer need it: sandboxshift destroy --purge-volumes --target ${env}`,
+          hint: made && !observed.filling.has(to) ? `delete it when you no longer need it: sandboxshift destroy --purge-volumes --target ${env}` : 'keep it until the copy is done',
         }),
       );
       continue;

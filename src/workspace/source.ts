@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WorkspaceConfig } from '../config/types.js';
+import { redactGitUrl, withoutCredentials } from '../config/git-url.js';
 
 export interface SeedSource {
   dir: string;
@@ -21,7 +22,14 @@ export async function openSeedSource(ws: WorkspaceConfig): Promise<SeedSource | 
     if (ws.git.ref) await simpleGit(dir).checkout(ws.git.ref);
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
-    throw new Error(`cannot clone ${ws.git.url}${ws.git.ref ? ` at ${ws.git.ref}` : ''}: ${(err as Error).message.split('\n')[0]}`);
+    const url = redactGitUrl(ws.git.url);
+    const why = (err as Error).message.split('\n')[0] ?? '';
+    throw new Error(`cannot clone ${url}${ws.git.ref ? ` at ${ws.git.ref}` : ''}: ${redactGitUrl(why)}`);
   }
-  return { dir, describe: `${ws.git.url}${ws.git.ref ? `@${ws.git.ref}` : ''}`, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  // The clone lands in the sandbox: it keeps the remote, never credentials written into its URL.
+  if (withoutCredentials(ws.git.url) !== ws.git.url) {
+    const { simpleGit } = await import('simple-git');
+    await simpleGit(dir).remote(['set-url', 'origin', withoutCredentials(ws.git.url)]);
+  }
+  return { dir, describe: `${redactGitUrl(ws.git.url)}${ws.git.ref ? `@${ws.git.ref}` : ''}`, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }

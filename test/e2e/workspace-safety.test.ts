@@ -100,18 +100,26 @@ describe('an apply killed between creating a container and finishing it', () => 
     const planned = await p.run(['plan', '--detailed-exitcode'], { env: { SS_TEST_TOKEN: 'tok-value-1' } });
     expect(planned.code, planned.stderr).toBe(2);
     expect(planned.stdout).toContain('-/+ environment.a must be replaced');
-    expect(planned.stdout).toContain('never started: an earlier apply was interrupted or failed before it finished (secrets, workspace and start are redone)');
-    expect(planned.stdout).toContain('its /workspace volume, made by that same apply and never used, is made and filled again');
+    expect(planned.stdout).toContain('never started: an earlier apply was interrupted or failed before it finished (it is made again, secrets and start included)');
+    expect(planned.stdout).toContain('its /workspace was never completely filled (an earlier apply was interrupted): the seed is done again into it (files of the same name overwritten, nothing deleted)');
 
     // The killed run left its lock; it is released by id, as the locked error says.
     const locks = await docker.listContainers({ all: true, filters: { label: [`io.sandboxshift.project=${p.name}`, 'io.sandboxshift.role=lock'] } });
     for (const l of locks) await p.run(['unlock', l.Labels['io.sandboxshift.lock.id'] ?? '']);
 
+    // The user removes the broken environment and writes into its volume meanwhile: the next
+    // apply still knows the fill never finished, fills again, and deletes nothing of theirs.
+    expect((await p.run(['destroy', '--auto-approve'])).code).toBe(0);
+    expect(await containerState(p.name, 'a')).toBeNull();
+    await dockerCli(['run', '--rm', '--user', '0', '-v', `${volumeOf(p.name, 'a')}:/w`, 'sandboxshift/busybox:test', 'sh', '-c', 'echo mine > /w/mine.txt']);
+    const replanned = await p.run(['plan'], { env: { SS_TEST_TOKEN: 'tok-value-1' } });
+    expect(replanned.stdout).toContain('its /workspace was never completely filled (an earlier apply was interrupted): the seed is done again into it');
     const applied = await p.run(['apply', '--auto-approve'], { env: { SS_TEST_TOKEN: 'tok-value-1' } });
     expect(applied.code, applied.stdout + applied.stderr).toBe(0);
     expect(await containerState(p.name, 'a')).toBe('running');
     expect(await readWorkspaceFile(name, 'last.txt')).toBe('complete');
-    expect((await execIn(name, ['sh', '-c', 'ls /workspace | wc -l'])).trim()).toBe('121');
+    expect((await execIn(name, ['sh', '-c', 'ls /workspace | wc -l'])).trim()).toBe('122');
+    expect(await readWorkspaceFile(name, 'mine.txt')).toBe('mine\n');
     expect(await execIn(name, ['cat', '/run/secrets/token'])).toBe('tok-value-1');
     const again = await p.run(['plan', '--detailed-exitcode'], { env: { SS_TEST_TOKEN: 'tok-value-1' } });
     expect(again.code, again.stdout).toBe(0);
@@ -150,7 +158,8 @@ describe('moved', () => {
     expect(unhinted.stdout).toContain(`workspace ${volumeOf(p.name, 'old')} belongs to no environment in the config: 'old' was removed or renamed (its container is removed by this plan); the volume is kept`);
     expect(unhinted.stdout).toContain("if 'old' was renamed to 'new', add moved: [{ from: old, to: new }] so its files follow");
 
-    p.write(`${busybox('new: { image: busybox, command: "sleep 3600" }')}moved:\n  - { from: old, to: new }\n`);
+    // The new name also runs as another user: the moved files must be its own, and writable.
+    p.write(`${busybox('new: { image: busybox, command: "sleep 3600", user: "1000:1000" }')}moved:\n  - { from: old, to: new }\n`);
     const planned = await p.run(['plan']);
     expect(planned.stdout).toContain('moved to environment.new (moved): container removed; /workspace volume kept and copied');
     expect(planned.stdout).toContain(`workspace: new volume ${volumeOf(p.name, 'new')}, its files copied from ${volumeOf(p.name, 'old')}`);
@@ -159,7 +168,9 @@ describe('moved', () => {
     expect(await containerState(p.name, 'old')).toBeNull();
     const name = containerOf(p.name, 'new');
     expect(await readWorkspaceFile(name, 'src/notes.txt')).toBe('work-in-progress\n');
-    expect((await execIn(name, ['stat', '-c', '%u:%g', '/workspace/src/notes.txt'])).trim()).toBe('65532:65532');
+    // (The /workspace folder itself comes from the image, like any new volume's; any-UID images are issue 11's.)
+    expect((await execIn(name, ['stat', '-c', '%u:%g', '/workspace/src/notes.txt', '/workspace/src'])).trim()).toBe('1000:1000\n1000:1000');
+    await execIn(name, ['sh', '-c', 'echo more >> /workspace/src/notes.txt && touch /workspace/src/new-file']);
     // The old volume is kept until the user deletes it; the next plan has nothing to do.
     expect(await volumeExists(volumeOf(p.name, 'old'))).toBe(true);
     const again = await p.run(['plan', '--detailed-exitcode']);

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateConfigText } from '../../../src/config/index.js';
+import { resolveDesired } from '../../../src/model/resolve.js';
+import { desiredView } from '../../../src/plan/view.js';
 
 function project(): { dir: string; outside: string; file: string } {
   const root = realpathSync(mkdtempSync(join(tmpdir(), 'ss-seedcheck-')));
@@ -49,6 +51,41 @@ describe('workspace seed paths', () => {
     expect(errors(yaml(`workspace: { git: { url: "file://${p.outside}" } }`), p.file)[0]).toContain(`seeding /workspace from '${p.outside}'`);
   });
 
+  it.each([
+    ['a bare relative path', 'seed/../../elsewhere'],
+    ['a file URL with a host', 'file://localhost/ABS'],
+  ])('treats %s as a host folder, resolved against the config folder', (_, url) => {
+    const p = project();
+    const given = url.replace('/ABS', p.outside);
+    expect(errors(yaml(`workspace: { git: { url: "${given}" } }`), p.file)[0]).toContain(`), outside the config's folder ${p.dir} is refused`);
+  });
+
+  it('refuses a repository inside the folder whose .git points elsewhere', () => {
+    const p = project();
+    mkdirSync(join(p.dir, 'repo'));
+    writeFileSync(join(p.dir, 'repo', '.git'), `gitdir: ${p.outside}/.git\n`);
+    expect(errors(yaml('workspace: { git: { url: ./repo } }'), p.file)).toEqual([
+      `seeding /workspace from the git repository './repo' is refused for environment 'box': ${join(p.dir, 'repo', '.git')} is a gitfile (gitdir: ${p.outside}/.git), so files from outside the config's folder would be copied in`,
+    ]);
+  });
+
+  it('refuses a seed folder that holds a secret file, naming it', () => {
+    const p = project();
+    mkdirSync(join(p.dir, 'seed', 'secrets'));
+    writeFileSync(join(p.dir, 'seed', 'secrets', 'token'), 'SUPER-SECRET');
+    const { config } = validateConfigText(yaml('workspace: { from: ./seed }', 'secrets: { token: { fromFile: ./seed/secrets/token } }'), p.file);
+    const r = resolveDesired(config!, { env: {} });
+    expect(r.diagnostics.map((d) => d.message)).toEqual([
+      `environment 'box': workspace.from ${join(p.dir, 'seed')} contains secret files (${join(p.dir, 'seed', 'secrets', 'token')}), which would be copied into /workspace in the clear`,
+    ]);
+  });
+
+  it('never shows credentials written into a git URL', () => {
+    const { config } = validateConfigText(yaml('workspace: { git: { url: "https://bob:ghp_SECRET42@git.example/r.git", ref: main } }'), '/srv/sandboxshift.yaml');
+    const d = resolveDesired(config!, { env: {} }).desired.environments.get('box')!;
+    expect(desiredView(d).seed).toBe('git https://***@git.example/r.git@main');
+  });
+
   it('allows it under allowDangerous: [host-mounts]', () => {
     const p = project();
     expect(errors(yaml('workspace: { from: ../elsewhere }', 'allowDangerous: [host-mounts]'), p.file)).toEqual([]);
@@ -71,6 +108,12 @@ describe('moved', () => {
     ['[{ from: a, to: b }, { from: a, to: b }]', ["moved: 'a' is moved twice (also in moved[0])", "moved: two workspaces move into 'b' (also in moved[0])"]],
   ])('refuses %s', (moved, expected) => {
     expect(errors(text(moved), '/srv/sandboxshift.yaml')).toEqual(expected);
+  });
+
+  it('refuses adopt in defaults: a volume is adopted one environment at a time', () => {
+    expect(errors(['version: 1', 'project: demo', 'defaults: { workspace: { adopt: true } }', 'environments:', '  box: {}', ''].join('\n'), '/srv/sandboxshift.yaml')).toEqual([
+      "'adopt' cannot be set in defaults",
+    ]);
   });
 
   it('refuses adopt together with a seed', () => {

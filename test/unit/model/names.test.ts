@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { validateConfigText } from '../../../src/config/index.js';
 import { RESERVED_ENVIRONMENT_NAMES } from '../../../src/config/semantic-checks.js';
-import { containerName, lockContainerName, networkName, outsideNetworkName, protectRecordName, proxyName, volumeName } from '../../../src/model/names.js';
+import { containerName, lockContainerName, networkName, outsideNetworkName, fillingRecordName, protectRecordName, proxyName, volumeName } from '../../../src/model/names.js';
 
 const PROJECT = 'demo';
 
@@ -13,7 +13,7 @@ function engineNames(envs: readonly string[]): Record<'containers' | 'networks' 
   return {
     containers: [
       lockContainerName(PROJECT),
-      ...envs.flatMap((e) => [containerName(PROJECT, e), proxyName(PROJECT, e), protectRecordName(PROJECT, e, true), protectRecordName(PROJECT, e, false)]),
+      ...envs.flatMap((e) => [containerName(PROJECT, e), proxyName(PROJECT, e), protectRecordName(PROJECT, e, true), protectRecordName(PROJECT, e, false), fillingRecordName(PROJECT, e), `${volumeName(PROJECT, e)}.copy`]),
     ],
     networks: [outsideNetworkName(PROJECT), ...envs.map((e) => networkName(PROJECT, e))],
     volumes: envs.map((e) => volumeName(PROJECT, e)),

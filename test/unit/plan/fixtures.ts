@@ -60,14 +60,13 @@ export function applied(d: DesiredEnvironment, extra: Partial<ObservedContainer>
     resources: { ...d.resources },
     resourcesFrom: 'label',
     protect: d.protect,
-    createId: null,
     isolation: null,
     inspected: null,
     ...extra,
   };
 }
 
-export function observedOf(containers: ObservedContainer[], opts: { volumes?: string[]; runtimes?: string[]; imageId?: string; foreign?: string[]; volumeCreateId?: string } = {}): ObservedState {
+export function observedOf(containers: ObservedContainer[], opts: { volumes?: string[]; runtimes?: string[]; imageId?: string; foreign?: string[]; movedFrom?: Record<string, string>; filling?: string[] } = {}): ObservedState {
   const volumes = opts.volumes ?? containers.map((c) => c.environment);
   return {
     project: 'demo',
@@ -78,7 +77,8 @@ export function observedOf(containers: ObservedContainer[], opts: { volumes?: st
     usedSubnets: [],
     proxies: new Map(),
     protectRecords: new Map(),
-    volumes: new Map(volumes.map((v) => [v, { name: `ss.demo.${v}.workspace`, environment: v, protect: false, createId: opts.volumeCreateId ?? null }])),
+    volumes: new Map(volumes.map((v) => [v, { name: `ss.demo.${v}.workspace`, environment: v, protect: false, movedFrom: opts.movedFrom?.[v] ?? null }])),
+    filling: new Set(opts.filling ?? []),
     foreignVolumes: new Map((opts.foreign ?? []).map((v) => [v, { name: `ss.demo.${v}.workspace`, environment: v, labels: {} }])),
     images: new Map([['sandboxshift/busybox:test', { id: opts.imageId ?? IMAGE_ID, contract: '1', build: null, created: 0, tags: ['sandboxshift/busybox:test'] }]]),
     runtimes: opts.runtimes ?? ['runc', 'runsc'],

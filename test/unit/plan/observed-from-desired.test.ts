@@ -45,8 +45,8 @@ describe('observedFromDesired', () => {
     expect(a.spec).not.toBe(desired.environments.get('a')!.spec);
     expect(observed.images.get('sandboxshift/busybox:test')?.id).toBe(a.imageId);
     expect([...observed.volumes.values()]).toEqual([
-      { name: 'ss.demo.a.workspace', environment: 'a', protect: true, createId: null },
-      { name: 'ss.demo.b.workspace', environment: 'b', protect: false, createId: null },
+      { name: 'ss.demo.a.workspace', environment: 'a', protect: true, movedFrom: null },
+      { name: 'ss.demo.b.workspace', environment: 'b', protect: false, movedFrom: null },
     ]);
     expect(observed.networks.get('b')).toEqual({ id: 'ss.demo.b.net', name: 'ss.demo.b.net', subnets: ['10.213.0.0/28'] });
     expect(observed.proxies.get('b')).toMatchObject({ name: 'ss.demo.b.egress', state: 'running', allow: ['pypi.org'], image: desired.images.get('sandboxshift-egress')!.ref });

@@ -20,7 +20,7 @@ function withRecords(observed: ObservedState, ...records: Array<[env: string, pr
 function appliedWith(name: string, created: boolean): ObservedState {
   const d = desiredOf([env(name, { protect: created })]).environments.get(name)!;
   const o = observedOf([applied(d)]);
-  return { ...o, volumes: new Map([[name, { name: d.volumeName, environment: name, protect: created, createId: null }]]) };
+  return { ...o, volumes: new Map([[name, { name: d.volumeName, environment: name, protect: created, movedFrom: null }]]) };
 }
 
 describe('protect', () => {

@@ -15,34 +15,54 @@ describe('half-made environments', () => {
     expect(c.kind).toBe('replace');
     expect(c.reasons[0]).toEqual({
       code: 'incomplete',
-      message: 'never started: an earlier apply was interrupted or failed before it finished (secrets, workspace and start are redone)',
+      message: 'never started: an earlier apply was interrupted or failed before it finished (it is made again, secrets and start included)',
     });
     expect(c.steps).toEqual(['remove-container', 'create-container', 'copy-secrets', 'start']);
     expect(c).toMatchObject({ workspace: 'keep' });
   });
 
-  it('makes the workspace again when it was born in the interrupted create, so a half-done seed is redone', () => {
+  it('records a fill before the first write and clears it after the last', () => {
     const desired = desiredOf([seeded('a')]);
-    const c0 = applied(desired.environments.get('a')!, { state: 'created', createId: 'id-1' });
-    const c = plan(desired, observedOf([c0], { volumeCreateId: 'id-1' })).changes[0]!;
-    expect(c.steps).toEqual(['remove-container', 'remove-volume', 'create-container', 'seed-workspace', 'start']);
-    expect(c).toMatchObject({ workspace: 'create' });
-    expect(c.reasons[0]?.message).toContain('its /workspace volume, made by that same apply and never used, is made and filled again');
+    const c = plan(desired, observedOf([], { volumes: [] })).changes[0]!;
+    expect(c.steps).toEqual(['mark-filling', 'create-container', 'seed-workspace', 'mark-filled', 'start']);
   });
 
-  it('never removes a volume that existed before the interrupted create', () => {
+  it('fills again, into the same volume, when a fill never finished: nothing is deleted', () => {
     const desired = desiredOf([seeded('a')]);
-    const c0 = applied(desired.environments.get('a')!, { state: 'created', createId: 'id-2' });
-    const c = plan(desired, observedOf([c0], { volumeCreateId: 'id-1' })).changes[0]!;
-    expect(c.steps).toEqual(['remove-container', 'create-container', 'start']);
-    expect(c).toMatchObject({ workspace: 'keep' });
+    const c = plan(desired, observedOf([applied(desired.environments.get('a')!, { state: 'created' })], { filling: ['a'] })).changes[0]!;
+    expect(c.kind).toBe('replace');
+    expect(c.steps).toEqual(['remove-container', 'mark-filling', 'create-container', 'seed-workspace', 'mark-filled', 'start']);
+    expect(c.steps).not.toContain('remove-volume');
+    expect(c.reasons.map((r) => r.message)).toContain(
+      'its /workspace was never completely filled (an earlier apply was interrupted): the seed is done again into it (files of the same name overwritten, nothing deleted)',
+    );
   });
 
-  it('leaves a started and stopped container alone but for a start', () => {
+  it('still fills again after the half-made container was removed (destroy, docker rm)', () => {
     const desired = desiredOf([seeded('a')]);
-    const c = plan(desired, observedOf([applied(desired.environments.get('a')!, { state: 'exited', status: 'Exited (0)', createId: 'x' })], { volumeCreateId: 'x' })).changes[0]!;
-    expect(c.kind).toBe('start');
-    expect(c.steps).toEqual(['start']);
+    const c = plan(desired, observedOf([], { volumes: ['a'], filling: ['a'] })).changes[0]!;
+    expect(c.kind).toBe('create');
+    expect(c).toMatchObject({ workspace: 'reuse' });
+    expect(c.steps).toEqual(['mark-filling', 'create-container', 'seed-workspace', 'mark-filled', 'start']);
+    expect(c.reasons[1]?.code).toBe('incomplete');
+  });
+
+  it('never fills a workspace whose fill finished, container or not', () => {
+    const desired = desiredOf([seeded('a')]);
+    expect(plan(desired, observedOf([], { volumes: ['a'] })).changes[0]!.steps).toEqual(['create-container', 'start']);
+    const stopped = plan(desired, observedOf([applied(desired.environments.get('a')!, { state: 'exited', status: 'Exited (0)' })])).changes[0]!;
+    expect(stopped.kind).toBe('start');
+    expect(stopped.steps).toEqual(['start']);
+  });
+
+  it('only clears the record when the config no longer fills the workspace', () => {
+    const desired = desiredOf([env('a')]);
+    const c = plan(desired, observedOf([applied(desired.environments.get('a')!)], { filling: ['a'] })).changes[0]!;
+    expect(c.kind).toBe('update');
+    expect(c.steps).toEqual(['mark-filled']);
+    expect(c.reasons.map((r) => r.message)).toEqual([
+      'its /workspace was never completely filled (an earlier apply was interrupted), and the config no longer fills it: it is kept as it is',
+    ]);
   });
 });
 
@@ -82,21 +102,58 @@ describe('moved', () => {
     expect(byAddress['environment.old']?.reasons[0]?.message).toBe('moved to environment.new (moved): container removed; /workspace volume kept and copied');
     expect(byAddress['environment.new']).toMatchObject({
       kind: 'create',
-      steps: ['create-container', 'copy-workspace', 'start'],
+      steps: ['mark-filling', 'create-container', 'copy-workspace', 'mark-filled', 'start'],
       dependsOn: ['environment.old'],
       movedFrom: { environment: 'old', volume: 'ss.demo.old.workspace' },
     });
     expect(renderText(planToJson(p))).toContain('workspace: new volume ss.demo.new.workspace, its files copied from ss.demo.old.workspace');
     expect(p.diagnostics.map((d) => d.message)).toEqual([
-      "workspace ss.demo.old.workspace of environment 'old' is copied to 'new' (moved) and then is kept (its container is removed by this plan)",
+      "workspace ss.demo.old.workspace of environment 'old' is copied to 'new' (moved) by this plan and then is kept (its container is removed by this plan)",
     ]);
   });
 
   it('does nothing more once the renamed environment has its own workspace', () => {
     const now = desiredOf([env('new')], {}, { moved: [{ from: 'old', to: 'new' }] });
-    const p = plan(now, observedOf([applied(now.environments.get('new')!)], { volumes: ['new', 'old'] }));
+    const p = plan(now, observedOf([applied(now.environments.get('new')!)], { volumes: ['new', 'old'], movedFrom: { new: 'old' } }));
     expect(p.changes.map((c) => c.kind)).toEqual(['no-op']);
     expect(p.diagnostics.map((d) => d.message)).toEqual(["workspace ss.demo.old.workspace of environment 'old' was copied to 'new' (moved) and is kept"]);
+  });
+
+  it('says a copy cut short is not done yet, and finishes it into the same volume', () => {
+    const now = desiredOf([env('new')], {}, { moved: [{ from: 'old', to: 'new' }] });
+    const p = plan(now, observedOf([], { volumes: ['new', 'old'], movedFrom: { new: 'old' }, filling: ['new'] }));
+    expect(p.changes[0]).toMatchObject({ kind: 'create', workspace: 'reuse', steps: ['mark-filling', 'create-container', 'copy-workspace', 'mark-filled', 'start'] });
+    expect(p.diagnostics.map((d) => d.message)).toEqual([
+      "workspace ss.demo.old.workspace of environment 'old' is being copied to 'new' (moved; an earlier apply was interrupted and the next one finishes it) and is kept",
+    ]);
+  });
+
+  it('refuses a move into an environment that already has its own workspace', () => {
+    const now = desiredOf([env('new')], {}, { moved: [{ from: 'old', to: 'new' }] });
+    const p = plan(now, observedOf([applied(now.environments.get('new')!)], { volumes: ['new', 'old'] }));
+    expect(p.diagnostics.map((d) => `${d.severity}: ${d.message}`)).toContain(
+      "error: moved: 'new' already has its own workspace ss.demo.new.workspace, so 'old' (ss.demo.old.workspace) is not copied into it",
+    );
+  });
+
+  it('warns when a moved entry names no workspace on the engine', () => {
+    const now = desiredOf([env('new')], {}, { moved: [{ from: 'olf', to: 'new' }] });
+    const p = plan(now, observedOf([], { volumes: [] }));
+    expect(p.diagnostics.map((d) => `${d.severity}: ${d.message}`)).toEqual(["warning: moved: no workspace of 'olf' is on the engine, so 'new' starts with a new one"]);
+    expect(p.changes[0]?.reasons[0]?.message).toBe('new environment');
+  });
+
+  it('copies from a volume the old environment had adopted', () => {
+    const now = desiredOf([env('new')], {}, { moved: [{ from: 'old', to: 'new' }] });
+    const p = plan(now, observedOf([], { volumes: [], foreign: ['old'] }));
+    expect(p.changes[0]).toMatchObject({ steps: ['mark-filling', 'create-container', 'copy-workspace', 'mark-filled', 'start'], movedFrom: { environment: 'old', volume: 'ss.demo.old.workspace' } });
+  });
+
+  it('refuses --target of the new name alone while the old container still runs', () => {
+    const old = desiredOf([env('old')]);
+    const now = desiredOf([env('new')], {}, { moved: [{ from: 'old', to: 'new' }] });
+    const p = plan(now, observedOf([applied(old.environments.get('old')!)]), { targets: ['new'] });
+    expect(p.diagnostics.map((d) => d.message)).toContain("--target new: its workspace is copied from 'old' (moved), whose container must stop first");
   });
 
   it('names an orphaned workspace and guesses the rename', () => {
