@@ -4,10 +4,10 @@ import { describe, expect, it } from 'vitest';
 import type { Docker } from '../../../src/engine/index.js';
 import { executePlan } from '../../../src/apply/executor.js';
 import type { ApplyEvent } from '../../../src/apply/events.js';
-import { plan } from '../../../src/plan/index.js';
+import { plan, planDestroy } from '../../../src/plan/index.js';
 import { applied, desiredOf, env, observedOf } from '../plan/fixtures.js';
 
-function fakeDocker(opts: { failCreate?: string } = {}) {
+function fakeDocker(opts: { failCreate?: string; failStop?: string } = {}) {
   const calls: string[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
@@ -20,7 +20,10 @@ function fakeDocker(opts: { failCreate?: string } = {}) {
   };
   const container = (id: string) => ({
     start: () => op(`start ${id}`),
-    stop: () => op(`stop ${id}`),
+    stop: async () => {
+      await op(`stop ${id}`);
+      if (id === opts.failStop) throw Object.assign(new Error('boom'), { statusCode: 500, json: { message: 'cannot kill container: permission denied' } });
+    },
     remove: () => op(`remove ${id}`),
     unpause: () => op(`unpause ${id}`),
     update: (u: { Memory: number }) => op(`update ${id} memory=${u.Memory}`),
@@ -53,14 +56,16 @@ describe('executor', () => {
     const result = await executePlan(p, { engine: docker, desired: now, secrets: new Map([['keep', [{ name: 'tok', value: Buffer.from('v') }]]]), parallelism: 1, onEvent: (e) => events.push(e) });
     expect(calls).toEqual([
       'create ss.demo.fresh sandboxshift/busybox:test',
+      // A delete is asked to stop when the walk begins (alongside the first change); it is removed on its turn.
+      'stop old-gone',
       'start id-ss.demo.fresh',
       'update old-grow memory=1073741824',
+      // A replacement stops only on its turn.
       'stop old-keep',
       'remove old-keep',
       'create ss.demo.keep sandboxshift/busybox:test',
       'putArchive id-ss.demo.keep / tar',
       'start id-ss.demo.keep',
-      'stop old-gone',
       'remove old-gone',
     ]);
     expect(result.failed).toEqual([]);
@@ -88,6 +93,27 @@ describe('executor', () => {
     const result = await executePlan(plan(desired, observedOf([])), { engine: docker, desired, secrets: new Map(), parallelism: 3 });
     expect(result.completed).toHaveLength(12);
     expect(maxInFlight()).toBe(3);
+  });
+
+  it('stops every delete at once, whatever the parallelism, and removes them parallelism at a time', async () => {
+    const old = desiredOf(['a', 'b', 'c', 'd', 'e', 'f'].map((n) => env(n)));
+    const observed = observedOf([...old.environments.values()].map((d) => applied(d, { id: `old-${d.name}` })));
+    const { docker, calls, maxInFlight } = fakeDocker();
+    const result = await executePlan(planDestroy(old, observed), { engine: docker, desired: old, secrets: new Map(), parallelism: 2 });
+    expect(result.completed).toHaveLength(6);
+    expect(maxInFlight()).toBe(6);
+    expect(calls.slice(0, 6)).toEqual(['stop old-a', 'stop old-b', 'stop old-c', 'stop old-d', 'stop old-e', 'stop old-f']);
+    expect(calls.slice(6).sort()).toEqual(['remove old-a', 'remove old-b', 'remove old-c', 'remove old-d', 'remove old-e', 'remove old-f']);
+  });
+
+  it('a failed early stop fails its delete at remove-container, with the engine\'s message', async () => {
+    const old = desiredOf([env('a'), env('b')]);
+    const observed = observedOf([...old.environments.values()].map((d) => applied(d, { id: `old-${d.name}` })));
+    const { docker, calls } = fakeDocker({ failStop: 'old-a' });
+    const result = await executePlan(planDestroy(old, observed), { engine: docker, desired: old, secrets: new Map(), parallelism: 1 });
+    expect(result.failed).toEqual([{ address: 'environment.a', kind: 'delete', step: 'remove-container', error: 'cannot kill container: permission denied' }]);
+    expect(result.completed.map((c) => c.address)).toEqual(['environment.b']);
+    expect(calls).not.toContain('remove old-a');
   });
 
   it('skips a change whose dependency failed', async () => {
