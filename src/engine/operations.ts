@@ -42,29 +42,18 @@ export async function updateResources(engine: Docker, id: string, r: ResourcesSp
   });
 }
 
-/**
- * Stops gracefully: the container's stop signal (SIGTERM unless its image says otherwise), then
- * SIGKILL after the grace period. False when the container is already gone.
- */
-export async function stopContainer(engine: Docker, id: string, graceSeconds = 10): Promise<boolean> {
+/** Stops gracefully (SIGTERM, then SIGKILL after the grace period) and removes; volumes stay. */
+export async function removeContainer(engine: Docker, id: string, graceSeconds = 10): Promise<void> {
+  const c = engine.getContainer(id);
   try {
-    await engine.getContainer(id).stop({ t: graceSeconds });
+    await c.stop({ t: graceSeconds });
   } catch (err) {
     const code = statusCode(err);
-    if (code === 404) return false;
-    if (code !== 304) throw err; // 304: already stopped
+    if (code === 404) return;
+    if (code !== 304) throw err;
   }
-  return true;
-}
-
-/**
- * Stops gracefully and removes; volumes stay. `stopped` is a stop already under way for this
- * container (see the executor), awaited instead of asking again.
- */
-export async function removeContainer(engine: Docker, id: string, graceSeconds = 10, stopped?: Promise<boolean>): Promise<void> {
-  if (!(await (stopped ?? stopContainer(engine, id, graceSeconds)))) return;
   try {
-    await engine.getContainer(id).remove({ force: true, v: false });
+    await c.remove({ force: true, v: false });
   } catch (err) {
     if (statusCode(err) !== 404) throw err;
   }

@@ -2,7 +2,7 @@
 // and keeps going past a failure. A recording fake stands in for dockerode.
 import { describe, expect, it } from 'vitest';
 import type { Docker } from '../../../src/engine/index.js';
-import { executePlan } from '../../../src/apply/executor.js';
+import { executePlan, REMOVALS_IN_FLIGHT } from '../../../src/apply/executor.js';
 import type { ApplyEvent } from '../../../src/apply/events.js';
 import { plan, planDestroy } from '../../../src/plan/index.js';
 import { applied, desiredOf, env, observedOf } from '../plan/fixtures.js';
@@ -56,9 +56,10 @@ describe('executor', () => {
     const result = await executePlan(p, { engine: docker, desired: now, secrets: new Map([['keep', [{ name: 'tok', value: Buffer.from('v') }]]]), parallelism: 1, onEvent: (e) => events.push(e) });
     expect(calls).toEqual([
       'create ss.demo.fresh sandboxshift/busybox:test',
-      // A delete is asked to stop when the walk begins (alongside the first change); it is removed on its turn.
+      // A deleted environment's container is stopped and removed from the start of the walk.
       'stop old-gone',
       'start id-ss.demo.fresh',
+      'remove old-gone',
       'update old-grow memory=1073741824',
       // A replacement stops only on its turn.
       'stop old-keep',
@@ -66,7 +67,6 @@ describe('executor', () => {
       'create ss.demo.keep sandboxshift/busybox:test',
       'putArchive id-ss.demo.keep / tar',
       'start id-ss.demo.keep',
-      'remove old-gone',
     ]);
     expect(result.failed).toEqual([]);
     expect(result.completed.map((c) => `${c.address}:${c.kind}`)).toEqual([
@@ -95,18 +95,31 @@ describe('executor', () => {
     expect(maxInFlight()).toBe(3);
   });
 
-  it('stops every delete at once, whatever the parallelism, and removes them parallelism at a time', async () => {
+  it('stops and removes the containers of every delete at once, whatever the parallelism', async () => {
     const old = desiredOf(['a', 'b', 'c', 'd', 'e', 'f'].map((n) => env(n)));
     const observed = observedOf([...old.environments.values()].map((d) => applied(d, { id: `old-${d.name}` })));
     const { docker, calls, maxInFlight } = fakeDocker();
     const result = await executePlan(planDestroy(old, observed), { engine: docker, desired: old, secrets: new Map(), parallelism: 2 });
     expect(result.completed).toHaveLength(6);
     expect(maxInFlight()).toBe(6);
-    expect(calls.slice(0, 6)).toEqual(['stop old-a', 'stop old-b', 'stop old-c', 'stop old-d', 'stop old-e', 'stop old-f']);
-    expect(calls.slice(6).sort()).toEqual(['remove old-a', 'remove old-b', 'remove old-c', 'remove old-d', 'remove old-e', 'remove old-f']);
+    expect(calls).toEqual([
+      ...['a', 'b', 'c', 'd', 'e', 'f'].map((n) => `stop old-${n}`),
+      ...['a', 'b', 'c', 'd', 'e', 'f'].map((n) => `remove old-${n}`),
+    ]);
   });
 
-  it('a failed early stop fails its delete at remove-container, with the engine\'s message', async () => {
+  it('never has more than REMOVALS_IN_FLIGHT container removals under way', async () => {
+    const names = Array.from({ length: REMOVALS_IN_FLIGHT + 6 }, (_, i) => `e${i}`);
+    const old = desiredOf(names.map((n) => env(n)));
+    const observed = observedOf([...old.environments.values()].map((d) => applied(d, { id: `old-${d.name}` })));
+    const { docker, calls, maxInFlight } = fakeDocker();
+    const result = await executePlan(planDestroy(old, observed), { engine: docker, desired: old, secrets: new Map(), parallelism: 1 });
+    expect(result.completed).toHaveLength(names.length);
+    expect(maxInFlight()).toBe(REMOVALS_IN_FLIGHT);
+    expect(calls.filter((c) => c.startsWith('remove '))).toHaveLength(names.length);
+  });
+
+  it('a failed stop fails its delete at remove-container, with the engine\'s message', async () => {
     const old = desiredOf([env('a'), env('b')]);
     const observed = observedOf([...old.environments.values()].map((d) => applied(d, { id: `old-${d.name}` })));
     const { docker, calls } = fakeDocker({ failStop: 'old-a' });
