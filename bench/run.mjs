@@ -14,6 +14,7 @@ import { containerCreateOptions } from '../dist/engine/index.js';
 import { loadConfig } from '../dist/config/index.js';
 import { resolveDesired } from '../dist/model/resolve.js';
 import { benchEgress, benchRuntimes } from './egress.mjs';
+import { benchDestroy } from './destroy.mjs';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const docker = new Docker();
@@ -121,8 +122,8 @@ function benchVersion() {
   return { version_ms_median: Math.round(median(times)), target_ms: 150 };
 }
 
-// BENCH_ONLY=version,apply,plan,egress,runtimes picks sections (default: all).
-const only = new Set((process.env.BENCH_ONLY ?? 'version,apply,plan,egress,runtimes').split(','));
+// BENCH_ONLY=version,apply,plan,destroy,egress,runtimes picks sections (default: all).
+const only = new Set((process.env.BENCH_ONLY ?? 'version,apply,plan,destroy,egress,runtimes').split(','));
 const results = { at: new Date().toISOString(), engine: (await docker.version()).Version };
 if (only.has('version')) {
   results.version = benchVersion();
@@ -131,6 +132,10 @@ if (only.has('version')) {
 if (only.has('apply')) {
   results.apply = await benchApply();
   console.log('apply throughput', JSON.stringify(results.apply));
+}
+if (only.has('destroy')) {
+  results.destroy = await benchDestroy({ count: Number(process.env.BENCH_DESTROY_ENVS ?? 40), parallelism: PARALLELISM, rounds: Number(process.env.BENCH_DESTROY_ROUNDS ?? 3), purge });
+  console.log('destroy', JSON.stringify(results.destroy));
 }
 if (only.has('egress')) {
   results.egress = await benchEgress();
