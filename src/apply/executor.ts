@@ -88,8 +88,9 @@ function removeDeletedContainersEarly(work: readonly Change[], ctx: ExecutorCont
     inFlight++;
   };
   for (const c of work) {
+    if (c.type !== 'environment' || c.kind !== 'delete' || c.steps[0] !== 'remove-container' || c.dependsOn.length > 0) continue;
     const id = c.containerId;
-    if (c.kind !== 'delete' || c.steps[0] !== 'remove-container' || c.dependsOn.length > 0 || !id) continue;
+    if (!id) continue;
     const removed = (async () => {
       await slot();
       try {
