@@ -1,7 +1,8 @@
 // npm run bench: the figures behind our speed targets, measured on the real engine
-// (sections: --version start-up, apply throughput, egress proxy overhead, runc vs runsc
-// create time, plan at 1,000 environments).
-//  1. whole-process `sandboxshift plan` with no changes at N environments (target < 1 s at 1,000)
+// (sections: --version start-up, apply throughput, destroy against docker and compose (destroy.mjs),
+// egress proxy overhead, runc vs runsc create time, plan at 1,000 environments).
+//  1. whole-process `sandboxshift plan` with no changes at N environments (target < 450 ms at
+//     1,000), paired with `docker ps` of the same containers and `node -e 0`
 //  2. apply throughput for 50 new environments, as a ratio to raw parallel create+start through
 //     dockerode with the same parallelism on the same engine (target >= 0.85)
 // Env: BENCH_ENVS (default 1000), BENCH_APPLY_ENVS (default 50), BENCH_RUNS (default 5).
@@ -14,6 +15,7 @@ import { containerCreateOptions } from '../dist/engine/index.js';
 import { loadConfig } from '../dist/config/index.js';
 import { resolveDesired } from '../dist/model/resolve.js';
 import { benchEgress, benchRuntimes } from './egress.mjs';
+import { benchDestroy } from './destroy.mjs';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const docker = new Docker();
@@ -58,25 +60,65 @@ const must = (r, what) => {
   return r;
 };
 
+/** Whole-process wall time of a command, in ms. */
+function wall(cmd, args, opts) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...opts });
+  return { ...r, ms: Number(process.hrtime.bigint() - t0) / 1e6 };
+}
+
+const figures = (xs) => ({ median: Math.round(median(xs)), min: Math.round(Math.min(...xs)), max: Math.round(Math.max(...xs)) });
+
+/**
+ * No-op `plan` at N environments, whole process, paired run by run (A B A B ...) with two
+ * peers: the docker CLI listing the same containers (`docker ps -a` with the same label
+ * filter: a Go binary's start plus the engine's list, the floor for looking at the engine at
+ * all) and `node -e 0` (Node's own start). The first plan fills the config cache and is not
+ * counted. BENCH_PLAN_PROJECT names the project (default bench-plan); one already applied with
+ * the same config is reused, and BENCH_KEEP=1 leaves it for the next run.
+ */
 async function benchPlan() {
-  const name = 'bench-plan';
-  await purge(name);
-  const dir = project(name, N);
-  console.log(`plan: applying ${N} environments first (this takes a while)...`);
-  const applied = must(cli(dir, ['apply', '--auto-approve', '--parallelism', String(PARALLELISM)]), 'apply');
-  console.log(`plan: apply of ${N} took ${(applied.ms / 1000).toFixed(1)} s`);
-  const t0 = Date.now();
-  await docker.listContainers({ all: true, filters: { label: [`io.sandboxshift.project=${name}`] } });
-  const listMs = Date.now() - t0;
-  const times = [];
-  for (let i = 0; i < RUNS; i++) {
-    const r = must(cli(dir, ['plan', '--detailed-exitcode']), 'plan');
-    if (!r.stdout.includes(`No changes. ${N} environments`)) throw new Error(`plan was not empty:\n${r.stdout.slice(0, 2000)}`);
-    times.push(r.ms);
+  const name = process.env.BENCH_PLAN_PROJECT ?? 'bench-plan';
+  mkdirSync(WORK, { recursive: true });
+  const dir = join(WORK, `${name}-${N}`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'sandboxshift.yaml'), configText(name, N));
+  let applyMs = null;
+  if (cli(dir, ['plan', '--detailed-exitcode']).status !== 0) {
+    await purge(name);
+    console.log(`plan: applying ${N} environments first (this takes a while)...`);
+    applyMs = Math.round(must(cli(dir, ['apply', '--auto-approve', '--parallelism', String(PARALLELISM)]), 'apply').ms);
+    console.log(`plan: apply of ${N} took ${(applyMs / 1000).toFixed(1)} s`);
   }
-  must(cli(dir, ['destroy', '--auto-approve', '--purge-volumes', '--parallelism', String(PARALLELISM)]), 'destroy');
-  rmSync(dir, { recursive: true, force: true });
-  return { environments: N, plan_ms_median: Math.round(median(times)), plan_ms_all: times.map(Math.round), engine_list_ms: listMs, apply_all_ms: Math.round(applied.ms), target_ms: 1000 };
+  const env = { ...process.env, CI: 'true', NO_COLOR: '1' };
+  const rows = [];
+  for (let i = 0; i < RUNS; i++) {
+    const r = must(wall(process.execPath, [CLI, 'plan', '--detailed-exitcode'], { cwd: dir, env }), 'plan');
+    if (!r.stdout.includes(`No changes. ${N} environments`)) throw new Error(`plan was not empty:\n${r.stdout.slice(0, 2000)}`);
+    const ps = must(wall('docker', ['ps', '-a', '--no-trunc', '--filter', `label=io.sandboxshift.project=${name}`], { env }), 'docker ps');
+    if (ps.stdout.trim().split('\n').length !== N + 1) throw new Error(`docker ps listed ${ps.stdout.trim().split('\n').length - 1} containers, not ${N}`);
+    const node = must(wall(process.execPath, ['-e', '0'], { env }), 'node -e 0');
+    rows.push({ plan: r.ms, docker_ps: ps.ms, node: node.ms });
+  }
+  if (process.env.BENCH_KEEP !== '1') {
+    must(cli(dir, ['destroy', '--auto-approve', '--purge-volumes', '--parallelism', String(PARALLELISM)]), 'destroy');
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const ratio = (peer) => {
+    const rs = rows.map((x) => x.plan / x[peer]);
+    return { median: +median(rs).toFixed(2), min: +Math.min(...rs).toFixed(2), max: +Math.max(...rs).toFixed(2) };
+  };
+  return {
+    environments: N,
+    runs: RUNS,
+    plan_ms: figures(rows.map((x) => x.plan)),
+    docker_ps_ms: figures(rows.map((x) => x.docker_ps)),
+    node_e0_ms: figures(rows.map((x) => x.node)),
+    ratio_vs_docker_ps: ratio('docker_ps'),
+    ratio_vs_node_e0: ratio('node'),
+    ...(applyMs === null ? {} : { apply_all_ms: applyMs }),
+    target_ms: 450,
+  };
 }
 
 async function rawCreateStart(name, count) {
@@ -121,8 +163,8 @@ function benchVersion() {
   return { version_ms_median: Math.round(median(times)), target_ms: 150 };
 }
 
-// BENCH_ONLY=version,apply,plan,egress,runtimes picks sections (default: all).
-const only = new Set((process.env.BENCH_ONLY ?? 'version,apply,plan,egress,runtimes').split(','));
+// BENCH_ONLY=version,apply,plan,destroy,egress,runtimes picks sections (default: all).
+const only = new Set((process.env.BENCH_ONLY ?? 'version,apply,plan,destroy,egress,runtimes').split(','));
 const results = { at: new Date().toISOString(), engine: (await docker.version()).Version };
 if (only.has('version')) {
   results.version = benchVersion();
@@ -131,6 +173,10 @@ if (only.has('version')) {
 if (only.has('apply')) {
   results.apply = await benchApply();
   console.log('apply throughput', JSON.stringify(results.apply));
+}
+if (only.has('destroy')) {
+  results.destroy = await benchDestroy({ count: Number(process.env.BENCH_DESTROY_ENVS ?? 40), parallelism: PARALLELISM, rounds: Number(process.env.BENCH_DESTROY_ROUNDS ?? 3), purge });
+  console.log('destroy', JSON.stringify(results.destroy));
 }
 if (only.has('egress')) {
   results.egress = await benchEgress();

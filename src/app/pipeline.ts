@@ -2,7 +2,7 @@
 // over these; tests and other programs can call them directly.
 import { readFile } from 'node:fs/promises';
 import type { ApplyListener, ApplyResult } from '../apply/events.js';
-import { loadConfig } from '../config/index.js';
+import { loadConfigCached } from '../config/index.js';
 import type { Config } from '../config/types.js';
 import { DiagnosticsError, errorDiag, hasErrors, warningDiag, type Diagnostic } from '../diagnostics.js';
 import { connectEngine, withEngine, type Engine } from '../engine/client.js';
@@ -25,7 +25,7 @@ export interface Loaded {
 
 /** Loads and resolves the config; any error diagnostic (config or secrets) throws. */
 export function load(configPath: string, options: { needSecrets?: boolean } = {}): Loaded {
-  const { config, diagnostics } = loadConfig(configPath);
+  const { config, diagnostics } = loadConfigCached(configPath);
   if (!config || hasErrors(diagnostics)) throw new DiagnosticsError(diagnostics);
   const resolved = resolveDesired(config);
   const all = [...diagnostics, ...resolved.diagnostics];

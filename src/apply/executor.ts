@@ -39,6 +39,7 @@ export async function executePlan(plan: Plan, ctx: ExecutorContext): Promise<App
   }
   const state = new Map<string, 'pending' | 'running' | 'done' | 'failed'>(work.map((c) => [c.address, 'pending']));
   const limit = Math.max(1, ctx.parallelism);
+  const removing = removeDeletedContainersEarly(work, ctx);
 
   await new Promise<void>((resolveAll) => {
     let running = 0;
@@ -57,7 +58,7 @@ export async function executePlan(plan: Plan, ctx: ExecutorContext): Promise<App
         if (!c.dependsOn.every((d) => !state.has(d) || state.get(d) === 'done')) continue;
         state.set(c.address, 'running');
         running++;
-        void runChange(c, ctx, emit).then((outcome) => {
+        void runChange(c, ctx, emit, removing.get(c.address)).then((outcome) => {
           running--;
           if (outcome.ok) {
             state.set(c.address, 'done');
@@ -130,6 +131,47 @@ function findCycle(changes: readonly Change[]): string[] | null {
   return null;
 }
 
+/** Container removals in flight at once: docker compose's own default limit (COMPOSE_PARALLEL_LIMIT). */
+export const REMOVALS_IN_FLIGHT = 64;
+
+/**
+ * Removing a deleted environment's container is mostly waiting: for its processes to exit (up
+ * to the grace period) and for the engine to tear it down. Holding a --parallelism slot through
+ * that made destroy of 40 environments 2.5 times slower than `docker compose down`, which
+ * stops, then removes, everything at once. So every delete that waits for nothing has its
+ * container stopped (gracefully, as always) and removed from the start of the walk,
+ * REMOVALS_IN_FLIGHT at a time; its remove-container step awaits that, and fails with its
+ * error, before the rest of its steps (proxy, network, volume) run on its turn. A replacement
+ * is not started early: its downtime begins on its turn.
+ */
+function removeDeletedContainersEarly(work: readonly Change[], ctx: ExecutorContext): Map<string, Promise<void>> {
+  const early = new Map<string, Promise<void>>();
+  let inFlight = 0;
+  const waiting: Array<() => void> = [];
+  const slot = async () => {
+    while (inFlight >= REMOVALS_IN_FLIGHT) await new Promise<void>((r) => waiting.push(r));
+    inFlight++;
+  };
+  for (const c of work) {
+    if (c.type !== 'environment' || c.kind !== 'delete' || c.steps[0] !== 'remove-container' || c.dependsOn.length > 0) continue;
+    const id = c.containerId;
+    if (!id) continue;
+    const removed = (async () => {
+      await slot();
+      try {
+        await operations.removeContainer(ctx.engine, id, ctx.stopGraceSeconds);
+      } finally {
+        inFlight--;
+        waiting.shift()?.();
+      }
+    })();
+    // Not lost: the change's remove-container step awaits this promise and fails with its error.
+    removed.catch(() => undefined);
+    early.set(c.address, removed);
+  }
+  return early;
+}
+
 type Outcome = { ok: true; containerId: string | null } | { ok: false; step: Step; error: string };
 
 /** Runs one step and returns the container the change acts on from then on. */
@@ -137,10 +179,10 @@ type StepRunner<S extends Step> = (step: S, id: string | null) => Promise<string
 
 // Each type of change has its own steps and runner, so a step meets only the fields its type
 // guarantees: what would be a runtime "internal" error is a compile error.
-function runChange(c: Change, ctx: ExecutorContext, emit: ApplyListener): Promise<Outcome> {
+function runChange(c: Change, ctx: ExecutorContext, emit: ApplyListener, removed?: Promise<void>): Promise<Outcome> {
   switch (c.type) {
     case 'environment':
-      return runSteps(c, c.steps, c.containerId, (step, id) => runEnvironmentStep(step, c, id, ctx, emit), emit);
+      return runSteps(c, c.steps, c.containerId, (step, id) => runEnvironmentStep(step, c, id, ctx, emit, removed), emit);
     case 'image':
       return runSteps(c, c.steps, null, (step) => runImageStep(step, c, ctx, emit), emit);
     case 'network':
@@ -166,7 +208,7 @@ async function runSteps<S extends Step>(c: Change, steps: readonly S[], containe
   return { ok: true, containerId: id };
 }
 
-async function runEnvironmentStep(step: EnvironmentStep, c: EnvironmentChange, id: string | null, ctx: ExecutorContext, emit: ApplyListener): Promise<string | null> {
+async function runEnvironmentStep(step: EnvironmentStep, c: EnvironmentChange, id: string | null, ctx: ExecutorContext, emit: ApplyListener, removed?: Promise<void>): Promise<string | null> {
   const { engine } = ctx;
   // What the plan cannot carry (the desired state, a container made by an earlier step) is
   // still checked here.
@@ -185,7 +227,7 @@ async function runEnvironmentStep(step: EnvironmentStep, c: EnvironmentChange, i
   };
   switch (step) {
     case 'remove-container':
-      await operations.removeContainer(engine, need(), ctx.stopGraceSeconds);
+      await (removed ?? operations.removeContainer(engine, need(), ctx.stopGraceSeconds));
       return null;
     case 'create-container':
       return operations.createContainer(engine, ctx.desired.project, desired(), c.egress, c.movedFrom?.environment ?? null);

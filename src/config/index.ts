@@ -1,6 +1,7 @@
 // Public surface of src/config: load and check sandboxshift.yaml into a Config.
 
 export { loadConfig, validateConfigText, type LoadResult } from './load.js';
+export { loadConfigCached, configCacheDir, configCacheKey } from './cache.js';
 export { parseMemory, parseDuration, formatBytes, MIN_MEMORY_BYTES } from './units.js';
 export { parseUser } from './raw-config.js';
 export { resolveHostPath } from './build-config.js';

@@ -1,7 +1,8 @@
 // YAML parsing that keeps source positions, so every later problem can point at a line and column.
 
-import { isAlias, isCollection, isMap, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
+import { createRequire } from 'node:module';
 import type { Document, Node, YAMLError } from 'yaml';
+import type * as YamlModule from 'yaml';
 import type { Diagnostic, Severity } from '../diagnostics.js';
 import { formatPath, type KeyPath } from './key-path.js';
 
@@ -43,7 +44,13 @@ export function diagnosticAt(
   return diagnostic;
 }
 
+// The yaml package is some 80 files (about 50 ms to load): it is required on the first parse,
+// so a plan answered from the config cache (cache.ts) never loads it.
+let loadedYaml: typeof YamlModule | undefined;
+const yaml = (): typeof YamlModule => (loadedYaml ??= createRequire(import.meta.url)('yaml') as typeof YamlModule);
+
 export function parseYaml(text: string, file: string): ParsedYaml {
+  const { LineCounter, parseDocument } = yaml();
   const lineCounter = new LineCounter();
   // uniqueKeys off: duplicates are reported below with both positions instead of yaml's bare message.
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
@@ -82,6 +89,7 @@ function toData(doc: Document.Parsed, source: ConfigSource, diagnostics: Diagnos
 }
 
 function duplicateKeys(doc: Document.Parsed, source: ConfigSource, position: (offset: number) => Position): Diagnostic[] {
+  const { isScalar, visit } = yaml();
   const found: Diagnostic[] = [];
   visit(doc, {
     Map(_, map) {
@@ -112,7 +120,7 @@ function duplicateKeys(doc: Document.Parsed, source: ConfigSource, position: (of
 function syntaxErrorOffset(doc: Document.Parsed, error: YAMLError): number {
   if (error.code !== 'MISSING_CHAR' || !/quote/i.test(error.message)) return error.pos[0];
   let opening = error.pos[0];
-  visit(doc, {
+  yaml().visit(doc, {
     Scalar(_, scalar) {
       const range = scalar.range;
       const quoted = scalar.type === 'QUOTE_DOUBLE' || scalar.type === 'QUOTE_SINGLE';
@@ -139,7 +147,8 @@ function syntaxHint(error: YAMLError): string {
   }
 }
 
-function locateNode(doc: Document.Parsed, lineCounter: LineCounter, path: KeyPath, at: 'key' | 'value'): Position {
+function locateNode(doc: Document.Parsed, lineCounter: YamlModule.LineCounter, path: KeyPath, at: 'key' | 'value'): Position {
+  const { isAlias, isCollection, isMap, isScalar, isSeq } = yaml();
   let node: unknown = doc.contents;
   let keyNode: Node | undefined;
   let found = true;

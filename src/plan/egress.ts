@@ -13,7 +13,7 @@ export function allocateSubnets(desired: DesiredState, observed: ObservedState):
   const out = new Map<string, string>();
   const taken = [...observed.usedSubnets];
   let next = 0;
-  for (const d of [...desired.environments.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const d of [...desired.environments.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     if (d.egress.mode !== 'allow') continue;
     const existing = observed.networks.get(d.name)?.subnets[0];
     if (existing) {

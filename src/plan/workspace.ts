@@ -68,7 +68,8 @@ export function orphanNotes(desired: DesiredState, observed: ObservedState, inSc
   const fresh = [...desired.environments.values()].filter((d) => !observed.volumes.has(d.name) && !observed.foreignVolumes.has(d.name) && !desired.moved.has(d.name)).map((d) => d.name);
   const out: Diagnostic[] = [];
   const volumes = [...observed.volumes.values(), ...[...observed.foreignVolumes.values()].filter((v) => movedTo.has(v.environment))];
-  for (const v of volumes.sort((a, b) => a.environment.localeCompare(b.environment))) {
+  // Code-unit order (names are [a-z0-9-]): localeCompare would load ICU's collation data.
+  for (const v of volumes.sort((a, b) => (a.environment < b.environment ? -1 : a.environment > b.environment ? 1 : 0))) {
     const env = v.environment;
     if (desired.environments.has(env) || !inScope(env)) continue;
     const to = movedTo.get(env);

@@ -13,7 +13,8 @@ Options:
   -c, --config FILE       config file (default: sandboxshift.yaml)
   --purge-volumes         also delete /workspace volumes (refused for protected environments)
   --auto-approve          do not ask for approval
-  --parallelism N         environments removed at once (default 10)
+  --parallelism N         changes run at once (default 10); containers are stopped and
+                          removed up to 64 at once regardless, as docker compose down does
   --target ENV            limit to an environment (repeatable)
 ${REFRESH_HELP}
   --no-color              plain text

@@ -2,13 +2,13 @@
 // and keeps going past a failure. A recording fake stands in for dockerode.
 import { describe, expect, it } from 'vitest';
 import type { Docker } from '../../../src/engine/index.js';
-import { executePlan } from '../../../src/apply/executor.js';
+import { executePlan, REMOVALS_IN_FLIGHT } from '../../../src/apply/executor.js';
 import type { ApplyEvent } from '../../../src/apply/events.js';
 import { applyEventLine, applySummary } from '../../../src/render/apply-text.js';
 import { STEPS_BY_TYPE, bareChange, plan, planDestroy, type Change, type ImageChange, type Plan } from '../../../src/plan/index.js';
 import { applied, desiredOf, env, observedOf } from '../plan/fixtures.js';
 
-function fakeDocker(opts: { failCreate?: string } = {}) {
+function fakeDocker(opts: { failCreate?: string; failStop?: string } = {}) {
   const calls: string[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
@@ -21,7 +21,10 @@ function fakeDocker(opts: { failCreate?: string } = {}) {
   };
   const container = (id: string) => ({
     start: () => op(`start ${id}`),
-    stop: () => op(`stop ${id}`),
+    stop: async () => {
+      await op(`stop ${id}`);
+      if (id === opts.failStop) throw Object.assign(new Error('boom'), { statusCode: 500, json: { message: 'cannot kill container: permission denied' } });
+    },
     remove: () => op(`remove ${id}`),
     unpause: () => op(`unpause ${id}`),
     update: (u: { Memory: number }) => op(`update ${id} memory=${u.Memory}`),
@@ -54,15 +57,17 @@ describe('executor', () => {
     const result = await executePlan(p, { engine: docker, desired: now, secrets: new Map([['keep', [{ name: 'tok', value: Buffer.from('v') }]]]), parallelism: 1, onEvent: (e) => events.push(e) });
     expect(calls).toEqual([
       'create ss.demo.fresh sandboxshift/busybox:test',
+      // A deleted environment's container is stopped and removed from the start of the walk.
+      'stop old-gone',
       'start id-ss.demo.fresh',
+      'remove old-gone',
       'update old-grow memory=1073741824',
+      // A replacement stops only on its turn.
       'stop old-keep',
       'remove old-keep',
       'create ss.demo.keep sandboxshift/busybox:test',
       'putArchive id-ss.demo.keep / tar',
       'start id-ss.demo.keep',
-      'stop old-gone',
-      'remove old-gone',
     ]);
     expect(result.failed).toEqual([]);
     expect(result.completed.map((c) => `${c.address}:${c.kind}`)).toEqual([
@@ -89,6 +94,40 @@ describe('executor', () => {
     const result = await executePlan(plan(desired, observedOf([])), { engine: docker, desired, secrets: new Map(), parallelism: 3 });
     expect(result.completed).toHaveLength(12);
     expect(maxInFlight()).toBe(3);
+  });
+
+  it('stops and removes the containers of every delete at once, whatever the parallelism', async () => {
+    const old = desiredOf(['a', 'b', 'c', 'd', 'e', 'f'].map((n) => env(n)));
+    const observed = observedOf([...old.environments.values()].map((d) => applied(d, { id: `old-${d.name}` })));
+    const { docker, calls, maxInFlight } = fakeDocker();
+    const result = await executePlan(planDestroy(old, observed), { engine: docker, desired: old, secrets: new Map(), parallelism: 2 });
+    expect(result.completed).toHaveLength(6);
+    expect(maxInFlight()).toBe(6);
+    expect(calls).toEqual([
+      ...['a', 'b', 'c', 'd', 'e', 'f'].map((n) => `stop old-${n}`),
+      ...['a', 'b', 'c', 'd', 'e', 'f'].map((n) => `remove old-${n}`),
+    ]);
+  });
+
+  it('never has more than REMOVALS_IN_FLIGHT container removals under way', async () => {
+    const names = Array.from({ length: REMOVALS_IN_FLIGHT + 6 }, (_, i) => `e${i}`);
+    const old = desiredOf(names.map((n) => env(n)));
+    const observed = observedOf([...old.environments.values()].map((d) => applied(d, { id: `old-${d.name}` })));
+    const { docker, calls, maxInFlight } = fakeDocker();
+    const result = await executePlan(planDestroy(old, observed), { engine: docker, desired: old, secrets: new Map(), parallelism: 1 });
+    expect(result.completed).toHaveLength(names.length);
+    expect(maxInFlight()).toBe(REMOVALS_IN_FLIGHT);
+    expect(calls.filter((c) => c.startsWith('remove '))).toHaveLength(names.length);
+  });
+
+  it('a failed stop fails its delete at remove-container, with the engine\'s message', async () => {
+    const old = desiredOf([env('a'), env('b')]);
+    const observed = observedOf([...old.environments.values()].map((d) => applied(d, { id: `old-${d.name}` })));
+    const { docker, calls } = fakeDocker({ failStop: 'old-a' });
+    const result = await executePlan(planDestroy(old, observed), { engine: docker, desired: old, secrets: new Map(), parallelism: 1 });
+    expect(result.failed).toEqual([{ address: 'environment.a', kind: 'delete', step: 'remove-container', error: 'cannot kill container: permission denied' }]);
+    expect(result.completed.map((c) => c.address)).toEqual(['environment.b']);
+    expect(calls).not.toContain('remove old-a');
   });
 
   it('skips a change whose dependency failed', async () => {
@@ -153,7 +192,9 @@ describe('executor', () => {
     expect(p.changes.map((c) => c.address)).toEqual(['environment.web', 'environment.web[duplicate bbbbbbbbbbbb]', 'environment.web[duplicate cccccccccccc]']);
     const { docker, calls } = fakeDocker();
     const result = await executePlan(p, { engine: docker, desired, secrets: new Map(), parallelism: 1 });
-    expect(calls).toEqual(['a', 'b', 'c'].flatMap((x) => [`stop ${x.repeat(64)}`, `remove ${x.repeat(64)}`]));
+    // Removals run side by side (as in compose down): each container stopped, then removed.
+    expect([...calls].sort()).toEqual(['a', 'b', 'c'].flatMap((x) => [`remove ${x.repeat(64)}`]).concat(['a', 'b', 'c'].map((x) => `stop ${x.repeat(64)}`)).sort());
+    for (const x of ['a', 'b', 'c']) expect(calls.indexOf(`stop ${x.repeat(64)}`)).toBeLessThan(calls.indexOf(`remove ${x.repeat(64)}`));
     expect(result.completed.map((c) => c.address)).toEqual(p.changes.map((c) => c.address));
     expect(result.failed).toEqual([]);
   });

@@ -1,0 +1,101 @@
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { configCacheDir, configCacheKey, loadConfig, loadConfigCached } from '../../../src/config/index.js';
+
+const FULL = fileURLToPath(new URL('../../fixtures/config/full.yaml', import.meta.url));
+
+describe('loadConfigCached', () => {
+  let saved: string | undefined;
+  let work: string;
+  beforeEach(() => {
+    saved = process.env.SANDBOXSHIFT_CACHE_DIR;
+    work = mkdtempSync(join(tmpdir(), 'sandboxshift-cache-'));
+    process.env.SANDBOXSHIFT_CACHE_DIR = join(work, 'cache');
+  });
+  afterEach(() => {
+    if (saved === undefined) delete process.env.SANDBOXSHIFT_CACHE_DIR;
+    else process.env.SANDBOXSHIFT_CACHE_DIR = saved;
+  });
+  const entries = () => readdirSync(configCacheDir()).filter((n) => n.endsWith('.json'));
+
+  it('answers a second load from one entry, equal to a fresh check', () => {
+    const file = join(work, 'sandboxshift.yaml');
+    copyFileSync(FULL, file);
+    const fresh = loadConfig(file);
+    expect(fresh.config?.project).toBeTruthy();
+
+    const first = loadConfigCached(file);
+    expect(entries()).toEqual([`${configCacheKey(file, readFileSync(file, 'utf8'))}.json`]);
+    const second = loadConfigCached(file);
+    // Strict: a JSON round trip must not drop or change anything the rest of the code reads.
+    expect(first).toStrictEqual(fresh);
+    expect(second).toStrictEqual(fresh);
+  });
+
+  it('keeps warnings with the config', () => {
+    const file = join(work, 'sandboxshift.yaml');
+    writeFileSync(file, 'version: 1\nproject: demo\nenvironments: {}\n');
+    const fresh = loadConfig(file);
+    expect(fresh.diagnostics.map((d) => `${d.severity}: ${d.message}`)).toEqual(['warning: no environments are defined: plan and apply will have nothing to do']);
+    loadConfigCached(file);
+    expect(entries()).toHaveLength(1);
+    expect(loadConfigCached(file)).toStrictEqual(fresh);
+  });
+
+  it('an edited file is checked afresh, and so is the same text named by another path', () => {
+    const file = join(work, 'sandboxshift.yaml');
+    writeFileSync(file, 'version: 1\nproject: demo\nenvironments:\n  a: {}\n');
+    expect(Object.keys(loadConfigCached(file).config?.environments ?? {})).toEqual(['a']);
+    writeFileSync(file, 'version: 1\nproject: demo\nenvironments:\n  a: {}\n  b: {}\n');
+    expect(Object.keys(loadConfigCached(file).config?.environments ?? {})).toEqual(['a', 'b']);
+
+    const other = join(work, 'other.yaml');
+    copyFileSync(file, other);
+    expect(loadConfigCached(other).config?.file).toBe(other);
+    expect(entries()).toHaveLength(3);
+  });
+
+  it('never keeps a config with errors: each load reports them afresh', () => {
+    const file = join(work, 'sandboxshift.yaml');
+    writeFileSync(file, 'version: 1\nproject: demo\nenvironments:\n  a: {runtime: kata}\n');
+    for (let i = 0; i < 2; i++) {
+      const { config, diagnostics } = loadConfigCached(file);
+      expect(config).toBeUndefined();
+      expect(diagnostics.map((d) => d.message)).toEqual(["'runtime' must be one of: runc, runsc"]);
+    }
+    expect(readdirSync(work)).not.toContain('cache');
+  });
+
+  it('the second load reads the entry, not the file', () => {
+    const file = join(work, 'sandboxshift.yaml');
+    writeFileSync(file, 'version: 1\nproject: demo\nenvironments:\n  a: {}\n');
+    loadConfigCached(file);
+    const path = join(configCacheDir(), entries()[0]!);
+    const entry = JSON.parse(readFileSync(path, 'utf8'));
+    entry.result.config.project = 'marked';
+    writeFileSync(path, JSON.stringify(entry));
+    expect(loadConfigCached(file).config?.project).toBe('marked');
+  });
+
+  it('a damaged entry is replaced by a fresh check', () => {
+    const file = join(work, 'sandboxshift.yaml');
+    writeFileSync(file, 'version: 1\nproject: demo\nenvironments:\n  a: {}\n');
+    loadConfigCached(file);
+    const [entry] = entries();
+    writeFileSync(join(configCacheDir(), entry!), '{"key": "tor');
+    expect(loadConfigCached(file).config?.project).toBe('demo');
+    expect(JSON.parse(readFileSync(join(configCacheDir(), entry!), 'utf8')).result.config.project).toBe('demo');
+  });
+
+  it('keeps at most 32 entries', () => {
+    const file = join(work, 'sandboxshift.yaml');
+    for (let i = 0; i < 34; i++) {
+      writeFileSync(file, `version: 1\nproject: demo-${i}\nenvironments:\n  a: {}\n`);
+      loadConfigCached(file);
+    }
+    expect(entries()).toHaveLength(32);
+  });
+});
