@@ -12,7 +12,10 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, validateConfigText, type LoadResult } from './load.js';
-import { DEFAULT_CONFIG_FILE } from './types.js';
+import { DEFAULT_CONFIG_FILE, type Config } from './types.js';
+import { resolveHostPath } from './build-config.js';
+import { realHostPath } from './dangerous-checks.js';
+import { gitRedirect, localGitPath } from './git-url.js';
 
 /** Bumped when the entry's layout changes. */
 const FORMAT = 1;
@@ -85,6 +88,27 @@ function codeStamp(): string {
 interface Entry {
   key: string;
   result: LoadResult;
+  /** What the checks saw on the host (see hostFacts); the text alone does not decide them. */
+  facts: string;
+}
+
+/**
+ * The host facts the seed checks depend on: where each seed folder or local git repository
+ * really is (symlinks followed) and whether the repository redirects elsewhere. A symlink
+ * swapped to point out of the config folder changes them, so the cached answer is not used.
+ */
+function hostFacts(config: Config): string {
+  const facts: unknown[] = [];
+  for (const env of Object.values(config.environments).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const { from, git } = env.workspace;
+    if (from !== undefined) facts.push([env.name, 'from', realHostPath(from)]);
+    const local = git ? localGitPath(git.url) : null;
+    if (local !== null) {
+      const real = realHostPath(resolveHostPath(local, config.dir));
+      facts.push([env.name, 'git', real, gitRedirect(real)]);
+    }
+  }
+  return JSON.stringify(facts);
 }
 
 function readEntry(path: string, key: string): LoadResult | null {
@@ -96,7 +120,8 @@ function readEntry(path: string, key: string): LoadResult | null {
   }
   try {
     const entry = JSON.parse(text) as Entry;
-    return entry.key === key && entry.result?.config ? entry.result : null;
+    if (entry.key !== key || !entry.result?.config) return null;
+    return entry.facts === hostFacts(entry.result.config) ? entry.result : null;
   } catch {
     return null; // a torn or foreign file: checked afresh and written again
   }
@@ -107,7 +132,8 @@ function writeEntry(path: string, key: string, result: LoadResult): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ key, result } satisfies Entry), { mode: 0o600 });
+    if (!result.config) return;
+    writeFileSync(tmp, JSON.stringify({ key, result, facts: hostFacts(result.config) } satisfies Entry), { mode: 0o600 });
     renameSync(tmp, path);
     prune(dir);
   } catch {

@@ -1,6 +1,6 @@
 // The config cache: a plan answered from it says what a fresh check would, and an edited file,
 // or one with errors, is never answered from it.
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,5 +52,19 @@ describe('config cache', () => {
       expect(r.stderr).toContain(":7:12: error: 'runtime' must be one of: runc, runsc (at defaults.runtime)");
     }
     expect(entries()).toHaveLength(2);
+  });
+
+  it('a seed folder swapped for a symlink that points out is refused, though the text is the same', async () => {
+    const seeded = config(['one']).replace('  one: {}', '  one: { workspace: { from: ./seed } }');
+    mkdirSync(join(p.dir, 'seed'));
+    p.write(seeded);
+    const ok = await p.run(['plan'], { env });
+    expect(ok.code, ok.stderr).toBe(0);
+    const outside = mkdtempSync(join(tmpdir(), 'ss-outside-'));
+    rmSync(join(p.dir, 'seed'), { recursive: true });
+    symlinkSync(outside, join(p.dir, 'seed'));
+    const refused = await p.run(['plan'], { env });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`seeding /workspace from './seed' (${realpathSync(outside)}), outside the config's folder`);
   });
 });
