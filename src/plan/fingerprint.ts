@@ -5,8 +5,8 @@ import type { ObservedState } from '../model/observed.js';
 
 export function observedFingerprint(observed: ObservedState, imageRefs: Iterable<string>): string {
   const containers = [...observed.containers.values(), ...observed.duplicates]
-    .map((c) => [c.id, c.environment, c.state, c.configHash, c.resources])
-    .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+    .map((c) => [c.id, c.environment, c.state, c.configHash, c.resources] as const)
+    .sort((a, b) => a[0].localeCompare(b[0]));
   const volumes = [...observed.volumes.keys()].sort();
   const images = [...new Set(imageRefs)].sort().map((ref) => [ref, observed.images.get(ref)?.id ?? null]);
   return hashOf({ containers, volumes, images, runtimes: observed.runtimes });

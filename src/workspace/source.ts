@@ -21,7 +21,7 @@ export async function openSeedSource(ws: WorkspaceConfig): Promise<SeedSource | 
     if (ws.git.ref) await simpleGit(dir).checkout(ws.git.ref);
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
-    throw new Error(`cannot clone ${ws.git.url}${ws.git.ref ? ` at ${ws.git.ref}` : ''}: ${(err as Error).message.split('\n')[0]}`);
+    throw new Error(`cannot clone ${ws.git.url}${ws.git.ref ? ` at ${ws.git.ref}` : ''}: ${(err as Error).message.split('\n')[0]}`, { cause: err });
   }
   return { dir, describe: `${ws.git.url}${ws.git.ref ? `@${ws.git.ref}` : ''}`, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
