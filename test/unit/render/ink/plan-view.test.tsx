@@ -160,7 +160,7 @@ describe('PlanView keys', () => {
   it('typing "yes" and enter approves, as at the plain prompt', async () => {
     const r = review(createPlan());
     await r.press('yes\r', 'Approved.');
-    expect(r.onDecision.mock.calls).toEqual([[true]]);
+    await vi.waitFor(() => expect(r.onDecision.mock.calls).toEqual([[true]]));
   });
 
   it.each([
@@ -172,7 +172,8 @@ describe('PlanView keys', () => {
   ])('%s rejects', async (_name, keys) => {
     const r = review(createPlan());
     await r.press(keys, 'Rejected.');
-    expect(r.onDecision.mock.calls).toEqual([[false]]);
+    // The decision is reported after the frame that shows it (as for approval above).
+    await vi.waitFor(() => expect(r.onDecision.mock.calls).toEqual([[false]]));
   });
 
   it('other keys decide nothing', async () => {
