@@ -54,7 +54,7 @@ export async function converge(req: ConvergeRequest, hooks: ConvergeHooks): Prom
   const destroy = req.command === 'destroy';
   const loaded = load(req.configPath, { needSecrets: !destroy });
   const engine = connectEngine();
-  return withLock(engine, loaded.desired.project, { command: req.command, onSignal: hooks.interrupted, unlockArgs: req.unlockArgs, onTakeover: hooks.lockTakenOver }, async () => {
+  return withLock(engine, loaded.desired.project, { command: req.command, onSignal: (signal) => hooks.interrupted?.(signal), unlockArgs: req.unlockArgs, onTakeover: (stale) => hooks.lockTakenOver?.(stale) }, async () => {
     // A saved plan made with a full refresh is checked against an equally close look.
     const refresh = req.saved?.plan.refresh ?? req.refresh;
     const observed = await observeFor(engine, loaded.desired, refresh);

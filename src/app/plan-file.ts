@@ -19,7 +19,8 @@ const NEW_PLAN = 'make a new one with `sandboxshift plan --out FILE` and review 
 
 /** The checksum a saved plan carries: sha256 of the canonical JSON of everything else in it. */
 export function planChecksum(json: object): string {
-  const { checksum: _ignored, ...content } = json as Record<string, unknown>;
+  const content: Record<string, unknown> = { ...(json as Record<string, unknown>) };
+  delete content.checksum;
   return `sha256:${hashOf(content)}`;
 }
 

@@ -68,7 +68,7 @@ export function refreshMode(command: string, raw: unknown): 'list' | 'full' {
   if (raw === undefined || raw === 'list') return 'list';
   if (raw === 'full') return 'full';
   throw new DiagnosticsError([
-    errorDiag(`${command}: --refresh must be 'list' or 'full', got '${String(raw)}'`, {
+    errorDiag(`${command}: --refresh must be 'list' or 'full', got '${typeof raw === 'string' ? raw : JSON.stringify(raw)}'`, {
       hint: `use --refresh=full to inspect every environment container for settings changed outside sandboxshift`,
     }),
   ]);

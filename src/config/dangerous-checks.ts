@@ -96,7 +96,7 @@ function checkEnvironment(data: unknown, name: string, source: ConfigSource): Di
       if (!isPlainObject(mount)) return;
       const { source: from, target } = mount;
       const mountPath = [...mounts.path, i];
-      const socketKey = [['source', from], ['target', target]].find(([, p]) => typeof p === 'string' && isDockerSocket(p))?.[0];
+      const socketKey = ([['source', from], ['target', target]] as const).find(([, p]) => typeof p === 'string' && isDockerSocket(p))?.[0];
       if (socketKey !== undefined) {
         refuse('docker-socket', [...mountPath, String(socketKey)], 'mounting the Docker socket', 'it gives the sandbox control of the Docker engine, and so of the host');
       } else if (typeof from === 'string') {

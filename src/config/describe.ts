@@ -26,13 +26,14 @@ export function describeValue(value: unknown): string {
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a map';
   if (typeof value === 'string') return `'${value.length > 40 ? `${value.slice(0, 37)}...` : value}'`;
-  return String(value);
+  // What else YAML can hold: numbers and booleans.
+  return typeof value === 'number' || typeof value === 'boolean' ? String(value) : typeof value;
 }
 
 /** True when every alternative is a map told apart by one required key (`ref` or `build`). */
 export function requiredKeyAlternatives(alternatives: readonly unknown[]): string[] | undefined {
   const keys = alternatives.map((a) => (isPlainObject(a) && Array.isArray(a.required) && a.required.length === 1 ? String(a.required[0]) : undefined));
-  return alternatives.length > 1 && keys.every((k) => k !== undefined) ? (keys as string[]) : undefined;
+  return alternatives.length > 1 && keys.every((k) => k !== undefined) ? keys : undefined;
 }
 
 /** `a string or a list of strings`, `'none' or a map with 'allow'`, `a map with exactly one of 'ref' or 'build'`. */

@@ -109,7 +109,7 @@ function unknownKey(key: string, parent: KeyPath, error: ErrorObject): Explanati
       hint: 'set protect: true on each environment that must not be destroyed',
     };
   }
-  const properties = error.parentSchema?.properties;
+  const properties: unknown = error.parentSchema?.properties;
   const allowed = isPlainObject(properties) ? Object.keys(properties) : [];
   const suggestion = didYouMean(key, allowed);
   return {
@@ -127,7 +127,7 @@ function explain(error: ErrorObject, path: KeyPath, subject: string): Explanatio
       return { message: `expected ${describeType(params.type)}, got ${describeValue(error.data)}` };
     case 'required': {
       const missing = String(params.missingProperty);
-      const properties = error.parentSchema?.properties;
+      const properties: unknown = error.parentSchema?.properties;
       const property = isPlainObject(properties) ? properties[missing] : undefined;
       const description = isPlainObject(property) && typeof property.description === 'string' ? property.description : undefined;
       const where = path.length === 0 ? '' : ` in ${subjectOf(path)}`;

@@ -29,10 +29,10 @@ export async function buildImage(docker: Docker, project: string, image: Desired
     [Labels.version]: VERSION,
     ...(files.length <= MAX_FILES_LABEL ? { [Labels.contextFiles]: files } : {}),
   };
-  const stream = (await docker.buildImage(
+  const stream = await docker.buildImage(
     { context: b.context, src: listContextFiles(b.context) },
-    { t: image.ref, dockerfile: b.dockerfile, buildargs: b.args, labels, rm: true, forcerm: true } as never,
-  )) as unknown as NodeJS.ReadableStream;
+    { t: image.ref, dockerfile: b.dockerfile, buildargs: b.args, labels, rm: true, forcerm: true },
+  );
   let step = 'before the first step';
   let imageId = '';
   // The step's own output, kept only to explain a failure.

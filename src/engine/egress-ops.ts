@@ -74,7 +74,7 @@ export async function createProxy(docker: Docker, project: string, env: string, 
 async function waitUntilListening(docker: Docker, id: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const logs = ((await docker.getContainer(id).logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer).toString('utf8');
+    const logs = (await docker.getContainer(id).logs({ stdout: true, stderr: true, follow: false })).toString('utf8');
     if (logs.includes('"event":"listening"')) return;
     const fatal = /\{[^\n]*"event":"fatal"[^\n]*\}/.exec(logs)?.[0];
     if (fatal) throw new Error(`egress proxy failed to start: ${fatal}`);

@@ -20,7 +20,7 @@ export async function markFilling(engine: Docker, project: string, env: string):
     // Ours from an interrupted fill is the record we want; anything else is not ours to reuse.
     const found = (await engine.getContainer(name).inspect()).Config.Labels ?? {};
     if (found[Labels.project] !== project || found[Labels.environment] !== env || found[Labels.role] !== 'filling') {
-      throw new Error(`a container named ${name} exists that sandboxshift did not create; rename or remove it, then apply again`);
+      throw new Error(`a container named ${name} exists that sandboxshift did not create; rename or remove it, then apply again`, { cause: err });
     }
   }
 }

@@ -23,9 +23,10 @@ export function inspectedSecurity(info: Docker.ContainerInspectInfo): InspectedS
   return {
     user: info.Config.User ?? '',
     privileged: hc.Privileged === true,
-    capAdd: hc.CapAdd ?? [],
-    capDrop: hc.CapDrop ?? [],
-    securityOpt: hc.SecurityOpt ?? [],
+    // dockerode types these as any.
+    capAdd: (hc.CapAdd as string[] | null | undefined) ?? [],
+    capDrop: (hc.CapDrop as string[] | null | undefined) ?? [],
+    securityOpt: (hc.SecurityOpt as string[] | null | undefined) ?? [],
     runtime: hc.Runtime ?? 'runc',
     pidsLimit: hc.PidsLimit ?? null,
   };

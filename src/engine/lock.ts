@@ -190,6 +190,6 @@ export async function ensureLockImage(engine: Docker): Promise<void> {
   p.entry({ name: 'lock', mode: 0o644, mtime: new Date(0) }, 'sandboxshift lock placeholder; never runs\n');
   p.finalize();
   const [repo, tag] = LOCK_IMAGE.split(':');
-  const stream = (await engine.importImage(p as unknown as NodeJS.ReadableStream, { repo, tag } as never)) as unknown as NodeJS.ReadableStream;
+  const stream = await engine.importImage(p as unknown as NodeJS.ReadableStream, { repo, tag });
   await new Promise<void>((resolve, reject) => engine.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
 }

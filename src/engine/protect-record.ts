@@ -31,7 +31,7 @@ export async function recordProtect(engine: Docker, project: string, env: string
     // Ours from an interrupted run is fine as it is; anything else is not ours to reuse.
     const labels = await labelsByName(engine, name);
     if (!isRecordOf(labels, project, env) || labels?.[Labels.protect] !== String(protect)) {
-      throw new Error(`a container named ${name} exists that sandboxshift did not create as this protect record; rename or remove it, then apply again`);
+      throw new Error(`a container named ${name} exists that sandboxshift did not create as this protect record; rename or remove it, then apply again`, { cause: err });
     }
   }
   // By label, not by name: a record renamed outside sandboxshift still counts, and still goes.

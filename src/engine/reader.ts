@@ -55,7 +55,7 @@ export function httpReader(target: Target): EngineReader {
             return;
           }
           const status = res.statusCode ?? 0;
-          if (status >= 400) reject(new EngineHttpError(status, (body ?? {}) as { message?: string }));
+          if (status >= 400) reject(new EngineHttpError(status, body ?? {}));
           else resolve(body as T);
         });
       });
@@ -78,7 +78,7 @@ export function dockerodeReader(docker: () => Promise<Docker>): EngineReader {
     listContainers: async (filters) => (await docker()).listContainers({ all: true, filters }),
     listVolumes: async (filters) => (await (await docker()).listVolumes({ filters })).Volumes ?? [],
     listImages: async () => (await docker()).listImages(),
-    info: async () => (await docker()).info(),
+    info: async () => (await (await docker()).info()) as Awaited<ReturnType<EngineReader['info']>>,
     inspectContainer: async (id) => (await docker()).getContainer(id).inspect(),
     listNetworks: async () => (await docker()).listNetworks(),
   };

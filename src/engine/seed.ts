@@ -57,7 +57,7 @@ function reowned(source: NodeJS.ReadableStream, uid: number, gid: number): NodeJ
   });
   ex.on('finish', () => out.finalize());
   ex.on('error', (err) => out.destroy(err));
-  source.on('error', (err) => ex.destroy(err));
+  source.on('error', (err: Error) => ex.destroy(err));
   source.pipe(ex);
   return out as unknown as NodeJS.ReadableStream;
 }

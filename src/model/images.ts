@@ -33,10 +33,11 @@ export const BUILTIN_IMAGES: Record<string, ImageConfig> = {
   multi: { name: 'multi', build: { context: IMAGES_DIR, dockerfile: 'runtime-multi/Dockerfile', args: {} } },
 };
 
-/** The egress proxy's image: the compiled proxy (dist/egress) on Debian's Node.js. */
+/** The egress proxy's image: the bundled proxy (images/egress-proxy/proxy.js) on Debian's Node.js. */
 export const EGRESS_IMAGE = 'sandboxshift-egress';
-// Always the compiled proxy: from src/ (tests) and dist/ alike, two levels below the package root.
-const EGRESS_CONTEXT = fileURLToPath(new URL('../../dist/egress/', import.meta.url));
+// A committed folder, so its hash (the image's tag) is the same from src/ (tests) and dist/, and
+// needs no build: scripts/bundle-egress.mjs keeps proxy.js in step with src/egress.
+const EGRESS_CONTEXT = `${IMAGES_DIR}egress-proxy/`;
 BUILTIN_IMAGES[EGRESS_IMAGE] = { name: EGRESS_IMAGE, build: { context: EGRESS_CONTEXT, dockerfile: 'Dockerfile', args: {} } };
 
 export function imageAddress(name: string): string {

@@ -5,9 +5,9 @@ import type { ObservedState } from '../model/observed.js';
 
 export function observedFingerprint(observed: ObservedState, imageRefs: Iterable<string>): string {
   const containers = [...observed.containers.values(), ...observed.duplicates]
-    .map((c) => [c.id, c.environment, c.state, c.configHash, c.resources, c.name])
     // IDs are hex: code-unit order is localeCompare's, without loading ICU's collation data.
-    .sort((a, b) => (String(a[0]) < String(b[0]) ? -1 : String(a[0]) > String(b[0]) ? 1 : 0));
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .map((c) => [c.id, c.environment, c.state, c.configHash, c.resources, c.name]);
   const volumes = [...observed.volumes.keys()].sort();
   const images = [...new Set(imageRefs)].sort().map((ref) => [ref, observed.images.get(ref)?.id ?? null]);
   const protect = [...observed.protectRecords.values()].flat().map((r) => [r.name, r.protect]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));

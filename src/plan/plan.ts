@@ -1,5 +1,5 @@
 // The planner: a pure function of (desired, observed, options). No engine calls, no clock.
-import { errorDiag, warningDiag, type Diagnostic } from '../diagnostics.js';
+import { errorDiag, type Diagnostic } from '../diagnostics.js';
 import type { DesiredEnvironment, DesiredState } from '../model/desired.js';
 import { containerName, environmentAddress, volumeName } from '../model/names.js';
 import type { ObservedContainer, ObservedState } from '../model/observed.js';

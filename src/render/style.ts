@@ -1,11 +1,11 @@
 // ANSI colours, off unless asked for (a TTY without NO_COLOR); plain output is byte-stable.
 export interface Style {
-  green(s: string): string;
-  yellow(s: string): string;
-  red(s: string): string;
-  cyan(s: string): string;
-  bold(s: string): string;
-  dim(s: string): string;
+  green: (s: string) => string;
+  yellow: (s: string) => string;
+  red: (s: string) => string;
+  cyan: (s: string) => string;
+  bold: (s: string) => string;
+  dim: (s: string) => string;
 }
 
 const wrap = (open: number, close: number) => (s: string) => `\u001b[${open}m${s}\u001b[${close}m`;

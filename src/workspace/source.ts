@@ -24,6 +24,8 @@ export async function openSeedSource(ws: WorkspaceConfig): Promise<SeedSource | 
     rmSync(dir, { recursive: true, force: true });
     const url = redactGitUrl(ws.git.url);
     const why = (err as Error).message.split('\n')[0] ?? '';
+    // No cause: the git error's own text can hold the URL's credentials; its first line, redacted, is kept.
+    // eslint-disable-next-line preserve-caught-error
     throw new Error(`cannot clone ${url}${ws.git.ref ? ` at ${ws.git.ref}` : ''}: ${redactGitUrl(why)}`);
   }
   // The clone lands in the sandbox: it keeps the remote, never credentials written into its URL.

@@ -337,6 +337,7 @@ ${SHARED}environments:
 
   /** What apply would do, without ids, hashes and subnets that differ between engines. */
   const essence = (stdout: string) =>
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- plan JSON read back and edited by hand
     (JSON.parse(stdout) as { resource_changes: Array<Record<string, any>> }).resource_changes
       .map((c) => ({ address: c.address, kind: c.kind, actions: c.change.actions, reasons: c.reasons, steps: c.steps, data_effect: c.data_effect, security: c.security }))
       .sort((a, b) => a.address.localeCompare(b.address));

@@ -12,6 +12,7 @@ export default async function setup(): Promise<void> {
   } catch (err) {
     throw new Error(
       `No Docker engine answers (${(err as Error).message}). The end-to-end tests need one: run \`npm test\` (its pretest starts one as root on Debian) or \`npm run setup\`.`,
+      { cause: err },
     );
   }
 }

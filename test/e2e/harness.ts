@@ -94,7 +94,7 @@ export async function removeProject(project: string): Promise<void> {
   const filter = { label: [`io.sandboxshift.project=${project}`] };
   const containers = await docker.listContainers({ all: true, filters: filter });
   // Already gone (removed by the test itself) is fine; anything else is a real failure.
-  const gone = (err: { statusCode?: number }) => {
+  const gone = (err: Error & { statusCode?: number }) => {
     if (err.statusCode !== 404) throw err;
   };
   await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(gone)));

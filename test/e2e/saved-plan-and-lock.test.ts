@@ -68,6 +68,7 @@ describe('saved plans', () => {
     expect(r.stderr).toContain('sandboxshift.yaml is not a saved plan (not JSON)');
   });
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- plan JSON read back and edited by hand
   const editSaved = (from: string, to: string, change: (json: Record<string, any>) => void) => {
     const json = JSON.parse(readFileSync(join(p.dir, from), 'utf8'));
     change(json);

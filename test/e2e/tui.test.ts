@@ -1,6 +1,7 @@
 // The TUI on a real terminal (tmux), the plain output everywhere else, and that commands which
 // never show the TUI never load Ink or React.
 import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -224,9 +225,7 @@ describe('commands without the TUI never load Ink or React', () => {
 
   it('the recorder sees Ink when it is loaded', async () => {
     const file = join(work, 'control.txt');
-    await new Promise<void>((resolve, reject) => {
-      execFile(process.execPath, ['--import', pathToFileURL(RECORDER).href, join(CLI, '../../render/ink/index.js')], { env: { ...process.env, SS_RECORD_IMPORTS: file } }, (err) => (err ? reject(err) : resolve()));
-    });
+    await promisify(execFile)(process.execPath, ['--import', pathToFileURL(RECORDER).href, join(CLI, '../../render/ink/index.js')], { env: { ...process.env, SS_RECORD_IMPORTS: file } });
     const urls = readFileSync(file, 'utf8').trim().split('\n');
     expect(urls.some((u) => u.includes('/node_modules/ink/'))).toBe(true);
     expect(urls.some((u) => u.includes('/node_modules/react/'))).toBe(true);

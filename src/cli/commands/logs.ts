@@ -1,3 +1,6 @@
+import { Readable, Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import type Docker from 'dockerode';
 import { DiagnosticsError, errorDiag } from '../../diagnostics.js';
 import { statusCode, withEngine } from '../../engine/index.js';
 import { containerName, proxyName } from '../../model/names.js';
@@ -20,25 +23,28 @@ export async function logsCommand(argv: string[], io: Io): Promise<number> {
   const docker = await connectEngine().docker();
   let buffer: Buffer;
   try {
-    buffer = (await withEngine(() => docker.getContainer(name).logs({ stdout: true, stderr: true, follow: false, ...(tail !== undefined ? { tail } : {}) }))) as unknown as Buffer;
+    buffer = await withEngine(() => docker.getContainer(name).logs({ stdout: true, stderr: true, follow: false, ...(tail !== undefined ? { tail } : {}) }));
   } catch (err) {
     if (statusCode(err) === 404) {
       throw new DiagnosticsError([errorDiag(`${values.egress ? 'egress proxy' : 'environment'} ${name} does not exist`, { hint: values.egress ? `environment '${env}' has no egress allow list, or is not applied` : 'run sandboxshift apply' })]);
     }
     throw err;
   }
-  io.out(demux(buffer));
+  io.out(await demux(docker, buffer));
   return EXIT_OK;
 }
 
-/** The engine multiplexes stdout/stderr in 8-byte framed chunks when there is no TTY. */
-function demux(buf: Buffer): string {
-  let out = '';
-  let i = 0;
-  while (i + 8 <= buf.length) {
-    const size = buf.readUInt32BE(i + 4);
-    out += buf.subarray(i + 8, i + 8 + size).toString('utf8');
-    i += 8 + size;
-  }
-  return out;
+/** Stdout and stderr in the order written: the engine multiplexes them when there is no TTY. */
+async function demux(docker: Docker, buf: Buffer): Promise<string> {
+  const chunks: Buffer[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(chunk);
+      done();
+    },
+  });
+  const source = Readable.from([buf]);
+  docker.modem.demuxStream(source, sink, sink);
+  await finished(source);
+  return Buffer.concat(chunks).toString('utf8');
 }

@@ -68,6 +68,7 @@ export function reduceProgress(p: ApplyProgress, e: ApplyEvent, at: number): App
 
 /** The last non-blank line of a message, without terminal control sequences. */
 function lastLine(message: string): string | null {
+  // eslint-disable-next-line no-control-regex -- removing terminal control characters is the point
   const clean = message.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '').replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '');
   const lines = clean.split(/[\r\n]+/).map((l) => l.trim()).filter((l) => l.length > 0);
   return lines.at(-1) ?? null;

@@ -167,7 +167,7 @@ export async function rawRequest(proxyPort: number, request: string): Promise<Ra
     bytes: (n) =>
       new Promise<Buffer>((resolve, reject) => {
         const check = () => (after().length >= n ? resolve(after()) : waiters.push(check));
-        closed.then(() => reject(new Error(`closed after ${after().length} of ${n} bytes`)));
+        void closed.then(() => reject(new Error(`closed after ${after().length} of ${n} bytes`)));
         check();
       }),
   };

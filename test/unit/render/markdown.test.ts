@@ -1,7 +1,5 @@
 // Golden tests of the Markdown plan (a pull-request comment body), plus its size bound and its
 // escaping. Plans come from the literal fixtures through plan() and planToJson(), as the CLI makes them.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { warningDiag } from '../../../src/diagnostics.js';
 import type { DesiredState } from '../../../src/model/desired.js';
@@ -11,15 +9,8 @@ import { plan, planDestroy } from '../../../src/plan/index.js';
 import { planToJson, renderMarkdown, type JsonPlan } from '../../../src/render/index.js';
 import { applied, desiredOf, env, observedOf } from '../plan/fixtures.js';
 
-const GOLDEN = fileURLToPath(new URL('../../fixtures/markdown/', import.meta.url));
-
-/** Compares with test/fixtures/markdown/NAME.md; UPDATE_GOLDEN=1 rewrites it (then review the diff). */
-function expectGolden(name: string, actual: string): void {
-  const file = `${GOLDEN}${name}.md`;
-  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(file, actual);
-  expect(existsSync(file), `${file} is missing; run with UPDATE_GOLDEN=1 and review it`).toBe(true);
-  expect(actual).toBe(readFileSync(file, 'utf8'));
-}
+/** test/fixtures/markdown/NAME.md, relative to this file: `vitest -u` rewrites it (then review the diff). */
+const golden = (name: string) => `../../fixtures/markdown/${name}.md`;
 
 const allow = (...list: string[]) => ({ egress: { mode: 'allow' as const, allow: list } });
 
@@ -100,25 +91,25 @@ function mixedPlan(): JsonPlan {
 const unescapedPipes = (line: string) => line.replace(/\\\\/g, '').replace(/\\\|/g, '').split('|').length - 1;
 
 describe('markdown plan', () => {
-  it('renders every kind of change, security first (golden)', () => {
+  it('renders every kind of change, security first (golden)', async () => {
     const md = renderMarkdown(mixedPlan());
-    expectGolden('mixed', md);
+    await expect(md).toMatchFileSnapshot(golden('mixed'));
     expect(md).not.toContain('hunter2');
     expect(md.indexOf('[!WARNING]')).toBeLessThan(md.indexOf('| resource |'));
   });
 
-  it('says "No changes" briefly when nothing changes (golden)', () => {
+  it('says "No changes" briefly when nothing changes (golden)', async () => {
     const desired = desiredOf([env('a'), env('b')]);
     const md = renderMarkdown(planToJson(plan(desired, observedOf([...desired.environments.values()].map((d) => applied(d))))));
-    expectGolden('no-changes', md);
+    await expect(md).toMatchFileSnapshot(golden('no-changes'));
     expect(md.split('\n').length).toBeLessThan(5);
   });
 
-  it('flags a purge that deletes workspaces (golden)', () => {
+  it('flags a purge that deletes workspaces (golden)', async () => {
     const desired = desiredOf([env('a', { secrets: { tok: { fromEnv: 'T' } } }), env('b')], { T: 'secret-value' });
     const observed = observedOf([...desired.environments.values()].map((d) => applied(d)));
     const md = renderMarkdown(planToJson(planDestroy(desired, observed, { purgeVolumes: true })));
-    expectGolden('destroy-purge', md);
+    await expect(md).toMatchFileSnapshot(golden('destroy-purge'));
     expect(md).not.toContain('secret-value');
   });
 

@@ -173,6 +173,7 @@ describe('PlanView keys', () => {
   ])('%s rejects', async (_name, keys) => {
     const r = review(createPlan());
     await r.press(keys, 'Rejected.');
+    // The decision is reported after the frame that shows it (as for approval above).
     await vi.waitFor(() => expect(r.onDecision.mock.calls).toEqual([[false]]));
   });
 
