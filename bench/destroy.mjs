@@ -75,7 +75,9 @@ function run(cmd, args) {
 
 /** The raw docker CLI at the same parallelism: stop (same grace), then remove, per container. */
 async function rawDestroy(project, parallelism) {
-  const ids = spawnSync('docker', ['ps', '-aq', '--filter', `label=io.sandboxshift.project=${project}`, '--filter', 'label=io.sandboxshift.role=environment'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+  const ids = spawnSync('docker', ['ps', '-aq', '--filter', `label=io.sandboxshift.project=${project}`, '--filter', 'label=io.sandboxshift.role=environment'], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter(Boolean);
   const t0 = process.hrtime.bigint();
   let next = 0;
   const worker = async () => {

@@ -71,14 +71,17 @@ async function run(image, cmd, networks) {
   const logs = (await c.logs({ stdout: true, stderr: true })).toString('utf8').replace(/[\x00-\x08]/g, '');
   await c.remove({ force: true });
   const line = logs.split('\n').find((l) => l.includes('{"mode"'));
-  if (!line) throw new Error(`bench client failed (${cmd.join(" ")} on ${networks.join(",")}): ${logs}`);
+  if (!line) throw new Error(`bench client failed (${cmd.join(' ')} on ${networks.join(',')}): ${logs}`);
   return JSON.parse(line.slice(line.indexOf('{')));
 }
 
 export async function benchEgress() {
   const name = 'bench-egress';
   const inet = 'ss-bench-inet';
-  const dir = project(name, `version: 1\nproject: ${name}\nimages:\n  busybox: { ref: sandboxshift/busybox:test }\nenvironments:\n  agent: { image: busybox, resources: { memory: 64m, pids: 64 }, egress: { allow: [files.bench.test] } }\n`);
+  const dir = project(
+    name,
+    `version: 1\nproject: ${name}\nimages:\n  busybox: { ref: sandboxshift/busybox:test }\nenvironments:\n  agent: { image: busybox, resources: { memory: 64m, pids: 64 }, egress: { allow: [files.bench.test] } }\n`,
+  );
   cli(dir, ['apply', '--auto-approve']);
   await createFakeInternet(docker, inet);
   const tlsDir = mkdtempSync(join(WORK, 'tls-'));
@@ -128,7 +131,10 @@ export async function benchRuntimes(count = 8) {
   for (const runtime of ['runc', 'runsc']) {
     const name = `bench-rt-${runtime}`;
     const envs = Array.from({ length: count }, (_, i) => `  e${i}: {}`).join('\n');
-    const dir = project(name, `version: 1\nproject: ${name}\nimages:\n  busybox: { ref: sandboxshift/busybox:test }\ndefaults:\n  image: busybox\n  runtime: ${runtime}\n  resources: { memory: 64m, pids: 64 }\nenvironments:\n${envs}\n`);
+    const dir = project(
+      name,
+      `version: 1\nproject: ${name}\nimages:\n  busybox: { ref: sandboxshift/busybox:test }\ndefaults:\n  image: busybox\n  runtime: ${runtime}\n  resources: { memory: 64m, pids: 64 }\nenvironments:\n${envs}\n`,
+    );
     const ms = cli(dir, ['apply', '--auto-approve', '--parallelism', '4']);
     cli(dir, ['destroy', '--auto-approve', '--purge-volumes']);
     rmSync(dir, { recursive: true, force: true });

@@ -40,10 +40,7 @@ export interface ConvergeHooks {
   lockTakenOver?(stale: LockInfo): void;
 }
 
-export type ConvergeOutcome =
-  | { status: 'no-changes'; plan: Plan }
-  | { status: 'cancelled'; plan: Plan }
-  | { status: 'applied'; plan: Plan; result: ApplyResult };
+export type ConvergeOutcome = { status: 'no-changes'; plan: Plan } | { status: 'cancelled'; plan: Plan } | { status: 'applied'; plan: Plan; result: ApplyResult };
 
 /** Whether an outcome left work undone (a failed or skipped change). */
 export function incomplete(outcome: ConvergeOutcome): boolean {
@@ -54,21 +51,26 @@ export async function converge(req: ConvergeRequest, hooks: ConvergeHooks): Prom
   const destroy = req.command === 'destroy';
   const loaded = load(req.configPath, { needSecrets: !destroy });
   const engine = connectEngine();
-  return withLock(engine, loaded.desired.project, { command: req.command, onSignal: (signal) => hooks.interrupted?.(signal), unlockArgs: req.unlockArgs, onTakeover: (stale) => hooks.lockTakenOver?.(stale) }, async () => {
-    // A saved plan made with a full refresh is checked against an equally close look.
-    const refresh = req.saved?.plan.refresh ?? req.refresh;
-    const observed = await observeFor(engine, loaded.desired, refresh);
-    const targets = req.saved ? req.saved.plan.targets : req.targets;
-    const plan = await checkedPlan(engine, loaded, planFor(loaded, observed, { targets, destroy, purgeVolumes: req.purgeVolumes, refresh }));
-    if (req.saved) refuseStale(req.saved, plan);
-    const approval = hasChanges(plan) && !req.autoApprove && !req.saved;
-    await hooks.show(plan, { approval });
-    if (!hasChanges(plan)) return { status: 'no-changes', plan };
-    if (approval && !(await hooks.approve(plan))) return { status: 'cancelled', plan };
-    const run = (onEvent?: ApplyListener) => applyPlan(engine, loaded, plan, { parallelism: req.parallelism, onEvent });
-    const result = hooks.execute ? await hooks.execute(plan, run) : await run();
-    return { status: 'applied', plan, result };
-  });
+  return withLock(
+    engine,
+    loaded.desired.project,
+    { command: req.command, onSignal: (signal) => hooks.interrupted?.(signal), unlockArgs: req.unlockArgs, onTakeover: (stale) => hooks.lockTakenOver?.(stale) },
+    async () => {
+      // A saved plan made with a full refresh is checked against an equally close look.
+      const refresh = req.saved?.plan.refresh ?? req.refresh;
+      const observed = await observeFor(engine, loaded.desired, refresh);
+      const targets = req.saved ? req.saved.plan.targets : req.targets;
+      const plan = await checkedPlan(engine, loaded, planFor(loaded, observed, { targets, destroy, purgeVolumes: req.purgeVolumes, refresh }));
+      if (req.saved) refuseStale(req.saved, plan);
+      const approval = hasChanges(plan) && !req.autoApprove && !req.saved;
+      await hooks.show(plan, { approval });
+      if (!hasChanges(plan)) return { status: 'no-changes', plan };
+      if (approval && !(await hooks.approve(plan))) return { status: 'cancelled', plan };
+      const run = (onEvent?: ApplyListener) => applyPlan(engine, loaded, plan, { parallelism: req.parallelism, onEvent });
+      const result = hooks.execute ? await hooks.execute(plan, run) : await run();
+      return { status: 'applied', plan, result };
+    },
+  );
 }
 
 function refuseStale(saved: { path: string; plan: Plan }, fresh: Plan): void {

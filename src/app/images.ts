@@ -25,7 +25,14 @@ export async function buildImages(engine: Engine, configPath: string, name?: str
   }
   const users = [...loaded.desired.environments.values()];
   const changes = images
-    .map((i) => planImage(loaded.desired.project, i, observed, users.filter((d) => d.imageName === i.name)))
+    .map((i) =>
+      planImage(
+        loaded.desired.project,
+        i,
+        observed,
+        users.filter((d) => d.imageName === i.name),
+      ),
+    )
     .filter((c): c is ImageChange => c !== null);
   const upToDate = images.filter((i) => !changes.some((c) => c.name === i.name));
   if (changes.length === 0) return { upToDate, result: null };

@@ -39,11 +39,7 @@ export function load(configPath: string, options: { needSecrets?: boolean } = {}
  * is read ahead from the file's top-level `project:` line; if the parsed config disagrees, the
  * early answer is dropped and the engine is asked again.
  */
-export async function loadAndObserve(
-  engine: Engine,
-  configPath: string,
-  options: { needSecrets?: boolean; refresh?: Refresh } = {},
-): Promise<{ loaded: Loaded; observed: ObservedState }> {
+export async function loadAndObserve(engine: Engine, configPath: string, options: { needSecrets?: boolean; refresh?: Refresh } = {}): Promise<{ loaded: Loaded; observed: ObservedState }> {
   const peeked = await peekProject(configPath);
   const early = peeked ? observe(engine, peeked) : null;
   // Errors surface below, from whichever of load() or the awaited observe() comes first.
@@ -138,9 +134,7 @@ export interface PlanRequest {
 }
 
 export function planFor(loaded: Loaded, observed: ObservedState, req: PlanRequest = {}): Plan {
-  const p = req.destroy
-    ? planDestroy(loaded.desired, observed, { targets: req.targets, purgeVolumes: req.purgeVolumes })
-    : makePlan(loaded.desired, observed, { targets: req.targets });
+  const p = req.destroy ? planDestroy(loaded.desired, observed, { targets: req.targets, purgeVolumes: req.purgeVolumes }) : makePlan(loaded.desired, observed, { targets: req.targets });
   return { ...p, ...(req.refresh === 'full' ? { refresh: 'full' as const } : {}), diagnostics: [...loaded.warnings, ...p.diagnostics] };
 }
 
@@ -178,12 +172,7 @@ export async function checkImageContracts(engine: Engine, loaded: Loaded, plan: 
   return out;
 }
 
-export async function applyPlan(
-  engine: Engine,
-  loaded: Loaded,
-  plan: Plan,
-  options: { parallelism?: number; onEvent?: ApplyListener; stopGraceSeconds?: number } = {},
-): Promise<ApplyResult> {
+export async function applyPlan(engine: Engine, loaded: Loaded, plan: Plan, options: { parallelism?: number; onEvent?: ApplyListener; stopGraceSeconds?: number } = {}): Promise<ApplyResult> {
   // The executor (and tar-stream, the seeding and build code) loads only when applying.
   const { executePlan } = await import('../apply/executor.js');
   return executePlan(plan, {

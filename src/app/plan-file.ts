@@ -52,9 +52,7 @@ export function readPlanFile(path: string): Plan {
   }
   const invalid = firstSchemaError(json) ?? changeShapeProblem((json as JsonPlan).resource_changes);
   if (invalid) {
-    throw new DiagnosticsError([
-      errorDiag(`${path} is not a valid saved plan: ${invalid}`, { hint: NEW_PLAN }),
-    ]);
+    throw new DiagnosticsError([errorDiag(`${path} is not a valid saved plan: ${invalid}`, { hint: NEW_PLAN })]);
   }
   const saved = json as JsonPlan & { checksum?: string };
   if (saved.checksum === undefined) {
@@ -63,9 +61,7 @@ export function readPlanFile(path: string): Plan {
     ]);
   }
   if (saved.checksum !== planChecksum(saved)) {
-    throw new DiagnosticsError([
-      errorDiag(`saved plan ${path} is tampered: it was edited after it was saved (its checksum no longer matches its content), so it was not applied`, { hint: NEW_PLAN }),
-    ]);
+    throw new DiagnosticsError([errorDiag(`saved plan ${path} is tampered: it was edited after it was saved (its checksum no longer matches its content), so it was not applied`, { hint: NEW_PLAN })]);
   }
   return planFromJson(saved);
 }
@@ -77,7 +73,12 @@ function firstSchemaError(json: unknown): string | null {
   const e: ErrorObject | undefined = validate.errors?.[0];
   if (!e) return 'does not match the schema';
   const where = e.instancePath || '(top level)';
-  const detail = e.keyword === 'enum' ? `: ${(e.params as { allowedValues: unknown[] }).allowedValues.map(String).join(', ')}` : e.keyword === 'additionalProperties' ? ` '${(e.params as { additionalProperty: string }).additionalProperty}'` : '';
+  const detail =
+    e.keyword === 'enum'
+      ? `: ${(e.params as { allowedValues: unknown[] }).allowedValues.map(String).join(', ')}`
+      : e.keyword === 'additionalProperties'
+        ? ` '${(e.params as { additionalProperty: string }).additionalProperty}'`
+        : '';
   return `at ${where}: ${e.message ?? 'is invalid'}${detail}`;
 }
 

@@ -27,7 +27,7 @@ export function parse(command: string, argv: string[], options: Options): { valu
 
 export function configPath(values: { config?: string | boolean | (string | boolean)[] }): string {
   const v = values.config;
-  return typeof v === 'string' ? v : process.env.SANDBOXSHIFT_CONFIG ?? 'sandboxshift.yaml';
+  return typeof v === 'string' ? v : (process.env.SANDBOXSHIFT_CONFIG ?? 'sandboxshift.yaml');
 }
 
 /** `-c FILE` for commands a hint tells the user to run, when the config is not the default one. */

@@ -36,9 +36,7 @@ export function printDiagnostics(io: Io, diags: readonly Diagnostic[]): void {
 /** Terraform's rule: only the word "yes" approves. */
 export async function confirm(io: Io, question: string): Promise<boolean> {
   if (!process.stdin.isTTY) {
-    throw new DiagnosticsError([
-      errorDiag('this needs approval, but there is no terminal to ask on', { hint: 'run it in a terminal, or pass --auto-approve (for CI)' }),
-    ]);
+    throw new DiagnosticsError([errorDiag('this needs approval, but there is no terminal to ask on', { hint: 'run it in a terminal, or pass --auto-approve (for CI)' })]);
   }
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {

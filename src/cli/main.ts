@@ -26,15 +26,42 @@ Exit codes: 0 ok, 1 error, 2 changes present (plan --detailed-exitcode).`;
 type Command = { run: (argv: string[], io: Io) => Promise<number>; help: string };
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
-  validate: async () => { const m = await import('./commands/validate.js'); return { run: m.validateCommand, help: m.validateHelp }; },
-  plan: async () => { const m = await import('./commands/plan.js'); return { run: m.planCommand, help: m.planHelp }; },
-  diff: async () => { const m = await import('./commands/diff.js'); return { run: m.diffCommand, help: m.diffHelp }; },
-  apply: async () => { const m = await import('./commands/apply.js'); return { run: m.applyCommand, help: m.applyHelp }; },
-  destroy: async () => { const m = await import('./commands/destroy.js'); return { run: m.destroyCommand, help: m.destroyHelp }; },
-  status: async () => { const m = await import('./commands/status.js'); return { run: m.statusCommand, help: m.statusHelp }; },
-  images: async () => { const m = await import('./commands/images.js'); return { run: m.imagesCommand, help: m.imagesHelp }; },
-  logs: async () => { const m = await import('./commands/logs.js'); return { run: m.logsCommand, help: m.logsHelp }; },
-  unlock: async () => { const m = await import('./commands/unlock.js'); return { run: m.unlockCommand, help: m.unlockHelp }; },
+  validate: async () => {
+    const m = await import('./commands/validate.js');
+    return { run: m.validateCommand, help: m.validateHelp };
+  },
+  plan: async () => {
+    const m = await import('./commands/plan.js');
+    return { run: m.planCommand, help: m.planHelp };
+  },
+  diff: async () => {
+    const m = await import('./commands/diff.js');
+    return { run: m.diffCommand, help: m.diffHelp };
+  },
+  apply: async () => {
+    const m = await import('./commands/apply.js');
+    return { run: m.applyCommand, help: m.applyHelp };
+  },
+  destroy: async () => {
+    const m = await import('./commands/destroy.js');
+    return { run: m.destroyCommand, help: m.destroyHelp };
+  },
+  status: async () => {
+    const m = await import('./commands/status.js');
+    return { run: m.statusCommand, help: m.statusHelp };
+  },
+  images: async () => {
+    const m = await import('./commands/images.js');
+    return { run: m.imagesCommand, help: m.imagesHelp };
+  },
+  logs: async () => {
+    const m = await import('./commands/logs.js');
+    return { run: m.logsCommand, help: m.logsHelp };
+  },
+  unlock: async () => {
+    const m = await import('./commands/unlock.js');
+    return { run: m.unlockCommand, help: m.unlockHelp };
+  },
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -26,14 +26,10 @@ export function planFormat(command: string, values: Values): PlanFormat {
   if (raw === undefined) return json ? 'json' : 'text';
   const format = PLAN_FORMATS.find((f) => f === raw);
   if (!format) {
-    throw new DiagnosticsError([
-      errorDiag(`${command}: unknown --format '${String(raw)}'`, { hint: `use --format ${PLAN_FORMATS.join(', --format ')}` }),
-    ]);
+    throw new DiagnosticsError([errorDiag(`${command}: unknown --format '${String(raw)}'`, { hint: `use --format ${PLAN_FORMATS.join(', --format ')}` })]);
   }
   if (json && format !== 'json') {
-    throw new DiagnosticsError([
-      errorDiag(`${command}: --json and --format ${format} ask for different formats`, { hint: '--json is short for --format json; pass only one of them' }),
-    ]);
+    throw new DiagnosticsError([errorDiag(`${command}: --json and --format ${format} ask for different formats`, { hint: '--json is short for --format json; pass only one of them' })]);
   }
   return format;
 }

@@ -91,12 +91,7 @@ function stringValues(env: Record<string, string | number | boolean>): Record<st
 }
 
 function resolveSecrets(secrets: Record<string, SecretSource>, dir: string): Record<string, SecretSource> {
-  return Object.fromEntries(
-    Object.entries(secrets).map(([name, secret]) => [
-      name,
-      'fromFile' in secret ? { fromFile: resolveHostPath(secret.fromFile, dir) } : { fromEnv: secret.fromEnv },
-    ]),
-  );
+  return Object.fromEntries(Object.entries(secrets).map(([name, secret]) => [name, 'fromFile' in secret ? { fromFile: resolveHostPath(secret.fromFile, dir) } : { fromEnv: secret.fromEnv }]));
 }
 
 function buildEgress(egress: RawSettings['egress']): EgressConfig {

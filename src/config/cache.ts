@@ -67,7 +67,9 @@ function codeStamp(): string {
   for (const dir of [here, join(here, 'generated')]) {
     let names: string[];
     try {
-      names = readdirSync(dir).filter((n) => /\.(js|mjs|ts)$/.test(n) && !n.endsWith('.d.ts')).sort();
+      names = readdirSync(dir)
+        .filter((n) => /\.(js|mjs|ts)$/.test(n) && !n.endsWith('.d.ts'))
+        .sort();
     } catch {
       continue; // no generated/ folder next to a bundled build
     }

@@ -38,8 +38,6 @@ function isInside(path: string, dir: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
 
-
-
 /** Whether a mount exposes the Docker engine's API socket (full control of the host). */
 export function isDockerSocket(path: string): boolean {
   return path.replace(/\/+$/, '').endsWith('docker.sock');
@@ -53,7 +51,14 @@ function checkEnvironment(data: unknown, name: string, source: ConfigSource): Di
     if (optedIn(setting)) return;
     const inherited = path[0] === 'defaults' ? ' (set in defaults)' : '';
     found.push(
-      diagnosticAt(source, 'error', path, 'value', `${what} is refused for environment '${name}'${inherited}: ${why}`, `add allowDangerous: [${setting}] to environment '${name}' if you really mean it`),
+      diagnosticAt(
+        source,
+        'error',
+        path,
+        'value',
+        `${what} is refused for environment '${name}'${inherited}: ${why}`,
+        `add allowDangerous: [${setting}] to environment '${name}' if you really mean it`,
+      ),
     );
   };
 
@@ -96,7 +101,12 @@ function checkEnvironment(data: unknown, name: string, source: ConfigSource): Di
       if (!isPlainObject(mount)) return;
       const { source: from, target } = mount;
       const mountPath = [...mounts.path, i];
-      const socketKey = ([['source', from], ['target', target]] as const).find(([, p]) => typeof p === 'string' && isDockerSocket(p))?.[0];
+      const socketKey = (
+        [
+          ['source', from],
+          ['target', target],
+        ] as const
+      ).find(([, p]) => typeof p === 'string' && isDockerSocket(p))?.[0];
       if (socketKey !== undefined) {
         refuse('docker-socket', [...mountPath, String(socketKey)], 'mounting the Docker socket', 'it gives the sandbox control of the Docker engine, and so of the host');
       } else if (typeof from === 'string') {

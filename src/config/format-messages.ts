@@ -62,9 +62,7 @@ export function durationExplanation(subject: string, shown: string): Explanation
 export function userExplanation(subject: string, value: unknown): Explanation {
   const isName = typeof value === 'string' && /[A-Za-z]/.test(value);
   return {
-    message: isName
-      ? `${subject} must be a numeric UID or UID:GID, not a name: '${value}'`
-      : `${subject} must be a numeric UID or UID:GID: ${JSON.stringify(value)}`,
+    message: isName ? `${subject} must be a numeric UID or UID:GID, not a name: '${value}'` : `${subject} must be a numeric UID or UID:GID: ${JSON.stringify(value)}`,
     hint: 'numeric ids are needed so secret files can be owned by the user; find them with `id -u NAME` and `id -g NAME` inside the image',
   };
 }

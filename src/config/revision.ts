@@ -29,13 +29,17 @@ export async function loadConfigAt(file: string, ref: string | null): Promise<Co
   try {
     root = await git.revparse(['--show-toplevel']);
   } catch (err) {
-    return fail(errorDiag(`${dirname(file)} is not inside a git repository (${firstLine(err)})`, {
-      file,
-      hint: 'diff compares the config at two commits: run it in the repository that holds the config, or use `sandboxshift plan` against an engine',
-    }));
+    return fail(
+      errorDiag(`${dirname(file)} is not inside a git repository (${firstLine(err)})`, {
+        file,
+        hint: 'diff compares the config at two commits: run it in the repository that holds the config, or use `sandboxshift plan` against an engine',
+      }),
+    );
   }
   // Paths inside commits are relative to the repository root, with forward slashes.
-  const path = relative(realpathSync(root), join(realpathSync(dir), basename(absolute))).split(sep).join('/');
+  const path = relative(realpathSync(root), join(realpathSync(dir), basename(absolute)))
+    .split(sep)
+    .join('/');
   if (path.startsWith('../')) return fail(errorDiag(`${file} is outside the git repository at ${root}`, { file, hint: 'pass --config with a file inside the repository' }));
   if (ref === null) {
     const commit = await git.revparse(['--verify', '--quiet', 'HEAD']).catch(() => null);
@@ -45,17 +49,22 @@ export async function loadConfigAt(file: string, ref: string | null): Promise<Co
   try {
     commit = await git.revparse(['--verify', `${ref}^{commit}`]);
   } catch (err) {
-    return fail(errorDiag(`unknown git revision '${ref}' (${firstLine(err)})`, {
-      hint: 'check the name (`git log --oneline`, `git branch -a`); in CI fetch the history first (actions/checkout with fetch-depth: 0)',
-    }));
+    return fail(
+      errorDiag(`unknown git revision '${ref}' (${firstLine(err)})`, {
+        hint: 'check the name (`git log --oneline`, `git branch -a`); in CI fetch the history first (actions/checkout with fetch-depth: 0)',
+      }),
+    );
   }
   const label = `${ref}:${path}`;
   const type = await git.raw(['cat-file', '-t', `${commit}:${path}`]).catch(() => null);
   if (type?.trim() !== 'blob') {
-    return fail(errorDiag(`${path} does not exist at ${ref}${type ? ` (it is a ${type.trim()})` : ''}`, {
-      file: label,
-      hint: `diff needs the config at both commits; check \`git ls-tree --name-only ${ref}\`, or pass --config with the file's path`,
-    }), label);
+    return fail(
+      errorDiag(`${path} does not exist at ${ref}${type ? ` (it is a ${type.trim()})` : ''}`, {
+        file: label,
+        hint: `diff needs the config at both commits; check \`git ls-tree --name-only ${ref}\`, or pass --config with the file's path`,
+      }),
+      label,
+    );
   }
   const text = await git.show([`${commit}:${path}`]);
   const loaded = validateConfigText(text, file);
@@ -66,5 +75,11 @@ export async function loadConfigAt(file: string, ref: string | null): Promise<Co
 
 function firstLine(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
-  return message.replace(/^fatal:\s*/m, '').split('\n').find((l) => l.trim())?.trim() ?? 'git failed';
+  return (
+    message
+      .replace(/^fatal:\s*/m, '')
+      .split('\n')
+      .find((l) => l.trim())
+      ?.trim() ?? 'git failed'
+  );
 }

@@ -60,9 +60,7 @@ function resolveComposite(composite: ErrorObject, all: readonly ErrorObject[]): 
   }
 
   // Alternatives told apart by type (string or list, `none` or a map): keep the one whose type fits.
-  const typeFits = branches.flatMap((branch, i) =>
-    branch.some((e) => e.keyword === 'type' && e.instancePath === composite.instancePath) ? [] : [i],
-  );
+  const typeFits = branches.flatMap((branch, i) => (branch.some((e) => e.keyword === 'type' && e.instancePath === composite.instancePath) ? [] : [i]));
   const branch = typeFits.length === 1 ? branches[typeFits[0] ?? -1] : undefined;
   // A wrong constant (`egress: all`) is better answered by listing every alternative.
   if (!branch || branch.length === 0 || branch.every((e) => e.keyword === 'const' && e.instancePath === composite.instancePath)) return noAlternative;

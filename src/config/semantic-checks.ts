@@ -27,12 +27,10 @@ export function checkReferencesAndUnits(data: unknown, ctx: CheckContext): void 
   // A file with a problem at the top (often a misspelt `environments`) gets no extra warning about it.
   if (environments.length === 0 && !ctx.flagged([]) && !ctx.flagged(['environments'])) {
     const at: KeyPath = 'environments' in root ? ['environments'] : [];
-    ctx.report(
-      diagnosticAt(ctx.source, 'warning', at, 'key', 'no environments are defined: plan and apply will have nothing to do', 'add one under environments:, e.g. `agent: { image: auto }`'),
-    );
+    ctx.report(diagnosticAt(ctx.source, 'warning', at, 'key', 'no environments are defined: plan and apply will have nothing to do', 'add one under environments:, e.g. `agent: { image: auto }`'));
   }
   if (images.includes('auto')) {
-    ctx.report(diagnosticAt(ctx.source, 'error', ['images', 'auto'], 'key', "'auto' cannot be an image name: `image: auto` already means \"pick one for me\"", 'rename this image'));
+    ctx.report(diagnosticAt(ctx.source, 'error', ['images', 'auto'], 'key', '\'auto\' cannot be an image name: `image: auto` already means "pick one for me"', 'rename this image'));
   }
   checkCaseCollisions(environments, ctx);
   if (Array.isArray(root.moved)) checkMoved(root.moved, environments, ctx);
@@ -56,7 +54,14 @@ function checkReservedNames(names: readonly string[], project: string, ctx: Chec
     const owner = RESERVED_ENVIRONMENT_NAMES[name];
     if (owner === undefined) continue;
     ctx.report(
-      diagnosticAt(ctx.source, 'error', ['environments', name], 'key', `environment name '${name}' is reserved: its container would be named ss.${project}.${name}, the name of ${owner}`, `rename the environment, e.g. '${name}-env'`),
+      diagnosticAt(
+        ctx.source,
+        'error',
+        ['environments', name],
+        'key',
+        `environment name '${name}' is reserved: its container would be named ss.${project}.${name}, the name of ${owner}`,
+        `rename the environment, e.g. '${name}-env'`,
+      ),
     );
   }
 }
@@ -70,7 +75,14 @@ function checkCaseCollisions(names: readonly string[], ctx: CheckContext): void 
       continue;
     }
     ctx.report(
-      diagnosticAt(ctx.source, 'error', ['environments', name], 'key', `environment '${name}' differs from '${earlier}' only in case`, "Docker names are case-insensitive in places, so the two would collide: rename one"),
+      diagnosticAt(
+        ctx.source,
+        'error',
+        ['environments', name],
+        'key',
+        `environment '${name}' differs from '${earlier}' only in case`,
+        'Docker names are case-insensitive in places, so the two would collide: rename one',
+      ),
     );
   }
 }
@@ -84,7 +96,9 @@ function checkMoved(moved: unknown[], environments: readonly string[], ctx: Chec
     const { from, to } = entry;
     const at = (key: string): KeyPath => ['moved', i, key];
     if (environments.includes(from)) {
-      ctx.report(diagnosticAt(ctx.source, 'error', at('from'), 'value', `moved: '${from}' is still under environments, so it cannot have moved`, `remove environments.${from}, or remove this moved entry`));
+      ctx.report(
+        diagnosticAt(ctx.source, 'error', at('from'), 'value', `moved: '${from}' is still under environments, so it cannot have moved`, `remove environments.${from}, or remove this moved entry`),
+      );
     }
     if (!environments.includes(to)) {
       const guess = closestMatch(to, environments);
@@ -92,21 +106,23 @@ function checkMoved(moved: unknown[], environments: readonly string[], ctx: Chec
     }
     if (from === to) ctx.report(diagnosticAt(ctx.source, 'error', at('to'), 'value', `moved: '${from}' moves to itself`, 'remove this entry'));
     const seenFrom = froms.get(from);
-    if (seenFrom !== undefined) ctx.report(diagnosticAt(ctx.source, 'error', at('from'), 'value', `moved: '${from}' is moved twice (also in moved[${seenFrom}])`, 'a workspace can follow one environment only: keep one entry'));
+    if (seenFrom !== undefined)
+      ctx.report(diagnosticAt(ctx.source, 'error', at('from'), 'value', `moved: '${from}' is moved twice (also in moved[${seenFrom}])`, 'a workspace can follow one environment only: keep one entry'));
     const seenTo = tos.get(to);
-    if (seenTo !== undefined) ctx.report(diagnosticAt(ctx.source, 'error', at('to'), 'value', `moved: two workspaces move into '${to}' (also in moved[${seenTo}])`, 'an environment has one workspace: keep one entry'));
+    if (seenTo !== undefined)
+      ctx.report(diagnosticAt(ctx.source, 'error', at('to'), 'value', `moved: two workspaces move into '${to}' (also in moved[${seenTo}])`, 'an environment has one workspace: keep one entry'));
     froms.set(from, froms.get(from) ?? i);
     tos.set(to, tos.get(to) ?? i);
   });
   for (const [from, i] of froms) {
-    if (tos.has(from) && tos.get(from) !== i) ctx.report(diagnosticAt(ctx.source, 'error', ['moved', i, 'from'], 'value', `moved: '${from}' is both moved from and moved to (a chain)`, 'write one entry from the oldest name to the newest'));
+    if (tos.has(from) && tos.get(from) !== i)
+      ctx.report(diagnosticAt(ctx.source, 'error', ['moved', i, 'from'], 'value', `moved: '${from}' is both moved from and moved to (a chain)`, 'write one entry from the oldest name to the newest'));
   }
 }
 
 /** Checks one block of settings: `defaults` or one environment. */
 function checkSettings(settings: Record<string, unknown>, at: KeyPath, images: readonly string[], ctx: CheckContext): void {
-  const error = (path: KeyPath, pointAt: 'key' | 'value', message: string, hint?: string) =>
-    ctx.report(diagnosticAt(ctx.source, 'error', path, pointAt, message, hint));
+  const error = (path: KeyPath, pointAt: 'key' | 'value', message: string, hint?: string) => ctx.report(diagnosticAt(ctx.source, 'error', path, pointAt, message, hint));
 
   const image = settings.image;
   if (typeof image === 'string' && image !== 'auto' && !images.includes(image)) {
@@ -124,7 +140,12 @@ function checkSettings(settings: Record<string, unknown>, at: KeyPath, images: r
     } else if (bytes < MIN_MEMORY_BYTES) {
       error(memoryPath, 'value', `'memory' is ${formatBytes(bytes)}, below Docker's minimum of ${formatBytes(MIN_MEMORY_BYTES)}`, 'use at least 6m; 512m suits most environments');
     } else if (!Number.isSafeInteger(bytes) || bytes > MAX_MEMORY_BYTES) {
-      error(memoryPath, 'value', `'memory' is ${describeValue(memory)}, above the most a limit can be (${formatBytes(MAX_MEMORY_BYTES)})`, "write what the environment needs, e.g. 2g; plan also checks it against the engine's memory");
+      error(
+        memoryPath,
+        'value',
+        `'memory' is ${describeValue(memory)}, above the most a limit can be (${formatBytes(MAX_MEMORY_BYTES)})`,
+        "write what the environment needs, e.g. 2g; plan also checks it against the engine's memory",
+      );
     }
   }
 
@@ -132,7 +153,8 @@ function checkSettings(settings: Record<string, unknown>, at: KeyPath, images: r
   const cpus = resources.cpus;
   if (typeof cpus === 'number' && Number.isFinite(cpus) && cpus > 0 && !ctx.flagged(cpusPath)) {
     if (cpus < MIN_CPUS) error(cpusPath, 'value', `'cpus' is ${cpus}, below Docker's minimum of ${MIN_CPUS}`, 'use at least 0.01; 0.5 or 1 suits most environments');
-    else if (cpus > MAX_CPUS) error(cpusPath, 'value', `'cpus' is ${cpus}, above the most a limit can be (${MAX_CPUS})`, "write what the environment needs, e.g. 2; plan also checks it against the engine's CPUs");
+    else if (cpus > MAX_CPUS)
+      error(cpusPath, 'value', `'cpus' is ${cpus}, above the most a limit can be (${MAX_CPUS})`, "write what the environment needs, e.g. 2; plan also checks it against the engine's CPUs");
   }
 
   const pidsPath = [...at, 'resources', 'pids'];
@@ -176,7 +198,12 @@ function checkSettings(settings: Record<string, unknown>, at: KeyPath, images: r
     error([...at, 'workspace', 'adopt'], 'key', 'an adopted volume is never seeded: adopt cannot be combined with from or git', `remove ${formatPath([...at, 'workspace', 'adopt'])}, or the seed`);
   }
   if ('from' in workspace && 'git' in workspace) {
-    error([...at, 'workspace', 'git'], 'key', "workspace can be seeded from a folder ('from') or from 'git', not both", `remove ${formatPath([...at, 'workspace', 'from'])} or ${formatPath([...at, 'workspace', 'git'])}`);
+    error(
+      [...at, 'workspace', 'git'],
+      'key',
+      "workspace can be seeded from a folder ('from') or from 'git', not both",
+      `remove ${formatPath([...at, 'workspace', 'from'])} or ${formatPath([...at, 'workspace', 'git'])}`,
+    );
   }
 
   if (Array.isArray(settings.mounts)) {

@@ -29,14 +29,7 @@ export interface ParsedYaml {
   diagnostics: Diagnostic[];
 }
 
-export function diagnosticAt(
-  source: ConfigSource,
-  severity: Severity,
-  path: KeyPath,
-  at: 'key' | 'value',
-  message: string,
-  hint?: string,
-): Diagnostic {
+export function diagnosticAt(source: ConfigSource, severity: Severity, path: KeyPath, at: 'key' | 'value', message: string, hint?: string): Diagnostic {
   const { line, col } = source.locate(path, at);
   const diagnostic: Diagnostic = { severity, message, file: source.file, line, col };
   if (path.length > 0) diagnostic.path = formatPath(path);
@@ -156,7 +149,10 @@ function locateNode(doc: Document.Parsed, lineCounter: YamlModule.LineCounter, p
     if (isAlias(node)) node = node.resolve(doc);
     if (isMap(node)) {
       const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(segment));
-      if (!pair) { found = false; break; }
+      if (!pair) {
+        found = false;
+        break;
+      }
       keyNode = pair.key as Node;
       node = pair.value;
     } else if (isSeq(node) && typeof segment === 'number' && node.items[segment] !== undefined) {

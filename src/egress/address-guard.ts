@@ -11,18 +11,7 @@
 import { addressRules, type EgressPolicy } from './policy.js';
 import { formatIp, parseIp, parseIpRange, rangeContains, rangeWithin, type IpAddress, type IpRange } from './ip-address.js';
 
-export type AddressCategory =
-  | 'unspecified'
-  | 'loopback'
-  | 'private'
-  | 'cgnat'
-  | 'link-local'
-  | 'metadata'
-  | 'multicast'
-  | 'broadcast'
-  | 'reserved'
-  | 'unique-local'
-  | 'site-local';
+export type AddressCategory = 'unspecified' | 'loopback' | 'private' | 'cgnat' | 'link-local' | 'metadata' | 'multicast' | 'broadcast' | 'reserved' | 'unique-local' | 'site-local';
 
 export interface ForbiddenRange {
   readonly text: string;
@@ -107,9 +96,7 @@ export function guardAddress(policy: EgressPolicy, address: string): AddressVerd
 
   const refused = (why: string): AddressVerdict => ({ allowed: false, address: canonical, category: narrowest.category, reason: why });
   if (hits.some((hit) => !hit.exemptable)) return refused(`${canonical} is ${narrowest.category} (${narrowest.text}); no entry can allow it`);
-  const opener = addressRules(policy).find(
-    (rule) => rangeContains(rule.range, ip) && hits.every((hit) => rangeWithin(rule.range, hit.range)),
-  );
+  const opener = addressRules(policy).find((rule) => rangeContains(rule.range, ip) && hits.every((hit) => rangeWithin(rule.range, hit.range)));
   if (!opener) return refused(`${canonical} is ${narrowest.category} (${narrowest.text}) and no address entry inside that range allows it`);
   return { allowed: true, address: canonical, category: narrowest.category, rule: opener.entry, reason: `${narrowest.category} address allowed by '${opener.entry}'` };
 }

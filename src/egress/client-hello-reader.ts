@@ -4,9 +4,7 @@
 import type { Duplex } from 'node:stream';
 import { MAX_CLIENT_HELLO_BYTES, parseClientHello } from './sni.js';
 
-export type HelloRead =
-  | { ok: true; serverName: string | null; bytes: Buffer }
-  | { ok: false; reason: string };
+export type HelloRead = { ok: true; serverName: string | null; bytes: Buffer } | { ok: false; reason: string };
 
 /** Enough for the largest ClientHello even when split into many small records, each with a header. */
 const MAX_BUFFERED = 2 * MAX_CLIENT_HELLO_BYTES;

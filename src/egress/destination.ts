@@ -14,13 +14,7 @@ export type DestinationCheck =
   | { ok: true; host: Host; rule: string; reason: string; addresses: string[]; resolved?: string[] }
   | { ok: false; host?: Host; status: 400 | 403 | 502 | 504; rule?: string; reason: string; resolved?: string[] };
 
-export async function checkDestination(
-  policy: EgressPolicy,
-  rawHost: string,
-  port: number,
-  resolve: Resolver,
-  timeoutMs: number,
-): Promise<DestinationCheck> {
+export async function checkDestination(policy: EgressPolicy, rawHost: string, port: number, resolve: Resolver, timeoutMs: number): Promise<DestinationCheck> {
   const host = normalizeHost(rawHost);
   if (!host) return { ok: false, status: 400, reason: 'not a valid host name or address' };
   const match = matchHost(policy, hostText(host), port);

@@ -6,9 +6,7 @@ import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
 import { formatIp, parseIp, type IpAddress } from './ip-address.js';
 
-export type Host =
-  | { readonly kind: 'name'; readonly name: string }
-  | { readonly kind: 'ip'; readonly address: string; readonly ip: IpAddress };
+export type Host = { readonly kind: 'name'; readonly name: string } | { readonly kind: 'ip'; readonly address: string; readonly ip: IpAddress };
 
 const LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
 /** ASCII is limited to what a host name may hold before IDNA sees it: domainToASCII reads

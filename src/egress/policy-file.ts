@@ -5,9 +5,7 @@ import { readFileSync } from 'node:fs';
 import { errorMessage } from './log-lines.js';
 import { parsePolicy, type EgressPolicy, type PolicyProblem } from './policy.js';
 
-export type PolicyFileLoad =
-  | { ok: true; policy: EgressPolicy; problems: PolicyProblem[] }
-  | { ok: false; error: string };
+export type PolicyFileLoad = { ok: true; policy: EgressPolicy; problems: PolicyProblem[] } | { ok: false; error: string };
 
 export function loadPolicyFile(path: string): PolicyFileLoad {
   let data: unknown;

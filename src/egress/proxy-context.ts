@@ -56,12 +56,6 @@ export function refuseSocket(socket: Duplex, status: number, body: string, extra
     socket.destroy();
     return;
   }
-  const head = [
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}`,
-    'Content-Type: text/plain; charset=utf-8',
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    'Connection: close',
-    ...extraHeaders,
-  ];
+  const head = [`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}`, 'Content-Type: text/plain; charset=utf-8', `Content-Length: ${Buffer.byteLength(body)}`, 'Connection: close', ...extraHeaders];
   socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
 }

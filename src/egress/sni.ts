@@ -6,10 +6,7 @@
 // understand is `invalid`, never "no server name", because a reading that differs from the
 // server's is exactly the gap an attacker would use.
 
-export type ClientHelloParse =
-  | { status: 'incomplete' }
-  | { status: 'complete'; serverName: string | null }
-  | { status: 'invalid'; reason: string };
+export type ClientHelloParse = { status: 'incomplete' } | { status: 'complete'; serverName: string | null } | { status: 'invalid'; reason: string };
 
 /** The largest ClientHello accepted; real ones are well under 2 KiB, and one record holds 16 KiB. */
 export const MAX_CLIENT_HELLO_BYTES = 16 * 1024;

@@ -29,16 +29,12 @@ export async function buildImage(docker: Docker, project: string, image: Desired
     [Labels.version]: VERSION,
     ...(files.length <= MAX_FILES_LABEL ? { [Labels.contextFiles]: files } : {}),
   };
-  const stream = await docker.buildImage(
-    { context: b.context, src: listContextFiles(b.context) },
-    { t: image.ref, dockerfile: b.dockerfile, buildargs: b.args, labels, rm: true, forcerm: true },
-  );
+  const stream = await docker.buildImage({ context: b.context, src: listContextFiles(b.context) }, { t: image.ref, dockerfile: b.dockerfile, buildargs: b.args, labels, rm: true, forcerm: true });
   let step = 'before the first step';
   let imageId = '';
   // The step's own output, kept only to explain a failure.
   let tail: string[] = [];
-  const failure = (message: string) =>
-    new Error(`build failed at ${step}: ${message.trim()}${tail.length ? `\n  last output of the step:\n    ${tail.join('\n    ')}` : ''}`);
+  const failure = (message: string) => new Error(`build failed at ${step}: ${message.trim()}${tail.length ? `\n  last output of the step:\n    ${tail.join('\n    ')}` : ''}`);
   await new Promise<void>((resolve, reject) => {
     docker.modem.followProgress(
       stream,

@@ -69,7 +69,12 @@ export function containerCreateOptions(project: string, d: DesiredEnvironment, e
     HostConfig: {
       Mounts: [
         // The engine creates the named volume with these labels on first use, in the same call.
-        { Type: 'volume', Source: d.volumeName, Target: WORKSPACE_PATH, VolumeOptions: { NoCopy: false, Labels: workspaceLabels(project, d, movedFrom), DriverConfig: { Name: 'local', Options: {} } } },
+        {
+          Type: 'volume',
+          Source: d.volumeName,
+          Target: WORKSPACE_PATH,
+          VolumeOptions: { NoCopy: false, Labels: workspaceLabels(project, d, movedFrom), DriverConfig: { Name: 'local', Options: {} } },
+        },
         ...spec.mounts.map((m) => ({ Type: 'bind' as const, Source: m.source, Target: m.target, ReadOnly: m.readOnly })),
       ],
       // none: no network at all; egress: its own internal network, out only via its proxy.

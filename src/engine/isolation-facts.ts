@@ -40,7 +40,10 @@ export function protectRecords(containers: readonly Docker.ContainerInfo[]): Map
     const env = l[Labels.environment];
     if (l[Labels.role] !== 'protect' || !env) continue;
     const record = { id: c.Id, name: (c.Names?.[0] ?? '').replace(/^\//, ''), environment: env, protect: l[Labels.protect] === 'true' };
-    out.set(env, [...(out.get(env) ?? []), record].sort((a, b) => a.name.localeCompare(b.name)));
+    out.set(
+      env,
+      [...(out.get(env) ?? []), record].sort((a, b) => a.name.localeCompare(b.name)),
+    );
   }
   return out;
 }

@@ -165,15 +165,11 @@ export async function releaseLock(engine: Docker, project: string, id: string): 
 }
 
 function lockedError(project: string, holder: LockInfo | null, unlockArgs: string[] = []): DiagnosticsError {
-  const who = holder
-    ? `held by ${holder.holder} pid ${holder.pid} (${holder.command}) since ${holder.since}, lock ID ${holder.id}`
-    : 'held by another run that just released it';
+  const who = holder ? `held by ${holder.holder} pid ${holder.pid} (${holder.command}) since ${holder.since}, lock ID ${holder.id}` : 'held by another run that just released it';
   const unlock = ['sandboxshift', 'unlock', holder?.id ?? '', ...unlockArgs].join(' ');
   return new DiagnosticsError([
     errorDiag(`project '${project}' is locked: another apply is running on this engine (${who})`, {
-      hint: holder
-        ? `wait for it to finish; if that run is gone, remove the stale lock with \`${unlock}\``
-        : 'run the command again',
+      hint: holder ? `wait for it to finish; if that run is gone, remove the stale lock with \`${unlock}\`` : 'run the command again',
     }),
   ]);
 }

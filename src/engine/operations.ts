@@ -10,13 +10,7 @@ export async function createContainer(engine: Docker, project: string, d: Desire
   return container.id;
 }
 
-export async function copySecrets(
-  engine: Docker,
-  containerId: string,
-  secrets: ReadonlyArray<{ name: string; value: Buffer }>,
-  uid: number,
-  gid: number,
-): Promise<void> {
+export async function copySecrets(engine: Docker, containerId: string, secrets: ReadonlyArray<{ name: string; value: Buffer }>, uid: number, gid: number): Promise<void> {
   const archive = await secretsArchive(secrets, uid, gid);
   await engine.getContainer(containerId).putArchive(archive, { path: '/' });
 }

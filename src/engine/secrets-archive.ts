@@ -3,11 +3,7 @@
 // environment's user. With every capability dropped, not even root inside can read them.
 import { pack } from 'tar-stream';
 
-export async function secretsArchive(
-  secrets: ReadonlyArray<{ name: string; value: Buffer }>,
-  uid: number,
-  gid: number,
-): Promise<Buffer> {
+export async function secretsArchive(secrets: ReadonlyArray<{ name: string; value: Buffer }>, uid: number, gid: number): Promise<Buffer> {
   const p = pack();
   const mtime = new Date(0);
   p.entry({ name: 'run/secrets/', type: 'directory', mode: 0o500, uid, gid, mtime });

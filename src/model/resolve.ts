@@ -159,21 +159,17 @@ function desiredEnvironment(
     configHash: hashOf(spec),
     protect: env.protect,
     egress: env.egress,
-    workspace: env.workspace.git && localGitPath(env.workspace.git.url) !== null
-      ? { ...env.workspace, git: { ...env.workspace.git, url: resolveHostPath(localGitPath(env.workspace.git.url)!, config.dir) } }
-      : { ...env.workspace },
+    workspace:
+      env.workspace.git && localGitPath(env.workspace.git.url) !== null
+        ? { ...env.workspace, git: { ...env.workspace.git, url: resolveHostPath(localGitPath(env.workspace.git.url)!, config.dir) } }
+        : { ...env.workspace },
     uid: env.uid,
     gid: env.gid,
     allowContractMismatch: env.allowContractMismatch,
   };
 }
 
-function readSecrets(
-  config: Config,
-  env: EnvironmentConfig,
-  options: ResolveOptions,
-  diagnostics: Diagnostic[],
-): { values: Array<{ name: string; value: Buffer }>; unknown: string[] } {
+function readSecrets(config: Config, env: EnvironmentConfig, options: ResolveOptions, diagnostics: Diagnostic[]): { values: Array<{ name: string; value: Buffer }>; unknown: string[] } {
   const out: Array<{ name: string; value: Buffer }> = [];
   const unknown: string[] = [];
   for (const [name, source] of Object.entries(env.secrets).sort(([a], [b]) => a.localeCompare(b))) {

@@ -22,14 +22,19 @@ export function contractViolations(f: ImageFacts): Violation[] {
   if (!f.shell) {
     out.push({ rule: 'shell', message: `image ${f.ref} has no shell at /bin/sh`, fix: 'base it on an image with a POSIX shell (debian, busybox), or add one: commands run as `sh -c`' });
   } else if (!f.workspaceWritable) {
-    out.push({ rule: 'workspace', message: `image ${f.ref} has no /workspace writable by ${f.probedAs}`, fix: `add \`RUN install -d -o ${f.probedAs.split(':')[0]} -g ${f.probedAs.split(':')[1] ?? f.probedAs} /workspace\` to its Dockerfile` });
+    out.push({
+      rule: 'workspace',
+      message: `image ${f.ref} has no /workspace writable by ${f.probedAs}`,
+      fix: `add \`RUN install -d -o ${f.probedAs.split(':')[0]} -g ${f.probedAs.split(':')[1] ?? f.probedAs} /workspace\` to its Dockerfile`,
+    });
   }
   if (f.contract !== CONTRACT_VERSION) {
     out.push({
       rule: 'contract-version',
-      message: f.contract === null
-        ? `image ${f.ref} has no io.sandboxshift.contract label (this version needs contract ${CONTRACT_VERSION})`
-        : `image ${f.ref} declares contract ${f.contract}, this version needs contract ${CONTRACT_VERSION}`,
+      message:
+        f.contract === null
+          ? `image ${f.ref} has no io.sandboxshift.contract label (this version needs contract ${CONTRACT_VERSION})`
+          : `image ${f.ref} declares contract ${f.contract}, this version needs contract ${CONTRACT_VERSION}`,
       fix: `label it \`LABEL io.sandboxshift.contract="${CONTRACT_VERSION}"\` once it meets the contract, or set allowContractMismatch: true on the environment`,
     });
   }

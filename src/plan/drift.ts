@@ -27,9 +27,7 @@ export function securityDrift(project: string, c: ObservedContainer, configured:
   if (!isImageId(c.image) && normalImage(c.image) !== normalImage(c.spec.image)) add('image', `image is ${c.image}`, c.spec.image);
   if (c.inspected) inspectedDrift(c.spec, c.inspected, add);
   const side = configured ? 'config' : 'created as';
-  const reasons = found.map(
-    (f): Reason => ({ code: 'changed_outside', attribute: f.attribute, message: `changed outside sandboxshift: ${f.what} (${side}: ${f.expected})` }),
-  );
+  const reasons = found.map((f): Reason => ({ code: 'changed_outside', attribute: f.attribute, message: `changed outside sandboxshift: ${f.what} (${side}: ${f.expected})` }));
   const attributes = [...new Set(found.map((f) => f.attribute))];
   const security = attributes.length ? [`hardening changed outside sandboxshift (${attributes.join(', ')}); apply recreates it as configured`] : [];
   return { reasons, security };

@@ -80,7 +80,11 @@ export function egressWork(d: DesiredEnvironment, e: EgressPlan | null, observed
     }
     if (removed.length) reasons.push({ code: 'egress_narrowed', attribute: 'egress.allow', message: `egress narrowed: -${removed.join(', -')}` });
   } else if (proxy && stale) {
-    reasons.push({ code: 'egress_proxy', attribute: 'egress', message: proxy.image !== e.proxyImage ? 'egress proxy image changed' : `egress proxy ${proxy.state === 'running' ? 'network missing' : `not running (${proxy.state})`}` });
+    reasons.push({
+      code: 'egress_proxy',
+      attribute: 'egress',
+      message: proxy.image !== e.proxyImage ? 'egress proxy image changed' : `egress proxy ${proxy.state === 'running' ? 'network missing' : `not running (${proxy.state})`}`,
+    });
   } else if (!proxy && observed.containers.has(d.name)) {
     reasons.push({ code: 'egress_proxy', attribute: 'egress', message: 'egress proxy missing (removed outside sandboxshift)' });
   }

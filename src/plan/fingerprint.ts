@@ -10,6 +10,9 @@ export function observedFingerprint(observed: ObservedState, imageRefs: Iterable
     .map((c) => [c.id, c.environment, c.state, c.configHash, c.resources, c.name]);
   const volumes = [...observed.volumes.keys()].sort();
   const images = [...new Set(imageRefs)].sort().map((ref) => [ref, observed.images.get(ref)?.id ?? null]);
-  const protect = [...observed.protectRecords.values()].flat().map((r) => [r.name, r.protect]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+  const protect = [...observed.protectRecords.values()]
+    .flat()
+    .map((r) => [r.name, r.protect])
+    .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
   return hashOf({ containers, volumes, images, runtimes: observed.runtimes, ...(protect.length ? { protect } : {}) });
 }

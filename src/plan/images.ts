@@ -6,12 +6,7 @@ import type { ObservedImage, ObservedState } from '../model/observed.js';
 import { changedFiles } from '../model/build-context.js';
 import { bareChange, type ImageChange, type Reason } from './types.js';
 
-export function planImage(
-  project: string,
-  image: DesiredImage,
-  observed: ObservedState,
-  users: readonly DesiredEnvironment[],
-): ImageChange | null {
+export function planImage(project: string, image: DesiredImage, observed: ObservedState, users: readonly DesiredEnvironment[]): ImageChange | null {
   if (!image.build || observed.images.has(image.ref)) return null;
   return bareChange({
     address: image.address,

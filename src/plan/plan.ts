@@ -33,7 +33,14 @@ export function plan(desired: DesiredState, observed: ObservedState, options: Pl
   if (envs.some((d) => d.egress.mode === 'allow')) imageNames.push(EGRESS_IMAGE);
   for (const name of [...new Set(imageNames)].sort()) {
     const image = desired.images.get(name);
-    const change = image ? planImage(desired.project, image, observed, envs.filter((d) => d.imageName === name)) : null;
+    const change = image
+      ? planImage(
+          desired.project,
+          image,
+          observed,
+          envs.filter((d) => d.imageName === name),
+        )
+      : null;
     if (change) {
       changes.push(change);
       builds.add(change.address);
@@ -82,9 +89,7 @@ export function plan(desired: DesiredState, observed: ObservedState, options: Pl
   for (const c of [...observed.containers.values()].sort(byEnvironment)) {
     if (desired.environments.has(c.environment) || !inScope(c.environment)) continue;
     const movedTo = [...desired.moved].find(([, from]) => from === c.environment)?.[0];
-    const why = movedTo
-      ? `moved to environment.${movedTo} (moved): container removed; /workspace volume kept and copied`
-      : 'environment removed from config; /workspace volume kept';
+    const why = movedTo ? `moved to environment.${movedTo} (moved): container removed; /workspace volume kept and copied` : 'environment removed from config; /workspace volume kept';
     const extra = [...egressRemovals(c.environment, observed), ...protectRecordRemoval(c.environment, observed, false)];
     changes.push(deleteChange(observed.project, c, [{ code: movedTo ? 'moved' : 'removed_from_config', message: why }], false, extra));
   }
@@ -100,14 +105,7 @@ export function plan(desired: DesiredState, observed: ObservedState, options: Pl
 }
 
 /** The plan record around a list of changes, with what a saved plan needs to detect staleness. */
-export function assemblePlan(
-  desired: DesiredState,
-  observed: ObservedState,
-  mode: Plan['mode'],
-  changes: Change[],
-  diagnostics: Diagnostic[],
-  targets: string[],
-): Plan {
+export function assemblePlan(desired: DesiredState, observed: ObservedState, mode: Plan['mode'], changes: Change[], diagnostics: Diagnostic[], targets: string[]): Plan {
   return {
     project: desired.project,
     mode,
@@ -115,17 +113,15 @@ export function assemblePlan(
     diagnostics,
     targets,
     sourceHash: desired.sourceHash,
-    observedFingerprint: observedFingerprint(observed, [...desired.environments.values()].map((d) => d.spec.image)),
+    observedFingerprint: observedFingerprint(
+      observed,
+      [...desired.environments.values()].map((d) => d.spec.image),
+    ),
     engineVersion: observed.engineVersion,
   };
 }
 
-export function planEnvironment(
-  d: DesiredEnvironment,
-  observed: ObservedState,
-  e: EgressPlan | null = null,
-  moved: { environment: string; volume: string } | null = null,
-): EnvironmentChange {
+export function planEnvironment(d: DesiredEnvironment, observed: ObservedState, e: EgressPlan | null = null, moved: { environment: string; volume: string } | null = null): EnvironmentChange {
   const c = observed.containers.get(d.name);
   const volume = observed.volumes.get(d.name);
   // A volume we did not create counts as existing: it is never seeded (see foreignVolumeProblem).
@@ -218,11 +214,7 @@ export function planEnvironment(
       ...common,
       ...kind('replace'),
       reasons: [...replaceReasons, ...(c.state === 'created' ? pendingReason : []), ...egress.reasons, ...movedReason, ...protect.reasons],
-      security: [
-        ...drift.security,
-        ...egress.security,
-        ...securityNotes(c.spec ? { spec: c.spec, protect: protect.current === true } : null, { spec: d.spec, protect: d.protect }),
-      ],
+      security: [...drift.security, ...egress.security, ...securityNotes(c.spec ? { spec: c.spec, protect: protect.current === true } : null, { spec: d.spec, protect: d.protect })],
       dataEffect: 'recreate',
       movedFrom,
       steps: [...protect.steps, 'remove-container', ...egressAfterRemoval, ...egressFirst, ...createSteps()],
@@ -324,9 +316,7 @@ function checkEngine(desired: DesiredState, observed: ObservedState): Diagnostic
   for (const [runtime, envs] of missingRuntimes) {
     out.unshift(
       errorDiag(`runtime '${runtime}' is not offered by the engine (it has: ${observed.runtimes.join(', ') || 'none'}); wanted by ${list(envs)}`, {
-        hint: runtime === 'runsc'
-          ? 'install gVisor (apt-get install runsc) and register it in /etc/docker/daemon.json, or run `npm run setup` as root'
-          : 'pick a runtime the engine has',
+        hint: runtime === 'runsc' ? 'install gVisor (apt-get install runsc) and register it in /etc/docker/daemon.json, or run `npm run setup` as root' : 'pick a runtime the engine has',
       }),
     );
   }

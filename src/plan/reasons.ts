@@ -17,9 +17,7 @@ export function specReasons(before: EnvironmentSpec, after: EnvironmentSpec): Re
     });
   }
   mapReasons(before.env ?? {}, after.env ?? {}, (key, what) => changed(`env.${key}`, `env.${key} ${what}`));
-  mapReasons(before.secrets ?? {}, after.secrets ?? {}, (key, what) =>
-    changed(`secrets.${key}`, `secret ${key} ${what}${what === 'changed' ? ' (value hidden)' : ''}`),
-  );
+  mapReasons(before.secrets ?? {}, after.secrets ?? {}, (key, what) => changed(`secrets.${key}`, `secret ${key} ${what}${what === 'changed' ? ' (value hidden)' : ''}`));
   if (canonicalJson(before.command) !== canonicalJson(after.command)) changed('command', 'command changed');
   if (before.user !== after.user) changed('user', `user changed: ${before.user} → ${after.user}`);
   if (before.runtime !== after.runtime) changed('runtime', `runtime changed: ${before.runtime} → ${after.runtime}`);
@@ -33,11 +31,7 @@ export function specReasons(before: EnvironmentSpec, after: EnvironmentSpec): Re
   return reasons;
 }
 
-function mapReasons(
-  before: Record<string, string>,
-  after: Record<string, string>,
-  add: (key: string, what: 'added' | 'removed' | 'changed') => void,
-): void {
+function mapReasons(before: Record<string, string>, after: Record<string, string>, add: (key: string, what: 'added' | 'removed' | 'changed') => void): void {
   const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
   for (const key of keys) {
     if (!(key in before)) add(key, 'added');
@@ -48,8 +42,7 @@ function mapReasons(
 
 export function resourceReasons(before: ResourcesSpec, after: ResourcesSpec): Reason[] {
   const reasons: Reason[] = [];
-  const add = (attribute: string, from: string, to: string) =>
-    reasons.push({ code: 'resources_changed', attribute, message: `${attribute} ${from} → ${to}` });
+  const add = (attribute: string, from: string, to: string) => reasons.push({ code: 'resources_changed', attribute, message: `${attribute} ${from} → ${to}` });
   if (before.cpus !== after.cpus) add('resources.cpus', String(before.cpus), String(after.cpus));
   if (before.memoryBytes !== after.memoryBytes) add('resources.memory', formatBytes(before.memoryBytes), formatBytes(after.memoryBytes));
   if (before.pids !== after.pids) add('resources.pids', String(before.pids), String(after.pids));

@@ -23,7 +23,11 @@ export function securityNotes(before: SecuritySide | null, after: SecuritySide):
   const mounts = new Set((b?.mounts ?? []).map((m) => `${m.source}:${m.target}`));
   for (const m of a.mounts) if (!mounts.has(`${m.source}:${m.target}`)) notes.push(`host path mounted: ${m.source} → ${m.target}${m.readOnly ? ' (read-only)' : ''}`);
   // A new environment's secrets are in its create; on an existing one, new secrets stand out.
-  const added = b ? Object.keys(a.secrets).filter((s) => !(s in b.secrets)).sort() : [];
+  const added = b
+    ? Object.keys(a.secrets)
+        .filter((s) => !(s in b.secrets))
+        .sort()
+    : [];
   if (added.length) notes.push(`secret${added.length === 1 ? '' : 's'} added: ${added.join(', ')}`);
   if (before?.protect && !after.protect) notes.push('protect removed');
   return notes;

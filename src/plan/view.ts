@@ -15,9 +15,7 @@ function view(spec: EnvironmentSpec, resources: ResourcesSpec | null, protect: b
     runtime: spec.runtime,
     network: spec.network,
     privileged: spec.privileged,
-    resources: resources
-      ? { cpus: resources.cpus, memory: formatBytes(resources.memoryBytes), pids: resources.pids }
-      : { cpus: 0, memory: 'unknown', pids: 0 },
+    resources: resources ? { cpus: resources.cpus, memory: formatBytes(resources.memoryBytes), pids: resources.pids } : { cpus: 0, memory: 'unknown', pids: 0 },
     protect,
   };
 }

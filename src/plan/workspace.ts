@@ -10,13 +10,10 @@ export function foreignVolumeProblem(d: DesiredEnvironment, observed: ObservedSt
   const foreign = observed.foreignVolumes.get(d.name);
   if (!foreign || d.workspace.adopt || observed.containers.has(d.name)) return null;
   const labels = Object.keys(foreign.labels).length ? `labels ${Object.keys(foreign.labels).sort().join(', ')}` : 'no labels';
-  return errorDiag(
-    `environment '${d.name}': volume ${foreign.name} already exists and was not created by sandboxshift (${labels}); it is not mounted, seeded or changed`,
-    {
-      path: `environments.${d.name}.workspace`,
-      hint: `if it holds this environment's files (e.g. restored from a backup), adopt it as they are with workspace: { adopt: true }; otherwise move it away: docker volume rm ${foreign.name} (after saving what you need)`,
-    },
-  );
+  return errorDiag(`environment '${d.name}': volume ${foreign.name} already exists and was not created by sandboxshift (${labels}); it is not mounted, seeded or changed`, {
+    path: `environments.${d.name}.workspace`,
+    hint: `if it holds this environment's files (e.g. restored from a backup), adopt it as they are with workspace: { adopt: true }; otherwise move it away: docker volume rm ${foreign.name} (after saving what you need)`,
+  });
 }
 
 /**
@@ -25,11 +22,7 @@ export function foreignVolumeProblem(d: DesiredEnvironment, observed: ObservedSt
  * own, not made for this move, is refused: nothing would be copied, yet the old one would look
  * moved.
  */
-export function moveSource(
-  d: DesiredEnvironment,
-  desired: DesiredState,
-  observed: ObservedState,
-): { source: { environment: string; volume: string } | null; diagnostic: Diagnostic | null } {
+export function moveSource(d: DesiredEnvironment, desired: DesiredState, observed: ObservedState): { source: { environment: string; volume: string } | null; diagnostic: Diagnostic | null } {
   const from = desired.moved.get(d.name);
   if (!from) return { source: null, diagnostic: null };
   const own = observed.volumes.get(d.name) ?? null;

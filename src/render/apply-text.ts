@@ -18,7 +18,9 @@ export function applyEventLine(e: ApplyEvent, style: Style = plainStyle): string
     case 'change-done':
       return style.green(`${e.address}: ${e.address.startsWith('image.') ? 'Build' : DONE[e.kind]} complete after ${seconds(e.elapsedMs)}${e.containerId ? ` [id=${shortId(e.containerId)}]` : ''}`);
     case 'change-failed':
-      return style.red(`${e.address}: ${e.address.startsWith('image.') ? 'Build' : DONE[e.kind]} FAILED ${e.step ? `after ${seconds(e.elapsedMs)} at step ${e.step}` : 'before it started'}: ${e.error}`);
+      return style.red(
+        `${e.address}: ${e.address.startsWith('image.') ? 'Build' : DONE[e.kind]} FAILED ${e.step ? `after ${seconds(e.elapsedMs)} at step ${e.step}` : 'before it started'}: ${e.error}`,
+      );
     case 'change-skipped':
       return style.yellow(`${e.address}: skipped (${e.because})`);
   }

@@ -86,11 +86,12 @@ export function workspaceLine(c: JsonChange, code: (s: string) => string = (s) =
     return `existing volume ${code(c.volume_name)} ${adopted ? 'adopted as it is' : 'reused'}`;
   }
   const seed = c.change.after?.seed;
-  const from = c.steps.includes('copy-workspace') && c.moved_from
-    ? `, its files copied from ${code(c.moved_from.volume)}`
-    : c.steps.includes('seed-workspace')
-      ? `, seeded once from ${seed ? code(seed) : 'the workspace source'}`
-      : '';
+  const from =
+    c.steps.includes('copy-workspace') && c.moved_from
+      ? `, its files copied from ${code(c.moved_from.volume)}`
+      : c.steps.includes('seed-workspace')
+        ? `, seeded once from ${seed ? code(seed) : 'the workspace source'}`
+        : '';
   return `new volume ${code(c.volume_name)}${from}`;
 }
 

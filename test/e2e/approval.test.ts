@@ -5,14 +5,17 @@ import { containerState, runInTerminal, testProject, type TestProject } from './
 describe('approval on a terminal', () => {
   let p: TestProject;
   beforeAll(() => {
-    p = testProject('approve', `
+    p = testProject(
+      'approve',
+      `
 version: 1
 project: {{project}}
 images:
   busybox: { ref: sandboxshift/busybox:test }
 environments:
   solo: { image: busybox, resources: { cpus: 0.25, memory: 32m, pids: 32 } }
-`);
+`,
+    );
   });
   afterAll(async () => p.cleanup());
 

@@ -21,14 +21,7 @@ describe('with no engine answering', () => {
   });
   afterAll(async () => p.cleanup());
 
-  const commands: string[][] = [
-    ['logs', 'one'],
-    ['status'],
-    ['plan'],
-    ['apply', '--auto-approve'],
-    ['destroy', '--auto-approve'],
-    ['unlock', 'deadbeef'],
-  ];
+  const commands: string[][] = [['logs', 'one'], ['status'], ['plan'], ['apply', '--auto-approve'], ['destroy', '--auto-approve'], ['unlock', 'deadbeef']];
   for (const args of commands) {
     it(`${args[0]} says the engine cannot be reached and what to do, without a stack trace`, async () => {
       const r = await p.run(args, { env: { DOCKER_HOST: 'unix:///nonexistent' } });
@@ -74,7 +67,12 @@ describe('command-line checks', () => {
   });
 
   it('--parallelism takes only a whole number of at least 1', async () => {
-    for (const [command, bad] of [['apply', 'abc'], ['apply', '0'], ['destroy', '2x'], ['destroy', '0x10']] as const) {
+    for (const [command, bad] of [
+      ['apply', 'abc'],
+      ['apply', '0'],
+      ['destroy', '2x'],
+      ['destroy', '0x10'],
+    ] as const) {
       const r = await p.run([command, '--auto-approve', `--parallelism=${bad}`]);
       expect(r.code).toBe(1);
       expect(r.stderr).toContain(`error: ${command}: --parallelism must be a whole number of at least 1, got '${bad}'`);
@@ -86,9 +84,12 @@ describe('command-line checks', () => {
 describe('a secret from a device', () => {
   let p: TestProject;
   beforeAll(() => {
-    p = testProject('bigsecret', `${config}    secrets:
+    p = testProject(
+      'bigsecret',
+      `${config}    secrets:
       key: { fromFile: /dev/zero }
-`.replace('  one: {}\n', '  one:\n'));
+`.replace('  one: {}\n', '  one:\n'),
+    );
   });
   afterAll(async () => p.cleanup());
 
@@ -96,7 +97,9 @@ describe('a secret from a device', () => {
     const started = Date.now();
     const r = await p.run(['apply', '--auto-approve']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("error: secret 'key' of environment 'one': /dev/zero is a device, not a regular file; a secret is read from a file of at most 500 KiB (at environments.one.secrets.key)");
+    expect(r.stderr).toContain(
+      "error: secret 'key' of environment 'one': /dev/zero is a device, not a regular file; a secret is read from a file of at most 500 KiB (at environments.one.secrets.key)",
+    );
     expect(r.stderr).toContain('hint: point fromFile at a regular file holding the secret');
     expect(Date.now() - started).toBeLessThan(30_000);
     expect(await containerState(p.name, 'one')).toBeNull();
@@ -120,7 +123,7 @@ describe('out-of-range resources', () => {
     expect(r.stderr).toContain('3 errors in sandboxshift.yaml');
   });
 
-  it("plan refuses more CPUs or memory than this engine has, with a hint, and apply creates nothing", async () => {
+  it('plan refuses more CPUs or memory than this engine has, with a hint, and apply creates nothing', async () => {
     const info = await docker.info();
     p.write(withResources(`cpus: ${info.NCPU + 1}, memory: 1000t, pids: 64`));
     const r = await p.run(['plan']);
@@ -147,7 +150,9 @@ describe("an environment named 'lock'", () => {
     for (const command of [['validate'], ['apply', '--auto-approve']]) {
       const r = await p.run(command);
       expect(r.code).toBe(1);
-      expect(r.stderr).toContain(`sandboxshift.yaml:11:3: error: environment name 'lock' is reserved: its container would be named ss.${p.name}.lock, the name of the apply lock (at environments.lock)`);
+      expect(r.stderr).toContain(
+        `sandboxshift.yaml:11:3: error: environment name 'lock' is reserved: its container would be named ss.${p.name}.lock, the name of the apply lock (at environments.lock)`,
+      );
       expect(r.stderr).toContain("hint: rename the environment, e.g. 'lock-env'");
     }
     expect(await containerState(p.name, 'one')).toBeNull();

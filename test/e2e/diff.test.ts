@@ -178,7 +178,9 @@ warning: workspace ss.e2e-diff.old.workspace belongs to no environment in the co
       '',
       '**Plan:** 2 to add, 1 to change, 2 to destroy',
     ]);
-    expect(md).toContain('> [!WARNING]\n> **Security-relevant changes.** Review these first.\n> - `environment.coder`: secret added: api\\_key\n> - `environment.reviewer`: egress widened: evil.example\n');
+    expect(md).toContain(
+      '> [!WARNING]\n> **Security-relevant changes.** Review these first.\n> - `environment.coder`: secret added: api\\_key\n> - `environment.reviewer`: egress widened: evil.example\n',
+    );
     expect(md).toContain('| `environment.old` | destroy | container removed; /workspace volume kept | environment removed from config; /workspace volume kept |');
     expect(md.match(/<details/g)).toHaveLength(4);
     expect(md).toContain('+   DEBUG: "1"\n    ROLE: "coder"\n+ secrets: [api_key]  # names only, values hidden\n');
@@ -278,14 +280,16 @@ describe('sandboxshift plan --format', () => {
       expect(md.stderr).toBe('');
       expect(md.code).toBe(2);
       // Three environments and the project's egress network; the proxy image is built only if the engine lacks it.
-      expect(md.stdout.split('\n').slice(0, 3)).toEqual([`### SandboxShift plan for \`${project.name}\``, '', expect.stringMatching(/^\*\*Plan:\*\* (1 to build, )?4 to add, 0 to change, 0 to destroy$/)]);
+      expect(md.stdout.split('\n').slice(0, 3)).toEqual([
+        `### SandboxShift plan for \`${project.name}\``,
+        '',
+        expect.stringMatching(/^\*\*Plan:\*\* (1 to build, )?4 to add, 0 to change, 0 to destroy$/),
+      ]);
       expect(md.stdout).toContain(`| \`environment.coder\` | create | none | new environment |`);
       const json = await project.run(['plan', '--format', 'json']);
       const alias = await project.run(['plan', '--json']);
       expect(JSON.parse(json.stdout).summary).toMatchObject({ add: 4, change: 0, destroy: 0 });
-      expect(JSON.parse(alias.stdout).resource_changes.map((c: { address: string }) => c.address)).toEqual(
-        JSON.parse(json.stdout).resource_changes.map((c: { address: string }) => c.address),
-      );
+      expect(JSON.parse(alias.stdout).resource_changes.map((c: { address: string }) => c.address)).toEqual(JSON.parse(json.stdout).resource_changes.map((c: { address: string }) => c.address));
     } finally {
       await project.cleanup();
     }
@@ -323,8 +327,7 @@ ${SHARED}environments:
   fresh: {}
 `;
   let p: TestProject;
-  const inRepo = (...args: string[]) =>
-    execFileSync('git', ['-c', 'user.email=e2e@example.invalid', '-c', 'user.name=e2e', '-c', 'commit.gpgsign=false', ...args], { cwd: p.dir, encoding: 'utf8' });
+  const inRepo = (...args: string[]) => execFileSync('git', ['-c', 'user.email=e2e@example.invalid', '-c', 'user.name=e2e', '-c', 'commit.gpgsign=false', ...args], { cwd: p.dir, encoding: 'utf8' });
 
   beforeAll(() => {
     p = testProject('diffreal', APPLIED);

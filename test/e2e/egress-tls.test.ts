@@ -49,7 +49,9 @@ describe.each(['runc', 'runsc'])('TLS through the egress proxy under %s', (runti
     // The shipped Node runtime; the engine's layer cache makes this quick after the first time.
     execFileSync('make', ['-C', 'images', 'build-node'], { stdio: 'ignore', timeout: 900_000 });
     const dir = mkdtempSync(join(tmpdir(), 'ss-tls-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=allowed.test', '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=allowed.test', '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], {
+      stdio: 'ignore',
+    });
     const key = readFileSync(join(dir, 'key.pem'), 'utf8');
     const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
     rmSync(dir, { recursive: true, force: true });
@@ -64,14 +66,17 @@ describe.each(['runc', 'runsc'])('TLS through the egress proxy under %s', (runti
       NetworkingConfig: { EndpointsConfig: { [internet]: { Aliases: ['allowed.test', 'other.test'] } } },
     });
     await c.start();
-    p = testProject(`tls-${runtime}`, `
+    p = testProject(
+      `tls-${runtime}`,
+      `
 version: 1
 project: {{project}}
 images:
   node: { ref: ${NODE_IMAGE} }
 environments:
   agent: { image: node, runtime: ${runtime}, resources: { memory: 256m, pids: 64 }, egress: { allow: [allowed.test] } }
-`);
+`,
+    );
     const r = await p.run(['apply', '--auto-approve']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     proxy = `ss.${p.name}.agent.egress`;

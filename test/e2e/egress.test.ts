@@ -84,9 +84,13 @@ environments:
   afterAll(async () => {
     await p?.cleanup();
     for (const s of servers) await docker.getContainer(s).remove({ force: true });
-    for (const n of [internet, privateNet]) await docker.getNetwork(n).remove().catch((e: { statusCode?: number }) => {
-      if (e.statusCode !== 404) throw e;
-    });
+    for (const n of [internet, privateNet])
+      await docker
+        .getNetwork(n)
+        .remove()
+        .catch((e: { statusCode?: number }) => {
+          if (e.statusCode !== 404) throw e;
+        });
     for (const n of await docker.listNetworks({ filters: { label: [`io.sandboxshift.project=${p?.name}`] } })) await docker.getNetwork(n.Id).remove();
   });
 
@@ -149,7 +153,10 @@ environments:
   it('logs every decision, readable with sandboxshift logs --egress', async () => {
     const r = await p.run(['logs', 'agent', '--egress']);
     expect(r.code, r.stderr).toBe(0);
-    const lines = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    const lines = r.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l));
     expect(lines.some((l) => l.host === 'allowed.test' && l.decision === 'allow')).toBe(true);
     expect(lines.some((l) => l.host === 'blocked.test' && l.decision === 'deny')).toBe(true);
   });

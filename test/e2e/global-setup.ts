@@ -10,9 +10,8 @@ export default async function setup(): Promise<void> {
   try {
     await new Docker().ping();
   } catch (err) {
-    throw new Error(
-      `No Docker engine answers (${(err as Error).message}). The end-to-end tests need one: run \`npm test\` (its pretest starts one as root on Debian) or \`npm run setup\`.`,
-      { cause: err },
-    );
+    throw new Error(`No Docker engine answers (${(err as Error).message}). The end-to-end tests need one: run \`npm test\` (its pretest starts one as root on Debian) or \`npm run setup\`.`, {
+      cause: err,
+    });
   }
 }

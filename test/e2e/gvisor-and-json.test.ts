@@ -27,7 +27,9 @@ const REPORT = [
 describe('gVisor and the JSON plan', () => {
   let p: TestProject;
   beforeAll(() => {
-    p = testProject('gvisor', `
+    p = testProject(
+      'gvisor',
+      `
 version: 1
 project: {{project}}
 images:
@@ -41,7 +43,8 @@ environments:
     secrets:
       token: { fromEnv: GV_TOKEN }
       deploy_key: { fromFile: ./deploy.key }
-`);
+`,
+    );
     writeFileSync(join(p.dir, 'deploy.key'), 'file-secret-line\n', { mode: 0o600 });
   });
   afterAll(async () => p.cleanup());

@@ -6,14 +6,17 @@ describe.each(['runc', 'runsc'])('hardening under %s', (runtime) => {
   let p: TestProject;
   const c = () => containerOf(p.name, 'box');
   beforeAll(async () => {
-    p = testProject(`harden-${runtime}`, `
+    p = testProject(
+      `harden-${runtime}`,
+      `
 version: 1
 project: {{project}}
 images:
   busybox: { ref: sandboxshift/busybox:test }
 environments:
   box: { image: busybox, runtime: ${runtime}, resources: { cpus: 0.5, memory: 64m, pids: 48 } }
-`);
+`,
+    );
     const r = await p.run(['apply', '--auto-approve']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
   });
@@ -70,14 +73,17 @@ environments:
 describe.each(['runc', 'runsc'])('a fork bomb under %s', (runtime) => {
   let p: TestProject;
   beforeAll(async () => {
-    p = testProject(`forkbomb-${runtime}`, `
+    p = testProject(
+      `forkbomb-${runtime}`,
+      `
 version: 1
 project: {{project}}
 images:
   busybox: { ref: sandboxshift/busybox:test }
 environments:
   box: { image: busybox, runtime: ${runtime}, resources: { cpus: 0.5, memory: 64m, pids: 48 } }
-`);
+`,
+    );
     const r = await p.run(['apply', '--auto-approve']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
   });

@@ -16,14 +16,17 @@ const write = (dir: string, files: Record<string, string>) => {
 describe('built images in plan and apply', () => {
   let p: TestProject;
   beforeAll(() => {
-    p = testProject('build', `
+    p = testProject(
+      'build',
+      `
 version: 1
 project: {{project}}
 images:
   custom: { build: { context: ./ctx } }
 environments:
   worker: { image: custom, resources: { memory: 32m, pids: 32 } }
-`);
+`,
+    );
     write(p.dir, {
       'ctx/Dockerfile': 'FROM sandboxshift/busybox:test\nCOPY tool.sh /opt/tool.sh\nRUN echo built > /tmp/marker\n',
       'ctx/tool.sh': 'echo v1\n',
@@ -92,7 +95,9 @@ environments:
 describe('image: auto and workspace seeding', () => {
   let p: TestProject;
   beforeAll(() => {
-    p = testProject('seed', `
+    p = testProject(
+      'seed',
+      `
 version: 1
 project: {{project}}
 images:
@@ -103,11 +108,13 @@ defaults:
 environments:
   py: { image: auto, workspace: { from: ./py-app } }
   js: { image: auto, workspace: { git: { url: ./repo.git, ref: v1 } } }
-`);
+`,
+    );
     write(p.dir, { 'py-app/requirements.txt': 'flask\n', 'py-app/src/main.py': 'print("hi")\n' });
     const repo = join(p.dir, 'repo-src');
     write(repo, { 'package.json': '{"name":"x"}\n', 'index.js': 'console.log(1)\n' });
-    const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
+    const git = (...args: string[]) =>
+      execFileSync('git', args, { cwd: repo, env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
     git('init', '-q');
     git('add', '.');
     git('commit', '-qm', 'v1');

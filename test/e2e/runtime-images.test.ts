@@ -84,23 +84,27 @@ describe('runtime images', () => {
       const tags = [...buildOutput.matchAll(new RegExp(`^tagged ${image.name}:(\\S+)$`, 'gm'))].map((m) => m[1]);
       expect(tags).toContain('latest');
       const versioned = tags.find((t) => t !== 'latest');
-      const versions = await runIn(latest, [
-        '. /etc/os-release',
-        image.python ? `printf 'py%s\\n' "$(python3 -c 'import platform; print(platform.python_version())')"` : 'true',
-        image.node ? `printf 'node%s\\n' "$(node --version | sed s/^v//)"` : 'true',
-        'echo "$VERSION_CODENAME"',
-      ].join('; '));
+      const versions = await runIn(
+        latest,
+        [
+          '. /etc/os-release',
+          image.python ? `printf 'py%s\\n' "$(python3 -c 'import platform; print(platform.python_version())')"` : 'true',
+          image.node ? `printf 'node%s\\n' "$(node --version | sed s/^v//)"` : 'true',
+          'echo "$VERSION_CODENAME"',
+        ].join('; '),
+      );
       const [first = '', second = '', codename = ''] = versions.trim().split('\n');
-      const expected = image.python && image.node
-        ? `${first}-${second}-${codename}`
-        : `${first.replace(/^(py|node)/, '')}-${second}`;
+      const expected = image.python && image.node ? `${first}-${second}-${codename}` : `${first.replace(/^(py|node)/, '')}-${second}`;
       expect(versioned).toBe(expected);
       const ids = await Promise.all([latest, `${image.name}:${versioned}`].map((ref) => dockerCli(['image', 'inspect', '-f', '{{.Id}}', ref])));
       expect(ids[0]).toBe(ids[1]);
     });
 
     it('keeps the image contract: uid 65532, /bin/sh, a writable /workspace, the label, no ports', async () => {
-      const out = await runIn(latest, 'id -u; id -g; pwd; ls -l /bin/sh >/dev/null && echo has-sh; touch /workspace/probe && echo writable; stat -c %u /workspace; echo "setuid:$(find / -xdev -type f -perm /6000 2>/dev/null)"');
+      const out = await runIn(
+        latest,
+        'id -u; id -g; pwd; ls -l /bin/sh >/dev/null && echo has-sh; touch /workspace/probe && echo writable; stat -c %u /workspace; echo "setuid:$(find / -xdev -type f -perm /6000 2>/dev/null)"',
+      );
       expect(out.trim().split('\n')).toEqual([String(SANDBOX_UID), String(SANDBOX_UID), '/workspace', 'has-sh', 'writable', String(SANDBOX_UID), 'setuid:']);
 
       const info = await docker.getImage(latest).inspect();
@@ -115,17 +119,17 @@ describe('runtime images', () => {
     it('runs the runtimes it names, and only those', async () => {
       // Debian's npm needs python3 itself (node-gyp), so the node image has an interpreter,
       // but not pip or venv: those mark the Python runtime.
-      const out = await runIn(latest, [
-        image.python ? `python3 -c 'print(6 * 7)'` : 'true',
-        `python3 -m pip --version >/dev/null 2>&1 && echo pip || echo no-pip`,
-        `python3 -m venv /tmp/venv >/dev/null 2>&1 && /tmp/venv/bin/pip --version >/dev/null && echo venv || echo no-venv`,
-        `node -e 'console.log(6 * 7)' 2>/dev/null || echo no-node`,
-        `npm --version >/dev/null 2>&1 && echo npm || echo no-npm`,
-      ].join('; '));
-      expect(out.trim().split('\n')).toEqual([
-        ...(image.python ? ['42', 'pip', 'venv'] : ['no-pip', 'no-venv']),
-        ...(image.node ? ['42', 'npm'] : ['no-node', 'no-npm']),
-      ]);
+      const out = await runIn(
+        latest,
+        [
+          image.python ? `python3 -c 'print(6 * 7)'` : 'true',
+          `python3 -m pip --version >/dev/null 2>&1 && echo pip || echo no-pip`,
+          `python3 -m venv /tmp/venv >/dev/null 2>&1 && /tmp/venv/bin/pip --version >/dev/null && echo venv || echo no-venv`,
+          `node -e 'console.log(6 * 7)' 2>/dev/null || echo no-node`,
+          `npm --version >/dev/null 2>&1 && echo npm || echo no-npm`,
+        ].join('; '),
+      );
+      expect(out.trim().split('\n')).toEqual([...(image.python ? ['42', 'pip', 'venv'] : ['no-pip', 'no-venv']), ...(image.node ? ['42', 'npm'] : ['no-node', 'no-npm'])]);
     });
 
     it('turns /run/secrets files into variables of the process, never of the container', async () => {
@@ -151,12 +155,7 @@ describe('runtime images', () => {
 
   it('reads secrets under gVisor too (runsc, every capability dropped)', async () => {
     const key = `sk-${randomBytes(12).toString('hex')}`;
-    const { output, env } = await runWithSecrets(
-      'sandboxshift/runtime-python:latest',
-      { anthropic_api_key: key },
-      'echo "${#ANTHROPIC_API_KEY}"',
-      ['--runtime', 'runsc'],
-    );
+    const { output, env } = await runWithSecrets('sandboxshift/runtime-python:latest', { anthropic_api_key: key }, 'echo "${#ANTHROPIC_API_KEY}"', ['--runtime', 'runsc']);
     expect(output.trim()).toBe(String(key.length));
     expect(env.join('\n')).not.toContain(key);
   });

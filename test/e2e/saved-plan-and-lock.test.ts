@@ -185,7 +185,9 @@ function applyStoppedBy(dir: string, signal: NodeJS.Signals): Promise<RunResult 
 describe('a signal during apply', () => {
   let p: TestProject;
   beforeAll(() => {
-    p = testProject('signal', `
+    p = testProject(
+      'signal',
+      `
 version: 1
 project: {{project}}
 images:
@@ -200,7 +202,8 @@ environments:
   e4: {}
   e5: {}
   e6: {}
-`);
+`,
+    );
   });
   afterAll(async () => p.cleanup());
 

@@ -12,7 +12,9 @@ describe('secrets', () => {
   let p: TestProject;
   const outputs: string[] = [];
   beforeAll(() => {
-    p = testProject('secret', `
+    p = testProject(
+      'secret',
+      `
 version: 1
 project: {{project}}
 images:
@@ -23,7 +25,8 @@ environments:
     resources: { cpus: 0.25, memory: 32m, pids: 32 }
     secrets:
       api_key: { fromEnv: CANARY_KEY }
-`);
+`,
+    );
   });
   afterAll(async () => p.cleanup());
 
@@ -87,7 +90,9 @@ environments:
 describe('destroy', () => {
   let p: TestProject;
   beforeAll(async () => {
-    p = testProject('destroy', `
+    p = testProject(
+      'destroy',
+      `
 version: 1
 project: {{project}}
 images:
@@ -98,7 +103,8 @@ defaults:
 environments:
   scratch: {}
   keeper: { protect: true }
-`);
+`,
+    );
     const r = await p.run(['apply', '--auto-approve']);
     expect(r.code, r.stderr).toBe(0);
     await execIn(containerOf(p.name, 'keeper'), ['sh', '-c', 'echo mine > /workspace/work.txt']);
@@ -143,14 +149,17 @@ environments:
 describe('destroy with duplicate containers', () => {
   let p: TestProject;
   beforeAll(() => {
-    p = testProject('dupes', `
+    p = testProject(
+      'dupes',
+      `
 version: 1
 project: {{project}}
 images:
   busybox: { ref: sandboxshift/busybox:test }
 environments:
   web: { image: busybox, resources: { cpus: 0.25, memory: 32m, pids: 32 } }
-`);
+`,
+    );
   });
   afterAll(async () => p.cleanup());
 

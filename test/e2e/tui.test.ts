@@ -31,7 +31,11 @@ async function inTerminal(args: string[], cwd: string) {
   const socket = join(dir, 'socket');
   const command = `env -u CI -u CONTINUOUS_INTEGRATION TERM=xterm-256color NO_COLOR=1 ${[process.execPath, CLI, ...args].map(quote).join(' ')}; echo "[exit $?]"; sleep 600`;
   await tmux(socket, ['new-session', '-d', '-s', 'main', '-x', '120', '-y', '40', '-c', cwd, command]);
-  const screen = async () => (await tmux(socket, ['capture-pane', '-p', '-t', 'main'])).split('\n').map((l) => l.trimEnd()).join('\n');
+  const screen = async () =>
+    (await tmux(socket, ['capture-pane', '-p', '-t', 'main']))
+      .split('\n')
+      .map((l) => l.trimEnd())
+      .join('\n');
   return {
     screen,
     keys: (...keys: string[]) => tmux(socket, ['send-keys', '-t', 'main', ...keys]),
@@ -166,14 +170,17 @@ Plan: 1 to add, 0 to change, 0 to destroy.
 describe('Ctrl-C during a TUI apply', () => {
   let p: TestProject;
   beforeAll(() => {
-    p = testProject('tuiint', `
+    p = testProject(
+      'tuiint',
+      `
 version: 1
 project: {{project}}
 images:
   slow: { build: { context: ./ctx } }
 environments:
   solo: { image: slow, resources: { cpus: 0.25, memory: 32m, pids: 32 } }
-`);
+`,
+    );
     mkdirSync(join(p.dir, 'ctx'));
     writeFileSync(join(p.dir, 'ctx/Dockerfile'), 'FROM sandboxshift/busybox:test\nRUN echo slow-step-marker && sleep 60\n');
   });

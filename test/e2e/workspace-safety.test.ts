@@ -11,7 +11,11 @@ const projects: TestProject[] = [];
 const foreignVolumes: string[] = [];
 afterAll(async () => {
   for (const p of projects) await p.cleanup();
-  for (const v of foreignVolumes) await docker.getVolume(v).remove().catch(() => undefined);
+  for (const v of foreignVolumes)
+    await docker
+      .getVolume(v)
+      .remove()
+      .catch(() => undefined);
 });
 
 function project(label: string, yaml: string): TestProject {
@@ -101,7 +105,9 @@ describe('an apply killed between creating a container and finishing it', () => 
     expect(planned.code, planned.stderr).toBe(2);
     expect(planned.stdout).toContain('-/+ environment.a must be replaced');
     expect(planned.stdout).toContain('never started: an earlier apply was interrupted or failed before it finished (it is made again, secrets and start included)');
-    expect(planned.stdout).toContain('its /workspace was never completely filled (an earlier apply was interrupted): the seed is done again into it (files of the same name overwritten, nothing deleted)');
+    expect(planned.stdout).toContain(
+      'its /workspace was never completely filled (an earlier apply was interrupted): the seed is done again into it (files of the same name overwritten, nothing deleted)',
+    );
 
     // The killed run left its lock; it is released by id, as the locked error says.
     const locks = await docker.listContainers({ all: true, filters: { label: [`io.sandboxshift.project=${p.name}`, 'io.sandboxshift.role=lock'] } });
@@ -132,7 +138,9 @@ describe('workspace seeds', () => {
     const p = project('seedpath', busybox('a: { image: busybox, workspace: { from: ../ } }'));
     const refused = await p.run(['validate']);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/seeding \/workspace from '\.\.\/' \(\/[^)]+\), outside the config's folder \/\S+ is refused for environment 'a': it copies host files the sandbox should not see into it/);
+    expect(refused.stderr).toMatch(
+      /seeding \/workspace from '\.\.\/' \(\/[^)]+\), outside the config's folder \/\S+ is refused for environment 'a': it copies host files the sandbox should not see into it/,
+    );
     expect(refused.stderr).toContain("hint: add allowDangerous: [host-mounts] to environment 'a' if you really mean it");
 
     mkdirSync(join(p.dir, 'seed'));
@@ -155,7 +163,9 @@ describe('moved', () => {
 
     p.write(busybox('new: { image: busybox, command: "sleep 3600" }'));
     const unhinted = await p.run(['plan']);
-    expect(unhinted.stdout).toContain(`workspace ${volumeOf(p.name, 'old')} belongs to no environment in the config: 'old' was removed or renamed (its container is removed by this plan); the volume is kept`);
+    expect(unhinted.stdout).toContain(
+      `workspace ${volumeOf(p.name, 'old')} belongs to no environment in the config: 'old' was removed or renamed (its container is removed by this plan); the volume is kept`,
+    );
     expect(unhinted.stdout).toContain("if 'old' was renamed to 'new', add moved: [{ from: old, to: new }] so its files follow");
 
     // The new name also runs as another user: the moved files must be its own, and writable.
@@ -180,7 +190,10 @@ describe('moved', () => {
     expect(status.stdout).toMatch(new RegExp(`^old\\s+orphaned\\s+-\\s+-\\s+${volumeOf(p.name, 'old').replaceAll('.', '\\.')}$`, 'm'));
     expect(status.stdout).toContain(`${volumeOf(p.name, 'old')} is orphaned: moved to new; kept until destroy --purge-volumes --target old`);
     const rows = (JSON.parse((await p.run(['status', '--json'])).stdout) as { environments: Array<{ name: string; state: string }> }).environments;
-    expect(rows.map((r) => [r.name, r.state])).toEqual([['new', 'running'], ['old', 'orphaned']]);
+    expect(rows.map((r) => [r.name, r.state])).toEqual([
+      ['new', 'running'],
+      ['old', 'orphaned'],
+    ]);
     const leftovers = await docker.listContainers({ all: true, filters: { label: [`io.sandboxshift.project=${p.name}`, 'io.sandboxshift.role=helper'] } });
     expect(leftovers).toEqual([]);
   });
@@ -194,7 +207,9 @@ describe('engine objects with our names that we did not create', () => {
     try {
       const applied = await p.run(['apply', '--auto-approve']);
       expect(applied.code).toBe(1);
-      expect(applied.stdout + applied.stderr).toContain(`network ${net} exists but was not created by sandboxshift for project ${p.name}; it is left alone: rename or remove it yourself, then apply again`);
+      expect(applied.stdout + applied.stderr).toContain(
+        `network ${net} exists but was not created by sandboxshift for project ${p.name}; it is left alone: rename or remove it yourself, then apply again`,
+      );
       const info = (await docker.getNetwork(net).inspect()) as { Containers?: Record<string, unknown> };
       expect(Object.keys(info.Containers ?? {})).toEqual([]);
       expect(await containerState(p.name, 'a')).toBeNull();

@@ -16,7 +16,16 @@ export function fakeInternetPrefixes() {
     const [iface, dest] = line.split('\t');
     // Docker's own bridges are the engine's business: it refuses overlapping networks itself.
     if (!iface || /^(docker0|br-)/.test(iface)) continue;
-    if (dest && dest !== '00000000') avoid.add(prefix(dest.match(/../g).reverse().map((h) => parseInt(h, 16)).join('.')));
+    if (dest && dest !== '00000000')
+      avoid.add(
+        prefix(
+          dest
+            .match(/../g)
+            .reverse()
+            .map((h) => parseInt(h, 16))
+            .join('.'),
+        ),
+      );
   }
   const dir = '/etc/apt/sources.list.d';
   const lines = readdirSync(dir)
@@ -24,7 +33,10 @@ export function fakeInternetPrefixes() {
     .join('\n')
     .split('\n')
     .filter((l) => /^(URIs:|deb )/.test(l.trim()));
-  for (const host of lines.join(' ').match(/https?:\/\/([^/\s:]+)/g)?.map((u) => u.replace(/^https?:\/\//, '')) ?? []) {
+  for (const host of lines
+    .join(' ')
+    .match(/https?:\/\/([^/\s:]+)/g)
+    ?.map((u) => u.replace(/^https?:\/\//, '')) ?? []) {
     let answer = '';
     try {
       answer = execFileSync('getent', ['ahostsv4', host], { encoding: 'utf8' });

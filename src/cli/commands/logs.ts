@@ -26,7 +26,11 @@ export async function logsCommand(argv: string[], io: Io): Promise<number> {
     buffer = await withEngine(() => docker.getContainer(name).logs({ stdout: true, stderr: true, follow: false, ...(tail !== undefined ? { tail } : {}) }));
   } catch (err) {
     if (statusCode(err) === 404) {
-      throw new DiagnosticsError([errorDiag(`${values.egress ? 'egress proxy' : 'environment'} ${name} does not exist`, { hint: values.egress ? `environment '${env}' has no egress allow list, or is not applied` : 'run sandboxshift apply' })]);
+      throw new DiagnosticsError([
+        errorDiag(`${values.egress ? 'egress proxy' : 'environment'} ${name} does not exist`, {
+          hint: values.egress ? `environment '${env}' has no egress allow list, or is not applied` : 'run sandboxshift apply',
+        }),
+      ]);
     }
     throw err;
   }

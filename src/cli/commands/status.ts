@@ -37,12 +37,12 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
       : !c
         ? 'missing'
         : !inConfig
-        ? 'not-in-config'
-        : c.state === 'running' || c.state === 'restarting'
-          ? 'running'
-          : c.state === 'paused'
-            ? 'paused'
-            : 'stopped';
+          ? 'not-in-config'
+          : c.state === 'running' || c.state === 'restarting'
+            ? 'running'
+            : c.state === 'paused'
+              ? 'paused'
+              : 'stopped';
     return {
       name,
       state,
@@ -52,7 +52,11 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
       volume: observed.volumes.get(name)?.name ?? null,
       in_config: inConfig,
       ...(orphan
-        ? { note: movedTo.has(name) ? `moved to ${movedTo.get(name)}; kept until destroy --purge-volumes --target ${name}` : `no environment uses it; add moved: [{ from: ${name}, to: NEW }] to keep its files, or destroy --purge-volumes --target ${name}` }
+        ? {
+            note: movedTo.has(name)
+              ? `moved to ${movedTo.get(name)}; kept until destroy --purge-volumes --target ${name}`
+              : `no environment uses it; add moved: [{ from: ${name}, to: NEW }] to keep its files, or destroy --purge-volumes --target ${name}`,
+          }
         : {}),
     };
   });
@@ -62,7 +66,13 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
   }
   const table = [['ENVIRONMENT', 'STATE', 'CONTAINER', 'IMAGE', 'VOLUME'], ...rows.map((r) => [r.name, r.state, r.container_id ? shortId(r.container_id) : '-', r.image ?? '-', r.volume ?? '-'])];
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
-  for (const row of table) io.out(`${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
+  for (const row of table)
+    io.out(
+      `${row
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd()}\n`,
+    );
   const orphans = rows.filter((r) => r.note);
   if (orphans.length) io.out(`\n${orphans.map((r) => `${r.volume} is orphaned: ${r.note}`).join('\n')}\n`);
   return EXIT_OK;

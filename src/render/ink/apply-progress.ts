@@ -30,9 +30,7 @@ export interface ApplyProgress {
 export function startProgress(plan: JsonPlan): ApplyProgress {
   return {
     mode: plan.mode,
-    resources: plan.resource_changes
-      .filter((c) => c.kind !== 'no-op')
-      .map((c) => ({ address: c.address, kind: c.kind, status: 'waiting', startedAt: null, step: null, latest: null, outcome: null })),
+    resources: plan.resource_changes.filter((c) => c.kind !== 'no-op').map((c) => ({ address: c.address, kind: c.kind, status: 'waiting', startedAt: null, step: null, latest: null, outcome: null })),
     finished: [],
   };
 }
@@ -70,6 +68,9 @@ export function reduceProgress(p: ApplyProgress, e: ApplyEvent, at: number): App
 function lastLine(message: string): string | null {
   // eslint-disable-next-line no-control-regex -- removing terminal control characters is the point
   const clean = message.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '').replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '');
-  const lines = clean.split(/[\r\n]+/).map((l) => l.trim()).filter((l) => l.length > 0);
+  const lines = clean
+    .split(/[\r\n]+/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
   return lines.at(-1) ?? null;
 }

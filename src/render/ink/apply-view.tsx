@@ -24,13 +24,14 @@ export function ApplyView({ progress, result, color = true, now = Date.now, onIn
   const running = progress.resources.filter((r) => r.status === 'running');
   const waiting = progress.resources.filter((r) => r.status === 'waiting');
   const frame = useSpinner(running.length > 0 && result === null);
-  useInput((input, key) => {
-    if (key.ctrl && input === 'c') onInterrupt?.();
-  }, { isActive: onInterrupt !== undefined && result === null });
+  useInput(
+    (input, key) => {
+      if (key.ctrl && input === 'c') onInterrupt?.();
+    },
+    { isActive: onInterrupt !== undefined && result === null },
+  );
   const tone = (c: 'green' | 'red' | 'yellow') => (color ? c : undefined);
-  const finished = progress.finished
-    .map((a) => progress.resources.find((r) => r.address === a))
-    .filter((r): r is ResourceProgress => r !== undefined && r.outcome !== null);
+  const finished = progress.finished.map((a) => progress.resources.find((r) => r.address === a)).filter((r): r is ResourceProgress => r !== undefined && r.outcome !== null);
 
   return (
     <Box flexDirection="column" marginTop={1}>
@@ -55,9 +56,7 @@ export function ApplyView({ progress, result, color = true, now = Date.now, onIn
           ) : null}
         </Box>
       ))}
-      {waiting.length > 0 && result === null ? (
-        <Text wrap="truncate-end" dimColor>{`· ${waiting.length} waiting: ${waiting.map((r) => r.address).join(', ')}`}</Text>
-      ) : null}
+      {waiting.length > 0 && result === null ? <Text wrap="truncate-end" dimColor>{`· ${waiting.length} waiting: ${waiting.map((r) => r.address).join(', ')}`}</Text> : null}
       {result ? <Summary result={result} mode={progress.mode} tone={tone} /> : null}
     </Box>
   );
@@ -69,11 +68,7 @@ function Summary({ result, mode, tone }: { result: ApplyResult; mode: ApplyProgr
   return (
     <Box flexDirection="column" marginTop={1}>
       {lines.map((line, i) => (
-        <Text
-          key={i}
-          bold={i === 0}
-          color={i === 0 ? tone(complete ? 'green' : 'red') : line.startsWith('  failed:') ? tone('red') : line.startsWith('  skipped:') ? tone('yellow') : undefined}
-        >
+        <Text key={i} bold={i === 0} color={i === 0 ? tone(complete ? 'green' : 'red') : line.startsWith('  failed:') ? tone('red') : line.startsWith('  skipped:') ? tone('yellow') : undefined}>
           {line}
         </Text>
       ))}

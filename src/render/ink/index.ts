@@ -56,11 +56,7 @@ export async function reviewPlanInteractively(plan: JsonPlan, opts: TuiOptions &
  * Runs `run` (the executor) with live progress from its events, then shows the summary.
  * Ctrl-C during the run is passed on as SIGINT, so the caller's handler releases the lock.
  */
-export async function runApplyWithProgress(
-  plan: JsonPlan,
-  run: (onEvent: ApplyListener) => Promise<ApplyResult>,
-  opts: TuiOptions = {},
-): Promise<ApplyResult> {
+export async function runApplyWithProgress(plan: JsonPlan, run: (onEvent: ApplyListener) => Promise<ApplyResult>, opts: TuiOptions = {}): Promise<ApplyResult> {
   const color = opts.color ?? true;
   let progress = startProgress(plan);
   const interrupt = () => process.kill(process.pid, 'SIGINT');

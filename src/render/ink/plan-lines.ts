@@ -86,7 +86,10 @@ function detailLines(c: JsonChange): Line[] {
 
 /** Values that span lines, diffed line by line when they change. */
 const MULTI_LINE: Record<string, (v: EnvironmentView) => string[]> = {
-  env: (v) => Object.entries(v.env).sort(([a], [b]) => a.localeCompare(b)).map(([k, val]) => `${k}=${val}`),
+  env: (v) =>
+    Object.entries(v.env)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, val]) => `${k}=${val}`),
   secrets: (v) => v.secrets.map((s) => `${s} (value hidden)`),
   command: (v) => v.command ?? [],
   egress: (v) => v.egress ?? [],

@@ -43,13 +43,9 @@ function fakeDocker(opts: { failCreate?: string; failStop?: string } = {}) {
 }
 
 describe('executor', () => {
-  it('runs each change\'s steps in order with the engine calls the plan names', async () => {
+  it("runs each change's steps in order with the engine calls the plan names", async () => {
     const old = desiredOf([env('keep'), env('grow'), env('gone')]);
-    const now = desiredOf([
-      env('keep', { env: { X: '1' }, secrets: { tok: { fromEnv: 'T' } } }),
-      env('grow', { resources: { cpus: 1, memoryBytes: 1024 ** 3, pids: 256 } }),
-      env('fresh'),
-    ], { T: 'v' });
+    const now = desiredOf([env('keep', { env: { X: '1' }, secrets: { tok: { fromEnv: 'T' } } }), env('grow', { resources: { cpus: 1, memoryBytes: 1024 ** 3, pids: 256 } }), env('fresh')], { T: 'v' });
     const observed = observedOf([...old.environments.values()].map((d) => applied(d, { id: `old-${d.name}` })));
     const p = plan(now, observed);
     const { docker, calls } = fakeDocker();
@@ -70,12 +66,7 @@ describe('executor', () => {
       'start id-ss.demo.keep',
     ]);
     expect(result.failed).toEqual([]);
-    expect(result.completed.map((c) => `${c.address}:${c.kind}`)).toEqual([
-      'environment.fresh:create',
-      'environment.grow:update',
-      'environment.keep:replace',
-      'environment.gone:delete',
-    ]);
+    expect(result.completed.map((c) => `${c.address}:${c.kind}`)).toEqual(['environment.fresh:create', 'environment.grow:update', 'environment.keep:replace', 'environment.gone:delete']);
     expect(events.filter((e) => e.type === 'change-done')).toHaveLength(4);
   });
 
@@ -103,10 +94,7 @@ describe('executor', () => {
     const result = await executePlan(planDestroy(old, observed), { engine: docker, desired: old, secrets: new Map(), parallelism: 2 });
     expect(result.completed).toHaveLength(6);
     expect(maxInFlight()).toBe(6);
-    expect(calls).toEqual([
-      ...['a', 'b', 'c', 'd', 'e', 'f'].map((n) => `stop old-${n}`),
-      ...['a', 'b', 'c', 'd', 'e', 'f'].map((n) => `remove old-${n}`),
-    ]);
+    expect(calls).toEqual([...['a', 'b', 'c', 'd', 'e', 'f'].map((n) => `stop old-${n}`), ...['a', 'b', 'c', 'd', 'e', 'f'].map((n) => `remove old-${n}`)]);
   });
 
   it('never has more than REMOVALS_IN_FLIGHT container removals under way', async () => {
@@ -120,7 +108,7 @@ describe('executor', () => {
     expect(calls.filter((c) => c.startsWith('remove '))).toHaveLength(names.length);
   });
 
-  it('a failed stop fails its delete at remove-container, with the engine\'s message', async () => {
+  it("a failed stop fails its delete at remove-container, with the engine's message", async () => {
     const old = desiredOf([env('a'), env('b')]);
     const observed = observedOf([...old.environments.values()].map((d) => applied(d, { id: `old-${d.name}` })));
     const { docker, calls } = fakeDocker({ failStop: 'old-a' });
@@ -193,7 +181,12 @@ describe('executor', () => {
     const { docker, calls } = fakeDocker();
     const result = await executePlan(p, { engine: docker, desired, secrets: new Map(), parallelism: 1 });
     // Removals run side by side (as in compose down): each container stopped, then removed.
-    expect([...calls].sort()).toEqual(['a', 'b', 'c'].flatMap((x) => [`remove ${x.repeat(64)}`]).concat(['a', 'b', 'c'].map((x) => `stop ${x.repeat(64)}`)).sort());
+    expect([...calls].sort()).toEqual(
+      ['a', 'b', 'c']
+        .flatMap((x) => [`remove ${x.repeat(64)}`])
+        .concat(['a', 'b', 'c'].map((x) => `stop ${x.repeat(64)}`))
+        .sort(),
+    );
     for (const x of ['a', 'b', 'c']) expect(calls.indexOf(`stop ${x.repeat(64)}`)).toBeLessThan(calls.indexOf(`remove ${x.repeat(64)}`));
     expect(result.completed.map((c) => c.address)).toEqual(p.changes.map((c) => c.address));
     expect(result.failed).toEqual([]);

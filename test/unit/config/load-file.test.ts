@@ -23,9 +23,7 @@ describe('loadConfig', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sandboxshift-config-'));
     const { diagnostics } = loadConfig(dir);
 
-    expect(diagnostics.map(formatDiagnostic)).toEqual([
-      `${dir}: error: '${dir}' is a folder, not a config file\n  hint: pass --config ${dir}/sandboxshift.yaml`,
-    ]);
+    expect(diagnostics.map(formatDiagnostic)).toEqual([`${dir}: error: '${dir}' is a folder, not a config file\n  hint: pass --config ${dir}/sandboxshift.yaml`]);
   });
 
   it('names the file as given in diagnostics', () => {
@@ -33,9 +31,7 @@ describe('loadConfig', () => {
     const file = join(dir, 'custom.yaml');
     writeFileSync(file, 'version: 1\nproject: demo\nenvironments:\n  a: {runtime: kata}\n');
 
-    expect(loadConfig(file).diagnostics.map(formatDiagnostic)).toEqual([
-      `${file}:4:16: error: 'runtime' must be one of: runc, runsc (at environments.a.runtime)`,
-    ]);
+    expect(loadConfig(file).diagnostics.map(formatDiagnostic)).toEqual([`${file}:4:16: error: 'runtime' must be one of: runc, runsc (at environments.a.runtime)`]);
   });
 });
 

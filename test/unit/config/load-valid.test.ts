@@ -160,7 +160,7 @@ describe('a valid config', () => {
 
     expect(config?.environments).toEqual({});
     expect(diagnostics.map(formatDiagnostic)).toEqual([
-      "/srv/p/sandboxshift.yaml:1:1: warning: no environments are defined: plan and apply will have nothing to do\n  hint: add one under environments:, e.g. `agent: { image: auto }`",
+      '/srv/p/sandboxshift.yaml:1:1: warning: no environments are defined: plan and apply will have nothing to do\n  hint: add one under environments:, e.g. `agent: { image: auto }`',
     ]);
   });
 });

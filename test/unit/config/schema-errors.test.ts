@@ -13,9 +13,7 @@ const HEAD = ['version: 1', 'project: demo'];
 
 describe('schema errors', () => {
   it('points at a misspelt key and suggests the right one', () => {
-    expect(check(...HEAD, 'enviroments:', '  a: {}')).toEqual([
-      "sandboxshift.yaml:3:1: error: unknown key 'enviroments' — did you mean 'environments'? (at enviroments)",
-    ]);
+    expect(check(...HEAD, 'enviroments:', '  a: {}')).toEqual(["sandboxshift.yaml:3:1: error: unknown key 'enviroments' — did you mean 'environments'? (at enviroments)"]);
   });
 
   it('suggests keys of the map the typo is in', () => {
@@ -31,9 +29,7 @@ describe('schema errors', () => {
   });
 
   it('reports a wrong type at the value', () => {
-    expect(check(...HEAD, 'environments:', '  a:', '    resources:', '      cpus: two')).toEqual([
-      "sandboxshift.yaml:6:13: error: expected a number, got 'two' (at environments.a.resources.cpus)",
-    ]);
+    expect(check(...HEAD, 'environments:', '  a:', '    resources:', '      cpus: two')).toEqual(["sandboxshift.yaml:6:13: error: expected a number, got 'two' (at environments.a.resources.cpus)"]);
   });
 
   it('names the key of an empty value', () => {
@@ -95,15 +91,11 @@ describe('alternatives (oneOf) are reported once, for the intended branch', () =
   });
 
   it('egress that is neither none nor a map', () => {
-    expect(check(...HEAD, 'environments:', '  a:', '    egress: all')).toEqual([
-      "sandboxshift.yaml:5:13: error: 'egress' must be 'none' or a map with 'allow', not 'all' (at environments.a.egress)",
-    ]);
+    expect(check(...HEAD, 'environments:', '  a:', '    egress: all')).toEqual(["sandboxshift.yaml:5:13: error: 'egress' must be 'none' or a map with 'allow', not 'all' (at environments.a.egress)"]);
   });
 
   it('egress allow that is not a list', () => {
-    expect(check(...HEAD, 'environments:', '  a:', '    egress: {allow: pypi.org}')).toEqual([
-      "sandboxshift.yaml:5:21: error: expected a list, got 'pypi.org' (at environments.a.egress.allow)",
-    ]);
+    expect(check(...HEAD, 'environments:', '  a:', '    egress: {allow: pypi.org}')).toEqual(["sandboxshift.yaml:5:21: error: expected a list, got 'pypi.org' (at environments.a.egress.allow)"]);
   });
 
   it('a command of the wrong type, and an empty one', () => {

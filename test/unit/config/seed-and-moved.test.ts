@@ -18,7 +18,10 @@ function project(): { dir: string; outside: string; file: string } {
   return { dir, outside, file: join(dir, 'sandboxshift.yaml') };
 }
 
-const errors = (text: string, file: string) => validateConfigText(text, file).diagnostics.filter((d) => d.severity === 'error').map((d) => d.message);
+const errors = (text: string, file: string) =>
+  validateConfigText(text, file)
+    .diagnostics.filter((d) => d.severity === 'error')
+    .map((d) => d.message);
 const yaml = (...env: string[]) => ['version: 1', 'project: demo', 'environments:', '  box:', ...env.map((l) => `    ${l}`), ''].join('\n');
 
 describe('workspace seed paths', () => {
@@ -93,8 +96,7 @@ describe('workspace seed paths', () => {
 });
 
 describe('moved', () => {
-  const text = (moved: string, envs = ['b']) =>
-    ['version: 1', 'project: demo', `moved: ${moved}`, 'environments:', ...envs.map((e) => `  ${e}: {}`), ''].join('\n');
+  const text = (moved: string, envs = ['b']) => ['version: 1', 'project: demo', `moved: ${moved}`, 'environments:', ...envs.map((e) => `  ${e}: {}`), ''].join('\n');
 
   it('accepts a rename and carries it into the config', () => {
     const { config, diagnostics } = validateConfigText(text('[{ from: a, to: b }]'), '/srv/sandboxshift.yaml');

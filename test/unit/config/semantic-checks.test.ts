@@ -19,9 +19,7 @@ function check(...environmentLines: string[]): string[] {
 
 describe('image references', () => {
   it('an undefined image suggests the closest name', () => {
-    expect(check('  a:', '    image: pyhton')).toEqual([
-      "sandboxshift.yaml:8:12: error: image 'pyhton' is not defined under images (at environments.a.image)\n  hint: did you mean 'python'?",
-    ]);
+    expect(check('  a:', '    image: pyhton')).toEqual(["sandboxshift.yaml:8:12: error: image 'pyhton' is not defined under images (at environments.a.image)\n  hint: did you mean 'python'?"]);
   });
 
   it('an image reference written where a name belongs', () => {
@@ -151,11 +149,6 @@ describe('other checks', () => {
       '  a:', // 10
       '    resources: {memory: 1m, pids: 2}', // 11
     );
-    expect(lines.map((l) => l.split(': error: ')[0])).toEqual([
-      'sandboxshift.yaml:8:12',
-      'sandboxshift.yaml:9:14',
-      'sandboxshift.yaml:11:25',
-      'sandboxshift.yaml:11:35',
-    ]);
+    expect(lines.map((l) => l.split(': error: ')[0])).toEqual(['sandboxshift.yaml:8:12', 'sandboxshift.yaml:9:14', 'sandboxshift.yaml:11:25', 'sandboxshift.yaml:11:35']);
   });
 });

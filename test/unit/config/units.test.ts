@@ -84,10 +84,7 @@ describe('schema patterns', () => {
   // The schema holds a copy of each pattern for editors; the code's messages are keyed by the same text.
   const schema = readFileSync(new URL('../../../schemas/sandboxshift.schema.json', import.meta.url), 'utf8');
 
-  it.each([MEMORY_PATTERN, DURATION_PATTERN, NAME_PATTERN, ENV_VAR_PATTERN, SECRET_NAME_PATTERN, USER_PATTERN])(
-    'schema uses %s',
-    (pattern) => {
-      expect(schema).toContain(JSON.stringify(pattern));
-    },
-  );
+  it.each([MEMORY_PATTERN, DURATION_PATTERN, NAME_PATTERN, ENV_VAR_PATTERN, SECRET_NAME_PATTERN, USER_PATTERN])('schema uses %s', (pattern) => {
+    expect(schema).toContain(JSON.stringify(pattern));
+  });
 });

@@ -10,9 +10,7 @@ function check(text: string): string[] {
 
 describe('broken YAML is a positioned diagnostic, never a throw', () => {
   it('an unclosed quote points at the opening quote', () => {
-    expect(check('version: 1\nproject: "demo\nenvironments:\n  a: {}\n')).toEqual([
-      'sandboxshift.yaml:2:10: error: invalid YAML: missing closing "quote\n  hint: close the quote that starts here',
-    ]);
+    expect(check('version: 1\nproject: "demo\nenvironments:\n  a: {}\n')).toEqual(['sandboxshift.yaml:2:10: error: invalid YAML: missing closing "quote\n  hint: close the quote that starts here']);
   });
 
   it('a key indented less than its siblings', () => {
@@ -42,9 +40,7 @@ describe('broken YAML is a positioned diagnostic, never a throw', () => {
   });
 
   it('an empty file', () => {
-    expect(check('# nothing yet\n')).toEqual([
-      'sandboxshift.yaml:1:1: error: the config file is empty\n  hint: start with `version: 1`, `project: NAME` and an `environments:` map',
-    ]);
+    expect(check('# nothing yet\n')).toEqual(['sandboxshift.yaml:1:1: error: the config file is empty\n  hint: start with `version: 1`, `project: NAME` and an `environments:` map']);
   });
 
   it('a list where the top-level map should be', () => {
@@ -54,18 +50,7 @@ describe('broken YAML is a positioned diagnostic, never a throw', () => {
 
 describe('duplicate keys', () => {
   it('are errors that name the first occurrence, reported with the other problems', () => {
-    const text = [
-      'version: 1',
-      'project: demo',
-      'environments:',
-      '  a:',
-      '    image: auto',
-      '    image: other',
-      '  a: {}',
-      '  b:',
-      '    runtime: fast',
-      '',
-    ].join('\n');
+    const text = ['version: 1', 'project: demo', 'environments:', '  a:', '    image: auto', '    image: other', '  a: {}', '  b:', '    runtime: fast', ''].join('\n');
     expect(check(text)).toEqual([
       "sandboxshift.yaml:6:5: error: duplicate key 'image' (first set on line 5)\n  hint: keep one 'image'; YAML would silently use the last one",
       "sandboxshift.yaml:7:3: error: duplicate key 'a' (first set on line 4)\n  hint: keep one 'a'; YAML would silently use the last one",

@@ -10,7 +10,10 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function setup(allow: (upstreamPort: number) => string[], options: { names?: Record<string, string[]>; helloTimeoutMs?: number; portMap?: (upstreamPort: number) => Record<number, number> } = {}) {
+async function setup(
+  allow: (upstreamPort: number) => string[],
+  options: { names?: Record<string, string[]>; helloTimeoutMs?: number; portMap?: (upstreamPort: number) => Record<number, number> } = {},
+) {
   const upstream = await startRecordingServer(Buffer.from('pong'));
   cleanups.push(upstream.close);
   const h: Harness = await startProxy({ allow: allow(upstream.port), names: options.names, helloTimeoutMs: options.helloTimeoutMs, portMap: options.portMap?.(upstream.port) });

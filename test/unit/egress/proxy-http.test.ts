@@ -56,9 +56,7 @@ describe('plain HTTP forwarding', () => {
     for (const name of ['proxy-authorization', 'proxy-connection', 'x-drop']) expect(seen.headers).not.toHaveProperty(name);
 
     expect(h.connectCalls).toEqual([{ address: '127.0.0.1', port: upstream.port }]);
-    expect(h.decisions()).toMatchObject([
-      { method: 'GET', host: 'allowed.test', port: upstream.port, decision: 'allow', rule: `allowed.test:${upstream.port}`, resolved: ['127.0.0.1'] },
-    ]);
+    expect(h.decisions()).toMatchObject([{ method: 'GET', host: 'allowed.test', port: upstream.port, decision: 'allow', rule: `allowed.test:${upstream.port}`, resolved: ['127.0.0.1'] }]);
   });
 
   it('forwards request bodies, fixed-length and chunked', async () => {

@@ -90,9 +90,7 @@ describe('startEgressService', () => {
     file.replace('{"allow": [');
     service.reloadPolicy('SIGHUP');
     expect(await statusOf(service.port, '127.0.0.1:9')).toBe(403);
-    expect(lines.map((line) => JSON.parse(line) as Record<string, unknown>)).toContainEqual(
-      expect.objectContaining({ event: 'policy-error', trigger: 'SIGHUP', now: 'denying everything' }),
-    );
+    expect(lines.map((line) => JSON.parse(line) as Record<string, unknown>)).toContainEqual(expect.objectContaining({ event: 'policy-error', trigger: 'SIGHUP', now: 'denying everything' }));
 
     file.replace({ allow: ['127.0.0.1:9'] });
     service.reloadPolicy('SIGHUP');

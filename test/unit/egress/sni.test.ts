@@ -58,30 +58,50 @@ describe('parseClientHello on hand-made hellos', () => {
     ['an SSLv2-style record version', 'unknown TLS record version', () => Buffer.concat([Buffer.from([22, 2, 0]), inRecords(clientHelloMessage()).subarray(3)])],
     ['a record longer than 16 KiB', 'bad TLS record length 16385', () => Buffer.from([22, 3, 1, 0x40, 0x01])],
     ['a zero-length record', 'bad TLS record length 0', () => Buffer.from([22, 3, 1, 0, 0])],
-    ['two server_name extensions', 'extension 0 appears twice', () => inRecords(clientHelloMessage({ serverNames: ['a.test'], extensions: [[0, Buffer.from([0, 9, 0, 0, 6, ...Buffer.from('b.test')])]] }))],
+    [
+      'two server_name extensions',
+      'extension 0 appears twice',
+      () => inRecords(clientHelloMessage({ serverNames: ['a.test'], extensions: [[0, Buffer.from([0, 9, 0, 0, 6, ...Buffer.from('b.test')])]] })),
+    ],
     ['two host names', 'more than one host name', () => inRecords(clientHelloMessage({ serverNames: ['a.test', 'b.test'] }))],
     ['an empty server name list', 'empty server name list', () => inRecords(clientHelloMessage({ extensions: [[0, Buffer.from([0, 0])]] }))],
     ['an empty server_name extension', 'length runs past the end of its field', () => inRecords(clientHelloMessage({ extensions: [[0, Buffer.alloc(0)]] }))],
     ['a server name with a NUL byte', 'server name is not an ASCII host name', () => inRecords(clientHelloMessage({ serverNames: ['a.test\u0000.evil.test'] }))],
     ['a server name with non-ASCII bytes', 'server name is not an ASCII host name', () => inRecords(clientHelloMessage({ serverNames: ['b\u00fccher.test'] }))],
     ['an unknown name type', 'unknown server name type 1', () => inRecords(clientHelloMessage({ extensions: [[0, Buffer.from([0, 4, 1, 0, 1, 0x61])]] }))],
-    ['bytes after the extensions', 'bytes after the extensions', () => {
-      const message = clientHelloMessage({ serverNames: ['a.test'] });
-      const longer = Buffer.concat([message, Buffer.from([0])]);
-      longer.writeUIntBE(message.length - 4 + 1, 1, 3);
-      return inRecords(longer);
-    }],
-    ['an extension running past its block', 'length runs past the end of its field', () => {
-      const message = clientHelloMessage({ serverNames: ['a.test'] });
-      message[message.length - 'a.test'.length - 2] = 0xff; // high byte of the name length
-      return inRecords(message);
-    }],
-    ['a handshake shorter than its record', 'unexpected handshake data after the ClientHello', () => Buffer.concat([inRecords(Buffer.concat([clientHelloMessage({ serverNames: ['a.test'] }), Buffer.from([1])]))])],
-    ['a non-handshake record between fragments', 'ClientHello interrupted by a non-handshake record', () => {
-      const message = clientHelloMessage({ serverNames: ['a.test'] });
-      const [first, second] = [message.subarray(0, 10), message.subarray(10)];
-      return Buffer.concat([inRecords(first), Buffer.from([21, 3, 3, 0, 2, 1, 0]), inRecords(second)]);
-    }],
+    [
+      'bytes after the extensions',
+      'bytes after the extensions',
+      () => {
+        const message = clientHelloMessage({ serverNames: ['a.test'] });
+        const longer = Buffer.concat([message, Buffer.from([0])]);
+        longer.writeUIntBE(message.length - 4 + 1, 1, 3);
+        return inRecords(longer);
+      },
+    ],
+    [
+      'an extension running past its block',
+      'length runs past the end of its field',
+      () => {
+        const message = clientHelloMessage({ serverNames: ['a.test'] });
+        message[message.length - 'a.test'.length - 2] = 0xff; // high byte of the name length
+        return inRecords(message);
+      },
+    ],
+    [
+      'a handshake shorter than its record',
+      'unexpected handshake data after the ClientHello',
+      () => Buffer.concat([inRecords(Buffer.concat([clientHelloMessage({ serverNames: ['a.test'] }), Buffer.from([1])]))]),
+    ],
+    [
+      'a non-handshake record between fragments',
+      'ClientHello interrupted by a non-handshake record',
+      () => {
+        const message = clientHelloMessage({ serverNames: ['a.test'] });
+        const [first, second] = [message.subarray(0, 10), message.subarray(10)];
+        return Buffer.concat([inRecords(first), Buffer.from([21, 3, 3, 0, 2, 1, 0]), inRecords(second)]);
+      },
+    ],
   ];
 
   it.each(invalid)('refuses %s: %s', (_name, reason, build) => {

@@ -10,9 +10,7 @@ describe('engine layering', () => {
   it('no engine module imports from plan/, apply/, app/, cli/ or render/', () => {
     const offending = readdirSync(ENGINE)
       .filter((f) => f.endsWith('.ts'))
-      .flatMap((f) =>
-        [...readFileSync(join(ENGINE, f), 'utf8').matchAll(/from '(\.\.\/(?:plan|apply|app|cli|render)\/[^']*)'/g)].map((m) => `${f}: ${m[1]}`),
-      );
+      .flatMap((f) => [...readFileSync(join(ENGINE, f), 'utf8').matchAll(/from '(\.\.\/(?:plan|apply|app|cli|render)\/[^']*)'/g)].map((m) => `${f}: ${m[1]}`));
     expect(offending).toEqual([]);
   });
 });

@@ -15,9 +15,7 @@ function fakeEngine(existing: Record<string, Labels>) {
   const docker = {
     getImage: () => ({ inspect: async () => ({}) }),
     listContainers: async (o: { filters: { label: string[] } }) =>
-      [...byName.values()]
-        .filter((c) => o.filters.label.every((kv) => c.labels[kv.slice(0, kv.indexOf('='))] === kv.slice(kv.indexOf('=') + 1)))
-        .map((c) => ({ Id: c.id, Labels: c.labels })),
+      [...byName.values()].filter((c) => o.filters.label.every((kv) => c.labels[kv.slice(0, kv.indexOf('='))] === kv.slice(kv.indexOf('=') + 1))).map((c) => ({ Id: c.id, Labels: c.labels })),
     createContainer: async (o: { name: string; Labels: Labels }) => {
       calls.push(`create ${o.name}`);
       if (byName.has(o.name)) throw Object.assign(new Error('name in use'), { statusCode: 409 });

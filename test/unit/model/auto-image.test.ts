@@ -29,9 +29,7 @@ describe('image: auto', () => {
   });
 
   it('does not clone a git workspace to look', () => {
-    expect(chooseAutoImage(env('a', { workspace: { git: { url: 'https://example.invalid/r.git' } } }), none).because).toBe(
-      'git workspace, not inspected before cloning → multi',
-    );
+    expect(chooseAutoImage(env('a', { workspace: { git: { url: 'https://example.invalid/r.git' } } }), none).because).toBe('git workspace, not inspected before cloning → multi');
   });
 
   it('only looks at the top of the workspace', () => {

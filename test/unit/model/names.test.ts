@@ -13,7 +13,14 @@ function engineNames(envs: readonly string[]): Record<'containers' | 'networks' 
   return {
     containers: [
       lockContainerName(PROJECT),
-      ...envs.flatMap((e) => [containerName(PROJECT, e), proxyName(PROJECT, e), protectRecordName(PROJECT, e, true), protectRecordName(PROJECT, e, false), fillingRecordName(PROJECT, e), `${volumeName(PROJECT, e)}.copy`]),
+      ...envs.flatMap((e) => [
+        containerName(PROJECT, e),
+        proxyName(PROJECT, e),
+        protectRecordName(PROJECT, e, true),
+        protectRecordName(PROJECT, e, false),
+        fillingRecordName(PROJECT, e),
+        `${volumeName(PROJECT, e)}.copy`,
+      ]),
     ],
     networks: [outsideNetworkName(PROJECT), ...envs.map((e) => networkName(PROJECT, e))],
     volumes: envs.map((e) => volumeName(PROJECT, e)),

@@ -82,9 +82,7 @@ describe('security drift', () => {
 
   it('checks the image name, but leaves a moved tag (shown as an ID) to the image check', () => {
     const d = agent();
-    expect(securityDrift('demo', applied(d, { image: 'ubuntu' }), true).reasons.map((r) => r.message)).toEqual([
-      'changed outside sandboxshift: image is ubuntu (config: sandboxshift/busybox:test)',
-    ]);
+    expect(securityDrift('demo', applied(d, { image: 'ubuntu' }), true).reasons.map((r) => r.message)).toEqual(['changed outside sandboxshift: image is ubuntu (config: sandboxshift/busybox:test)']);
     expect(securityDrift('demo', applied(d, { image: 'sha256:'.concat('c'.repeat(64)) }), true).reasons).toEqual([]);
     expect(securityDrift('demo', applied(d, { image: 'docker.io/sandboxshift/busybox:test' }), true).reasons).toEqual([]);
   });

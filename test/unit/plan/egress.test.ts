@@ -78,10 +78,7 @@ describe('egress planning', () => {
 describe('security-relevant changes', () => {
   it('flags a weaker runtime, privilege, a host mount and a new secret on replace', () => {
     const old = desiredOf([env('a', { runtime: 'runsc' })]);
-    const now = desiredOf(
-      [env('a', { runtime: 'runc', privileged: true, mounts: [{ source: '/srv', target: '/srv', readOnly: true }], secrets: { tok: { fromEnv: 'T' } } })],
-      { T: 'x' },
-    );
+    const now = desiredOf([env('a', { runtime: 'runc', privileged: true, mounts: [{ source: '/srv', target: '/srv', readOnly: true }], secrets: { tok: { fromEnv: 'T' } } })], { T: 'x' });
     const c = plan(now, observedOf([applied(old.environments.get('a')!)])).changes[0]!;
     expect(c.kind).toBe('replace');
     expect(c.security).toEqual(['runtime weakened: runsc → runc (gVisor removed)', 'privileged mode added', 'host path mounted: /srv → /srv (read-only)', 'secret added: tok']);

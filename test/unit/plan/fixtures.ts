@@ -66,7 +66,10 @@ export function applied(d: DesiredEnvironment, extra: Partial<ObservedContainer>
   };
 }
 
-export function observedOf(containers: ObservedContainer[], opts: { volumes?: string[]; runtimes?: string[]; imageId?: string; foreign?: string[]; movedFrom?: Record<string, string>; filling?: string[] } = {}): ObservedState {
+export function observedOf(
+  containers: ObservedContainer[],
+  opts: { volumes?: string[]; runtimes?: string[]; imageId?: string; foreign?: string[]; movedFrom?: Record<string, string>; filling?: string[] } = {},
+): ObservedState {
   const volumes = opts.volumes ?? containers.map((c) => c.environment);
   return {
     project: 'demo',

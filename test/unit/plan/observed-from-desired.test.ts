@@ -68,7 +68,7 @@ describe('observedFromDesired', () => {
     expect(p.diagnostics.map((d) => `${d.severity}: ${d.message}`)).toEqual([
       "warning: workspace ss.demo.removed.workspace belongs to no environment in the config: 'removed' was removed or renamed (its container is removed by this plan); the volume is kept",
     ]);
-    expect(p.diagnostics[0]?.hint).toContain("add moved: [{ from: removed, to: added }]");
+    expect(p.diagnostics[0]?.hint).toContain('add moved: [{ from: removed, to: added }]');
     const byAddress = Object.fromEntries(p.changes.map((c) => [c.address, c]));
     expect(byAddress['environment.changed']).toMatchObject({ kind: 'replace', dataEffect: 'recreate' });
     expect(byAddress['environment.changed']!.reasons.map((r) => r.message)).toEqual(['env.ROLE added']);
@@ -82,9 +82,7 @@ describe('observedFromDesired', () => {
   it('takes runtimes and images the other config needs as offered, so no engine check fails', () => {
     const from = desiredOf([env('a')]);
     const to = desiredOf([env('a', { runtime: 'runsc' })]);
-    expect(plan(to, observedFromDesired(from)).diagnostics.map((d) => d.message)).toEqual([
-      "runtime 'runsc' is not offered by the engine (it has: runc); wanted by a",
-    ]);
+    expect(plan(to, observedFromDesired(from)).diagnostics.map((d) => d.message)).toEqual(["runtime 'runsc' is not offered by the engine (it has: runc); wanted by a"]);
     const observed = observedFromDesired(from, { runtimes: ['runsc'], images: ['other/image:1'] });
     expect(observed.runtimes).toEqual(['runc', 'runsc']);
     expect(observed.images.has('other/image:1')).toBe(true);

@@ -43,13 +43,7 @@ Plan: 1 to add, 0 to change, 0 to destroy.
     expect(c.actions).toEqual(['delete', 'create']);
     expect(c.dataEffect).toBe('recreate');
     expect(c.steps).toEqual(['remove-container', 'create-container', 'copy-secrets', 'start']);
-    expect(c.reasons.map((r) => r.message)).toEqual([
-      'env.A changed',
-      'env.B removed',
-      'env.C added',
-      'secret tok changed (value hidden)',
-      'runtime changed: runc → runsc',
-    ]);
+    expect(c.reasons.map((r) => r.message)).toEqual(['env.A changed', 'env.B removed', 'env.C added', 'secret tok changed (value hidden)', 'runtime changed: runc → runsc']);
     const json = JSON.stringify(planToJson(p));
     expect(json).not.toContain('old-secret');
     expect(json).not.toContain('new-secret');
@@ -65,10 +59,7 @@ Plan: 1 to add, 0 to change, 0 to destroy.
   it('updates limits in place and starts a stopped container', () => {
     const old = desiredOf([env('a'), env('b')]);
     const now = desiredOf([env('a', { resources: { cpus: 2, memoryBytes: 1024 ** 3, pids: 256 } }), env('b')]);
-    const p = plan(now, observedOf([
-      applied(old.environments.get('a')!),
-      applied(old.environments.get('b')!, { state: 'exited', status: 'Exited (137) 2 minutes ago' }),
-    ]));
+    const p = plan(now, observedOf([applied(old.environments.get('a')!), applied(old.environments.get('b')!, { state: 'exited', status: 'Exited (137) 2 minutes ago' })]));
     expect(text(p)).toContain(`  ~ environment.a will be updated in place
       because:   resources.cpus 1 → 2
                  resources.memory 512 MiB → 1 GiB
@@ -105,10 +96,7 @@ Plan: 1 to add, 0 to change, 0 to destroy.
     const desired = desiredOf([env('a', { runtime: 'runsc' }), env('b', { runtime: 'runsc' })]);
     const observed = { ...observedOf([], { runtimes: ['runc'] }), images: new Map() };
     const msgs = plan(desired, observed).diagnostics.map((d) => d.message);
-    expect(msgs).toEqual([
-      "image 'busybox' (sandboxshift/busybox:test) is not on the engine; wanted by a, b",
-      "runtime 'runsc' is not offered by the engine (it has: runc); wanted by a, b",
-    ]);
+    expect(msgs).toEqual(["image 'busybox' (sandboxshift/busybox:test) is not on the engine; wanted by a, b", "runtime 'runsc' is not offered by the engine (it has: runc); wanted by a, b"]);
   });
 
   it("refuses limits above the engine's CPUs and memory, and checks none without an engine", () => {
@@ -155,7 +143,10 @@ Plan: 1 to add, 0 to change, 0 to destroy.
     const desired = desiredOf([env('a'), env('safe', { protect: true })]);
     const observed = observedOf([...desired.environments.values()].map((d) => applied(d)));
     const keep = planDestroy(desired, observed);
-    expect(keep.changes.map((c) => [c.name, c.dataEffect])).toEqual([['a', 'delete-keeps-workspace'], ['safe', 'delete-keeps-workspace']]);
+    expect(keep.changes.map((c) => [c.name, c.dataEffect])).toEqual([
+      ['a', 'delete-keeps-workspace'],
+      ['safe', 'delete-keeps-workspace'],
+    ]);
     const purge = planDestroy(desired, observed, { purgeVolumes: true });
     expect(purge.diagnostics.map((d) => d.severity)).toEqual(['error']);
     expect(purge.diagnostics[0]!.message).toContain("environment 'safe' is protected");
@@ -169,8 +160,6 @@ Plan: 1 to add, 0 to change, 0 to destroy.
     const desired = desiredOf([env('a')]);
     const observed = observedOf([...desired.environments.values()].map((d) => applied(d)));
     const bad = planDestroy(desired, observed, { targets: ['nope'] });
-    expect(bad.diagnostics.map((d) => [d.severity, d.message, d.hint])).toEqual([
-      ['error', '--target nope: no environment of that name in the config or on the engine', 'known environments: a'],
-    ]);
+    expect(bad.diagnostics.map((d) => [d.severity, d.message, d.hint])).toEqual([['error', '--target nope: no environment of that name in the config or on the engine', 'known environments: a']]);
   });
 });

@@ -73,9 +73,7 @@ describe('protect', () => {
     // Created unprotected, protected later, then removed from the config: still refused.
     const protectedLater = withRecords(appliedWith('a', false), ['a', true]);
     const refused = planDestroy(desiredOf([]), protectedLater, { purgeVolumes: true });
-    expect(refused.diagnostics.map((d) => d.message)).toEqual([
-      "environment 'a' is protected (protect: true); --purge-volumes will not delete its /workspace volume ss.demo.a.workspace",
-    ]);
+    expect(refused.diagnostics.map((d) => d.message)).toEqual(["environment 'a' is protected (protect: true); --purge-volumes will not delete its /workspace volume ss.demo.a.workspace"]);
     // Created protected, unprotected and applied later: purged, the volume before its records.
     const unprotectedLater = withRecords(appliedWith('a', true), ['a', false]);
     const purged = planDestroy(desiredOf([env('a')]), unprotectedLater, { purgeVolumes: true });

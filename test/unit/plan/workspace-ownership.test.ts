@@ -60,9 +60,7 @@ describe('half-made environments', () => {
     const c = plan(desired, observedOf([applied(desired.environments.get('a')!)], { filling: ['a'] })).changes[0]!;
     expect(c.kind).toBe('update');
     expect(c.steps).toEqual(['mark-filled']);
-    expect(c.reasons.map((r) => r.message)).toEqual([
-      'its /workspace was never completely filled (an earlier apply was interrupted), and the config no longer fills it: it is kept as it is',
-    ]);
+    expect(c.reasons.map((r) => r.message)).toEqual(['its /workspace was never completely filled (an earlier apply was interrupted), and the config no longer fills it: it is kept as it is']);
   });
 });
 
@@ -75,7 +73,7 @@ describe('volumes sandboxshift did not create', () => {
       [
         'error',
         "environment 'a': volume ss.demo.a.workspace already exists and was not created by sandboxshift (no labels); it is not mounted, seeded or changed",
-        'if it holds this environment\'s files (e.g. restored from a backup), adopt it as they are with workspace: { adopt: true }; otherwise move it away: docker volume rm ss.demo.a.workspace (after saving what you need)',
+        "if it holds this environment's files (e.g. restored from a backup), adopt it as they are with workspace: { adopt: true }; otherwise move it away: docker volume rm ss.demo.a.workspace (after saving what you need)",
       ],
     ]);
   });

@@ -73,9 +73,7 @@ function mixedPlan(): JsonPlan {
   );
   const egressImage = now.images.get('sandboxshift-egress')!.ref;
   const observed = withEgress(
-    observedOf(
-      [...before.environments.values()].map((d) => applied(d, d.name === 'idle' ? { state: 'exited', status: 'Exited (137) 2 minutes ago' } : {})),
-    ),
+    observedOf([...before.environments.values()].map((d) => applied(d, d.name === 'idle' ? { state: 'exited', status: 'Exited (137) 2 minutes ago' } : {}))),
     [{ id: 'p1', name: 'ss.demo.reviewer.egress', environment: 'reviewer', state: 'running', allow: ['pypi.org'], image: egressImage, imageId: 'x' }],
     { reviewer: '10.213.0.0/28' },
     egressImage,

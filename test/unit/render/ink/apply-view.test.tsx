@@ -24,7 +24,12 @@ describe('ApplyView', () => {
   function live(progress: ApplyProgress, now: number) {
     const onInterrupt = vi.fn();
     const r = render(<ApplyView progress={progress} result={null} now={() => now} onInterrupt={onInterrupt} />);
-    return { ...r, frame: () => r.lastFrame() ?? '', onInterrupt, show: (p: ApplyProgress, result: ApplyResult | null = null) => r.rerender(<ApplyView progress={p} result={result} now={() => now} onInterrupt={onInterrupt} />) };
+    return {
+      ...r,
+      frame: () => r.lastFrame() ?? '',
+      onInterrupt,
+      show: (p: ApplyProgress, result: ApplyResult | null = null) => r.rerender(<ApplyView progress={p} result={result} now={() => now} onInterrupt={onInterrupt} />),
+    };
   }
 
   it('shows running builds with elapsed time and their latest step line, and what is waiting', () => {
@@ -91,7 +96,14 @@ describe('ApplyView', () => {
     ]);
     const r = live(p, 100);
     expect(r.frame()).toContain('- environment.web: skipped (image.sandboxshift-egress failed)');
-    const ok: ApplyResult = { completed: [{ address: IMAGE, kind: 'create', containerId: null }, { address: WEB, kind: 'create', containerId: 'c0ffee' }], failed: [], skipped: [] };
+    const ok: ApplyResult = {
+      completed: [
+        { address: IMAGE, kind: 'create', containerId: null },
+        { address: WEB, kind: 'create', containerId: 'c0ffee' },
+      ],
+      failed: [],
+      skipped: [],
+    };
     r.show(p, ok);
     expect(r.frame()).toContain('Apply complete! Resources: 1 built, 1 added, 0 changed, 0 destroyed.');
   });

@@ -85,9 +85,7 @@ describe('PlanView shows each kind of change', () => {
     const details = r.frame();
     expect(details).toContain('runtime:   runc, user 65532:65532, network none → runsc, user 65532:65532, network none');
     expect(details).toContain(['          env:', '            - A=1', '            - B=2', '            + A=9', '            + C=3'].join('\n'));
-    expect(details).toContain(
-      ['          command:', '              sh', '              -c', '              make deps', '            - make serve', '            + make watch'].join('\n'),
-    );
+    expect(details).toContain(['          command:', '              sh', '              -c', '              make deps', '            - make serve', '            + make watch'].join('\n'));
     expect(details).toContain('          resources: 1 cpu, 512 MiB, 256 pids');
     expect(details).toContain('          steps:     remove-container, create-container, start');
   });
@@ -113,11 +111,7 @@ describe('PlanView shows each kind of change', () => {
   it('delete: the destroy symbol and that the workspace is kept', () => {
     const f = shown(deletePlan());
     expect(block(f, 'environment.gone')).toContain(
-      [
-        '  - environment.gone will be destroyed',
-        '      because:   environment removed from config; /workspace volume kept',
-        '      data:      container removed; /workspace volume kept',
-      ].join('\n'),
+      ['  - environment.gone will be destroyed', '      because:   environment removed from config; /workspace volume kept', '      data:      container removed; /workspace volume kept'].join('\n'),
     );
     expect(f).not.toContain('environment.a ');
     expect(f).not.toContain('Security-relevant');
