@@ -72,8 +72,12 @@ export function buildObserved(
       imageId: c.ImageID,
     });
   }
-  // Oldest first, so the one kept is stable and the newer strays are the duplicates.
-  for (const c of [...containers].filter((c) => role(c) === 'environment').sort((a, b) => a.Created - b.Created)) {
+  // The one with the environment's own name first, then the oldest (Created has whole seconds,
+  // so a copy made in the same second must not win by chance), so the one kept is stable and
+  // the strays are the duplicates.
+  const ownName = (c: Docker.ContainerInfo) => ((c.Names ?? []).includes(`/${containerName(project, c.Labels?.[Labels.environment] ?? '')}`) ? 0 : 1);
+  const envContainers = containers.filter((c) => role(c) === 'environment').sort((a, b) => ownName(a) - ownName(b) || a.Created - b.Created);
+  for (const c of envContainers) {
     const oc = parseContainer(c);
     if (!oc) continue;
     if (byEnv.has(oc.environment)) duplicates.push(oc);
