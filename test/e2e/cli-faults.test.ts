@@ -1,18 +1,8 @@
 // Small faults a user hits at the command line: no engine, unknown targets, bad numeric flags.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { containerState, docker, testProject, type TestProject } from './harness.js';
+import { containerState, docker, testProject, type TestProject, busyboxConfig } from './harness.js';
 
-const config = `
-version: 1
-project: {{project}}
-images:
-  busybox: { ref: sandboxshift/busybox:test }
-defaults:
-  image: busybox
-  resources: { cpus: 0.25, memory: 32m, pids: 32 }
-environments:
-  one: {}
-`;
+const config = busyboxConfig('  one: {}\n');
 
 describe('with no engine answering', () => {
   let p: TestProject;

@@ -27,6 +27,23 @@ export interface TestProject {
   cleanup(): Promise<void>;
 }
 
+/**
+ * The config most end-to-end tests start from: the busybox test image and small limits for
+ * every environment; `environments` is the indented YAML of the environments map.
+ */
+export function busyboxConfig(environments: string): string {
+  return `
+version: 1
+project: {{project}}
+images:
+  busybox: { ref: ${TEST_IMAGE} }
+defaults:
+  image: busybox
+  resources: { cpus: 0.25, memory: 32m, pids: 32 }
+environments:
+${environments}`;
+}
+
 /** A fresh project with a unique name; `yaml` may use {{project}} for the name. */
 export function testProject(label: string, yaml: string): TestProject {
   const name = `e2e-${label}-${randomBytes(3).toString('hex')}`;

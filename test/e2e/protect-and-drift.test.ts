@@ -3,19 +3,9 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { containerOf, docker, dockerCli, testProject, volumeExists, volumeOf, type TestProject } from './harness.js';
+import { busyboxConfig, containerOf, docker, dockerCli, testProject, volumeExists, volumeOf, type TestProject } from './harness.js';
 
-const config = (envs: string) => `
-version: 1
-project: {{project}}
-images:
-  busybox: { ref: sandboxshift/busybox:test }
-defaults:
-  image: busybox
-  resources: { cpus: 0.25, memory: 32m, pids: 32 }
-environments:
-${envs}
-`;
+const config = (envs: string) => busyboxConfig(`${envs}\n`);
 
 /** Our protect records of an environment: name → [protect label, state]. */
 async function records(project: string, env: string): Promise<Record<string, [string, string]>> {

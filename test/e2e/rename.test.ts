@@ -1,19 +1,9 @@
 // A container renamed with `docker rename` is planned back to its name, in place (same
 // container, data effect none); when its name was taken by another container since, the plan says so.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { containerOf, docker, dockerCli, testProject, type TestProject } from './harness.js';
+import { containerOf, docker, dockerCli, testProject, type TestProject, busyboxConfig } from './harness.js';
 
-const config = `
-version: 1
-project: {{project}}
-images:
-  busybox: { ref: sandboxshift/busybox:test }
-defaults:
-  image: busybox
-  resources: { cpus: 0.25, memory: 32m, pids: 32 }
-environments:
-  one: {}
-`;
+const config = busyboxConfig('  one: {}\n');
 
 describe('docker rename outside sandboxshift', () => {
   let p: TestProject;

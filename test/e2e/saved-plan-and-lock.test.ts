@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireLock } from '../../src/engine/lock.js';
-import { CLI, containerOf, containerState, docker, dockerCli, testProject, type RunResult, type TestProject } from './harness.js';
+import { CLI, containerOf, containerState, docker, dockerCli, testProject, type RunResult, type TestProject, busyboxConfig } from './harness.js';
 
 const config = (role: string) => `
 version: 1
@@ -187,22 +187,13 @@ describe('a signal during apply', () => {
   beforeAll(() => {
     p = testProject(
       'signal',
-      `
-version: 1
-project: {{project}}
-images:
-  busybox: { ref: sandboxshift/busybox:test }
-defaults:
-  image: busybox
-  resources: { cpus: 0.25, memory: 32m, pids: 32 }
-environments:
-  e1: {}
+      busyboxConfig(`  e1: {}
   e2: {}
   e3: {}
   e4: {}
   e5: {}
   e6: {}
-`,
+`),
     );
   });
   afterAll(async () => p.cleanup());

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { containerOf, containerState, docker, dockerCli, execIn, testProject, volumeExists, volumeOf, type TestProject } from './harness.js';
+import { containerOf, containerState, docker, dockerCli, execIn, testProject, volumeExists, volumeOf, type TestProject, busyboxConfig } from './harness.js';
 
 const DOCKERD_LOG = '/var/tmp/sandboxshift/dockerd.log';
 const CANARY = `canary-${Math.random().toString(36).slice(2)}-value`;
@@ -92,18 +92,9 @@ describe('destroy', () => {
   beforeAll(async () => {
     p = testProject(
       'destroy',
-      `
-version: 1
-project: {{project}}
-images:
-  busybox: { ref: sandboxshift/busybox:test }
-defaults:
-  image: busybox
-  resources: { cpus: 0.25, memory: 32m, pids: 32 }
-environments:
-  scratch: {}
+      busyboxConfig(`  scratch: {}
   keeper: { protect: true }
-`,
+`),
     );
     const r = await p.run(['apply', '--auto-approve']);
     expect(r.code, r.stderr).toBe(0);
