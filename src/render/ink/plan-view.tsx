@@ -125,7 +125,7 @@ function Footer({ plan, decision, paint }: { plan: JsonPlan; decision: ReviewSta
   return (
     <Box flexDirection="column" marginTop={1}>
       <Text bold>{questionFor(plan)}</Text>
-      {decision === null ? <Text dimColor>{`  ${KEYS_LINE}`}</Text> : decision === 'approved' ? <Text {...paint('green')}> Approved.</Text> : <Text {...paint('yellow')}> Rejected.</Text>}
+      {decision === null ? <Text dimColor>{`  ${KEYS_LINE}`}</Text> : decision === 'approved' ? <Text {...paint('green')}>{'  Approved.'}</Text> : <Text {...paint('yellow')}>{'  Rejected.'}</Text>}
     </Box>
   );
 }

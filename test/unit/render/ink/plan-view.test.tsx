@@ -144,7 +144,7 @@ describe('PlanView shows each kind of change', () => {
 describe('PlanView keys', () => {
   it('y approves, once', async () => {
     const r = review(createPlan());
-    await r.press('y', 'Approved.');
+    await r.press('y', '  Approved.');
     r.stdin.write('n');
     await vi.waitFor(() => expect(r.onDecision).toHaveBeenCalledTimes(1));
     expect(r.onDecision).toHaveBeenCalledWith(true);
@@ -153,7 +153,7 @@ describe('PlanView keys', () => {
 
   it('typing "yes" and enter approves, as at the plain prompt', async () => {
     const r = review(createPlan());
-    await r.press('yes\r', 'Approved.');
+    await r.press('yes\r', '  Approved.');
     // The decision reaches the caller in an effect after the frame that shows it.
     await vi.waitFor(() => expect(r.onDecision.mock.calls).toEqual([[true]]));
   });
@@ -166,7 +166,7 @@ describe('PlanView keys', () => {
     ['"no" and enter', 'no\r'],
   ])('%s rejects', async (_name, keys) => {
     const r = review(createPlan());
-    await r.press(keys, 'Rejected.');
+    await r.press(keys, '  Rejected.');
     // The decision is reported after the frame that shows it (as for approval above).
     await vi.waitFor(() => expect(r.onDecision.mock.calls).toEqual([[false]]));
   });
