@@ -116,7 +116,16 @@ function checkMoved(moved: unknown[], environments: readonly string[], ctx: Chec
   });
   for (const [from, i] of froms) {
     if (tos.has(from) && tos.get(from) !== i)
-      ctx.report(diagnosticAt(ctx.source, 'error', ['moved', i, 'from'], 'value', `moved: '${from}' is both moved from and moved to (a chain)`, 'write one entry from the oldest name to the newest'));
+      ctx.report(
+        diagnosticAt(
+          ctx.source,
+          'error',
+          ['moved', i, 'from'],
+          'value',
+          `moved: '${from}' is both moved from and moved to (a chain)`,
+          'write one entry per environment, from the name whose workspace is on the engine now to the newest name',
+        ),
+      );
   }
 }
 
