@@ -18,6 +18,7 @@ Commands:
   status     show each environment's state
   images     build the config's images (images build [NAME])
   logs       an environment's output, or its egress decisions (logs ENV --egress)
+  egress     what an environment may reach: allow list, mechanism, policy hash, decisions
   unlock     remove a stale apply lock
 
 Run \`sandboxshift <command> --help\` for a command's options.
@@ -57,6 +58,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   logs: async () => {
     const m = await import('./commands/logs.js');
     return { run: m.logsCommand, help: m.logsHelp };
+  },
+  egress: async () => {
+    const m = await import('./commands/egress.js');
+    return { run: m.egressCommand, help: m.egressHelp };
   },
   unlock: async () => {
     const m = await import('./commands/unlock.js');

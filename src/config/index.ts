@@ -10,3 +10,4 @@ export { isEgressEntry } from './egress-entry.js';
 export { SCHEMA_FILE } from './schema.js';
 export * from './types.js';
 export { loadConfigAt, type ConfigRevision } from './revision.js';
+export { egressRuleOrigins, type EgressOrigin, type EgressRuleOrigin } from './egress-origin.js';

@@ -1,0 +1,150 @@
+// `sandboxshift egress ENV` as a library call: what an environment may reach (its allow list and
+// where each rule was written), how the engine enforces it, whether the proxy enforces what the
+// config says, and the proxy's last decisions.
+import { egressRuleOrigins, type EgressRuleOrigin } from '../config/index.js';
+import { didYouMean } from '../config/suggest.js';
+import { DiagnosticsError, errorDiag } from '../diagnostics.js';
+import { readEgressFacts, type EgressFacts } from '../engine/egress-facts.js';
+import type { Engine } from '../engine/client.js';
+import { hashOf } from '../model/hash.js';
+import { load } from './pipeline.js';
+
+export const EGRESS_FORMAT_VERSION = '1.0';
+
+export interface EgressDecisionEntry {
+  ts: string | null;
+  client: string | null;
+  method: string | null;
+  host: string | null;
+  port: number | null;
+  decision: 'allow' | 'deny';
+  rule: string | null;
+  reason: string | null;
+}
+
+export type MechanismKind = 'proxy' | 'none' | 'host' | 'other' | 'not-applied';
+
+export interface EgressReport {
+  format_version: typeof EGRESS_FORMAT_VERSION;
+  project: string;
+  environment: string;
+  /** What the config asks for: an allow list, no network, or the host's network. */
+  mode: 'allow' | 'none' | 'host';
+  rules: EgressRuleOrigin[];
+  mechanism: {
+    kind: MechanismKind;
+    description: string;
+    network: string | null;
+    proxy: { name: string; state: string; address: string | null; port: number } | null;
+  };
+  policy: {
+    /** sha256 of the allow list the config asks for; null without one. */
+    hash: string | null;
+    /** sha256 of the allow list the proxy on the engine enforces; null without a readable one. */
+    enforced_hash: string | null;
+    enforced_allow: string[] | null;
+    /** True when what the engine enforces is not what the config says: run apply. */
+    apply_pending: boolean;
+  };
+  decisions: EgressDecisionEntry[];
+  /** Why a part is empty (no proxy, proxy stopped, no allow list...). */
+  notes: string[];
+}
+
+/** The policy's identity: sha256 of the canonical JSON of the policy file the proxy reads. */
+export function policyHash(allow: readonly string[]): string {
+  return `sha256:${hashOf({ allow: [...allow] })}`;
+}
+
+/** The decision lines among a proxy's log lines (event lines and anything else are skipped), last `tail`. */
+export function parseDecisions(log: string, tail: number): EgressDecisionEntry[] {
+  const out: EgressDecisionEntry[] = [];
+  for (const line of log.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    let value: Record<string, unknown>;
+    try {
+      value = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      continue; // a line cut short by the tail: not a decision
+    }
+    if (value.decision !== 'allow' && value.decision !== 'deny') continue;
+    const text = (k: string) => (typeof value[k] === 'string' ? (value[k] as string) : null);
+    out.push({
+      ts: text('ts'),
+      client: text('client'),
+      method: text('method'),
+      host: text('host'),
+      port: typeof value.port === 'number' ? value.port : null,
+      decision: value.decision,
+      rule: text('rule'),
+      reason: text('reason'),
+    });
+  }
+  return tail === 0 ? [] : out.slice(-tail);
+}
+
+export interface EgressRequest {
+  configPath: string;
+  environment: string;
+  /** How many of the last decisions to show. */
+  tail: number;
+}
+
+export async function describeEgress(engine: Engine, request: EgressRequest): Promise<EgressReport> {
+  const { config, desired } = load(request.configPath, { needSecrets: false });
+  const env = request.environment;
+  const environment = config.environments[env];
+  if (!environment) {
+    const names = Object.keys(config.environments);
+    throw new DiagnosticsError([
+      errorDiag(`environment '${env}' is not in ${config.file}${didYouMean(env, names)}`, { hint: `environments in the config: ${names.join(', ') || '(none)'}` }),
+    ]);
+  }
+  // Event lines (listening, policy loaded) share the log: read more lines than decisions shown.
+  const facts = await readEgressFacts(engine, desired.project, env, request.tail === 0 ? 0 : request.tail * 2 + 20);
+  const mode = environment.hostNetwork ? 'host' : environment.egress.mode;
+  return buildEgressReport({ project: desired.project, environment: env, mode, rules: egressRuleOrigins(config, env), facts, tail: request.tail });
+}
+
+/** The report from what the config says and what the engine has; pure. */
+export function buildEgressReport(input: { project: string; environment: string; mode: EgressReport['mode']; rules: EgressRuleOrigin[]; facts: EgressFacts; tail: number }): EgressReport {
+  const { facts, mode, rules } = input;
+  const notes: string[] = [];
+  const hash = mode === 'allow' ? policyHash(rules.map((r) => r.rule)) : null;
+  const enforcedAllow = facts.proxy?.allow ?? null;
+  const enforcedHash = enforcedAllow ? policyHash(enforcedAllow) : null;
+  if (mode !== 'allow') notes.push(`no allow list: egress is ${mode === 'host' ? "the host's network (hostNetwork: true), unfiltered" : 'none (no network at all)'}`);
+  if (facts.proxy && facts.proxy.allow === null) notes.push(`proxy ${facts.proxy.name} has no readable io.sandboxshift.egress.allow label: it was not made by this version`);
+  if (mode === 'allow' && !facts.proxy) notes.push('no egress proxy on the engine: run sandboxshift apply');
+  if (facts.proxy && !facts.proxy.running) notes.push(`egress proxy ${facts.proxy.name} is ${facts.proxy.state}: nothing gets out until it runs (sandboxshift apply)`);
+  const applyPending = mode === 'allow' ? enforcedHash !== hash : facts.proxy !== null;
+  if (applyPending && facts.proxy && enforcedHash !== null) notes.push('the proxy enforces another allow list than the config: apply pending (sandboxshift plan shows it)');
+  if (mode !== 'allow' && facts.proxy) notes.push(`a proxy ${facts.proxy.name} still runs for an environment without an allow list: apply pending`);
+  const decisions = facts.proxyLog === null ? [] : parseDecisions(facts.proxyLog, input.tail);
+  return {
+    format_version: EGRESS_FORMAT_VERSION,
+    project: input.project,
+    environment: input.environment,
+    mode,
+    rules,
+    mechanism: mechanismOf(facts),
+    policy: { hash, enforced_hash: enforcedHash, enforced_allow: enforcedAllow, apply_pending: applyPending },
+    decisions,
+    notes,
+  };
+}
+
+/** What the engine has, said exactly: the container's network mode and the proxy it reaches. */
+export function mechanismOf(facts: EgressFacts): EgressReport['mechanism'] {
+  const env = facts.environment;
+  const proxy = facts.proxy ? { name: facts.proxy.name, state: facts.proxy.state, address: facts.proxy.address, port: facts.proxy.port } : null;
+  if (!env) return { kind: 'not-applied', description: 'not applied: the environment has no container (run sandboxshift apply)', network: null, proxy };
+  if (env.networkMode === 'none') return { kind: 'none', description: 'none: no network at all', network: null, proxy };
+  if (env.networkMode === 'host') return { kind: 'host', description: "host network: the host's own network, no filtering", network: 'host', proxy };
+  const network = env.networkMode;
+  const kindOfNetwork = env.internalNetwork === true ? 'internal network' : env.internalNetwork === false ? 'network (NOT internal: it has a route out)' : 'network';
+  if (!proxy) return { kind: 'other', description: `${kindOfNetwork} ${network}, no filtering proxy`, network, proxy };
+  const via = env.httpProxy ? ' (HTTP(S)_PROXY)' : ' (HTTP(S)_PROXY not set in the environment)';
+  const state = facts.proxy?.running ? '' : `, proxy ${proxy.state}`;
+  return { kind: 'proxy', description: `${kindOfNetwork} ${network} + filtering proxy at ${proxy.address ?? '?'}:${proxy.port}${via}${state}`, network, proxy };
+}

@@ -1,0 +1,120 @@
+// What the engine has for one environment's egress: how its container is networked, its proxy
+// (state, address, the allow list it was created with) and the proxy's last log lines. Two
+// inspects and one logs call: `sandboxshift egress ENV` looks at one environment only.
+import type Docker from 'dockerode';
+import { containerName, proxyName, PROXY_PORT } from '../model/names.js';
+import { statusCode, withEngine, type Engine } from './client.js';
+import { Labels } from './labels.js';
+
+export interface EnvironmentNetworkFacts {
+  name: string;
+  state: string;
+  /** HostConfig.NetworkMode: `none`, `host`, or the network's name. */
+  networkMode: string;
+  /** The HTTP_PROXY the sandbox's processes see, when it has one (no other variable is read). */
+  httpProxy: string | null;
+  /** Whether the network it is on is an `internal` one (no route out); null when not looked at. */
+  internalNetwork: boolean | null;
+}
+
+export interface ProxyFacts {
+  name: string;
+  state: string;
+  running: boolean;
+  /** Its address on the environment's network, and the port it listens on there. */
+  address: string | null;
+  port: number;
+  /** The allow-list label; null when missing or unreadable. */
+  allow: string[] | null;
+}
+
+export interface EgressFacts {
+  environment: EnvironmentNetworkFacts | null;
+  proxy: ProxyFacts | null;
+  /** The proxy's last log lines (stdout and stderr in order); null without a proxy. */
+  proxyLog: string | null;
+}
+
+export async function readEgressFacts(engine: Engine, project: string, env: string, tail: number): Promise<EgressFacts> {
+  const docker = await engine.docker();
+  return withEngine(async () => {
+    const envInfo = await inspectOurs(docker, containerName(project, env), project, 'environment');
+    const proxyInfo = await inspectOurs(docker, proxyName(project, env), project, 'egress');
+    const networkMode = envInfo?.HostConfig.NetworkMode ?? '';
+    const environment: EnvironmentNetworkFacts | null = envInfo
+      ? {
+          name: envInfo.Name.replace(/^\//, ''),
+          state: envInfo.State.Status,
+          networkMode,
+          httpProxy: (envInfo.Config.Env ?? []).find((e) => e.startsWith('HTTP_PROXY='))?.slice('HTTP_PROXY='.length) ?? null,
+          internalNetwork: isNamedNetwork(networkMode) ? await networkInternal(docker, networkMode) : null,
+        }
+      : null;
+    const proxy: ProxyFacts | null = proxyInfo
+      ? {
+          name: proxyInfo.Name.replace(/^\//, ''),
+          state: proxyInfo.State.Status,
+          running: proxyInfo.State.Running,
+          address: proxyInfo.NetworkSettings.Networks?.[proxyInfo.HostConfig.NetworkMode ?? '']?.IPAddress || null,
+          port: PROXY_PORT,
+          allow: parseAllow(proxyInfo.Config.Labels?.[Labels.egressAllow]),
+        }
+      : null;
+    const proxyLog = proxyInfo ? demuxLogs(await docker.getContainer(proxyInfo.Id).logs({ stdout: true, stderr: true, follow: false, tail })) : null;
+    return { environment, proxy, proxyLog };
+  });
+}
+
+async function inspectOurs(docker: Docker, name: string, project: string, role: string): Promise<Docker.ContainerInspectInfo | null> {
+  try {
+    const info = await docker.getContainer(name).inspect();
+    const labels = info.Config.Labels ?? {};
+    // A container of that name made by someone else is not this environment's.
+    return labels[Labels.project] === project && labels[Labels.role] === role ? info : null;
+  } catch (err) {
+    if (statusCode(err) === 404) return null;
+    throw err;
+  }
+}
+
+function isNamedNetwork(mode: string): boolean {
+  return mode !== '' && mode !== 'none' && mode !== 'host' && mode !== 'default' && mode !== 'bridge' && !mode.startsWith('container:');
+}
+
+async function networkInternal(docker: Docker, name: string): Promise<boolean | null> {
+  try {
+    return (await docker.getNetwork(name).inspect()).Internal === true;
+  } catch (err) {
+    if (statusCode(err) === 404) return null;
+    throw err;
+  }
+}
+
+function parseAllow(label: string | undefined): string[] | null {
+  if (label === undefined) return null;
+  try {
+    const value: unknown = JSON.parse(label);
+    return Array.isArray(value) && value.every((v): v is string => typeof v === 'string') ? value : null;
+  } catch {
+    return null; // shown as "label unreadable": the proxy was not made by this version
+  }
+}
+
+/**
+ * Log output without a TTY comes in frames: one byte for the stream, three zero bytes, a
+ * big-endian length, then that many bytes. Anything that does not look like a frame is taken
+ * as plain text (a container with a TTY).
+ */
+export function demuxLogs(buf: Buffer): string {
+  const parts: Buffer[] = [];
+  let at = 0;
+  while (at + 8 <= buf.length) {
+    const stream = buf[at];
+    if ((stream !== 0 && stream !== 1 && stream !== 2) || buf[at + 1] !== 0 || buf[at + 2] !== 0 || buf[at + 3] !== 0) return buf.toString('utf8');
+    const size = buf.readUInt32BE(at + 4);
+    parts.push(buf.subarray(at + 8, at + 8 + size));
+    at += 8 + size;
+  }
+  if (at !== buf.length) return buf.toString('utf8');
+  return Buffer.concat(parts).toString('utf8');
+}
