@@ -96,9 +96,7 @@ export async function describeEgress(engine: Engine, request: EgressRequest): Pr
   const environment = config.environments[env];
   if (!environment) {
     const names = Object.keys(config.environments);
-    throw new DiagnosticsError([
-      errorDiag(`environment '${env}' is not in ${config.file}${didYouMean(env, names)}`, { hint: `environments in the config: ${names.join(', ') || '(none)'}` }),
-    ]);
+    throw new DiagnosticsError([errorDiag(`environment '${env}' is not in ${config.file}${didYouMean(env, names)}`, { hint: `environments in the config: ${names.join(', ') || '(none)'}` })]);
   }
   // Event lines (listening, policy loaded) share the log: read more lines than decisions shown.
   const facts = await readEgressFacts(engine, desired.project, env, request.tail === 0 ? 0 : request.tail * 2 + 20);

@@ -26,7 +26,7 @@ export function renderEgressText(report: EgressReport, tail: number): string {
     lines.push(`Last decisions (${report.decisions.length}, newest last):`);
     for (const d of report.decisions) {
       const target = `${d.host ?? '-'}${d.port !== null ? `:${d.port}` : ''}`;
-      const why = d.decision === 'allow' ? `rule ${d.rule ?? '?'}` : (d.reason ?? '');
+      const why = [d.rule !== null ? `rule ${d.rule}` : null, d.decision === 'deny' ? d.reason : null].filter((w) => w).join(': ');
       lines.push(`  ${d.ts ?? '-'}  ${d.decision.padEnd(5)}  ${(d.method ?? '-').padEnd(7)}  ${target}  ${why}`.trimEnd());
     }
   }
