@@ -68,7 +68,7 @@ export function parseDecisions(log: string, tail: number): EgressDecisionEntry[]
       continue; // a line cut short by the tail: not a decision
     }
     if (value.decision !== 'allow' && value.decision !== 'deny') continue;
-    const text = (k: string) => (typeof value[k] === 'string' ? (value[k] as string) : null);
+    const text = (k: string) => (typeof value[k] === 'string' ? value[k] : null);
     out.push({
       ts: text('ts'),
       client: text('client'),
