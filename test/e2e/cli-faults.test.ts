@@ -11,7 +11,7 @@ describe('with no engine answering', () => {
   });
   afterAll(async () => p.cleanup());
 
-  const commands: string[][] = [['logs', 'one'], ['status'], ['plan'], ['apply', '--auto-approve'], ['destroy', '--auto-approve'], ['unlock', 'deadbeef']];
+  const commands: string[][] = [['logs', 'one'], ['egress', 'one'], ['status'], ['plan'], ['apply', '--auto-approve'], ['destroy', '--auto-approve'], ['unlock', 'deadbeef']];
   for (const args of commands) {
     it(`${args[0]} says the engine cannot be reached and what to do, without a stack trace`, async () => {
       const r = await p.run(args, { env: { DOCKER_HOST: 'unix:///nonexistent' } });
