@@ -4,6 +4,7 @@
 import type Docker from 'dockerode';
 import { containerName, proxyName, PROXY_PORT } from '../model/names.js';
 import { statusCode, withEngine, type Engine } from './client.js';
+import { demuxedLogs } from './log-stream.js';
 import { Labels } from './labels.js';
 
 export interface EnvironmentNetworkFacts {
@@ -60,7 +61,7 @@ export async function readEgressFacts(engine: Engine, project: string, env: stri
           allow: parseAllow(proxyInfo.Config.Labels?.[Labels.egressAllow]),
         }
       : null;
-    const proxyLog = proxyInfo ? demuxLogs(await docker.getContainer(proxyInfo.Id).logs({ stdout: true, stderr: true, follow: false, tail })) : null;
+    const proxyLog = proxyInfo ? await demuxedLogs(docker, await docker.getContainer(proxyInfo.Id).logs({ stdout: true, stderr: true, follow: false, tail })) : null;
     return { environment, proxy, proxyLog };
   });
 }
@@ -98,23 +99,4 @@ function parseAllow(label: string | undefined): string[] | null {
   } catch {
     return null; // shown as "label unreadable": the proxy was not made by this version
   }
-}
-
-/**
- * Log output without a TTY comes in frames: one byte for the stream, three zero bytes, a
- * big-endian length, then that many bytes. Anything that does not look like a frame is taken
- * as plain text (a container with a TTY).
- */
-export function demuxLogs(buf: Buffer): string {
-  const parts: Buffer[] = [];
-  let at = 0;
-  while (at + 8 <= buf.length) {
-    const stream = buf[at];
-    if ((stream !== 0 && stream !== 1 && stream !== 2) || buf[at + 1] !== 0 || buf[at + 2] !== 0 || buf[at + 3] !== 0) return buf.toString('utf8');
-    const size = buf.readUInt32BE(at + 4);
-    parts.push(buf.subarray(at + 8, at + 8 + size));
-    at += 8 + size;
-  }
-  if (at !== buf.length) return buf.toString('utf8');
-  return Buffer.concat(parts).toString('utf8');
 }

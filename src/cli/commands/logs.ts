@@ -1,8 +1,6 @@
-import { Readable, Writable } from 'node:stream';
-import { finished } from 'node:stream/promises';
-import type Docker from 'dockerode';
 import { DiagnosticsError, errorDiag } from '../../diagnostics.js';
 import { statusCode, withEngine } from '../../engine/index.js';
+import { demuxedLogs } from '../../engine/log-stream.js';
 import { containerName, proxyName } from '../../model/names.js';
 import { connectEngine, load } from '../../app/pipeline.js';
 import { configPath, nonNegativeInt, parse } from '../args.js';
@@ -34,21 +32,6 @@ export async function logsCommand(argv: string[], io: Io): Promise<number> {
     }
     throw err;
   }
-  io.out(await demux(docker, buffer));
+  io.out(await demuxedLogs(docker, buffer));
   return EXIT_OK;
-}
-
-/** Stdout and stderr in the order written: the engine multiplexes them when there is no TTY. */
-async function demux(docker: Docker, buf: Buffer): Promise<string> {
-  const chunks: Buffer[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      chunks.push(chunk);
-      done();
-    },
-  });
-  const source = Readable.from([buf]);
-  docker.modem.demuxStream(source, sink, sink);
-  await finished(source);
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { buildEgressReport, mechanismOf, parseDecisions, policyHash } from '../../../src/app/egress.js';
 import { egressRuleOrigins, validateConfigText } from '../../../src/config/index.js';
-import { demuxLogs, type EgressFacts } from '../../../src/engine/egress-facts.js';
+import type { EgressFacts } from '../../../src/engine/egress-facts.js';
 import { renderEgressText } from '../../../src/render/egress-text.js';
 
 const YAML = `
@@ -135,19 +135,5 @@ describe('buildEgressReport', () => {
         '',
       ].join('\n'),
     );
-  });
-});
-
-describe('demuxLogs', () => {
-  it('joins stdout and stderr frames in order, and passes TTY text through', () => {
-    const frame = (stream: number, text: string) => {
-      const body = Buffer.from(text);
-      const head = Buffer.alloc(8);
-      head[0] = stream;
-      head.writeUInt32BE(body.length, 4);
-      return Buffer.concat([head, body]);
-    };
-    expect(demuxLogs(Buffer.concat([frame(1, 'a\n'), frame(2, 'b\n'), frame(1, 'c\n')]))).toBe('a\nb\nc\n');
-    expect(demuxLogs(Buffer.from('{"plain":true}\n'))).toBe('{"plain":true}\n');
   });
 });
