@@ -789,7 +789,8 @@ const tcpConnector = (address, port, timeoutMs) => new Promise((resolve, reject)
 	const socket = connect({
 		host: address,
 		port,
-		noDelay: true
+		noDelay: true,
+		allowHalfOpen: true
 	});
 	const timer = setTimeout(() => socket.destroy(new TimeoutError(`connecting to ${address} port ${port} timed out after ${timeoutMs} ms`)), timeoutMs);
 	const fail = (error) => {
@@ -906,8 +907,18 @@ async function handleConnect(ctx, req, client, head) {
 		resolved: check.resolved
 	});
 	if (first.length > 0) upstream.write(first);
-	client.on("close", closeBoth);
-	upstream.on("close", closeBoth);
+	joinHalves(client, upstream);
+}
+function joinHalves(client, upstream) {
+	client.allowHalfOpen = true;
+	upstream.allowHalfOpen = true;
+	const follow = (closed, other) => {
+		closed.on("close", () => {
+			if (!(closed.readableEnded && closed.writableFinished)) other.destroy();
+		});
+	};
+	follow(client, upstream);
+	follow(upstream, client);
 	client.pipe(upstream);
 	upstream.pipe(client);
 }
@@ -1087,6 +1098,7 @@ function createEgressProxy(options) {
 		log: options.log
 	};
 	const server = createServer({ requireHostHeader: false });
+	server.httpAllowHalfOpen = true;
 	const sockets = new Set();
 	server.on("connection", (socket) => {
 		sockets.add(socket);

@@ -1,6 +1,7 @@
 // `CONNECT host:port`: check, connect to the checked address, answer 200, then, for anything but
 // port 80, hold the client's bytes until its ClientHello names the host it asked for. Only then
-// does anything flow. Every exit before the pipe closes both sides.
+// does anything flow. Every exit before the pipe closes both sides; once piped, each direction
+// ends on its own (a client that half-closes after its request still gets the answer).
 
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -78,8 +79,27 @@ export async function handleConnect(ctx: ProxyContext, req: IncomingMessage, cli
 
   record(ctx, { ...shown, decision: 'allow', rule: check.rule, reason: `${check.reason}; connected to ${address}`, resolved: check.resolved });
   if (first.length > 0) upstream.write(first);
-  client.on('close', closeBoth);
-  upstream.on('close', closeBoth);
+  joinHalves(client, upstream);
+}
+
+/**
+ * Pipes each direction on its own. A half-close is not a close: when one side stops sending, its
+ * FIN is passed on (pipe ends the other socket's writing side) and the other direction keeps
+ * flowing. A socket that closes cleanly has both directions done, so the other is only finishing
+ * its writes and is left to flush; one that closes any other way (reset, error, shutdown) takes
+ * the other down with it.
+ */
+function joinHalves(client: Duplex, upstream: Duplex): void {
+  client.allowHalfOpen = true;
+  upstream.allowHalfOpen = true;
+  const follow = (closed: Duplex, other: Duplex) => {
+    closed.on('close', () => {
+      const clean = closed.readableEnded && closed.writableFinished;
+      if (!clean) other.destroy();
+    });
+  };
+  follow(client, upstream);
+  follow(upstream, client);
   client.pipe(upstream);
   upstream.pipe(client);
 }

@@ -47,6 +47,11 @@ export function createEgressProxy(options: EgressProxyOptions): EgressProxy {
   };
   // The proxy never reads Host on CONNECT, so a client that leaves it out is not refused for it.
   const server = createServer({ requireHostHeader: false });
+  // A client that shuts down its sending side after the request (busybox nc, some HTTP clients)
+  // still waits for the answer: a half-close is not a close. Without this Node aborts the request
+  // and ends the socket at the client's FIN; with it, the socket ends after the last response.
+  // (Node has no createServer option for it; its http server reads this property at the FIN.)
+  (server as typeof server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   const sockets = new Set<Socket>();
 
   server.on('connection', (socket: Socket) => {

@@ -10,7 +10,8 @@ export type Connector = (address: string, port: number, timeoutMs: number) => Pr
 
 export const tcpConnector: Connector = (address, port, timeoutMs) =>
   new Promise((resolve, reject) => {
-    const socket = connect({ host: address, port, noDelay: true });
+    // Half-open: an upstream that finishes its answer must not cut off what the client still sends.
+    const socket = connect({ host: address, port, noDelay: true, allowHalfOpen: true });
     const timer = setTimeout(() => socket.destroy(new TimeoutError(`connecting to ${address} port ${port} timed out after ${timeoutMs} ms`)), timeoutMs);
     const fail = (error: Error) => {
       clearTimeout(timer);

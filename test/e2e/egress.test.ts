@@ -16,6 +16,11 @@ function getViaProxy(host: string): string {
   return `a=\${HTTP_PROXY#http://}; (printf 'GET http://${host}/ HTTP/1.0\\r\\nHost: ${host}\\r\\n\\r\\n'; sleep 4) | nc -w 10 \${a%:*} \${a##*:}`;
 }
 
+/** `printf | nc`: nc shuts down its sending side at the end of the request (a half-close), then reads the answer. */
+function halfClosedViaProxy(request: string): string {
+  return `a=\${HTTP_PROXY#http://}; printf '${request}' | nc -w 10 \${a%:*} \${a##*:}`;
+}
+
 /** A direct GET, not through the proxy. */
 function getDirect(target: string): string {
   return `printf 'GET / HTTP/1.0\\r\\nHost: allowed.test\\r\\n\\r\\n' | nc -w 5 ${target} 80`;
@@ -102,6 +107,17 @@ environments:
     const r = await sh(agent(), getViaProxy('allowed.test'));
     expect(r.out).toMatch(/^HTTP\/1\.[01] 200/);
     expect(r.out.trimEnd().endsWith('allowed.test')).toBe(true);
+  });
+
+  it('answers a client that half-closes after its request, forwarded and through a tunnel', async () => {
+    const get = `GET http://allowed.test/ HTTP/1.0\\r\\nHost: allowed.test\\r\\n\\r\\n`;
+    const forwarded = await sh(agent(), halfClosedViaProxy(get));
+    expect(forwarded.out).toMatch(/^HTTP\/1\.[01] 200/);
+    expect(forwarded.out.trimEnd().endsWith('allowed.test')).toBe(true);
+    const connect = `CONNECT allowed.test:80 HTTP/1.1\\r\\nHost: allowed.test:80\\r\\n\\r\\nGET / HTTP/1.0\\r\\nHost: allowed.test\\r\\n\\r\\n`;
+    const tunneled = await sh(agent(), halfClosedViaProxy(connect));
+    expect(tunneled.out).toMatch(/^HTTP\/1\.1 200 Connection Established\r\n\r\nHTTP\/1\.[01] 200/);
+    expect(tunneled.out.trimEnd().endsWith('allowed.test')).toBe(true);
   });
 
   it('refuses a blocked name at the proxy and never dials it', async () => {

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parsePolicy } from '../../../src/egress/index.js';
 import { captureClientHello, clientHelloMessage, inRecords } from './client-hello-fixture.js';
-import { connectRequest, rawRequest, sleep, startProxy, startRecordingServer, type Harness } from './proxy-harness.js';
+import { connectRequest, rawRequest, sleep, startAnswerAtEofServer, startProxy, startRecordingServer, type Harness } from './proxy-harness.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -251,3 +251,97 @@ describe('reload', () => {
     tunnel.socket.destroy();
   });
 });
+
+describe('CONNECT half-close', () => {
+  /** Large enough that a tunnel torn down at the first FIN would cut it short. */
+  const BIG = Buffer.alloc(4 * 1024 * 1024, 'x');
+
+  async function eofSetup(allow: (port: number) => string[], portMap?: (port: number) => Record<number, number>) {
+    const upstream = await startAnswerAtEofServer((received) => Buffer.concat([Buffer.from(`got ${received.length}\n`), BIG]));
+    cleanups.push(upstream.close);
+    const h = await startProxy({ allow: allow(upstream.port), portMap: portMap?.(upstream.port) });
+    cleanups.push(h.close);
+    return { upstream, h };
+  }
+
+  it('passes a client half-close upstream and still delivers the whole answer (port 80, no ClientHello)', async () => {
+    const { upstream, h } = await eofSetup(
+      () => ['allowed.test', '127.0.0.0/8'],
+      (port) => ({ 80: port }),
+    );
+    const tunnel = await rawRequest(h.port, connectRequest('allowed.test:80'));
+    expect(tunnel.status).toBe(200);
+    const request = 'GET / HTTP/1.0\r\nHost: allowed.test\r\n\r\n';
+    tunnel.socket.end(request);
+    // A slow reader: the answer piles up in the proxy while the upstream has long finished.
+    tunnel.socket.pause();
+    await sleep(300);
+    tunnel.socket.resume();
+    const answer = await tunnel.closed;
+    expect(upstream.sawEnd()).toBe(true);
+    expect(upstream.received().toString()).toBe(request);
+    const first = `got ${request.length}\n`;
+    expect(answer.subarray(0, first.length).toString()).toBe(first);
+    expect(answer.length).toBe(first.length + BIG.length);
+    expect(h.decisions()).toMatchObject([{ decision: 'allow', port: 80 }]);
+  });
+
+  it('passes a client half-close upstream and still delivers the whole answer (after a ClientHello)', async () => {
+    const { upstream, h } = await eofSetup(allowLoopback);
+    const hello = await captureClientHello('allowed.test');
+    const tunnel = await rawRequest(h.port, connectRequest(`allowed.test:${upstream.port}`));
+    expect(tunnel.status).toBe(200);
+    tunnel.socket.end(Buffer.concat([hello, Buffer.from('request')]));
+    const answer = await tunnel.closed;
+    expect(upstream.received()).toEqual(Buffer.concat([hello, Buffer.from('request')]));
+    const first = `got ${hello.length + 'request'.length}\n`;
+    expect(answer.subarray(0, first.length).toString()).toBe(first);
+    expect(answer.length).toBe(first.length + BIG.length);
+    expect(h.decisions()).toMatchObject([{ decision: 'allow' }]);
+  });
+
+  it('tunnels a request sent with the CONNECT in one write and then half-closed', async () => {
+    const { upstream, h } = await eofSetup(
+      () => ['allowed.test', '127.0.0.0/8'],
+      (port) => ({ 80: port }),
+    );
+    const request = 'GET / HTTP/1.0\r\nHost: allowed.test\r\n\r\n';
+    const tunnel = await rawRequest(h.port, connectRequest('allowed.test:80') + request, { endAfterWrite: true });
+    expect(tunnel.status).toBe(200);
+    const answer = await tunnel.closed;
+    expect(upstream.received().toString()).toBe(request);
+    expect(answer.length).toBe(`got ${request.length}\n`.length + BIG.length);
+    expect(h.decisions()).toMatchObject([{ decision: 'allow', port: 80 }]);
+  });
+
+  it('still ends the tunnel both ways on a full close by the client', async () => {
+    const { upstream, h } = await setup(allowLoopback);
+    const hello = await captureClientHello('allowed.test');
+    const tunnel = await rawRequest(h.port, connectRequest(`allowed.test:${upstream.port}`));
+    tunnel.socket.write(hello);
+    expect((await tunnel.bytes(4)).toString()).toBe('pong');
+    tunnel.socket.destroy();
+    await waitFor(() => upstream.open() === 0);
+    expect(upstream.connections()).toBe(1);
+    expect(h.decisions()).toMatchObject([{ decision: 'allow' }]);
+  });
+
+  it('still ends the tunnel both ways on a full close by the upstream', async () => {
+    const { upstream, h } = await setup(allowLoopback);
+    const hello = await captureClientHello('allowed.test');
+    const tunnel = await rawRequest(h.port, connectRequest(`allowed.test:${upstream.port}`));
+    tunnel.socket.write(hello);
+    expect((await tunnel.bytes(4)).toString()).toBe('pong');
+    upstream.dropConnections();
+    expect((await tunnel.closed).toString()).toBe('pong');
+    expect(h.decisions()).toMatchObject([{ decision: 'allow' }]);
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(10);
+  }
+}

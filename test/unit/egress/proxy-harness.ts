@@ -69,6 +69,7 @@ export async function startRecordingServer(reply?: Buffer) {
   const server = createServer((socket) => {
     connections++;
     sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
     let replied = false;
     socket.on('error', () => socket.destroy());
     socket.on('data', (chunk: Buffer) => {
@@ -84,6 +85,12 @@ export async function startRecordingServer(reply?: Buffer) {
     port: (server.address() as AddressInfo).port,
     received: () => received,
     connections: () => connections,
+    /** Connections not yet closed. */
+    open: () => sockets.size,
+    /** Closes every accepted connection (a full close from the upstream), keeps listening. */
+    dropConnections: () => {
+      for (const socket of sockets) socket.destroy();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
@@ -135,8 +142,11 @@ export interface RawExchange {
   bytes(n: number): Promise<Buffer>;
 }
 
-/** Sends `request` raw to the proxy and reads the response head. */
-export async function rawRequest(proxyPort: number, request: string): Promise<RawExchange> {
+/**
+ * Sends `request` raw to the proxy and reads the response head. With `endAfterWrite`, the client
+ * then shuts down its sending side (a half-close, as `printf ... | nc` does) and keeps reading.
+ */
+export async function rawRequest(proxyPort: number, request: string, options: { endAfterWrite?: boolean } = {}): Promise<RawExchange> {
   const socket = connect(proxyPort, '127.0.0.1');
   socket.on('error', () => socket.destroy());
   let all = Buffer.alloc(0);
@@ -146,7 +156,8 @@ export async function rawRequest(proxyPort: number, request: string): Promise<Ra
     for (const wake of waiters.splice(0)) wake();
   });
   const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
-  socket.write(request);
+  if (options.endAfterWrite) socket.end(request);
+  else socket.write(request);
 
   const headEnd = () => all.indexOf('\r\n\r\n');
   await Promise.race([
@@ -176,3 +187,37 @@ export async function rawRequest(proxyPort: number, request: string): Promise<Ra
 export const connectRequest = (target: string) => `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`;
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A raw TCP server that answers only once the client has finished sending (its FIN arrived), the
+ * way a server reading a request "until EOF" does, and then closes. Records when each side ended.
+ */
+export async function startAnswerAtEofServer(answer: (received: Buffer) => Buffer) {
+  let received = Buffer.alloc(0);
+  let sawEnd = false;
+  let sawClose = false;
+  const sockets = new Set<Socket>();
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    socket.on('error', () => socket.destroy());
+    socket.on('data', (chunk: Buffer) => (received = Buffer.concat([received, chunk])));
+    socket.on('end', () => {
+      sawEnd = true;
+      // Answer a little later, so a proxy that closed on the half-close has had time to do so.
+      setTimeout(() => socket.end(answer(received)), 30);
+    });
+    socket.on('close', () => (sawClose = true));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    received: () => received,
+    sawEnd: () => sawEnd,
+    sawClose: () => sawClose,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

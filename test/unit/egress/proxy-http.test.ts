@@ -1,6 +1,7 @@
 // Absolute-form http:// requests end to end on 127.0.0.1: forwarded to the checked address with a
 // Host header the proxy builds, hop-by-hop and Proxy-* headers stripped both ways.
 import { request, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rawRequest, startHttpUpstream, startProxy, type Harness } from './proxy-harness.js';
 
@@ -118,5 +119,37 @@ describe('requests that are not proxied', () => {
     const reply = await rawRequest(h.port, 'NOT HTTP AT ALL\r\n\r\n');
     expect(reply.status).toBe(400);
     expect(h.decisions()).toMatchObject([{ decision: 'deny', reason: expect.stringContaining('malformed request') }]);
+  });
+});
+
+describe('a client that half-closes after its request', () => {
+  it('still gets the whole answer to a GET', async () => {
+    const { upstream, h } = await setup((port) => [`allowed.test:${port}`, '127.0.0.0/8']);
+    const reply = await rawRequest(h.port, `GET http://allowed.test:${upstream.port}/half HTTP/1.1\r\nHost: allowed.test\r\n\r\n`, { endAfterWrite: true });
+    expect(reply.status).toBe(201);
+    expect(reply.head).toContain('x-upstream: yes');
+    expect((await reply.closed).toString()).toContain('hello from upstream');
+    expect(upstream.requests.map((r) => [r.method, r.url])).toEqual([['GET', '/half']]);
+    expect(h.decisions()).toMatchObject([{ decision: 'allow' }]);
+  });
+
+  it('still forwards its body and gets the whole answer to a POST', async () => {
+    const { upstream, h } = await setup((port) => [`allowed.test:${port}`, '127.0.0.0/8']);
+    const raw = `POST http://allowed.test:${upstream.port}/form HTTP/1.0\r\nHost: allowed.test\r\nContent-Length: 9\r\n\r\nname=half`;
+    const reply = await rawRequest(h.port, raw, { endAfterWrite: true });
+    expect(reply.status).toBe(201);
+    expect((await reply.closed).toString()).toContain('hello from upstream');
+    expect(upstream.requests.map((r) => [r.method, r.url, r.body])).toEqual([['POST', '/form', 'name=half']]);
+    expect(h.decisions()).toMatchObject([{ decision: 'allow' }]);
+  });
+
+  it('closes an idle connection whose client half-closes before sending anything', async () => {
+    const { h } = await setup(() => ['allowed.test']);
+    const socket = connect(h.port, '127.0.0.1');
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.on('error', () => socket.destroy());
+    socket.end();
+    await closed;
+    expect(h.decisions()).toEqual([]);
   });
 });
