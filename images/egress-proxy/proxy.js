@@ -761,14 +761,19 @@ const STATUS_TEXT = {
 	502: "Bad Gateway",
 	504: "Gateway Timeout"
 };
-function publicMessage(status, target) {
+function publicMessage(status, target, hint = "") {
 	switch (status) {
-		case 403: return `SandboxShift egress: ${target} is not allowed by this environment's egress policy\n`;
+		case 403: return `SandboxShift egress: ${target} is not allowed by this environment's egress policy\n${hint ? `${hint}\n` : ""}`;
 		case 405: return "SandboxShift egress: only CONNECT and absolute-form http:// requests are proxied\n";
 		case 502:
 		case 504: return `SandboxShift egress: could not reach ${target}\n`;
 		default: return "SandboxShift egress: bad request\n";
 	}
+}
+function refusalHint(host, port, resolved) {
+	if (resolved && resolved.length > 0) return `${host} resolves to a loopback, private or reserved address: only an address entry (CIDR) in egress.allow can open it`;
+	const ip = isIP(host.replace(/^\[|\]$/g, ""));
+	return `to allow it, add '${ip === 4 ? `${host}/32` : ip === 6 ? `${host.replace(/^\[|\]$/g, "")}/128` : port === 443 || port === 80 ? host : `${host}:${port}`}' to this environment's egress.allow in sandboxshift.yaml, then run sandboxshift apply`;
 }
 function refuseSocket(socket, status, body, extraHeaders = []) {
 	if (socket.destroyed || !socket.writable) {
@@ -852,7 +857,7 @@ async function handleConnect(ctx, req, client, head) {
 			reason: check.reason,
 			resolved: check.resolved
 		});
-		refuseSocket(client, check.status, publicMessage(check.status, `${shown.host}:${target.port}`));
+		refuseSocket(client, check.status, publicMessage(check.status, `${shown.host}:${target.port}`, refusalHint(shown.host, target.port, check.resolved)));
 		return;
 	}
 	const deny = (reason) => ({
@@ -972,7 +977,7 @@ async function handleForward(ctx, req, res) {
 			...decision,
 			decision: "deny"
 		});
-		respond(res, status, publicMessage(status, target), status === 405 ? { allow: [...FORWARDED_METHODS, "CONNECT"].join(", ") } : {});
+		respond(res, status, publicMessage(status, target, status === 403 && decision.host && decision.port ? refusalHint(decision.host, decision.port, decision.resolved) : ""), status === 405 ? { allow: [...FORWARDED_METHODS, "CONNECT"].join(", ") } : {});
 	};
 	const url = req.url ?? "";
 	if (!FORWARDED_METHODS.has(method)) return refuse(405, {

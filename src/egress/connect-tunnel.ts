@@ -10,7 +10,7 @@ import { readClientHello } from './client-hello-reader.js';
 import { checkDestination } from './destination.js';
 import { hostText, normalizeHost, parseAuthority, sameHost, type Host } from './host-name.js';
 import { clip, errorMessage, type Decision } from './log-lines.js';
-import { clientOf, publicMessage, record, refuseSocket, type ProxyContext } from './proxy-context.js';
+import { clientOf, publicMessage, record, refusalHint, refuseSocket, type ProxyContext } from './proxy-context.js';
 import { TimeoutError } from './resolver.js';
 import { connectFirst } from './upstream.js';
 
@@ -33,7 +33,7 @@ export async function handleConnect(ctx: ProxyContext, req: IncomingMessage, cli
   const shown = { ...base, host: check.host ? hostText(check.host) : clip(target.host), port: target.port };
   if (!check.ok) {
     record(ctx, { ...shown, decision: 'deny', rule: check.rule, reason: check.reason, resolved: check.resolved });
-    refuseSocket(client, check.status, publicMessage(check.status, `${shown.host}:${target.port}`));
+    refuseSocket(client, check.status, publicMessage(check.status, `${shown.host}:${target.port}`, refusalHint(shown.host, target.port, check.resolved)));
     return;
   }
   const deny = (reason: string): Decision => ({ ...shown, decision: 'deny', rule: check.rule, reason, resolved: check.resolved });

@@ -8,7 +8,7 @@ import { checkDestination } from './destination.js';
 import { hostText, parseAuthority } from './host-name.js';
 import { stripHopByHop } from './hop-by-hop.js';
 import { clip, errorMessage, type Decision } from './log-lines.js';
-import { clientOf, publicMessage, record, type ProxyContext } from './proxy-context.js';
+import { clientOf, publicMessage, record, refusalHint, type ProxyContext } from './proxy-context.js';
 import { TimeoutError } from './resolver.js';
 import { connectFirst } from './upstream.js';
 
@@ -25,7 +25,8 @@ export async function handleForward(ctx: ProxyContext, req: IncomingMessage, res
   const base = { client: clientOf(req), method: clip(method, 16) };
   const refuse = (status: number, decision: Omit<Decision, 'client' | 'method' | 'decision'>, target = '') => {
     record(ctx, { ...base, ...decision, decision: 'deny' });
-    respond(res, status, publicMessage(status, target), status === 405 ? { allow: [...FORWARDED_METHODS, 'CONNECT'].join(', ') } : {});
+    const hint = status === 403 && decision.host && decision.port ? refusalHint(decision.host, decision.port, decision.resolved) : '';
+    respond(res, status, publicMessage(status, target, hint), status === 405 ? { allow: [...FORWARDED_METHODS, 'CONNECT'].join(', ') } : {});
   };
 
   const url = req.url ?? '';

@@ -1,6 +1,7 @@
 // What each request handler gets from the proxy: the policy as of this request, its tools, and a
 // way to record the decision.
 
+import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { decisionLine, type Decision } from './log-lines.js';
@@ -36,10 +37,10 @@ const STATUS_TEXT: Record<number, string> = {
 };
 
 /** What the sandbox is told. Details (resolved addresses, rules) stay in the proxy's log. */
-export function publicMessage(status: number, target: string): string {
+export function publicMessage(status: number, target: string, hint = ''): string {
   switch (status) {
     case 403:
-      return `SandboxShift egress: ${target} is not allowed by this environment's egress policy\n`;
+      return `SandboxShift egress: ${target} is not allowed by this environment's egress policy\n${hint ? `${hint}\n` : ''}`;
     case 405:
       return 'SandboxShift egress: only CONNECT and absolute-form http:// requests are proxied\n';
     case 502:
@@ -48,6 +49,21 @@ export function publicMessage(status: number, target: string): string {
     default:
       return 'SandboxShift egress: bad request\n';
   }
+}
+
+/**
+ * What the person reading a refusal can do about it: the entry to add to the allow list (a name
+ * on 443/80, host:port on another port, an address as /32 or /128), or, when the name is allowed
+ * but resolves to a guarded address, that only an address entry opens it.
+ */
+export function refusalHint(host: string, port: number, resolved: readonly string[] | undefined): string {
+  if (resolved && resolved.length > 0) {
+    // The addresses stay in the decision log: the sandbox is not told what lies behind a name.
+    return `${host} resolves to a loopback, private or reserved address: only an address entry (CIDR) in egress.allow can open it`;
+  }
+  const ip = isIP(host.replace(/^\[|\]$/g, ''));
+  const entry = ip === 4 ? `${host}/32` : ip === 6 ? `${host.replace(/^\[|\]$/g, '')}/128` : port === 443 || port === 80 ? host : `${host}:${port}`;
+  return `to allow it, add '${entry}' to this environment's egress.allow in sandboxshift.yaml, then run sandboxshift apply`;
 }
 
 /** Answers on a raw socket (CONNECT and upgrade requests, where there is no ServerResponse) and closes it. */

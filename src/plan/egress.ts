@@ -2,17 +2,28 @@
 // engine), the proxy each allow list needs, and what changed in an allow list.
 import type { DesiredEnvironment, DesiredState } from '../model/desired.js';
 import { POOL_BLOCKS, allowListDiff, overlaps, proxyAddress, subnetAt } from '../model/egress.js';
+import { sha256 } from '../model/hash.js';
 import { networkName, outsideNetworkName, proxyName } from '../model/names.js';
 import type { ObservedState } from '../model/observed.js';
 import { bareChange, type EgressPlan, type EnvironmentStep, type NetworkChange, type Reason } from './types.js';
 
 export const OUTSIDE_NETWORK_ADDRESS = 'network.egress-out';
 
-/** Subnet per environment with an allow list: its network's, or the first free /28 of the pool. */
+/**
+ * Where a project's search for free /28s starts: spread over the pool by its name, so two
+ * projects planning at the same moment on one engine do not both pick the first free block
+ * (the engine then refused the second create-network: "Pool overlaps").
+ */
+export function poolStart(project: string): number {
+  return parseInt(sha256(`egress-pool:${project}`).slice(0, 8), 16) % POOL_BLOCKS;
+}
+
+/** Subnet per environment with an allow list: its network's, or the next free /28 of the pool from the project's start. */
 export function allocateSubnets(desired: DesiredState, observed: ObservedState): Map<string, string> | string {
   const out = new Map<string, string>();
   const taken = [...observed.usedSubnets];
-  let next = 0;
+  const start = poolStart(desired.project);
+  let tried = 0;
   for (const d of [...desired.environments.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     if (d.egress.mode !== 'allow') continue;
     const existing = observed.networks.get(d.name)?.subnets[0];
@@ -20,9 +31,10 @@ export function allocateSubnets(desired: DesiredState, observed: ObservedState):
       out.set(d.name, existing);
       continue;
     }
-    while (next < POOL_BLOCKS && taken.some((t) => overlaps(t, subnetAt(next)))) next++;
-    if (next >= POOL_BLOCKS) return 'no free /28 left in 10.213.0.0/16 for environment networks';
-    const subnet = subnetAt(next);
+    const at = () => subnetAt((start + tried) % POOL_BLOCKS);
+    while (tried < POOL_BLOCKS && taken.some((t) => overlaps(t, at()))) tried++;
+    if (tried >= POOL_BLOCKS) return 'no free /28 left in 10.213.0.0/16 for environment networks';
+    const subnet = at();
     taken.push(subnet);
     out.set(d.name, subnet);
   }

@@ -101,7 +101,9 @@ describe('CONNECT refused before anything is resolved', () => {
     const { upstream, h } = await setup(allowLoopback, { names });
     const reply = await rawRequest(h.port, connectRequest(`${name}:${upstream.port}`));
     expect(reply.status).toBe(403);
-    expect((await reply.closed).toString()).toContain('not allowed by this environment');
+    const body = (await reply.closed).toString();
+    expect(body).toContain(`SandboxShift egress: ${name}:${upstream.port} is not allowed by this environment's egress policy\n`);
+    expect(body).toContain(`to allow it, add '${name}:${upstream.port}' to this environment's egress.allow in sandboxshift.yaml, then run sandboxshift apply\n`);
     expect(h.resolverCalls).toEqual([]);
     expect(h.connectCalls).toEqual([]);
     expect(h.decisions()).toMatchObject([{ method: 'CONNECT', host: name, port: upstream.port, decision: 'deny', reason: `no rule matches ${name}` }]);
@@ -119,6 +121,7 @@ describe('CONNECT refused before anything is resolved', () => {
     const { upstream, h } = await setup((port) => [`allowed.test:${port}`]);
     const reply = await rawRequest(h.port, connectRequest(`127.0.0.1:${upstream.port}`));
     expect(reply.status).toBe(403);
+    expect((await reply.closed).toString()).toContain("add '127.0.0.1/32' to this environment's egress.allow");
     expect(h.connectCalls).toEqual([]);
     expect(h.decisions()).toMatchObject([{ decision: 'deny', host: '127.0.0.1', reason: 'no address rule covers 127.0.0.1' }]);
   });

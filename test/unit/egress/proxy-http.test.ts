@@ -75,6 +75,9 @@ describe('plain HTTP forwarding', () => {
     const { upstream, h } = await setup((port) => [`allowed.test:${port}`, '127.0.0.0/8'], { 'allowed.test': ['127.0.0.1'], 'evilallowed.test': ['127.0.0.1'] });
     const res = await viaProxy(h.port, 'GET', `http://evilallowed.test:${upstream.port}/`);
     expect(res.status).toBe(403);
+    expect(res.body).toBe(
+      `SandboxShift egress: evilallowed.test:${upstream.port} is not allowed by this environment's egress policy\nto allow it, add 'evilallowed.test:${upstream.port}' to this environment's egress.allow in sandboxshift.yaml, then run sandboxshift apply\n`,
+    );
     expect(upstream.requests).toEqual([]);
     expect(h.resolverCalls).toEqual([]);
     expect(h.decisions()).toMatchObject([{ method: 'GET', host: 'evilallowed.test', decision: 'deny', reason: 'no rule matches evilallowed.test' }]);
@@ -84,6 +87,7 @@ describe('plain HTTP forwarding', () => {
     const { h } = await setup((port) => [`allowed.test:${port}`]);
     const res = await viaProxy(h.port, 'GET', 'http://allowed.test/');
     expect(res.status).toBe(403);
+    expect(res.body).toContain("to allow it, add 'allowed.test' to this environment's egress.allow");
     expect(h.decisions()).toMatchObject([{ port: 80, decision: 'deny', reason: expect.stringContaining('port 80 is not allowed') }]);
   });
 
@@ -91,6 +95,8 @@ describe('plain HTTP forwarding', () => {
     const { upstream, h } = await setup((port) => [`allowed.test:${port}`]);
     const res = await viaProxy(h.port, 'GET', `http://allowed.test:${upstream.port}/`);
     expect(res.status).toBe(403);
+    expect(res.body).toContain('allowed.test resolves to a loopback, private or reserved address: only an address entry (CIDR) in egress.allow can open it');
+    expect(res.body).not.toContain('127.0.0.1');
     expect(upstream.requests).toEqual([]);
     expect(h.decisions()).toMatchObject([{ decision: 'deny', resolved: ['127.0.0.1'], reason: expect.stringContaining('loopback') }]);
   });

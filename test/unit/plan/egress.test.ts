@@ -1,6 +1,8 @@
 // Egress in the pure planner: networks and proxies as planned resources, allow-list changes
 // without touching the environment, widening flagged.
 import { describe, expect, it } from 'vitest';
+import { poolStart } from '../../../src/plan/egress.js';
+import { subnetAt } from '../../../src/model/egress.js';
 import { plan } from '../../../src/plan/index.js';
 import { planToJson, renderText } from '../../../src/render/index.js';
 import type { ObservedProxy } from '../../../src/model/observed.js';
@@ -21,15 +23,31 @@ function withEgress(observed: ReturnType<typeof observedOf>, proxies: ObservedPr
 describe('egress planning', () => {
   it('gives a new environment its network, proxy and the outside network, avoiding used subnets', () => {
     const desired = desiredOf([env('a', allow('pypi.org')), env('b', allow('*.github.com'))]);
-    const observed = { ...observedOf([]), usedSubnets: ['10.213.0.0/28', '172.17.0.0/16'] };
+    // The project's first block is taken: the next two are used.
+    const start = poolStart('demo');
+    const observed = { ...observedOf([]), usedSubnets: [subnetAt(start), '172.17.0.0/16'] };
     const p = plan(desired, observed);
     const a = p.changes.find((c) => c.address === 'environment.a')!;
     const b = p.changes.find((c) => c.address === 'environment.b')!;
     expect(p.changes[0]!.address).toBe('network.egress-out');
     expect(a.steps).toEqual(['create-network', 'create-proxy', 'create-container', 'start']);
-    expect(a).toMatchObject({ egress: { network: 'ss.demo.a.net', subnet: '10.213.0.16/28', proxyAddress: '10.213.0.18', allow: ['pypi.org'] } });
-    expect(b).toMatchObject({ egress: { subnet: '10.213.0.32/28' } });
+    expect(start).toBe(3571);
+    expect(a).toMatchObject({ egress: { network: 'ss.demo.a.net', subnet: '10.213.223.64/28', proxyAddress: '10.213.223.66', allow: ['pypi.org'] } });
+    expect(b).toMatchObject({ egress: { subnet: '10.213.223.80/28' } });
     expect(a.dependsOn).toEqual(expect.arrayContaining(['network.egress-out', 'image.sandboxshift-egress']));
+  });
+
+  it('starts each project somewhere else in the pool, so two projects planning at once do not pick the same block', () => {
+    const starts = ['demo', 'team-a', 'team-b', 'ci', 'e2e-egress-runc-1a2b3c'].map(poolStart);
+    expect(new Set(starts).size).toBe(starts.length);
+    expect(starts.every((s) => s >= 0 && s < 4096)).toBe(true);
+  });
+
+  it('wraps around the end of the pool', () => {
+    const desired = desiredOf([env('a', allow('pypi.org'))]);
+    const used = Array.from({ length: 4096 - poolStart('demo') }, (_, i) => subnetAt(poolStart('demo') + i));
+    const a = plan(desired, { ...observedOf([]), usedSubnets: used }).changes.find((c) => c.address === 'environment.a')!;
+    expect(a).toMatchObject({ egress: { subnet: '10.213.0.0/28' } });
   });
 
   it('changes an allow list by recreating only the proxy, and flags widening first', () => {
