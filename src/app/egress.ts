@@ -141,8 +141,10 @@ export function mechanismOf(facts: EgressFacts): EgressReport['mechanism'] {
   if (env.networkMode === 'host') return { kind: 'host', description: "host network: the host's own network, no filtering", network: 'host', proxy };
   const network = env.networkMode;
   const kindOfNetwork = env.internalNetwork === true ? 'internal network' : env.internalNetwork === false ? 'network (NOT internal: it has a route out)' : 'network';
-  if (!proxy) return { kind: 'other', description: `${kindOfNetwork} ${network}, no filtering proxy`, network, proxy };
+  const gateway =
+    env.gatewayIsolated === true ? ' (gateway isolated: no host address on it)' : env.gatewayIsolated === false ? ' (the host is REACHABLE at its gateway address: apply makes it again)' : '';
+  if (!proxy) return { kind: 'other', description: `${kindOfNetwork} ${network}${gateway}, no filtering proxy`, network, proxy };
   const via = env.httpProxy ? ' (HTTP(S)_PROXY)' : ' (HTTP(S)_PROXY not set in the environment)';
   const state = facts.proxy?.running ? '' : `, proxy ${proxy.state}`;
-  return { kind: 'proxy', description: `${kindOfNetwork} ${network} + filtering proxy at ${proxy.address ?? '?'}:${proxy.port}${via}${state}`, network, proxy };
+  return { kind: 'proxy', description: `${kindOfNetwork} ${network}${gateway} + filtering proxy at ${proxy.address ?? '?'}:${proxy.port}${via}${state}`, network, proxy };
 }

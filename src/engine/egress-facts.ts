@@ -3,6 +3,7 @@
 // inspects and one logs call: `sandboxshift egress ENV` looks at one environment only.
 import type Docker from 'dockerode';
 import { containerName, proxyName, PROXY_PORT } from '../model/names.js';
+import { GATEWAY_ISOLATION_OPTION } from '../model/egress.js';
 import { statusCode, withEngine, type Engine } from './client.js';
 import { demuxedLogs } from './log-stream.js';
 import { Labels } from './labels.js';
@@ -16,6 +17,8 @@ export interface EnvironmentNetworkFacts {
   httpProxy: string | null;
   /** Whether the network it is on is an `internal` one (no route out); null when not looked at. */
   internalNetwork: boolean | null;
+  /** The host has no address on the network (see GATEWAY_ISOLATION_OPTION); null without a named network. */
+  gatewayIsolated: boolean | null;
 }
 
 export interface ProxyFacts {
@@ -48,7 +51,7 @@ export async function readEgressFacts(engine: Engine, project: string, env: stri
           state: envInfo.State.Status,
           networkMode,
           httpProxy: (envInfo.Config.Env ?? []).find((e) => e.startsWith('HTTP_PROXY='))?.slice('HTTP_PROXY='.length) ?? null,
-          internalNetwork: isNamedNetwork(networkMode) ? await networkInternal(docker, networkMode) : null,
+          ...(await namedNetworkFacts(docker, networkMode)),
         }
       : null;
     const proxy: ProxyFacts | null = proxyInfo
@@ -82,13 +85,19 @@ function isNamedNetwork(mode: string): boolean {
   return mode !== '' && mode !== 'none' && mode !== 'host' && mode !== 'default' && mode !== 'bridge' && !mode.startsWith('container:');
 }
 
-async function networkInternal(docker: Docker, name: string): Promise<boolean | null> {
+async function networkFacts(docker: Docker, name: string): Promise<{ internal: boolean; gatewayIsolated: boolean } | null> {
   try {
-    return (await docker.getNetwork(name).inspect()).Internal === true;
+    const info = await docker.getNetwork(name).inspect();
+    return { internal: info.Internal === true, gatewayIsolated: info.Options?.[GATEWAY_ISOLATION_OPTION] === 'true' };
   } catch (err) {
     if (statusCode(err) === 404) return null;
     throw err;
   }
+}
+
+async function namedNetworkFacts(docker: Docker, networkMode: string): Promise<{ internalNetwork: boolean | null; gatewayIsolated: boolean | null }> {
+  const facts = isNamedNetwork(networkMode) ? await networkFacts(docker, networkMode) : null;
+  return { internalNetwork: facts?.internal ?? null, gatewayIsolated: facts?.gatewayIsolated ?? null };
 }
 
 function parseAllow(label: string | undefined): string[] | null {

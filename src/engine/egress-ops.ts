@@ -3,6 +3,7 @@
 import { pack } from 'tar-stream';
 import type { EgressPlan } from '../model/egress.js';
 import { PROXY_POLICY_PATH, PROXY_PORT } from '../model/names.js';
+import { GATEWAY_ISOLATION_OPTION } from '../model/egress.js';
 import { VERSION } from '../version.js';
 import { statusCode, type Docker } from './client.js';
 import { Labels } from './labels.js';
@@ -33,6 +34,8 @@ export async function createEnvironmentNetwork(docker: Docker, project: string, 
     // No route out: the proxy is the only way anything leaves.
     Internal: true,
     CheckDuplicate: true,
+    // No host address on the bridge: the sandbox reaches its proxy and nothing of the host.
+    Options: { [GATEWAY_ISOLATION_OPTION]: 'true' },
     IPAM: { Driver: 'default', Config: [{ Subnet: e.subnet }] },
     Labels: { [Labels.project]: project, [Labels.environment]: env, [Labels.role]: 'network', [Labels.version]: VERSION },
   });

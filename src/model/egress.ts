@@ -17,6 +17,14 @@ export interface EgressPlan {
 /** Where internal sandbox networks are carved from, /28 at a time. */
 export const EGRESS_POOL = { base: [10, 213, 0, 0] as const, prefix: 16, blockPrefix: 28 };
 
+/**
+ * Docker gives the host the gateway address (.1) on every bridge network, internal ones too, so
+ * a sandbox could reach any host service listening on all addresses. With this bridge option the
+ * host gets no IPv4 address on the bridge at all (Docker 20.10 has it; no newer engine needed);
+ * the sandbox and its proxy still talk across the bridge. Checked by hand and by the egress e2e.
+ */
+export const GATEWAY_ISOLATION_OPTION = 'com.docker.network.bridge.inhibit_ipv4';
+
 export function subnetAt(index: number): string {
   const [a, b] = EGRESS_POOL.base;
   const offset = index * 16;

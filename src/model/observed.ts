@@ -47,6 +47,8 @@ export interface ObservedNetwork {
   id: string;
   name: string;
   subnets: readonly string[];
+  /** The host has no address on it (see GATEWAY_ISOLATION_OPTION), so the sandbox cannot reach the host. */
+  gatewayIsolated: boolean;
 }
 
 export interface ObservedProxy {

@@ -76,13 +76,23 @@ export function egressWork(d: DesiredEnvironment, e: EgressPlan | null, observed
     if (proxy || network) reasons.push({ code: 'egress_narrowed', attribute: 'egress', message: 'egress allow list removed: proxy and network removed' });
     return { steps, reasons, security, networkLost: false };
   }
-  if (!network) steps.push('create-network');
+  // A network made without the gateway isolated lets the sandbox reach the host: made again.
+  const open = !!network && !network.gatewayIsolated;
+  if (open) steps.push(...(proxy ? (['remove-proxy'] as EnvironmentStep[]) : []), 'remove-network');
+  if (!network || open) steps.push('create-network');
   const before = proxy?.allow ?? null;
   const sameAllow = !!before && before.length === e.allow.length && before.every((a, i) => a === e.allow[i]);
-  const stale = !proxy || !sameAllow || proxy.image !== e.proxyImage || proxy.state !== 'running' || !network;
+  const stale = !proxy || !sameAllow || proxy.image !== e.proxyImage || proxy.state !== 'running' || !network || open;
   if (stale) {
-    if (proxy) steps.push('remove-proxy');
+    if (proxy && !open) steps.push('remove-proxy');
     steps.push('create-proxy');
+  }
+  if (open) {
+    reasons.push({
+      code: 'egress_proxy',
+      attribute: 'egress',
+      message: "egress network lets the sandbox reach the host at the network's gateway address: network and proxy made again with the gateway isolated",
+    });
   }
   if (proxy && before && !sameAllow) {
     const { added, removed } = allowListDiff(before, e.allow);
@@ -91,7 +101,7 @@ export function egressWork(d: DesiredEnvironment, e: EgressPlan | null, observed
       security.push(`egress widened: ${added.join(', ')}`);
     }
     if (removed.length) reasons.push({ code: 'egress_narrowed', attribute: 'egress.allow', message: `egress narrowed: -${removed.join(', -')}` });
-  } else if (proxy && stale) {
+  } else if (proxy && stale && !open) {
     reasons.push({
       code: 'egress_proxy',
       attribute: 'egress',
@@ -100,7 +110,7 @@ export function egressWork(d: DesiredEnvironment, e: EgressPlan | null, observed
   } else if (!proxy && observed.containers.has(d.name)) {
     reasons.push({ code: 'egress_proxy', attribute: 'egress', message: 'egress proxy missing (removed outside sandboxshift)' });
   }
-  return { steps, reasons, security, networkLost: !network && observed.containers.has(d.name) };
+  return { steps, reasons, security, networkLost: (!network || open) && observed.containers.has(d.name) };
 }
 
 export function outsideNetworkChange(project: string): NetworkChange {

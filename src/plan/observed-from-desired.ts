@@ -89,7 +89,7 @@ export function observedFromDesired(desired: DesiredState, assume: EngineAssumpt
       const subnet = subnets.get(d.name);
       if (d.egress.mode !== 'allow' || !subnet) continue;
       const network = networkName(desired.project, d.name);
-      networks.set(d.name, { id: network, name: network, subnets: [subnet] });
+      networks.set(d.name, { id: network, name: network, subnets: [subnet], gatewayIsolated: true });
       const proxy = proxyName(desired.project, d.name);
       proxies.set(d.name, {
         id: proxy,

@@ -208,7 +208,13 @@ export function planEnvironment(d: DesiredEnvironment, observed: ObservedState, 
   const common = { ...base, before, containerId: c.id, workspace: 'keep' as const };
   const drift = securityDrift(observed.project, c, c.configHash === d.configHash);
   const replaceReasons = [...whyReplace(d, c, observed), ...(pending && c.state !== 'created' && fill ? pendingReason : []), ...drift.reasons];
-  if (egress.networkLost) replaceReasons.push({ code: 'missing', attribute: 'egress', message: 'internal network missing (removed outside sandboxshift)' });
+  if (egress.networkLost) {
+    replaceReasons.push(
+      observed.networks.has(d.name)
+        ? { code: 'egress_proxy', attribute: 'egress', message: 'the container joins its network made again' }
+        : { code: 'missing', attribute: 'egress', message: 'internal network missing (removed outside sandboxshift)' },
+    );
+  }
   if (replaceReasons.length > 0) {
     return {
       ...common,

@@ -53,7 +53,7 @@ describe('egress ENV', () => {
       'Allow list (2 rules):',
       '  allowed.test   from defaults  defaults.egress.allow[0]',
       '  *.shared.test  from defaults  defaults.egress.allow[1]',
-      `Mechanism:  internal network ${inheritNet()} + filtering proxy at ${proxyIp}:3128 (HTTP(S)_PROXY)`,
+      `Mechanism:  internal network ${inheritNet()} (gateway isolated: no host address on it) + filtering proxy at ${proxyIp}:3128 (HTTP(S)_PROXY)`,
       `Policy:     ${hashOf(['allowed.test', '*.shared.test'])} (the proxy enforces it)`,
       '',
     ]);
@@ -73,7 +73,7 @@ describe('egress ENV', () => {
     ]);
     expect(report.mechanism).toEqual({
       kind: 'proxy',
-      description: `internal network ${inheritNet()} + filtering proxy at ${proxyIp}:3128 (HTTP(S)_PROXY)`,
+      description: `internal network ${inheritNet()} (gateway isolated: no host address on it) + filtering proxy at ${proxyIp}:3128 (HTTP(S)_PROXY)`,
       network: inheritNet(),
       proxy: { name: proxy(), state: 'running', address: proxyIp, port: 3128 },
     });
@@ -123,7 +123,7 @@ describe('egress ENV', () => {
     await dockerCli(['stop', '-t', '1', proxy()]);
     const r = await p.run(['egress', 'inherit']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain(`Mechanism:  internal network ${inheritNet()} + filtering proxy at`);
+    expect(r.stdout).toContain(`Mechanism:  internal network ${inheritNet()} (gateway isolated: no host address on it) + filtering proxy at`);
     expect(r.stdout).toContain(`Note:       egress proxy ${proxy()} is exited: nothing gets out until it runs (sandboxshift apply)\n`);
   });
 });

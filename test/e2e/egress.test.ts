@@ -1,9 +1,11 @@
 // The allow list is the promise: attack it from inside real sandboxes, under runc and runsc.
 // The suite's own "internet" is containers on networks it creates: nothing leaves the machine.
 import { randomInt } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createFakeInternet } from '../support/fake-internet.mjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { containerOf, docker, dockerCli, sh, testProject, type TestProject } from './harness.js';
+import { TEST_IMAGE, containerOf, docker, dockerCli, sh, testProject, type TestProject } from './harness.js';
 
 const HOSTS = ['allowed.test', 'blocked.test', 'evilallowed.test', 'allowed.test.evil.test'];
 
@@ -147,6 +149,39 @@ environments:
     expect(dns.out).not.toContain(`Address: ${inetSubnet.split('.').slice(0, 3).join('.')}.`);
     const v6 = await sh(agent(), 'cat /proc/net/if_inet6 2>/dev/null | grep -v " lo$" | wc -l');
     expect(v6.out.trim()).toBe('0');
+  });
+
+  it('cannot reach the host: the network has no host address at its gateway, even after the engine restarts the sandbox', async () => {
+    // A host service listening on all addresses, as a database or an engine TCP socket might.
+    const hits: string[] = [];
+    const server = createServer((req, res) => {
+      hits.push(req.socket.remoteAddress ?? '');
+      res.end('host-service');
+    });
+    await new Promise<void>((r) => server.listen(0, '0.0.0.0', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const net = await docker.getNetwork(`ss.${p.name}.agent.net`).inspect();
+      // The gateway is the subnet's first address (.1 of its /28), where Docker would put the host.
+      const [a, b, c, d] = (net.IPAM?.Config?.[0]?.Subnet ?? '').split('/')[0]!.split('.');
+      const gateway = `${a}.${b}.${c}.${Number(d) + 1}`;
+      expect(gateway).toMatch(/^10\.213\.\d+\.\d+$/);
+      expect(net.Options?.['com.docker.network.bridge.inhibit_ipv4']).toBe('true');
+      // The host has no IPv4 address on the bridge at all.
+      expect(await dockerCli(['run', '--rm', '--network', 'host', TEST_IMAGE, 'ip', '-4', 'addr', 'show', `br-${net.Id.slice(0, 12)}`])).not.toContain('inet ');
+      const probe = `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${gateway} ${port}; echo "nc-exit=$?"`;
+      const before = await sh(agent(), probe);
+      expect(before.out).not.toContain('host-service');
+      expect(before.out).toMatch(/nc-exit=1|timed out|No route to host|Network is unreachable/);
+      await dockerCli(['restart', '-t', '1', agent()]);
+      const after = await sh(agent(), probe);
+      expect(after.out).not.toContain('host-service');
+      // The proxy still answers on its port after the restart.
+      expect((await sh(agent(), getViaProxy('allowed.test'))).out).toMatch(/^HTTP\/1\.[01] 200/);
+      expect(hits).toEqual([]);
+    } finally {
+      server.close();
+    }
   });
 
   it('refuses CONNECT to an allowed host on a port that is not allowed', async () => {

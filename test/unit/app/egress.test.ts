@@ -28,7 +28,7 @@ function config() {
 }
 
 const proxyFacts = (allow: string[] | null, running = true): EgressFacts => ({
-  environment: { name: 'ss.demo.inherit', state: 'running', networkMode: 'ss.demo.inherit.net', httpProxy: 'http://10.213.0.2:3128', internalNetwork: true },
+  environment: { name: 'ss.demo.inherit', state: 'running', networkMode: 'ss.demo.inherit.net', httpProxy: 'http://10.213.0.2:3128', internalNetwork: true, gatewayIsolated: true },
   proxy: { name: 'ss.demo.inherit.egress', state: running ? 'running' : 'exited', running, address: '10.213.0.2', port: 3128, allow },
   proxyLog: null,
 });
@@ -82,17 +82,21 @@ describe('parseDecisions', () => {
 
 describe('mechanismOf', () => {
   it('names the internal network and the proxy address the engine has', () => {
-    expect(mechanismOf(proxyFacts(['pypi.org'])).description).toBe('internal network ss.demo.inherit.net + filtering proxy at 10.213.0.2:3128 (HTTP(S)_PROXY)');
+    expect(mechanismOf(proxyFacts(['pypi.org'])).description).toBe(
+      'internal network ss.demo.inherit.net (gateway isolated: no host address on it) + filtering proxy at 10.213.0.2:3128 (HTTP(S)_PROXY)',
+    );
   });
   it('says none for NetworkMode none, and not applied without a container', () => {
-    const none: EgressFacts = { environment: { name: 'c', state: 'running', networkMode: 'none', httpProxy: null, internalNetwork: null }, proxy: null, proxyLog: null };
+    const none: EgressFacts = { environment: { name: 'c', state: 'running', networkMode: 'none', httpProxy: null, internalNetwork: null, gatewayIsolated: null }, proxy: null, proxyLog: null };
     expect(mechanismOf(none)).toEqual({ kind: 'none', description: 'none: no network at all', network: null, proxy: null });
     expect(mechanismOf({ environment: null, proxy: null, proxyLog: null }).kind).toBe('not-applied');
   });
   it('says when the network has a route out, and when the proxy is not running', () => {
     const facts = proxyFacts(['pypi.org'], false);
-    facts.environment = { ...facts.environment!, internalNetwork: false };
-    expect(mechanismOf(facts).description).toBe('network (NOT internal: it has a route out) ss.demo.inherit.net + filtering proxy at 10.213.0.2:3128 (HTTP(S)_PROXY), proxy exited');
+    facts.environment = { ...facts.environment!, internalNetwork: false, gatewayIsolated: false };
+    expect(mechanismOf(facts).description).toBe(
+      'network (NOT internal: it has a route out) ss.demo.inherit.net (the host is REACHABLE at its gateway address: apply makes it again) + filtering proxy at 10.213.0.2:3128 (HTTP(S)_PROXY), proxy exited',
+    );
   });
 });
 
@@ -127,7 +131,7 @@ describe('buildEgressReport', () => {
         'Allow list (2 rules):',
         '  pypi.org      from defaults  defaults.egress.allow[0]',
         '  *.github.com  from defaults  defaults.egress.allow[1]',
-        'Mechanism:  internal network ss.demo.inherit.net + filtering proxy at 10.213.0.2:3128 (HTTP(S)_PROXY)',
+        'Mechanism:  internal network ss.demo.inherit.net (gateway isolated: no host address on it) + filtering proxy at 10.213.0.2:3128 (HTTP(S)_PROXY)',
         `Policy:     ${policyHash(['pypi.org', '*.github.com'])} (the proxy enforces it)`,
         '',
         'Last decisions (1, newest last):',

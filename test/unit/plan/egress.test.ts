@@ -15,7 +15,7 @@ function withEgress(observed: ReturnType<typeof observedOf>, proxies: ObservedPr
     ...observed,
     outsideNetwork: outside,
     proxies: new Map(proxies.map((p) => [p.environment, p])),
-    networks: new Map(Object.entries(subnets).map(([e, s]) => [e, { id: `net-${e}`, name: `ss.demo.${e}.net`, subnets: [s] }])),
+    networks: new Map(Object.entries(subnets).map(([e, s]) => [e, { id: `net-${e}`, name: `ss.demo.${e}.net`, subnets: [s], gatewayIsolated: true }])),
     usedSubnets: [...observed.usedSubnets, ...Object.values(subnets)],
   };
 }
@@ -82,6 +82,24 @@ describe('egress planning', () => {
     expect(c.kind).toBe('replace');
     expect(c.reasons.map((r) => r.message)).toContain('network changed: egress → none');
     expect(c.steps).toEqual(['remove-container', 'remove-proxy', 'remove-network', 'create-container', 'start']);
+  });
+
+  it('makes a network again, with the container, when it was made without the gateway isolated (the host reachable at .1)', () => {
+    const d = desiredOf([env('a', allow('pypi.org'))]);
+    const observed = withEgress(
+      observedOf([applied(d.environments.get('a')!)]),
+      [{ id: 'p1', name: 'ss.demo.a.egress', environment: 'a', state: 'running', allow: ['pypi.org'], image: d.images.get('sandboxshift-egress')!.ref, imageId: 'x' }],
+      { a: '10.213.0.0/28' },
+    );
+    const open = { ...observed, networks: new Map([['a', { ...observed.networks.get('a')!, gatewayIsolated: false }]]) };
+    const c = plan(d, open).changes.find((x) => x.address === 'environment.a')!;
+    expect(c.kind).toBe('replace');
+    expect(c.steps).toEqual(['remove-container', 'remove-proxy', 'remove-network', 'create-network', 'create-proxy', 'create-container', 'start']);
+    expect(c.reasons.map((r) => r.message)).toEqual([
+      'the container joins its network made again',
+      "egress network lets the sandbox reach the host at the network's gateway address: network and proxy made again with the gateway isolated",
+    ]);
+    expect(plan(d, observed).changes.find((x) => x.address === 'environment.a')!.kind).toBe('no-op');
   });
 
   it('replaces an environment whose internal network was removed out of band', () => {

@@ -48,7 +48,7 @@ describe('observedFromDesired', () => {
       { name: 'ss.demo.a.workspace', environment: 'a', protect: true, movedFrom: null },
       { name: 'ss.demo.b.workspace', environment: 'b', protect: false, movedFrom: null },
     ]);
-    expect(observed.networks.get('b')).toEqual({ id: 'ss.demo.b.net', name: 'ss.demo.b.net', subnets: ['10.213.223.48/28'] }); // the first block from project demo's start in the pool
+    expect(observed.networks.get('b')).toEqual({ id: 'ss.demo.b.net', name: 'ss.demo.b.net', subnets: ['10.213.223.48/28'], gatewayIsolated: true }); // the first block from project demo's start in the pool
     expect(observed.proxies.get('b')).toMatchObject({ name: 'ss.demo.b.egress', state: 'running', allow: ['pypi.org'], image: desired.images.get('sandboxshift-egress')!.ref });
     expect(observed.outsideNetwork).toBe(true);
     expect(observed.networks.has('a')).toBe(false);

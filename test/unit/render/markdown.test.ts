@@ -40,7 +40,7 @@ function withEgress(observed: ObservedState, proxies: ObservedProxy[], subnets: 
     images,
     outsideNetwork: true,
     proxies: new Map(proxies.map((p) => [p.environment, p])),
-    networks: new Map(Object.entries(subnets).map(([e, s]) => [e, { id: `net-${e}`, name: `ss.demo.${e}.net`, subnets: [s] }])),
+    networks: new Map(Object.entries(subnets).map(([e, s]) => [e, { id: `net-${e}`, name: `ss.demo.${e}.net`, subnets: [s], gatewayIsolated: true }])),
     usedSubnets: Object.values(subnets),
   };
 }

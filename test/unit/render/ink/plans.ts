@@ -28,7 +28,7 @@ export function egressWidenedPlan(): JsonPlan {
     ...base,
     outsideNetwork: true,
     proxies: new Map([['a', { id: 'p1', name: 'ss.demo.a.egress', environment: 'a', state: 'running', allow: ['pypi.org'], image: now.images.get('sandboxshift-egress')!.ref, imageId: 'x' }]]),
-    networks: new Map([['a', { id: 'net-a', name: 'ss.demo.a.net', subnets: ['10.213.0.0/28'] }]]),
+    networks: new Map([['a', { id: 'net-a', name: 'ss.demo.a.net', subnets: ['10.213.0.0/28'], gatewayIsolated: true }]]),
     usedSubnets: ['10.213.0.0/28'],
   };
   return planToJson(plan(now, observed));
