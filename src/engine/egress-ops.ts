@@ -6,6 +6,7 @@ import { PROXY_POLICY_PATH, PROXY_PORT } from '../model/names.js';
 import { GATEWAY_ISOLATION_OPTION } from '../model/egress.js';
 import { VERSION } from '../version.js';
 import { statusCode, type Docker } from './client.js';
+import { unlessMissing } from './records.js';
 import { Labels } from './labels.js';
 
 const PROXY_UID = 65532;
@@ -88,36 +89,18 @@ async function waitUntilListening(docker: Docker, id: string, timeoutMs = 15_000
 
 /** Removes an environment's egress proxy by name, only if it is ours. */
 export async function removeProxy(docker: Docker, project: string, name: string): Promise<void> {
-  let info;
-  try {
-    info = await docker.getContainer(name).inspect();
-  } catch (err) {
-    if (statusCode(err) === 404) return;
-    throw err;
-  }
+  const info = await unlessMissing(docker.getContainer(name).inspect());
+  if (!info) return;
   notOurs(info.Config.Labels ?? {}, project, 'egress', `container ${name}`);
-  try {
-    await docker.getContainer(info.Id).remove({ force: true });
-  } catch (err) {
-    if (statusCode(err) !== 404) throw err;
-  }
+  await unlessMissing(docker.getContainer(info.Id).remove({ force: true }));
 }
 
 /** Removes an environment's internal network by name, only if it is ours (by id: names need not be unique). */
 export async function removeNetwork(docker: Docker, project: string, name: string): Promise<void> {
-  let info;
-  try {
-    info = await docker.getNetwork(name).inspect();
-  } catch (err) {
-    if (statusCode(err) === 404) return;
-    throw err;
-  }
+  const info = (await unlessMissing(docker.getNetwork(name).inspect())) as { Id: string; Labels?: Record<string, string> } | null;
+  if (!info) return;
   notOurs(info.Labels ?? {}, project, 'network', `network ${name}`);
-  try {
-    await docker.getNetwork(info.Id).remove();
-  } catch (err) {
-    if (statusCode(err) !== 404) throw err;
-  }
+  await unlessMissing(docker.getNetwork(info.Id).remove());
 }
 
 async function policyArchive(allow: readonly string[]): Promise<Buffer> {

@@ -5,7 +5,8 @@ import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { extract, pack, type Pack } from 'tar-stream';
 import { WORKSPACE_PATH } from '../model/names.js';
-import { statusCode, type Docker } from './client.js';
+import type { Docker } from './client.js';
+import { unlessMissing } from './records.js';
 import { Labels } from './labels.js';
 
 export async function seedWorkspace(docker: Docker, containerId: string, dir: string, uid: number, gid: number): Promise<number> {
@@ -65,17 +66,13 @@ function reowned(source: NodeJS.ReadableStream, uid: number, gid: number): NodeJ
 /** A helper left by an interrupted copy of `volume` is removed (it would keep the volume in use), but only if it is ours. */
 export async function removeCopyHelper(docker: Docker, project: string, volume: string): Promise<void> {
   const name = copyHelperName(volume);
-  let labels: Record<string, string> | undefined;
-  try {
-    labels = (await docker.getContainer(name).inspect()).Config.Labels ?? {};
-  } catch (err) {
-    if (statusCode(err) === 404) return;
-    throw err;
-  }
+  const info = await unlessMissing(docker.getContainer(name).inspect());
+  if (!info) return;
+  const labels = info.Config.Labels ?? {};
   if (labels[Labels.project] !== project || labels[Labels.role] !== 'helper') {
     throw new Error(`a container named ${name} exists that sandboxshift did not create; remove or rename it (docker rm ${name}) and apply again`);
   }
-  await docker.getContainer(name).remove({ force: true });
+  await unlessMissing(docker.getContainer(info.Id).remove({ force: true }));
 }
 
 function addTree(p: Pack, root: string, rel: string, uid: number, gid: number): number {
