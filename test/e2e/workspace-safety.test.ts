@@ -199,6 +199,44 @@ describe('moved', () => {
   });
 });
 
+describe('an environment whose container is gone but whose egress proxy and network are left', () => {
+  it('destroy removes the proxy and the network too', async () => {
+    const p = project('leftover', busybox('a: { image: busybox, command: "sleep 3600", egress: { allow: [example.test] } }'));
+    expect((await p.run(['apply', '--auto-approve'])).code).toBe(0);
+    await dockerCli(['rm', '-f', containerOf(p.name, 'a')]);
+    const d = await p.run(['destroy', '--auto-approve']);
+    expect(d.code, d.stdout + d.stderr).toBe(0);
+    expect(d.stdout).toContain('leftover egress proxy and network removed (no container uses them)');
+    const left = await docker.listContainers({ all: true, filters: { label: [`io.sandboxshift.project=${p.name}`, 'io.sandboxshift.role=egress'] } });
+    expect(left).toEqual([]);
+    const nets = await docker.listNetworks({ filters: { label: [`io.sandboxshift.project=${p.name}`, 'io.sandboxshift.role=network'] } });
+    expect(nets).toEqual([]);
+  });
+});
+
+describe('an egress network made without the gateway isolated (an older version)', () => {
+  it('is planned again before the environment joins it, and comes back with no host address', async () => {
+    const p = project('opengw', busybox('a: { image: busybox, command: "sleep 3600", egress: { allow: [example.test] } }'));
+    expect((await p.run(['apply', '--auto-approve'])).code).toBe(0);
+    const netName = `ss.${p.name}.a.net`;
+    const net = await docker.getNetwork(netName).inspect();
+    // Made again as an older version made it: same labels and subnet, no isolation option.
+    await dockerCli(['rm', '-f', containerOf(p.name, 'a'), `ss.${p.name}.a.egress`]);
+    await dockerCli(['network', 'rm', netName]);
+    const labels = Object.entries(net.Labels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
+    await dockerCli(['network', 'create', '--internal', '--subnet', net.IPAM?.Config?.[0]?.Subnet ?? '', ...labels, netName]);
+    const planned = await p.run(['plan']);
+    expect(planned.stdout).toContain("egress network lets the sandbox reach the host at the network's gateway address: network and proxy made again with the gateway isolated");
+    const json = JSON.parse((await p.run(['plan', '--format', 'json'])).stdout) as { resource_changes: Array<{ address: string; steps: string[] }> };
+    expect(json.resource_changes.find((c) => c.address === 'environment.a')?.steps.slice(0, 2)).toEqual(['remove-network', 'create-network']);
+    const applied = await p.run(['apply', '--auto-approve']);
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    const remade = await docker.getNetwork(netName).inspect();
+    expect(remade.Options?.['com.docker.network.bridge.inhibit_ipv4']).toBe('true');
+    expect((await p.run(['plan', '--detailed-exitcode'])).code).toBe(0);
+  });
+});
+
 describe('engine objects with our names that we did not create', () => {
   it('a look-alike outside network is never joined: apply stops naming it, and nothing is connected to it', async () => {
     const p = project('foreignnet', busybox('a: { image: busybox, command: "sleep 3600", egress: { allow: [example.test] } }'));
