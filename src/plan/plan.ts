@@ -207,7 +207,7 @@ export function planEnvironment(d: DesiredEnvironment, observed: ObservedState, 
   const before = seen && protect.current !== null ? { ...seen, protect: protect.current } : seen;
   const common = { ...base, before, containerId: c.id, workspace: 'keep' as const };
   const drift = securityDrift(observed.project, c, c.configHash === d.configHash);
-  const replaceReasons = [...whyReplace(d, c, observed), ...(pending && c.state !== 'created' && fill ? pendingReason : []), ...drift.reasons];
+  const replaceReasons = [...whyReplace(d, c, observed), ...drift.reasons];
   if (egress.networkLost) {
     replaceReasons.push(
       observed.networks.has(d.name)
@@ -215,11 +215,12 @@ export function planEnvironment(d: DesiredEnvironment, observed: ObservedState, 
         : { code: 'missing', attribute: 'egress', message: 'internal network missing (removed outside sandboxshift)' },
     );
   }
-  if (replaceReasons.length > 0) {
+  // A fill that never finished is done again with a new container, even a started one.
+  if (replaceReasons.length > 0 || (pending && fill)) {
     return {
       ...common,
       ...kind('replace'),
-      reasons: [...replaceReasons, ...(c.state === 'created' ? pendingReason : []), ...egress.reasons, ...movedReason, ...protect.reasons],
+      reasons: [...replaceReasons, ...pendingReason, ...egress.reasons, ...movedReason, ...protect.reasons],
       security: [...drift.security, ...egress.security, ...securityNotes(c.spec ? { spec: c.spec, protect: protect.current === true } : null, { spec: d.spec, protect: d.protect })],
       dataEffect: 'recreate',
       movedFrom,

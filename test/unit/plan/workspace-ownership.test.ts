@@ -38,6 +38,14 @@ describe('half-made environments', () => {
     );
   });
 
+  it('makes a started container again when its fill never finished (started by hand after a kill)', () => {
+    const desired = desiredOf([seeded('a')]);
+    const c = plan(desired, observedOf([applied(desired.environments.get('a')!)], { filling: ['a'] })).changes[0]!;
+    expect(c.kind).toBe('replace');
+    expect(c.steps).toEqual(['remove-container', 'mark-filling', 'create-container', 'seed-workspace', 'mark-filled', 'start']);
+    expect(c.reasons.map((r) => r.code)).toEqual(['incomplete']);
+  });
+
   it('still fills again after the half-made container was removed (destroy, docker rm)', () => {
     const desired = desiredOf([seeded('a')]);
     const c = plan(desired, observedOf([], { volumes: ['a'], filling: ['a'] })).changes[0]!;
