@@ -6,7 +6,7 @@ import { didYouMean } from '../config/suggest.js';
 import { DiagnosticsError, errorDiag } from '../diagnostics.js';
 import { readEgressFacts, type EgressFacts } from '../engine/egress-facts.js';
 import type { Engine } from '../engine/client.js';
-import { hashOf } from '../model/hash.js';
+import { policyHash } from '../model/egress.js';
 import { load } from './pipeline.js';
 
 export const EGRESS_FORMAT_VERSION = '1.0';
@@ -51,10 +51,8 @@ export interface EgressReport {
   notes: string[];
 }
 
-/** The policy's identity: sha256 of the canonical JSON of the policy file the proxy reads. */
-export function policyHash(allow: readonly string[]): string {
-  return `sha256:${hashOf({ allow: [...allow] })}`;
-}
+// The policy's identity, shared with the engine side (it waits for the proxy to log it).
+export { policyHash };
 
 /** The decision lines among a proxy's log lines (event lines and anything else are skipped), last `tail`. */
 export function parseDecisions(log: string, tail: number): EgressDecisionEntry[] {

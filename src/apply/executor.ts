@@ -5,7 +5,7 @@ import type { DesiredState, SecretValues } from '../model/desired.js';
 import type { Change, EnvironmentChange, EnvironmentStep, ImageChange, ImageStep, NetworkChange, NetworkStep, Plan, Step } from '../plan/types.js';
 import type { ApplyListener, ApplyResult } from './events.js';
 import { buildImage } from '../engine/build.js';
-import { createEnvironmentNetwork, createOutsideNetwork, createProxy, removeNetwork, removeProxy } from '../engine/egress-ops.js';
+import { createEnvironmentNetwork, createOutsideNetwork, createProxy, reloadProxy, removeNetwork, removeProxy } from '../engine/egress-ops.js';
 import { networkName, proxyName } from '../model/names.js';
 import { probeImage } from '../engine/image-probe.js';
 import { copyWorkspace, removeCopyHelper, seedWorkspace } from '../engine/seed.js';
@@ -288,7 +288,10 @@ async function runEnvironmentStep(step: EnvironmentStep, c: EnvironmentChange, i
       await createProxy(engine, ctx.desired.project, c.name, egress());
       return id;
     case 'remove-proxy':
-      await removeProxy(engine, ctx.desired.project, proxyName(ctx.desired.project, c.name));
+      await removeProxy(engine, ctx.desired.project, c.name, proxyName(ctx.desired.project, c.name));
+      return id;
+    case 'reload-egress-policy':
+      await reloadProxy(engine, ctx.desired.project, c.name, egress());
       return id;
     case 'remove-network':
       await removeNetwork(engine, ctx.desired.project, networkName(ctx.desired.project, c.name));

@@ -8,6 +8,7 @@ import { VERSION } from '../version.js';
 import { statusCode, type Docker } from './client.js';
 import { unlessMissing } from './records.js';
 import { Labels } from './labels.js';
+import { reloadProxyPolicy, removePolicyRecords } from './egress-policy.js';
 
 const PROXY_UID = 65532;
 
@@ -43,6 +44,8 @@ export async function createEnvironmentNetwork(docker: Docker, project: string, 
 }
 
 export async function createProxy(docker: Docker, project: string, env: string, e: EgressPlan): Promise<string> {
+  // Records of a proxy removed outside sandboxshift: none can be about the one made now.
+  await removePolicyRecords(docker, project, env);
   const container = await docker.createContainer({
     name: e.proxyName,
     Image: e.proxyImage,
@@ -87,12 +90,23 @@ async function waitUntilListening(docker: Docker, id: string, timeoutMs = 15_000
   }
 }
 
-/** Removes an environment's egress proxy by name, only if it is ours. */
-export async function removeProxy(docker: Docker, project: string, name: string): Promise<void> {
+/**
+ * Reloads a running proxy's allow list in place (policy file + SIGHUP), so the connections the
+ * new list still allows keep going; see egress-policy.ts for the records and their order.
+ */
+export async function reloadProxy(docker: Docker, project: string, env: string, e: EgressPlan): Promise<void> {
+  await reloadProxyPolicy(docker, { project, environment: env, proxyName: e.proxyName, allow: e.allow, archive: await policyArchive(e.allow) });
+}
+
+/** Removes an environment's egress proxy by name, only if it is ours, then its policy records. */
+export async function removeProxy(docker: Docker, project: string, env: string, name: string): Promise<void> {
   const info = await unlessMissing(docker.getContainer(name).inspect());
-  if (!info) return;
-  notOurs(info.Config.Labels ?? {}, project, 'egress', `container ${name}`);
-  await unlessMissing(docker.getContainer(info.Id).remove({ force: true }));
+  if (info) {
+    notOurs(info.Config.Labels ?? {}, project, 'egress', `container ${name}`);
+    await unlessMissing(docker.getContainer(info.Id).remove({ force: true }));
+  }
+  // After the proxy: records left by a kill in between name a proxy that is gone (stale, ignored).
+  await removePolicyRecords(docker, project, env);
 }
 
 /** Removes an environment's internal network by name, only if it is ours (by id: names need not be unique). */

@@ -6,7 +6,7 @@ export const LABEL_PREFIX = 'io.sandboxshift';
 export const Labels = {
   project: 'io.sandboxshift.project',
   environment: 'io.sandboxshift.environment',
-  /** environment | workspace | lock | egress | network | protect | helper (a never-started container that copies a workspace) */
+  /** environment | workspace | lock | egress | network | protect | filling | egress-policy | helper (a never-started container that copies a workspace) */
   role: 'io.sandboxshift.role',
   /** Hash of the canonical spec; a difference means the container must be replaced. */
   configHash: 'io.sandboxshift.config-hash',
@@ -27,6 +27,10 @@ export const Labels = {
   contextFiles: 'io.sandboxshift.context-files',
   /** On egress proxies: the allow list (JSON) they enforce. */
   egressAllow: 'io.sandboxshift.egress.allow',
+  /** On egress-policy records: the ID of the proxy container the record is about. */
+  egressProxyId: 'io.sandboxshift.egress.proxy-id',
+  /** On egress-policy records: `pending` (a reload began) or `enforced` (the proxy acknowledged it). */
+  egressPolicyState: 'io.sandboxshift.egress.policy-state',
   lockId: 'io.sandboxshift.lock.id',
   lockHolder: 'io.sandboxshift.lock.holder',
   lockPid: 'io.sandboxshift.lock.pid',
@@ -36,7 +40,7 @@ export const Labels = {
   lockCommand: 'io.sandboxshift.lock.command',
 } as const;
 
-export type Role = 'environment' | 'workspace' | 'lock' | 'egress' | 'network' | 'protect' | 'helper' | 'filling';
+export type Role = 'environment' | 'workspace' | 'lock' | 'egress' | 'network' | 'protect' | 'helper' | 'filling' | 'egress-policy';
 
 export function projectFilter(project: string, role?: Role): Record<string, string[]> {
   return { label: [`${Labels.project}=${project}`, ...(role ? [`${Labels.role}=${role}`] : [])] };

@@ -9,6 +9,7 @@ import { Labels, projectFilter } from './labels.js';
 import { listedIsolation, protectRecords } from './isolation-facts.js';
 import { containerName } from '../model/names.js';
 import { GATEWAY_ISOLATION_OPTION } from '../model/egress.js';
+import { withRecordedPolicies } from './egress-policy.js';
 
 export async function observe(engine: Engine, project: string): Promise<ObservedState> {
   return withEngine(async () => {
@@ -122,7 +123,7 @@ export function buildObserved(
     networks: nets,
     outsideNetwork,
     usedSubnets,
-    proxies,
+    proxies: withRecordedPolicies(proxies, containers),
     containers: byEnv,
     duplicates,
     volumes: vols,

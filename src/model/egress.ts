@@ -1,7 +1,9 @@
 // Egress as planned resources. An environment with an allow list gets its own internal network
 // (a /28 from EGRESS_POOL, chosen by the planner) and a proxy container at the subnet's .2,
 // which is the environment's only way out. The proxy's allow list can change without touching
-// the environment: only the proxy is recreated, at the same address.
+// the environment: a running proxy reloads its policy in place, else it is recreated at the
+// same address.
+import { hashOf } from './hash.js';
 
 /** An environment's egress network and proxy, as planned: what the engine creates. */
 export interface EgressPlan {
@@ -61,4 +63,9 @@ export function overlaps(a: string, b: string): boolean {
 /** Differences between two allow lists, for the plan and for flagging widening. */
 export function allowListDiff(before: readonly string[], after: readonly string[]): { added: string[]; removed: string[] } {
   return { added: after.filter((a) => !before.includes(a)), removed: before.filter((b) => !after.includes(b)) };
+}
+
+/** The policy's identity: sha256 of the canonical JSON of the policy file the proxy reads. */
+export function policyHash(allow: readonly string[]): string {
+  return `sha256:${hashOf({ allow: [...allow] })}`;
 }

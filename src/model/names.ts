@@ -51,3 +51,11 @@ export function fillingRecordName(project: string, env: string): string {
 export function protectRecordName(project: string, env: string, protect: boolean): string {
   return `ss.${project}.${env}.protect-${protect ? 'on' : 'off'}`;
 }
+
+/**
+ * An egress proxy's policy record (never started): the allow list it enforces since a reload
+ * in place (`state` enforced, named by the list's short hash) or a reload in progress (pending).
+ */
+export function egressPolicyRecordName(project: string, env: string, state: 'pending' | 'enforced', allowHash: string): string {
+  return `ss.${project}.${env}.egress-${state}-${allowHash.slice(0, 12)}`;
+}

@@ -60,7 +60,15 @@ export interface ObservedProxy {
   allow: readonly string[] | null;
   image: string;
   imageId: string;
+  /**
+   * What its egress-policy records say it enforces since a reload in place: absent when it has
+   * none (the label holds); `unknown` when a reload began and never finished, or the records
+   * disagree.
+   */
+  recorded?: RecordedPolicy;
 }
+
+export type RecordedPolicy = { allow: readonly string[] } | { unknown: string };
 
 export interface ObservedImage {
   id: string;

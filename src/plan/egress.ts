@@ -80,13 +80,21 @@ export function egressWork(d: DesiredEnvironment, e: EgressPlan | null, observed
   const open = !!network && !network.gatewayIsolated;
   if (open) steps.push(...(proxy ? (['remove-proxy'] as EnvironmentStep[]) : []), 'remove-network');
   if (!network || open) steps.push('create-network');
-  const before = proxy?.allow ?? null;
+  // What the proxy enforces: its policy records' list after a reload in place, else its label.
+  const recorded = proxy?.recorded;
+  const unknown = recorded && 'unknown' in recorded ? recorded.unknown : null;
+  const before = recorded && 'allow' in recorded ? recorded.allow : unknown ? null : (proxy?.allow ?? null);
   const sameAllow = !!before && before.length === e.allow.length && before.every((a, i) => a === e.allow[i]);
-  const stale = !proxy || !sameAllow || proxy.image !== e.proxyImage || proxy.state !== 'running' || !network || open;
+  // Only the allow list differs: the running proxy reloads it, keeping the connections it still allows.
+  const healthy = !!proxy && proxy.image === e.proxyImage && proxy.state === 'running' && !!network && !open;
+  const reload = healthy && !sameAllow;
+  const stale = !healthy;
   if (stale) {
     if (proxy && !open) steps.push('remove-proxy');
     steps.push('create-proxy');
   }
+  if (reload) steps.push('reload-egress-policy');
+  const inPlace = reload ? ' (policy reloaded in place)' : '';
   if (open) {
     reasons.push({
       code: 'egress_proxy',
@@ -97,10 +105,17 @@ export function egressWork(d: DesiredEnvironment, e: EgressPlan | null, observed
   if (proxy && before && !sameAllow) {
     const { added, removed } = allowListDiff(before, e.allow);
     if (added.length) {
-      reasons.push({ code: 'egress_widened', attribute: 'egress.allow', message: `egress WIDENED: +${added.join(', +')}` });
+      reasons.push({ code: 'egress_widened', attribute: 'egress.allow', message: `egress WIDENED: +${added.join(', +')}${inPlace}` });
       security.push(`egress widened: ${added.join(', ')}`);
     }
-    if (removed.length) reasons.push({ code: 'egress_narrowed', attribute: 'egress.allow', message: `egress narrowed: -${removed.join(', -')}` });
+    if (removed.length) reasons.push({ code: 'egress_narrowed', attribute: 'egress.allow', message: `egress narrowed: -${removed.join(', -')}${inPlace}` });
+    if (!added.length && !removed.length) reasons.push({ code: 'egress_narrowed', attribute: 'egress.allow', message: `egress allow list reordered${inPlace}` });
+  } else if (reload) {
+    reasons.push({
+      code: 'egress_proxy',
+      attribute: 'egress',
+      message: unknown ? `the allow list egress proxy ${proxy.name} enforces is unknown: ${unknown}${inPlace}` : `egress proxy ${proxy.name} has no readable allow-list label${inPlace}`,
+    });
   } else if (proxy && stale && !open) {
     reasons.push({
       code: 'egress_proxy',

@@ -227,7 +227,7 @@ export function planEnvironment(d: DesiredEnvironment, observed: ObservedState, 
       steps: [...protect.steps, 'remove-container', ...egressAfterRemoval, ...egressFirst, ...createSteps()],
     };
   }
-  // The allow list changes without touching the environment: only its proxy is recreated.
+  // The allow list changes without touching the environment: only its proxy reloads (or is recreated).
   const reasons: Reason[] = [...egress.reasons, ...protect.reasons, ...pendingReason];
   const steps: EnvironmentStep[] = [...protect.steps, ...egress.steps, ...(pending ? (['mark-filled'] as EnvironmentStep[]) : [])];
   if (c.name !== d.containerName && !observed.nameHolders?.has(d.containerName)) {

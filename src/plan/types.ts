@@ -93,6 +93,7 @@ export type EnvironmentStep =
   | 'create-network'
   | 'create-proxy'
   | 'remove-proxy'
+  | 'reload-egress-policy'
   | 'remove-network'
   | 'rename-container'
   | 'record-protect'
@@ -122,6 +123,7 @@ const STEP_SETS: { readonly [T in Change['type']]: Record<StepOf<T>, true> } = {
     'create-network': true,
     'create-proxy': true,
     'remove-proxy': true,
+    'reload-egress-policy': true,
     'remove-network': true,
     'rename-container': true,
     'record-protect': true,

@@ -109,7 +109,7 @@ Symbols: + create, ~ update in place, > start, -/+ replace, - destroy
 
   ~ environment.reviewer will be updated in place
       ! security: egress widened: evil.example
-      because:   egress WIDENED: +evil.example
+      because:   egress WIDENED: +evil.example (policy reloaded in place)
       data:      none
 
   + environment.fresh will be created
@@ -159,7 +159,7 @@ warning: workspace ss.e2e-diff.old.workspace belongs to no environment in the co
     const kinds = Object.fromEntries(plan.resource_changes.map((c: { address: string; kind: string }) => [c.address, c.kind]));
     expect(kinds).toEqual({ 'environment.coder': 'replace', 'environment.reviewer': 'update', 'environment.fresh': 'create', 'environment.old': 'delete' });
     const reviewer = plan.resource_changes.find((c: { address: string }) => c.address === 'environment.reviewer');
-    expect(reviewer.steps).toEqual(['remove-proxy', 'create-proxy']);
+    expect(reviewer.steps).toEqual(['reload-egress-policy']);
     expect(reviewer.security).toEqual(['egress widened: evil.example']);
     expect(r.stdout).not.toContain(NO_ENGINE.SANDBOXSHIFT_TEST_KEY);
     // --json is the same as --format json.
@@ -200,7 +200,7 @@ warning: workspace ss.e2e-diff.old.workspace belongs to no environment in the co
       // Backwards: from v2 to v1 undoes it all, and narrowing is not flagged.
       const back = JSON.parse((await diff('--from', 'HEAD', '--to', 'HEAD~1', '--format', 'json')).stdout);
       const reviewer = back.resource_changes.find((c: { address: string }) => c.address === 'environment.reviewer');
-      expect(reviewer.reasons.map((x: { message: string }) => x.message)).toEqual(['egress narrowed: -evil.example']);
+      expect(reviewer.reasons.map((x: { message: string }) => x.message)).toEqual(['egress narrowed: -evil.example (policy reloaded in place)']);
       expect(reviewer.security).toEqual([]);
     } finally {
       git('checkout', '-q', '--', 'sandboxshift.yaml');

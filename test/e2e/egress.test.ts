@@ -212,18 +212,20 @@ environments:
     expect(lines.some((l) => l.host === 'blocked.test' && l.decision === 'deny')).toBe(true);
   });
 
-  it('widens the allow list without recreating the environment, flagged in the plan', async () => {
+  it('widens the allow list without recreating the environment or its proxy, flagged in the plan', async () => {
     const before = (await docker.getContainer(agent()).inspect()).Id;
+    const proxyBefore = (await docker.getContainer(proxy).inspect()).Id;
     p.write(config(['allowed.test', 'private.test', 'blocked.test']));
     const planned = await p.run(['plan']);
     expect(planned.stdout).toContain('~ environment.agent will be updated in place');
     expect(planned.stdout).toContain('! security: egress widened: blocked.test');
-    expect(planned.stdout).toContain('because:   egress WIDENED: +blocked.test');
+    expect(planned.stdout).toContain('because:   egress WIDENED: +blocked.test (policy reloaded in place)');
     expect(planned.stdout).toContain('data:      none');
     const r = await p.run(['apply', '--auto-approve']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect((await docker.getContainer(agent()).inspect()).Id).toBe(before);
-    await attachProxy();
+    // Reloaded in place: the same proxy, still on the test's networks.
+    expect((await docker.getContainer(proxy).inspect()).Id).toBe(proxyBefore);
     const now = await sh(agent(), getViaProxy('blocked.test'));
     expect(now.out).toMatch(/^HTTP\/1\.[01] 200/);
     expect(now.out.trimEnd().endsWith('blocked.test')).toBe(true);

@@ -50,7 +50,7 @@ describe('egress planning', () => {
     expect(a).toMatchObject({ egress: { subnet: '10.213.0.0/28' } });
   });
 
-  it('changes an allow list by recreating only the proxy, and flags widening first', () => {
+  it('changes an allow list by reloading the running proxy in place, and flags widening first', () => {
     const old = desiredOf([env('a', allow('pypi.org')), env('z')]);
     const now = desiredOf([env('a', allow('pypi.org', 'evil.example')), env('z', { env: { X: '1' } })]);
     const observed = withEgress(
@@ -62,8 +62,8 @@ describe('egress planning', () => {
     const a = p.changes.find((c) => c.address === 'environment.a')!;
     expect(a.kind).toBe('update');
     expect(a.dataEffect).toBe('none');
-    expect(a.steps).toEqual(['remove-proxy', 'create-proxy']);
-    expect(a.reasons.map((r) => r.message)).toEqual(['egress WIDENED: +evil.example']);
+    expect(a.steps).toEqual(['reload-egress-policy']);
+    expect(a.reasons.map((r) => r.message)).toEqual(['egress WIDENED: +evil.example (policy reloaded in place)']);
     expect(a.security).toEqual(['egress widened: evil.example']);
     const text = renderText(planToJson(p));
     expect(text.indexOf('environment.a')).toBeLessThan(text.indexOf('environment.z'));
@@ -108,6 +108,58 @@ describe('egress planning', () => {
     expect(c.kind).toBe('replace');
     expect(c.reasons.map((r) => r.message)).toContain('internal network missing (removed outside sandboxshift)');
     expect(c.steps).toEqual(['remove-container', 'create-network', 'create-proxy', 'create-container', 'start']);
+  });
+});
+
+describe('allow-list reloads in place', () => {
+  const old = desiredOf([env('a', allow('pypi.org', 'files.example'))]);
+  const now = desiredOf([env('a', allow('pypi.org'))]);
+  const proxyImage = now.images.get('sandboxshift-egress')!.ref;
+  const proxy = (over: Partial<ObservedProxy> = {}): ObservedProxy => ({
+    id: 'p1',
+    name: 'ss.demo.a.egress',
+    environment: 'a',
+    state: 'running',
+    allow: ['pypi.org', 'files.example'],
+    image: proxyImage,
+    imageId: 'x',
+    ...over,
+  });
+  const planA = (p: ObservedProxy, d = now) => plan(d, withEgress(observedOf([applied(old.environments.get('a')!)]), [p], { a: '10.213.0.0/28' })).changes.find((c) => c.address === 'environment.a')!;
+
+  it('reloads a running proxy instead of recreating it when only the list differs', () => {
+    const a = planA(proxy());
+    expect(a).toMatchObject({ kind: 'update', dataEffect: 'none', steps: ['reload-egress-policy'] });
+    expect(a.reasons).toEqual([{ code: 'egress_narrowed', attribute: 'egress.allow', message: 'egress narrowed: -files.example (policy reloaded in place)' }]);
+    const text = renderText(planToJson(plan(now, withEgress(observedOf([applied(old.environments.get('a')!)]), [proxy()], { a: '10.213.0.0/28' }))));
+    expect(text).toContain('egress narrowed: -files.example (policy reloaded in place)');
+  });
+
+  it('still recreates a proxy that is not running', () => {
+    const a = planA(proxy({ state: 'exited' }));
+    expect(a.steps).toEqual(['remove-proxy', 'create-proxy']);
+    expect(a.reasons.map((r) => r.message)).toEqual(['egress narrowed: -files.example']);
+  });
+
+  it('compares against the list the policy record says the proxy enforces, not its label', () => {
+    expect(planA(proxy({ recorded: { allow: ['pypi.org'] } }))).toMatchObject({ kind: 'no-op', steps: [] });
+    const widened = planA(proxy({ allow: ['pypi.org'], recorded: { allow: ['pypi.org', 'files.example'] } }));
+    expect(widened.steps).toEqual(['reload-egress-policy']);
+    expect(widened.reasons.map((r) => r.message)).toEqual(['egress narrowed: -files.example (policy reloaded in place)']);
+  });
+
+  it('reloads again, saying why, when a reload was left pending (the enforced list is unknown)', () => {
+    const unknown = 'a reload of its allow list began and did not finish (an earlier apply was interrupted)';
+    // Even when the label happens to equal the desired list: the record says the proxy may not enforce it.
+    const a = planA(proxy({ allow: ['pypi.org'], recorded: { unknown } }));
+    expect(a.steps).toEqual(['reload-egress-policy']);
+    expect(a.reasons).toEqual([
+      {
+        code: 'egress_proxy',
+        attribute: 'egress',
+        message: `the allow list egress proxy ss.demo.a.egress enforces is unknown: ${unknown} (policy reloaded in place)`,
+      },
+    ]);
   });
 });
 

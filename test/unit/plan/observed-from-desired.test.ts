@@ -72,7 +72,7 @@ describe('observedFromDesired', () => {
     const byAddress = Object.fromEntries(p.changes.map((c) => [c.address, c]));
     expect(byAddress['environment.changed']).toMatchObject({ kind: 'replace', dataEffect: 'recreate' });
     expect(byAddress['environment.changed']!.reasons.map((r) => r.message)).toEqual(['env.ROLE added']);
-    expect(byAddress['environment.widened']).toMatchObject({ kind: 'update', steps: ['remove-proxy', 'create-proxy'], security: ['egress widened: evil.example'] });
+    expect(byAddress['environment.widened']).toMatchObject({ kind: 'update', steps: ['reload-egress-policy'], security: ['egress widened: evil.example'] });
     expect(byAddress['environment.added']).toMatchObject({ kind: 'create', workspace: 'create' });
     expect(byAddress['environment.removed']).toMatchObject({ kind: 'delete', dataEffect: 'delete-keeps-workspace', steps: ['remove-container'] });
     expect(byAddress['environment.resized']).toMatchObject({ kind: 'update', steps: ['update-resources'] });
