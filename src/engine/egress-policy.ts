@@ -79,6 +79,7 @@ export async function reloadProxyPolicy(docker: Engine, t: ReloadTarget, ackTime
     { ...base, [Labels.egressProxyId]: id, [Labels.egressPolicyState]: 'pending', [Labels.egressAllow]: list },
     'an egress policy record',
   );
+  await pauseForTest('egress-reload-pending');
   const container = docker.getContainer(id);
   const before = await policyLines(docker, id);
   await container.putArchive(t.archive, { path: '/' });
@@ -90,10 +91,19 @@ export async function reloadProxyPolicy(docker: Engine, t: ReloadTarget, ackTime
     { ...base, [Labels.egressProxyId]: id, [Labels.egressPolicyState]: 'enforced', [Labels.egressAllow]: list },
     'an egress policy record',
   );
+  await pauseForTest('egress-reload-recorded');
   const records = await findRecords(docker, base);
   const current = (r: { labels: Record<string, string> }) => r.labels[Labels.egressPolicyState] === 'enforced' && r.labels[Labels.egressAllow] === list;
   for (const r of records) if (!current(r) && r.labels[Labels.egressPolicyState] !== 'pending') await removeRecord(docker, r.id);
   for (const r of records) if (r.labels[Labels.egressPolicyState] === 'pending') await removeRecord(docker, r.id);
+}
+
+/**
+ * For the kill tests (test/e2e/egress-reload.test.ts): with SANDBOXSHIFT_TEST_PAUSE set to this
+ * point, the reload stops here for a minute, so the test can SIGKILL the CLI exactly there.
+ */
+async function pauseForTest(point: string): Promise<void> {
+  if (process.env.SANDBOXSHIFT_TEST_PAUSE === point) await new Promise((r) => setTimeout(r, 60_000));
 }
 
 /** Every policy record of an environment: its proxy is gone or made again, so none can be about it. */
