@@ -6,6 +6,7 @@ import { didYouMean } from '../config/suggest.js';
 import { DiagnosticsError, errorDiag } from '../diagnostics.js';
 import { readEgressFacts, type EgressFacts } from '../engine/egress-facts.js';
 import type { Engine } from '../engine/client.js';
+import type { ProxyStats } from '../engine/proxy-stats.js';
 import { policyHash } from '../model/egress.js';
 import { load } from './pipeline.js';
 
@@ -20,6 +21,21 @@ export interface EgressDecisionEntry {
   decision: 'allow' | 'deny';
   rule: string | null;
   reason: string | null;
+}
+
+export interface EgressLive {
+  /** When the proxy wrote the figures, and when it started (ISO). */
+  ts: string;
+  started_at: string;
+  policy_hash: string;
+  open_connections: number;
+  connections_total: number;
+  requests_total: number;
+  denied_total: number;
+  /** Sandbox → internet, and back, in bytes. */
+  bytes_up: number;
+  bytes_down: number;
+  last_activity: string | null;
 }
 
 export type MechanismKind = 'proxy' | 'none' | 'host' | 'other' | 'not-applied';
@@ -43,9 +59,13 @@ export interface EgressReport {
     /** sha256 of the allow list the proxy on the engine enforces; null without a readable one. */
     enforced_hash: string | null;
     enforced_allow: string[] | null;
+    /** Where that list was read: the proxy's label (as created), its policy record (after a reload in place), or unknown (a reload left unfinished). */
+    enforced_from: 'label' | 'record' | 'unknown' | null;
     /** True when what the engine enforces is not what the config says: run apply. */
     apply_pending: boolean;
   };
+  /** The proxy's live figures from its stats file; null when there is no proxy or they cannot be read (a note says why). */
+  live: EgressLive | null;
   decisions: EgressDecisionEntry[];
   /** Why a part is empty (no proxy, proxy stopped, no allow list...). */
   notes: string[];
@@ -107,15 +127,21 @@ export function buildEgressReport(input: { project: string; environment: string;
   const { facts, mode, rules } = input;
   const notes: string[] = [];
   const hash = mode === 'allow' ? policyHash(rules.map((r) => r.rule)) : null;
-  const enforcedAllow = facts.proxy?.allow ?? null;
+  const recorded = facts.proxy?.recorded ?? null;
+  const unknown = recorded && 'unknown' in recorded ? recorded.unknown : null;
+  const enforcedAllow = recorded ? ('allow' in recorded ? [...recorded.allow] : null) : (facts.proxy?.allow ?? null);
+  const enforcedFrom = facts.proxy ? (unknown ? 'unknown' : recorded ? 'record' : 'label') : null;
   const enforcedHash = enforcedAllow ? policyHash(enforcedAllow) : null;
   if (mode !== 'allow') notes.push(`no allow list: egress is ${mode === 'host' ? "the host's network (hostNetwork: true), unfiltered" : 'none (no network at all)'}`);
-  if (facts.proxy && facts.proxy.allow === null) notes.push(`proxy ${facts.proxy.name} has no readable io.sandboxshift.egress.allow label: it was not made by this version`);
+  if (unknown) notes.push(`the allow list the proxy enforces is unknown: ${unknown}: run sandboxshift apply`);
+  if (facts.proxy && !recorded && facts.proxy.allow === null) notes.push(`proxy ${facts.proxy.name} has no readable io.sandboxshift.egress.allow label: it was not made by this version`);
   if (mode === 'allow' && !facts.proxy) notes.push('no egress proxy on the engine: run sandboxshift apply');
   if (facts.proxy && !facts.proxy.running) notes.push(`egress proxy ${facts.proxy.name} is ${facts.proxy.state}: nothing gets out until it runs (sandboxshift apply)`);
   const applyPending = mode === 'allow' ? enforcedHash !== hash : facts.proxy !== null;
   if (applyPending && facts.proxy && enforcedHash !== null) notes.push('the proxy enforces another allow list than the config: apply pending (sandboxshift plan shows it)');
   if (mode !== 'allow' && facts.proxy) notes.push(`a proxy ${facts.proxy.name} still runs for an environment without an allow list: apply pending`);
+  const live = facts.proxy?.live ?? null;
+  if (live && live.stats === null) notes.push(live.note);
   const decisions = facts.proxyLog === null ? [] : parseDecisions(facts.proxyLog, input.tail);
   return {
     format_version: EGRESS_FORMAT_VERSION,
@@ -124,7 +150,8 @@ export function buildEgressReport(input: { project: string; environment: string;
     mode,
     rules,
     mechanism: mechanismOf(facts),
-    policy: { hash, enforced_hash: enforcedHash, enforced_allow: enforcedAllow, apply_pending: applyPending },
+    policy: { hash, enforced_hash: enforcedHash, enforced_allow: enforcedAllow, enforced_from: enforcedFrom, apply_pending: applyPending },
+    live: live?.stats ? liveOf(live.stats) : null,
     decisions,
     notes,
   };
@@ -145,4 +172,19 @@ export function mechanismOf(facts: EgressFacts): EgressReport['mechanism'] {
   const via = env.httpProxy ? ' (HTTP(S)_PROXY)' : ' (HTTP(S)_PROXY not set in the environment)';
   const state = facts.proxy?.running ? '' : `, proxy ${proxy.state}`;
   return { kind: 'proxy', description: `${kindOfNetwork} ${network}${gateway} + filtering proxy at ${proxy.address ?? '?'}:${proxy.port}${via}${state}`, network, proxy };
+}
+
+function liveOf(s: ProxyStats): EgressLive {
+  return {
+    ts: s.ts,
+    started_at: s.startedAt,
+    policy_hash: s.policyHash,
+    open_connections: s.openConnections,
+    connections_total: s.connectionsTotal,
+    requests_total: s.requestsTotal,
+    denied_total: s.deniedTotal,
+    bytes_up: s.bytesUp,
+    bytes_down: s.bytesDown,
+    last_activity: s.lastActivity,
+  };
 }

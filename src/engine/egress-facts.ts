@@ -1,12 +1,17 @@
 // What the engine has for one environment's egress: how its container is networked, its proxy
-// (state, address, the allow list it was created with) and the proxy's last log lines. Two
-// inspects and one logs call: `sandboxshift egress ENV` looks at one environment only.
+// (state, address, the allow list it was created with and what its policy records say it
+// enforces since), its live figures and last log lines. Two inspects, a records list, one
+// archive read and one logs call: `sandboxshift egress ENV` looks at one environment only.
 import type Docker from 'dockerode';
 import { containerName, proxyName, PROXY_PORT } from '../model/names.js';
 import { GATEWAY_ISOLATION_OPTION } from '../model/egress.js';
 import { statusCode, withEngine, type Engine } from './client.js';
 import { demuxedLogs } from './log-stream.js';
 import { Labels } from './labels.js';
+import { parseAllowLabel, recordedPolicy } from './egress-policy.js';
+import { readProxyStats, type ProxyStatsRead } from './proxy-stats.js';
+import { findRecords } from './records.js';
+import type { RecordedPolicy } from '../model/observed.js';
 
 export interface EnvironmentNetworkFacts {
   name: string;
@@ -30,6 +35,10 @@ export interface ProxyFacts {
   port: number;
   /** The allow-list label; null when missing or unreadable. */
   allow: string[] | null;
+  /** What its egress-policy records say it enforces since a reload in place; null without records (the label holds). */
+  recorded?: RecordedPolicy | null;
+  /** Its live figures (stats file), or why there are none. */
+  live?: ProxyStatsRead;
 }
 
 export interface EgressFacts {
@@ -61,7 +70,15 @@ export async function readEgressFacts(engine: Engine, project: string, env: stri
           running: proxyInfo.State.Running,
           address: proxyInfo.NetworkSettings.Networks?.[proxyInfo.HostConfig.NetworkMode ?? '']?.IPAddress || null,
           port: PROXY_PORT,
-          allow: parseAllow(proxyInfo.Config.Labels?.[Labels.egressAllow]),
+          allow: parseAllowLabel(proxyInfo.Config.Labels?.[Labels.egressAllow]),
+          recorded: recordedPolicy(
+            (await findRecords(docker, { [Labels.project]: project, [Labels.environment]: env, [Labels.role]: 'egress-policy' }))
+              .map((r) => r.labels)
+              .filter((labels) => labels[Labels.egressProxyId] === proxyInfo.Id),
+          ),
+          live: proxyInfo.State.Running
+            ? await readProxyStats(docker, proxyInfo.Id)
+            : { stats: null, note: `no live figures: egress proxy ${proxyInfo.Name.replace(/^\//, '')} is ${proxyInfo.State.Status}` },
         }
       : null;
     const proxyLog = proxyInfo ? await demuxedLogs(docker, await docker.getContainer(proxyInfo.Id).logs({ stdout: true, stderr: true, follow: false, tail })) : null;
@@ -98,14 +115,4 @@ async function networkFacts(docker: Docker, name: string): Promise<{ internal: b
 async function namedNetworkFacts(docker: Docker, networkMode: string): Promise<{ internalNetwork: boolean | null; gatewayIsolated: boolean | null }> {
   const facts = isNamedNetwork(networkMode) ? await networkFacts(docker, networkMode) : null;
   return { internalNetwork: facts?.internal ?? null, gatewayIsolated: facts?.gatewayIsolated ?? null };
-}
-
-function parseAllow(label: string | undefined): string[] | null {
-  if (label === undefined) return null;
-  try {
-    const value: unknown = JSON.parse(label);
-    return Array.isArray(value) && value.every((v): v is string => typeof v === 'string') ? value : null;
-  } catch {
-    return null; // shown as "label unreadable": the proxy was not made by this version
-  }
 }

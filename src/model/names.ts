@@ -59,3 +59,6 @@ export function protectRecordName(project: string, env: string, protect: boolean
 export function egressPolicyRecordName(project: string, env: string, state: 'pending' | 'enforced', allowHash: string): string {
   return `ss.${project}.${env}.egress-${state}-${allowHash.slice(0, 12)}`;
 }
+
+/** Where the proxy writes its live figures (see images/egress-proxy and the README). */
+export const PROXY_STATS_PATH = '/var/lib/sandboxshift-egress/stats.json';

@@ -26,6 +26,11 @@ function getViaProxy(host: string): string {
 
 const hashOf = (allow: string[]) => `sha256:${createHash('sha256').update(JSON.stringify({ allow })).digest('hex')}`;
 
+const NO_LIVE_NOTE = 'no live figures: the proxy has no /var/lib/sandboxshift-egress/stats.json (an image that does not write them, or it just started)';
+const LIVE_OR_NOTE = new RegExp(
+  `^(Live: {7}\\d+ open connections?, \\d+\\.\\d [KM]iB up, \\d+\\.\\d [KM]iB down, (last activity \\d\\d:\\d\\d:\\d\\d UTC|no activity yet)|Note: {7}${NO_LIVE_NOTE.replace(/[.()/]/g, '\\$&')})$`,
+);
+
 describe('egress ENV', () => {
   let p: TestProject;
   let proxyIp = '';
@@ -47,6 +52,9 @@ describe('egress ENV', () => {
     const r = await p.run(['egress', 'inherit']);
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.split('\n');
+    // Live figures: a Live line once the proxy image writes its stats file (contract item 4),
+    // until then a note saying there are none. Exactly one of those two shapes.
+    expect(lines.splice(7, 1)[0]).toMatch(LIVE_OR_NOTE);
     expect(lines.slice(0, 8)).toEqual([
       `Egress of environment inherit (project ${p.name})`,
       '',
@@ -81,8 +89,27 @@ describe('egress ENV', () => {
       hash: hashOf(['allowed.test', '*.shared.test']),
       enforced_hash: hashOf(['allowed.test', '*.shared.test']),
       enforced_allow: ['allowed.test', '*.shared.test'],
+      enforced_from: 'label',
       apply_pending: false,
     });
+    // As in text: figures once the proxy image writes them, until then null and a note why.
+    if (report.live === null) expect(report.notes).toEqual([NO_LIVE_NOTE]);
+    else {
+      expect(Object.keys(report.live).sort()).toEqual([
+        'bytes_down',
+        'bytes_up',
+        'connections_total',
+        'denied_total',
+        'last_activity',
+        'open_connections',
+        'policy_hash',
+        'requests_total',
+        'started_at',
+        'ts',
+      ]);
+      expect(report.live.policy_hash).toBe(hashOf(['allowed.test', '*.shared.test']));
+      expect(report.notes).toEqual([]);
+    }
     expect(report.decisions).toHaveLength(1);
     expect(report.decisions[0]).toMatchObject({ method: 'GET', host: 'blocked.test', port: 80, decision: 'deny', rule: null, reason: 'no rule matches blocked.test' });
     const all = JSON.parse((await p.run(['egress', 'inherit', '--json'])).stdout);

@@ -129,6 +129,15 @@ environments:
     expect(await policyRecords()).toEqual([{ name: expect.stringMatching(/\.agent\.egress-enforced-[0-9a-f]{12}$/), state: 'enforced', allow: '["slow.test"]', proxyId: before }]);
     const again = await p.run(['plan', '--detailed-exitcode']);
     expect(again.code, again.stdout).toBe(0);
+    // `egress` reads the enforced list from the record, not from the proxy's label (still the old list).
+    const report = JSON.parse((await p.run(['egress', 'agent', '--json'])).stdout);
+    expect(report.policy).toEqual({
+      hash: policyHash(['slow.test']),
+      enforced_hash: policyHash(['slow.test']),
+      enforced_allow: ['slow.test'],
+      enforced_from: 'record',
+      apply_pending: false,
+    });
     // New connections follow the new list.
     const denied = await status('other.test');
     expect(denied).toMatch(/^HTTP\/1\.[01] 403/);

@@ -6,6 +6,7 @@ import { buildEgressReport, mechanismOf, parseDecisions, policyHash } from '../.
 import { egressRuleOrigins, validateConfigText } from '../../../src/config/index.js';
 import type { EgressFacts } from '../../../src/engine/egress-facts.js';
 import { renderEgressText } from '../../../src/render/egress-text.js';
+import { parseProxyStats } from '../../../src/engine/proxy-stats.js';
 
 const YAML = `
 version: 1
@@ -100,6 +101,47 @@ describe('mechanismOf', () => {
   });
 });
 
+const STATS = JSON.stringify({
+  format_version: '1',
+  ts: '2026-01-01T12:03:08.000Z',
+  started_at: '2026-01-01T11:00:00.000Z',
+  policy_hash: 'sha256:' + 'a'.repeat(64),
+  open_connections: 2,
+  connections_total: 40,
+  requests_total: 41,
+  denied_total: 3,
+  bytes_up: 1258291,
+  bytes_down: 30 * 1024 * 1024,
+  last_activity: '2026-01-01T12:03:07.512Z',
+});
+
+describe('parseProxyStats', () => {
+  it('reads every field of the stats file', () => {
+    expect(parseProxyStats(STATS)).toEqual({
+      stats: {
+        ts: '2026-01-01T12:03:08.000Z',
+        startedAt: '2026-01-01T11:00:00.000Z',
+        policyHash: 'sha256:' + 'a'.repeat(64),
+        openConnections: 2,
+        connectionsTotal: 40,
+        requestsTotal: 41,
+        deniedTotal: 3,
+        bytesUp: 1258291,
+        bytesDown: 31457280,
+        lastActivity: '2026-01-01T12:03:07.512Z',
+      },
+      note: null,
+    });
+  });
+  it('says why it cannot use a file: not JSON, another format version, a field missing or of the wrong type', () => {
+    expect(parseProxyStats('{"format_version":')).toEqual({ stats: null, note: 'no live figures: /var/lib/sandboxshift-egress/stats.json is not JSON' });
+    expect(parseProxyStats('{"format_version":"2"}').note).toBe('no live figures: /var/lib/sandboxshift-egress/stats.json has format_version "2", this version reads "1"');
+    const partial = { ...JSON.parse(STATS), bytes_up: 1, open_connections: -1, last_activity: 5 };
+    delete partial.ts;
+    expect(parseProxyStats(JSON.stringify(partial)).note).toBe('no live figures: /var/lib/sandboxshift-egress/stats.json lacks or garbles open_connections, ts, last_activity');
+  });
+});
+
 describe('buildEgressReport', () => {
   const rules = () => egressRuleOrigins(config(), 'inherit');
   it('is in sync when the proxy enforces the config’s list', () => {
@@ -108,9 +150,35 @@ describe('buildEgressReport', () => {
       hash: policyHash(['pypi.org', '*.github.com']),
       enforced_hash: policyHash(['pypi.org', '*.github.com']),
       enforced_allow: ['pypi.org', '*.github.com'],
+      enforced_from: 'label',
       apply_pending: false,
     });
     expect(r.notes).toEqual([]);
+    expect(r.live).toBeNull();
+  });
+  it('reads what the proxy enforces from its policy record after a reload in place, and says when a reload was left unfinished', () => {
+    const reloaded = proxyFacts(['pypi.org']);
+    reloaded.proxy!.recorded = { allow: ['pypi.org', '*.github.com'] };
+    const r = buildEgressReport({ project: 'demo', environment: 'inherit', mode: 'allow', rules: rules(), facts: reloaded, tail: 20 });
+    expect(r.policy).toMatchObject({ enforced_allow: ['pypi.org', '*.github.com'], enforced_from: 'record', apply_pending: false });
+    const unfinished = proxyFacts(['pypi.org', '*.github.com']);
+    unfinished.proxy!.recorded = { unknown: 'a reload of its allow list began and did not finish (an earlier apply was interrupted)' };
+    const u = buildEgressReport({ project: 'demo', environment: 'inherit', mode: 'allow', rules: rules(), facts: unfinished, tail: 20 });
+    expect(u.policy).toMatchObject({ enforced_hash: null, enforced_allow: null, enforced_from: 'unknown', apply_pending: true });
+    expect(u.notes).toEqual(['the allow list the proxy enforces is unknown: a reload of its allow list began and did not finish (an earlier apply was interrupted): run sandboxshift apply']);
+  });
+  it('shows the live figures, or null with a note why', () => {
+    const facts = proxyFacts(['pypi.org', '*.github.com']);
+    const stats = parseProxyStats(STATS);
+    facts.proxy!.live = stats;
+    const r = buildEgressReport({ project: 'demo', environment: 'inherit', mode: 'allow', rules: rules(), facts, tail: 0 });
+    expect(r.live).toEqual({ ...JSON.parse(STATS), format_version: undefined });
+    expect(renderEgressText(r, 0)).toContain('Live:       2 open connections, 1.2 MiB up, 30.0 MiB down, last activity 12:03:07 UTC\n');
+    facts.proxy!.live = { stats: null, note: 'no live figures: the proxy has no /var/lib/sandboxshift-egress/stats.json (an image that does not write them, or it just started)' };
+    const none = buildEgressReport({ project: 'demo', environment: 'inherit', mode: 'allow', rules: rules(), facts, tail: 0 });
+    expect(none.live).toBeNull();
+    expect(none.notes).toEqual(['no live figures: the proxy has no /var/lib/sandboxshift-egress/stats.json (an image that does not write them, or it just started)']);
+    expect(renderEgressText(none, 0)).not.toContain('Live:');
   });
   it('says apply pending when the proxy enforces another list, or there is no proxy', () => {
     const other = buildEgressReport({ project: 'demo', environment: 'inherit', mode: 'allow', rules: rules(), facts: proxyFacts(['pypi.org']), tail: 20 });
