@@ -5,3 +5,4 @@ export { Labels, LABEL_PREFIX } from './labels.js';
 export { acquireLock, releaseLock, readLock, LOCK_IMAGE, type HeldLock, type LockInfo, type LockOptions } from './lock.js';
 export { containerCreateOptions } from './container-spec.js';
 export * as operations from './operations.js';
+export { readProxyStats, type ProxyStats, type ProxyStatsRead } from './proxy-stats.js';

@@ -52,7 +52,7 @@ export function parseProxyStats(text: string): ProxyStatsRead {
   const counts = ['open_connections', 'connections_total', 'requests_total', 'denied_total', 'bytes_up', 'bytes_down'] as const;
   const texts = ['ts', 'started_at', 'policy_hash'] as const;
   const bad = [
-    ...counts.filter((k) => typeof value[k] !== 'number' || !Number.isInteger(value[k]) || (value[k] as number) < 0),
+    ...counts.filter((k) => !Number.isInteger(value[k]) || Number(value[k]) < 0),
     ...texts.filter((k) => typeof value[k] !== 'string'),
     ...(value.last_activity === null || typeof value.last_activity === 'string' ? [] : ['last_activity']),
   ];
