@@ -124,6 +124,7 @@ export function buildObserved(
     outsideNetwork,
     usedSubnets,
     proxies: withRecordedPolicies(proxies, containers),
+    egressPolicyRecords: new Set(containers.filter((c) => role(c) === 'egress-policy').map((c) => c.Labels?.[Labels.environment] ?? '')),
     containers: byEnv,
     duplicates,
     volumes: vols,

@@ -104,6 +104,8 @@ export interface ObservedState {
   usedSubnets: readonly string[];
   /** Egress proxies, by environment. */
   proxies: ReadonlyMap<string, ObservedProxy>;
+  /** Environments with egress-policy records (whichever proxy they name), so destroy clears them with their proxy. */
+  egressPolicyRecords?: ReadonlySet<string>;
   /** Runtimes the engine offers (runc, runsc, ...). */
   runtimes: readonly string[];
   engineVersion: string;

@@ -18,7 +18,16 @@ export function planDestroy(desired: DesiredState, observed: ObservedState, opti
   const targets = options.targets ?? [];
   const purge = options.purgeVolumes === true;
   const inScope = (env: string) => targets.length === 0 || targets.includes(env);
-  const envs = new Set([...observed.containers.keys(), ...observed.volumes.keys(), ...observed.protectRecords.keys(), ...observed.proxies.keys(), ...observed.networks.keys()].filter(inScope));
+  const envs = new Set(
+    [
+      ...observed.containers.keys(),
+      ...observed.volumes.keys(),
+      ...observed.protectRecords.keys(),
+      ...observed.proxies.keys(),
+      ...(observed.egressPolicyRecords ?? []),
+      ...observed.networks.keys(),
+    ].filter(inScope),
+  );
   const diagnostics: Diagnostic[] = checkTargets(desired, observed, targets);
   const changes: Change[] = [];
   for (const env of [...envs].sort()) {

@@ -264,9 +264,10 @@ function whyReplace(d: DesiredEnvironment, c: ObservedContainer, observed: Obser
   return [];
 }
 
-/** The proxy and network an environment leaves behind when its container goes. */
+/** The proxy (and its policy records) and network an environment leaves behind when its container goes. */
 export function egressRemovals(env: string, observed: ObservedState): EnvironmentStep[] {
-  return [...(observed.proxies.has(env) ? (['remove-proxy'] as EnvironmentStep[]) : []), ...(observed.networks.has(env) ? (['remove-network'] as EnvironmentStep[]) : [])];
+  const proxy = observed.proxies.has(env) || !!observed.egressPolicyRecords?.has(env);
+  return [...(proxy ? (['remove-proxy'] as EnvironmentStep[]) : []), ...(observed.networks.has(env) ? (['remove-network'] as EnvironmentStep[]) : [])];
 }
 
 export function deleteChange(project: string, c: ObservedContainer, reasons: Reason[], purge = false, extraSteps: EnvironmentStep[] = []): EnvironmentChange {

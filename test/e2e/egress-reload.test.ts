@@ -191,4 +191,13 @@ environments:
     expect(planned.stdout).toContain('egress WIDENED: +other.test (policy reloaded in place)');
     expect(await status('other.test')).toMatch(/^HTTP\/1\.[01] 403/);
   });
+
+  it('destroy removes the proxy and its policy records, and still not the squatter', async () => {
+    expect(await policyRecords()).toHaveLength(1);
+    const r = await p.run(['destroy', '--auto-approve']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(await policyRecords()).toEqual([]);
+    expect((await docker.listContainers({ all: true, filters: { name: [`^/${proxy}$`] } })).length).toBe(0);
+    expect((await docker.getContainer(squatters[0]!).inspect()).Config.Labels).toEqual({ 'io.sandboxshift.contract': '1' });
+  });
 });

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { poolStart } from '../../../src/plan/egress.js';
 import { subnetAt } from '../../../src/model/egress.js';
-import { plan } from '../../../src/plan/index.js';
+import { plan, planDestroy } from '../../../src/plan/index.js';
 import { planToJson, renderText } from '../../../src/render/index.js';
 import type { ObservedProxy } from '../../../src/model/observed.js';
 import { applied, desiredOf, env, observedOf } from './fixtures.js';
@@ -160,6 +160,14 @@ describe('allow-list reloads in place', () => {
         message: `the allow list egress proxy ss.demo.a.egress enforces is unknown: ${unknown} (policy reloaded in place)`,
       },
     ]);
+  });
+});
+
+describe('destroy and egress-policy records', () => {
+  it('clears the records a proxy removed by hand left behind', () => {
+    const d = desiredOf([env('a', allow('pypi.org'))]);
+    const p = planDestroy(d, { ...observedOf([]), egressPolicyRecords: new Set(['a']) });
+    expect(p.changes.map((c) => [c.address, c.steps])).toEqual([['environment.a', ['remove-proxy']]]);
   });
 });
 
