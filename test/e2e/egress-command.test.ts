@@ -34,6 +34,9 @@ describe('egress ENV', () => {
 
   beforeAll(async () => {
     p = testProject('egresscmd', YAML);
+    // The plan says how the allow list will be enforced on this engine (Debian's 20.10: no isolated gateway mode).
+    const planned = await p.run(['plan']);
+    expect(planned.stdout).toMatch(/enforced: {2}internal network \(no route out\), no host address on it \(bridge option inhibit_ipv4\), only way out the proxy at 10\.213\.\d+\.\d+:3128\n/);
     const r = await p.run(['apply', '--auto-approve']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     proxyIp = (await dockerCli(['inspect', '-f', `{{(index .NetworkSettings.Networks "${inheritNet()}").IPAddress}}`, proxy()])).trim();
