@@ -741,6 +741,24 @@ const systemResolver = async (name) => {
 		verbatim: true
 	})).map((answer) => answer.address);
 };
+function cachingResolver(resolve, ttlMs, maxNames = 1024) {
+	const cache = new Map();
+	return (name) => {
+		const now = Date.now();
+		const hit = cache.get(name);
+		if (hit && now - hit.at < ttlMs) return hit.answers;
+		if (cache.size >= maxNames) cache.clear();
+		const answers = resolve(name);
+		cache.set(name, {
+			at: now,
+			answers
+		});
+		answers.catch(() => {
+			if (cache.get(name)?.answers === answers) cache.delete(name);
+		});
+		return answers;
+	};
+}
 var TimeoutError = class extends Error {};
 async function withTimeout(work, ms, what) {
 	let timer;
@@ -970,6 +988,7 @@ async function handleConnect(ctx, req, client, head) {
 		closeBoth();
 		return;
 	}
+	client.setNoDelay?.(true);
 	client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
 	let first = head;
 	if (target.port !== PLAIN_HTTP_PORT) {
@@ -1228,13 +1247,14 @@ function respond(res, status, body, headers = {}) {
 	res.end(body);
 }
 // src/egress/proxy.ts
+const DNS_CACHE_MS = 5e3;
 function createEgressProxy(options) {
 	let policy = options.policy;
 	const connections = new ConnectionRegistry(options.events);
 	const events = options.events;
 	const ctx = {
 		policy: () => policy,
-		resolve: options.resolve ?? systemResolver,
+		resolve: options.resolve ?? cachingResolver(systemResolver, DNS_CACHE_MS),
 		connect: options.connect ?? tcpConnector,
 		connectTimeoutMs: options.connectTimeoutMs,
 		helloTimeoutMs: options.helloTimeoutMs ?? 1e4,

@@ -60,6 +60,8 @@ export async function handleConnect(ctx: ProxyContext, req: IncomingMessage, cli
     return;
   }
 
+  // Small writes (the 200, handshake records) go out at once both ways; upstream is set on connect.
+  (client as Partial<Socket>).setNoDelay?.(true);
   client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
   let first = head;
   if (target.port !== PLAIN_HTTP_PORT) {

@@ -12,12 +12,12 @@ import { hostText } from './host-name.js';
 import { clip, errorMessage } from './log-lines.js';
 import type { EgressPolicy } from './policy.js';
 import { clientOf, publicMessage, record, refuseSocket, type ProxyContext } from './proxy-context.js';
-import { systemResolver, type Resolver } from './resolver.js';
+import { cachingResolver, systemResolver, type Resolver } from './resolver.js';
 import { tcpConnector, type Connector } from './upstream.js';
 
 export interface EgressProxyOptions {
   policy: EgressPolicy;
-  /** Defaults to the system resolver (dns.promises.lookup, all addresses). */
+  /** Defaults to the system resolver (dns.promises.lookup, all addresses), answers kept 5 s. */
   resolve?: Resolver;
   /** Defaults to a TCP connection to the checked address. */
   connect?: Connector;
@@ -52,13 +52,16 @@ export interface EgressProxy extends Server {
   shutdown(): Promise<void>;
 }
 
+/** How long a name's addresses are reused: long enough for a burst of connections, short for DNS changes. */
+const DNS_CACHE_MS = 5000;
+
 export function createEgressProxy(options: EgressProxyOptions): EgressProxy {
   let policy = options.policy;
   const connections = new ConnectionRegistry(options.events);
   const events = options.events;
   const ctx: ProxyContext = {
     policy: () => policy,
-    resolve: options.resolve ?? systemResolver,
+    resolve: options.resolve ?? cachingResolver(systemResolver, DNS_CACHE_MS),
     connect: options.connect ?? tcpConnector,
     connectTimeoutMs: options.connectTimeoutMs,
     helloTimeoutMs: options.helloTimeoutMs ?? 10_000,
