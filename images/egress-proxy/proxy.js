@@ -1375,12 +1375,12 @@ var LiveStats = class {
 		this.lastActivity = Date.now();
 		this.onChange();
 	}
-	opened(_connection) {
+	opened() {
 		this.open++;
 		this.connectionsTotal++;
 		this.onChange();
 	}
-	closed(_connection) {
+	closed() {
 		this.open--;
 		this.onChange();
 	}

@@ -4,7 +4,7 @@
 // here runs on the data path but adding to counters.
 
 import { rename, writeFile } from 'node:fs/promises';
-import type { ConnectionEvents, OpenConnection } from './connections.js';
+import type { ConnectionEvents } from './connections.js';
 import { errorMessage, eventLine } from './log-lines.js';
 
 export const DEFAULT_STATS_PATH = '/var/lib/sandboxshift-egress/stats.json';
@@ -60,13 +60,13 @@ export class LiveStats implements ConnectionEvents {
     this.onChange();
   }
 
-  opened(_connection: OpenConnection): void {
+  opened(): void {
     this.open++;
     this.connectionsTotal++;
     this.onChange();
   }
 
-  closed(_connection: OpenConnection): void {
+  closed(): void {
     this.open--;
     this.onChange();
   }
