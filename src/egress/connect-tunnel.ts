@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { readClientHello } from './client-hello-reader.js';
+import { refusalUnder } from './connections.js';
 import { checkDestination } from './destination.js';
 import { hostText, normalizeHost, parseAuthority, sameHost, type Host } from './host-name.js';
 import { clip, errorMessage, type Decision } from './log-lines.js';
@@ -59,6 +60,8 @@ export async function handleConnect(ctx: ProxyContext, req: IncomingMessage, cli
     return;
   }
 
+  // Small writes (the 200, handshake records) go out at once both ways; upstream is set on connect.
+  (client as Partial<Socket>).setNoDelay?.(true);
   client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
   let first = head;
   if (target.port !== PLAIN_HTTP_PORT) {
@@ -77,8 +80,31 @@ export async function handleConnect(ctx: ProxyContext, req: IncomingMessage, cli
     return;
   }
 
+  // The policy may have been reloaded while this tunnel connected and waited for its ClientHello.
+  const reached = { host: check.host, port: target.port, address };
+  const now = ctx.policy();
+  const refused = now === policy ? null : refusalUnder(now, reached);
+  if (refused !== null) {
+    record(ctx, deny(`closed on policy reload: ${refused}`));
+    closeBoth();
+    return;
+  }
+
   record(ctx, { ...shown, decision: 'allow', rule: check.rule, reason: `${check.reason}; connected to ${address}`, resolved: check.resolved });
-  if (first.length > 0) upstream.write(first);
+  const traffic = ctx.connections.add({ client: base.client, method: 'CONNECT', ...reached, rule: check.rule }, closeBoth);
+  if (first.length > 0) {
+    traffic.up(first.length);
+    upstream.write(first);
+  }
+  // Counting is all the per-chunk work there is; the bytes themselves go through pipe().
+  client.on('data', (chunk: Buffer) => traffic.up(chunk.length));
+  upstream.on('data', (chunk: Buffer) => traffic.down(chunk.length));
+  let open = 2;
+  const closed = () => {
+    if (--open === 0) traffic.release();
+  };
+  client.once('close', closed);
+  upstream.once('close', closed);
   joinHalves(client, upstream);
 }
 
