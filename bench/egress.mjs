@@ -74,7 +74,11 @@ const get = (path) => new Promise((resolve, reject) => {
   const small = [];
   for (let i = 0; i < 50; i++) small.push((await get('/small')).ms);
   small.sort((a, b) => a - b);
-  const big = await get('/big');
+  // Three 64 MiB downloads, the middle one by speed: one download is too short to stand alone.
+  const bigs = [];
+  for (let i = 0; i < 3; i++) bigs.push(await get('/big'));
+  bigs.sort((a, b) => a.ms - b.ms);
+  const big = bigs[1];
   console.log(JSON.stringify({ mode, small_median_ms: small[25], big_ms: big.ms, big_bytes: big.bytes, big_mib_s: big.bytes / 1048576 / (big.ms / 1000), status: big.status }));
 })().catch((e) => { console.error(e.message); process.exit(1); });
 `;

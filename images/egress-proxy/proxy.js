@@ -1035,17 +1035,15 @@ async function handleConnect(ctx, req, client, head) {
 		traffic.up(first.length);
 		upstream.write(first);
 	}
-	client.on("data", (chunk) => traffic.up(chunk.length));
-	upstream.on("data", (chunk) => traffic.down(chunk.length));
 	let open = 2;
 	const closed = () => {
 		if (--open === 0) traffic.release();
 	};
 	client.once("close", closed);
 	upstream.once("close", closed);
-	joinHalves(client, upstream);
+	joinHalves(client, upstream, traffic);
 }
-function joinHalves(client, upstream) {
+function joinHalves(client, upstream, traffic) {
 	client.allowHalfOpen = true;
 	upstream.allowHalfOpen = true;
 	const follow = (closed, other) => {
@@ -1055,8 +1053,21 @@ function joinHalves(client, upstream) {
 	};
 	follow(client, upstream);
 	follow(upstream, client);
-	client.pipe(upstream);
-	upstream.pipe(client);
+	forward(client, upstream, (n) => traffic.up(n));
+	forward(upstream, client, (n) => traffic.down(n));
+}
+function forward(from, to, count) {
+	const resume = () => from.resume();
+	from.on("data", (chunk) => {
+		count(chunk.length);
+		if (!to.write(chunk) && to.writableLength >= 1048576) {
+			from.pause();
+			to.once("drain", resume);
+		}
+	});
+	if (from.readableEnded) to.end();
+	else from.once("end", () => to.end());
+	from.resume();
 }
 function serverNameProblem(serverName, host) {
 	if (serverName === null) return host.kind === "ip" ? null : `ClientHello has no server name (SNI); ${hostText(host)} requires one`;

@@ -96,16 +96,13 @@ export async function handleConnect(ctx: ProxyContext, req: IncomingMessage, cli
     traffic.up(first.length);
     upstream.write(first);
   }
-  // Counting is all the per-chunk work there is; the bytes themselves go through pipe().
-  client.on('data', (chunk: Buffer) => traffic.up(chunk.length));
-  upstream.on('data', (chunk: Buffer) => traffic.down(chunk.length));
   let open = 2;
   const closed = () => {
     if (--open === 0) traffic.release();
   };
   client.once('close', closed);
   upstream.once('close', closed);
-  joinHalves(client, upstream);
+  joinHalves(client, upstream, traffic);
 }
 
 /**
@@ -115,7 +112,7 @@ export async function handleConnect(ctx: ProxyContext, req: IncomingMessage, cli
  * its writes and is left to flush; one that closes any other way (reset, error, shutdown) takes
  * the other down with it.
  */
-function joinHalves(client: Duplex, upstream: Duplex): void {
+function joinHalves(client: Duplex, upstream: Duplex, traffic: { up(bytes: number): void; down(bytes: number): void }): void {
   client.allowHalfOpen = true;
   upstream.allowHalfOpen = true;
   const follow = (closed: Duplex, other: Duplex) => {
@@ -126,8 +123,32 @@ function joinHalves(client: Duplex, upstream: Duplex): void {
   };
   follow(client, upstream);
   follow(upstream, client);
-  client.pipe(upstream);
-  upstream.pipe(client);
+  forward(client, upstream, (n) => traffic.up(n));
+  forward(upstream, client, (n) => traffic.down(n));
+}
+
+/**
+ * How much may wait in a socket's send buffer before its source is paused. Node's default
+ * (16 KiB, what pipe() honours) is smaller than one 64 KiB read, so pipe() paused and resumed
+ * the source on nearly every chunk; a bulk download spent its time in that dance.
+ */
+export const FORWARD_BUFFER_BYTES = 1 << 20;
+
+/** Copies `from` into `to` with backpressure at FORWARD_BUFFER_BYTES, counting bytes; `from`'s end ends `to`'s writing side. */
+function forward(from: Duplex, to: Duplex, count: (bytes: number) => void): void {
+  const resume = () => from.resume();
+  from.on('data', (chunk: Buffer) => {
+    count(chunk.length);
+    if (!to.write(chunk) && to.writableLength >= FORWARD_BUFFER_BYTES) {
+      from.pause();
+      to.once('drain', resume);
+    }
+  });
+  // The ClientHello reader may have paused the source, or seen its end already (a request sent
+  // and half-closed in one go): as pipe() does, start it flowing and pass on an end already seen.
+  if (from.readableEnded) to.end();
+  else from.once('end', () => to.end());
+  from.resume();
 }
 
 /** Null when the ClientHello names the CONNECT host; otherwise why the tunnel is refused. */
