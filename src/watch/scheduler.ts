@@ -56,7 +56,12 @@ export class Coalescer {
     return this.current !== null;
   }
 
-  /** No more reconciles start; resolves when the one running (if any) has finished. */
+  /** Resolves once no reconcile runs and none is pending. */
+  async settled(): Promise<void> {
+    while (this.current) await this.current;
+  }
+
+  /** No more reconciles start (those pending are dropped); resolves when the one running (if any) has finished. */
   async close(): Promise<void> {
     this.closed = true;
     this.pending.clear();
