@@ -85,7 +85,7 @@ export class Watcher {
     const { log } = this.options;
     if (this.abort.signal.aborted) return;
     const trigger = [...new Set(hints.map((h) => h.kind))].join(',');
-    const detail = hints.flatMap((h) => (h.detail ? [h.detail] : [])).join(' ');
+    const detail = [...new Set(hints.flatMap((h) => (h.detail ? h.detail.split(',') : [])))].join(',');
     log.line('reconcile-start', `reconcile start trigger=${trigger}${detail ? ` (${detail})` : ''}`, { trigger, detail: detail || undefined });
     try {
       const loaded = await this.desired(hints);
@@ -142,6 +142,7 @@ export class Watcher {
 
   private async converge(loaded: Loaded): Promise<void> {
     const { log, engine } = this.options;
+    let reasons = new Map<string, string>();
     const outcome = await reconcileOnce(engine, loaded, {
       command: 'watch',
       parallelism: this.options.parallelism,
@@ -149,6 +150,7 @@ export class Watcher {
       select: (plan) => {
         const selection = selectChanges(plan, { allowMassDelete: this.options.allowMassDelete, backoff: this.failures, now: Date.now() });
         this.applying = new Set(selection.apply.map((c) => c.name));
+        reasons = new Map(selection.apply.map((c) => [c.address, c.reasons.map((r) => r.message).join('; ')]));
         return selection;
       },
       onLock: (lock) => {
@@ -156,7 +158,9 @@ export class Watcher {
       },
       onTakeover: (stale) => log.line('lock-takeover', `lock held by pid ${stale.pid} on this host, which is gone: taking it over`),
       onEvent: (e) => {
-        if (e.type === 'change-done') log.line('change-done', `applied ${e.address}: ${e.kind} in ${e.elapsedMs} ms`, { address: e.address, kind: e.kind, elapsedMs: e.elapsedMs });
+        if (e.type !== 'change-done') return;
+        const why = reasons.get(e.address);
+        log.line('change-done', `applied ${e.address}: ${e.kind}${why ? ` (${why})` : ''} in ${e.elapsedMs} ms`, { address: e.address, kind: e.kind, reason: why, elapsedMs: e.elapsedMs });
       },
     });
     this.applying = new Set();
