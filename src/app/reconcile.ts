@@ -15,14 +15,14 @@ export interface ReconcileOptions<S extends { apply: Change[] }> {
   command: string;
   parallelism: number;
   /** What to apply of the fresh plan (the rest is the caller's to report). */
-  select(plan: Plan): S;
+  select: (plan: Plan) => S;
   onEvent?: ApplyListener;
   /** Aborted: no further change starts; those in flight finish, then the lock is given back. */
   signal?: AbortSignal;
   /** Told when the lock is taken (the lock) and given back (null), so a runner can release it on a forced exit. */
-  onLock?(lock: HeldLock | null): void;
+  onLock?: (lock: HeldLock | null) => void;
   /** A stale lock of this host (its holder gone) is about to be taken over. */
-  onTakeover?(stale: LockInfo): void;
+  onTakeover?: (stale: LockInfo) => void;
 }
 
 export type ReconcileOutcome<S> = { status: 'locked'; holder: LockInfo | null } | { status: 'reconciled'; plan: Plan; selection: S; result: ApplyResult | null; elapsedMs: number };
