@@ -218,6 +218,36 @@ describe('watch: a lock held by another run (--log-format json)', () => {
   });
 });
 
+describe('watch: a failing environment', () => {
+  let p: TestProject;
+  let w: WatchProcess;
+  let blocker: string;
+  beforeAll(async () => {
+    p = testProject('watchfail', busyboxConfig(envs('a', 'b')));
+    // A container that is not ours holds b's name: creating b fails until it is gone.
+    blocker = (await dockerCli(['create', '--name', containerOf(p.name, 'b'), 'sandboxshift/busybox:test', 'true'])).trim();
+    w = new WatchProcess(p, []);
+  });
+  afterAll(async () => {
+    if (w?.running) await w.stop();
+    await dockerCli(['rm', '-f', blocker]).catch(() => undefined);
+    await p?.cleanup();
+  });
+
+  it('is retried with a doubling delay without holding up the others, and converges once fixed', async () => {
+    const first = await w.waitFor(/failed: environment\.b at create-container: .*already in use.*; retry in 1s$/);
+    expect(w.lines.slice(0, first + 2).some((l) => /applied environment\.a: create \(new environment\)/.test(l))).toBe(true);
+    expect(await containerState(p.name, 'a')).toBe('running');
+    const second = await w.waitFor(/failed: environment\.b at create-container: .*; retry in 2s$/, first + 1);
+    expect(w.lines.slice(first, second).join('\n')).toMatch(/reconcile start trigger=retry$/m);
+    // No hot loop: one reconcile per retry.
+    expect(w.lines.filter((l) => l.includes('reconcile start')).length).toBe(2);
+    await dockerCli(['rm', '-f', blocker]);
+    await w.waitFor(/applied environment\.b: create \(new environment\) in \d+ ms$/, second, 10_000);
+    expect(await containerState(p.name, 'b')).toBe('running');
+  });
+});
+
 describe('watch: a config that deletes most environments', () => {
   let p: TestProject;
   let w: WatchProcess;
