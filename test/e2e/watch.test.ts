@@ -1,11 +1,13 @@
 // `sandboxshift watch` on the real engine: the built CLI runs as a child process per describe;
 // its stdout lines are what a person (or, with --log-format json, a machine) reads.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireLock, type HeldLock } from '../../src/engine/lock.js';
-import { busyboxConfig, CLI, containerOf, containerState, docker, dockerCli, testProject, type TestProject } from './harness.js';
+import { busyboxConfig, CLI, containerOf, containerState, docker, dockerCli, execIn, testProject, type TestProject } from './harness.js';
 
 class WatchProcess {
   readonly lines: string[] = [];
@@ -154,6 +156,30 @@ describe('watch: config edits, invalid edits, drift and SIGTERM', () => {
     expect(w.lines.at(-1)).toMatch(/ stopped$/);
     expect(await lockPresent(p.name)).toBe(false);
     expect(w.stderr).toBe('');
+  });
+});
+
+describe('watch: a file the config reads (a secret fromFile)', () => {
+  let p: TestProject;
+  let w: WatchProcess;
+  beforeAll(async () => {
+    p = testProject('watchsecret', busyboxConfig('  a: { secrets: { token: { fromFile: ./token.txt } } }\n'));
+    writeFileSync(join(p.dir, 'token.txt'), 'first-secret-value');
+    w = new WatchProcess(p, []);
+    await w.waitFor(/applied 1 change in \d+ ms$/);
+  });
+  afterAll(async () => {
+    if (w?.running) await w.stop();
+    await p?.cleanup();
+  });
+
+  it('an edited secret file is a trigger; the value never shows', async () => {
+    const m = w.mark();
+    writeFileSync(join(p.dir, 'token.txt'), 'second-secret-value');
+    await w.waitFor(/reconcile start trigger=config \(token\.txt\)$/, m);
+    await w.waitFor(/applied environment\.a: replace \(secret token changed \(value hidden\)\) in \d+ ms$/, m);
+    expect(await execIn(containerOf(p.name, 'a'), ['cat', '/run/secrets/token'])).toBe('second-secret-value');
+    expect(w.lines.filter((l) => l.includes('secret-value'))).toEqual([]);
   });
 });
 
