@@ -306,3 +306,45 @@ describe('watch: a config that deletes most environments', () => {
     expect(await containerState(p.name, 'a')).toBe('running');
   });
 });
+
+describe('watch: started on an invalid config', () => {
+  let p: TestProject;
+  let w: WatchProcess;
+  beforeAll(() => {
+    p = testProject('watchbad', busyboxConfig('  a: { resources: { memory: lots } }\n'));
+    w = new WatchProcess(p, []);
+  });
+  afterAll(async () => {
+    if (w?.running) await w.stop();
+    await p?.cleanup();
+  });
+
+  it('reports it, does nothing, keeps running, and converges on the first valid edit', async () => {
+    const i = await w.waitFor(`invalid config: ${p.file}:10:`);
+    expect(w.lines[i]).toContain('(at environments.a.resources.memory)');
+    await w.waitFor('no valid config yet: nothing is reconciled until the config is valid', i);
+    expect(w.running).toBe(true);
+    expect(await containerState(p.name, 'a')).toBeNull();
+    const m = w.mark();
+    p.write(busyboxConfig(envs('a')));
+    await w.waitFor(/applied 1 change in \d+ ms$/, m);
+    expect(await containerState(p.name, 'a')).toBe('running');
+  });
+});
+
+describe('watch: flags', () => {
+  it('refuses an unknown log format and a resync that is not a duration, with what to write instead', async () => {
+    const p = testProject('watchflags', busyboxConfig(envs('a')));
+    try {
+      const format = await p.run(['watch', '--log-format', 'xml']);
+      expect(format.code).toBe(1);
+      expect(format.stderr).toBe("error: watch: --log-format must be 'text' or 'json', got 'xml'\n  hint: use --log-format json for one JSON object per line\n");
+      const resync = await p.run(['watch', '--resync', 'often']);
+      expect(resync.code).toBe(1);
+      expect(resync.stderr).toBe("error: watch: --resync must be a duration of at least 1s, got 'often'\n  hint: e.g. --resync 5m or --resync 30s\n");
+      expect(await containerState(p.name, 'a')).toBeNull();
+    } finally {
+      await p.cleanup();
+    }
+  });
+});
