@@ -36,6 +36,11 @@ export class Backoff {
     this.entries.delete(key);
   }
 
+  /** Forgets every key (e.g. a new config: each change gets a fresh first try). */
+  reset(): void {
+    this.entries.clear();
+  }
+
   failures(key: string): number {
     return this.entries.get(key)?.failures ?? 0;
   }

@@ -120,7 +120,11 @@ export class Watcher {
     this.lastInvalid = null;
     const text = loaded.config.source;
     if (text !== this.lastGoodText) {
-      if (this.lastGoodText !== null) log.line('config', `config loaded: ${Object.keys(loaded.config.environments).length} environments (project ${loaded.desired.project})`);
+      if (this.lastGoodText !== null) {
+        log.line('config', `config loaded: ${Object.keys(loaded.config.environments).length} environments (project ${loaded.desired.project})`);
+        // An edit may be the fix: what failed before is tried again now, not after its backoff.
+        this.failures.reset();
+      }
       this.lastGoodText = text;
     }
     this.lastGood = loaded;

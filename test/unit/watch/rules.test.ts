@@ -29,6 +29,9 @@ describe('Backoff', () => {
     expect(delays).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 64_000, 128_000, 256_000, 300_000, 300_000, 300_000]);
     b.succeed('environment.a');
     expect(b.fail('environment.a', 0)).toBe(1_000);
+    b.fail('environment.b', 0);
+    b.reset();
+    expect([b.waiting('environment.a', 1), b.waiting('environment.b', 1)]).toEqual([false, false]);
   });
 
   it('says who waits and until when, per key', () => {
