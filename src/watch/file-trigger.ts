@@ -3,7 +3,7 @@
 import { relative } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Loaded } from '../app/pipeline.js';
-import { resolveHostPath } from '../config/build-config.js';
+import { resolveHostPath } from '../config/index.js';
 import { Debouncer } from './scheduler.js';
 import type { Trigger, TriggerSink } from './trigger.js';
 

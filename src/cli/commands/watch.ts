@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import { DiagnosticsError, errorDiag } from '../../diagnostics.js';
 import { connectEngine } from '../../engine/client.js';
-import { parseDuration } from '../../config/units.js';
+import { parseDuration } from '../../config/index.js';
 import { EngineEventsTrigger, FileTrigger, ResyncTrigger, Watcher, watchLog, type LogFormat } from '../../watch/index.js';
 import { configPath, parse, positiveInt } from '../args.js';
 import { EXIT_OK, type Io } from '../io.js';
