@@ -1,13 +1,17 @@
 // Egress and runtime figures (npm run bench runs this after the core figures):
 //  - proxy overhead: a 64 MiB HTTPS download and 50 small HTTPS requests, direct versus
 //    tunnelled through an environment's egress proxy (CONNECT, SNI checked), from a client on
-//    the same engine (all traffic local; a throwaway certificate made by openssl);
+//    the same engine (all traffic local; a throwaway certificate made by openssl); repeated
+//    BENCH_EGRESS_RUNS times (default 5), reported per run and as median/min/max;
+//  - policy reload: 8 slow downloads through the proxy while its policy is rewritten and SIGHUP
+//    sent 5 times (the downloaded host stays allowed): `dropped` must be 0;
 //  - sandbox create time under runc versus runsc (whole-process apply of 8 environments).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
+import { pack } from 'tar-stream';
 import { createFakeInternet } from '../test/support/fake-internet.mjs';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
@@ -29,10 +33,11 @@ function project(name, yaml) {
 }
 
 // Runs inside a container from the proxy image (it has Node): times HTTPS requests, either
-// straight to the server or tunnelled through the proxy with CONNECT, and prints JSON.
+// straight to the server or tunnelled through the proxy with CONNECT, and prints JSON. Mode
+// `reload` starts K slow downloads through the proxy at once and reports how many arrived whole.
 const CLIENT = `
 const https = require('https'), http = require('http');
-const [mode, server, proxy, host] = process.argv.slice(1);
+const [mode, server, proxy, host, count] = process.argv.slice(1);
 const tunnel = () => new Promise((resolve, reject) => {
   http.request({ host: proxy, port: 3128, method: 'CONNECT', path: host + ':443' })
     .on('connect', (res, socket) => (res.statusCode === 200 ? resolve(socket) : reject(new Error('CONNECT ' + res.statusCode))))
@@ -50,32 +55,122 @@ const get = (path) => new Promise((resolve, reject) => {
     ? { ...base, host: server, port: 443 }
     : { ...base, agent: new TunnelAgent() };
   const t0 = process.hrtime.bigint();
-  https.get(opts, (res) => { let n = 0; res.on('data', (c) => n += c.length); res.on('end', () => resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, bytes: n, status: res.statusCode })); }).on('error', reject);
+  https.get(opts, (res) => {
+    let n = 0;
+    const done = (whole) => resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, bytes: n, status: res.statusCode, whole });
+    res.on('data', (c) => n += c.length);
+    res.on('end', () => done(res.complete));
+    res.on('error', () => done(false));
+    res.on('aborted', () => done(false));
+  }).on('error', reject);
 });
 (async () => {
+  if (mode === 'reload') {
+    const results = await Promise.all(Array.from({ length: Number(count) }, () => get('/slow').catch((e) => ({ error: e.message }))));
+    console.log(JSON.stringify({ mode, results }));
+    return;
+  }
   await get('/small');
   const small = [];
   for (let i = 0; i < 50; i++) small.push((await get('/small')).ms);
   small.sort((a, b) => a - b);
-  const big = await get('/big');
+  // Three 64 MiB downloads, the middle one by speed: one download is too short to stand alone.
+  const bigs = [];
+  for (let i = 0; i < 3; i++) bigs.push(await get('/big'));
+  bigs.sort((a, b) => a.ms - b.ms);
+  const big = bigs[1];
   console.log(JSON.stringify({ mode, small_median_ms: small[25], big_ms: big.ms, big_bytes: big.bytes, big_mib_s: big.bytes / 1048576 / (big.ms / 1000), status: big.status }));
 })().catch((e) => { console.error(e.message); process.exit(1); });
 `;
 
-async function run(image, cmd, networks) {
+// The file server: /big is 64 MiB at once, /slow is SLOW_BYTES sent a piece at a time over about
+// 4 s (long enough for several policy reloads to happen during it), anything else is 'ok'.
+const SLOW_BYTES = 8 * 1048576;
+const SERVER = `
+const big = Buffer.alloc(64 * 1048576), piece = Buffer.alloc(${SLOW_BYTES} / 32);
+require('https').createServer({ key: process.env.KEY, cert: process.env.CERT }, (q, r) => {
+  if (q.url === '/big') return r.end(big);
+  if (q.url !== '/slow') return r.end('ok');
+  r.writeHead(200, { 'content-length': ${SLOW_BYTES} });
+  let sent = 0;
+  const tick = setInterval(() => { r.write(piece); if (++sent === 32) { clearInterval(tick); r.end(); } }, 125);
+  r.on('close', () => clearInterval(tick));
+}).listen(443);
+`;
+
+/** Starts a bench client container; `done` resolves with its JSON line. */
+async function startClient(image, cmd, networks) {
   const [first, ...rest] = networks;
   const c = await docker.createContainer({ Image: image, Entrypoint: ['node', '-e', CLIENT], Cmd: cmd, User: '65532', HostConfig: { NetworkMode: first } });
   for (const n of rest) await docker.getNetwork(n).connect({ Container: c.id });
   await c.start();
-  await c.wait();
-  const logs = (await c.logs({ stdout: true, stderr: true })).toString('utf8').replace(/[\x00-\x08]/g, '');
-  await c.remove({ force: true });
-  const line = logs.split('\n').find((l) => l.includes('{"mode"'));
-  if (!line) throw new Error(`bench client failed (${cmd.join(' ')} on ${networks.join(',')}): ${logs}`);
-  return JSON.parse(line.slice(line.indexOf('{')));
+  const done = (async () => {
+    await c.wait();
+    const logs = (await c.logs({ stdout: true, stderr: true })).toString('utf8').replace(/[\x00-\x08]/g, '');
+    await c.remove({ force: true });
+    const line = logs.split('\n').find((l) => l.includes('{"mode"'));
+    if (!line) throw new Error(`bench client failed (${cmd.join(' ')} on ${networks.join(',')}): ${logs}`);
+    return JSON.parse(line.slice(line.indexOf('{')));
+  })();
+  return { done };
 }
 
-export async function benchEgress() {
+const run = async (image, cmd, networks) => (await startClient(image, cmd, networks)).done;
+
+/** median, min and max of a list of numbers. */
+function spread(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return { median: +median.toFixed(3), min: +sorted[0].toFixed(3), max: +sorted[sorted.length - 1].toFixed(3) };
+}
+
+async function policyArchive(allow) {
+  const p = pack();
+  const body = Buffer.from(`${JSON.stringify({ allow }, null, 2)}\n`);
+  p.entry({ name: 'etc/sandboxshift/', type: 'directory', mode: 0o755, uid: 0, gid: 0 });
+  p.entry({ name: 'etc/sandboxshift/egress.json', mode: 0o444, uid: 0, gid: 0, size: body.length }, body);
+  p.finalize();
+  const chunks = [];
+  for await (const c of p) chunks.push(c);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * K slow downloads through the proxy while its policy file is rewritten (the allowed host kept,
+ * another entry added and removed, so the hash changes) and SIGHUP sent `reloads` times. Every
+ * download must arrive whole: `dropped` counts the ones that did not.
+ */
+async function benchReload(image, proxyName, proxyIp, serverIp, network, { downloads = 8, reloads = 5 } = {}) {
+  const proxy = docker.getContainer(proxyName);
+  const since = Math.floor(Date.now() / 1000) - 1;
+  const client = await startClient(image, ['reload', serverIp, proxyIp, 'files.bench.test', String(downloads)], [network]);
+  await new Promise((r) => setTimeout(r, 800));
+  for (let i = 0; i < reloads; i++) {
+    const allow = i % 2 === 0 ? ['files.bench.test', `extra-${i}.bench.test`] : ['files.bench.test'];
+    await proxy.putArchive(await policyArchive(allow), { path: '/' });
+    await proxy.kill({ signal: 'SIGHUP' });
+    await new Promise((r) => setTimeout(r, 400));
+  }
+  const { results } = await client.done;
+  const whole = results.filter((r) => r.whole && r.bytes === SLOW_BYTES).length;
+  const logs = (await proxy.logs({ stdout: true, stderr: true, since })).toString('utf8');
+  const reloadLines = logs
+    .split('\n')
+    .map((l) => l.slice(l.indexOf('{')))
+    .filter((l) => l.includes('"event":"policy"') && !l.includes('"trigger":"start"'))
+    .map((l) => JSON.parse(l));
+  await proxy.putArchive(await policyArchive(['files.bench.test']), { path: '/' });
+  await proxy.kill({ signal: 'SIGHUP' });
+  return {
+    downloads,
+    reloads,
+    dropped: downloads - whole,
+    policy_lines: reloadLines.map((l) => ({ trigger: l.trigger, kept: l.kept, closed: l.closed })),
+  };
+}
+
+export async function benchEgress({ runs = Number(process.env.BENCH_EGRESS_RUNS ?? 5) } = {}) {
   const name = 'bench-egress';
   const inet = 'ss-bench-inet';
   const dir = project(
@@ -89,12 +184,11 @@ export async function benchEgress() {
   const [key, cert] = ['k', 'c'].map((f) => readFileSync(join(tlsDir, f), 'utf8'));
   rmSync(tlsDir, { recursive: true, force: true });
   const proxyImage = (await docker.getContainer(`ss.${name}.agent.egress`).inspect()).Config.Image;
-  const big = 'Buffer.alloc(64 * 1048576)';
   const server = await docker.createContainer({
     name: 'ss-bench-files',
     Image: proxyImage,
     User: '0',
-    Entrypoint: ['node', '-e', `const b = ${big}; require('https').createServer({ key: process.env.KEY, cert: process.env.CERT }, (q, r) => r.end(q.url === '/big' ? b : 'ok')).listen(443)`],
+    Entrypoint: ['node', '-e', SERVER],
     Env: [`KEY=${key}`, `CERT=${cert}`],
     HostConfig: { NetworkMode: inet },
     NetworkingConfig: { EndpointsConfig: { [inet]: { Aliases: ['files.bench.test'] } } },
@@ -103,19 +197,31 @@ export async function benchEgress() {
     await server.start();
     await new Promise((r) => setTimeout(r, 2000));
     const proxyName = `ss.${name}.agent.egress`;
+    const network = `ss.${name}.agent.net`;
     const proxyInfo = await docker.getContainer(proxyName).inspect();
     await docker.getNetwork(inet).connect({ Container: proxyName });
-    const proxyIp = proxyInfo.NetworkSettings.Networks[`ss.${name}.agent.net`].IPAddress;
+    const proxyIp = proxyInfo.NetworkSettings.Networks[network].IPAddress;
     const serverIp = (await server.inspect()).NetworkSettings.Networks[inet].IPAddress;
     const image = proxyImage;
     if (!serverIp) throw new Error(`bench file server has no address: ${JSON.stringify((await server.inspect()).State)}`);
-    const direct = await run(image, ['direct', serverIp, proxyIp, 'files.bench.test'], [inet]);
-    const proxied = await run(image, ['proxy', serverIp, proxyIp, 'files.bench.test'], [`ss.${name}.agent.net`]);
+    const perRun = [];
+    for (let i = 0; i < runs; i++) {
+      const direct = await run(image, ['direct', serverIp, proxyIp, 'files.bench.test'], [inet]);
+      const proxied = await run(image, ['proxy', serverIp, proxyIp, 'files.bench.test'], [network]);
+      perRun.push({
+        direct_mib_s: +direct.big_mib_s.toFixed(1),
+        proxied_mib_s: +proxied.big_mib_s.toFixed(1),
+        throughput_ratio: +(proxied.big_mib_s / direct.big_mib_s).toFixed(3),
+        direct_small_ms: +direct.small_median_ms.toFixed(2),
+        proxied_small_ms: +proxied.small_median_ms.toFixed(2),
+        added_latency_ms: +(proxied.small_median_ms - direct.small_median_ms).toFixed(2),
+      });
+    }
     return {
-      direct,
-      proxied,
-      throughput_ratio: +(proxied.big_mib_s / direct.big_mib_s).toFixed(3),
-      added_latency_ms: +(proxied.small_median_ms - direct.small_median_ms).toFixed(2),
+      runs: perRun,
+      throughput_ratio: spread(perRun.map((r) => r.throughput_ratio)),
+      added_latency_ms: spread(perRun.map((r) => r.added_latency_ms)),
+      reload: await benchReload(image, proxyName, proxyIp, serverIp, network),
     };
   } finally {
     await server.remove({ force: true });
@@ -144,6 +250,8 @@ export async function benchRuntimes(count = 8) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  console.log('egress overhead', JSON.stringify(await benchEgress(), null, 2));
-  console.log('runc vs runsc create', JSON.stringify(await benchRuntimes(), null, 2));
+  // BENCH_ONLY=egress or =runtimes runs one section.
+  const only = process.env.BENCH_ONLY ?? 'egress,runtimes';
+  if (only.includes('egress')) console.log('egress overhead', JSON.stringify(await benchEgress(), null, 2));
+  if (only.includes('runtimes')) console.log('runc vs runsc create', JSON.stringify(await benchRuntimes(), null, 2));
 }

@@ -3,8 +3,10 @@
 import { connect, isIP } from "node:net";
 import { domainToASCII } from "node:url";
 import { readFileSync, unwatchFile, watchFile } from "node:fs";
+import { createHash } from "node:crypto";
 import { createServer, request } from "node:http";
 import { lookup } from "node:dns/promises";
+import { rename, writeFile } from "node:fs/promises";
 // src/egress/ip-address.ts
 const BITS = {
 	4: 32,
@@ -348,6 +350,9 @@ function exactRange(host) {
 	};
 }
 // src/egress/policy-file.ts
+function policyHash(allow) {
+	return `sha256:${createHash("sha256").update(JSON.stringify({ allow })).digest("hex")}`;
+}
 function loadPolicyFile(path) {
 	let data;
 	try {
@@ -365,7 +370,9 @@ function loadPolicyFile(path) {
 	};
 	return {
 		ok: true,
-		...parsePolicy(allow)
+		...parsePolicy(allow),
+		allow,
+		hash: policyHash(allow)
 	};
 }
 // src/egress/sni.ts
@@ -652,6 +659,81 @@ function range(text) {
 	if (!parsed) throw new Error(`bad built-in range ${text}`);
 	return parsed;
 }
+// src/egress/connections.ts
+function refusalUnder(policy, connection) {
+	const match = matchHost(policy, hostText(connection.host), connection.port);
+	if (!match.allowed) return match.reason;
+	const verdict = guardAddress(policy, connection.address);
+	if (!verdict.allowed) return connection.host.kind === "ip" ? verdict.reason : `${hostText(connection.host)} is connected to ${verdict.reason}`;
+	return null;
+}
+var ConnectionRegistry = class {
+	events;
+	open = new Map();
+	nextId = 1;
+	constructor(events) {
+		this.events = events;
+	}
+	get size() {
+		return this.open.size;
+	}
+	list() {
+		return [...this.open.values()].map((entry) => entry.connection);
+	}
+	add(fields, close) {
+		const connection = {
+			...fields,
+			id: this.nextId++,
+			startedAt: new Date(),
+			bytesUp: 0,
+			bytesDown: 0
+		};
+		this.open.set(connection.id, {
+			connection,
+			close
+		});
+		this.events?.opened(connection);
+		const events = this.events;
+		return {
+			up: (bytes) => {
+				connection.bytesUp += bytes;
+				events?.bytes(bytes, 0);
+			},
+			down: (bytes) => {
+				connection.bytesDown += bytes;
+				events?.bytes(0, bytes);
+			},
+			release: () => {
+				if (this.open.delete(connection.id)) events?.closed(connection);
+			}
+		};
+	}
+	enforce(policy) {
+		const closed = [];
+		for (const entry of [...this.open.values()]) {
+			const reason = refusalUnder(policy, entry.connection);
+			if (reason === null) continue;
+			closed.push({
+				connection: entry.connection,
+				reason
+			});
+			this.open.delete(entry.connection.id);
+			this.events?.closed(entry.connection);
+			entry.close();
+		}
+		return {
+			kept: this.open.size,
+			closed
+		};
+	}
+	closeAll() {
+		for (const entry of [...this.open.values()]) {
+			this.open.delete(entry.connection.id);
+			this.events?.closed(entry.connection);
+			entry.close();
+		}
+	}
+};
 // src/egress/resolver.ts
 const systemResolver = async (name) => {
 	return (await lookup(name, {
@@ -659,6 +741,24 @@ const systemResolver = async (name) => {
 		verbatim: true
 	})).map((answer) => answer.address);
 };
+function cachingResolver(resolve, ttlMs, maxNames = 1024) {
+	const cache = new Map();
+	return (name) => {
+		const now = Date.now();
+		const hit = cache.get(name);
+		if (hit && now - hit.at < ttlMs) return hit.answers;
+		if (cache.size >= maxNames) cache.clear();
+		const answers = resolve(name);
+		cache.set(name, {
+			at: now,
+			answers
+		});
+		answers.catch(() => {
+			if (cache.get(name)?.answers === answers) cache.delete(name);
+		});
+		return answers;
+	};
+}
 var TimeoutError = class extends Error {};
 async function withTimeout(work, ms, what) {
 	let timer;
@@ -749,6 +849,7 @@ async function checkDestination(policy, rawHost, port, resolve, timeoutMs) {
 // src/egress/proxy-context.ts
 function record(ctx, decision) {
 	ctx.log(decisionLine(decision));
+	ctx.decided?.(decision.decision);
 }
 function clientOf(req) {
 	const { remoteAddress, remotePort } = req.socket;
@@ -887,6 +988,7 @@ async function handleConnect(ctx, req, client, head) {
 		closeBoth();
 		return;
 	}
+	client.setNoDelay?.(true);
 	client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
 	let first = head;
 	if (target.port !== PLAIN_HTTP_PORT) {
@@ -904,6 +1006,18 @@ async function handleConnect(ctx, req, client, head) {
 		closeBoth();
 		return;
 	}
+	const reached = {
+		host: check.host,
+		port: target.port,
+		address
+	};
+	const now = ctx.policy();
+	const refused = now === policy ? null : refusalUnder(now, reached);
+	if (refused !== null) {
+		record(ctx, deny(`closed on policy reload: ${refused}`));
+		closeBoth();
+		return;
+	}
 	record(ctx, {
 		...shown,
 		decision: "allow",
@@ -911,10 +1025,25 @@ async function handleConnect(ctx, req, client, head) {
 		reason: `${check.reason}; connected to ${address}`,
 		resolved: check.resolved
 	});
-	if (first.length > 0) upstream.write(first);
-	joinHalves(client, upstream);
+	const traffic = ctx.connections.add({
+		client: base.client,
+		method: "CONNECT",
+		...reached,
+		rule: check.rule
+	}, closeBoth);
+	if (first.length > 0) {
+		traffic.up(first.length);
+		upstream.write(first);
+	}
+	let open = 2;
+	const closed = () => {
+		if (--open === 0) traffic.release();
+	};
+	client.once("close", closed);
+	upstream.once("close", closed);
+	joinHalves(client, upstream, traffic);
 }
-function joinHalves(client, upstream) {
+function joinHalves(client, upstream, traffic) {
 	client.allowHalfOpen = true;
 	upstream.allowHalfOpen = true;
 	const follow = (closed, other) => {
@@ -924,8 +1053,21 @@ function joinHalves(client, upstream) {
 	};
 	follow(client, upstream);
 	follow(upstream, client);
-	client.pipe(upstream);
-	upstream.pipe(client);
+	forward(client, upstream, (n) => traffic.up(n));
+	forward(upstream, client, (n) => traffic.down(n));
+}
+function forward(from, to, count) {
+	const resume = () => from.resume();
+	from.on("data", (chunk) => {
+		count(chunk.length);
+		if (!to.write(chunk) && to.writableLength >= 1048576) {
+			from.pause();
+			to.once("drain", resume);
+		}
+	});
+	if (from.readableEnded) to.end();
+	else from.once("end", () => to.end());
+	from.resume();
 }
 function serverNameProblem(serverName, host) {
 	if (serverName === null) return host.kind === "ip" ? null : `ClientHello has no server name (SNI); ${hostText(host)} requires one`;
@@ -1057,6 +1199,18 @@ async function handleForward(ctx, req, res) {
 		upstream.destroy();
 		return deny(400, `request could not be forwarded: ${errorMessage(error)}`);
 	}
+	const reached = {
+		host: check.host,
+		port: target.port,
+		address
+	};
+	const now = ctx.policy();
+	const refused = now === policy ? null : refusalUnder(now, reached);
+	if (refused !== null) {
+		outgoing.destroy();
+		upstream.destroy();
+		return deny(403, `closed on policy reload: ${refused}`);
+	}
 	record(ctx, {
 		...base,
 		host,
@@ -1066,8 +1220,20 @@ async function handleForward(ctx, req, res) {
 		reason: `${check.reason}; connected to ${address}`,
 		resolved: check.resolved
 	});
+	const traffic = ctx.connections.add({
+		client: base.client,
+		method: base.method,
+		...reached,
+		rule: check.rule
+	}, () => {
+		res.destroy();
+		upstream.destroy();
+	});
+	res.once("close", () => traffic.release());
+	req.on("data", (chunk) => traffic.up(chunk.length));
 	outgoing.on("response", (incoming) => {
 		res.writeHead(incoming.statusCode ?? 502, incoming.statusMessage, stripHopByHop(incoming.headers));
+		incoming.on("data", (chunk) => traffic.down(chunk.length));
 		incoming.pipe(res);
 		incoming.on("error", () => res.destroy());
 	});
@@ -1092,15 +1258,20 @@ function respond(res, status, body, headers = {}) {
 	res.end(body);
 }
 // src/egress/proxy.ts
+const DNS_CACHE_MS = 5e3;
 function createEgressProxy(options) {
 	let policy = options.policy;
+	const connections = new ConnectionRegistry(options.events);
+	const events = options.events;
 	const ctx = {
 		policy: () => policy,
-		resolve: options.resolve ?? systemResolver,
+		resolve: options.resolve ?? cachingResolver(systemResolver, DNS_CACHE_MS),
 		connect: options.connect ?? tcpConnector,
 		connectTimeoutMs: options.connectTimeoutMs,
 		helloTimeoutMs: options.helloTimeoutMs ?? 1e4,
-		log: options.log
+		log: options.log,
+		connections,
+		decided: events ? (decision) => events.decision(decision) : void 0
 	};
 	const server = createServer({ requireHostHeader: false });
 	server.httpAllowHalfOpen = true;
@@ -1161,15 +1332,125 @@ function createEgressProxy(options) {
 		refuseSocket(socket, 400, publicMessage(400, ""));
 	});
 	return Object.assign(server, {
+		openConnections: connections,
 		reload(next) {
 			policy = next;
+			const { kept, closed } = connections.enforce(next);
+			for (const { connection: c, reason } of closed) record(ctx, {
+				client: c.client,
+				method: c.method,
+				host: hostText(c.host),
+				port: c.port,
+				decision: "deny",
+				rule: c.rule,
+				reason: `closed on policy reload: ${reason}`
+			});
+			return {
+				kept,
+				closed: closed.length
+			};
 		},
 		currentPolicy: () => policy,
 		shutdown: () => new Promise((resolve) => {
 			server.close(() => resolve());
+			connections.closeAll();
 			for (const socket of sockets) socket.destroy();
 		})
 	});
+}
+const MIN_INTERVAL_MS = 1e3;
+var LiveStats = class {
+	startedAt = new Date();
+	policyHash;
+	open = 0;
+	connectionsTotal = 0;
+	requestsTotal = 0;
+	deniedTotal = 0;
+	bytesUp = 0;
+	bytesDown = 0;
+	lastActivity = null;
+	onChange = () => {};
+	constructor(policyHash) {
+		this.policyHash = policyHash;
+	}
+	subscribe(onChange) {
+		this.onChange = onChange;
+	}
+	policy(hash) {
+		this.policyHash = hash;
+		this.onChange();
+	}
+	decision(decision) {
+		this.requestsTotal++;
+		if (decision === "deny") this.deniedTotal++;
+		this.lastActivity = Date.now();
+		this.onChange();
+	}
+	opened() {
+		this.open++;
+		this.connectionsTotal++;
+		this.onChange();
+	}
+	closed() {
+		this.open--;
+		this.onChange();
+	}
+	bytes(up, down) {
+		this.bytesUp += up;
+		this.bytesDown += down;
+		this.lastActivity = Date.now();
+		this.onChange();
+	}
+	snapshot(now = new Date()) {
+		return {
+			format_version: "1",
+			ts: now.toISOString(),
+			started_at: this.startedAt.toISOString(),
+			policy_hash: this.policyHash,
+			open_connections: this.open,
+			connections_total: this.connectionsTotal,
+			requests_total: this.requestsTotal,
+			denied_total: this.deniedTotal,
+			bytes_up: this.bytesUp,
+			bytes_down: this.bytesDown,
+			last_activity: this.lastActivity === null ? null : new Date(this.lastActivity).toISOString()
+		};
+	}
+};
+function writeStatsFile(stats, path, log, minIntervalMs = MIN_INTERVAL_MS) {
+	let lastWrite = 0;
+	let timer;
+	let writing = Promise.resolve();
+	let failing = false;
+	let stopped = false;
+	const write = () => {
+		timer = void 0;
+		lastWrite = Date.now();
+		const temp = `${path}.${process.pid}.tmp`;
+		const body = `${JSON.stringify(stats.snapshot())}\n`;
+		writing = writing.then(() => writeFile(temp, body)).then(() => rename(temp, path)).then(() => {
+			failing = false;
+		}, (error) => {
+			if (!failing) log(eventLine("stats-error", {
+				path,
+				error: errorMessage(error)
+			}));
+			failing = true;
+		});
+	};
+	const schedule = () => {
+		if (timer !== void 0 || stopped) return;
+		timer = setTimeout(write, Math.max(0, lastWrite + minIntervalMs - Date.now()));
+		timer.unref();
+	};
+	stats.subscribe(schedule);
+	write();
+	return { async stop() {
+		stopped = true;
+		if (timer !== void 0) clearTimeout(timer);
+		write();
+		await writing;
+	} };
 }
 // src/egress/service.ts
 var PolicyStartError = class extends Error {};
@@ -1180,14 +1461,17 @@ async function startEgressService(options) {
 	log(eventLine("policy", {
 		trigger: "start",
 		path: policyPath,
+		hash: initial.hash,
 		rules: initial.policy.rules.map((rule) => rule.entry),
 		problems: initial.problems
 	}));
+	const stats = new LiveStats(initial.hash);
 	const proxy = createEgressProxy({
 		policy: initial.policy,
 		log,
 		connectTimeoutMs: options.connectTimeoutMs ?? 1e4,
-		resolve: options.resolve
+		resolve: options.resolve,
+		events: stats
 	});
 	await new Promise((resolve, reject) => {
 		proxy.once("error", reject);
@@ -1201,22 +1485,32 @@ async function startEgressService(options) {
 		host: options.host,
 		port
 	}));
+	const statsFile = options.statsPath === void 0 ? void 0 : writeStatsFile(stats, options.statsPath, log, options.statsIntervalMs);
 	const reloadPolicy = (trigger) => {
 		const loaded = loadPolicyFile(policyPath);
 		if (loaded.ok) {
-			proxy.reload(loaded.policy);
+			const { kept, closed } = proxy.reload(loaded.policy);
+			stats.policy(loaded.hash);
 			log(eventLine("policy", {
 				trigger,
 				path: policyPath,
+				hash: loaded.hash,
+				kept,
+				closed,
 				rules: loaded.policy.rules.map((rule) => rule.entry),
 				problems: loaded.problems
 			}));
 		} else {
-			proxy.reload(DENY_ALL);
+			const { kept, closed } = proxy.reload(DENY_ALL);
+			const hash = policyHash([]);
+			stats.policy(hash);
 			log(eventLine("policy-error", {
 				trigger,
 				error: loaded.error,
-				now: "denying everything"
+				now: "denying everything",
+				hash,
+				kept,
+				closed
 			}));
 		}
 	};
@@ -1231,10 +1525,12 @@ async function startEgressService(options) {
 	return {
 		proxy,
 		port,
+		stats,
 		reloadPolicy,
 		async stop() {
 			unwatchFile(policyPath, onChange);
 			await proxy.shutdown();
+			await statsFile?.stop();
 			log(eventLine("stopped"));
 		}
 	};
@@ -1255,12 +1551,15 @@ async function main() {
 		log(eventLine("fatal", { error: `SANDBOXSHIFT_EGRESS_PORT is not a port: ${portText}` }));
 		return 1;
 	}
+	const host = process.env.SANDBOXSHIFT_EGRESS_HOST ?? "0.0.0.0";
+	const statsPath = process.env.SANDBOXSHIFT_EGRESS_STATS ?? "/var/lib/sandboxshift-egress/stats.json";
 	const service = await startEgressService({
 		policyPath,
-		host: process.env.SANDBOXSHIFT_EGRESS_HOST ?? "0.0.0.0",
+		host,
 		port,
 		log,
-		watchIntervalMs: 500
+		watchIntervalMs: 500,
+		statsPath
 	});
 	process.on("SIGHUP", () => service.reloadPolicy("SIGHUP"));
 	const stop = (signal) => {

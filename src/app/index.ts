@@ -9,3 +9,4 @@ export { withLock, SIGNAL_EXIT_CODES, type StopSignal, type LockOptions } from '
 export { buildImages, type ImageBuildOutcome } from './images.js';
 export { diffRevisions, type RevisionDiff } from './diff.js';
 export { readPlanFile, writePlanFile } from './plan-file.js';
+export { reconcileOnce, type ReconcileOptions, type ReconcileOutcome } from './reconcile.js';

@@ -172,7 +172,12 @@ export async function checkImageContracts(engine: Engine, loaded: Loaded, plan: 
   return out;
 }
 
-export async function applyPlan(engine: Engine, loaded: Loaded, plan: Plan, options: { parallelism?: number; onEvent?: ApplyListener; stopGraceSeconds?: number } = {}): Promise<ApplyResult> {
+export async function applyPlan(
+  engine: Engine,
+  loaded: Loaded,
+  plan: Plan,
+  options: { parallelism?: number; onEvent?: ApplyListener; stopGraceSeconds?: number; signal?: AbortSignal } = {},
+): Promise<ApplyResult> {
   // The executor (and tar-stream, the seeding and build code) loads only when applying.
   const { executePlan } = await import('../apply/executor.js');
   return executePlan(plan, {
@@ -182,6 +187,7 @@ export async function applyPlan(engine: Engine, loaded: Loaded, plan: Plan, opti
     parallelism: options.parallelism ?? 10,
     onEvent: options.onEvent,
     stopGraceSeconds: options.stopGraceSeconds,
+    signal: options.signal,
   });
 }
 

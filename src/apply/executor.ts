@@ -22,6 +22,8 @@ export interface ExecutorContext {
   onEvent?: ApplyListener;
   /** Seconds a container gets between SIGTERM and SIGKILL when removed. */
   stopGraceSeconds?: number;
+  /** Once aborted, no further change starts (each is reported skipped); those running finish. */
+  signal?: AbortSignal;
 }
 
 export async function executePlan(plan: Plan, ctx: ExecutorContext): Promise<ApplyResult> {
@@ -50,6 +52,13 @@ export async function executePlan(plan: Plan, ctx: ExecutorContext): Promise<App
         if (failedDep) {
           state.set(c.address, 'failed');
           const because = `depends on ${failedDep}, which failed`;
+          result.skipped.push({ address: c.address, kind: c.kind, because });
+          emit({ type: 'change-skipped', address: c.address, kind: c.kind, because });
+          continue;
+        }
+        if (ctx.signal?.aborted) {
+          state.set(c.address, 'failed');
+          const because = 'not started: the run was stopped';
           result.skipped.push({ address: c.address, kind: c.kind, because });
           emit({ type: 'change-skipped', address: c.address, kind: c.kind, because });
           continue;

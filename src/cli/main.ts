@@ -20,6 +20,7 @@ Commands:
   logs       an environment's output, or its egress decisions (logs ENV --egress)
   egress     what an environment may reach: allow list, mechanism, policy hash, decisions
   unlock     remove a stale apply lock
+  watch      keep the engine converged: reconcile on config edits, drift and a timer
 
 Run \`sandboxshift <command> --help\` for a command's options.
 Exit codes: 0 ok, 1 error, 2 changes present (plan --detailed-exitcode).`;
@@ -66,6 +67,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   unlock: async () => {
     const m = await import('./commands/unlock.js');
     return { run: m.unlockCommand, help: m.unlockHelp };
+  },
+  watch: async () => {
+    const m = await import('./commands/watch.js');
+    return { run: m.watchCommand, help: m.watchHelp };
   },
 };
 

@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { readClientHello } from './client-hello-reader.js';
+import { refusalUnder } from './connections.js';
 import { checkDestination } from './destination.js';
 import { hostText, normalizeHost, parseAuthority, sameHost, type Host } from './host-name.js';
 import { clip, errorMessage, type Decision } from './log-lines.js';
@@ -59,6 +60,8 @@ export async function handleConnect(ctx: ProxyContext, req: IncomingMessage, cli
     return;
   }
 
+  // Small writes (the 200, handshake records) go out at once both ways; upstream is set on connect.
+  (client as Partial<Socket>).setNoDelay?.(true);
   client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
   let first = head;
   if (target.port !== PLAIN_HTTP_PORT) {
@@ -77,9 +80,29 @@ export async function handleConnect(ctx: ProxyContext, req: IncomingMessage, cli
     return;
   }
 
+  // The policy may have been reloaded while this tunnel connected and waited for its ClientHello.
+  const reached = { host: check.host, port: target.port, address };
+  const now = ctx.policy();
+  const refused = now === policy ? null : refusalUnder(now, reached);
+  if (refused !== null) {
+    record(ctx, deny(`closed on policy reload: ${refused}`));
+    closeBoth();
+    return;
+  }
+
   record(ctx, { ...shown, decision: 'allow', rule: check.rule, reason: `${check.reason}; connected to ${address}`, resolved: check.resolved });
-  if (first.length > 0) upstream.write(first);
-  joinHalves(client, upstream);
+  const traffic = ctx.connections.add({ client: base.client, method: 'CONNECT', ...reached, rule: check.rule }, closeBoth);
+  if (first.length > 0) {
+    traffic.up(first.length);
+    upstream.write(first);
+  }
+  let open = 2;
+  const closed = () => {
+    if (--open === 0) traffic.release();
+  };
+  client.once('close', closed);
+  upstream.once('close', closed);
+  joinHalves(client, upstream, traffic);
 }
 
 /**
@@ -89,7 +112,7 @@ export async function handleConnect(ctx: ProxyContext, req: IncomingMessage, cli
  * its writes and is left to flush; one that closes any other way (reset, error, shutdown) takes
  * the other down with it.
  */
-function joinHalves(client: Duplex, upstream: Duplex): void {
+function joinHalves(client: Duplex, upstream: Duplex, traffic: { up(bytes: number): void; down(bytes: number): void }): void {
   client.allowHalfOpen = true;
   upstream.allowHalfOpen = true;
   const follow = (closed: Duplex, other: Duplex) => {
@@ -100,8 +123,32 @@ function joinHalves(client: Duplex, upstream: Duplex): void {
   };
   follow(client, upstream);
   follow(upstream, client);
-  client.pipe(upstream);
-  upstream.pipe(client);
+  forward(client, upstream, (n) => traffic.up(n));
+  forward(upstream, client, (n) => traffic.down(n));
+}
+
+/**
+ * How much may wait in a socket's send buffer before its source is paused. Node's default
+ * (16 KiB, what pipe() honours) is smaller than one 64 KiB read, so pipe() paused and resumed
+ * the source on nearly every chunk; a bulk download spent its time in that dance.
+ */
+export const FORWARD_BUFFER_BYTES = 1 << 20;
+
+/** Copies `from` into `to` with backpressure at FORWARD_BUFFER_BYTES, counting bytes; `from`'s end ends `to`'s writing side. */
+function forward(from: Duplex, to: Duplex, count: (bytes: number) => void): void {
+  const resume = () => from.resume();
+  from.on('data', (chunk: Buffer) => {
+    count(chunk.length);
+    if (!to.write(chunk) && to.writableLength >= FORWARD_BUFFER_BYTES) {
+      from.pause();
+      to.once('drain', resume);
+    }
+  });
+  // The ClientHello reader may have paused the source, or seen its end already (a request sent
+  // and half-closed in one go): as pipe() does, start it flowing and pass on an end already seen.
+  if (from.readableEnded) to.end();
+  else from.once('end', () => to.end());
+  from.resume();
 }
 
 /** Null when the ClientHello names the CONNECT host; otherwise why the tunnel is refused. */

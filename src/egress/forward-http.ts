@@ -4,6 +4,7 @@
 
 import { request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { refusalUnder } from './connections.js';
 import { checkDestination } from './destination.js';
 import { hostText, parseAuthority } from './host-name.js';
 import { stripHopByHop } from './hop-by-hop.js';
@@ -71,9 +72,26 @@ export async function handleForward(ctx: ProxyContext, req: IncomingMessage, res
     return deny(400, `request could not be forwarded: ${errorMessage(error)}`);
   }
 
+  // The policy may have been reloaded while this request resolved and connected.
+  const reached = { host: check.host, port: target.port, address };
+  const now = ctx.policy();
+  const refused = now === policy ? null : refusalUnder(now, reached);
+  if (refused !== null) {
+    outgoing.destroy();
+    upstream.destroy();
+    return deny(403, `closed on policy reload: ${refused}`);
+  }
+
   record(ctx, { ...base, host, port: target.port, decision: 'allow', rule: check.rule, reason: `${check.reason}; connected to ${address}`, resolved: check.resolved });
+  const traffic = ctx.connections.add({ client: base.client, method: base.method, ...reached, rule: check.rule }, () => {
+    res.destroy();
+    upstream.destroy();
+  });
+  res.once('close', () => traffic.release());
+  req.on('data', (chunk: Buffer) => traffic.up(chunk.length));
   outgoing.on('response', (incoming) => {
     res.writeHead(incoming.statusCode ?? 502, incoming.statusMessage, stripHopByHop(incoming.headers));
+    incoming.on('data', (chunk: Buffer) => traffic.down(chunk.length));
     incoming.pipe(res);
     incoming.on('error', () => res.destroy());
   });

@@ -4,11 +4,14 @@
 //   SANDBOXSHIFT_EGRESS_HOST    listening address, default 0.0.0.0. The container also sits on the
 //                               outside network; binding the sandbox-side address keeps the proxy
 //                               from serving that network too.
+//   SANDBOXSHIFT_EGRESS_STATS   where the live figures are written, default
+//                               /var/lib/sandboxshift-egress/stats.json
 // SIGHUP (or a change to the file) reloads the policy; SIGTERM and SIGINT stop.
 
 import { parsePort } from './host-name.js';
 import { errorMessage, eventLine } from './log-lines.js';
 import { startEgressService } from './service.js';
+import { DEFAULT_STATS_PATH } from './stats-file.js';
 
 const log = (line: string) => {
   process.stdout.write(`${line}\n`);
@@ -28,7 +31,8 @@ async function main(): Promise<number | undefined> {
   }
 
   const host = process.env.SANDBOXSHIFT_EGRESS_HOST ?? '0.0.0.0';
-  const service = await startEgressService({ policyPath, host, port, log, watchIntervalMs: 500 });
+  const statsPath = process.env.SANDBOXSHIFT_EGRESS_STATS ?? DEFAULT_STATS_PATH;
+  const service = await startEgressService({ policyPath, host, port, log, watchIntervalMs: 500, statsPath });
   process.on('SIGHUP', () => service.reloadPolicy('SIGHUP'));
   const stop = (signal: string) => {
     log(eventLine('stopping', { signal }));

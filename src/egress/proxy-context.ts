@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { decisionLine, type Decision } from './log-lines.js';
+import type { ConnectionRegistry } from './connections.js';
 import type { EgressPolicy } from './policy.js';
 import type { Resolver } from './resolver.js';
 import type { Connector } from './upstream.js';
@@ -17,10 +18,15 @@ export interface ProxyContext {
   connectTimeoutMs: number;
   helloTimeoutMs: number;
   log(line: string): void;
+  /** Every allowed connection while it is open. */
+  connections: ConnectionRegistry;
+  /** Told of every decision (the live figures count them). */
+  decided?(decision: Decision['decision']): void;
 }
 
 export function record(ctx: ProxyContext, decision: Decision): void {
   ctx.log(decisionLine(decision));
+  ctx.decided?.(decision.decision);
 }
 
 export function clientOf(req: IncomingMessage): string {

@@ -6,16 +6,18 @@ import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { handleConnect } from './connect-tunnel.js';
+import { ConnectionRegistry, type ConnectionEvents } from './connections.js';
 import { handleForward } from './forward-http.js';
+import { hostText } from './host-name.js';
 import { clip, errorMessage } from './log-lines.js';
 import type { EgressPolicy } from './policy.js';
 import { clientOf, publicMessage, record, refuseSocket, type ProxyContext } from './proxy-context.js';
-import { systemResolver, type Resolver } from './resolver.js';
+import { cachingResolver, systemResolver, type Resolver } from './resolver.js';
 import { tcpConnector, type Connector } from './upstream.js';
 
 export interface EgressProxyOptions {
   policy: EgressPolicy;
-  /** Defaults to the system resolver (dns.promises.lookup, all addresses). */
+  /** Defaults to the system resolver (dns.promises.lookup, all addresses), answers kept 5 s. */
   resolve?: Resolver;
   /** Defaults to a TCP connection to the checked address. */
   connect?: Connector;
@@ -25,25 +27,47 @@ export interface EgressProxyOptions {
   connectTimeoutMs: number;
   /** How long a tunnel client has to send its ClientHello. Default 10 s. */
   helloTimeoutMs?: number;
+  /** Told when connections open and close, bytes move, and decisions are made (live figures). */
+  events?: ConnectionEvents & { decision(decision: 'allow' | 'deny'): void };
+}
+
+export interface ReloadResult {
+  /** Open connections the new policy still allows: left running. */
+  kept: number;
+  /** Open connections it no longer allows: closed and logged. */
+  closed: number;
 }
 
 export interface EgressProxy extends Server {
-  /** Swaps the policy for requests that arrive from now on; open tunnels are left alone. */
-  reload(policy: EgressPolicy): void;
+  /**
+   * Swaps the policy for requests that arrive from now on, and asks every open connection
+   * again: the ones the new policy refuses are closed, each logged as a deny decision whose
+   * reason starts `closed on policy reload:`; the others go on untouched.
+   */
+  reload(policy: EgressPolicy): ReloadResult;
+  /** The connections open now. */
+  readonly openConnections: ConnectionRegistry;
   currentPolicy(): EgressPolicy;
   /** Stops listening and drops every open connection, tunnels included. */
   shutdown(): Promise<void>;
 }
 
+/** How long a name's addresses are reused: long enough for a burst of connections, short for DNS changes. */
+const DNS_CACHE_MS = 5000;
+
 export function createEgressProxy(options: EgressProxyOptions): EgressProxy {
   let policy = options.policy;
+  const connections = new ConnectionRegistry(options.events);
+  const events = options.events;
   const ctx: ProxyContext = {
     policy: () => policy,
-    resolve: options.resolve ?? systemResolver,
+    resolve: options.resolve ?? cachingResolver(systemResolver, DNS_CACHE_MS),
     connect: options.connect ?? tcpConnector,
     connectTimeoutMs: options.connectTimeoutMs,
     helloTimeoutMs: options.helloTimeoutMs ?? 10_000,
     log: options.log,
+    connections,
+    decided: events ? (decision) => events.decision(decision) : undefined,
   };
   // The proxy never reads Host on CONNECT, so a client that leaves it out is not refused for it.
   const server = createServer({ requireHostHeader: false });
@@ -88,13 +112,20 @@ export function createEgressProxy(options: EgressProxyOptions): EgressProxy {
   });
 
   return Object.assign(server, {
-    reload(next: EgressPolicy) {
+    openConnections: connections,
+    reload(next: EgressPolicy): ReloadResult {
       policy = next;
+      const { kept, closed } = connections.enforce(next);
+      for (const { connection: c, reason } of closed) {
+        record(ctx, { client: c.client, method: c.method, host: hostText(c.host), port: c.port, decision: 'deny', rule: c.rule, reason: `closed on policy reload: ${reason}` });
+      }
+      return { kept, closed: closed.length };
     },
     currentPolicy: () => policy,
     shutdown: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
+        connections.closeAll();
         for (const socket of sockets) socket.destroy();
       }),
   });

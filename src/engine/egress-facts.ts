@@ -4,7 +4,7 @@
 // archive read and one logs call: `sandboxshift egress ENV` looks at one environment only.
 import type Docker from 'dockerode';
 import { containerName, proxyName, PROXY_PORT } from '../model/names.js';
-import { GATEWAY_ISOLATION_OPTION } from '../model/egress.js';
+import { gatewayIsolationOf } from '../model/egress.js';
 import { statusCode, withEngine, type Engine } from './client.js';
 import { demuxedLogs } from './log-stream.js';
 import { Labels } from './labels.js';
@@ -105,7 +105,7 @@ function isNamedNetwork(mode: string): boolean {
 async function networkFacts(docker: Docker, name: string): Promise<{ internal: boolean; gatewayIsolated: boolean } | null> {
   try {
     const info = await docker.getNetwork(name).inspect();
-    return { internal: info.Internal === true, gatewayIsolated: info.Options?.[GATEWAY_ISOLATION_OPTION] === 'true' };
+    return { internal: info.Internal === true, gatewayIsolated: gatewayIsolationOf(info.Options) !== null };
   } catch (err) {
     if (statusCode(err) === 404) return null;
     throw err;

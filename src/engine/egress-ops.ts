@@ -3,7 +3,7 @@
 import { pack } from 'tar-stream';
 import type { EgressPlan } from '../model/egress.js';
 import { PROXY_POLICY_PATH, PROXY_PORT } from '../model/names.js';
-import { GATEWAY_ISOLATION_OPTION } from '../model/egress.js';
+import { gatewayIsolationOptions } from '../model/egress.js';
 import { VERSION } from '../version.js';
 import { statusCode, type Docker } from './client.js';
 import { unlessMissing } from './records.js';
@@ -37,7 +37,7 @@ export async function createEnvironmentNetwork(docker: Docker, project: string, 
     Internal: true,
     CheckDuplicate: true,
     // No host address on the bridge: the sandbox reaches its proxy and nothing of the host.
-    Options: { [GATEWAY_ISOLATION_OPTION]: 'true' },
+    Options: gatewayIsolationOptions(e.gatewayIsolation),
     IPAM: { Driver: 'default', Config: [{ Subnet: e.subnet }] },
     Labels: { [Labels.project]: project, [Labels.environment]: env, [Labels.role]: 'network', [Labels.version]: VERSION },
   });

@@ -8,7 +8,7 @@ import { RUNSC_PIDS_HEADROOM } from './container-spec.js';
 import { Labels, projectFilter } from './labels.js';
 import { listedIsolation, protectRecords } from './isolation-facts.js';
 import { containerName } from '../model/names.js';
-import { GATEWAY_ISOLATION_OPTION } from '../model/egress.js';
+import { gatewayIsolationOf } from '../model/egress.js';
 import { withRecordedPolicies } from './egress-policy.js';
 
 export async function observe(engine: Engine, project: string): Promise<ObservedState> {
@@ -116,7 +116,8 @@ export function buildObserved(
     if (labels[Labels.project] !== project) continue;
     if (labels[Labels.role] === 'egress') outsideNetwork = true;
     const env = labels[Labels.environment];
-    if (labels[Labels.role] === 'network' && env) nets.set(env, { id: n.Id, name: n.Name, subnets, gatewayIsolated: n.Options?.[GATEWAY_ISOLATION_OPTION] === 'true' });
+    const isolation = gatewayIsolationOf(n.Options);
+    if (labels[Labels.role] === 'network' && env) nets.set(env, { id: n.Id, name: n.Name, subnets, gatewayIsolated: isolation !== null, ...(isolation ? { isolation } : {}) });
   }
   return {
     project,

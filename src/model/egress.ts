@@ -14,6 +14,8 @@ export interface EgressPlan {
   proxyImage: string;
   outsideNetwork: string;
   allow: string[];
+  /** How the host is kept off the environment network (see gatewayIsolationFor). */
+  gatewayIsolation: GatewayIsolation;
 }
 
 /** Where internal sandbox networks are carved from, /28 at a time. */
@@ -21,11 +23,44 @@ export const EGRESS_POOL = { base: [10, 213, 0, 0] as const, prefix: 16, blockPr
 
 /**
  * Docker gives the host the gateway address (.1) on every bridge network, internal ones too, so
- * a sandbox could reach any host service listening on all addresses. With this bridge option the
- * host gets no IPv4 address on the bridge at all (Docker 20.10 has it; no newer engine needed);
- * the sandbox and its proxy still talk across the bridge. Checked by hand and by the egress e2e.
+ * a sandbox could reach any host service listening on all addresses. Two ways to take it away:
+ *  - `inhibit-ipv4`: the bridge option inhibit_ipv4, so the host gets no IPv4 address on the
+ *    bridge at all (Docker 20.10 has it); checked by hand and by the egress e2e;
+ *  - `gateway-mode-isolated`: Docker 28's native isolated gateway mode for internal networks
+ *    (gateway_mode_ipv4=isolated), used when the engine is new enough to have it.
+ * Either way the sandbox and its proxy still talk across the bridge.
  */
+export type GatewayIsolation = 'inhibit-ipv4' | 'gateway-mode-isolated';
+
 export const GATEWAY_ISOLATION_OPTION = 'com.docker.network.bridge.inhibit_ipv4';
+export const GATEWAY_MODE_OPTION = 'com.docker.network.bridge.gateway_mode_ipv4';
+
+/** The first engine release with an isolated gateway mode for internal networks. */
+export const GATEWAY_MODE_SINCE = 28;
+
+/** The mechanism an engine of this version (`info` ServerVersion, e.g. `20.10.24+dfsg1`) gets. */
+export function gatewayIsolationFor(engineVersion: string): GatewayIsolation {
+  const major = /^(\d+)\./.exec(engineVersion)?.[1];
+  return major !== undefined && Number(major) >= GATEWAY_MODE_SINCE ? 'gateway-mode-isolated' : 'inhibit-ipv4';
+}
+
+/** The network driver options that set it up. */
+export function gatewayIsolationOptions(isolation: GatewayIsolation): Record<string, string> {
+  return isolation === 'gateway-mode-isolated' ? { [GATEWAY_MODE_OPTION]: 'isolated' } : { [GATEWAY_ISOLATION_OPTION]: 'true' };
+}
+
+/** Which mechanism a network's options show, or null when the host has an address on it. */
+export function gatewayIsolationOf(options: Readonly<Record<string, string>> | undefined): GatewayIsolation | null {
+  if (options?.[GATEWAY_MODE_OPTION] === 'isolated') return 'gateway-mode-isolated';
+  if (options?.[GATEWAY_ISOLATION_OPTION] === 'true') return 'inhibit-ipv4';
+  return null;
+}
+
+/** How an environment with an allow list is held to it, in one line (plan, egress ENV). */
+export function enforcementText(e: Pick<EgressPlan, 'proxyAddress' | 'gatewayIsolation'>, proxyPort: number): string {
+  const host = e.gatewayIsolation === 'gateway-mode-isolated' ? 'isolated gateway mode' : 'bridge option inhibit_ipv4';
+  return `internal network (no route out), no host address on it (${host}), only way out the proxy at ${e.proxyAddress}:${proxyPort}`;
+}
 
 export function subnetAt(index: number): string {
   const [a, b] = EGRESS_POOL.base;

@@ -1,6 +1,7 @@
 // What the engine has, as one immutable snapshot with labels already parsed.
 // `engine/observe.ts` builds it; the planner reads only this.
 import type { EnvironmentSpec, ResourcesSpec } from './desired.js';
+import type { GatewayIsolation } from './egress.js';
 import type { InspectedSecurity, ListedIsolation, ObservedProtectRecord } from './isolation.js';
 
 export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
@@ -49,6 +50,8 @@ export interface ObservedNetwork {
   subnets: readonly string[];
   /** The host has no address on it (see GATEWAY_ISOLATION_OPTION), so the sandbox cannot reach the host. */
   gatewayIsolated: boolean;
+  /** How it is isolated, when it is and the options were read. */
+  isolation?: GatewayIsolation;
 }
 
 export interface ObservedProxy {

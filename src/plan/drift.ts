@@ -38,6 +38,8 @@ type Add = (attribute: string, what: string, expected: string) => void;
 function listedDrift(project: string, env: string, spec: EnvironmentSpec, live: ListedIsolation, add: Add): void {
   const network = spec.network === 'egress' ? networkName(project, env) : spec.network;
   if (live.networkMode !== network) add('network', `network is ${live.networkMode || 'unknown'}`, network);
+  // `docker network disconnect` keeps the network mode and empties the list: no network at all.
+  else if (!live.networks.includes(network)) add('network', `disconnected from ${network}`, network);
   const extra = live.networks.filter((n) => n !== network);
   if (extra.length) add('network', `also attached to ${extra.join(', ')}`, `${network} only`);
   const expected: ObservedMount[] = [

@@ -1,7 +1,7 @@
 // Egress planning: subnets for new environment networks (never overlapping anything on the
 // engine), the proxy each allow list needs, and what changed in an allow list.
 import type { DesiredEnvironment, DesiredState } from '../model/desired.js';
-import { POOL_BLOCKS, allowListDiff, overlaps, proxyAddress, subnetAt } from '../model/egress.js';
+import { POOL_BLOCKS, allowListDiff, overlaps, proxyAddress, subnetAt, type GatewayIsolation } from '../model/egress.js';
 import { sha256 } from '../model/hash.js';
 import { networkName, outsideNetworkName, proxyName } from '../model/names.js';
 import type { ObservedState } from '../model/observed.js';
@@ -41,7 +41,7 @@ export function allocateSubnets(desired: DesiredState, observed: ObservedState):
   return out;
 }
 
-export function egressPlanFor(project: string, d: DesiredEnvironment, subnet: string, proxyImage: string): EgressPlan | null {
+export function egressPlanFor(project: string, d: DesiredEnvironment, subnet: string, proxyImage: string, gatewayIsolation: GatewayIsolation): EgressPlan | null {
   if (d.egress.mode !== 'allow') return null;
   return {
     network: networkName(project, d.name),
@@ -51,6 +51,7 @@ export function egressPlanFor(project: string, d: DesiredEnvironment, subnet: st
     proxyImage,
     outsideNetwork: outsideNetworkName(project),
     allow: [...d.egress.allow],
+    gatewayIsolation,
   };
 }
 

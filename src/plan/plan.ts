@@ -12,6 +12,7 @@ import { planImage } from './images.js';
 import { securityNotes } from './security.js';
 import { allocateSubnets, egressPlanFor, egressWork, outsideNetworkChange } from './egress.js';
 import { EGRESS_IMAGE } from '../model/images.js';
+import { gatewayIsolationFor } from '../model/egress.js';
 import { foreignVolumeProblem, moveSource, orphanNotes } from './workspace.js';
 import { protectRecordRemoval, protectWork } from './protect.js';
 import { securityDrift } from './drift.js';
@@ -49,6 +50,7 @@ export function plan(desired: DesiredState, observed: ObservedState, options: Pl
   const subnets = allocateSubnets(desired, observed);
   if (typeof subnets === 'string') diagnostics.push(errorDiag(subnets, { hint: 'remove unused Docker networks in 10.213.0.0/16' }));
   const proxyImage = desired.images.get(EGRESS_IMAGE);
+  const gatewayIsolation = gatewayIsolationFor(observed.engineVersion);
   let outside: Change | null = null;
   for (const d of envs) {
     const foreign = foreignVolumeProblem(d, observed);
@@ -57,7 +59,7 @@ export function plan(desired: DesiredState, observed: ObservedState, options: Pl
       continue;
     }
     const subnet = typeof subnets === 'string' ? undefined : subnets.get(d.name);
-    const e = subnet && proxyImage ? egressPlanFor(desired.project, d, subnet, proxyImage.ref) : null;
+    const e = subnet && proxyImage ? egressPlanFor(desired.project, d, subnet, proxyImage.ref, observed.networks.get(d.name)?.isolation ?? gatewayIsolation) : null;
     const move = moveSource(d, desired, observed);
     if (move.diagnostic) diagnostics.push(move.diagnostic);
     const change = planEnvironment(d, observed, e, move.source);

@@ -6,7 +6,7 @@ import { diffLines } from 'diff';
 import { formatDiagnostic } from '../diagnostics.js';
 import type { EnvironmentView } from '../plan/types.js';
 import type { JsonChange, JsonPlan } from './json.js';
-import { DATA_EFFECT_TEXT, workspaceLine } from './text.js';
+import { DATA_EFFECT_TEXT, enforcementLine, workspaceLine } from './text.js';
 
 /** GitHub refuses comments over 65,536 characters; this leaves room for a marker line. */
 export const MARKDOWN_MAX_CHARS = 65_000;
@@ -102,6 +102,8 @@ function detailsSection(c: JsonChange): string {
   if (imageNote) out.push(`**Image:** chosen by \`image: auto\` (${inline(imageNote)})`, '');
   const ws = workspaceLine(c, (s) => `\`${s}\``);
   if (ws) out.push(`**Workspace:** ${ws}`, '');
+  const enforced = enforcementLine(c);
+  if (enforced) out.push(`**Egress enforced by:** ${inline(enforced)}`, '');
   const diff = attributeDiff(c.change.before, c.change.after);
   if (diff) out.push(diff, '');
   out.push('</details>');

@@ -1,5 +1,7 @@
 // Terraform-style text plan, built from the JSON plan so every renderer says the same thing.
 import { formatDiagnostic } from '../diagnostics.js';
+import { enforcementText } from '../model/egress.js';
+import { PROXY_PORT } from '../model/names.js';
 import type { ChangeKind, DataEffect, EnvironmentView } from '../plan/types.js';
 import type { JsonChange, JsonPlan } from './json.js';
 import { plainStyle, type Style } from './style.js';
@@ -75,7 +77,15 @@ function renderChange(c: JsonChange, style: Style): string[] {
   row('data', c.data_effect === 'destroys-workspace' ? style.red(style.bold(effect)) : effect);
   const ws = workspaceLine(c);
   if (ws) row('workspace', ws);
+  const enforced = enforcementLine(c);
+  if (enforced) row('enforced', enforced);
   return lines;
+}
+
+/** How an environment's allow list is enforced, for a change that makes or keeps one; null otherwise. */
+export function enforcementLine(c: JsonChange): string | null {
+  if (c.type !== 'environment' || !c.egress || c.kind === 'delete') return null;
+  return enforcementText(c.egress, PROXY_PORT);
 }
 
 /** What happens to the /workspace volume, when the change makes or takes one; null otherwise. */

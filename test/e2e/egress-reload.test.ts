@@ -138,6 +138,10 @@ environments:
       enforced_from: 'record',
       apply_pending: false,
     });
+    // Live figures from the proxy's stats file: the reloaded policy, and the transfer's bytes.
+    expect(report.live).toMatchObject({ policy_hash: policyHash(['slow.test']), open_connections: expect.any(Number) });
+    expect(report.live.bytes_down).toBeGreaterThan(CHUNKS * 26);
+    expect((await p.run(['egress', 'agent'])).stdout).toMatch(/\nLive: {7}\d+ open connections?, \d+\.\d KiB up, \d+\.\d KiB down, last activity \d\d:\d\d:\d\d UTC\n/);
     // New connections follow the new list.
     const denied = await status('other.test');
     expect(denied).toMatch(/^HTTP\/1\.[01] 403/);

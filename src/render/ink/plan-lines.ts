@@ -3,7 +3,7 @@
 import { diffLines } from 'diff';
 import type { EnvironmentView } from '../../plan/types.js';
 import type { JsonChange, JsonPlan } from '../json.js';
-import { DATA_EFFECT_TEXT, SYMBOL, VERB, describeEnvironment, workspaceLine } from '../text.js';
+import { DATA_EFFECT_TEXT, SYMBOL, VERB, describeEnvironment, enforcementLine, workspaceLine } from '../text.js';
 
 export type Tone = 'green' | 'red' | 'yellow' | 'dim';
 
@@ -78,6 +78,8 @@ function detailLines(c: JsonChange): Line[] {
     const ws = workspaceLine(c);
     if (ws) lines.push(row('workspace', ws));
     if (c.egress) lines.push(row('proxy', `${c.egress.proxyName} at ${c.egress.proxyAddress} on ${c.egress.network}`));
+    const enforced = enforcementLine(c);
+    if (enforced) lines.push(row('enforced', enforced));
   }
   if (c.verify && c.steps.includes('verify-image')) lines.push(row('verify', `as ${c.verify.uid}:${c.verify.gid}${c.verify.allow_contract_mismatch ? ', contract mismatch allowed' : ''}`));
   if (c.steps.length > 0) lines.push(row('steps', c.steps.join(', '), { tone: 'dim' }));

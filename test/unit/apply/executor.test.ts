@@ -79,6 +79,28 @@ describe('executor', () => {
     expect(calls).not.toContain('start id-ss.demo.bad');
   });
 
+  it('starts no change once its signal is aborted; those running finish, the rest are reported skipped', async () => {
+    const desired = desiredOf([env('a'), env('b'), env('c')]);
+    const { docker, calls } = fakeDocker();
+    const stop = new AbortController();
+    const result = await executePlan(plan(desired, observedOf([])), {
+      engine: docker,
+      desired,
+      secrets: new Map(),
+      parallelism: 1,
+      signal: stop.signal,
+      onEvent: (e) => {
+        if (e.type === 'change-start') stop.abort();
+      },
+    });
+    expect(result.completed.map((c) => c.address)).toEqual(['environment.a']);
+    expect(result.skipped).toEqual([
+      { address: 'environment.b', kind: 'create', because: 'not started: the run was stopped' },
+      { address: 'environment.c', kind: 'create', because: 'not started: the run was stopped' },
+    ]);
+    expect(calls.filter((c) => c.startsWith('create'))).toEqual(['create ss.demo.a sandboxshift/busybox:test']);
+  });
+
   it('never has more changes in flight than the parallelism', async () => {
     const desired = desiredOf(Array.from({ length: 12 }, (_, i) => env(`e${i}`)));
     const { docker, maxInFlight } = fakeDocker();

@@ -4,7 +4,9 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PolicyStartError, startEgressService, type EgressService } from '../../../src/egress/index.js';
+import { policyHash as appPolicyHash } from '../../../src/app/egress.js';
+import { PolicyStartError, policyHash, startEgressService, type EgressService } from '../../../src/egress/index.js';
+import { captureClientHello } from './client-hello-fixture.js';
 import { connectRequest, rawRequest, sleep, startRecordingServer } from './proxy-harness.js';
 
 const dirs: string[] = [];
@@ -27,8 +29,9 @@ function policyFile(content: unknown): { path: string; replace(next: unknown): v
   return { path, replace: write };
 }
 
-async function start(path: string, lines: string[]) {
+async function start(path: string, lines: string[], statsPath?: string) {
   const service = await startEgressService({
+    statsPath,
     policyPath: path,
     host: '127.0.0.1',
     port: 0,
@@ -103,10 +106,60 @@ describe('startEgressService', () => {
     const service = await start(file.path, []);
     const tunnel = await rawRequest(service.port, connectRequest(`127.0.0.1:${upstream.port}`));
     expect(tunnel.status).toBe(200);
+    // A tunnel opens (and counts) once its ClientHello has passed; an address target sends no name.
+    tunnel.socket.write(await captureClientHello());
+    await eventually(async () => service.proxy.openConnections.size === 1);
     services.splice(services.indexOf(service), 1);
     await service.stop();
     await tunnel.closed;
     await upstream.close();
     await expect(rawRequest(service.port, connectRequest('pypi.org:443'))).rejects.toThrow();
+  });
+
+  it('logs the policy hash the engine side computes, and on reload how many connections it kept and closed', async () => {
+    const upstream = await startRecordingServer();
+    const allow = [`127.0.0.1:${upstream.port}`, 'pypi.org', 'https://bad.test/'];
+    const file = policyFile({ allow });
+    const lines: string[] = [];
+    const service = await start(file.path, lines);
+    const tunnel = await rawRequest(service.port, connectRequest(`127.0.0.1:${upstream.port}`));
+    expect(tunnel.status).toBe(200);
+    // A tunnel opens (and counts) once its ClientHello has passed; an address target sends no name.
+    tunnel.socket.write(await captureClientHello());
+    await eventually(async () => service.proxy.openConnections.size === 1);
+
+    const next = [`127.0.0.1:${upstream.port}`, '*.github.com'];
+    file.replace({ allow: next });
+    service.reloadPolicy('SIGHUP');
+    const policyLines = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.event === 'policy');
+    expect(policyHash(allow)).toBe(appPolicyHash(allow));
+    expect(policyLines).toMatchObject([
+      { trigger: 'start', hash: appPolicyHash(allow) },
+      { trigger: 'SIGHUP', hash: appPolicyHash(next), kept: 1, closed: 0 },
+    ]);
+    expect(appPolicyHash(next)).toMatch(/^sha256:[0-9a-f]{64}$/);
+    tunnel.socket.destroy();
+    await upstream.close();
+  });
+
+  it('closes every open connection when the file becomes unreadable, and denies new ones', async () => {
+    const upstream = await startRecordingServer();
+    const file = policyFile({ allow: [`127.0.0.1:${upstream.port}`] });
+    const lines: string[] = [];
+    const service = await start(file.path, lines);
+    const tunnel = await rawRequest(service.port, connectRequest(`127.0.0.1:${upstream.port}`));
+    expect(tunnel.status).toBe(200);
+    // A tunnel opens (and counts) once its ClientHello has passed; an address target sends no name.
+    tunnel.socket.write(await captureClientHello());
+    await eventually(async () => service.proxy.openConnections.size === 1);
+
+    file.replace('{"allow": [');
+    service.reloadPolicy('SIGHUP');
+    await tunnel.closed;
+    expect(await statusOf(service.port, `127.0.0.1:${upstream.port}`)).toBe(403);
+    const events = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(events).toContainEqual(expect.objectContaining({ event: 'policy-error', trigger: 'SIGHUP', now: 'denying everything', hash: appPolicyHash([]), kept: 0, closed: 1 }));
+    expect(events).toContainEqual(expect.objectContaining({ decision: 'deny', port: upstream.port, reason: `closed on policy reload: no address rule covers 127.0.0.1` }));
+    await upstream.close();
   });
 });

@@ -98,6 +98,14 @@ describe('security drift', () => {
     ]);
   });
 
+  it('sees an environment disconnected from its network (docker network disconnect)', () => {
+    const d = desiredOf([env('web', { egress: { mode: 'allow', allow: ['pypi.org'] } })]).environments.get('web')!;
+    const cut = { ...listedFor(d), networkMode: 'ss.demo.web.net', networks: [] };
+    expect(securityDrift('demo', applied(d, { isolation: cut }), true).reasons.map((r) => r.message)).toEqual([
+      'changed outside sandboxshift: disconnected from ss.demo.web.net (config: ss.demo.web.net)',
+    ]);
+  });
+
   it('plans a replace with the drift first among the security notes', () => {
     const desired = desiredOf([env('agent')]);
     const d = desired.environments.get('agent')!;

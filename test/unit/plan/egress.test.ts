@@ -2,7 +2,7 @@
 // without touching the environment, widening flagged.
 import { describe, expect, it } from 'vitest';
 import { poolStart } from '../../../src/plan/egress.js';
-import { subnetAt } from '../../../src/model/egress.js';
+import { gatewayIsolationFor, gatewayIsolationOf, gatewayIsolationOptions, subnetAt } from '../../../src/model/egress.js';
 import { plan, planDestroy } from '../../../src/plan/index.js';
 import { planToJson, renderText } from '../../../src/render/index.js';
 import type { ObservedProxy } from '../../../src/model/observed.js';
@@ -184,5 +184,45 @@ describe('security-relevant changes', () => {
     const old = desiredOf([env('a')]);
     const now = desiredOf([env('a', { env: { X: '1' }, runtime: 'runsc' })]);
     expect(plan(now, observedOf([applied(old.environments.get('a')!)])).changes[0]!.security).toEqual([]);
+  });
+});
+
+describe('how the host is kept off an environment network', () => {
+  it('uses the bridge option inhibit_ipv4 on engines before Docker 28 and the isolated gateway mode from 28 on', () => {
+    expect(gatewayIsolationFor('20.10.24+dfsg1')).toBe('inhibit-ipv4');
+    expect(gatewayIsolationFor('27.5.1')).toBe('inhibit-ipv4');
+    expect(gatewayIsolationFor('28.0.0')).toBe('gateway-mode-isolated');
+    expect(gatewayIsolationFor('29.1.3')).toBe('gateway-mode-isolated');
+    expect(gatewayIsolationFor('unknown')).toBe('inhibit-ipv4');
+    expect(gatewayIsolationOptions('inhibit-ipv4')).toEqual({ 'com.docker.network.bridge.inhibit_ipv4': 'true' });
+    expect(gatewayIsolationOptions('gateway-mode-isolated')).toEqual({ 'com.docker.network.bridge.gateway_mode_ipv4': 'isolated' });
+    expect(gatewayIsolationOf({ 'com.docker.network.bridge.gateway_mode_ipv4': 'isolated' })).toBe('gateway-mode-isolated');
+    expect(gatewayIsolationOf({ 'com.docker.network.bridge.inhibit_ipv4': 'true' })).toBe('inhibit-ipv4');
+    expect(gatewayIsolationOf({ 'com.docker.network.bridge.gateway_mode_ipv4': 'nat' })).toBeNull();
+    expect(gatewayIsolationOf(undefined)).toBeNull();
+  });
+
+  it("plans a new network with the engine's mechanism and says in the plan which one it gets", () => {
+    const desired = desiredOf([env('a', allow('pypi.org'))]);
+    for (const [version, isolation, words] of [
+      ['20.10.24+dfsg1', 'inhibit-ipv4', 'bridge option inhibit_ipv4'],
+      ['28.1.0', 'gateway-mode-isolated', 'isolated gateway mode'],
+    ] as const) {
+      const p = plan(desired, { ...observedOf([]), engineVersion: version });
+      const a = p.changes.find((c) => c.address === 'environment.a')!;
+      expect(a).toMatchObject({ egress: { gatewayIsolation: isolation } });
+      const text = renderText(planToJson(p));
+      expect(text).toContain(`enforced:  internal network (no route out), no host address on it (${words}), only way out the proxy at ${a.type === 'environment' ? a.egress?.proxyAddress : ''}:3128`);
+    }
+  });
+
+  it('keeps the mechanism an existing network was made with, whatever the engine is now', () => {
+    const desired = desiredOf([env('a', allow('pypi.org', 'x.org'))]);
+    const proxy: ObservedProxy = { id: 'p1', name: 'ss.demo.a.egress', environment: 'a', state: 'running', allow: ['pypi.org'], image: desired.images.get('sandboxshift-egress')!.ref, imageId: 'x' };
+    const base = withEgress(observedOf([applied(desiredOf([env('a', allow('pypi.org'))]).environments.get('a')!)]), [proxy], { a: '10.213.0.0/28' });
+    const observed = { ...base, engineVersion: '28.0.0', networks: new Map([['a', { ...base.networks.get('a')!, isolation: 'inhibit-ipv4' as const }]]) };
+    const a = plan(desired, observed).changes.find((c) => c.address === 'environment.a')!;
+    expect(a).toMatchObject({ egress: { gatewayIsolation: 'inhibit-ipv4' } });
+    expect(a.steps).not.toContain('create-network');
   });
 });

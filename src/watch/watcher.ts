@@ -1,0 +1,270 @@
+// The reconcile loop: level-triggered. Triggers only ask; each reconcile loads the config,
+// observes the engine afresh and applies what the safety rules allow, through the same
+// application layer as `apply --auto-approve`. One reconcile at a time; triggers during one
+// coalesce into exactly one more.
+import type { ApplyResult } from '../apply/events.js';
+import { load, type Loaded } from '../app/pipeline.js';
+import { reconcileOnce } from '../app/reconcile.js';
+import { DiagnosticsError, formatDiagnostic, type Diagnostic } from '../diagnostics.js';
+import { engineMessage, isEngineUnreachable, type Engine } from '../engine/client.js';
+import type { HeldLock, LockInfo } from '../engine/lock.js';
+import { Backoff, FAILURE_BACKOFF, formatDelay } from './backoff.js';
+import type { WatchLog } from './log.js';
+import { selectChanges, type Selection } from './safety.js';
+import { Coalescer, type TriggerHint } from './scheduler.js';
+import type { Trigger, TriggerSink } from './trigger.js';
+
+export const LOCK_BACKOFF = { initialMs: 1_000, capMs: 15_000 };
+/** SIGTERM to exit: in-flight engine calls get this long, then the lock is given back regardless. */
+export const STOP_DEADLINE_MS = 8_000;
+const WHOLE_RUN = '(reconcile)';
+
+export interface WatcherOptions {
+  /** Absolute path of the config. */
+  configPath: string;
+  engine: Engine;
+  log: WatchLog;
+  triggers: Trigger[];
+  allowMassDelete: boolean;
+  parallelism: number;
+}
+
+export class Watcher {
+  private lastGood: Loaded | null = null;
+  private lastGoodText: string | null = null;
+  private lastInvalid: string | null = null;
+  private readonly failures = new Backoff(FAILURE_BACKOFF);
+  private readonly lockWait = new Backoff(LOCK_BACKOFF);
+  private retryTimer: { at: number; timer: ReturnType<typeof setTimeout> } | null = null;
+  private readonly abort = new AbortController();
+  private lock: HeldLock | null = null;
+  private applying = new Set<string>();
+  private readonly coalescer = new Coalescer((hints) => this.reconcile(hints));
+  private readonly sink: TriggerSink;
+
+  constructor(private readonly options: WatcherOptions) {
+    this.sink = {
+      request: (hint) => this.coalescer.request(hint),
+      drift: (what, env) => {
+        // What our own apply does to an environment is not drift; the run after it checks anyway.
+        if (env && this.applying.has(env)) return;
+        options.log.line('drift', `drift: ${what}${env ? ` (environment.${env})` : ''}`, { what, environment: env });
+      },
+      log: options.log,
+    };
+  }
+
+  async start(): Promise<void> {
+    for (const t of this.options.triggers) await t.start(this.sink);
+    this.coalescer.request({ kind: 'start' });
+  }
+
+  /** SIGTERM/SIGINT: no new reconcile or change starts; in-flight engine calls finish; the lock is given back. */
+  async stop(reason: string): Promise<void> {
+    const { log } = this.options;
+    log.line('stopping', `stopping (${reason}): finishing engine calls in flight, then releasing the lock`, { reason });
+    this.abort.abort();
+    if (this.retryTimer) clearTimeout(this.retryTimer.timer);
+    await Promise.all(this.options.triggers.map((t) => t.stop()));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const finished = await Promise.race([
+      this.coalescer.close().then(() => true),
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(false), STOP_DEADLINE_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!finished && this.lock) {
+      log.line('stopping', 'engine calls still running after 8 s: releasing the lock now; run `sandboxshift plan` to see what is left');
+      await this.lock.release().catch((err: unknown) => log.line('stopping', `could not release the lock: ${engineMessage(err)}`));
+    }
+    log.line('stopped', 'stopped');
+  }
+
+  private async reconcile(hints: TriggerHint[]): Promise<void> {
+    const { log } = this.options;
+    if (this.abort.signal.aborted) return;
+    const trigger = [...new Set(hints.map((h) => h.kind))].join(',');
+    const detail = [...new Set(hints.flatMap((h) => (h.detail ? h.detail.split(',') : [])))].join(',');
+    log.line('reconcile-start', `reconcile start trigger=${trigger}${detail ? ` (${detail})` : ''}`, { trigger, detail: detail || undefined });
+    try {
+      const loaded = await this.desired(hints);
+      if (!loaded) return;
+      await this.converge(loaded);
+    } catch (err) {
+      this.failed(err);
+    }
+    this.scheduleRetries();
+  }
+
+  /** The desired state to reconcile toward, or null for none this time (an invalid edit). */
+  private async desired(hints: TriggerHint[]): Promise<Loaded | null> {
+    const { log, configPath } = this.options;
+    let loaded: Loaded;
+    try {
+      loaded = load(configPath);
+    } catch (err) {
+      if (!(err instanceof DiagnosticsError)) throw err;
+      this.reportInvalid(err.diagnostics);
+      if (!this.lastGood) {
+        log.line('waiting', 'no valid config yet: nothing is reconciled until the config is valid');
+        return null;
+      }
+      if (hints.every((h) => h.kind === 'config')) {
+        log.line('invalid-config-kept', 'nothing changed: the last good config stays in force until the next valid edit');
+        return null;
+      }
+      log.line('invalid-config-kept', 'reconciling toward the last good config (the file on disk is invalid)');
+      return this.lastGood;
+    }
+    this.lastInvalid = null;
+    const text = loaded.config.source;
+    if (text !== this.lastGoodText) {
+      if (this.lastGoodText !== null) {
+        log.line('config', `config loaded: ${Object.keys(loaded.config.environments).length} environments (project ${loaded.desired.project})`);
+        // An edit may be the fix: what failed before is tried again now, not after its backoff.
+        this.failures.reset();
+      }
+      this.lastGoodText = text;
+    }
+    this.lastGood = loaded;
+    for (const t of this.options.triggers) await t.configLoaded?.(loaded);
+    return loaded;
+  }
+
+  private reportInvalid(diagnostics: readonly Diagnostic[]): void {
+    const errors = diagnostics.filter((d) => d.severity === 'error');
+    const key = errors.map(formatDiagnostic).join('\n');
+    if (key === this.lastInvalid) return; // said already, for this very text
+    this.lastInvalid = key;
+    for (const d of errors) {
+      this.options.log.line('invalid-config', `invalid config: ${formatDiagnostic(d)}`, {
+        diagnostic: { file: d.file, line: d.line, col: d.col, path: d.path, message: d.message, hint: d.hint },
+      });
+    }
+  }
+
+  private async converge(loaded: Loaded): Promise<void> {
+    const { log, engine } = this.options;
+    let reasons = new Map<string, string>();
+    const outcome = await reconcileOnce(engine, loaded, {
+      command: 'watch',
+      parallelism: this.options.parallelism,
+      signal: this.abort.signal,
+      select: (plan) => {
+        const selection = selectChanges(plan, { allowMassDelete: this.options.allowMassDelete, backoff: this.failures, now: Date.now() });
+        this.applying = new Set(selection.apply.map((c) => c.name));
+        reasons = new Map(selection.apply.map((c) => [c.address, c.reasons.map((r) => r.message).join('; ')]));
+        return selection;
+      },
+      onLock: (lock) => {
+        this.lock = lock;
+      },
+      onTakeover: (stale) => log.line('lock-takeover', `lock held by pid ${stale.pid} on this host, which is gone: taking it over`),
+      onEvent: (e) => {
+        if (e.type !== 'change-done') return;
+        const why = reasons.get(e.address);
+        log.line('change-done', `applied ${e.address}: ${e.kind}${why ? ` (${why})` : ''} in ${e.elapsedMs} ms`, { address: e.address, kind: e.kind, reason: why, elapsedMs: e.elapsedMs });
+      },
+    });
+    this.applying = new Set();
+    if (outcome.status === 'locked') {
+      const delay = this.lockWait.fail('lock', Date.now());
+      log.line('lock-held', `lock held by ${describeHolder(outcome.holder)}: waiting, retry in ${formatDelay(delay)}`, { holder: outcome.holder, retryMs: delay });
+      this.retryIn(delay);
+      return;
+    }
+    this.lockWait.succeed('lock');
+    this.failures.succeed(WHOLE_RUN);
+    this.reportHeld(outcome.selection);
+    if (outcome.result === null) {
+      const held = outcome.selection.held.length;
+      log.line('no-changes', held ? `no changes applied (${held} held back) in ${outcome.elapsedMs} ms` : `no changes (in sync) in ${outcome.elapsedMs} ms`, { held, elapsedMs: outcome.elapsedMs });
+      return;
+    }
+    this.reportResult(outcome.result, outcome.elapsedMs);
+  }
+
+  private reportHeld(selection: Selection): void {
+    const { log } = this.options;
+    const mass = selection.held.filter((h) => h.rule === 'mass-delete');
+    if (mass.length && selection.massDelete) {
+      const { deleting, of } = selection.massDelete;
+      log.line(
+        'held-back',
+        `held back: the config deletes ${deleting} of ${of} environments at once (more than half): ${mass.map((h) => h.address).join(', ')}; restart the watcher with --allow-mass-delete if that is meant`,
+        {
+          rule: 'mass-delete',
+          addresses: mass.map((h) => h.address),
+        },
+      );
+    }
+    for (const h of selection.held) if (h.rule !== 'mass-delete') log.line('held-back', `held back: ${h.reason}`, { rule: h.rule, address: h.address });
+  }
+
+  private reportResult(result: ApplyResult, elapsedMs: number): void {
+    const { log } = this.options;
+    const now = Date.now();
+    for (const c of result.completed) this.failures.succeed(c.address);
+    for (const f of result.failed) {
+      const delay = this.failures.fail(f.address, now);
+      log.line('change-failed', `failed: ${f.address}${f.step ? ` at ${f.step}` : ''}: ${f.error}; retry in ${formatDelay(delay)}`, {
+        address: f.address,
+        step: f.step,
+        error: f.error,
+        retryMs: delay,
+      });
+    }
+    for (const s of result.skipped) log.line('change-skipped', `skipped: ${s.address}: ${s.because}`, { address: s.address });
+    const n = result.completed.length;
+    const bad = result.failed.length + result.skipped.length;
+    log.line('applied', `applied ${n} change${n === 1 ? '' : 's'} in ${elapsedMs} ms${bad ? ` (${result.failed.length} failed, ${result.skipped.length} skipped)` : ''}`, {
+      applied: n,
+      failed: result.failed.length,
+      skipped: result.skipped.length,
+      elapsedMs,
+    });
+  }
+
+  private failed(err: unknown): void {
+    const { log } = this.options;
+    const delay = this.failures.fail(WHOLE_RUN, Date.now());
+    const why =
+      err instanceof DiagnosticsError
+        ? err.diagnostics
+            .filter((d) => d.severity === 'error')
+            .map(formatDiagnostic)
+            .join('; ')
+        : isEngineUnreachable(err)
+          ? `engine unreachable (${(err as NodeJS.ErrnoException).code})`
+          : engineMessage(err);
+    log.line('reconcile-failed', `reconcile failed: ${why}; retry in ${formatDelay(delay)}`, { error: why, retryMs: delay });
+    this.retryIn(delay);
+  }
+
+  /** A retry for every change still waiting out its backoff, at the earliest one's time. */
+  private scheduleRetries(): void {
+    const now = Date.now();
+    const at = this.failures.nextRetryAt(now);
+    if (at !== null) this.retryIn(at - now);
+  }
+
+  private retryIn(delayMs: number): void {
+    if (this.abort.signal.aborted) return;
+    const at = Date.now() + delayMs;
+    if (this.retryTimer && this.retryTimer.at <= at) return;
+    if (this.retryTimer) clearTimeout(this.retryTimer.timer);
+    this.retryTimer = {
+      at,
+      timer: setTimeout(() => {
+        this.retryTimer = null;
+        this.coalescer.request({ kind: 'retry' });
+      }, delayMs),
+    };
+  }
+}
+
+function describeHolder(holder: LockInfo | null): string {
+  if (!holder) return 'another run (just released)';
+  return `${holder.holder} pid ${holder.pid} (${holder.command}) since ${holder.since}`;
+}
