@@ -41,6 +41,8 @@ export function driftOf(event: EngineEvent, project: string): { what: string; en
     // Locks, records and copy helpers come and go by design.
     const role = attrs[Labels.role];
     if (role !== 'environment' && role !== 'egress') return null;
+    // SIGHUP to a proxy is apply reloading its allow list in place (reload-egress-policy), not drift.
+    if (role === 'egress' && action === 'kill' && attrs.signal === '1') return null;
     const what = CONTAINER_DRIFT[action];
     if (!what) return null;
     return { what: role === 'egress' ? `egress proxy ${what.replace('container ', '')}` : what, environment: attrs[Labels.environment] ?? null };

@@ -111,6 +111,7 @@ Symbols: + create, ~ update in place, > start, -/+ replace, - destroy
       ! security: egress widened: evil.example
       because:   egress WIDENED: +evil.example (policy reloaded in place)
       data:      none
+      enforced:  internal network (no route out), no host address on it (bridge option inhibit_ipv4), only way out the proxy at 10.213.244.194:3128
 
   + environment.fresh will be created
       image:     sandboxshift/busybox:test

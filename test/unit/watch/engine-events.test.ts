@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Loaded } from '../../../src/app/pipeline.js';
 import type { Engine } from '../../../src/engine/client.js';
 import { EngineEventsTrigger, EVENT_FILTERS, type TriggerHint, type TriggerSink } from '../../../src/watch/index.js';
+import { driftOf } from '../../../src/watch/engine-trigger.js';
 
 function fakeEngine(failFirst = 0) {
   const streams: PassThrough[] = [];
@@ -85,5 +86,17 @@ describe('EngineEventsTrigger', () => {
     expect(filters).toHaveLength(8);
     expect(hints).toEqual([{ kind: 'resync', detail: 'engine events back' }]);
     await t.stop();
+  });
+});
+
+describe('driftOf', () => {
+  const proxyKill = (signal: string) => ({
+    Type: 'container',
+    Action: 'kill',
+    Actor: { ID: 'x', Attributes: { 'io.sandboxshift.project': 'p', 'io.sandboxshift.role': 'egress', 'io.sandboxshift.environment': 'a', signal } },
+  });
+  it('takes a SIGHUP to the proxy for the policy reload it is, and any other kill for drift', () => {
+    expect(driftOf(proxyKill('1'), 'p')).toBeNull();
+    expect(driftOf(proxyKill('9'), 'p')).toEqual({ what: 'egress proxy killed', environment: 'a' });
   });
 });
