@@ -14,5 +14,10 @@ export function observedFingerprint(observed: ObservedState, imageRefs: Iterable
     .flat()
     .map((r) => [r.name, r.protect])
     .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
-  return hashOf({ containers, volumes, images, runtimes: observed.runtimes, ...(protect.length ? { protect } : {}) });
+  // What proxies enforce after a reload in place (absent without records: fingerprints stay as they were).
+  const egressPolicies = [...observed.proxies.values()]
+    .filter((p) => p.recorded)
+    .map((p) => [p.environment, p.id, p.recorded])
+    .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+  return hashOf({ containers, volumes, images, runtimes: observed.runtimes, ...(protect.length ? { protect } : {}), ...(egressPolicies.length ? { egressPolicies } : {}) });
 }

@@ -2,6 +2,7 @@
 // without touching the environment, widening flagged.
 import { describe, expect, it } from 'vitest';
 import { poolStart } from '../../../src/plan/egress.js';
+import { observedFingerprint } from '../../../src/plan/fingerprint.js';
 import { gatewayIsolationFor, gatewayIsolationOf, gatewayIsolationOptions, subnetAt } from '../../../src/model/egress.js';
 import { plan, planDestroy } from '../../../src/plan/index.js';
 import { planToJson, renderText } from '../../../src/render/index.js';
@@ -146,6 +147,13 @@ describe('allow-list reloads in place', () => {
     const widened = planA(proxy({ allow: ['pypi.org'], recorded: { allow: ['pypi.org', 'files.example'] } }));
     expect(widened.steps).toEqual(['reload-egress-policy']);
     expect(widened.reasons.map((r) => r.message)).toEqual(['egress narrowed: -files.example (policy reloaded in place)']);
+  });
+
+  it('puts what the records say into the observed fingerprint, so a saved plan sees a reload since', () => {
+    const at = (p: ObservedProxy) => observedFingerprint(withEgress(observedOf([applied(old.environments.get('a')!)]), [p], { a: '10.213.0.0/28' }), []);
+    expect(at(proxy())).toBe(at(proxy({ allow: ['other.test'] })));
+    expect(at(proxy({ recorded: { allow: ['pypi.org'] } }))).not.toBe(at(proxy()));
+    expect(at(proxy({ recorded: { allow: ['pypi.org'] } }))).not.toBe(at(proxy({ recorded: { unknown: 'pending' } })));
   });
 
   it('reloads again, saying why, when a reload was left pending (the enforced list is unknown)', () => {
