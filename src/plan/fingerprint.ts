@@ -17,7 +17,7 @@ export function observedFingerprint(observed: ObservedState, imageRefs: Iterable
   // What proxies enforce after a reload in place (absent without records: fingerprints stay as they were).
   const egressPolicies = [...observed.proxies.values()]
     .filter((p) => p.recorded)
-    .map((p) => [p.environment, p.id, p.recorded])
-    .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+    .sort((a, b) => a.environment.localeCompare(b.environment))
+    .map((p) => [p.environment, p.id, p.recorded]);
   return hashOf({ containers, volumes, images, runtimes: observed.runtimes, ...(protect.length ? { protect } : {}), ...(egressPolicies.length ? { egressPolicies } : {}) });
 }
