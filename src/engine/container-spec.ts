@@ -3,7 +3,7 @@ import type Docker from 'dockerode';
 import type { DesiredEnvironment } from '../model/desired.js';
 import { canonicalJson } from '../model/hash.js';
 import { PROXY_PORT, WORKSPACE_PATH } from '../model/names.js';
-import type { EgressPlan } from '../model/egress.js';
+import { sandboxAddress, type EgressPlan } from '../model/egress.js';
 import { VERSION } from '../version.js';
 import { Labels } from './labels.js';
 
@@ -96,5 +96,7 @@ export function containerCreateOptions(project: string, d: DesiredEnvironment, e
       ...(spec.runtime === 'runsc' ? { Ulimits: [{ Name: 'nproc', Soft: resources.pids, Hard: resources.pids }] } : {}),
       RestartPolicy: { Name: 'unless-stopped' },
     },
+    // A fixed address, so an engine restart cannot hand the proxy's address to the sandbox.
+    ...(spec.network === 'egress' && egress ? { NetworkingConfig: { EndpointsConfig: { [egress.network]: { IPAMConfig: { IPv4Address: sandboxAddress(egress.subnet) } } } } } : {}),
   };
 }

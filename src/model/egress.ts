@@ -77,6 +77,18 @@ export function proxyAddress(subnet: string): string {
   return `${parts[0]}.${parts[1]}.${parts[2]}.${(parts[3] ?? 0) + 2}`;
 }
 
+/**
+ * The sandbox's address in an environment subnet: network address + 3, fixed like the proxy's.
+ * A dynamic one is handed out again when the engine restarts, and the sandbox, started first,
+ * could take the proxy's .2: the proxy then fails to start ("Address already in use") and the
+ * restart policy does not retry it (seen with Docker 20.10; test/e2e/egress-engine-restart.test.ts).
+ */
+export function sandboxAddress(subnet: string): string {
+  const [ip] = subnet.split('/');
+  const parts = (ip ?? '').split('.').map(Number);
+  return `${parts[0]}.${parts[1]}.${parts[2]}.${(parts[3] ?? 0) + 3}`;
+}
+
 export function ipv4ToInt(ip: string): number {
   return ip.split('.').reduce((n, p) => n * 256 + Number(p), 0);
 }
