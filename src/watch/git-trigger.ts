@@ -2,11 +2,12 @@
 // fast-forward the checkout that holds the config. Only a fast-forward: a diverged history is
 // reported with both commit ids and nothing is taken; local edits a fast-forward would
 // overwrite are reported and kept. A commit whose config is invalid is reported with its id and
-// diagnostics; the engine stays at the last good state (the watcher keeps it) until a later
-// good commit. After a clean reconcile of a committed config, that commit is recorded on the
+// diagnostics, checked before the checkout moves; checkout and engine stay at the last good
+// commit until a later good one. After a clean reconcile of a committed config, that commit is recorded on the
 // engine, where `status` and the next watcher read it.
 import { hostname } from 'node:os';
-import { load, type Loaded } from '../app/pipeline.js';
+import type { Loaded } from '../app/pipeline.js';
+import { loadConfigAt } from '../config/index.js';
 import { DiagnosticsError, errorDiag, formatDiagnostic } from '../diagnostics.js';
 import { engineMessage, type Engine } from '../engine/client.js';
 import { readAppliedCommit, recordAppliedCommit, type AppliedCommit } from '../engine/applied-record.js';
@@ -121,6 +122,20 @@ export class GitTrigger implements Trigger {
       );
       return;
     }
+    // The incoming config is checked before the checkout moves: an invalid commit leaves the
+    // checkout (and `status`, `plan` run in it) at the last good one.
+    const incoming = await loadConfigAt(this.options.configPath, remoteCommit);
+    const errors = incoming.diagnostics.filter((d) => d.severity === 'error');
+    if (errors.length) {
+      const diags = errors.map(formatDiagnostic);
+      this.sayOnce(
+        `invalid:${remoteCommit}`,
+        'git-invalid',
+        `git: commit ${short(remoteCommit)} has an invalid config: not applied; the engine stays at ${this.applied ? short(this.applied.commit) : short(head)} until a later good commit: ${diags.join('; ')}`,
+        { commit: remoteCommit, diagnostics: diags },
+      );
+      return;
+    }
     try {
       await repo.fastForward(remoteCommit);
     } catch (err) {
@@ -128,18 +143,6 @@ export class GitTrigger implements Trigger {
       return;
     }
     this.lastSaid = '';
-    try {
-      load(this.options.configPath);
-    } catch (err) {
-      if (!(err instanceof DiagnosticsError)) throw err;
-      const diags = err.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
-      sink.log.line(
-        'git-invalid',
-        `git: commit ${short(remoteCommit)} has an invalid config: not applied; the engine stays at ${this.applied ? short(this.applied.commit) : 'the last good config'} until a later good commit: ${diags.join('; ')}`,
-        { commit: remoteCommit, diagnostics: diags },
-      );
-      return;
-    }
     sink.log.line('git-fast-forward', `git: fast-forwarded ${short(head)}..${short(remoteCommit)} from ${this.following} (${why})`, { from: head, to: remoteCommit, why });
     sink.request({ kind: 'git', detail: short(remoteCommit) });
   }

@@ -71,8 +71,8 @@ export class WatchListener {
     if (!read.ok) {
       watchMetrics.webhooks.inc({ result: 'too-large' });
       log.line('webhook-refused', `webhook refused: body over ${limit} bytes (delivery ${delivery})`, { status: 413, delivery });
-      send(res, 413, `body over ${limit} bytes\n`, { Connection: 'close' });
-      req.destroy();
+      send(res, 413, `body over ${limit} bytes\n`);
+      discard(req, limit * 8);
       return;
     }
     const check = checkSignature(read.body, headerOf(req, 'x-hub-signature-256'), this.options.secret);
@@ -96,6 +96,17 @@ export class WatchListener {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+/** Lets the client finish sending what it declared (so it reads the 413, not a reset), up to `cap` bytes. */
+function discard(req: IncomingMessage, cap: number): void {
+  if (req.readableEnded || req.destroyed) return;
+  let seen = 0;
+  req.on('data', (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > cap) req.destroy();
+  });
+  req.resume();
 }
 
 function headerOf(req: IncomingMessage, name: string): string | undefined {

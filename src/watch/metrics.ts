@@ -35,3 +35,6 @@ export function setAppliedCommit(commit: string): void {
   watchMetrics.appliedCommit.reset();
   watchMetrics.appliedCommit.set({ commit }, 1);
 }
+
+// Series that exist from the start at 0, so a rate() over them works before the first event.
+for (const action of ['stop', 'pause']) watchMetrics.idleStops.inc({ action }, 0);
