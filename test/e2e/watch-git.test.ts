@@ -256,6 +256,20 @@ describe('watch --git with a signed webhook (--interval 1h: only the webhook can
     expect(metrics).toMatch(/^sandboxshift_webhooks_total\{result="accepted"\} 1$/m);
   });
 
+  it('GET /healthz is 503 while the engine is unreachable', async () => {
+    const down = await freePort();
+    const u = new WatchProcess(g.p.dir, ['--listen', `127.0.0.1:${down}`, '--webhook-secret-env', 'SS_E2E_HOOK'], { SS_E2E_HOOK: SECRET, DOCKER_HOST: `unix://${join(g.tmp, 'no-engine.sock')}` });
+    try {
+      await u.waitFor(`listening on 127.0.0.1:${down}`);
+      const res = await fetch(`http://127.0.0.1:${down}/healthz`);
+      expect(res.status).toBe(503);
+      expect(await res.text()).toBe('unhealthy: engine unreachable (ENOENT)\n');
+      expect((await fetch(url('/healthz'))).status).toBe(200);
+    } finally {
+      await u.stop();
+    }
+  });
+
   it('--listen without a webhook secret refuses to start, with a hint', async () => {
     const r = await g.p.run(['watch', '--git', '--listen', '127.0.0.1:1']);
     expect(r.code).toBe(1);
