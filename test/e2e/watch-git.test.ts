@@ -97,7 +97,7 @@ describe('watch --git by polling: fast-forward, invalid and diverged commits, di
   it('a pushed commit converges by polling, and status shows it from the engine', async () => {
     const m = w.mark();
     good = g.push(busyboxConfig(envs('a', 'b')), 'add b');
-    await w.waitFor(new RegExp(`git: fast-forwarded ${short(first)}\\.\\.${short(good)} from origin/main \\(interval\\)$`), m, 15_000);
+    await w.waitFor(new RegExp(`git: fast-forwarded ${short(first)}\\.\\.${short(good)} from origin/main \\(interval\\)$`), m, 30_000);
     await w.waitFor(/applied environment\.b: create \(new environment\)/, m);
     await w.waitFor(`git: at ${short(good)}, applied `, m);
     expect(await containerState(g.p.name, 'b')).toBe('running');
@@ -113,7 +113,7 @@ describe('watch --git by polling: fast-forward, invalid and diverged commits, di
   it('a commit with an invalid config is reported with its id and diagnostics and changes nothing; a later good commit converges', async () => {
     const m = w.mark();
     const bad = g.push(busyboxConfig(`${envs('a', 'b')}  c: { resources: { cpus: nope } }\n`), 'broken');
-    const i = await w.waitFor(`git: commit ${short(bad)} has an invalid config: not applied; the engine stays at ${short(good)} until a later good commit: `, m, 15_000);
+    const i = await w.waitFor(`git: commit ${short(bad)} has an invalid config: not applied; the engine stays at ${short(good)} until a later good commit: `, m, 30_000);
     expect(w.lines[i]).toContain("expected a number, got 'nope' (at environments.c.resources.cpus)");
     await sleep(1_500);
     expect(w.lines.slice(m).filter((l) => /applied \d+ change|git: at /.test(l))).toEqual([]);
@@ -122,7 +122,7 @@ describe('watch --git by polling: fast-forward, invalid and diverged commits, di
     expect(JSON.parse((await g.p.run(['status', '--json'])).stdout).applied_commit.commit).toBe(good);
     const n = w.mark();
     good = g.push(busyboxConfig(envs('a', 'b', 'c')), 'fix c');
-    await w.waitFor(`git: at ${short(good)}, applied `, n, 20_000);
+    await w.waitFor(`git: at ${short(good)}, applied `, n, 30_000);
     expect(await containerState(g.p.name, 'c')).toBe('running');
   });
 
@@ -131,13 +131,13 @@ describe('watch --git by polling: fast-forward, invalid and diverged commits, di
     g.p.write(local);
     const m = w.mark();
     const next = g.push(busyboxConfig(envs('a', 'b', 'c', 'd')), 'add d');
-    const i = await w.waitFor(`git: cannot fast-forward to ${short(next)}: local edits to sandboxshift.yaml in `, m, 15_000);
+    const i = await w.waitFor(`git: cannot fast-forward to ${short(next)}: local edits to sandboxshift.yaml in `, m, 30_000);
     expect(w.lines[i]).toContain('would be overwritten; nothing applied, the edits are kept. Commit, stash or discard them to resume');
     await sleep(1_500);
     expect(execFileSync('cat', [g.p.file], { encoding: 'utf8' })).toBe(local);
     expect(await containerState(g.p.name, 'd')).toBeNull();
     git(g.p.dir, 'checkout', '--', 'sandboxshift.yaml');
-    await w.waitFor(`git: at ${short(next)}, applied `, i, 20_000);
+    await w.waitFor(`git: at ${short(next)}, applied `, i, 30_000);
     expect(await containerState(g.p.name, 'd')).toBe('running');
     good = next;
   });
@@ -154,7 +154,7 @@ describe('watch --git by polling: fast-forward, invalid and diverged commits, di
     expect(before.get('sandboxshift_idle_stops_total{action="stop"}')).toBe(0);
     const m = w.mark();
     const next = g.push(busyboxConfig(envs('a', 'b', 'c', 'd', 'e')), 'add e');
-    await w.waitFor(`git: at ${short(next)}, applied `, m, 20_000);
+    await w.waitFor(`git: at ${short(next)}, applied `, m, 30_000);
     good = next;
     const after = parseMetrics(await (await fetch(url('/metrics'))).text());
     expect(after.get('sandboxshift_reconciles_total{outcome="applied"}')).toBeGreaterThan(before.get('sandboxshift_reconciles_total{outcome="applied"}')!);
@@ -169,7 +169,7 @@ describe('watch --git by polling: fast-forward, invalid and diverged commits, di
     git(g.mate, 'commit', '-qam', 'rewrite history');
     git(g.mate, 'push', '-q', '--force', 'origin', 'main');
     const forced = git(g.mate, 'rev-parse', 'HEAD');
-    await w.waitFor(`git: origin/main at ${short(forced)} has diverged from the checkout at ${short(good)} (not a fast-forward): nothing applied`, m, 15_000);
+    await w.waitFor(`git: origin/main at ${short(forced)} has diverged from the checkout at ${short(good)} (not a fast-forward): nothing applied`, m, 30_000);
     await sleep(2_500);
     expect(w.lines.slice(m).filter((l) => l.includes('has diverged'))).toHaveLength(1); // said once, not every poll
     expect(w.lines.slice(m).filter((l) => /applied \d+ change|git: at /.test(l))).toEqual([]);
@@ -237,7 +237,7 @@ describe('watch --git with a signed webhook (--interval 1h: only the webhook can
     expect(res.status).toBe(202);
     await w.waitFor('webhook: push delivery d-1 signed: fetching now', m);
     await w.waitFor(new RegExp(`git: fast-forwarded [0-9a-f]{7}\\.\\.${short(pushed)} from origin/main \\(webhook\\)$`), m, 10_000);
-    await w.waitFor(`git: at ${short(pushed)}, applied `, m, 20_000);
+    await w.waitFor(`git: at ${short(pushed)}, applied `, m, 30_000);
     const ms = Date.now() - t0;
     console.log(`push → converged with a signed webhook: ${ms} ms (two environments created)`);
     expect(await containerState(g.p.name, 'b')).toBe('running');
