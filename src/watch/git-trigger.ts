@@ -6,6 +6,7 @@
 // commit until a later good one. After a clean reconcile of a committed config, that commit is recorded on the
 // engine, where `status` and the next watcher read it.
 import { hostname } from 'node:os';
+import { dirname } from 'node:path';
 import type { Loaded } from '../app/pipeline.js';
 import { loadConfigAt } from '../config/index.js';
 import { DiagnosticsError, errorDiag, formatDiagnostic } from '../diagnostics.js';
@@ -53,7 +54,7 @@ export class GitTrigger implements Trigger {
   async start(sink: TriggerSink): Promise<void> {
     this.sink = sink;
     const { configPath, ref } = this.options;
-    const repo = await GitRepo.at(configPath.replace(/\/[^/]*$/, '') || '/');
+    const repo = await GitRepo.at(dirname(configPath));
     if (!repo) throw refusal(`watch --git: ${configPath} is not in a git repository`, 'clone the repository and run watch in it, or leave out --git');
     const branch = await repo.branch();
     if (!branch) throw refusal(`watch --git: the checkout at ${repo.root} has no branch checked out (detached HEAD)`, 'check out the branch to follow, e.g. git switch main');
