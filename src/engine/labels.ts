@@ -6,7 +6,7 @@ export const LABEL_PREFIX = 'io.sandboxshift';
 export const Labels = {
   project: 'io.sandboxshift.project',
   environment: 'io.sandboxshift.environment',
-  /** environment | workspace | lock | egress | network | protect | filling | egress-policy | helper (a never-started container that copies a workspace) */
+  /** environment | workspace | lock | egress | network | protect | filling | egress-policy | applied-commit | helper (a never-started container that copies a workspace) */
   role: 'io.sandboxshift.role',
   /** Hash of the canonical spec; a difference means the container must be replaced. */
   configHash: 'io.sandboxshift.config-hash',
@@ -38,9 +38,13 @@ export const Labels = {
   lockPidStarted: 'io.sandboxshift.lock.pid-started',
   lockSince: 'io.sandboxshift.lock.since',
   lockCommand: 'io.sandboxshift.lock.command',
+  /** On applied-commit records (watch --git): the git commit last applied, when, and by whom (watch@HOST). */
+  appliedCommit: 'io.sandboxshift.applied.commit',
+  appliedAt: 'io.sandboxshift.applied.at',
+  appliedBy: 'io.sandboxshift.applied.by',
 } as const;
 
-export type Role = 'environment' | 'workspace' | 'lock' | 'egress' | 'network' | 'protect' | 'helper' | 'filling' | 'egress-policy';
+export type Role = 'environment' | 'workspace' | 'lock' | 'egress' | 'network' | 'protect' | 'helper' | 'filling' | 'egress-policy' | 'applied-commit';
 
 export function projectFilter(project: string, role?: Role): Record<string, string[]> {
   return { label: [`${Labels.project}=${project}`, ...(role ? [`${Labels.role}=${role}`] : [])] };

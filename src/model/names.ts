@@ -48,6 +48,11 @@ export function fillingRecordName(project: string, env: string): string {
   return `ss.${project}.${env}.filling`;
 }
 
+/** The record of the git commit `watch --git` last applied (one per commit, so a new one can be created before the old is removed). */
+export function appliedRecordName(project: string, commit: string): string {
+  return `ss.${project}.applied-${commit}`;
+}
+
 export function protectRecordName(project: string, env: string, protect: boolean): string {
   return `ss.${project}.${env}.protect-${protect ? 'on' : 'off'}`;
 }

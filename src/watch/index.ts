@@ -8,3 +8,8 @@ export { watchLog, type WatchLog, type LogFormat } from './log.js';
 export { selectChanges, deletions, isMassDelete, type HeldChange, type Selection } from './safety.js';
 export { Backoff, FAILURE_BACKOFF, formatDelay } from './backoff.js';
 export { Coalescer, Debouncer, type TriggerHint } from './scheduler.js';
+export { GitTrigger, GIT_INTERVAL_MS } from './git-trigger.js';
+export { fastForwardDecision, blockingEdits, splitRemoteRef, GitRepo, type FastForward } from './git.js';
+export { WatchListener } from './http.js';
+export { checkSignature, signBody, readBounded, parseListenAddress, WEBHOOK_BODY_LIMIT, type SignatureCheck } from './webhook.js';
+export { watchMetrics, metricsRegistry, setAppliedCommit } from './metrics.js';

@@ -17,5 +17,7 @@ export interface Trigger {
   start(sink: TriggerSink): Promise<void>;
   /** After each config that loaded cleanly: what to watch may have changed (files, project). */
   configLoaded?(loaded: Loaded): Promise<void> | void;
+  /** After each reconcile toward `loaded`; `clean`: everything planned was applied (nothing failed, skipped or held back). */
+  reconciled?(loaded: Loaded, clean: boolean): Promise<void> | void;
   stop(): Promise<void>;
 }

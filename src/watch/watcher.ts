@@ -10,6 +10,7 @@ import { engineMessage, isEngineUnreachable, type Engine } from '../engine/clien
 import type { HeldLock, LockInfo } from '../engine/lock.js';
 import { Backoff, FAILURE_BACKOFF, formatDelay } from './backoff.js';
 import type { WatchLog } from './log.js';
+import { watchMetrics } from './metrics.js';
 import { selectChanges, type Selection } from './safety.js';
 import { Coalescer, type TriggerHint } from './scheduler.js';
 import type { Trigger, TriggerSink } from './trigger.js';
@@ -89,8 +90,11 @@ export class Watcher {
     log.line('reconcile-start', `reconcile start trigger=${trigger}${detail ? ` (${detail})` : ''}`, { trigger, detail: detail || undefined });
     try {
       const loaded = await this.desired(hints);
-      if (!loaded) return;
-      await this.converge(loaded);
+      if (!loaded) {
+        watchMetrics.reconciles.inc({ outcome: 'invalid-config' });
+        return;
+      }
+      await this.converge(loaded, hints);
     } catch (err) {
       this.failed(err);
     }
@@ -144,8 +148,29 @@ export class Watcher {
     }
   }
 
-  private async converge(loaded: Loaded): Promise<void> {
+  /** Why /healthz says 503, or null: the loop stopping, or the engine not answering a ping. */
+  async unhealthy(timeoutMs = 2_000): Promise<string | null> {
+    if (this.abort.signal.aborted) return 'the watcher is stopping';
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const docker = await this.options.engine.docker();
+      await Promise.race([
+        docker.ping(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+      return null;
+    } catch (err) {
+      return `engine unreachable (${isEngineUnreachable(err) ? (err as NodeJS.ErrnoException).code : engineMessage(err)})`;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async converge(loaded: Loaded, hints: TriggerHint[]): Promise<void> {
     const { log, engine } = this.options;
+    const endTimer = watchMetrics.reconcileSeconds.startTimer();
     let reasons = new Map<string, string>();
     const outcome = await reconcileOnce(engine, loaded, {
       command: 'watch',
@@ -169,6 +194,7 @@ export class Watcher {
     });
     this.applying = new Set();
     if (outcome.status === 'locked') {
+      watchMetrics.reconciles.inc({ outcome: 'locked' });
       const delay = this.lockWait.fail('lock', Date.now());
       log.line('lock-held', `lock held by ${describeHolder(outcome.holder)}: waiting, retry in ${formatDelay(delay)}`, { holder: outcome.holder, retryMs: delay });
       this.retryIn(delay);
@@ -176,13 +202,17 @@ export class Watcher {
     }
     this.lockWait.succeed('lock');
     this.failures.succeed(WHOLE_RUN);
+    endTimer();
     this.reportHeld(outcome.selection);
-    if (outcome.result === null) {
-      const held = outcome.selection.held.length;
+    const held = outcome.selection.held.length;
+    const result = outcome.result;
+    const bad = result ? result.failed.length + result.skipped.length : 0;
+    watchMetrics.reconciles.inc({ outcome: bad ? 'failed' : held ? 'held' : result ? 'applied' : 'in-sync' });
+    if (result && hints.some((h) => h.kind === 'engine')) watchMetrics.driftRepairs.inc(result.completed.length);
+    if (result === null) {
       log.line('no-changes', held ? `no changes applied (${held} held back) in ${outcome.elapsedMs} ms` : `no changes (in sync) in ${outcome.elapsedMs} ms`, { held, elapsedMs: outcome.elapsedMs });
-      return;
-    }
-    this.reportResult(outcome.result, outcome.elapsedMs);
+    } else this.reportResult(result, outcome.elapsedMs);
+    for (const t of this.options.triggers) await t.reconciled?.(loaded, held === 0 && bad === 0);
   }
 
   private reportHeld(selection: Selection): void {
@@ -207,6 +237,7 @@ export class Watcher {
     const now = Date.now();
     for (const c of result.completed) this.failures.succeed(c.address);
     for (const f of result.failed) {
+      watchMetrics.failures.inc({ kind: 'change' });
       const delay = this.failures.fail(f.address, now);
       log.line('change-failed', `failed: ${f.address}${f.step ? ` at ${f.step}` : ''}: ${f.error}; retry in ${formatDelay(delay)}`, {
         address: f.address,
@@ -228,6 +259,8 @@ export class Watcher {
 
   private failed(err: unknown): void {
     const { log } = this.options;
+    watchMetrics.reconciles.inc({ outcome: 'failed' });
+    watchMetrics.failures.inc({ kind: isEngineUnreachable(err) ? 'engine-unreachable' : 'reconcile' });
     const delay = this.failures.fail(WHOLE_RUN, Date.now());
     const why =
       err instanceof DiagnosticsError
