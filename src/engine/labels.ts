@@ -6,7 +6,7 @@ export const LABEL_PREFIX = 'io.sandboxshift';
 export const Labels = {
   project: 'io.sandboxshift.project',
   environment: 'io.sandboxshift.environment',
-  /** environment | workspace | lock | egress | network | protect | helper (a never-started container that copies a workspace) */
+  /** environment | workspace | lock | egress | network | protect | helper (a never-started container that copies a workspace) | idle-stopped | touch */
   role: 'io.sandboxshift.role',
   /** Hash of the canonical spec; a difference means the container must be replaced. */
   configHash: 'io.sandboxshift.config-hash',
@@ -27,6 +27,12 @@ export const Labels = {
   contextFiles: 'io.sandboxshift.context-files',
   /** On egress proxies: the allow list (JSON) they enforce. */
   egressAllow: 'io.sandboxshift.egress.allow',
+  /** On idle records: when the environment's last activity was, what was done (stop | pause), to which container. */
+  idleSince: 'io.sandboxshift.idle.since',
+  idleAction: 'io.sandboxshift.idle.action',
+  idleContainer: 'io.sandboxshift.idle.container',
+  /** On touch records: when `sandboxshift touch` recorded activity. */
+  touchedAt: 'io.sandboxshift.idle.touched-at',
   lockId: 'io.sandboxshift.lock.id',
   lockHolder: 'io.sandboxshift.lock.holder',
   lockPid: 'io.sandboxshift.lock.pid',
@@ -36,7 +42,7 @@ export const Labels = {
   lockCommand: 'io.sandboxshift.lock.command',
 } as const;
 
-export type Role = 'environment' | 'workspace' | 'lock' | 'egress' | 'network' | 'protect' | 'helper' | 'filling';
+export type Role = 'environment' | 'workspace' | 'lock' | 'egress' | 'network' | 'protect' | 'helper' | 'filling' | 'idle-stopped' | 'touch';
 
 export function projectFilter(project: string, role?: Role): Record<string, string[]> {
   return { label: [`${Labels.project}=${project}`, ...(role ? [`${Labels.role}=${role}`] : [])] };

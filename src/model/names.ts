@@ -51,3 +51,16 @@ export function fillingRecordName(project: string, env: string): string {
 export function protectRecordName(project: string, env: string, protect: boolean): string {
   return `ss.${project}.${env}.protect-${protect ? 'on' : 'off'}`;
 }
+
+/** The record that an idle policy stopped or paused the environment (see engine/idle-record.ts). */
+export function idleRecordName(project: string, env: string): string {
+  return `ss.${project}.${env}.idle`;
+}
+
+/** The record of the last `sandboxshift touch`; the time is in the name, so a new touch is a new record. */
+export function touchRecordName(project: string, env: string, at: number): string {
+  return `ss.${project}.${env}.touch-${at}`;
+}
+
+/** The file an agent touches inside to say it is working (read by its mtime, from outside). */
+export const HEARTBEAT_PATH = '/workspace/.sandboxshift-heartbeat';
