@@ -8,3 +8,5 @@ export { watchLog, type WatchLog, type LogFormat } from './log.js';
 export { selectChanges, deletions, isMassDelete, type HeldChange, type Selection } from './safety.js';
 export { Backoff, FAILURE_BACKOFF, formatDelay } from './backoff.js';
 export { Coalescer, Debouncer, type TriggerHint } from './scheduler.js';
+export { IdleTrigger } from './idle-trigger.js';
+export { IdleTracker, nextCheck, cpuPercent, type IdleState, type ActivitySignal } from './idle-tracker.js';

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { DiagnosticsError, errorDiag } from '../../diagnostics.js';
 import { connectEngine } from '../../engine/client.js';
 import { parseDuration } from '../../config/index.js';
-import { EngineEventsTrigger, FileTrigger, ResyncTrigger, Watcher, watchLog, type LogFormat } from '../../watch/index.js';
+import { EngineEventsTrigger, FileTrigger, IdleTrigger, ResyncTrigger, Watcher, watchLog, type LogFormat } from '../../watch/index.js';
 import { configPath, parse, positiveInt } from '../args.js';
 import { EXIT_OK, type Io } from '../io.js';
 
@@ -42,7 +42,7 @@ export async function watchCommand(argv: string[], io: Io): Promise<number> {
     log,
     allowMassDelete: values['allow-mass-delete'] === true,
     parallelism: positiveInt('watch', 'parallelism', values.parallelism as string | undefined, 10),
-    triggers: [new FileTrigger(file), new EngineEventsTrigger(engine), new ResyncTrigger(resyncMs)],
+    triggers: [new FileTrigger(file), new EngineEventsTrigger(engine), new ResyncTrigger(resyncMs), new IdleTrigger(engine)],
   });
   const stopped = new Promise<void>((done) => {
     let stopping = false;
