@@ -4,7 +4,7 @@
 // made on a sample taken at or after it. Exec sessions started between samples come from the
 // engine's event stream, so a short one is not missed.
 import type { Loaded } from '../app/pipeline.js';
-import { enforceIdle } from '../app/idle.js';
+import { enforceIdle, IDLE_STOP_GRACE_SECONDS } from '../app/idle.js';
 import { engineMessage, type Engine } from '../engine/client.js';
 import { sampleActivity } from '../engine/idle-signals.js';
 import { idleMarks, touchTimes } from '../engine/idle-record.js';
@@ -142,6 +142,8 @@ export class IdleTrigger implements Trigger {
 
   private async act(project: string, env: string, w: Watched, containerId: string, state: IdleState): Promise<void> {
     const log = this.sink!.log;
+    // Its stop's own engine events are not drift (the idle record says so to reconciles; this, to the log).
+    this.sink!.changing?.(env, this.now() + (IDLE_STOP_GRACE_SECONDS + 5) * 1000);
     const outcome = await enforceIdle(this.engine, { project, environment: env, containerId, action: w.policy.action, since: state.lastActivity });
     const at = this.now();
     if (outcome.status === 'locked') {
@@ -153,6 +155,7 @@ export class IdleTrigger implements Trigger {
       return;
     }
     w.nextAt = at + 5_000;
+    this.sink!.changing?.(env, this.now() + 2_000);
     if (outcome.status !== 'done') return;
     const verb = w.policy.action === 'pause' ? 'paused' : 'stopped';
     const idleFor = Math.round((state.deadline - state.lastActivity) / 1000);

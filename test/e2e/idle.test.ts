@@ -104,6 +104,8 @@ describe('idle policies', () => {
     // The trap ran: SIGTERM came first, and its exit code is the trap's own 0, not a kill's 137.
     expect((await readWorkspaceFile(containerOf(p.name, 'sleepy'), 'term')).trim()).toBe('term');
     expect(info.State.ExitCode).toBe(0);
+    // Its own stop is not drift: no drift line, and no reconcile started it again.
+    expect(w.events.filter((e) => e.event === 'drift' && e.environment === 'sleepy')).toEqual([]);
   }, 60_000);
 
   it('keeps busy environments running: a CPU loop and a heartbeat file; no policy means never', async () => {
