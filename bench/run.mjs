@@ -16,6 +16,7 @@ import { loadConfig } from '../dist/config/index.js';
 import { resolveDesired } from '../dist/model/resolve.js';
 import { benchEgress, benchRuntimes } from './egress.mjs';
 import { benchDestroy } from './destroy.mjs';
+import { benchIdle } from './idle.mjs';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const docker = new Docker();
@@ -163,8 +164,8 @@ function benchVersion() {
   return { version_ms_median: Math.round(median(times)), target_ms: 150 };
 }
 
-// BENCH_ONLY=version,apply,plan,destroy,egress,runtimes picks sections (default: all).
-const only = new Set((process.env.BENCH_ONLY ?? 'version,apply,plan,destroy,egress,runtimes').split(','));
+// BENCH_ONLY=version,apply,plan,destroy,egress,runtimes,idle picks sections (default: all).
+const only = new Set((process.env.BENCH_ONLY ?? 'version,apply,plan,destroy,egress,runtimes,idle').split(','));
 const results = { at: new Date().toISOString(), engine: (await docker.version()).Version };
 if (only.has('version')) {
   results.version = benchVersion();
@@ -185,6 +186,10 @@ if (only.has('egress')) {
 if (only.has('runtimes')) {
   results.runtimes = await benchRuntimes();
   console.log('create time runc vs runsc', JSON.stringify(results.runtimes));
+}
+if (only.has('idle')) {
+  results.idle = await benchIdle({ docker, purge });
+  console.log('idle policies', JSON.stringify(results.idle));
 }
 if (only.has('plan')) {
   results.plan = await benchPlan();

@@ -5,6 +5,7 @@ import { DiagnosticsError, errorDiag } from '../diagnostics.js';
 import type { Docker, Engine } from '../engine/client.js';
 import { clearIdle, recordIdle, recordTouch } from '../engine/idle-record.js';
 import { Labels } from '../engine/labels.js';
+import { unlessMissing } from '../engine/records.js';
 import { acquireLock, readLock, type LockInfo } from '../engine/lock.js';
 import { withLock } from './lock.js';
 
@@ -20,39 +21,54 @@ export interface IdleAction {
   since: number;
 }
 
-export type IdleActionOutcome = { status: 'done'; elapsedMs: number } | { status: 'locked'; holder: LockInfo | null } | { status: 'gone' | 'not-running' };
+export type IdleActionOutcome = { status: 'done'; elapsedMs: number } | { status: 'gone' | 'not-running' };
 
-/** Stops (SIGTERM, grace, SIGKILL) or pauses an idle environment under the engine lock. */
-export async function enforceIdle(engine: Engine, a: IdleAction): Promise<IdleActionOutcome> {
+export type IdleBatchOutcome = { status: 'locked'; holder: LockInfo | null } | { status: 'done'; outcomes: Map<string, IdleActionOutcome> };
+
+/** At most this many stops at once: each mostly waits for its container to exit. */
+const STOPS_AT_ONCE = 16;
+
+/**
+ * Stops (SIGTERM, grace, SIGKILL) or pauses idle environments of one project, all under one
+ * take of the engine lock, so environments due together are not stopped one lock at a time.
+ */
+export async function enforceIdle(engine: Engine, project: string, actions: readonly IdleAction[]): Promise<IdleBatchOutcome> {
   const docker = await engine.docker();
   let lock;
   try {
-    lock = await acquireLock(docker, a.project, 'watch (idle policy)');
+    lock = await acquireLock(docker, project, 'watch (idle policy)');
   } catch (err) {
-    if (err instanceof DiagnosticsError && err.diagnostics.some((d) => d.message.includes('is locked'))) return { status: 'locked', holder: await readLock(docker, a.project) };
+    if (err instanceof DiagnosticsError && err.diagnostics.some((d) => d.message.includes('is locked'))) return { status: 'locked', holder: await readLock(docker, project) };
     throw err;
   }
-  const started = Date.now();
   try {
-    const c = docker.getContainer(a.containerId);
-    const info = await c.inspect().catch((err: { statusCode?: number }) => {
-      if (err.statusCode === 404) return null;
-      throw err;
-    });
-    if (!info) return { status: 'gone' };
-    if (info.State.Status !== 'running') return { status: 'not-running' };
-    await recordIdle(docker, a.project, { environment: a.environment, since: new Date(a.since).toISOString(), action: a.action, containerId: a.containerId });
-    try {
-      if (a.action === 'pause') await c.pause();
-      else await c.stop({ t: IDLE_STOP_GRACE_SECONDS });
-    } catch (err) {
-      await clearIdle(docker, a.project, a.environment);
-      throw err;
-    }
-    return { status: 'done', elapsedMs: Date.now() - started };
+    const outcomes = new Map<string, IdleActionOutcome>();
+    const queue = [...actions];
+    const worker = async () => {
+      for (let a = queue.shift(); a; a = queue.shift()) outcomes.set(a.environment, await enforceOne(docker, a));
+    };
+    await Promise.all(Array.from({ length: Math.min(STOPS_AT_ONCE, queue.length) }, worker));
+    return { status: 'done', outcomes };
   } finally {
     await lock.release();
   }
+}
+
+async function enforceOne(docker: Docker, a: IdleAction): Promise<IdleActionOutcome> {
+  const started = Date.now();
+  const c = docker.getContainer(a.containerId);
+  const info = await unlessMissing(c.inspect());
+  if (!info) return { status: 'gone' };
+  if (info.State.Status !== 'running') return { status: 'not-running' };
+  await recordIdle(docker, a.project, { environment: a.environment, since: new Date(a.since).toISOString(), action: a.action, containerId: a.containerId });
+  try {
+    if (a.action === 'pause') await c.pause();
+    else await c.stop({ t: IDLE_STOP_GRACE_SECONDS });
+  } catch (err) {
+    await clearIdle(docker, a.project, a.environment);
+    throw err;
+  }
+  return { status: 'done', elapsedMs: Date.now() - started };
 }
 
 /** The environment's container, by its labels (a renamed one still counts), or a diagnostic. */

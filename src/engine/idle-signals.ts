@@ -2,6 +2,7 @@
 // time, exec sessions), a one-shot stats call (cumulative CPU time), a HEAD on the archive API
 // for the heartbeat file's mtime (never an exec: that would itself be activity), and one archive
 // read of its egress proxy's stats file. The judging is the tracker's (watch/idle-tracker.ts).
+import { readFile } from 'node:fs/promises';
 import { HEARTBEAT_PATH, proxyName } from '../model/names.js';
 import { statusCode, type Docker } from './client.js';
 import { readProxyStatsFile } from './proxy-stats.js';
@@ -47,8 +48,31 @@ async function anyExecRunning(engine: Docker, ids: string[]): Promise<boolean> {
   return false;
 }
 
+/** Where the engine's host keeps a container's CPU time (cgroup v1 cgroupfs, v2 cgroupfs, v2 systemd). */
+const CGROUP_CPU = [
+  (id: string) => ({ path: `/sys/fs/cgroup/cpuacct/docker/${id}/cpuacct.usage`, read: (t: string) => Number(t.trim()) }),
+  (id: string) => ({ path: `/sys/fs/cgroup/docker/${id}/cpu.stat`, read: usageUsec }),
+  (id: string) => ({ path: `/sys/fs/cgroup/system.slice/docker-${id}.scope/cpu.stat`, read: usageUsec }),
+];
+
+function usageUsec(text: string): number {
+  const m = /^usage_usec (\d+)$/m.exec(text);
+  return m ? Number(m[1]) * 1000 : NaN;
+}
+
 async function cpuTime(engine: Docker, id: string): Promise<number | null> {
-  // one-shot: the engine answers at once instead of waiting a second for a second sample.
+  // On the engine's own host the cgroup file answers in microseconds; the stats API takes about
+  // a second even one-shot (it waits for the engine's collector), which would make every stop late.
+  for (const where of CGROUP_CPU) {
+    const { path, read } = where(id);
+    const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'EACCES') return null;
+      throw err;
+    });
+    if (text === null) continue;
+    const ns = read(text);
+    if (Number.isFinite(ns)) return ns;
+  }
   const stats = (await engine.getContainer(id).stats({ stream: false, 'one-shot': true } as { stream: false })) as { cpu_stats?: { cpu_usage?: { total_usage?: number } } };
   const ns = stats.cpu_stats?.cpu_usage?.total_usage;
   return typeof ns === 'number' ? ns : null;

@@ -28,6 +28,8 @@ interface Watched {
 }
 
 const LOCKED_RETRY_MS = 1_000;
+/** When the watcher's own reconcile holds the lock: it is done within a moment. */
+const LOCKED_RETRY_OWN_MS = 200;
 
 export class IdleTrigger implements Trigger {
   readonly name = 'idle';
@@ -113,6 +115,7 @@ export class IdleTrigger implements Trigger {
     const marks = idleMarks(listed);
     const touched = touchTimes(listed);
     const containers = new Map(listed.filter((c) => c.Labels?.[Labels.role] === 'environment').map((c) => [c.Labels?.[Labels.environment] ?? '', c]));
+    const toAct: Array<{ env: string; w: Watched; containerId: string; state: IdleState }> = [];
     await Promise.all(
       due.map(async ([name, w]) => {
         const c = containers.get(name);
@@ -135,43 +138,57 @@ export class IdleTrigger implements Trigger {
           w.nextAt = nextCheck(sample.at, state.deadline);
           return;
         }
-        await this.act(project, name, w, c.Id, state);
+        toAct.push({ env: name, w, containerId: c.Id, state });
       }),
     );
+    if (toAct.length) await this.act(project, toAct);
   }
 
-  private async act(project: string, env: string, w: Watched, containerId: string, state: IdleState): Promise<void> {
+  private async act(project: string, due: Array<{ env: string; w: Watched; containerId: string; state: IdleState }>): Promise<void> {
     const log = this.sink!.log;
-    // Its stop's own engine events are not drift (the idle record says so to reconciles; this, to the log).
-    this.sink!.changing?.(env, this.now() + (IDLE_STOP_GRACE_SECONDS + 5) * 1000);
-    const outcome = await enforceIdle(this.engine, { project, environment: env, containerId, action: w.policy.action, since: state.lastActivity });
+    // Their stops' own engine events are not drift (the idle record says so to reconciles; this, to the log).
+    for (const d of due) this.sink!.changing?.(d.env, this.now() + (IDLE_STOP_GRACE_SECONDS + 5) * 1000);
+    const batch = await enforceIdle(
+      this.engine,
+      project,
+      due.map((d) => ({ project, environment: d.env, containerId: d.containerId, action: d.w.policy.action, since: d.state.lastActivity })),
+    );
     const at = this.now();
-    if (outcome.status === 'locked') {
-      log.line(
-        'idle-wait',
-        `idle: environment.${env} is due, but the lock is held${outcome.holder ? ` by ${outcome.holder.holder} (${outcome.holder.command})` : ''}: trying again in ${formatDelay(LOCKED_RETRY_MS)}`,
-      );
-      w.nextAt = at + LOCKED_RETRY_MS;
+    if (batch.status === 'locked') {
+      const holder = batch.holder;
+      // Our own reconcile holds it for a moment (often the one the last stop's events asked for): look again soon.
+      const ours = holder !== null && holder.pid === process.pid;
+      const retry = ours ? LOCKED_RETRY_OWN_MS : LOCKED_RETRY_MS;
+      if (!ours)
+        log.line(
+          'idle-wait',
+          `idle: ${due.map((d) => `environment.${d.env}`).join(', ')} due, but the lock is held${holder ? ` by ${holder.holder} (${holder.command})` : ''}: trying again in ${formatDelay(retry)}`,
+        );
+      for (const d of due) d.w.nextAt = at + retry;
       return;
     }
-    w.nextAt = at + 5_000;
-    this.sink!.changing?.(env, this.now() + 2_000);
-    if (outcome.status !== 'done') return;
-    const verb = w.policy.action === 'pause' ? 'paused' : 'stopped';
-    const idleFor = Math.round((state.deadline - state.lastActivity) / 1000);
-    log.line(
-      'idle-stop',
-      `idle: environment.${env} ${verb} (no activity for ${idleFor}s; last: ${state.signal} at ${new Date(state.lastActivity).toISOString()}; ${at - state.deadline} ms after its deadline)`,
-      {
-        environment: env,
-        action: w.policy.action,
-        lastActivity: new Date(state.lastActivity).toISOString(),
-        signal: state.signal,
-        deadline: new Date(state.deadline).toISOString(),
-        lateMs: at - state.deadline,
-        elapsedMs: outcome.elapsedMs,
-      },
-    );
+    for (const d of due) {
+      this.sink!.changing?.(d.env, at + 2_000);
+      d.w.nextAt = at + 5_000;
+      const outcome = batch.outcomes.get(d.env);
+      if (outcome?.status !== 'done') continue;
+      const { w, state, env } = d;
+      const verb = w.policy.action === 'pause' ? 'paused' : 'stopped';
+      const idleFor = Math.round((state.deadline - state.lastActivity) / 1000);
+      log.line(
+        'idle-stop',
+        `idle: environment.${env} ${verb} (no activity for ${idleFor}s; last: ${state.signal} at ${new Date(state.lastActivity).toISOString()}; ${at - state.deadline} ms after its deadline)`,
+        {
+          environment: env,
+          action: w.policy.action,
+          lastActivity: new Date(state.lastActivity).toISOString(),
+          signal: state.signal,
+          deadline: new Date(state.deadline).toISOString(),
+          lateMs: at - state.deadline,
+          elapsedMs: outcome.elapsedMs,
+        },
+      );
+    }
   }
 
   /** Exec and attach sessions as they start: moments a sample between them would miss. */
