@@ -18,7 +18,7 @@ export interface ProxyStats {
 export async function readProxyStatsFile(engine: Docker, proxy: string): Promise<ProxyStats | null> {
   const tar = await unlessMissing(engine.getContainer(proxy).getArchive({ path: PROXY_STATS_PATH }));
   if (!tar) return null;
-  const text = await firstFile(tar as NodeJS.ReadableStream);
+  const text = await firstFile(tar);
   try {
     const stats = JSON.parse(text) as Partial<ProxyStats>;
     if (typeof stats.open_connections !== 'number') return null;

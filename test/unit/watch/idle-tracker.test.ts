@@ -34,14 +34,14 @@ describe('idle tracker', () => {
 
   it('a 15-minute open connection with nothing else keeps it alive, and the clock runs from its close', () => {
     const t = tracker();
-    let state = t.observe(quiet(T0));
+    t.observe(quiet(T0));
     for (let m = 1; m <= 15; m++) {
-      state = t.observe(quiet(T0 + m * MIN, { proxy: { open: 1, lastActivity: T0 } }));
+      const state = t.observe(quiet(T0 + m * MIN, { proxy: { open: 1, lastActivity: T0 } }));
       expect(state.deadline).toBeGreaterThan(T0 + m * MIN);
       expect(state.signal).toBe('connection');
     }
     // Closed at minute 15 (last seen open then): stopped ten minutes after, not kept forever.
-    state = t.observe(quiet(T0 + 16 * MIN, { proxy: { open: 0, lastActivity: T0 + 15 * MIN + 500 } }));
+    const state = t.observe(quiet(T0 + 16 * MIN, { proxy: { open: 0, lastActivity: T0 + 15 * MIN + 500 } }));
     expect(state).toEqual({ lastActivity: T0 + 15 * MIN + 500, signal: 'request', deadline: T0 + 25 * MIN + 500 });
     expect(t.observe(quiet(T0 + 30 * MIN, { proxy: { open: 0, lastActivity: T0 + 15 * MIN + 500 } })).deadline).toBe(T0 + 25 * MIN + 500);
   });
