@@ -28,12 +28,6 @@ export async function recordTouch(engine: Docker, project: string, env: string, 
   for (const r of await findRecords(engine, touchLabels(project, env))) if (r.labels[Labels.touchedAt] !== String(at)) await removeRecord(engine, r.id);
 }
 
-/** Removes every idle and touch record of an environment (it is destroyed). */
-export async function removeIdleRecords(engine: Docker, project: string, env: string): Promise<void> {
-  await clearIdle(engine, project, env);
-  for (const r of await findRecords(engine, touchLabels(project, env))) await removeRecord(engine, r.id);
-}
-
 interface Listed {
   Id: string;
   State: string;

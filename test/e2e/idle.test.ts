@@ -50,6 +50,8 @@ describe('idle policies', () => {
   let w: Watch;
   let execSession: ChildProcess | null = null;
   let execEnded: Promise<number> = Promise.resolve(0);
+  let touching: Promise<string[]> = Promise.resolve([]);
+  let lastTouch = 0;
 
   beforeAll(async () => {
     p = testProject(
@@ -72,12 +74,25 @@ describe('idle policies', () => {
     command: "while true; do sleep 1; done"
   forever:
     command: "while true; do sleep 1; done"
+  touched:
+    ${policy('6s')}
+    command: "while true; do sleep 1; done"
 `),
     );
     w = new Watch(p);
     await w.waitFor((e) => e.event === 'applied', 'first apply', 120_000);
     // An exec session of 16 s: the environment must outlive it, then be stopped 6 s after it ends.
     execSession = spawn('docker', ['exec', containerOf(p.name, 'shell'), 'sleep', '16'], { stdio: 'ignore' });
+    // `sandboxshift touch` from outside every 3 s, four times: 12 s of life past its 6 s policy.
+    touching = (async () => {
+      const outputs: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        outputs.push((await p.run(['touch', 'touched'])).stdout);
+        lastTouch = Date.now();
+        await sleep(3_000);
+      }
+      return outputs;
+    })();
     const session = execSession;
     execEnded = new Promise((resolve) => session.once('exit', () => resolve(Date.now())));
   }, 180_000);
@@ -133,6 +148,18 @@ describe('idle policies', () => {
     expect(finished - Date.parse(stop.deadline as string)).toBeLessThan(10_000);
   }, 90_000);
 
+  it('sandboxshift touch records activity from outside: the clock starts again at each touch', async () => {
+    const outputs = await touching;
+    expect(outputs).toHaveLength(4);
+    for (const o of outputs) expect(o).toMatch(/^environment\.touched: activity recorded at \d{4}-\d\d-\d\dT[\d:.]+Z\.\n$/);
+    const stop = await w.waitFor((e) => e.event === 'idle-stop' && e.environment === 'touched', 'idle stop of touched', 30_000);
+    expect(stop.signal).toBe('touch');
+    const info = await docker.getContainer(containerOf(p.name, 'touched')).inspect();
+    // Alive 9 s after the first touch (longer than its 6 s policy), stopped no sooner than 6 s after the last.
+    expect(Date.parse(info.State.FinishedAt)).toBeGreaterThanOrEqual(lastTouch - 1_000 + 6_000);
+    expect(Date.parse(info.State.FinishedAt) - Date.parse(stop.deadline as string)).toBeLessThan(10_000);
+  }, 60_000);
+
   it('action pause pauses it, and wake resumes it in well under a second', async () => {
     const stop = await w.waitFor((e) => e.event === 'idle-stop' && e.environment === 'frozen', 'idle pause of frozen', 40_000);
     expect(stop.action).toBe('pause');
@@ -178,7 +205,7 @@ describe('idle policies', () => {
     const r = await p.run(['touch', 'nope']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("no environment 'nope' in the config");
-    expect(r.stderr).toContain('the config has: beating, cpu, forever, frozen, shell, sleepy');
+    expect(r.stderr).toContain('the config has: beating, cpu, forever, frozen, shell, sleepy, touched');
   });
 });
 
