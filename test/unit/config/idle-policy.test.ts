@@ -34,4 +34,12 @@ describe('idle policy config', () => {
     const zero = load('environments:', '  a:', '    idle: {stopAfter: 1h, cpuPercent: 0}');
     expect(zero.errors.join('\n')).toMatch(/^sandboxshift\.yaml:5:\d+: error: .*\(at environments\.a\.idle\.cpuPercent\)/m);
   });
+
+  it('warns, at the key, that pausing never happens when stopAfter is never', () => {
+    const { config, diagnostics } = validateConfigText('version: 1\nproject: demo\nenvironments:\n  a:\n    idle: {stopAfter: never, action: pause}\n', 'sandboxshift.yaml');
+    expect(config).toBeDefined();
+    expect(diagnostics.map(formatDiagnostic)).toEqual([
+      "sandboxshift.yaml:5:38: warning: 'action: pause' has no effect with 'stopAfter: never' (at environments.a.idle.action)\n  hint: write a duration, e.g. stopAfter: 30m, or leave action out",
+    ]);
+  });
 });
