@@ -17,6 +17,7 @@ import { resolveDesired } from '../dist/model/resolve.js';
 import { benchEgress, benchRuntimes } from './egress.mjs';
 import { benchDestroy } from './destroy.mjs';
 import { benchWatch } from './watch.mjs';
+import { benchIdle } from './idle.mjs';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const docker = new Docker();
@@ -164,8 +165,8 @@ function benchVersion() {
   return { version_ms_median: Math.round(median(times)), target_ms: 150 };
 }
 
-// BENCH_ONLY=version,apply,plan,destroy,egress,runtimes,watch picks sections (default: all).
-const only = new Set((process.env.BENCH_ONLY ?? 'version,apply,plan,destroy,egress,runtimes,watch').split(','));
+// BENCH_ONLY=version,apply,plan,destroy,egress,runtimes,watch,idle picks sections (default: all).
+const only = new Set((process.env.BENCH_ONLY ?? 'version,apply,plan,destroy,egress,runtimes,watch,idle').split(','));
 const results = { at: new Date().toISOString(), engine: (await docker.version()).Version };
 if (only.has('version')) {
   results.version = benchVersion();
@@ -190,6 +191,10 @@ if (only.has('runtimes')) {
 if (only.has('watch')) {
   results.watch = await benchWatch({ purge });
   console.log('watch: config edit and git push (webhook) to converged', JSON.stringify(results.watch));
+}
+if (only.has('idle')) {
+  results.idle = await benchIdle({ docker, purge });
+  console.log('idle policies', JSON.stringify(results.idle));
 }
 if (only.has('plan')) {
   results.plan = await benchPlan();

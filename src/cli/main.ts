@@ -20,7 +20,9 @@ Commands:
   logs       an environment's output, or its egress decisions (logs ENV --egress)
   egress     what an environment may reach: allow list, mechanism, policy hash, decisions
   unlock     remove a stale apply lock
-  watch      keep the engine converged: reconcile on config edits, drift and a timer
+  watch      keep the engine converged: reconcile on config edits, drift and a timer; idle policies
+  wake       start or unpause an environment an idle policy stopped or paused
+  touch      record activity for an environment (its idle clock starts again)
 
 Run \`sandboxshift <command> --help\` for a command's options.
 Exit codes: 0 ok, 1 error, 2 changes present (plan --detailed-exitcode).`;
@@ -71,6 +73,14 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   watch: async () => {
     const m = await import('./commands/watch.js');
     return { run: m.watchCommand, help: m.watchHelp };
+  },
+  wake: async () => {
+    const m = await import('./commands/wake.js');
+    return { run: m.wakeCommand, help: m.wakeHelp };
+  },
+  touch: async () => {
+    const m = await import('./commands/touch.js');
+    return { run: m.touchCommand, help: m.touchHelp };
   },
 };
 

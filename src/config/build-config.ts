@@ -50,7 +50,7 @@ function buildEnvironment(name: string, own: RawSettings, defaults: RawSettings,
   const resources = { ...defaults.resources, ...own.resources };
   const memory = resources.memory === undefined ? undefined : parseMemory(resources.memory);
   const user = parseUser(pick('user'));
-  const stopAfter = pick('idle')?.stopAfter;
+  const idle = pick('idle');
   const command = pick('command');
   const workspace = pick('workspace');
 
@@ -75,7 +75,10 @@ function buildEnvironment(name: string, own: RawSettings, defaults: RawSettings,
     // Protection is a decision about one environment, never inherited (the schema keeps it out of defaults).
     protect: own.protect ?? false,
     egress: buildEgress(pick('egress')),
-    idle: stopAfter === undefined ? { ...BUILTIN_DEFAULTS.idle } : { stopAfterSeconds: parseDuration(stopAfter) ?? null },
+    idle:
+      idle === undefined
+        ? { ...BUILTIN_DEFAULTS.idle }
+        : { stopAfterSeconds: parseDuration(idle.stopAfter) ?? null, action: idle.action ?? BUILTIN_DEFAULTS.idle.action, cpuPercent: idle.cpuPercent ?? BUILTIN_DEFAULTS.idle.cpuPercent },
     privileged: pick('privileged') ?? false,
     hostNetwork: pick('hostNetwork') ?? false,
     mounts: (pick('mounts') ?? []).map((m) => ({ source: resolveHostPath(m.source, dir), target: m.target, readOnly: m.readOnly ?? false })),

@@ -16,7 +16,7 @@ export interface RawSettings {
   workspace?: { from?: string; git?: { url: string; ref?: string }; adopt?: boolean };
   protect?: boolean;
   egress?: 'none' | { allow: string[] };
-  idle?: { stopAfter: string };
+  idle?: { stopAfter: string; action?: 'stop' | 'pause'; cpuPercent?: number };
   privileged?: boolean;
   hostNetwork?: boolean;
   mounts?: { source: string; target: string; readOnly?: boolean }[];

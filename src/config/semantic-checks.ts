@@ -181,6 +181,9 @@ function checkSettings(settings: Record<string, unknown>, at: KeyPath, images: r
       error(stopAfterPath, 'value', message, hint);
     } else if (seconds === 0) {
       error(stopAfterPath, 'value', "'stopAfter' must be longer than 0s", 'write never to keep the environment running');
+    } else if (seconds === null && idle.action === 'pause') {
+      const actionPath = [...at, 'idle', 'action'];
+      ctx.report(diagnosticAt(ctx.source, 'warning', actionPath, 'value', "'action: pause' has no effect with 'stopAfter: never'", 'write a duration, e.g. stopAfter: 30m, or leave action out'));
     }
   }
 

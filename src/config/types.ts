@@ -31,6 +31,10 @@ export type EgressConfig = { mode: 'none' } | { mode: 'allow'; allow: string[] }
 export interface IdleConfig {
   /** Seconds of inactivity before the environment is stopped; null means never. */
   stopAfterSeconds: number | null;
+  /** `stop`: SIGTERM, then stopped (/workspace kept); `pause`: frozen with its memory. */
+  action: 'stop' | 'pause';
+  /** CPU use (percent of one core) above which the environment counts as working. */
+  cpuPercent: number;
 }
 
 export interface MountConfig {
@@ -94,5 +98,5 @@ export const BUILTIN_DEFAULTS = {
   uid: 65532,
   gid: 65532,
   egress: { mode: 'none' } as EgressConfig,
-  idle: { stopAfterSeconds: null } as IdleConfig,
+  idle: { stopAfterSeconds: null, action: 'stop', cpuPercent: 5 } as IdleConfig,
 };

@@ -6,7 +6,7 @@ export const LABEL_PREFIX = 'io.sandboxshift';
 export const Labels = {
   project: 'io.sandboxshift.project',
   environment: 'io.sandboxshift.environment',
-  /** environment | workspace | lock | egress | network | protect | filling | egress-policy | applied-commit | helper (a never-started container that copies a workspace) */
+  /** environment | workspace | lock | egress | network | protect | filling | egress-policy | applied-commit | idle-stopped | touch | helper (a never-started container that copies a workspace) */
   role: 'io.sandboxshift.role',
   /** Hash of the canonical spec; a difference means the container must be replaced. */
   configHash: 'io.sandboxshift.config-hash',
@@ -31,6 +31,12 @@ export const Labels = {
   egressProxyId: 'io.sandboxshift.egress.proxy-id',
   /** On egress-policy records: `pending` (a reload began) or `enforced` (the proxy acknowledged it). */
   egressPolicyState: 'io.sandboxshift.egress.policy-state',
+  /** On idle records: when the environment's last activity was, what was done (stop | pause), to which container. */
+  idleSince: 'io.sandboxshift.idle.since',
+  idleAction: 'io.sandboxshift.idle.action',
+  idleContainer: 'io.sandboxshift.idle.container',
+  /** On touch records: when `sandboxshift touch` recorded activity. */
+  touchedAt: 'io.sandboxshift.idle.touched-at',
   lockId: 'io.sandboxshift.lock.id',
   lockHolder: 'io.sandboxshift.lock.holder',
   lockPid: 'io.sandboxshift.lock.pid',
@@ -44,7 +50,7 @@ export const Labels = {
   appliedBy: 'io.sandboxshift.applied.by',
 } as const;
 
-export type Role = 'environment' | 'workspace' | 'lock' | 'egress' | 'network' | 'protect' | 'helper' | 'filling' | 'egress-policy' | 'applied-commit';
+export type Role = 'environment' | 'workspace' | 'lock' | 'egress' | 'network' | 'protect' | 'helper' | 'filling' | 'egress-policy' | 'applied-commit' | 'idle-stopped' | 'touch';
 
 export function projectFilter(project: string, role?: Role): Record<string, string[]> {
   return { label: [`${Labels.project}=${project}`, ...(role ? [`${Labels.role}=${role}`] : [])] };

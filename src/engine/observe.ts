@@ -6,6 +6,7 @@ import type { ContainerState, ForeignVolume, ObservedContainer, ObservedImage, O
 import { statusCode, withEngine, type Engine } from './client.js';
 import { RUNSC_PIDS_HEADROOM } from './container-spec.js';
 import { Labels, projectFilter } from './labels.js';
+import { idleMarks, touchTimes } from './idle-record.js';
 import { listedIsolation, protectRecords } from './isolation-facts.js';
 import { containerName } from '../model/names.js';
 import { gatewayIsolationOf } from '../model/egress.js';
@@ -133,6 +134,8 @@ export function buildObserved(
     filling: new Set(containers.filter((c) => c.Labels?.[Labels.role] === 'filling').map((c) => c.Labels?.[Labels.environment] ?? '')),
     images: imgs,
     protectRecords: protectRecords(containers),
+    idle: idleMarks(containers),
+    touched: touchTimes(containers),
     runtimes: Object.keys(info.Runtimes ?? {}).sort(),
     engineVersion: info.ServerVersion ?? 'unknown',
     ...(info.NCPU && info.MemTotal ? { capacity: { cpus: info.NCPU, memoryBytes: info.MemTotal } } : {}),

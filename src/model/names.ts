@@ -67,3 +67,15 @@ export function egressPolicyRecordName(project: string, env: string, state: 'pen
 
 /** Where the proxy writes its live figures (see images/egress-proxy and the README). */
 export const PROXY_STATS_PATH = '/var/lib/sandboxshift-egress/stats.json';
+/** The record that an idle policy stopped or paused the environment (see engine/idle-record.ts). */
+export function idleRecordName(project: string, env: string): string {
+  return `ss.${project}.${env}.idle`;
+}
+
+/** The record of the last `sandboxshift touch`; the time is in the name, so a new touch is a new record. */
+export function touchRecordName(project: string, env: string, at: number): string {
+  return `ss.${project}.${env}.touch-${at}`;
+}
+
+/** The file an agent touches inside to say it is working (read by its mtime, from outside). */
+export const HEARTBEAT_PATH = '/workspace/.sandboxshift-heartbeat';

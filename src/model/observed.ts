@@ -29,6 +29,15 @@ export interface ObservedContainer {
   inspected: InspectedSecurity | null;
 }
 
+/** An idle policy's stop or pause, recorded on the engine so every machine's plan sees it. */
+export interface IdleMark {
+  environment: string;
+  /** ISO time of the last activity before the policy acted. */
+  since: string;
+  action: 'stop' | 'pause';
+  containerId: string;
+}
+
 export interface ObservedVolume {
   name: string;
   environment: string;
@@ -97,6 +106,13 @@ export interface ObservedState {
   filling: ReadonlySet<string>;
   /** Protect records by environment (two only after an interrupted change). */
   protectRecords: ReadonlyMap<string, readonly ObservedProtectRecord[]>;
+  /**
+   * Environments an idle policy stopped or paused, by environment: only while the same
+   * container is still stopped or paused (a container started or made again is not idle).
+   */
+  idle?: ReadonlyMap<string, IdleMark>;
+  /** The last `sandboxshift touch` per environment (ms since epoch). */
+  touched?: ReadonlyMap<string, number>;
   /** Images by every repo:tag they carry. */
   images: ReadonlyMap<string, ObservedImage>;
   /** The project's internal environment networks, by environment. */

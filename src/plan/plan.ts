@@ -2,7 +2,7 @@
 import { errorDiag, type Diagnostic } from '../diagnostics.js';
 import type { DesiredEnvironment, DesiredState } from '../model/desired.js';
 import { containerName, environmentAddress, volumeName } from '../model/names.js';
-import type { ObservedContainer, ObservedState } from '../model/observed.js';
+import type { IdleMark, ObservedContainer, ObservedState } from '../model/observed.js';
 import { observedFingerprint } from './fingerprint.js';
 import { resourceReasons, sameResources, specReasons } from './reasons.js';
 import { ACTIONS_BY_KIND, type Change, type ChangeKind, type EgressPlan, type EnvironmentChange, type EnvironmentStep, type Plan, type Reason } from './types.js';
@@ -240,16 +240,26 @@ export function planEnvironment(d: DesiredEnvironment, observed: ObservedState, 
     reasons.push(...(c.resources ? resourceReasons(c.resources, d.resources) : [{ code: 'resources_changed' as const, message: 'resources unknown on the engine' }]));
     steps.push('update-resources');
   }
-  if (c.state === 'paused') {
+  // Stopped or paused by an idle policy (recorded on the engine): not drift; `wake` starts it.
+  const idle = observed.idle?.get(d.name);
+  const idleReason: Reason[] = idle && idle.containerId === c.id ? [idleStopped(idle)] : [];
+  if (idleReason.length) {
+    // nothing to start: it stays as the policy left it
+  } else if (c.state === 'paused') {
     reasons.push({ code: 'stopped', message: 'paused outside sandboxshift' });
     steps.push('unpause');
   } else if (c.state !== 'running' && c.state !== 'restarting') {
     reasons.push({ code: 'stopped', message: `stopped outside sandboxshift (${c.status || c.state})` });
     steps.push('start');
   }
-  if (steps.length === 0) return { ...common, ...kind('no-op'), reasons: [], security: [], dataEffect: 'none', steps };
+  if (steps.length === 0) return { ...common, ...kind('no-op'), reasons: idleReason, security: [], dataEffect: 'none', steps };
   const k: ChangeKind = steps.some((s) => s !== 'start' && s !== 'unpause') ? 'update' : 'start';
   return { ...common, ...kind(k), reasons, security: [...protect.security, ...egress.security], dataEffect: 'none', steps };
+}
+
+/** `stopped (idle since …, by policy)`: what plan and status say of an environment an idle policy stopped or paused. */
+export function idleStopped(mark: IdleMark): Reason {
+  return { code: 'idle', message: `${mark.action === 'pause' ? 'paused' : 'stopped'} (idle since ${mark.since}, by policy); sandboxshift wake ${mark.environment} starts it` };
 }
 
 function whyReplace(d: DesiredEnvironment, c: ObservedContainer, observed: ObservedState): Reason[] {

@@ -40,7 +40,9 @@ export type ReasonCode =
   | 'adopted'
   | 'moved'
   | 'renamed'
-  | 'changed_outside';
+  | 'changed_outside'
+  /** On a no-op: an idle policy stopped or paused it; not drift. */
+  | 'idle';
 
 export interface Reason {
   code: ReasonCode;

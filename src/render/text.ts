@@ -45,6 +45,9 @@ export function renderText(plan: JsonPlan, style: Style = plainStyle): string {
     const build = s.build > 0 ? `${s.build} to build, ` : '';
     out.push(style.bold(`Plan: ${build}${s.add} to add, ${s.change} to change, ${s.destroy} to destroy.`));
   }
+  // Left as an idle policy left them: not drift, nothing proposed; said so they are not a surprise.
+  const idle = plan.resource_changes.filter((c) => c.kind === 'no-op' && c.reasons.some((r) => r.code === 'idle'));
+  if (idle.length) out.push('', ...idle.map((c) => `    ${c.address} is ${c.reasons.find((r) => r.code === 'idle')!.message}`));
   for (const w of warnings) out.push('', style.yellow(formatDiagnostic(w)));
   return `${out.join('\n')}\n`;
 }

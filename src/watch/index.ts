@@ -13,3 +13,5 @@ export { fastForwardDecision, blockingEdits, splitRemoteRef, GitRepo, type FastF
 export { WatchListener } from './http.js';
 export { checkSignature, signBody, readBounded, parseListenAddress, WEBHOOK_BODY_LIMIT, type SignatureCheck } from './webhook.js';
 export { watchMetrics, metricsRegistry, setAppliedCommit } from './metrics.js';
+export { IdleTrigger } from './idle-trigger.js';
+export { IdleTracker, nextCheck, cpuPercent, type IdleState, type ActivitySignal } from './idle-tracker.js';

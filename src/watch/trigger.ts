@@ -9,6 +9,8 @@ export interface TriggerSink {
   request(hint: TriggerHint): void;
   /** Something changed on the engine behind our back (logged as drift unless we are changing it). */
   drift(what: string, environment: string | null): void;
+  /** The watcher itself is about to change `environment` (an idle stop): its events until `untilMs` are not drift. */
+  changing?(environment: string, untilMs: number): void;
   log: WatchLog;
 }
 

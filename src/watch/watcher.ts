@@ -40,6 +40,8 @@ export class Watcher {
   private readonly abort = new AbortController();
   private lock: HeldLock | null = null;
   private applying = new Set<string>();
+  /** Environments an idle policy is stopping or pausing, until when (ms). */
+  private readonly changing = new Map<string, number>();
   private readonly coalescer = new Coalescer((hints) => this.reconcile(hints));
   private readonly sink: TriggerSink;
 
@@ -49,8 +51,10 @@ export class Watcher {
       drift: (what, env) => {
         // What our own apply does to an environment is not drift; the run after it checks anyway.
         if (env && this.applying.has(env)) return;
+        if (env && (this.changing.get(env) ?? 0) >= Date.now()) return;
         options.log.line('drift', `drift: ${what}${env ? ` (environment.${env})` : ''}`, { what, environment: env });
       },
+      changing: (env, untilMs) => this.changing.set(env, untilMs),
       log: options.log,
     };
   }

@@ -1,4 +1,8 @@
-import { observe, readAppliedCommit, type AppliedCommit } from '../../engine/index.js';
+import { observe, readAppliedCommit, type AppliedCommit, type Docker } from '../../engine/index.js';
+import { sampleActivity } from '../../engine/idle-signals.js';
+import type { EnvironmentConfig } from '../../config/types.js';
+import type { ObservedState } from '../../model/observed.js';
+import { IdleTracker } from '../../watch/idle-tracker.js';
 import { shortId } from '../../plan/format.js';
 import { connectEngine, load } from '../../app/pipeline.js';
 import { configPath, parse } from '../args.js';
@@ -13,7 +17,7 @@ applied a commit, it is shown: "at abc1234, applied 2026-12-02 12:03:07Z by watc
 
 export interface EnvironmentStatus {
   name: string;
-  state: 'running' | 'stopped' | 'missing' | 'paused' | 'not-in-config' | 'orphaned';
+  state: 'running' | 'stopped' | 'missing' | 'paused' | 'not-in-config' | 'orphaned' | 'idle-stopped' | 'idle-paused';
   container_id: string | null;
   container_name: string | null;
   image: string | null;
@@ -21,6 +25,19 @@ export interface EnvironmentStatus {
   in_config: boolean;
   /** For an orphaned workspace: what to do about it. */
   note?: string;
+  /** With an idle policy (or stopped by one): what the engine shows of its activity. */
+  idle?: IdleStatus;
+}
+
+export interface IdleStatus {
+  /** `30m`-style policy, or null when the config has none (but a record says it was stopped). */
+  stop_after_seconds: number | null;
+  action: 'stop' | 'pause';
+  /** Stopped or paused by the policy: since when it was idle. */
+  idle_since: string | null;
+  last_activity: { signal: string; at: string } | null;
+  idle_for_seconds: number | null;
+  stops_at: string | null;
 }
 
 export async function statusCommand(argv: string[], io: Io): Promise<number> {
@@ -63,11 +80,26 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
         : {}),
     };
   });
+  const docker = await engine.docker();
+  await Promise.all(
+    rows.map(async (r) => {
+      const idle = await idleStatus(docker, loaded.desired.project, loaded.config.environments[r.name], observed, r.name);
+      if (idle) {
+        r.idle = idle;
+        if (idle.idle_since) r.state = ('idle-' + (idle.action === 'pause' ? 'paused' : 'stopped')) as EnvironmentStatus['state'];
+      }
+    }),
+  );
   if (values.json) {
     io.out(`${JSON.stringify({ format_version: '1.0', project: loaded.desired.project, applied_commit: applied, environments: rows }, null, 2)}\n`);
     return EXIT_OK;
   }
-  const table = [['ENVIRONMENT', 'STATE', 'CONTAINER', 'IMAGE', 'VOLUME'], ...rows.map((r) => [r.name, r.state, r.container_id ? shortId(r.container_id) : '-', r.image ?? '-', r.volume ?? '-'])];
+  const withIdle = rows.some((r) => r.idle);
+  const idleCells = (r: EnvironmentStatus) => (withIdle ? idleColumns(r.idle) : []);
+  const table = [
+    ['ENVIRONMENT', 'STATE', 'CONTAINER', 'IMAGE', 'VOLUME', ...(withIdle ? ['LAST ACTIVITY', 'IDLE FOR', 'STOPS AT'] : [])],
+    ...rows.map((r) => [r.name, r.state, r.container_id ? shortId(r.container_id) : '-', r.image ?? '-', r.volume ?? '-', ...idleCells(r)]),
+  ];
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
   for (const row of table)
     io.out(
@@ -86,4 +118,42 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
 export function describeApplied(applied: AppliedCommit): string {
   const at = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)/.exec(applied.at);
   return `at ${applied.commit.slice(0, 7)}, applied ${at ? `${at[1]} ${at[2]}Z` : applied.at} by ${applied.by}`;
+}
+
+function idleColumns(idle: IdleStatus | undefined): string[] {
+  if (!idle) return ['-', '-', '-'];
+  const last = idle.last_activity ? `${idle.last_activity.signal} ${idle.last_activity.at}` : '-';
+  const idleFor = idle.idle_for_seconds === null ? '-' : `${idle.idle_for_seconds}s`;
+  const stops = idle.idle_since ? `(idle since ${idle.idle_since}, by policy)` : (idle.stops_at ?? '-');
+  return [last, idleFor, stops];
+}
+
+/**
+ * What the engine shows of an environment's idleness: its idle record, and its last activity
+ * from the signals one look can read (start, exec sessions, egress connections and requests,
+ * the heartbeat file, touch). CPU needs two samples over time: the watcher judges it, status does not.
+ */
+async function idleStatus(engine: Docker, project: string, env: EnvironmentConfig | undefined, observed: ObservedState, name: string): Promise<IdleStatus | undefined> {
+  const mark = observed.idle?.get(name) ?? null;
+  const policy = env && env.idle.stopAfterSeconds !== null ? env.idle : null;
+  const c = observed.containers.get(name);
+  if (!c || (!mark && !policy)) return undefined;
+  const base: IdleStatus = {
+    stop_after_seconds: policy?.stopAfterSeconds ?? null,
+    action: mark?.action ?? policy?.action ?? 'stop',
+    idle_since: mark?.since ?? null,
+    last_activity: mark ? { signal: 'idle', at: mark.since } : null,
+    idle_for_seconds: mark ? Math.max(0, Math.round((Date.now() - Date.parse(mark.since)) / 1000)) : null,
+    stops_at: null,
+  };
+  if (mark || !policy || c.state !== 'running') return base;
+  const sample = await sampleActivity(engine, project, name, c.id, { egress: env!.egress.mode === 'allow', cpu: false });
+  const tracker = new IdleTracker({ stopAfterMs: policy.stopAfterSeconds! * 1000, cpuPercent: policy.cpuPercent }, 0);
+  const state = tracker.observe(sample, { touched: observed.touched?.get(name) ?? null });
+  return {
+    ...base,
+    last_activity: { signal: state.signal, at: new Date(state.lastActivity).toISOString() },
+    idle_for_seconds: Math.max(0, Math.round((sample.at - state.lastActivity) / 1000)),
+    stops_at: new Date(state.deadline).toISOString(),
+  };
 }

@@ -5,7 +5,20 @@ import { resolve } from 'node:path';
 import { DiagnosticsError, errorDiag } from '../../diagnostics.js';
 import { connectEngine } from '../../engine/client.js';
 import { parseDuration } from '../../config/index.js';
-import { EngineEventsTrigger, FileTrigger, GIT_INTERVAL_MS, GitTrigger, parseListenAddress, ResyncTrigger, WatchListener, Watcher, watchLog, type LogFormat, type Trigger } from '../../watch/index.js';
+import {
+  EngineEventsTrigger,
+  FileTrigger,
+  GIT_INTERVAL_MS,
+  GitTrigger,
+  IdleTrigger,
+  parseListenAddress,
+  ResyncTrigger,
+  WatchListener,
+  Watcher,
+  watchLog,
+  type LogFormat,
+  type Trigger,
+} from '../../watch/index.js';
 import { configPath, parse, positiveInt } from '../args.js';
 import { EXIT_OK, type Io } from '../io.js';
 
@@ -59,7 +72,7 @@ export async function watchCommand(argv: string[], io: Io): Promise<number> {
   const engine = connectEngine();
   const log = watchLog(format, (t) => io.out(t));
   const git = gitRef === undefined ? null : new GitTrigger({ configPath: file, engine, ref: gitRef === '' ? null : gitRef, intervalMs });
-  const triggers: Trigger[] = [new FileTrigger(file), new EngineEventsTrigger(engine), new ResyncTrigger(resyncMs)];
+  const triggers: Trigger[] = [new FileTrigger(file), new EngineEventsTrigger(engine), new ResyncTrigger(resyncMs), new IdleTrigger(engine)];
   if (git) triggers.push(git);
   const watcher = new Watcher({
     configPath: file,

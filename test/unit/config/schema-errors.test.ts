@@ -24,7 +24,7 @@ describe('schema errors', () => {
 
   it('lists the allowed keys when nothing is close', () => {
     expect(check(...HEAD, 'environments:', '  a:', '    idle: {stopAfter: 1h, zzz: 1}')).toEqual([
-      "sandboxshift.yaml:5:27: error: unknown key 'zzz' (at environments.a.idle.zzz)\n  hint: allowed keys here: stopAfter",
+      "sandboxshift.yaml:5:27: error: unknown key 'zzz' (at environments.a.idle.zzz)\n  hint: allowed keys here: stopAfter, action, cpuPercent",
     ]);
   });
 

@@ -19,7 +19,7 @@ export function env(name: string, extra: Partial<EnvironmentConfig> = {}): Envir
     workspace: {},
     protect: false,
     egress: { mode: 'none' },
-    idle: { stopAfterSeconds: null },
+    idle: { stopAfterSeconds: null, action: 'stop', cpuPercent: 5 },
     privileged: false,
     hostNetwork: false,
     mounts: [],

@@ -1,0 +1,69 @@
+// Idleness, recorded on the engine (see records.ts), so `plan` on any machine and a new watcher
+// see what a watcher's idle policy did: an `idle-stopped` record names the environment, the
+// container it stopped or paused, since when it was idle and what was done. `touch` records keep
+// the time of the last `sandboxshift touch`. A record goes up BEFORE the container is stopped,
+// so the stop's own engine event never looks like drift to a watcher's reconcile.
+import { idleRecordName, touchRecordName } from '../model/names.js';
+import type { IdleMark } from '../model/observed.js';
+import type { Docker } from './client.js';
+import { Labels } from './labels.js';
+import { createRecord, findRecords, removeRecord } from './records.js';
+
+const idleLabels = (project: string, env: string) => ({ [Labels.project]: project, [Labels.environment]: env, [Labels.role]: 'idle-stopped' });
+const touchLabels = (project: string, env: string) => ({ [Labels.project]: project, [Labels.environment]: env, [Labels.role]: 'touch' });
+
+export async function recordIdle(engine: Docker, project: string, mark: IdleMark): Promise<void> {
+  await clearIdle(engine, project, mark.environment);
+  const labels = { ...idleLabels(project, mark.environment), [Labels.idleSince]: mark.since, [Labels.idleAction]: mark.action, [Labels.idleContainer]: mark.containerId };
+  await createRecord(engine, idleRecordName(project, mark.environment), labels, 'an idle record');
+}
+
+export async function clearIdle(engine: Docker, project: string, env: string): Promise<void> {
+  for (const r of await findRecords(engine, idleLabels(project, env))) await removeRecord(engine, r.id);
+}
+
+/** Records activity from outside at `at` (ms); older touch records of the environment go. */
+export async function recordTouch(engine: Docker, project: string, env: string, at: number): Promise<void> {
+  await createRecord(engine, touchRecordName(project, env, at), { ...touchLabels(project, env), [Labels.touchedAt]: String(at) }, 'a touch record');
+  for (const r of await findRecords(engine, touchLabels(project, env))) if (r.labels[Labels.touchedAt] !== String(at)) await removeRecord(engine, r.id);
+}
+
+interface Listed {
+  Id: string;
+  State: string;
+  Labels?: Record<string, string>;
+}
+
+/**
+ * Idle marks from the project's container list: a record counts only while the container it
+ * names is still there and stopped or paused (as it said), so a started or recreated
+ * environment is simply not idle, whatever records are left.
+ */
+export function idleMarks(containers: readonly Listed[]): Map<string, IdleMark> {
+  const state = new Map(containers.map((c) => [c.Id, c.State]));
+  const out = new Map<string, IdleMark>();
+  for (const c of containers) {
+    const l = c.Labels ?? {};
+    const env = l[Labels.environment];
+    if (l[Labels.role] !== 'idle-stopped' || !env) continue;
+    const action = l[Labels.idleAction] === 'pause' ? 'pause' : 'stop';
+    const containerId = l[Labels.idleContainer] ?? '';
+    const now = state.get(containerId);
+    const still = action === 'pause' ? now === 'paused' : now === 'exited' || now === 'created';
+    if (!still) continue;
+    out.set(env, { environment: env, since: l[Labels.idleSince] ?? '', action, containerId });
+  }
+  return out;
+}
+
+export function touchTimes(containers: readonly Listed[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const c of containers) {
+    const l = c.Labels ?? {};
+    const env = l[Labels.environment];
+    const at = Number(l[Labels.touchedAt]);
+    if (l[Labels.role] !== 'touch' || !env || !Number.isFinite(at)) continue;
+    out.set(env, Math.max(out.get(env) ?? 0, at));
+  }
+  return out;
+}
