@@ -11,7 +11,6 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
-import { pack } from 'tar-stream';
 import { createFakeInternet } from '../test/support/fake-internet.mjs';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
@@ -83,17 +82,17 @@ const get = (path) => new Promise((resolve, reject) => {
 })().catch((e) => { console.error(e.message); process.exit(1); });
 `;
 
-// The file server: /big is 64 MiB at once, /slow is SLOW_BYTES sent a piece at a time over about
+// The file server: /big is 64 MiB at once, /slow is SLOW_BYTES sent a piece at a time over about 16 s
 // 4 s (long enough for several policy reloads to happen during it), anything else is 'ok'.
 const SLOW_BYTES = 8 * 1048576;
 const SERVER = `
-const big = Buffer.alloc(64 * 1048576), piece = Buffer.alloc(${SLOW_BYTES} / 32);
+const big = Buffer.alloc(64 * 1048576), piece = Buffer.alloc(${SLOW_BYTES} / 128);
 require('https').createServer({ key: process.env.KEY, cert: process.env.CERT }, (q, r) => {
   if (q.url === '/big') return r.end(big);
   if (q.url !== '/slow') return r.end('ok');
   r.writeHead(200, { 'content-length': ${SLOW_BYTES} });
   let sent = 0;
-  const tick = setInterval(() => { r.write(piece); if (++sent === 32) { clearInterval(tick); r.end(); } }, 125);
+  const tick = setInterval(() => { r.write(piece); if (++sent === 128) { clearInterval(tick); r.end(); } }, 125);
   r.on('close', () => clearInterval(tick));
 }).listen(443);
 `;
@@ -125,32 +124,22 @@ function spread(values) {
   return { median: +median.toFixed(3), min: +sorted[0].toFixed(3), max: +sorted[sorted.length - 1].toFixed(3) };
 }
 
-async function policyArchive(allow) {
-  const p = pack();
-  const body = Buffer.from(`${JSON.stringify({ allow }, null, 2)}\n`);
-  p.entry({ name: 'etc/sandboxshift/', type: 'directory', mode: 0o755, uid: 0, gid: 0 });
-  p.entry({ name: 'etc/sandboxshift/egress.json', mode: 0o444, uid: 0, gid: 0, size: body.length }, body);
-  p.finalize();
-  const chunks = [];
-  for await (const c of p) chunks.push(c);
-  return Buffer.concat(chunks);
-}
-
 /**
- * K slow downloads through the proxy while its policy file is rewritten (the allowed host kept,
- * another entry added and removed, so the hash changes) and SIGHUP sent `reloads` times. Every
- * download must arrive whole: `dropped` counts the ones that did not.
+ * Reloads with `sandboxshift apply`, as a user changes an allow list: K slow downloads in flight
+ * while the list is widened and narrowed back several times (the download's host always allowed).
+ * Counts downloads that did not arrive whole, and checks the proxy was never recreated.
  */
-async function benchReload(image, proxyName, proxyIp, serverIp, network, { downloads = 8, reloads = 5 } = {}) {
+async function benchReload(image, proxyName, proxyIp, serverIp, network, dir, yamlFor, { downloads = 8, reloads = 4 } = {}) {
   const proxy = docker.getContainer(proxyName);
+  const proxyId = (await proxy.inspect()).Id;
   const since = Math.floor(Date.now() / 1000) - 1;
   const client = await startClient(image, ['reload', serverIp, proxyIp, 'files.bench.test', String(downloads)], [network]);
   await new Promise((r) => setTimeout(r, 800));
+  const applyMs = [];
   for (let i = 0; i < reloads; i++) {
     const allow = i % 2 === 0 ? ['files.bench.test', `extra-${i}.bench.test`] : ['files.bench.test'];
-    await proxy.putArchive(await policyArchive(allow), { path: '/' });
-    await proxy.kill({ signal: 'SIGHUP' });
-    await new Promise((r) => setTimeout(r, 400));
+    writeFileSync(join(dir, 'sandboxshift.yaml'), yamlFor(allow));
+    applyMs.push(Math.round(cli(dir, ['apply', '--auto-approve'])));
   }
   const { results } = await client.done;
   const whole = results.filter((r) => r.whole && r.bytes === SLOW_BYTES).length;
@@ -160,12 +149,15 @@ async function benchReload(image, proxyName, proxyIp, serverIp, network, { downl
     .map((l) => l.slice(l.indexOf('{')))
     .filter((l) => l.includes('"event":"policy"') && !l.includes('"trigger":"start"'))
     .map((l) => JSON.parse(l));
-  await proxy.putArchive(await policyArchive(['files.bench.test']), { path: '/' });
-  await proxy.kill({ signal: 'SIGHUP' });
+  const sameProxy = (await proxy.inspect()).Id === proxyId;
+  if (!sameProxy) throw new Error('the proxy was recreated by an allow-list change: reload in place did not happen');
   return {
     downloads,
     reloads,
+    via: 'sandboxshift apply',
+    apply_ms: spread(applyMs),
     dropped: downloads - whole,
+    proxy_kept: sameProxy,
     policy_lines: reloadLines.map((l) => ({ trigger: l.trigger, kept: l.kept, closed: l.closed })),
   };
 }
@@ -173,10 +165,9 @@ async function benchReload(image, proxyName, proxyIp, serverIp, network, { downl
 export async function benchEgress({ runs = Number(process.env.BENCH_EGRESS_RUNS ?? 5) } = {}) {
   const name = 'bench-egress';
   const inet = 'ss-bench-inet';
-  const dir = project(
-    name,
-    `version: 1\nproject: ${name}\nimages:\n  busybox: { ref: sandboxshift/busybox:test }\nenvironments:\n  agent: { image: busybox, resources: { memory: 64m, pids: 64 }, egress: { allow: [files.bench.test] } }\n`,
-  );
+  const yamlFor = (allow) =>
+    `version: 1\nproject: ${name}\nimages:\n  busybox: { ref: sandboxshift/busybox:test }\nenvironments:\n  agent: { image: busybox, resources: { memory: 64m, pids: 64 }, egress: { allow: [${allow.join(', ')}] } }\n`;
+  const dir = project(name, yamlFor(['files.bench.test']));
   cli(dir, ['apply', '--auto-approve']);
   await createFakeInternet(docker, inet);
   const tlsDir = mkdtempSync(join(WORK, 'tls-'));
@@ -221,7 +212,7 @@ export async function benchEgress({ runs = Number(process.env.BENCH_EGRESS_RUNS 
       runs: perRun,
       throughput_ratio: spread(perRun.map((r) => r.throughput_ratio)),
       added_latency_ms: spread(perRun.map((r) => r.added_latency_ms)),
-      reload: await benchReload(image, proxyName, proxyIp, serverIp, network),
+      reload: await benchReload(image, proxyName, proxyIp, serverIp, network, dir, yamlFor),
     };
   } finally {
     await server.remove({ force: true });
