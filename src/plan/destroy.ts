@@ -78,9 +78,7 @@ export function planDestroy(desired: DesiredState, observed: ObservedState, opti
         );
       } else if ((!volume && records.length) || egress.length || activity.length) {
         const recordReason = !volume && records.length ? [{ code: 'destroy' as const, message: 'leftover protect record removed (its workspace volume is gone)' }] : [];
-        changes.push(
-          leftover(observed.project, env, { reasons: [...egressReason, ...recordReason, ...activityReason], steps: [...egress, ...(volume ? [] : records), ...activity] }),
-        );
+        changes.push(leftover(observed.project, env, { reasons: [...egressReason, ...recordReason, ...activityReason], steps: [...egress, ...(volume ? [] : records), ...activity] }));
       }
     }
   }

@@ -75,8 +75,7 @@ function engineFake(state: {
       calls.push(`remove-records ${l['io.sandboxshift.project']}/${l['io.sandboxshift.environment']}/${l['io.sandboxshift.role']}: ${found.map((c) => c.Id).join(', ') || 'none'}`);
       return found;
     },
-    listNetworks: async (o: { filters: { name: string[]; label: string[] } }) =>
-      state.networks.filter((n) => n.Name.includes(o.filters.name[0]!) && matches(n.Labels, o.filters.label)),
+    listNetworks: async (o: { filters: { name: string[]; label: string[] } }) => state.networks.filter((n) => n.Name.includes(o.filters.name[0]!) && matches(n.Labels, o.filters.label)),
     getNetwork: (idOrName: string) => ({
       inspect: async () => {
         const n = state.networks.find((x) => x.Id === idOrName || x.Name === idOrName);
