@@ -46,13 +46,11 @@ function addressDrift(network: string, live: ListedIsolation, subnet: string | u
   if (!a || !live.networks.includes(network)) return null;
   const expected = subnet ? sandboxAddress(subnet) : sandboxAddressNear(a.fixed ?? a.address);
   if (a.fixed !== null && (expected === null || a.fixed === expected)) return null;
-  const now = a.fixed ? `fixed at ${a.fixed}` : `dynamic (${a.address || 'none while stopped'})`;
   const want = expected ?? 'the .3 of its subnet';
-  return {
-    code: 'egress_proxy',
-    attribute: 'egress.address',
-    message: `sandbox address on ${network} is ${now}, not fixed at ${want}: an engine restart could give it the proxy's address; made again at ${want}`,
-  };
+  const message = a.fixed
+    ? `sandbox address on ${network} is fixed at ${a.fixed}, not ${want} (the .3 of its subnet; the proxy has the .2): made again at ${want}`
+    : `sandbox address on ${network} is dynamic (now ${a.address || 'none: stopped'}): an engine restart could give it the proxy's address; made again with the fixed address ${want}`;
+  return { code: 'egress_proxy', attribute: 'egress.address', message };
 }
 
 /** The .3 of the egress /28 an address lies in; null for no address. */

@@ -144,19 +144,19 @@ describe('the sandbox address on an egress network', () => {
       [
         'egress_proxy',
         'egress.address',
-        "sandbox address on ss.demo.web.net is dynamic (10.213.0.18), not fixed at 10.213.0.19: an engine restart could give it the proxy's address; made again at 10.213.0.19",
+        "sandbox address on ss.demo.web.net is dynamic (now 10.213.0.18): an engine restart could give it the proxy's address; made again with the fixed address 10.213.0.19",
       ],
     ]);
     // Even when the engine happened to hand out .3: it is not fixed, so a restart may move it.
     expect(messages(on('10.213.0.19', null), '10.213.0.16/28').map((m) => m[2])).toEqual([
-      "sandbox address on ss.demo.web.net is dynamic (10.213.0.19), not fixed at 10.213.0.19: an engine restart could give it the proxy's address; made again at 10.213.0.19",
+      "sandbox address on ss.demo.web.net is dynamic (now 10.213.0.19): an engine restart could give it the proxy's address; made again with the fixed address 10.213.0.19",
     ]);
     expect(messages(on('10.213.0.21', '10.213.0.21')).map((m) => m[2])).toEqual([
-      "sandbox address on ss.demo.web.net is fixed at 10.213.0.21, not fixed at 10.213.0.19: an engine restart could give it the proxy's address; made again at 10.213.0.19",
+      'sandbox address on ss.demo.web.net is fixed at 10.213.0.21, not 10.213.0.19 (the .3 of its subnet; the proxy has the .2): made again at 10.213.0.19',
     ]);
     // Stopped, network unknown: no address to name, but it is not fixed.
     expect(messages(on('', null)).map((m) => m[2])).toEqual([
-      "sandbox address on ss.demo.web.net is dynamic (none while stopped), not fixed at the .3 of its subnet: an engine restart could give it the proxy's address; made again at the .3 of its subnet",
+      "sandbox address on ss.demo.web.net is dynamic (now none: stopped): an engine restart could give it the proxy's address; made again with the fixed address the .3 of its subnet",
     ]);
   });
 
@@ -173,7 +173,7 @@ describe('the sandbox address on an egress network', () => {
     const change = plan(desired, observedWith(on('10.213.0.18', null))).changes.find((c) => c.address === 'environment.web')!;
     expect([change.kind, change.dataEffect, change.workspace, change.steps]).toEqual(['replace', 'recreate', 'keep', ['remove-container', 'create-container', 'start']]);
     expect(change.reasons.map((r) => r.message)).toEqual([
-      "sandbox address on ss.demo.web.net is dynamic (10.213.0.18), not fixed at 10.213.0.19: an engine restart could give it the proxy's address; made again at 10.213.0.19",
+      "sandbox address on ss.demo.web.net is dynamic (now 10.213.0.18): an engine restart could give it the proxy's address; made again with the fixed address 10.213.0.19",
     ]);
     expect(change.security).toEqual([]);
     expect(plan(desired, observedWith(on('10.213.0.19', '10.213.0.19'))).changes.find((c) => c.address === 'environment.web')!.kind).toBe('no-op');
