@@ -171,6 +171,7 @@ describe('the sandbox address on an egress network', () => {
       images: new Map([...observedOf([]).images, [proxyImage, { id: 'sha256:2', contract: null, build: null, created: 0, tags: [proxyImage] }]]),
     });
     const change = plan(desired, observedWith(on('10.213.0.18', null))).changes.find((c) => c.address === 'environment.web')!;
+    if (change.type !== 'environment') throw new Error('expected the environment change');
     expect([change.kind, change.dataEffect, change.workspace, change.steps]).toEqual(['replace', 'recreate', 'keep', ['remove-container', 'create-container', 'start']]);
     expect(change.reasons.map((r) => r.message)).toEqual([
       "sandbox address on ss.demo.web.net is dynamic (now 10.213.0.18): an engine restart could give it the proxy's address; made again with the fixed address 10.213.0.19",
