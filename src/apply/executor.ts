@@ -5,7 +5,8 @@ import type { DesiredState, SecretValues } from '../model/desired.js';
 import type { Change, EnvironmentChange, EnvironmentStep, ImageChange, ImageStep, NetworkChange, NetworkStep, Plan, Step } from '../plan/types.js';
 import type { ApplyListener, ApplyResult } from './events.js';
 import { buildImage } from '../engine/build.js';
-import { createEnvironmentNetwork, createOutsideNetwork, createProxy, reloadProxy, removeNetwork, removeProxy } from '../engine/egress-ops.js';
+import { createEnvironmentNetwork, createOutsideNetwork, createProxy, reloadProxy, removeNetwork, removeOutsideNetwork, removeProxy } from '../engine/egress-ops.js';
+import { removeActivityRecords } from '../engine/idle-record.js';
 import { networkName, proxyName } from '../model/names.js';
 import { probeImage } from '../engine/image-probe.js';
 import { copyWorkspace, removeCopyHelper, seedWorkspace } from '../engine/seed.js';
@@ -311,6 +312,9 @@ async function runEnvironmentStep(step: EnvironmentStep, c: EnvironmentChange, i
     case 'remove-protect-record':
       await removeProtectRecords(engine, ctx.desired.project, c.name);
       return id;
+    case 'remove-idle-records':
+      await removeActivityRecords(engine, ctx.desired.project, c.name);
+      return id;
   }
 }
 
@@ -336,6 +340,9 @@ async function runNetworkStep(step: NetworkStep, c: NetworkChange, ctx: Executor
   switch (step) {
     case 'create-outside-network':
       await createOutsideNetwork(ctx.engine, ctx.desired.project, c.name);
+      return null;
+    case 'remove-outside-network':
+      await removeOutsideNetwork(ctx.engine, ctx.desired.project, c.name);
       return null;
   }
 }

@@ -23,6 +23,16 @@ export async function createOutsideNetwork(docker: Docker, project: string, name
   }
 }
 
+/**
+ * Removes the project's outside network: only networks of that name with our project and role
+ * labels (by ID: names need not be unique), so a look-alike someone else made is left alone.
+ */
+export async function removeOutsideNetwork(docker: Docker, project: string, name: string): Promise<void> {
+  const found = await docker.listNetworks({ filters: { name: [name], label: [`${Labels.project}=${project}`, `${Labels.role}=egress`] } });
+  // The name filter matches substrings.
+  for (const n of found) if (n.Name === name) await unlessMissing(docker.getNetwork(n.Id).remove());
+}
+
 /** Refuses to touch an engine object that does not carry our project and role labels. */
 function notOurs(labels: Record<string, string>, project: string, role: string, what: string): void {
   if (labels[Labels.project] === project && labels[Labels.role] === role) return;

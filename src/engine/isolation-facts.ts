@@ -15,6 +15,13 @@ export function listedIsolation(c: Docker.ContainerInfo): ListedIsolation {
       target: m.Destination,
       readOnly: !m.RW,
     })),
+    addresses: Object.fromEntries(
+      Object.entries(c.NetworkSettings?.Networks ?? {}).map(([name, n]) => {
+        // dockerode types IPAMConfig as any: `{IPv4Address}` when fixed, null when not.
+        const fixed = (n.IPAMConfig as { IPv4Address?: string } | null | undefined)?.IPv4Address;
+        return [name, { address: n.IPAddress ?? '', fixed: fixed || null }];
+      }),
+    ),
   };
 }
 

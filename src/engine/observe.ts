@@ -6,9 +6,9 @@ import type { ContainerState, ForeignVolume, ObservedContainer, ObservedImage, O
 import { statusCode, withEngine, type Engine } from './client.js';
 import { RUNSC_PIDS_HEADROOM } from './container-spec.js';
 import { Labels, projectFilter } from './labels.js';
-import { idleMarks, touchTimes } from './idle-record.js';
+import { activityRecordEnvironments, idleMarks, touchTimes } from './idle-record.js';
 import { listedIsolation, protectRecords } from './isolation-facts.js';
-import { containerName } from '../model/names.js';
+import { containerName, outsideNetworkName } from '../model/names.js';
 import { gatewayIsolationOf } from '../model/egress.js';
 import { withRecordedPolicies } from './egress-policy.js';
 
@@ -110,10 +110,13 @@ export function buildObserved(
   const nets = new Map<string, ObservedNetwork>();
   const usedSubnets: string[] = [];
   let outsideNetwork = false;
+  let foreignOutsideNetwork: string | undefined;
   for (const n of networks) {
     const subnets = (n.IPAM?.Config ?? []).map((c) => c.Subnet).filter((s): s is string => !!s);
     usedSubnets.push(...subnets);
     const labels = n.Labels ?? {};
+    const oursOutside = labels[Labels.project] === project && labels[Labels.role] === 'egress';
+    if (n.Name === outsideNetworkName(project) && !oursOutside) foreignOutsideNetwork = n.Id;
     if (labels[Labels.project] !== project) continue;
     if (labels[Labels.role] === 'egress') outsideNetwork = true;
     const env = labels[Labels.environment];
@@ -124,6 +127,7 @@ export function buildObserved(
     project,
     networks: nets,
     outsideNetwork,
+    ...(foreignOutsideNetwork ? { foreignOutsideNetwork } : {}),
     usedSubnets,
     proxies: withRecordedPolicies(proxies, containers),
     egressPolicyRecords: new Set(containers.filter((c) => role(c) === 'egress-policy').map((c) => c.Labels?.[Labels.environment] ?? '')),
@@ -136,6 +140,7 @@ export function buildObserved(
     protectRecords: protectRecords(containers),
     idle: idleMarks(containers),
     touched: touchTimes(containers),
+    activityRecords: activityRecordEnvironments(containers),
     runtimes: Object.keys(info.Runtimes ?? {}).sort(),
     engineVersion: info.ServerVersion ?? 'unknown',
     ...(info.NCPU && info.MemTotal ? { capacity: { cpus: info.NCPU, memoryBytes: info.MemTotal } } : {}),

@@ -17,6 +17,15 @@ export interface ListedIsolation {
   /** Networks the container is attached to (a `docker network connect` shows here only). */
   networks: readonly string[];
   mounts: readonly ObservedMount[];
+  /** Per attached network, its IPv4 address; absent when not read from an engine's list call. */
+  addresses?: Readonly<Record<string, ListedAddress>>;
+}
+
+export interface ListedAddress {
+  /** The address it has now; empty while the container is not running. */
+  address: string;
+  /** The address fixed at creation (`--ip`, IPAMConfig), or null: the engine hands one out at each start. */
+  fixed: string | null;
 }
 
 /** Settings only an inspect shows: read for every environment on a full refresh (`--refresh=full`). */

@@ -113,12 +113,16 @@ export interface ObservedState {
   idle?: ReadonlyMap<string, IdleMark>;
   /** The last `sandboxshift touch` per environment (ms since epoch). */
   touched?: ReadonlyMap<string, number>;
+  /** Environments with idle-stopped or touch records, those that no longer count too, so destroy removes them. */
+  activityRecords?: ReadonlySet<string>;
   /** Images by every repo:tag they carry. */
   images: ReadonlyMap<string, ObservedImage>;
   /** The project's internal environment networks, by environment. */
   networks: ReadonlyMap<string, ObservedNetwork>;
   /** Whether the project's outside network for proxies exists. */
   outsideNetwork: boolean;
+  /** A network with the outside network's name that sandboxshift did not create (its ID): never touched, only reported. */
+  foreignOutsideNetwork?: string;
   /** Every subnet any network on the engine uses, so new ones never overlap. */
   usedSubnets: readonly string[];
   /** Egress proxies, by environment. */

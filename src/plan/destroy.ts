@@ -1,12 +1,15 @@
-// The destroy planner: remove every environment of the project. Workspace volumes stay unless
-// purgeVolumes, and a protected environment's volume is never purged.
-import { errorDiag, type Diagnostic } from '../diagnostics.js';
+// The destroy planner: remove every environment of the project, and with no --target the
+// project's outside network too. Workspace volumes stay unless purgeVolumes, and a protected
+// environment's volume is never purged. The applied-commit record stays: it says what a watcher
+// last applied.
+import { errorDiag, warningDiag, type Diagnostic } from '../diagnostics.js';
 import type { DesiredState } from '../model/desired.js';
-import { containerName, environmentAddress } from '../model/names.js';
+import { containerName, environmentAddress, outsideNetworkName } from '../model/names.js';
 import type { ObservedState } from '../model/observed.js';
 import { shortId } from './format.js';
 import { assemblePlan, checkTargets, deleteChange, egressRemovals, WORKSPACE_DELETED } from './plan.js';
-import { bareChange, type Change, type EnvironmentChange, type Plan } from './types.js';
+import { bareChange, type Change, type EnvironmentChange, type EnvironmentStep, type NetworkChange, type Plan } from './types.js';
+import { OUTSIDE_NETWORK_ADDRESS } from './egress.js';
 import { effectiveProtect, protectRecordRemoval } from './protect.js';
 
 export interface DestroyOptions {
@@ -25,6 +28,7 @@ export function planDestroy(desired: DesiredState, observed: ObservedState, opti
       ...observed.protectRecords.keys(),
       ...observed.proxies.keys(),
       ...(observed.egressPolicyRecords ?? []),
+      ...(observed.activityRecords ?? []),
       ...observed.networks.keys(),
     ].filter(inScope),
   );
@@ -45,30 +49,36 @@ export function planDestroy(desired: DesiredState, observed: ObservedState, opti
     }
     const purgeThis = purge && !!volume;
     const records = protectRecordRemoval(env, observed, purgeThis);
-    const reasons = [{ code: 'destroy' as const, message: purgeThis ? 'destroy; --purge-volumes deletes /workspace' : 'destroy; /workspace volume kept' }];
+    // Idle-stopped and touch records describe the container, so they go with it, volume kept or not.
+    const activity: EnvironmentStep[] = observed.activityRecords?.has(env) ? ['remove-idle-records'] : [];
+    const reasons = [
+      { code: 'destroy' as const, message: purgeThis ? 'destroy; --purge-volumes deletes /workspace' : 'destroy; /workspace volume kept' },
+      ...(activity.length ? [{ code: 'destroy' as const, message: 'its idle and touch records removed' }] : []),
+    ];
     if (c) {
       const change = deleteChange(observed.project, c, reasons, purgeThis, egressRemovals(env, observed));
       // After the volume: a crash in between leaves the record, never an unrecorded volume.
-      changes.push({ ...change, steps: [...change.steps, ...records] });
+      changes.push({ ...change, steps: [...change.steps, ...records, ...activity] });
     } else {
       // What an environment left without a container: an egress proxy and network (a create
       // that failed half-way), protect records, and with --purge-volumes its volume.
       const egress = egressRemovals(env, observed);
       const egressReason = egress.length ? [{ code: 'destroy' as const, message: 'leftover egress proxy and network removed (no container uses them)' }] : [];
+      const activityReason = activity.length ? [{ code: 'destroy' as const, message: 'leftover idle and touch records removed (their container is gone)' }] : [];
       if (purgeThis && volume) {
         changes.push(
           leftover(observed.project, env, {
-            reasons: [...egressReason, { code: 'purge_workspace', message: 'leftover /workspace volume deleted by --purge-volumes' }],
+            reasons: [...egressReason, { code: 'purge_workspace', message: 'leftover /workspace volume deleted by --purge-volumes' }, ...activityReason],
             dataEffect: 'destroys-workspace',
             security: [WORKSPACE_DELETED],
             volumeName: volume.name,
             workspace: 'delete',
-            steps: [...egress, 'remove-volume', ...records],
+            steps: [...egress, 'remove-volume', ...records, ...activity],
           }),
         );
-      } else if ((!volume && records.length) || egress.length) {
+      } else if ((!volume && records.length) || egress.length || activity.length) {
         const recordReason = !volume && records.length ? [{ code: 'destroy' as const, message: 'leftover protect record removed (its workspace volume is gone)' }] : [];
-        changes.push(leftover(observed.project, env, { reasons: [...egressReason, ...recordReason], steps: [...egress, ...(volume ? [] : records)] }));
+        changes.push(leftover(observed.project, env, { reasons: [...egressReason, ...recordReason, ...activityReason], steps: [...egress, ...(volume ? [] : records), ...activity] }));
       }
     }
   }
@@ -80,7 +90,33 @@ export function planDestroy(desired: DesiredState, observed: ObservedState, opti
       address: `${environmentAddress(c.environment)}[duplicate ${shortId(c.id)}]`,
     });
   }
+  if (targets.length === 0) {
+    const outside = outsideNetworkRemoval(observed, changes);
+    if (outside) changes.push(outside);
+    if (observed.foreignOutsideNetwork) diagnostics.push(foreignOutsideNetworkNote(observed.project, observed.foreignOutsideNetwork));
+  }
   return assemblePlan(desired, observed, 'destroy', changes, diagnostics, targets);
+}
+
+/** The project's outside network goes last, after every proxy on it (a full destroy only: other environments' proxies use it). */
+function outsideNetworkRemoval(observed: ObservedState, changes: readonly Change[]): NetworkChange | null {
+  if (!observed.outsideNetwork) return null;
+  return bareChange({
+    address: OUTSIDE_NETWORK_ADDRESS,
+    type: 'network',
+    name: outsideNetworkName(observed.project),
+    kind: 'delete',
+    reasons: [{ code: 'destroy', message: "destroy; the project's outside network for egress proxies" }],
+    steps: ['remove-outside-network'],
+    dependsOn: changes.filter((c) => c.type === 'environment' && c.steps.includes('remove-proxy')).map((c) => c.address),
+  });
+}
+
+function foreignOutsideNetworkNote(project: string, id: string): Diagnostic {
+  const name = outsideNetworkName(project);
+  return warningDiag(`network ${name} (${shortId(id)}) has the name of this project's outside network but was not created by sandboxshift: destroy leaves it alone`, {
+    hint: `if it is yours and no longer needed, remove it yourself (docker network rm ${shortId(id)}); a later apply with egress refuses to use it`,
+  });
 }
 
 /** The delete of what an environment left behind without a container. */

@@ -6,6 +6,7 @@
 import type { EnvironmentSpec } from '../model/desired.js';
 import type { InspectedSecurity, ListedIsolation, ObservedMount } from '../model/isolation.js';
 import { networkName, volumeName, WORKSPACE_PATH } from '../model/names.js';
+import { EGRESS_POOL, ipv4ToInt, sandboxAddress } from '../model/egress.js';
 import type { ObservedContainer } from '../model/observed.js';
 import type { Reason } from './types.js';
 
@@ -19,8 +20,9 @@ export interface Drift {
  * `configured`: the labelled spec is also the config's (same config hash), so messages can say
  * "config"; otherwise the config changed too and the label is what sandboxshift created.
  */
-export function securityDrift(project: string, c: ObservedContainer, configured: boolean): Drift {
+export function securityDrift(project: string, c: ObservedContainer, configured: boolean, subnet?: string): Drift {
   if (!c.spec) return { reasons: [], security: [] };
+  const address = c.isolation && c.spec.network === 'egress' ? addressDrift(networkName(project, c.environment), c.isolation, subnet) : null;
   const found: Array<{ attribute: string; what: string; expected: string }> = [];
   const add = (attribute: string, what: string, expected: string) => found.push({ attribute, what, expected });
   if (c.isolation) listedDrift(project, c.environment, c.spec, c.isolation, add);
@@ -30,7 +32,33 @@ export function securityDrift(project: string, c: ObservedContainer, configured:
   const reasons = found.map((f): Reason => ({ code: 'changed_outside', attribute: f.attribute, message: `changed outside sandboxshift: ${f.what} (${side}: ${f.expected})` }));
   const attributes = [...new Set(found.map((f) => f.attribute))];
   const security = attributes.length ? [`hardening changed outside sandboxshift (${attributes.join(', ')}); apply recreates it as configured`] : [];
-  return { reasons, security };
+  return { reasons: address ? [...reasons, address] : reasons, security };
+}
+
+/**
+ * A sandbox on its egress network is fixed at the .3 of its subnet (see sandboxAddress). One
+ * made before that, or reconnected by hand, has a dynamic address, which an engine restart can
+ * hand out as the proxy's .2: the proxy then cannot start. Made again at the fixed address.
+ * `subnet` is the network's as observed; without it the /28 around the address seen is used.
+ */
+function addressDrift(network: string, live: ListedIsolation, subnet: string | undefined): Reason | null {
+  const a = live.addresses?.[network];
+  if (!a || !live.networks.includes(network)) return null;
+  const expected = subnet ? sandboxAddress(subnet) : sandboxAddressNear(a.fixed ?? a.address);
+  if (a.fixed !== null && (expected === null || a.fixed === expected)) return null;
+  const want = expected ?? 'the .3 of its subnet';
+  const message = a.fixed
+    ? `sandbox address on ${network} is fixed at ${a.fixed}, not ${want} (the .3 of its subnet; the proxy has the .2): made again at ${want}`
+    : `sandbox address on ${network} is dynamic (now ${a.address || 'none: stopped'}): an engine restart could give it the proxy's address; made again with the fixed address ${want}`;
+  return { code: 'egress_proxy', attribute: 'egress.address', message };
+}
+
+/** The .3 of the egress /28 an address lies in; null for no address. */
+function sandboxAddressNear(address: string): string | null {
+  if (!/^\d+\.\d+\.\d+\.\d+$/.test(address)) return null;
+  const size = 2 ** (32 - EGRESS_POOL.blockPrefix);
+  const base = Math.floor(ipv4ToInt(address) / size) * size;
+  return sandboxAddress(`${[24, 16, 8, 0].map((shift) => Math.floor(base / 2 ** shift) % 256).join('.')}/${EGRESS_POOL.blockPrefix}`);
 }
 
 type Add = (attribute: string, what: string, expected: string) => void;

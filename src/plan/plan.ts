@@ -208,7 +208,7 @@ export function planEnvironment(d: DesiredEnvironment, observed: ObservedState, 
   const seen = observedView(c);
   const before = seen && protect.current !== null ? { ...seen, protect: protect.current } : seen;
   const common = { ...base, before, containerId: c.id, workspace: 'keep' as const };
-  const drift = securityDrift(observed.project, c, c.configHash === d.configHash);
+  const drift = securityDrift(observed.project, c, c.configHash === d.configHash, observed.networks.get(d.name)?.subnets[0]);
   const replaceReasons = [...whyReplace(d, c, observed), ...drift.reasons];
   if (egress.networkLost) {
     replaceReasons.push(

@@ -99,11 +99,12 @@ export type EnvironmentStep =
   | 'remove-network'
   | 'rename-container'
   | 'record-protect'
-  | 'remove-protect-record';
+  | 'remove-protect-record'
+  | 'remove-idle-records';
 
 export type ImageStep = 'build-image' | 'verify-image';
 
-export type NetworkStep = 'create-outside-network';
+export type NetworkStep = 'create-outside-network' | 'remove-outside-network';
 
 export type Step = EnvironmentStep | ImageStep | NetworkStep;
 
@@ -130,9 +131,10 @@ const STEP_SETS: { readonly [T in Change['type']]: Record<StepOf<T>, true> } = {
     'rename-container': true,
     'record-protect': true,
     'remove-protect-record': true,
+    'remove-idle-records': true,
   },
   image: { 'build-image': true, 'verify-image': true },
-  network: { 'create-outside-network': true },
+  network: { 'create-outside-network': true, 'remove-outside-network': true },
 };
 
 /** Which steps each type of change may have (a saved plan is checked against it). */

@@ -42,6 +42,52 @@ function fakeDocker(opts: { failCreate?: string; failStop?: string } = {}) {
   return { docker: docker as unknown as Docker, calls, maxInFlight: () => maxInFlight };
 }
 
+/**
+ * A fake engine that also lists (by label filter), inspects and removes networks and records,
+ * so the steps that find what to remove on the engine can be checked call by call.
+ */
+function engineFake(state: {
+  containers: Array<{ Id: string; Labels: Record<string, string> }>;
+  inspect: Record<string, { Id: string; Config: { Labels: Record<string, string> } }>;
+  networks: Array<{ Id: string; Name: string; Labels: Record<string, string> }>;
+}) {
+  const calls: string[] = [];
+  const matches = (labels: Record<string, string>, filters: string[]) => filters.every((f) => labels[f.slice(0, f.indexOf('='))] === f.slice(f.indexOf('=') + 1));
+  const missing = () => Object.assign(new Error('no such object'), { statusCode: 404 });
+  const docker = {
+    getContainer: (id: string) => ({
+      stop: async () => void calls.push(`stop ${id}`),
+      remove: async () => {
+        const record = state.containers.find((c) => c.Id === id);
+        if (record) state.containers = state.containers.filter((c) => c !== record);
+        // Records are removed in a loop over what was listed: each list and its removals are one line.
+        if (!record) calls.push(`remove ${id}`);
+      },
+      inspect: async () => {
+        const info = state.inspect[id];
+        if (!info) throw missing();
+        return info;
+      },
+    }),
+    listContainers: async (o: { filters: { label: string[] } }) => {
+      const found = state.containers.filter((c) => matches(c.Labels, o.filters.label));
+      const l = Object.fromEntries(o.filters.label.map((f) => f.split('=') as [string, string]));
+      calls.push(`remove-records ${l['io.sandboxshift.project']}/${l['io.sandboxshift.environment']}/${l['io.sandboxshift.role']}: ${found.map((c) => c.Id).join(', ') || 'none'}`);
+      return found;
+    },
+    listNetworks: async (o: { filters: { name: string[]; label: string[] } }) => state.networks.filter((n) => n.Name.includes(o.filters.name[0]!) && matches(n.Labels, o.filters.label)),
+    getNetwork: (idOrName: string) => ({
+      inspect: async () => {
+        const n = state.networks.find((x) => x.Id === idOrName || x.Name === idOrName);
+        if (!n) throw missing();
+        return n;
+      },
+      remove: async () => void calls.push(`remove-network ${idOrName}`),
+    }),
+  };
+  return { docker: docker as unknown as Docker, calls, records: () => state.containers.map((c) => c.Id) };
+}
+
 describe('executor', () => {
   it("runs each change's steps in order with the engine calls the plan names", async () => {
     const old = desiredOf([env('keep'), env('grow'), env('gone')]);
@@ -212,6 +258,51 @@ describe('executor', () => {
     for (const x of ['a', 'b', 'c']) expect(calls.indexOf(`stop ${x.repeat(64)}`)).toBeLessThan(calls.indexOf(`remove ${x.repeat(64)}`));
     expect(result.completed.map((c) => c.address)).toEqual(p.changes.map((c) => c.address));
     expect(result.failed).toEqual([]);
+  });
+
+  it('destroy removes the idle and touch records of each environment and, after the proxies, the outside network: ours only', async () => {
+    const desired = desiredOf([env('a', { egress: { mode: 'allow', allow: ['pypi.org'] } }), env('b')]);
+    const base = observedOf([...desired.environments.values()].map((d) => applied(d, { id: `old-${d.name}` })));
+    const observed = {
+      ...base,
+      outsideNetwork: true,
+      proxies: new Map([['a', { id: 'proxy-a', name: 'ss.demo.a.egress', environment: 'a', state: 'running' as const, allow: ['pypi.org'], image: 'x', imageId: 'y' }]]),
+      networks: new Map([['a', { id: 'net-a', name: 'ss.demo.a.net', subnets: ['10.213.0.0/28'], gatewayIsolated: true }]]),
+      activityRecords: new Set(['a', 'b']),
+    };
+    const p = planDestroy(desired, observed);
+    const project = { 'io.sandboxshift.project': 'demo' };
+    const record = (id: string, env: string, role: string) => ({ Id: id, Labels: { ...project, 'io.sandboxshift.environment': env, 'io.sandboxshift.role': role } });
+    const { docker, calls, records } = engineFake({
+      containers: [record('idle-a', 'a', 'idle-stopped'), record('touch-a', 'a', 'touch'), record('touch-b', 'b', 'touch'), record('applied', '', 'applied-commit')],
+      inspect: { 'ss.demo.a.egress': { Id: 'proxy-a', Config: { Labels: { ...project, 'io.sandboxshift.role': 'egress' } } } },
+      networks: [
+        { Id: 'net-a', Name: 'ss.demo.a.net', Labels: { ...project, 'io.sandboxshift.role': 'network' } },
+        { Id: 'out', Name: 'ss.demo.egress-out', Labels: { ...project, 'io.sandboxshift.role': 'egress' } },
+        // A look-alike: our name, not our labels. Never removed.
+        { Id: 'look-alike', Name: 'ss.demo.egress-out', Labels: {} },
+        { Id: 'longer', Name: 'ss.demo.egress-out-2', Labels: { ...project, 'io.sandboxshift.role': 'egress' } },
+      ],
+    });
+    const result = await executePlan(p, { engine: docker, desired, secrets: new Map(), parallelism: 1 });
+    expect(result.failed).toEqual([]);
+    expect(result.completed.map((c) => c.address)).toEqual(['environment.a', 'environment.b', 'network.egress-out']);
+    expect(calls).toEqual([
+      'stop old-a',
+      'stop old-b',
+      'remove old-a',
+      'remove old-b',
+      'remove proxy-a',
+      'remove-records demo/a/egress-policy: none',
+      'remove-network net-a',
+      'remove-records demo/a/idle-stopped: idle-a',
+      'remove-records demo/a/touch: touch-a',
+      'remove-records demo/b/idle-stopped: none',
+      'remove-records demo/b/touch: touch-b',
+      'remove-network out',
+    ]);
+    // The applied-commit record stays: it says what a watcher last applied.
+    expect(records()).toEqual(['applied']);
   });
 
   it('gives each type of change its own steps, checked by the compiler', () => {

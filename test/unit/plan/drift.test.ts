@@ -122,3 +122,61 @@ describe('security drift', () => {
 `);
   });
 });
+
+describe('the sandbox address on an egress network', () => {
+  const desired = desiredOf([env('web', { egress: { mode: 'allow', allow: ['pypi.org'] } })]);
+  const d = desired.environments.get('web')!;
+  const on = (address: string, fixed: string | null): ListedIsolation => ({
+    ...listedFor(d),
+    networkMode: 'ss.demo.web.net',
+    networks: ['ss.demo.web.net'],
+    addresses: { 'ss.demo.web.net': { address, fixed } },
+  });
+  const messages = (isolation: ListedIsolation, subnet?: string) => securityDrift('demo', applied(d, { isolation }), true, subnet).reasons.map((r) => [r.code, r.attribute, r.message]);
+
+  it('is no drift at the fixed .3 of its subnet, running or stopped', () => {
+    expect(securityDrift('demo', applied(d, { isolation: on('10.213.0.19', '10.213.0.19') }), true, '10.213.0.16/28')).toEqual({ reasons: [], security: [] });
+    expect(messages(on('', '10.213.0.19'))).toEqual([]);
+  });
+
+  it('is drift when dynamic (made before the fixed address) or fixed elsewhere, naming the address', () => {
+    expect(messages(on('10.213.0.18', null), '10.213.0.16/28')).toEqual([
+      [
+        'egress_proxy',
+        'egress.address',
+        "sandbox address on ss.demo.web.net is dynamic (now 10.213.0.18): an engine restart could give it the proxy's address; made again with the fixed address 10.213.0.19",
+      ],
+    ]);
+    // Even when the engine happened to hand out .3: it is not fixed, so a restart may move it.
+    expect(messages(on('10.213.0.19', null), '10.213.0.16/28').map((m) => m[2])).toEqual([
+      "sandbox address on ss.demo.web.net is dynamic (now 10.213.0.19): an engine restart could give it the proxy's address; made again with the fixed address 10.213.0.19",
+    ]);
+    expect(messages(on('10.213.0.21', '10.213.0.21')).map((m) => m[2])).toEqual([
+      'sandbox address on ss.demo.web.net is fixed at 10.213.0.21, not 10.213.0.19 (the .3 of its subnet; the proxy has the .2): made again at 10.213.0.19',
+    ]);
+    // Stopped, network unknown: no address to name, but it is not fixed.
+    expect(messages(on('', null)).map((m) => m[2])).toEqual([
+      "sandbox address on ss.demo.web.net is dynamic (now none: stopped): an engine restart could give it the proxy's address; made again with the fixed address the .3 of its subnet",
+    ]);
+  });
+
+  it('plans the replace (new container, /workspace kept) and, once fixed, nothing', () => {
+    const proxyImage = desired.images.get('sandboxshift-egress')!.ref;
+    const observedWith = (isolation: ListedIsolation) => ({
+      ...observedOf([applied(d, { isolation })]),
+      outsideNetwork: true,
+      networks: new Map([['web', { id: 'net-web', name: 'ss.demo.web.net', subnets: ['10.213.0.16/28'], gatewayIsolated: true }]]),
+      usedSubnets: ['10.213.0.16/28'],
+      proxies: new Map([['web', { id: 'p', name: 'ss.demo.web.egress', environment: 'web', state: 'running' as const, allow: ['pypi.org'], image: proxyImage, imageId: 'sha256:2' }]]),
+      images: new Map([...observedOf([]).images, [proxyImage, { id: 'sha256:2', contract: null, build: null, created: 0, tags: [proxyImage] }]]),
+    });
+    const change = plan(desired, observedWith(on('10.213.0.18', null))).changes.find((c) => c.address === 'environment.web')!;
+    if (change.type !== 'environment') throw new Error('expected the environment change');
+    expect([change.kind, change.dataEffect, change.workspace, change.steps]).toEqual(['replace', 'recreate', 'keep', ['remove-container', 'create-container', 'start']]);
+    expect(change.reasons.map((r) => r.message)).toEqual([
+      "sandbox address on ss.demo.web.net is dynamic (now 10.213.0.18): an engine restart could give it the proxy's address; made again with the fixed address 10.213.0.19",
+    ]);
+    expect(change.security).toEqual([]);
+    expect(plan(desired, observedWith(on('10.213.0.19', '10.213.0.19'))).changes.find((c) => c.address === 'environment.web')!.kind).toBe('no-op');
+  });
+});
