@@ -741,10 +741,10 @@ const systemResolver = async (name) => {
 		verbatim: true
 	})).map((answer) => answer.address);
 };
-function cachingResolver(resolve, ttlMs, maxNames = 1024) {
+function cachingResolver(resolve, ttlMs, maxNames = 1024, clock = Date.now) {
 	const cache = new Map();
 	return (name) => {
-		const now = Date.now();
+		const now = clock();
 		const hit = cache.get(name);
 		if (hit && now - hit.at < ttlMs) return hit.answers;
 		if (cache.size >= maxNames) cache.clear();

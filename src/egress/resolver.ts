@@ -17,10 +17,10 @@ export const systemResolver: Resolver = async (name) => {
  * the checks: every cached address still goes through the guard under the policy of the moment,
  * and the proxy connects to exactly what was checked. Failures are not remembered.
  */
-export function cachingResolver(resolve: Resolver, ttlMs: number, maxNames = 1024): Resolver {
+export function cachingResolver(resolve: Resolver, ttlMs: number, maxNames = 1024, clock: () => number = Date.now): Resolver {
   const cache = new Map<string, { at: number; answers: Promise<readonly string[]> }>();
   return (name) => {
-    const now = Date.now();
+    const now = clock();
     const hit = cache.get(name);
     if (hit && now - hit.at < ttlMs) return hit.answers;
     if (cache.size >= maxNames) cache.clear();
