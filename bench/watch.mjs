@@ -269,7 +269,7 @@ async function benchScale({ purge, n, runs }) {
   try {
     console.log(`watch: applying ${n} environments first (this takes a few minutes)...`);
     const t0 = performance.now();
-    const r = spawnSync(process.execPath, [CLI, 'apply', '--auto-approve', '--parallelism', '8'], { cwd: dir, env, encoding: 'utf8', maxBuffer: 64 << 20 });
+    const r = spawnSync(process.execPath, [CLI, 'apply', '--auto-approve', '--parallelism', '8'], { cwd: dir, env, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 20 * 60_000 });
     if (r.status !== 0) throw new Error(`apply of ${n} failed (${r.status}): ${r.stderr}\n${r.stdout.slice(-2000)}`);
     out.apply_all_ms = Math.round(performance.now() - t0);
 
@@ -330,7 +330,7 @@ async function benchScale({ purge, n, runs }) {
     }
   } finally {
     const t0 = performance.now();
-    const d = spawnSync(process.execPath, [CLI, 'destroy', '--auto-approve', '--purge-volumes', '--parallelism', '8'], { cwd: dir, env, encoding: 'utf8', maxBuffer: 64 << 20 });
+    const d = spawnSync(process.execPath, [CLI, 'destroy', '--auto-approve', '--purge-volumes', '--parallelism', '8'], { cwd: dir, env, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 20 * 60_000 });
     if (d.status !== 0) console.error(`destroy of ${n} failed (${d.status}): ${d.stderr}`);
     out.destroy_all_ms = Math.round(performance.now() - t0);
     await purge(name);
