@@ -4,6 +4,9 @@
 // for CI runners sharing a remote engine.
 // A lock whose holder ran on this host and is gone (no such pid, or the pid now belongs to a
 // process that started at another time) is stale and taken over; one from another host never is.
+// So is one of this very process that it no longer holds: a release the engine never answered
+// (it went away mid-run), or a create whose answer was lost; a long-running watcher would
+// otherwise wait for itself forever.
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -40,6 +43,9 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
+/** The IDs of the locks this process is taking or holds; any other lock with its pid is an orphan. */
+const ownLocks = new Set<string>();
+
 export async function acquireLock(engine: Docker, project: string, command: string, options: LockOptions = {}): Promise<HeldLock> {
   const info: LockInfo = {
     id: randomUUID().slice(0, 8),
@@ -49,6 +55,16 @@ export async function acquireLock(engine: Docker, project: string, command: stri
     since: new Date().toISOString(),
     command,
   };
+  ownLocks.add(info.id);
+  try {
+    return await takeLock(engine, project, info, options);
+  } catch (err) {
+    ownLocks.delete(info.id);
+    throw err;
+  }
+}
+
+async function takeLock(engine: Docker, project: string, info: LockInfo, options: LockOptions): Promise<HeldLock> {
   return withEngine(async () => {
     await ensureLockImage(engine);
     if (!(await createLock(engine, project, info))) {
@@ -68,7 +84,11 @@ export async function acquireLock(engine: Docker, project: string, command: stri
     return {
       info,
       release: async () => {
-        await releaseLock(engine, project, info.id);
+        try {
+          await releaseLock(engine, project, info.id);
+        } finally {
+          ownLocks.delete(info.id);
+        }
       },
     };
   });
@@ -103,10 +123,11 @@ async function createLock(engine: Docker, project: string, info: LockInfo): Prom
 /**
  * Stale: held on this host by a process that is gone. A pid that answers is still gone when it
  * started at another time than the holder did (the pid was reused). Another host's lock is
- * never judged from here.
+ * never judged from here. A lock of this process that it is not taking or holding is an orphan.
  */
 export function isStale(lock: LockInfo, host = hostname()): boolean {
   if (lock.holder !== host || !Number.isInteger(lock.pid) || lock.pid <= 0) return false;
+  if (lock.pid === process.pid && (lock.pidStarted === null || lock.pidStarted === processStartTime(process.pid))) return !ownLocks.has(lock.id);
   try {
     process.kill(lock.pid, 0);
   } catch (err) {

@@ -10,7 +10,8 @@ import { engineMessage, type Engine } from '../engine/client.js';
 import { sampleActivity } from '../engine/idle-signals.js';
 import { idleMarks, touchTimes } from '../engine/idle-record.js';
 import { Labels } from '../engine/labels.js';
-import { formatDelay } from './backoff.js';
+import { Backoff, formatDelay } from './backoff.js';
+import { RECONNECT_BACKOFF } from './engine-trigger.js';
 import { IdleTracker, nextCheck, type IdleState } from './idle-tracker.js';
 import type { Trigger, TriggerSink } from './trigger.js';
 
@@ -41,6 +42,9 @@ export class IdleTrigger implements Trigger {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private ticking: Promise<void> | null = null;
   private events: NodeJS.ReadableStream | null = null;
+  private eventsTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly eventsBackoff = new Backoff(RECONNECT_BACKOFF);
+  private eventsLost = false;
   private stopped = false;
 
   constructor(
@@ -193,16 +197,29 @@ export class IdleTrigger implements Trigger {
     }
   }
 
-  /** Exec and attach sessions as they start: moments a sample between them would miss. */
+  /**
+   * Exec and attach sessions as they start: moments a sample between them would miss. The stream
+   * reconnects with capped backoff when it is lost (an engine restart); sessions started while it
+   * was gone and still running are seen at the next sample.
+   */
   private async listen(project: string): Promise<void> {
-    (this.events as unknown as { destroy?: () => void } | null)?.destroy?.();
-    this.events = null;
+    this.closeEvents();
+    if (this.stopped || project !== this.project) return;
     try {
       const docker = await this.engine.docker();
       const stream: NodeJS.ReadableStream = await docker.getEvents({
         filters: { type: ['container'], event: ['exec_create', 'exec_start', 'attach'], label: [`${Labels.project}=${project}`, `${Labels.role}=environment`] },
       });
+      if (this.stopped || project !== this.project) {
+        (stream as unknown as { destroy?: () => void }).destroy?.();
+        return;
+      }
       this.events = stream;
+      this.eventsBackoff.succeed('stream');
+      if (this.eventsLost) {
+        this.eventsLost = false;
+        this.sink?.log.line('idle-events', 'idle: exec events connected again');
+      }
       let buffered = '';
       stream.on('data', (chunk: Buffer) => {
         buffered += chunk.toString('utf8');
@@ -220,17 +237,43 @@ export class IdleTrigger implements Trigger {
           }
         }
       });
-      // Lost with the engine: samples still see running sessions; the next config load listens again.
-      stream.on('error', (err: unknown) => this.sink?.log.line('idle-error', `idle: exec events lost (${engineMessage(err)}); running sessions are still seen at each sample`));
+      const lost = (why: string) => {
+        if (this.events !== stream) return;
+        this.events = null;
+        this.relisten(project, why);
+      };
+      stream.on('end', () => lost('the stream ended'));
+      stream.on('close', () => lost('the stream closed'));
+      stream.on('error', (err: unknown) => lost(engineMessage(err)));
     } catch (err) {
-      this.sink?.log.line('idle-error', `idle: exec events unavailable (${engineMessage(err)}); running sessions are still seen at each sample`);
+      this.relisten(project, engineMessage(err));
     }
+  }
+
+  private relisten(project: string, why: string): void {
+    if (this.stopped || project !== this.project) return;
+    this.eventsLost = true;
+    const delay = this.eventsBackoff.fail('stream', this.now());
+    this.sink?.log.line('idle-events', `idle: exec events lost (${why}); reconnecting in ${formatDelay(delay)}; running sessions are still seen at each sample`, { retryMs: delay });
+    if (this.eventsTimer) clearTimeout(this.eventsTimer);
+    this.eventsTimer = setTimeout(() => {
+      this.eventsTimer = null;
+      void this.listen(project);
+    }, delay);
+  }
+
+  private closeEvents(): void {
+    if (this.eventsTimer) clearTimeout(this.eventsTimer);
+    this.eventsTimer = null;
+    const stream = this.events;
+    this.events = null;
+    (stream as unknown as { destroy?: () => void } | null)?.destroy?.();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    (this.events as unknown as { destroy?: () => void } | null)?.destroy?.();
+    this.closeEvents();
     await this.ticking;
   }
 }

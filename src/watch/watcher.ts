@@ -189,7 +189,13 @@ export class Watcher {
       onLock: (lock) => {
         this.lock = lock;
       },
-      onTakeover: (stale) => log.line('lock-takeover', `lock held by pid ${stale.pid} on this host, which is gone: taking it over`),
+      onTakeover: (stale) =>
+        log.line(
+          'lock-takeover',
+          stale.pid === process.pid
+            ? `lock ${stale.id} left by this watcher (the engine went away before it was given back): taking it over`
+            : `lock held by pid ${stale.pid} on this host, which is gone: taking it over`,
+        ),
       onEvent: (e) => {
         if (e.type !== 'change-done') return;
         const why = reasons.get(e.address);

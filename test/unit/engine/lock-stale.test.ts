@@ -3,7 +3,9 @@
 import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { isStale, processStartTime, type LockInfo } from '../../../src/engine/lock.js';
+import type { Docker } from '../../../src/engine/client.js';
+import { acquireLock, isStale, processStartTime, type LockInfo } from '../../../src/engine/lock.js';
+import { Labels } from '../../../src/engine/labels.js';
 
 const lock = (extra: Partial<LockInfo>): LockInfo => ({
   id: 'abcd1234',
@@ -28,9 +30,10 @@ describe('isStale', () => {
   });
 
   it('a live holder on this host is not stale', () => {
-    expect(isStale(lock({}))).toBe(false);
+    const other = { pid: process.ppid, pidStarted: processStartTime(process.ppid) };
+    expect(isStale(lock(other))).toBe(false);
     // An older lock without a start time: the pid alone decides.
-    expect(isStale(lock({ pidStarted: null }))).toBe(false);
+    expect(isStale(lock({ ...other, pidStarted: null }))).toBe(false);
   });
 
   it('a gone holder on this host is stale', async () => {
@@ -48,5 +51,61 @@ describe('isStale', () => {
   it('a lock with no readable pid is not stale', () => {
     expect(isStale(lock({ pid: 0 }))).toBe(false);
     expect(isStale(lock({ pid: Number.NaN }))).toBe(false);
+  });
+});
+
+/** Just enough of an engine for the lock: named containers with labels; `failRemove` makes removal fail as a vanished engine does. */
+function fakeEngine() {
+  const containers = new Map<string, { Id: string; Config: { Labels: Record<string, string> } }>();
+  let n = 0;
+  const state = { failRemove: false };
+  const engine = {
+    getImage: () => ({ inspect: async () => ({}) }),
+    createContainer: async (opts: { name: string; Labels: Record<string, string> }) => {
+      if (containers.has(opts.name)) throw Object.assign(new Error('Conflict'), { statusCode: 409 });
+      containers.set(opts.name, { Id: `c${++n}`, Config: { Labels: opts.Labels } });
+    },
+    getContainer: (name: string) => ({
+      inspect: async () => {
+        const c = containers.get(name) ?? [...containers.values()].find((x) => x.Id === name);
+        if (!c) throw Object.assign(new Error('No such container'), { statusCode: 404 });
+        return c;
+      },
+      remove: async () => {
+        if (state.failRemove) throw Object.assign(new Error('connect ENOENT /tmp/gone.sock'), { code: 'ENOENT' });
+        for (const [k, c] of containers) if (k === name || c.Id === name) containers.delete(k);
+      },
+    }),
+  };
+  return { docker: engine as unknown as Docker, containers, state };
+}
+
+describe("this process's own locks", () => {
+  it('one it holds is not stale: a second taker from the same process waits', async () => {
+    const { docker } = fakeEngine();
+    const held = await acquireLock(docker, 'p', 'watch');
+    expect(isStale(held.info)).toBe(false);
+    await expect(acquireLock(docker, 'p', 'watch (idle policy)')).rejects.toThrow(`held by ${hostname()} pid ${process.pid} (watch)`);
+    await held.release();
+  });
+
+  it('one whose release the engine never answered is an orphan: the next take takes it over', async () => {
+    const { docker, containers, state } = fakeEngine();
+    const held = await acquireLock(docker, 'p', 'watch');
+    state.failRemove = true;
+    await expect(held.release()).rejects.toThrow('ENOENT');
+    state.failRemove = false;
+    expect([...containers.values()].map((c) => c.Config.Labels[Labels.lockId])).toEqual([held.info.id]);
+    expect(isStale(held.info)).toBe(true);
+    const taken: LockInfo[] = [];
+    const again = await acquireLock(docker, 'p', 'watch', { onTakeover: (s) => taken.push(s) });
+    expect(taken.map((s) => s.id)).toEqual([held.info.id]);
+    expect([...containers.values()].map((c) => c.Config.Labels[Labels.lockId])).toEqual([again.info.id]);
+    await again.release();
+    expect(containers.size).toBe(0);
+  });
+
+  it('one left by a create whose answer was lost (an id it never got back) is an orphan', () => {
+    expect(isStale(lock({ id: 'neverheld' }))).toBe(true);
   });
 });
