@@ -48,9 +48,16 @@ export const Labels = {
   appliedCommit: 'io.sandboxshift.applied.commit',
   appliedAt: 'io.sandboxshift.applied.at',
   appliedBy: 'io.sandboxshift.applied.by',
+  /** On failing records (watch): the change that keeps failing, how often in a row, since when, the last error. */
+  failingAddress: 'io.sandboxshift.failing.address',
+  failingCount: 'io.sandboxshift.failing.count',
+  failingSince: 'io.sandboxshift.failing.since',
+  failingLast: 'io.sandboxshift.failing.last',
+  failingStep: 'io.sandboxshift.failing.step',
+  failingError: 'io.sandboxshift.failing.error',
 } as const;
 
-export type Role = 'environment' | 'workspace' | 'lock' | 'egress' | 'network' | 'protect' | 'helper' | 'filling' | 'egress-policy' | 'applied-commit' | 'idle-stopped' | 'touch';
+export type Role = 'environment' | 'workspace' | 'lock' | 'egress' | 'network' | 'protect' | 'helper' | 'filling' | 'egress-policy' | 'applied-commit' | 'idle-stopped' | 'touch' | 'failing';
 
 export function projectFilter(project: string, role?: Role): Record<string, string[]> {
   return { label: [`${Labels.project}=${project}`, ...(role ? [`${Labels.role}=${role}`] : [])] };

@@ -49,6 +49,11 @@ export function fillingRecordName(project: string, env: string): string {
 }
 
 /** The record of the git commit `watch --git` last applied (one per commit, so a new one can be created before the old is removed). */
+/** The record that a change keeps failing under watch (a new count is a new record). */
+export function failingRecordName(project: string, address: string, count: number): string {
+  return `ss.${project}.failing-${address.replace(/[^a-zA-Z0-9_.-]/g, '_')}-${count}`;
+}
+
 export function appliedRecordName(project: string, commit: string): string {
   return `ss.${project}.applied-${commit}`;
 }

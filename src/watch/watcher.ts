@@ -2,6 +2,7 @@
 // observes the engine afresh and applies what the safety rules allow, through the same
 // application layer as `apply --auto-approve`. One reconcile at a time; triggers during one
 // coalesce into exactly one more.
+import { clearFailing, recordFailing } from '../engine/failing-record.js';
 import type { ApplyResult } from '../apply/events.js';
 import { load, type Loaded } from '../app/pipeline.js';
 import { reconcileOnce } from '../app/reconcile.js';
@@ -35,6 +36,8 @@ export class Watcher {
   private lastGoodText: string | null = null;
   private lastInvalid: string | null = null;
   private readonly failures = new Backoff(FAILURE_BACKOFF);
+  /** When each failing change first failed in this run of failures (for its engine record). */
+  private readonly failingSince = new Map<string, string>();
   private readonly lockWait = new Backoff(LOCK_BACKOFF);
   private retryTimer: { at: number; timer: ReturnType<typeof setTimeout> } | null = null;
   private readonly abort = new AbortController();
@@ -221,8 +224,33 @@ export class Watcher {
     if (result && hints.some((h) => h.kind === 'engine')) watchMetrics.driftRepairs.inc(result.completed.length);
     if (result === null) {
       log.line('no-changes', held ? `no changes applied (${held} held back) in ${outcome.elapsedMs} ms` : `no changes (in sync) in ${outcome.elapsedMs} ms`, { held, elapsedMs: outcome.elapsedMs });
-    } else this.reportResult(result, outcome.elapsedMs);
+    } else {
+      this.reportResult(result, outcome.elapsedMs);
+      await this.recordFailures(loaded.desired.project, result);
+    }
     for (const t of this.options.triggers) await t.reconciled?.(loaded, held === 0 && bad === 0);
+  }
+
+  /**
+   * Repeated failure is visible in `status` from any machine: each failed change's count is
+   * recorded on the engine; a change that completes has its record removed. A record that cannot
+   * be written is logged, never fatal.
+   */
+  private async recordFailures(project: string, result: ApplyResult): Promise<void> {
+    const docker = await this.options.engine.docker();
+    const now = new Date().toISOString();
+    for (const c of result.completed) this.failingSince.delete(c.address);
+    const writes = [
+      ...result.failed.map(async (f) => {
+        const since = this.failingSince.get(f.address) ?? now;
+        this.failingSince.set(f.address, since);
+        await recordFailing(docker, project, { address: f.address, count: this.failures.failures(f.address), since, last: now, step: f.step ?? null, error: f.error });
+      }),
+      // One look for records of changes that just completed (ours, or left by an earlier watcher).
+      ...(result.completed.length ? [clearFailing(docker, project, new Set(result.completed.map((c) => c.address)))] : []),
+    ];
+    for (const w of await Promise.allSettled(writes))
+      if (w.status === 'rejected') this.options.log.line('record-failed', `could not record a failure on the engine: ${engineMessage(w.reason)}`, { error: engineMessage(w.reason) });
   }
 
   private reportHeld(selection: Selection): void {

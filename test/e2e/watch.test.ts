@@ -269,9 +269,24 @@ describe('watch: a failing environment', () => {
     expect(w.lines.slice(first, second).join('\n')).toMatch(/reconcile start trigger=retry$/m);
     // No hot loop: one reconcile per retry.
     expect(w.lines.filter((l) => l.includes('reconcile start')).length).toBe(2);
+    // Repeated failure is visible in status, from the engine (any machine would see it).
+    const failingNow = async () => (JSON.parse((await p.run(['status', '--json'])).stdout) as { failing: Array<{ address: string; count: number; step: string; error: string }> }).failing;
+    let failing = await failingNow();
+    for (let i = 0; i < 20 && (failing[0]?.count ?? 0) < 2; i++) failing = await failingNow();
+    expect(failing).toHaveLength(1);
+    expect(failing[0]).toMatchObject({ address: 'environment.b', step: 'create-container' });
+    expect(failing[0]!.count).toBeGreaterThanOrEqual(2);
+    expect(failing[0]!.error).toMatch(/already in use/);
+    const text = await p.run(['status']);
+    expect(text.stdout).toMatch(
+      /Failing under watch \(retried with backoff\):\n {2}environment\.b: failed [2-9] times in a row since \d\d:\d\d:\d\dZ \(last \d\d:\d\d:\d\dZ\) at create-container: .*already in use/,
+    );
     await dockerCli(['rm', '-f', blocker]);
     await w.waitFor(/applied environment\.b: create \(new environment\) in \d+ ms$/, second, 10_000);
     expect(await containerState(p.name, 'b')).toBe('running');
+    // A success removes the record.
+    for (let i = 0; i < 20 && (await failingNow()).length > 0; i++) await new Promise((r) => setTimeout(r, 250));
+    expect(await failingNow()).toEqual([]);
   });
 });
 

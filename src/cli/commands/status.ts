@@ -1,5 +1,6 @@
 import { observe, readAppliedCommit, type AppliedCommit, type Docker } from '../../engine/index.js';
 import { sampleActivity } from '../../engine/idle-signals.js';
+import { readFailing, type FailingChange } from '../../engine/failing-record.js';
 import type { EnvironmentConfig } from '../../config/types.js';
 import type { ObservedState } from '../../model/observed.js';
 import { IdleTracker } from '../../watch/idle-tracker.js';
@@ -13,7 +14,8 @@ export const statusHelp = `Usage: sandboxshift status [--json] [--config FILE]
 Shows each environment's state on the engine: running, stopped or missing, with its
 container, image and workspace volume. Workspace volumes that belong to no environment in
 the config (removed or renamed environments) are listed as orphaned. When \`watch --git\` has
-applied a commit, it is shown: "at abc1234, applied 2026-12-02 12:03:07Z by watch@host".`;
+applied a commit, it is shown: "at abc1234, applied 2026-12-02 12:03:07Z by watch@host"; changes
+\`watch\` keeps failing to apply are listed with their count, since when, the step and the error.`;
 
 export interface EnvironmentStatus {
   name: string;
@@ -90,8 +92,12 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
       }
     }),
   );
+  // Changes `watch` keeps failing to apply, as it recorded them on the engine.
+  // A record of an environment that is neither in the config nor on the engine any more is history, not shown.
+  const known = new Set(names.map((n) => `environment.${n}`));
+  const failing = (await readFailing(docker, loaded.desired.project)).filter((f) => !f.address.startsWith('environment.') || known.has(f.address));
   if (values.json) {
-    io.out(`${JSON.stringify({ format_version: '1.0', project: loaded.desired.project, applied_commit: applied, environments: rows }, null, 2)}\n`);
+    io.out(`${JSON.stringify({ format_version: '1.0', project: loaded.desired.project, applied_commit: applied, failing, environments: rows }, null, 2)}\n`);
     return EXIT_OK;
   }
   const withIdle = rows.some((r) => r.idle);
@@ -109,9 +115,17 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
         .trimEnd()}\n`,
     );
   if (applied) io.out(`\n${describeApplied(applied)}\n`);
+  if (failing.length) io.out(`\nFailing under watch (retried with backoff):\n${failing.map(describeFailing).join('\n')}\n`);
   const orphans = rows.filter((r) => r.note);
   if (orphans.length) io.out(`\n${orphans.map((r) => `${r.volume} is orphaned: ${r.note}`).join('\n')}\n`);
   return EXIT_OK;
+}
+
+/** `environment.a: failed 3 times in a row since 12:00:01Z (last 12:00:08Z) at create-container: …`. */
+export function describeFailing(f: FailingChange): string {
+  const time = (iso: string) => /T(\d\d:\d\d:\d\d)/.exec(iso)?.[1] ?? iso;
+  const times = f.count === 1 ? 'once' : `${f.count} times in a row`;
+  return `  ${f.address}: failed ${times} since ${time(f.since)}Z (last ${time(f.last)}Z)${f.step ? ` at ${f.step}` : ''}: ${f.error}`;
 }
 
 /** `at abc1234, applied 2026-12-02 12:03:07Z by watch@host`. */
