@@ -129,16 +129,24 @@ export function buildEgressReport(input: { project: string; environment: string;
   const hash = mode === 'allow' ? policyHash(rules.map((r) => r.rule)) : null;
   const recorded = facts.proxy?.recorded ?? null;
   const unknown = recorded && 'unknown' in recorded ? recorded.unknown : null;
-  const enforcedAllow = recorded ? ('allow' in recorded ? [...recorded.allow] : null) : (facts.proxy?.allow ?? null);
-  const enforcedFrom = facts.proxy ? (unknown ? 'unknown' : recorded ? 'record' : 'label') : null;
-  const enforcedHash = enforcedAllow ? policyHash(enforcedAllow) : null;
+  // A proxy whose own stats report another policy than its label or records was edited by hand.
+  const reported = facts.proxy?.reportedHash ?? null;
+  const claimedAllow = recorded ? ('allow' in recorded ? [...recorded.allow] : null) : (facts.proxy?.allow ?? null);
+  const enforcedAllow = reported ? null : claimedAllow;
+  const enforcedFrom = facts.proxy ? (unknown || reported ? 'unknown' : recorded ? 'record' : 'label') : null;
+  const enforcedHash = reported ?? (enforcedAllow ? policyHash(enforcedAllow) : null);
+  if (reported && claimedAllow) {
+    notes.push(
+      `the proxy reports policy ${reported}, not the ${policyHash(claimedAllow)} its ${recorded ? 'record' : 'label'} says: its policy file was changed outside sandboxshift; sandboxshift apply --refresh=full reloads the configured list`,
+    );
+  }
   if (mode !== 'allow') notes.push(`no allow list: egress is ${mode === 'host' ? "the host's network (hostNetwork: true), unfiltered" : 'none (no network at all)'}`);
   if (unknown) notes.push(`the allow list the proxy enforces is unknown: ${unknown}: run sandboxshift apply`);
   if (facts.proxy && !recorded && facts.proxy.allow === null) notes.push(`proxy ${facts.proxy.name} has no readable io.sandboxshift.egress.allow label: it was not made by this version`);
   if (mode === 'allow' && !facts.proxy) notes.push('no egress proxy on the engine: run sandboxshift apply');
   if (facts.proxy && !facts.proxy.running) notes.push(`egress proxy ${facts.proxy.name} is ${facts.proxy.state}: nothing gets out until it runs (sandboxshift apply)`);
   const applyPending = mode === 'allow' ? enforcedHash !== hash : facts.proxy !== null;
-  if (applyPending && facts.proxy && enforcedHash !== null) notes.push('the proxy enforces another allow list than the config: apply pending (sandboxshift plan shows it)');
+  if (applyPending && facts.proxy && enforcedHash !== null && !reported) notes.push('the proxy enforces another allow list than the config: apply pending (sandboxshift plan shows it)');
   if (mode !== 'allow' && facts.proxy) notes.push(`a proxy ${facts.proxy.name} still runs for an environment without an allow list: apply pending`);
   const live = facts.proxy?.live ?? null;
   if (live && live.stats === null) notes.push(live.note);

@@ -8,6 +8,7 @@ import { DiagnosticsError, errorDiag, hasErrors, warningDiag, type Diagnostic } 
 import { connectEngine, withEngine, type Engine } from '../engine/client.js';
 import { observe, refineResources } from '../engine/observe.js';
 import { inspectSecurity } from '../engine/inspect-security.js';
+import { checkProxyPolicies } from '../engine/proxy-policy-check.js';
 import { probeImage } from '../engine/image-probe.js';
 import { contractViolations } from '../plan/contract.js';
 import type { DesiredEnvironment, DesiredState, SecretValues } from '../model/desired.js';
@@ -73,7 +74,7 @@ export async function observeFor(engine: Engine, desired: DesiredState, refreshM
 }
 
 async function refresh(engine: Engine, desired: DesiredState, observed: ObservedState, mode: Refresh = 'list'): Promise<ObservedState> {
-  return mode === 'full' ? inspectSecurity(engine, observed) : refineStale(engine, desired, observed);
+  return mode === 'full' ? checkProxyPolicies(engine, await inspectSecurity(engine, observed)) : refineStale(engine, desired, observed);
 }
 
 async function refineStale(engine: Engine, desired: DesiredState, observed: ObservedState): Promise<ObservedState> {

@@ -10,6 +10,7 @@ import { demuxedLogs } from './log-stream.js';
 import { Labels } from './labels.js';
 import { parseAllowLabel, recordedPolicy } from './egress-policy.js';
 import { readProxyStats, type ProxyStatsRead } from './proxy-stats.js';
+import { claimedAllow, policyDrift } from './proxy-policy-check.js';
 import { findRecords } from './records.js';
 import type { RecordedPolicy } from '../model/observed.js';
 
@@ -39,6 +40,8 @@ export interface ProxyFacts {
   recorded?: RecordedPolicy | null;
   /** Its live figures (stats file), or why there are none. */
   live?: ProxyStatsRead;
+  /** The policy hash the proxy itself reports when it is not the one its label or records say (a hand edit). */
+  reportedHash?: string;
 }
 
 export interface EgressFacts {
@@ -81,6 +84,11 @@ export async function readEgressFacts(engine: Engine, project: string, env: stri
             : { stats: null, note: `no live figures: egress proxy ${proxyInfo.Name.replace(/^\//, '')} is ${proxyInfo.State.Status}` },
         }
       : null;
+    if (proxy?.running && proxy.live?.stats) {
+      const claimed = claimedAllow(proxy);
+      const reported = claimed ? await policyDrift(docker, proxyInfo!.Id, claimed, proxy.live) : null;
+      if (reported) proxy.reportedHash = reported;
+    }
     const proxyLog = proxyInfo ? await demuxedLogs(docker, await docker.getContainer(proxyInfo.Id).logs({ stdout: true, stderr: true, follow: false, tail })) : null;
     return { environment, proxy, proxyLog };
   });

@@ -36,6 +36,8 @@ export async function removeActivityRecords(engine: Docker, project: string, env
 interface Listed {
   Id: string;
   State: string;
+  /** Unix seconds (the list's whole seconds). */
+  Created?: number;
   Labels?: Record<string, string>;
 }
 
@@ -59,6 +61,26 @@ export function idleMarks(containers: readonly Listed[]): Map<string, IdleMark> 
     out.set(env, { environment: env, since: l[Labels.idleSince] ?? '', action, containerId });
   }
   return out;
+}
+
+/**
+ * The marks whose container was started again after its idle record was made (a `docker start`
+ * by hand, then a stop or a crash): those are not the policy's doing, so they lapse. `startedAt`
+ * is each marked container's last start (ms, from inspect). The record is made before the stop,
+ * at least stopAfter (1 s or more) after that start, so its whole-second `Created` still comes
+ * after the start the policy saw.
+ */
+export function startedSinceMarked(containers: readonly Listed[], marks: ReadonlyMap<string, IdleMark>, startedAt: ReadonlyMap<string, number>): Set<string> {
+  const lapsed = new Set<string>();
+  for (const c of containers) {
+    const l = c.Labels ?? {};
+    const env = l[Labels.environment];
+    const mark = env ? marks.get(env) : undefined;
+    if (l[Labels.role] !== 'idle-stopped' || !env || !mark || l[Labels.idleContainer] !== mark.containerId || c.Created === undefined) continue;
+    const started = startedAt.get(mark.containerId);
+    if (started !== undefined && started > c.Created * 1000) lapsed.add(env);
+  }
+  return lapsed;
 }
 
 export function touchTimes(containers: readonly Listed[]): Map<string, number> {

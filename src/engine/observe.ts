@@ -1,12 +1,12 @@
 // observe(): one label-filtered list call per resource kind, plus `info` for the runtimes.
-// No per-container inspect here; see refineResources for the one exception.
+// No per-container inspect on the common path: only renamed containers and idle-stopped ones cost one.
 import type Docker from 'dockerode';
 import type { EnvironmentSpec, ResourcesSpec } from '../model/desired.js';
 import type { ContainerState, ForeignVolume, ObservedContainer, ObservedImage, ObservedNetwork, ObservedProxy, ObservedState, ObservedVolume } from '../model/observed.js';
 import { statusCode, withEngine, type Engine } from './client.js';
 import { RUNSC_PIDS_HEADROOM } from './container-spec.js';
 import { Labels, projectFilter } from './labels.js';
-import { activityRecordEnvironments, idleMarks, touchTimes } from './idle-record.js';
+import { activityRecordEnvironments, idleMarks, startedSinceMarked, touchTimes } from './idle-record.js';
 import { listedIsolation, protectRecords } from './isolation-facts.js';
 import { containerName, outsideNetworkName } from '../model/names.js';
 import { gatewayIsolationOf } from '../model/egress.js';
@@ -23,7 +23,7 @@ export async function observe(engine: Engine, project: string): Promise<Observed
       engine.reader.listNetworks(),
     ]);
     const observed = buildObserved(project, containers, volumes, images, info, networks);
-    return withNameHolders(engine, observed);
+    return withNameHolders(engine, await withoutLapsedIdleMarks(engine, observed, containers));
   });
 }
 
@@ -48,6 +48,30 @@ async function withNameHolders(engine: Engine, observed: ObservedState): Promise
     }),
   );
   return { ...observed, nameHolders: holders };
+}
+
+/**
+ * An idle record holds only while its container stays as the policy left it; the list cannot
+ * tell a container started by hand and stopped (or crashed) since, so ask the engine when each
+ * marked container last started. Only idle-stopped environments cost a call.
+ */
+async function withoutLapsedIdleMarks(engine: Engine, observed: ObservedState, containers: readonly Docker.ContainerInfo[]): Promise<ObservedState> {
+  const marks = observed.idle;
+  if (!marks || marks.size === 0) return observed;
+  const startedAt = new Map<string, number>();
+  await Promise.all(
+    [...marks.values()].map(async (m) => {
+      try {
+        const started = Date.parse((await engine.reader.inspectContainer(m.containerId)).State.StartedAt);
+        if (Number.isFinite(started)) startedAt.set(m.containerId, started);
+      } catch (err) {
+        if (statusCode(err) !== 404) throw err;
+      }
+    }),
+  );
+  const lapsed = startedSinceMarked(containers, marks, startedAt);
+  if (lapsed.size === 0) return observed;
+  return { ...observed, idle: new Map([...marks].filter(([env]) => !lapsed.has(env))) };
 }
 
 export function buildObserved(

@@ -28,12 +28,16 @@ export interface SelectOptions {
   now: number;
 }
 
-/** The environments a plan deletes because the config no longer has them, of all it knows. */
+/**
+ * The environments a plan deletes because the config no longer has them, of those the engine
+ * has: environments the same plan creates do not count, or a commit that renames every
+ * environment (or adds as many new ones) would delete them all without being held back.
+ */
 export function deletions(plan: Plan): { deleting: string[]; of: number } {
   const names = new Set<string>();
   const deleting = new Set<string>();
   for (const c of plan.changes) {
-    if (c.type !== 'environment') continue;
+    if (c.type !== 'environment' || c.kind === 'create') continue;
     names.add(c.name);
     if (c.kind === 'delete' && c.reasons.some((r) => r.code === 'removed_from_config')) deleting.add(c.name);
   }

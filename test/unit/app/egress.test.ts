@@ -167,6 +167,17 @@ describe('buildEgressReport', () => {
     expect(u.policy).toMatchObject({ enforced_hash: null, enforced_allow: null, enforced_from: 'unknown', apply_pending: true });
     expect(u.notes).toEqual(['the allow list the proxy enforces is unknown: a reload of its allow list began and did not finish (an earlier apply was interrupted): run sandboxshift apply']);
   });
+  it('believes the proxy over its label or record when its own stats report another policy (a hand edit): apply pending, with what to run', () => {
+    const wider = policyHash(['pypi.org', '*.github.com', 'evil.example.com']);
+    const edited = proxyFacts(['pypi.org', '*.github.com']);
+    edited.proxy!.reportedHash = wider;
+    const r = buildEgressReport({ project: 'demo', environment: 'inherit', mode: 'allow', rules: rules(), facts: edited, tail: 20 });
+    expect(r.policy).toEqual({ hash: policyHash(['pypi.org', '*.github.com']), enforced_hash: wider, enforced_allow: null, enforced_from: 'unknown', apply_pending: true });
+    expect(r.notes).toEqual([
+      `the proxy reports policy ${wider}, not the ${policyHash(['pypi.org', '*.github.com'])} its label says: its policy file was changed outside sandboxshift; sandboxshift apply --refresh=full reloads the configured list`,
+    ]);
+    expect(renderEgressText(r, 0)).not.toContain('(the proxy enforces it)');
+  });
   it('shows the live figures, or null with a note why', () => {
     const facts = proxyFacts(['pypi.org', '*.github.com']);
     const stats = parseProxyStats(STATS);

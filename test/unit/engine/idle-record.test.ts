@@ -1,7 +1,7 @@
 // Idle records read from the container list: one counts only while the container it names is
 // still stopped (or paused, for a pause); a started or recreated environment is simply not idle.
 import { describe, expect, it } from 'vitest';
-import { idleMarks, touchTimes } from '../../../src/engine/idle-record.js';
+import { idleMarks, startedSinceMarked, touchTimes } from '../../../src/engine/idle-record.js';
 
 const SINCE = '2026-01-01T10:00:00.000Z';
 const env = (id: string, name: string, state: string) => ({ Id: id, State: state, Labels: { 'io.sandboxshift.role': 'environment', 'io.sandboxshift.environment': name } });
@@ -44,5 +44,23 @@ describe('idle marks', () => {
         ['b', 7],
       ]),
     );
+  });
+});
+
+describe('idle marks and a start by hand', () => {
+  const marked = (created: number) => ({ ...record('a', 'c1', 'stop'), Created: created });
+  const listed = (created: number) => [env('c1', 'a', 'exited'), marked(created)];
+
+  it('lapse when the container started after its record was made', () => {
+    const containers = listed(1_000);
+    const marks = idleMarks(containers);
+    expect(startedSinceMarked(containers, marks, new Map([['c1', 1_000_500]]))).toEqual(new Set(['a']));
+  });
+
+  it('hold for the start the policy saw (the record comes at least stopAfter later), or when the start is unknown', () => {
+    const containers = listed(1_000);
+    const marks = idleMarks(containers);
+    expect(startedSinceMarked(containers, marks, new Map([['c1', 998_700]]))).toEqual(new Set());
+    expect(startedSinceMarked(containers, marks, new Map())).toEqual(new Set());
   });
 });

@@ -136,9 +136,22 @@ describe('mass-delete rule', () => {
       ['environment.c', 'mass-delete'],
       ['environment.d', 'mass-delete'],
     ]);
-    // e is in the config: 5 environments known, 3 deleted.
-    expect(s.massDelete).toEqual({ deleting: 3, of: 5 });
-    expect(s.held[0]!.reason).toContain('deletes 3 of 5 environments at once (more than half)');
+    // e is new: of the 4 environments on the engine, 3 are deleted.
+    expect(s.massDelete).toEqual({ deleting: 3, of: 4 });
+    expect(s.held[0]!.reason).toContain('deletes 3 of 4 environments at once (more than half)');
+  });
+
+  it('counts only the environments the engine has: renaming every one, or adding as many new ones, is still held back', () => {
+    const renamed = planOf([removed('a'), removed('b'), create('c'), create('d')]);
+    const s = selectChanges(renamed, { allowMassDelete: false, backoff: new Backoff(), now: 0 });
+    expect(s.massDelete).toEqual({ deleting: 2, of: 2 });
+    expect(s.apply.map((c) => c.address)).toEqual(['environment.c', 'environment.d']);
+    expect(s.held.map((h) => [h.address, h.rule])).toEqual([
+      ['environment.a', 'mass-delete'],
+      ['environment.b', 'mass-delete'],
+    ]);
+    const padded = planOf([removed('a'), create('x'), create('y'), create('z')]);
+    expect(selectChanges(padded, { allowMassDelete: false, backoff: new Backoff(), now: 0 }).held.map((h) => h.address)).toEqual(['environment.a']);
   });
 
   it('lets them through with --allow-mass-delete, and half is not more than half', () => {
