@@ -22,6 +22,10 @@ export class WatchProcess {
     this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
   }
 
+  get pid(): number {
+    return this.child.pid!;
+  }
+
   mark(): number {
     return this.lines.length;
   }
