@@ -86,6 +86,6 @@ describe('watch survives an engine restart (a private engine)', () => {
     expect(plan.code, plan.stdout + plan.stderr).toBe(0);
 
     expect(w.running, `the watcher exited:\n${w.lines.join('\n')}\n${w.stderr}`).toBe(true);
-    expect(await w.stop()).toBe(0);
+    expect((await w.stop()).code).toBe(0);
   }, 300_000);
 });

@@ -179,7 +179,7 @@ describe('watch --git by polling: fast-forward, invalid and diverged commits, di
   });
 
   it('a restarted watcher resumes from the commit recorded on the engine', async () => {
-    expect(await w.stop()).toBe(0);
+    expect((await w.stop()).code).toBe(0);
     git(g.mate, 'push', '-q', '--force', 'origin', `${good}:refs/heads/main`);
     w = new WatchProcess(g.p.dir, ['--git', 'origin/main', '--interval', '1s']);
     const i = await w.waitFor(`git: resuming from ${short(good)} (applied `);

@@ -40,7 +40,7 @@ describe('watch: killed mid-apply, then started again', () => {
     const volumes = (await docker.listVolumes({ filters: { label: [`io.sandboxshift.project=${p.name}`] } })).Volumes ?? [];
     expect(volumes.map((v) => v.Name).sort()).toEqual(NAMES.map((n) => `ss.${p.name}.${n}.workspace`));
     expect((await p.run(['plan', '--detailed-exitcode'])).code).toBe(0);
-    expect(await second.stop()).toBe(0);
+    expect((await second.stop()).code).toBe(0);
     const locks = await docker.listContainers({ all: true, filters: { label: [`io.sandboxshift.project=${p.name}`, 'io.sandboxshift.role=lock'] } });
     expect(locks).toEqual([]);
   });

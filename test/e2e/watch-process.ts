@@ -43,9 +43,12 @@ export class WatchProcess {
     }
   }
 
-  async stop(): Promise<number | null> {
+  /** SIGTERM, then the exit code and how long the exit took. */
+  async stop(): Promise<{ code: number | null; ms: number }> {
+    const started = Date.now();
     this.child.kill('SIGTERM');
-    return this.exited;
+    const code = await this.exited;
+    return { code, ms: Date.now() - started };
   }
 
   get running(): boolean {

@@ -1,62 +1,12 @@
 // `sandboxshift watch` on the real engine: the built CLI runs as a child process per describe;
 // its stdout lines are what a person (or, with --log-format json, a machine) reads.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireLock, type HeldLock } from '../../src/engine/lock.js';
-import { busyboxConfig, CLI, containerOf, containerState, docker, dockerCli, execIn, testProject, type TestProject } from './harness.js';
-
-class WatchProcess {
-  readonly lines: string[] = [];
-  stderr = '';
-  private readonly child: ChildProcess;
-  readonly exited: Promise<number | null>;
-
-  constructor(p: TestProject, args: string[]) {
-    this.child = spawn(process.execPath, [CLI, 'watch', '--resync', '1h', ...args], {
-      cwd: p.dir,
-      env: { ...process.env, NO_COLOR: '1', CI: 'true' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    createInterface({ input: this.child.stdout! }).on('line', (l) => this.lines.push(l));
-    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
-    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
-  }
-
-  /** Where the next line will be: wait for lines after it. */
-  mark(): number {
-    return this.lines.length;
-  }
-
-  /** The index of the first line from `from` on that contains `text` (or matches it). */
-  async waitFor(text: string | RegExp, from = 0, timeoutMs = 60_000): Promise<number> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      for (let i = from; i < this.lines.length; i++) {
-        const line = this.lines[i]!;
-        if (typeof text === 'string' ? line.includes(text) : text.test(line)) return i;
-      }
-      if (Date.now() > deadline) throw new Error(`no line ${String(text)} after line ${from} in ${timeoutMs} ms; got:\n${this.lines.slice(from).join('\n')}\nstderr: ${this.stderr}`);
-      await sleep(50);
-    }
-  }
-
-  async stop(): Promise<{ code: number | null; ms: number }> {
-    const started = Date.now();
-    this.child.kill('SIGTERM');
-    const code = await this.exited;
-    return { code, ms: Date.now() - started };
-  }
-
-  get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep, WatchProcess } from './watch-process.js';
+import { busyboxConfig, containerOf, containerState, docker, dockerCli, execIn, testProject, type TestProject } from './harness.js';
 
 async function waitUntil<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -85,7 +35,7 @@ describe('watch: config edits, invalid edits, drift and SIGTERM', () => {
   let w: WatchProcess;
   beforeAll(async () => {
     p = testProject('watch', busyboxConfig(envs('a')));
-    w = new WatchProcess(p, []);
+    w = new WatchProcess(p.dir, []);
     await w.waitFor(/applied 1 change in \d+ ms/);
   });
   afterAll(async () => {
@@ -166,7 +116,7 @@ describe('watch: a file the config reads (a secret fromFile)', () => {
   beforeAll(async () => {
     p = testProject('watchsecret', busyboxConfig('  a: { secrets: { token: { fromFile: ./token.txt } } }\n'));
     writeFileSync(join(p.dir, 'token.txt'), 'first-secret-value');
-    w = new WatchProcess(p, []);
+    w = new WatchProcess(p.dir, []);
     await w.waitFor(/applied 1 change in \d+ ms$/);
   });
   afterAll(async () => {
@@ -189,7 +139,7 @@ describe('watch: an environment disconnected from its egress network', () => {
   let w: WatchProcess;
   beforeAll(async () => {
     p = testProject('watchnet', busyboxConfig('  a: { egress: { allow: [example.test] } }\n'));
-    w = new WatchProcess(p, []);
+    w = new WatchProcess(p.dir, []);
     await w.waitFor(/applied \d+ changes? in \d+ ms/);
   });
   afterAll(async () => {
@@ -219,7 +169,7 @@ describe('watch: a lock held by another run (--log-format json)', () => {
   beforeAll(async () => {
     p = testProject('watchlock', busyboxConfig(envs('a')));
     held = await acquireLock(docker, p.name, 'apply (ci runner)');
-    w = new WatchProcess(p, ['--log-format', 'json']);
+    w = new WatchProcess(p.dir, ['--log-format', 'json']);
   });
   afterAll(async () => {
     if (w?.running) await w.stop();
@@ -253,7 +203,7 @@ describe('watch: a failing environment', () => {
     p = testProject('watchfail', busyboxConfig(envs('a', 'b')));
     // A container that is not ours holds b's name: creating b fails until it is gone.
     blocker = (await dockerCli(['create', '--name', containerOf(p.name, 'b'), 'sandboxshift/busybox:test', 'true'])).trim();
-    w = new WatchProcess(p, []);
+    w = new WatchProcess(p.dir, []);
   });
   afterAll(async () => {
     if (w?.running) await w.stop();
@@ -297,7 +247,7 @@ describe('watch: a config that deletes most environments', () => {
     p = testProject('watchmass', busyboxConfig(envs('a', 'b', 'c', 'd')));
     const applied = await p.run(['apply', '--auto-approve']);
     expect(applied.code).toBe(0);
-    w = new WatchProcess(p, []);
+    w = new WatchProcess(p.dir, []);
     await w.waitFor(/no changes \(in sync\) in \d+ ms$/);
   });
   afterAll(async () => {
@@ -315,7 +265,7 @@ describe('watch: a config that deletes most environments', () => {
     await w.waitFor(/no changes applied \(3 held back\) in \d+ ms$/, m);
     for (const env of ['a', 'b', 'c', 'd']) expect(await containerState(p.name, env)).toBe('running');
     expect((await w.stop()).code).toBe(0);
-    w = new WatchProcess(p, ['--allow-mass-delete']);
+    w = new WatchProcess(p.dir, ['--allow-mass-delete']);
     await w.waitFor(/applied 3 changes in \d+ ms$/);
     for (const env of ['b', 'c', 'd']) expect(await containerState(p.name, env)).toBeNull();
     expect(await containerState(p.name, 'a')).toBe('running');
@@ -327,7 +277,7 @@ describe('watch: started on an invalid config', () => {
   let w: WatchProcess;
   beforeAll(() => {
     p = testProject('watchbad', busyboxConfig('  a: { resources: { memory: lots } }\n'));
-    w = new WatchProcess(p, []);
+    w = new WatchProcess(p.dir, []);
   });
   afterAll(async () => {
     if (w?.running) await w.stop();
