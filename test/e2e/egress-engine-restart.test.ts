@@ -8,23 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/types.js';
 import { LOCK_IMAGE } from '../../src/engine/lock.js';
 import { BUILTIN_IMAGES, EGRESS_IMAGE, desiredImage } from '../../src/model/images.js';
-import { TEST_IMAGE, dockerCli, testProject, type TestProject } from './harness.js';
+import { TEST_IMAGE, busyboxConfig, dockerCli, testProject, type TestProject } from './harness.js';
 import { startPrivateEngine, type PrivateEngine } from './private-engine.js';
 
 const RUNTIMES = ['runc', 'runsc'] as const;
 const HOST_PORT = 18080;
 
-const config = `
-version: 1
-project: {{project}}
-images:
-  busybox: { ref: ${TEST_IMAGE} }
-defaults:
-  image: busybox
-  resources: { memory: 256m, pids: 64 }
-environments:
-${RUNTIMES.map((r) => `  ${r}: { runtime: ${r}, egress: { allow: [allowed.test] } }`).join('\n')}
-`;
+const config = busyboxConfig(`${RUNTIMES.map((r) => `  ${r}: { runtime: ${r}, egress: { allow: [allowed.test] } }`).join('\n')}\n`, '{ memory: 256m, pids: 64 }');
 
 const NO_ROUTE = /nc: can't connect to remote host \([\d.]+\): No route to host\s+nc-exit=1/;
 

@@ -7,24 +7,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { policyHash } from '../../src/model/egress.js';
-import { TEST_IMAGE, docker, dockerCli, testProject, type TestProject } from './harness.js';
+import { TEST_IMAGE, busyboxConfig, docker, dockerCli, testProject, type TestProject } from './harness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('an egress proxy whose policy changed behind its labels and records', () => {
   let p: TestProject;
   const forged: string[] = [];
-  const config = (allow: string[]) => `
-version: 1
-project: {{project}}
-images:
-  busybox: { ref: ${TEST_IMAGE} }
-defaults:
-  image: busybox
-  resources: { memory: 64m, pids: 64 }
-environments:
-  agent: { egress: { allow: [${allow.join(', ')}] } }
-`;
+  const config = (allow: string[]) => busyboxConfig(`  agent: { egress: { allow: [${allow.join(', ')}] } }\n`, '{ memory: 64m, pids: 64 }');
   const proxy = () => `ss.${p.name}.agent.egress`;
   /** Waits until the proxy logged (so loaded) the policy with `hash`. */
   const loaded = async (hash: string) => {

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { createFakeInternet } from '../support/fake-internet.mjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { policyHash } from '../../src/model/egress.js';
-import { CLI, TEST_IMAGE, containerOf, docker, dockerCli, sh, testProject, type TestProject } from './harness.js';
+import { CLI, TEST_IMAGE, busyboxConfig, containerOf, docker, dockerCli, sh, testProject, type TestProject } from './harness.js';
 
 const CHUNKS = 20;
 // Served by busybox httpd as CGI: one line every half second, ~10 s in all, then END.
@@ -31,17 +31,7 @@ describe('egress allow-list changes reload the proxy in place (runc)', () => {
   let proxy = '';
   const squatters: string[] = [];
 
-  const config = (allow: string[]) => `
-version: 1
-project: {{project}}
-images:
-  busybox: { ref: ${TEST_IMAGE} }
-defaults:
-  image: busybox
-  resources: { memory: 64m, pids: 64 }
-environments:
-  agent: { egress: { allow: [${allow.join(', ')}] } }
-`;
+  const config = (allow: string[]) => busyboxConfig(`  agent: { egress: { allow: [${allow.join(', ')}] } }\n`, '{ memory: 64m, pids: 64 }');
   const agent = () => containerOf(p.name, 'agent');
   const proxyId = async () => (await docker.getContainer(proxy).inspect()).Id;
   const policyRecords = async () =>

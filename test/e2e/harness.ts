@@ -29,9 +29,10 @@ export interface TestProject {
 
 /**
  * The config most end-to-end tests start from: the busybox test image and small limits for
- * every environment; `environments` is the indented YAML of the environments map.
+ * every environment; `environments` is the indented YAML of the environments map, `resources`
+ * the defaults' limits (flow YAML).
  */
-export function busyboxConfig(environments: string): string {
+export function busyboxConfig(environments: string, resources = '{ cpus: 0.25, memory: 32m, pids: 32 }'): string {
   return `
 version: 1
 project: {{project}}
@@ -39,7 +40,7 @@ images:
   busybox: { ref: ${TEST_IMAGE} }
 defaults:
   image: busybox
-  resources: { cpus: 0.25, memory: 32m, pids: 32 }
+  resources: ${resources}
 environments:
 ${environments}`;
 }
