@@ -4,10 +4,11 @@
 // project's is decided here, because network and volume events carry the object's name but
 // not its labels. The stream reconnects with capped backoff (an engine restart) and asks for a
 // full resync once it is back, for what happened while it was gone.
+import { ReconnectingEventStream } from './event-stream.js';
 import type { Loaded } from '../app/pipeline.js';
-import { engineMessage, type Engine } from '../engine/client.js';
+import type { Engine } from '../engine/client.js';
 import { Labels } from '../engine/labels.js';
-import { Backoff, formatDelay } from './backoff.js';
+import { formatDelay } from './backoff.js';
 import { Debouncer } from './scheduler.js';
 import type { Trigger, TriggerSink } from './trigger.js';
 
@@ -61,17 +62,12 @@ function environmentOf(name: string, prefix: string): string | null {
 }
 
 export const EVENT_DEBOUNCE_MS = 50;
-export const RECONNECT_BACKOFF = { initialMs: 1_000, capMs: 30_000 };
-
 export class EngineEventsTrigger implements Trigger {
   readonly name = 'engine';
   private project: string | null = null;
   private sink: TriggerSink | null = null;
-  private stream: NodeJS.ReadableStream | null = null;
-  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
-  private readonly backoff = new Backoff(RECONNECT_BACKOFF);
+  private events: ReconnectingEventStream | null = null;
   private stopped = false;
-  private lostOnce = false;
   private readonly debounce: Debouncer<string>;
 
   constructor(private readonly engine: Engine) {
@@ -93,77 +89,33 @@ export class EngineEventsTrigger implements Trigger {
     const project = this.project;
     if (this.stopped || !project || !this.sink) return;
     const sink = this.sink;
-    try {
-      const docker = await this.engine.docker();
-      const stream: NodeJS.ReadableStream = await docker.getEvents({ filters: EVENT_FILTERS });
-      if (this.stopped || project !== this.project) {
-        (stream as unknown as { destroy?: () => void }).destroy?.();
-        return;
-      }
-      this.stream = stream;
-      this.backoff.succeed('stream');
-      if (this.lostOnce) {
+    this.events = new ReconnectingEventStream(this.engine, EVENT_FILTERS, {
+      event: (event) => this.handle(event as EngineEvent, project, sink),
+      unreadable: (line) => sink.log.line('engine-events', `engine events: unreadable event skipped (${line.slice(0, 80)})`),
+      lost: (why, retryMs) => sink.log.line('engine-events', `engine events: disconnected (${why}); reconnecting in ${formatDelay(retryMs)}`, { retryMs }),
+      back: () => {
         sink.log.line('engine-events', 'engine events: connected again; full resync');
         sink.request({ kind: 'resync', detail: 'engine events back' });
-      }
-      let buffered = '';
-      stream.on('data', (chunk: Buffer) => {
-        buffered += chunk.toString('utf8');
-        let nl: number;
-        while ((nl = buffered.indexOf('\n')) >= 0) {
-          const line = buffered.slice(0, nl).trim();
-          buffered = buffered.slice(nl + 1);
-          if (line) this.handle(line, project, sink);
-        }
-      });
-      const lost = (why: string) => {
-        if (this.stream !== stream) return;
-        this.stream = null;
-        this.retry(why);
-      };
-      stream.on('end', () => lost('the stream ended'));
-      stream.on('close', () => lost('the stream closed'));
-      stream.on('error', (err: unknown) => lost(engineMessage(err)));
-    } catch (err) {
-      this.retry(engineMessage(err));
-    }
+      },
+    });
+    await this.events.open();
   }
 
-  private handle(line: string, project: string, sink: TriggerSink): void {
-    let event: EngineEvent;
-    try {
-      event = JSON.parse(line) as EngineEvent;
-    } catch {
-      sink.log.line('engine-events', `engine events: unreadable event skipped (${line.slice(0, 80)})`);
-      return;
-    }
+  private handle(event: EngineEvent, project: string, sink: TriggerSink): void {
     const drift = driftOf(event, project);
     if (!drift) return;
     sink.drift(drift.what, drift.environment);
     this.debounce.push(drift.environment ? `${drift.environment}:${event.Action}` : String(event.Action));
   }
 
-  private retry(why: string): void {
-    if (this.stopped) return;
-    this.lostOnce = true;
-    const delay = this.backoff.fail('stream', Date.now());
-    this.sink?.log.line('engine-events', `engine events: disconnected (${why}); reconnecting in ${formatDelay(delay)}`, { retryMs: delay });
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = null;
-      void this.connect();
-    }, delay);
-  }
-
   private disconnect(): void {
-    const stream = this.stream;
-    this.stream = null;
-    (stream as unknown as { destroy?: () => void } | null)?.destroy?.();
+    this.events?.close();
+    this.events = null;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.debounce.cancel();
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.disconnect();
   }
 }

@@ -10,8 +10,8 @@ import { engineMessage, type Engine } from '../engine/client.js';
 import { sampleActivity } from '../engine/idle-signals.js';
 import { idleMarks, touchTimes } from '../engine/idle-record.js';
 import { Labels } from '../engine/labels.js';
-import { Backoff, formatDelay } from './backoff.js';
-import { RECONNECT_BACKOFF } from './engine-trigger.js';
+import { formatDelay } from './backoff.js';
+import { ReconnectingEventStream } from './event-stream.js';
 import { IdleTracker, nextCheck, type IdleState } from './idle-tracker.js';
 import type { Trigger, TriggerSink } from './trigger.js';
 
@@ -41,10 +41,7 @@ export class IdleTrigger implements Trigger {
   private readonly execStarted = new Map<string, number>();
   private timer: ReturnType<typeof setTimeout> | null = null;
   private ticking: Promise<void> | null = null;
-  private events: NodeJS.ReadableStream | null = null;
-  private eventsTimer: ReturnType<typeof setTimeout> | null = null;
-  private readonly eventsBackoff = new Backoff(RECONNECT_BACKOFF);
-  private eventsLost = false;
+  private events: ReconnectingEventStream | null = null;
   private stopped = false;
 
   constructor(
@@ -204,70 +201,29 @@ export class IdleTrigger implements Trigger {
    */
   private async listen(project: string): Promise<void> {
     this.closeEvents();
-    if (this.stopped || project !== this.project) return;
-    try {
-      const docker = await this.engine.docker();
-      const stream: NodeJS.ReadableStream = await docker.getEvents({
-        filters: { type: ['container'], event: ['exec_create', 'exec_start', 'attach'], label: [`${Labels.project}=${project}`, `${Labels.role}=environment`] },
-      });
-      if (this.stopped || project !== this.project) {
-        (stream as unknown as { destroy?: () => void }).destroy?.();
-        return;
-      }
-      this.events = stream;
-      this.eventsBackoff.succeed('stream');
-      if (this.eventsLost) {
-        this.eventsLost = false;
-        this.sink?.log.line('idle-events', 'idle: exec events connected again');
-      }
-      let buffered = '';
-      stream.on('data', (chunk: Buffer) => {
-        buffered += chunk.toString('utf8');
-        let nl: number;
-        while ((nl = buffered.indexOf('\n')) >= 0) {
-          const line = buffered.slice(0, nl).trim();
-          buffered = buffered.slice(nl + 1);
-          if (!line) continue;
-          try {
-            const e = JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> }; timeNano?: number };
-            const env = e.Actor?.Attributes?.[Labels.environment];
-            if (env) this.execStarted.set(env, e.timeNano ? Math.floor(e.timeNano / 1e6) : this.now());
-          } catch {
-            this.sink?.log.line('idle-error', `idle: unreadable engine event skipped (${line.slice(0, 80)})`);
-          }
-        }
-      });
-      const lost = (why: string) => {
-        if (this.events !== stream) return;
-        this.events = null;
-        this.relisten(project, why);
-      };
-      stream.on('end', () => lost('the stream ended'));
-      stream.on('close', () => lost('the stream closed'));
-      stream.on('error', (err: unknown) => lost(engineMessage(err)));
-    } catch (err) {
-      this.relisten(project, engineMessage(err));
-    }
-  }
-
-  private relisten(project: string, why: string): void {
-    if (this.stopped || project !== this.project) return;
-    this.eventsLost = true;
-    const delay = this.eventsBackoff.fail('stream', this.now());
-    this.sink?.log.line('idle-events', `idle: exec events lost (${why}); reconnecting in ${formatDelay(delay)}; running sessions are still seen at each sample`, { retryMs: delay });
-    if (this.eventsTimer) clearTimeout(this.eventsTimer);
-    this.eventsTimer = setTimeout(() => {
-      this.eventsTimer = null;
-      void this.listen(project);
-    }, delay);
+    if (this.stopped) return;
+    this.events = new ReconnectingEventStream(
+      this.engine,
+      { type: ['container'], event: ['exec_create', 'exec_start', 'attach'], label: [`${Labels.project}=${project}`, `${Labels.role}=environment`] },
+      {
+        event: (event) => {
+          const e = event as { Actor?: { Attributes?: Record<string, string> }; timeNano?: number };
+          const env = e.Actor?.Attributes?.[Labels.environment];
+          if (env) this.execStarted.set(env, e.timeNano ? Math.floor(e.timeNano / 1e6) : this.now());
+        },
+        unreadable: (line) => this.sink?.log.line('idle-error', `idle: unreadable engine event skipped (${line.slice(0, 80)})`),
+        lost: (why, retryMs) =>
+          this.sink?.log.line('idle-events', `idle: exec events lost (${why}); reconnecting in ${formatDelay(retryMs)}; running sessions are still seen at each sample`, { retryMs }),
+        back: () => this.sink?.log.line('idle-events', 'idle: exec events connected again'),
+      },
+      this.now,
+    );
+    await this.events.open();
   }
 
   private closeEvents(): void {
-    if (this.eventsTimer) clearTimeout(this.eventsTimer);
-    this.eventsTimer = null;
-    const stream = this.events;
+    this.events?.close();
     this.events = null;
-    (stream as unknown as { destroy?: () => void } | null)?.destroy?.();
   }
 
   async stop(): Promise<void> {
