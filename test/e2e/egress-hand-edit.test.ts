@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { policyHash } from '../../src/model/egress.js';
+import { readProxyStats } from '../../src/engine/proxy-stats.js';
 import { TEST_IMAGE, busyboxConfig, docker, dockerCli, testProject, type TestProject } from './harness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -16,10 +17,14 @@ describe('an egress proxy whose policy changed behind its labels and records', (
   const forged: string[] = [];
   const config = (allow: string[]) => busyboxConfig(`  agent: { egress: { allow: [${allow.join(', ')}] } }\n`, '{ memory: 64m, pids: 64 }');
   const proxy = () => `ss.${p.name}.agent.egress`;
-  /** Waits until the proxy logged (so loaded) the policy with `hash`. */
+  /**
+   * Waits until the proxy logged (so loaded) the policy with `hash` and wrote it to its stats file
+   * (rewritten at most once a second: what `egress ENV` and a full refresh read).
+   */
   const loaded = async (hash: string) => {
     for (let i = 0; i < 100; i++) {
-      if ((await dockerCli(['logs', proxy()])).includes(`"hash":"${hash}"`)) return;
+      const logged = (await dockerCli(['logs', proxy()])).includes(`"hash":"${hash}"`);
+      if (logged && (await readProxyStats(docker, proxy())).stats?.policyHash === hash) return;
       await sleep(100);
     }
     throw new Error(`proxy never loaded ${hash}`);
