@@ -659,81 +659,6 @@ function range(text) {
 	if (!parsed) throw new Error(`bad built-in range ${text}`);
 	return parsed;
 }
-// src/egress/connections.ts
-function refusalUnder(policy, connection) {
-	const match = matchHost(policy, hostText(connection.host), connection.port);
-	if (!match.allowed) return match.reason;
-	const verdict = guardAddress(policy, connection.address);
-	if (!verdict.allowed) return connection.host.kind === "ip" ? verdict.reason : `${hostText(connection.host)} is connected to ${verdict.reason}`;
-	return null;
-}
-var ConnectionRegistry = class {
-	events;
-	open = new Map();
-	nextId = 1;
-	constructor(events) {
-		this.events = events;
-	}
-	get size() {
-		return this.open.size;
-	}
-	list() {
-		return [...this.open.values()].map((entry) => entry.connection);
-	}
-	add(fields, close) {
-		const connection = {
-			...fields,
-			id: this.nextId++,
-			startedAt: new Date(),
-			bytesUp: 0,
-			bytesDown: 0
-		};
-		this.open.set(connection.id, {
-			connection,
-			close
-		});
-		this.events?.opened(connection);
-		const events = this.events;
-		return {
-			up: (bytes) => {
-				connection.bytesUp += bytes;
-				events?.bytes(bytes, 0);
-			},
-			down: (bytes) => {
-				connection.bytesDown += bytes;
-				events?.bytes(0, bytes);
-			},
-			release: () => {
-				if (this.open.delete(connection.id)) events?.closed(connection);
-			}
-		};
-	}
-	enforce(policy) {
-		const closed = [];
-		for (const entry of [...this.open.values()]) {
-			const reason = refusalUnder(policy, entry.connection);
-			if (reason === null) continue;
-			closed.push({
-				connection: entry.connection,
-				reason
-			});
-			this.open.delete(entry.connection.id);
-			this.events?.closed(entry.connection);
-			entry.close();
-		}
-		return {
-			kept: this.open.size,
-			closed
-		};
-	}
-	closeAll() {
-		for (const entry of [...this.open.values()]) {
-			this.open.delete(entry.connection.id);
-			this.events?.closed(entry.connection);
-			entry.close();
-		}
-	}
-};
 // src/egress/resolver.ts
 const systemResolver = async (name) => {
 	return (await lookup(name, {
@@ -846,7 +771,86 @@ async function checkDestination(policy, rawHost, port, resolve, timeoutMs) {
 		resolved
 	};
 }
+// src/egress/connections.ts
+function refusalUnder(policy, connection) {
+	const match = matchHost(policy, hostText(connection.host), connection.port);
+	if (!match.allowed) return match.reason;
+	const verdict = guardAddress(policy, connection.address);
+	if (!verdict.allowed) return connection.host.kind === "ip" ? verdict.reason : `${hostText(connection.host)} is connected to ${verdict.reason}`;
+	return null;
+}
+var ConnectionRegistry = class {
+	events;
+	open = new Map();
+	nextId = 1;
+	constructor(events) {
+		this.events = events;
+	}
+	get size() {
+		return this.open.size;
+	}
+	list() {
+		return [...this.open.values()].map((entry) => entry.connection);
+	}
+	add(fields, close) {
+		const connection = {
+			...fields,
+			id: this.nextId++,
+			startedAt: new Date(),
+			bytesUp: 0,
+			bytesDown: 0
+		};
+		this.open.set(connection.id, {
+			connection,
+			close
+		});
+		this.events?.opened(connection);
+		const events = this.events;
+		return {
+			up: (bytes) => {
+				connection.bytesUp += bytes;
+				events?.bytes(bytes, 0);
+			},
+			down: (bytes) => {
+				connection.bytesDown += bytes;
+				events?.bytes(0, bytes);
+			},
+			release: () => {
+				if (this.open.delete(connection.id)) events?.closed(connection);
+			}
+		};
+	}
+	enforce(policy) {
+		const closed = [];
+		for (const entry of [...this.open.values()]) {
+			const reason = refusalUnder(policy, entry.connection);
+			if (reason === null) continue;
+			closed.push({
+				connection: entry.connection,
+				reason
+			});
+			this.open.delete(entry.connection.id);
+			this.events?.closed(entry.connection);
+			entry.close();
+		}
+		return {
+			kept: this.open.size,
+			closed
+		};
+	}
+	closeAll() {
+		for (const entry of [...this.open.values()]) {
+			this.open.delete(entry.connection.id);
+			this.events?.closed(entry.connection);
+			entry.close();
+		}
+	}
+};
 // src/egress/proxy-context.ts
+function refusedSinceCheck(ctx, checkedUnder, reached) {
+	const now = ctx.policy();
+	return now === checkedUnder ? null : refusalUnder(now, reached);
+}
 function record(ctx, decision) {
 	ctx.log(decisionLine(decision));
 	ctx.decided?.(decision.decision);
@@ -1011,8 +1015,7 @@ async function handleConnect(ctx, req, client, head) {
 		port: target.port,
 		address
 	};
-	const now = ctx.policy();
-	const refused = now === policy ? null : refusalUnder(now, reached);
+	const refused = refusedSinceCheck(ctx, policy, reached);
 	if (refused !== null) {
 		record(ctx, deny(`closed on policy reload: ${refused}`));
 		closeBoth();
@@ -1204,8 +1207,7 @@ async function handleForward(ctx, req, res) {
 		port: target.port,
 		address
 	};
-	const now = ctx.policy();
-	const refused = now === policy ? null : refusalUnder(now, reached);
+	const refused = refusedSinceCheck(ctx, policy, reached);
 	if (refused !== null) {
 		outgoing.destroy();
 		upstream.destroy();

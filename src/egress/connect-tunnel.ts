@@ -7,11 +7,10 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { readClientHello } from './client-hello-reader.js';
-import { refusalUnder } from './connections.js';
 import { checkDestination } from './destination.js';
 import { hostText, normalizeHost, parseAuthority, sameHost, type Host } from './host-name.js';
 import { clip, errorMessage, type Decision } from './log-lines.js';
-import { clientOf, publicMessage, record, refusalHint, refuseSocket, type ProxyContext } from './proxy-context.js';
+import { clientOf, publicMessage, record, refusalHint, refusedSinceCheck, refuseSocket, type ProxyContext } from './proxy-context.js';
 import { TimeoutError } from './resolver.js';
 import { connectFirst } from './upstream.js';
 
@@ -82,8 +81,7 @@ export async function handleConnect(ctx: ProxyContext, req: IncomingMessage, cli
 
   // The policy may have been reloaded while this tunnel connected and waited for its ClientHello.
   const reached = { host: check.host, port: target.port, address };
-  const now = ctx.policy();
-  const refused = now === policy ? null : refusalUnder(now, reached);
+  const refused = refusedSinceCheck(ctx, policy, reached);
   if (refused !== null) {
     record(ctx, deny(`closed on policy reload: ${refused}`));
     closeBoth();

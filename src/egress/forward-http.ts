@@ -4,12 +4,11 @@
 
 import { request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { refusalUnder } from './connections.js';
 import { checkDestination } from './destination.js';
 import { hostText, parseAuthority } from './host-name.js';
 import { stripHopByHop } from './hop-by-hop.js';
 import { clip, errorMessage, type Decision } from './log-lines.js';
-import { clientOf, publicMessage, record, refusalHint, type ProxyContext } from './proxy-context.js';
+import { clientOf, publicMessage, record, refusalHint, refusedSinceCheck, type ProxyContext } from './proxy-context.js';
 import { TimeoutError } from './resolver.js';
 import { connectFirst } from './upstream.js';
 
@@ -74,8 +73,7 @@ export async function handleForward(ctx: ProxyContext, req: IncomingMessage, res
 
   // The policy may have been reloaded while this request resolved and connected.
   const reached = { host: check.host, port: target.port, address };
-  const now = ctx.policy();
-  const refused = now === policy ? null : refusalUnder(now, reached);
+  const refused = refusedSinceCheck(ctx, policy, reached);
   if (refused !== null) {
     outgoing.destroy();
     upstream.destroy();

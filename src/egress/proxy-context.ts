@@ -5,7 +5,7 @@ import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { decisionLine, type Decision } from './log-lines.js';
-import type { ConnectionRegistry } from './connections.js';
+import { refusalUnder, type ConnectionRegistry, type OpenConnection } from './connections.js';
 import type { EgressPolicy } from './policy.js';
 import type { Resolver } from './resolver.js';
 import type { Connector } from './upstream.js';
@@ -22,6 +22,16 @@ export interface ProxyContext {
   connections: ConnectionRegistry;
   /** Told of every decision (the live figures count them). */
   decided?(decision: Decision['decision']): void;
+}
+
+/**
+ * Why the policy now in force refuses what a request reached, when it was reloaded since the
+ * request was checked under `checkedUnder` (while it resolved, connected or awaited its
+ * ClientHello); null when it still allows it or nothing was reloaded.
+ */
+export function refusedSinceCheck(ctx: ProxyContext, checkedUnder: EgressPolicy, reached: Pick<OpenConnection, 'host' | 'port' | 'address'>): string | null {
+  const now = ctx.policy();
+  return now === checkedUnder ? null : refusalUnder(now, reached);
 }
 
 export function record(ctx: ProxyContext, decision: Decision): void {
