@@ -9,7 +9,7 @@ import { localGitPath } from '../config/git-url.js';
 import { errorDiag, type Diagnostic } from '../diagnostics.js';
 import type { DesiredEnvironment, DesiredState, EnvironmentSpec, SecretValues } from './desired.js';
 import { hashOf, secretFingerprint, sha256 } from './hash.js';
-import { containerName, environmentAddress, volumeName } from './names.js';
+import { containerName, dataVolumeName, environmentAddress, volumeName } from './names.js';
 import { chooseAutoImage } from './auto-image.js';
 import { readSecretFile, readSecretFromEnv, type SecretProblem } from './secret-source.js';
 import { BUILTIN_IMAGES, EGRESS_IMAGE, buildContextProblem, desiredImage, type DesiredImage } from './images.js';
@@ -145,6 +145,7 @@ function desiredEnvironment(
     network: env.hostNetwork ? 'host' : env.egress.mode === 'allow' ? 'egress' : 'none',
     privileged: env.privileged,
     mounts: env.mounts.map((m) => ({ ...m })),
+    ...(Object.keys(env.volumes).length ? { volumes: { ...env.volumes } } : {}),
   };
   return {
     address: environmentAddress(env.name),
@@ -163,6 +164,9 @@ function desiredEnvironment(
       env.workspace.git && localGitPath(env.workspace.git.url) !== null
         ? { ...env.workspace, git: { ...env.workspace.git, url: resolveHostPath(localGitPath(env.workspace.git.url)!, config.dir) } }
         : { ...env.workspace },
+    volumes: Object.entries(env.volumes)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([name, path]) => ({ name, path, volumeName: dataVolumeName(config.project, env.name, name) })),
     uid: env.uid,
     gid: env.gid,
     allowContractMismatch: env.allowContractMismatch,
