@@ -11,6 +11,7 @@ import type { DesiredEnvironment, DesiredState, EnvironmentSpec, SecretValues } 
 import { hashOf, secretFingerprint, sha256 } from './hash.js';
 import { containerName, dataVolumeName, environmentAddress, volumeName } from './names.js';
 import { chooseAutoImage } from './auto-image.js';
+import { withHostWorkspaceOwner } from './host-workspace.js';
 import { readSecretFile, readSecretFromEnv, type SecretProblem } from './secret-source.js';
 import { BUILTIN_IMAGES, EGRESS_IMAGE, buildContextProblem, desiredImage, type DesiredImage } from './images.js';
 
@@ -39,7 +40,9 @@ export function resolveDesired(config: Config, options: ResolveOptions = {}): Re
   const images = new Map<string, DesiredImage>();
   const secrets: SecretValues = new Map();
   const defined = new Set(Object.keys(config.images));
-  for (const env of Object.values(config.environments)) {
+  for (const configured of Object.values(config.environments)) {
+    const env = withHostWorkspaceOwner(config, configured, diagnostics);
+    if (!env) continue;
     const auto = env.image === 'auto' ? chooseAutoImage(env, defined) : null;
     const imageName = auto?.image ?? env.image;
     const image = imageFor(config, imageName, images, diagnostics);
@@ -146,6 +149,7 @@ function desiredEnvironment(
     privileged: env.privileged,
     mounts: env.mounts.map((m) => ({ ...m })),
     ...(Object.keys(env.volumes).length ? { volumes: { ...env.volumes } } : {}),
+    ...(env.workspace.hostPath ? { hostWorkspace: env.workspace.hostPath } : {}),
   };
   return {
     address: environmentAddress(env.name),

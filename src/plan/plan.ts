@@ -1,5 +1,5 @@
 // The planner: a pure function of (desired, observed, options). No engine calls, no clock.
-import { errorDiag, type Diagnostic } from '../diagnostics.js';
+import { errorDiag, warningDiag, type Diagnostic } from '../diagnostics.js';
 import type { DesiredEnvironment, DesiredState } from '../model/desired.js';
 import { containerName, environmentAddress, volumeName } from '../model/names.js';
 import type { IdleMark, ObservedContainer, ObservedState } from '../model/observed.js';
@@ -54,14 +54,14 @@ export function plan(desired: DesiredState, observed: ObservedState, options: Pl
   const gatewayIsolation = gatewayIsolationFor(observed.engineVersion);
   let outside: Change | null = null;
   for (const d of envs) {
-    const foreign = [foreignVolumeProblem(d, observed), ...foreignDataVolumeProblems(d, observed)].filter((p): p is Diagnostic => p !== null);
+    const foreign = [d.spec.hostWorkspace ? null : foreignVolumeProblem(d, observed), ...foreignDataVolumeProblems(d, observed)].filter((p): p is Diagnostic => p !== null);
     if (foreign.length) {
       diagnostics.push(...foreign);
       continue;
     }
     const subnet = typeof subnets === 'string' ? undefined : subnets.get(d.name);
     const e = subnet && proxyImage ? egressPlanFor(desired.project, d, subnet, proxyImage.ref, observed.networks.get(d.name)?.isolation ?? gatewayIsolation) : null;
-    const move = moveSource(d, desired, observed);
+    const move = d.spec.hostWorkspace ? hostWorkspaceMove(d, desired) : moveSource(d, desired, observed);
     if (move.diagnostic) diagnostics.push(move.diagnostic);
     const change = planEnvironment(d, observed, e, move.source);
     const deps: string[] = [];
@@ -126,9 +126,11 @@ export function assemblePlan(desired: DesiredState, observed: ObservedState, mod
 
 export function planEnvironment(d: DesiredEnvironment, observed: ObservedState, e: EgressPlan | null = null, moved: { environment: string; volume: string } | null = null): EnvironmentChange {
   const c = observed.containers.get(d.name);
-  const volume = observed.volumes.get(d.name);
+  // A host folder as /workspace: no workspace volume is made, reused or filled.
+  const host = d.spec.hostWorkspace ?? null;
+  const volume = host ? undefined : observed.volumes.get(d.name);
   // A volume we did not create counts as existing: it is never seeded (see foreignVolumeProblem).
-  const adopted = !volume && observed.foreignVolumes.has(d.name);
+  const adopted = !host && !volume && observed.foreignVolumes.has(d.name);
   const volumeExists = !!volume || adopted;
   // A fill (seed or moved copy) that an earlier apply began and never finished: its record is
   // still on the engine. The fill is done again into the same volume (files of the same name
@@ -145,7 +147,8 @@ export function planEnvironment(d: DesiredEnvironment, observed: ObservedState, 
     name: d.name,
     after: desiredView(d),
     containerName: d.containerName,
-    volumeName: d.volumeName,
+    volumeName: host ? '' : d.volumeName,
+    ...(host ? { hostWorkspace: { path: host, uid: d.uid, gid: d.gid } } : {}),
     resources: d.resources,
     configHash: d.configHash,
     imageRef: d.spec.image,
@@ -203,7 +206,7 @@ export function planEnvironment(d: DesiredEnvironment, observed: ObservedState, 
       dataEffect: 'none',
       before: null,
       containerId: null,
-      workspace: volumeExists ? 'reuse' : 'create',
+      workspace: host ? 'keep' : volumeExists ? 'reuse' : 'create',
       steps: [...protect.steps, ...egress.steps, ...createSteps()],
     };
   }
@@ -306,6 +309,19 @@ export function deleteChange(project: string, c: ObservedContainer, reasons: Rea
     egress: null,
     security: purge ? [WORKSPACE_DELETED] : [],
     dependsOn: [],
+  };
+}
+
+/** `moved` into an environment whose /workspace is a host folder: nothing is copied into the host's files. */
+function hostWorkspaceMove(d: DesiredEnvironment, desired: DesiredState): { source: null; diagnostic: Diagnostic | null } {
+  const from = desired.moved.get(d.name);
+  if (!from) return { source: null, diagnostic: null };
+  return {
+    source: null,
+    diagnostic: warningDiag(`moved: '${d.name}' uses a host folder as /workspace, so the workspace of '${from}' is not copied into it`, {
+      path: 'moved',
+      hint: `copy what you need from ss.${desired.project}.${from}.workspace by hand, then remove the moved entry`,
+    }),
   };
 }
 

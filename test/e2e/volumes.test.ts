@@ -2,6 +2,8 @@
 // across replace, stop and destroy; deleted only by destroy --purge-volumes, never when
 // protected; a look-alike volume is refused; shown in plan and status; one dropped from the
 // config is kept and named.
+import { chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { busyboxConfig, containerOf, docker, dockerCli, testProject, volumeExists, type TestProject } from './harness.js';
 
@@ -162,5 +164,72 @@ describe('volumes in the config', () => {
     ]) {
       expect(r.stderr).toContain(line);
     }
+  });
+});
+
+describe('a host folder as /workspace (workspace.hostPath)', () => {
+  it('runs as the folder owner, so files written inside belong to them on the host; destroy leaves the folder', async () => {
+    const p = project('hostpath', busyboxConfig('  a: { workspace: { hostPath: ./work }, allowDangerous: [host-mounts] }\n'));
+    const dir = join(p.dir, 'work');
+    mkdirSync(dir);
+    chownSync(dir, 43210, 43210);
+    writeFileSync(join(dir, 'mine.txt'), 'from the host');
+    const planned = await p.run(['plan']);
+    expect(planned.code, planned.stderr).toBe(0);
+    expect(planned.stdout).toContain(`      workspace: host folder ${dir} (owner 43210:43210)\n`);
+    expect(planned.stdout).toContain(`! security: host path mounted: ${dir} → /workspace`);
+    const json = JSON.parse((await p.run(['plan', '--json'])).stdout) as { resource_changes: Array<{ host_workspace?: unknown; change: { after: { user: string } } }> };
+    expect(json.resource_changes[0]?.host_workspace).toEqual({ path: dir, uid: 43210, gid: 43210 });
+    expect(json.resource_changes[0]?.change.after.user).toBe('43210:43210');
+
+    const applied = await p.run(['apply', '--auto-approve']);
+    expect(applied.code, applied.stderr).toBe(0);
+    const c = containerOf(p.name, 'a');
+    expect(await dockerCli(['exec', c, 'sh', '-c', 'id -u; cat /workspace/mine.txt; echo agent > /workspace/agent.txt'])).toBe('43210\nfrom the host');
+    const st = statSync(join(dir, 'agent.txt'));
+    expect([st.uid, st.gid]).toEqual([43210, 43210]);
+    expect(readFileSync(join(dir, 'agent.txt'), 'utf8')).toBe('agent\n');
+    expect(await volumeExists(`ss.${p.name}.a.workspace`)).toBe(false);
+    expect((await p.run(['plan', '--detailed-exitcode'])).code).toBe(0);
+
+    const destroyed = await p.run(['destroy', '--purge-volumes', '--auto-approve']);
+    expect(destroyed.code, destroyed.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'agent.txt'), 'utf8')).toBe('agent\n');
+    expect(readFileSync(join(dir, 'mine.txt'), 'utf8')).toBe('from the host');
+  });
+
+  it('is refused without host-mounts, with another user, and when the folder is missing', async () => {
+    const p = project('hostpath-bad', busyboxConfig('  a: { workspace: { hostPath: ./work } }\n'));
+    const refused = await p.run(['validate']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(
+      "sandboxshift.yaml:10:31: error: using host folder './work' as /workspace is refused for environment 'a': the sandbox reads and writes host files there (at environments.a.workspace.hostPath)\n  hint: add allowDangerous: [host-mounts] to environment 'a' if you really mean it",
+    );
+
+    p.write(busyboxConfig('  a: { workspace: { hostPath: ./work }, allowDangerous: [host-mounts] }\n'));
+    const missing = await p.run(['plan']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(`environment 'a': workspace.hostPath ${join(p.dir, 'work')} does not exist`);
+
+    const dir = join(p.dir, 'work');
+    mkdirSync(dir);
+    chownSync(dir, 43210, 43210);
+    p.write(busyboxConfig('  a: { workspace: { hostPath: ./work }, user: "1000:1000", allowDangerous: [host-mounts] }\n'));
+    const conflict = await p.run(['plan']);
+    expect(conflict.code).toBe(1);
+    expect(conflict.stderr).toContain(
+      `environment 'a': user 1000:1000 is not the owner 43210:43210 of workspace.hostPath ${dir}; with a host folder as /workspace the container runs as the folder's owner`,
+    );
+    expect(conflict.stderr).toContain('hint: remove user: (it runs as 43210:43210), set user: "43210:43210", or chown the folder to 1000:1000');
+
+    chownSync(dir, 0, 0);
+    p.write(busyboxConfig('  a: { workspace: { hostPath: ./work }, allowDangerous: [host-mounts] }\n'));
+    const root = await p.run(['plan']);
+    expect(root.code).toBe(1);
+    expect(root.stderr).toContain(`environment 'a': workspace.hostPath ${dir} is owned by root (uid 0), so the container would run as root`);
+
+    p.write(busyboxConfig('  a: { workspace: { hostPath: ./work, from: ./seed }, allowDangerous: [host-mounts] }\n'));
+    const both = await p.run(['validate']);
+    expect(both.stderr).toContain('error: a host folder as /workspace is used as it is: hostPath cannot be combined with from (at environments.a.workspace.hostPath)');
   });
 });
