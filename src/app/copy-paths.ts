@@ -4,9 +4,13 @@
 import { posix } from 'node:path';
 import { WORKSPACE_PATH } from '../model/names.js';
 
-/** The folders inside a sandbox that cp may read or write. Declared extra volumes join later. */
-export function reachableRoots(_env?: unknown): string[] {
-  return [WORKSPACE_PATH];
+/**
+ * The folders inside a sandbox that cp may read or write: /workspace and the environment's
+ * declared extra volumes (`volumes: {NAME: /path}`), normalized.
+ */
+export function reachableRoots(volumes: Readonly<Record<string, string>> = {}): string[] {
+  const extra = Object.values(volumes).map((p) => posix.normalize(p).replace(/(.)\/+$/, '$1'));
+  return [...new Set([WORKSPACE_PATH, ...extra])];
 }
 
 export type CpArg = { kind: 'host'; path: string } | { kind: 'env'; env: string; path: string };

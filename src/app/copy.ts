@@ -57,7 +57,8 @@ export async function copy(engine: Engine, request: CopyRequest): Promise<CopyRe
   }
   const owner = await containerOwner(engine, desired.project, environment);
   const container = archiveClient(engine, environment.containerName);
-  const roots = reachableRoots(environment);
+  // The environment's extra volumes join here once environments declare them.
+  const roots = reachableRoots();
   const direction = src.kind === 'env' ? 'out' : 'in';
   let totals: CopyTotals;
   try {
@@ -112,8 +113,8 @@ async function copyIn(container: Container, hostPath: string, env: string, path:
   const where = landing(
     { isDir: st.isDirectory(), name: basename(srcAbs), contentsOnly: /(^|\/)\.$/.test(hostPath) },
     { path: resolved.real, trailingSlash: dest.trailingSlash, existing: resolved.existing, parentExisting: resolved.parentExisting },
-    posix.dirname,
-    posix.basename,
+    (p) => posix.dirname(p),
+    (p) => posix.basename(p),
   );
   if (!where.ok) throw new CopyRefused(`${dest.shown}: ${where.error}`);
   return copyIntoContainer(container, entries, where.dir, where.name, owner.uid, owner.gid);

@@ -96,7 +96,7 @@ function dockerodeArchive(engine: Engine, name: string): ArchiveClient {
     },
     get: async (path) => (await (await container()).getArchive({ path })) as unknown as Readable,
     put: async (dir, body) => {
-      await (await container()).putArchive(body as unknown as NodeJS.ReadableStream, { path: dir, noOverwriteDirNonDir: true });
+      await (await container()).putArchive(body, { path: dir, noOverwriteDirNonDir: true });
     },
   };
 }

@@ -190,6 +190,7 @@ export async function copyOutOfContainer(archive: ArchiveClient, real: string, d
       switch (header.type) {
         case 'directory': {
           const st = await lstatOrNull(target);
+          if (st?.isSymbolicLink()) throw new CopyRefused(`refused: ${target} is a symlink on the host; the folder ${raw} from ${real} is never written through it; the copy stopped there`);
           if (st && !st.isDirectory()) throw new CopyRefused(`cannot copy the folder ${raw} onto the file ${target}`);
           if (!st) await mkdir(target);
           dirModes.push({ path: target, mode, mtime: header.mtime });
