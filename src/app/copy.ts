@@ -11,7 +11,7 @@ import type { Engine } from '../engine/client.js';
 import { EngineHttpError } from '../engine/reader.js';
 import { Labels } from '../engine/labels.js';
 import type { DesiredEnvironment } from '../model/desired.js';
-import { containerPath, landing, parseCpArg, reachableRoots, underRoots, type Existing } from './copy-paths.js';
+import { containerPath, landing, parseCpArg, reachableRoots, underRoots, type Existing } from '../model/copy-paths.js';
 import { load } from './pipeline.js';
 
 export const COPY_FORMAT_VERSION = '1.0';

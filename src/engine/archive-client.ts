@@ -4,6 +4,7 @@
 import { request, type IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Engine } from './client.js';
+import { rawGet } from './raw-get.js';
 import { EngineHttpError, plainTarget } from './reader.js';
 
 export interface PathStat {
@@ -72,7 +73,7 @@ function httpArchive(target: Target, container: string): ArchiveClient {
         throw err;
       }
     },
-    get: (path) => call('GET', url(path)),
+    get: (path) => rawGet(target, url(path)),
     put: async (dir, body) => {
       const res = await call('PUT', url(dir, '&noOverwriteDirNonDir=true'), body);
       res.resume();

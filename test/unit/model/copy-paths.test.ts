@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { containerPath, landing, linkStaysInside, parseCpArg, reachableRoots, rebaseEntry, safeEntryName, underRoots, type Existing } from '../../../src/app/copy-paths.js';
+import { containerPath, landing, linkStaysInside, parseCpArg, reachableRoots, rebaseEntry, safeEntryName, underRoots, type Existing } from '../../../src/model/copy-paths.js';
 
 const land = (source: { isDir: boolean; name: string; contentsOnly?: boolean }, path: string, existing: Existing, parentExisting: Existing = 'dir', trailingSlash = false) =>
   landing(

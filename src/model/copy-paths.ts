@@ -2,7 +2,7 @@
 // path means (relative to /workspace, confined to the reachable roots), where a copy lands
 // (docker cp's rules), and whether a tar entry or a symlink stays inside the copied tree.
 import { posix } from 'node:path';
-import { WORKSPACE_PATH } from '../model/names.js';
+import { WORKSPACE_PATH } from './names.js';
 
 /**
  * The folders inside a sandbox that cp may read or write: /workspace and the environment's
