@@ -57,8 +57,8 @@ export async function copy(engine: Engine, request: CopyRequest): Promise<CopyRe
   }
   const owner = await containerOwner(engine, desired.project, environment);
   const container = archiveClient(engine, environment.containerName);
-  // The environment's extra volumes join here once environments declare them.
-  const roots = reachableRoots();
+  // /workspace (a volume or the host folder) and the environment's extra volumes.
+  const roots = reachableRoots(environment.spec.volumes ?? {});
   const direction = src.kind === 'env' ? 'out' : 'in';
   let totals: CopyTotals;
   try {

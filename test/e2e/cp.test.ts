@@ -198,3 +198,33 @@ describe('cp under runsc', () => {
     );
   }, 90_000);
 });
+
+describe('cp into and out of an extra volume', () => {
+  let p: TestProject;
+  let host: string;
+  beforeAll(async () => {
+    p = testProject('cp-vol', busyboxConfig('  agent:\n    volumes: { data: /data/agent }\n'));
+    const r = await p.run(['apply', '--auto-approve']);
+    expect(r.code, r.stderr).toBe(0);
+    host = mkdtempSync(join(tmpdir(), 'ss-cp-vol-'));
+  }, 180_000);
+  afterAll(async () => {
+    await p.cleanup();
+    rmSync(host, { recursive: true, force: true });
+  });
+
+  it('reaches the declared volume like /workspace, and nothing beside it', async () => {
+    const c = containerOf(p.name, 'agent');
+    writeFileSync(join(host, 's.json'), '{"session":1}');
+    const r = await p.run(['cp', join(host, 's.json'), 'agent:/data/agent/']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await execIn(c, ['sh', '-c', 'stat -c %u /data/agent/s.json; cat /data/agent/s.json'])).toBe(`${UID}\n{"session":1}`);
+    const out = await p.run(['cp', 'agent:/data/agent/s.json', join(host, 'back.json')]);
+    expect(out.code, out.stderr).toBe(0);
+    expect(readFileSync(join(host, 'back.json'), 'utf8')).toBe('{"session":1}');
+    const outside = (shown: string, abs: string) => `error: refused: ${shown} is ${abs}, outside /workspace, /data/agent; cp reaches only /workspace, /data/agent inside a sandbox\n`;
+    expect((await p.run(['cp', join(host, 's.json'), 'agent:/data/'])).stderr).toBe(outside('agent:/data/', '/data'));
+    expect((await p.run(['cp', 'agent:/data/agent/../../etc/passwd', join(host, 'pw')])).stderr).toBe(outside('agent:/data/agent/../../etc/passwd', '/etc/passwd'));
+    expect(existsSync(join(host, 'pw'))).toBe(false);
+  }, 90_000);
+});
