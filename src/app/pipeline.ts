@@ -142,8 +142,8 @@ export function planFor(loaded: Loaded, observed: ObservedState, req: PlanReques
 /**
  * The image contract, checked before anything is created: for every image an environment is
  * about to be created on (and that is not built by this plan: builds are checked right after
- * building), probe it as that environment's user. Makes engine calls only when the plan
- * creates something.
+ * building), probe it as its own USER (any other environment user is given /workspace when
+ * its container is created). Makes engine calls only when the plan creates something.
  */
 export async function checkImageContracts(engine: Engine, loaded: Loaded, plan: Plan): Promise<Diagnostic[]> {
   const probes = new Map<string, DesiredEnvironment[]>();
@@ -151,7 +151,7 @@ export async function checkImageContracts(engine: Engine, loaded: Loaded, plan: 
     if (c.type !== 'environment' || !c.steps.includes('create-container') || c.dependsOn.length > 0) continue;
     const d = loaded.desired.environments.get(c.name);
     if (!d) continue;
-    const key = `${d.spec.image}\0${d.uid}:${d.gid}`;
+    const key = d.spec.image;
     probes.set(key, [...(probes.get(key) ?? []), d]);
   }
   if (probes.size === 0) return [];
@@ -159,7 +159,7 @@ export async function checkImageContracts(engine: Engine, loaded: Loaded, plan: 
   const out: Diagnostic[] = [];
   for (const envs of probes.values()) {
     const first = envs[0]!;
-    const facts = await withEngine(() => probeImage(docker, first.spec.image, first.uid, first.gid));
+    const facts = await withEngine(() => probeImage(docker, first.spec.image));
     for (const v of contractViolations(facts)) {
       const names = envs.map((d) => d.name).join(', ');
       const accepted = v.rule === 'contract-version' && envs.every((d) => d.allowContractMismatch);

@@ -1,5 +1,6 @@
 // The executor runs exactly the plan's steps, in order per change, in parallel across changes,
 // and keeps going past a failure. A recording fake stands in for dockerode.
+import { pack } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import type { Docker } from '../../../src/engine/index.js';
 import { executePlan, REMOVALS_IN_FLIGHT } from '../../../src/apply/executor.js';
@@ -7,6 +8,14 @@ import type { ApplyEvent } from '../../../src/apply/events.js';
 import { applyEventLine, applySummary } from '../../../src/render/apply-text.js';
 import { STEPS_BY_TYPE, bareChange, plan, planDestroy, type Change, type ImageChange, type Plan } from '../../../src/plan/index.js';
 import { applied, desiredOf, env, observedOf } from '../plan/fixtures.js';
+
+async function imageFileTar(path: string): Promise<NodeJS.ReadableStream> {
+  const text = path === '/etc/passwd' ? 'root:x:0:0:root:/root:/bin/sh\nsandbox:x:65532:65532:sandbox:/workspace:/bin/sh\n' : 'root:x:0:\nsandbox:x:65532:\n';
+  const p = pack();
+  p.entry({ name: path.split('/').pop()!, size: text.length }, text);
+  p.finalize();
+  return p as unknown as NodeJS.ReadableStream;
+}
 
 function fakeDocker(opts: { failCreate?: string; failStop?: string } = {}) {
   const calls: string[] = [];
@@ -29,6 +38,12 @@ function fakeDocker(opts: { failCreate?: string; failStop?: string } = {}) {
     unpause: () => op(`unpause ${id}`),
     update: (u: { Memory: number }) => op(`update ${id} memory=${u.Memory}`),
     putArchive: (tar: Buffer, o: { path: string }) => op(`putArchive ${id} ${o.path} ${tar.length > 0 ? 'tar' : 'empty'}`),
+    // An image like busybox:test: the user 65532 exists, its home and /workspace are directories.
+    getArchive: async (o: { path: string }) => imageFileTar(o.path),
+    infoArchive: async () => ({
+      headers: { 'x-docker-container-path-stat': Buffer.from(JSON.stringify({ mode: 2 ** 31 + 0o755, mtime: '2026-01-01T00:00:00Z' })).toString('base64') },
+      resume: () => {},
+    }),
   });
   const docker = {
     createContainer: async (o: { name: string; Image: string }) => {
@@ -101,13 +116,16 @@ describe('executor', () => {
       'create ss.demo.fresh sandboxshift/busybox:test',
       // A deleted environment's container is stopped and removed from the start of the walk.
       'stop old-gone',
-      'start id-ss.demo.fresh',
+      // The user's /workspace root, given to it before any start.
+      'putArchive id-ss.demo.fresh / tar',
       'remove old-gone',
+      'start id-ss.demo.fresh',
       'update old-grow memory=1073741824',
       // A replacement stops only on its turn.
       'stop old-keep',
       'remove old-keep',
       'create ss.demo.keep sandboxshift/busybox:test',
+      'putArchive id-ss.demo.keep / tar',
       'putArchive id-ss.demo.keep / tar',
       'start id-ss.demo.keep',
     ]);
