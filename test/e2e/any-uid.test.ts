@@ -41,6 +41,11 @@ describe('any user id on the busybox test image', () => {
     expect(owners).toEqual({ out: `${c.user} 755\n${c.user} 755\n`, rc: 0 });
   });
 
+  it('plans nothing after the apply: the setup is no drift', async () => {
+    const r = await p.run(['plan', '--detailed-exitcode']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+  });
+
   it('runs with no capabilities and no-new-privileges, as always', async () => {
     const info = await docker.getContainer(containerOf(p.name, 'u43210')).inspect();
     expect(info.HostConfig.CapDrop).toEqual(['ALL']);
@@ -182,5 +187,34 @@ ${envs}
       ].join(' && '),
     );
     expect(r).toEqual({ out: 'installed\n42 /home/sandbox-43210/.local/lib/python3.11/site-packages/uidprobe.py\n', rc: 0 });
+  });
+});
+
+describe('an image whose /etc/passwd is a link', () => {
+  let p: TestProject;
+  const tag = `sandboxshift/uid-test:passwd-link-${process.pid}`;
+  beforeAll(async () => {
+    p = testProject('anyuid-link', busyboxConfig('  e: { user: "43210:43210" }\n').replace(`ref: sandboxshift/busybox:test`, `ref: ${tag}`));
+    const dir = join(p.dir, 'img');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'Dockerfile'), 'FROM sandboxshift/busybox:test\nUSER 0\nRUN mv /etc/passwd /etc/passwd.real && ln -s /etc/passwd.real /etc/passwd\nUSER 65532:65532\n');
+    await dockerCli(['build', '-q', '-t', tag, dir], 120_000);
+  });
+  afterAll(async () => {
+    await p?.cleanup();
+    await docker
+      .getImage(tag)
+      .remove({ force: true })
+      .catch(() => undefined);
+  });
+
+  it('is refused at create-container with what to fix, and its container never starts', async () => {
+    const r = await p.run(['apply', '--auto-approve']);
+    expect(r.code).toBe(1);
+    expect(r.stdout + r.stderr).toContain(
+      "the image's /etc/passwd is a symlink, not a file: SandboxShift adds the environment's user to it and will not write through a link; make it a regular file in the image",
+    );
+    const info = await docker.getContainer(containerOf(p.name, 'e')).inspect();
+    expect(info.State.StartedAt).toBe('0001-01-01T00:00:00Z');
   });
 });

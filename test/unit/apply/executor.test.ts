@@ -17,7 +17,7 @@ async function imageFileTar(path: string): Promise<NodeJS.ReadableStream> {
   return p as unknown as NodeJS.ReadableStream;
 }
 
-function fakeDocker(opts: { failCreate?: string; failStop?: string } = {}) {
+function fakeDocker(opts: { failCreate?: string; failStop?: string; failPut?: string } = {}) {
   const calls: string[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
@@ -37,7 +37,10 @@ function fakeDocker(opts: { failCreate?: string; failStop?: string } = {}) {
     remove: () => op(`remove ${id}`),
     unpause: () => op(`unpause ${id}`),
     update: (u: { Memory: number }) => op(`update ${id} memory=${u.Memory}`),
-    putArchive: (tar: Buffer, o: { path: string }) => op(`putArchive ${id} ${o.path} ${tar.length > 0 ? 'tar' : 'empty'}`),
+    putArchive: async (tar: Buffer, o: { path: string }) => {
+      await op(`putArchive ${id} ${o.path} ${tar.length > 0 ? 'tar' : 'empty'}`);
+      if (id === opts.failPut) throw Object.assign(new Error('boom'), { statusCode: 500, json: { message: 'no space left on device' } });
+    },
     // An image like busybox:test: the user 65532 exists, its home and /workspace are directories.
     getArchive: async (o: { path: string }) => imageFileTar(o.path),
     infoArchive: async () => ({
@@ -132,6 +135,14 @@ describe('executor', () => {
     expect(result.failed).toEqual([]);
     expect(result.completed.map((c) => `${c.address}:${c.kind}`)).toEqual(['environment.fresh:create', 'environment.grow:update', 'environment.keep:replace', 'environment.gone:delete']);
     expect(events.filter((e) => e.type === 'change-done')).toHaveLength(4);
+  });
+
+  it("never starts a container whose user could not be set up: create-container fails, and the never-started container is the next plan's to replace", async () => {
+    const desired = desiredOf([env('a', { uid: 43210, gid: 43210 })]);
+    const { docker, calls } = fakeDocker({ failPut: 'id-ss.demo.a' });
+    const result = await executePlan(plan(desired, observedOf([])), { engine: docker, desired, secrets: new Map(), parallelism: 1 });
+    expect(result.failed).toEqual([{ address: 'environment.a', kind: 'create', step: 'create-container', error: 'no space left on device' }]);
+    expect(calls).toEqual(['create ss.demo.a sandboxshift/busybox:test', 'putArchive id-ss.demo.a / tar']);
   });
 
   it('keeps going past a failure and reports it with the step', async () => {
