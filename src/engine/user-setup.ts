@@ -11,6 +11,7 @@ import { extract, pack } from 'tar-stream';
 import { posix } from 'node:path';
 import { accountFor } from '../model/user-entries.js';
 import { statusCode, type Docker } from './client.js';
+import { pauseForTest } from './test-pause.js';
 
 type Container = ReturnType<Docker['getContainer']>;
 
@@ -44,6 +45,7 @@ interface Entry {
  * paths whose root the user gets (the /workspace volume unless adopted; never a host folder).
  */
 export async function prepareUser(docker: Docker, containerId: string, uid: number, gid: number, ownedRoots: readonly string[]): Promise<void> {
+  await pauseForTest('user-setup');
   const c = docker.getContainer(containerId);
   const [passwd, group] = await Promise.all([readImageFile(c, '/etc/passwd'), readImageFile(c, '/etc/group')]);
   const account = accountFor(passwd?.text ?? '', group?.text ?? '', uid, gid);

@@ -3,12 +3,12 @@
 // for every `docker exec`), /workspace is writable, git sees no dubious ownership and
 // `pip install --user` installs into ~/.local. Set up from outside through the archive API,
 // before the first start: nothing inside has a capability or a setuid binary to do it.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { busyboxConfig, containerOf, docker, dockerCli, sh, testProject, volumeOf, type TestProject } from './harness.js';
+import { busyboxConfig, CLI, containerOf, containerState, docker, dockerCli, sh, testProject, volumeOf, type TestProject } from './harness.js';
 
 const IMAGES_DIR = fileURLToPath(new URL('../../images/', import.meta.url));
 
@@ -216,5 +216,41 @@ describe('an image whose /etc/passwd is a link', () => {
     );
     const info = await docker.getContainer(containerOf(p.name, 'e')).inspect();
     expect(info.State.StartedAt).toBe('0001-01-01T00:00:00Z');
+  });
+});
+
+describe('an apply killed between creating a container and setting up its user', () => {
+  let p: TestProject;
+  beforeAll(() => {
+    p = testProject('anyuid-kill', busyboxConfig('  e: { user: "43210:43210" }\n'));
+  });
+  afterAll(async () => p?.cleanup());
+
+  it('leaves a never-started container, which the next apply replaces with one set up for the user', async () => {
+    const child = spawn(process.execPath, [CLI, 'apply', '--auto-approve'], { cwd: p.dir, env: { ...process.env, NO_COLOR: '1', CI: 'true', SANDBOXSHIFT_TEST_PAUSE: 'user-setup' }, stdio: 'ignore' });
+    const exited = new Promise((r) => child.on('close', r));
+    const deadline = Date.now() + 60_000;
+    let state: string | null = null;
+    while (Date.now() < deadline && state !== 'created') {
+      state = await containerState(p.name, 'e');
+      if (state !== 'created') await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(state).toBe('created');
+    child.kill('SIGKILL');
+    await exited;
+    expect(await containerState(p.name, 'e')).toBe('created');
+    // The kill landed before the setup: the half-made container has no entry for the user.
+    const chunks: Buffer[] = [];
+    for await (const chunk of (await docker.getContainer(containerOf(p.name, 'e')).getArchive({ path: '/etc/passwd' })) as AsyncIterable<Buffer>) chunks.push(chunk);
+    expect(Buffer.concat(chunks).toString('latin1')).not.toContain(':43210:');
+    const locks = await docker.listContainers({ all: true, filters: { label: [`io.sandboxshift.project=${p.name}`, 'io.sandboxshift.role=lock'] } });
+    for (const l of locks) await p.run(['unlock', l.Labels['io.sandboxshift.lock.id'] ?? '']);
+
+    const planned = await p.run(['plan']);
+    expect(planned.stdout).toContain('never started: an earlier apply was interrupted or failed before it finished');
+    const applied = await p.run(['apply', '--auto-approve']);
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    const r = await sh(containerOf(p.name, 'e'), 'whoami; echo "$HOME"; touch /workspace/w "$HOME/h" && echo wrote');
+    expect(r).toEqual({ out: 'sandbox-43210\n/home/sandbox-43210\nwrote\n', rc: 0 });
   });
 });
