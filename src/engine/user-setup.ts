@@ -47,7 +47,8 @@ interface Entry {
 export async function prepareUser(docker: Docker, containerId: string, uid: number, gid: number, ownedRoots: readonly string[]): Promise<void> {
   await pauseForTest('user-setup');
   const c = docker.getContainer(containerId);
-  const [passwd, group] = await Promise.all([readImageFile(c, '/etc/passwd'), readImageFile(c, '/etc/group')]);
+  // Each archive call makes the engine mount the container's filesystems: the reads go at once.
+  const [passwd, group, roots] = await Promise.all([readImageFile(c, '/etc/passwd'), readImageFile(c, '/etc/group'), Promise.all(ownedRoots.map((r) => statPath(c, r)))]);
   const account = accountFor(passwd?.text ?? '', group?.text ?? '', uid, gid);
   const now = new Date();
   const entries: Entry[] = [];
@@ -58,8 +59,8 @@ export async function prepareUser(docker: Docker, containerId: string, uid: numb
   if (home !== '/' && home.startsWith('/') && !(await statPath(c, home))) {
     entries.push(...(await missingParents(c, home, now)), { name: `${home.slice(1)}/`, type: 'directory', mode: 0o755, uid, gid, mtime: now });
   }
-  for (const root of ownedRoots) {
-    const st = await statPath(c, root);
+  for (const [i, root] of ownedRoots.entries()) {
+    const st = roots[i] ?? null;
     if (st && !st.isDir) throw new Error(`cannot give ${root} to user ${uid}:${gid}: it is not a directory in the container`);
     entries.push({ name: `${posix.normalize(root).slice(1)}/`, type: 'directory', mode: st?.mode ?? 0o755, uid, gid, mtime: st?.mtime ?? now });
   }
