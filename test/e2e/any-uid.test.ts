@@ -190,22 +190,41 @@ ${envs}
   });
 });
 
-describe('an image whose /etc/passwd is a link', () => {
+describe('images with odd account files', () => {
   let p: TestProject;
-  const tag = `sandboxshift/uid-test:passwd-link-${process.pid}`;
+  const tag = (what: string) => `sandboxshift/uid-test:${what}-${process.pid}`;
+  const dockerfiles: Record<string, string> = {
+    'passwd-link': 'FROM sandboxshift/busybox:test\nUSER 0\nRUN mv /etc/passwd /etc/passwd.real && ln -s /etc/passwd.real /etc/passwd\nUSER 65532:65532\n',
+    'no-accounts': 'FROM sandboxshift/busybox:test\nUSER 0\nRUN rm /etc/passwd /etc/group\nUSER 65532:65532\n',
+  };
+  const config = (what: string) => busyboxConfig('  e: { user: "43210:43210" }\n').replace(`ref: sandboxshift/busybox:test`, `ref: ${tag(what)}`);
   beforeAll(async () => {
-    p = testProject('anyuid-link', busyboxConfig('  e: { user: "43210:43210" }\n').replace(`ref: sandboxshift/busybox:test`, `ref: ${tag}`));
-    const dir = join(p.dir, 'img');
-    mkdirSync(dir);
-    writeFileSync(join(dir, 'Dockerfile'), 'FROM sandboxshift/busybox:test\nUSER 0\nRUN mv /etc/passwd /etc/passwd.real && ln -s /etc/passwd.real /etc/passwd\nUSER 65532:65532\n');
-    await dockerCli(['build', '-q', '-t', tag, dir], 120_000);
+    p = testProject('anyuid-odd', config('passwd-link'));
+    for (const [what, dockerfile] of Object.entries(dockerfiles)) {
+      const dir = join(p.dir, what);
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'Dockerfile'), dockerfile);
+      await dockerCli(['build', '-q', '-t', tag(what), dir], 120_000);
+    }
   });
   afterAll(async () => {
     await p?.cleanup();
-    await docker
-      .getImage(tag)
-      .remove({ force: true })
-      .catch(() => undefined);
+    for (const what of Object.keys(dockerfiles)) {
+      await docker
+        .getImage(tag(what))
+        .remove({ force: true })
+        .catch(() => undefined);
+    }
+  });
+
+  it('an image without /etc/passwd and /etc/group gets both, with the user in them', async () => {
+    p.write(config('no-accounts'));
+    const r = await p.run(['apply', '--auto-approve']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const who = await sh(containerOf(p.name, 'e'), 'whoami; echo "$HOME"; cat /etc/passwd /etc/group; touch "$HOME/h" /workspace/w && echo wrote');
+    expect(who).toEqual({ out: 'sandbox\n/home/sandbox\nsandbox:x:43210:43210:sandbox:/home/sandbox:/bin/sh\nsandbox:x:43210:\nwrote\n', rc: 0 });
+    expect((await p.run(['destroy', '--auto-approve', '--purge-volumes'])).code).toBe(0);
+    p.write(config('passwd-link'));
   });
 
   it('is refused at create-container with what to fix, and its container never starts', async () => {
