@@ -22,10 +22,10 @@ const BUSYBOX_CASES = [
   { env: 'gvisor43210', user: '43210:43210', runtime: 'runsc', name: 'sandbox-43210', home: '/home/sandbox-43210' },
 ] as const;
 
-describe('any user id on the busybox test image', () => {
+describe('any user id on the busybox test image (with an extra volume)', () => {
   let p: TestProject;
   beforeAll(async () => {
-    const envs = BUSYBOX_CASES.map((c) => `  ${c.env}: { user: "${c.user}", runtime: ${c.runtime}, command: "${REPORT}" }`).join('\n');
+    const envs = BUSYBOX_CASES.map((c) => `  ${c.env}: { user: "${c.user}", runtime: ${c.runtime}, volumes: { data: /data/agent }, command: "${REPORT}" }`).join('\n');
     p = testProject('anyuid', busyboxConfig(`${envs}\n`, '{ cpus: 0.25, memory: 64m, pids: 64 }'));
     const r = await p.run(['apply', '--auto-approve']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
@@ -37,8 +37,9 @@ describe('any user id on the busybox test image', () => {
     const uid = c.user.split(':')[0];
     const r = await sh(container, 'id -u; id -g; whoami; echo "$HOME"; echo home > "$HOME/.probe" && cat "$HOME/.probe"; echo ws > /workspace/probe && cat /workspace/probe; cat /tmp/started');
     expect(r).toEqual({ out: `${uid}\n${uid}\n${c.name}\n${c.home}\nhome\nws\n${uid} ${c.name} ${c.home}\n`, rc: 0 });
-    const owners = await sh(container, `stat -c '%u:%g %a' /workspace "$HOME"`);
-    expect(owners).toEqual({ out: `${c.user} 755\n${c.user} 755\n`, rc: 0 });
+    // An extra volume's root is the user's too (a new volume's root would be root's otherwise).
+    const owners = await sh(container, `stat -c '%u:%g %a' /workspace "$HOME" /data/agent; echo s > /data/agent/session && cat /data/agent/session`);
+    expect(owners).toEqual({ out: `${c.user} 755\n${c.user} 755\n${c.user} 755\ns\n`, rc: 0 });
   });
 
   it('plans nothing after the apply: the setup is no drift', async () => {
