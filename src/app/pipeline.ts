@@ -1,8 +1,8 @@
 // The pipeline as a library: load → resolve → observe → plan → apply. The CLI is a thin layer
 // over these; tests and other programs can call them directly.
-import { readFile } from 'node:fs/promises';
 import type { ApplyListener, ApplyResult } from '../apply/events.js';
 import { loadConfigCached } from '../config/index.js';
+import { peekProject } from '../config/peek.js';
 import type { Config } from '../config/types.js';
 import { DiagnosticsError, errorDiag, hasErrors, warningDiag, type Diagnostic } from '../diagnostics.js';
 import { connectEngine, withEngine, type Engine } from '../engine/client.js';
@@ -50,15 +50,6 @@ export async function loadAndObserve(engine: Engine, configPath: string, options
   const loaded = load(configPath, options);
   const observed = early && peeked === loaded.desired.project ? await early : await observe(engine, loaded.desired.project);
   return { loaded, observed: await refresh(engine, loaded.desired, observed, options.refresh) };
-}
-
-async function peekProject(configPath: string): Promise<string | null> {
-  try {
-    const text = await readFile(configPath, 'utf8');
-    return /^project:[ \t]*["']?([a-z0-9][a-z0-9-]*)["']?[ \t]*(#.*)?$/m.exec(text)?.[1] ?? null;
-  } catch {
-    return null; // load() reports the unreadable file with advice
-  }
 }
 
 /**

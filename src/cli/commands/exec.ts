@@ -6,8 +6,6 @@ import { execInEnvironment } from '../../app/exec.js';
 import { USER_SHELL } from '../../engine/exec-loader.js';
 import type { ExecSessionRequest } from '../../engine/exec-session.js';
 import { connectEngine } from '../../engine/client.js';
-import { loadConfigCached } from '../../config/cache.js';
-import { closestMatch } from '../../config/suggest.js';
 import { configArgs, configPath, parse, type Options } from '../args.js';
 import type { Io } from '../io.js';
 
@@ -72,14 +70,7 @@ export async function shellCommand(argv: string[], io: Io): Promise<number> {
 
 async function run(command: string, values: Record<string, unknown>, env: string | undefined, cmd: string[], io: Io): Promise<number> {
   const path = configPath(values);
-  const { config, diagnostics } = loadConfigCached(path);
-  if (!config) throw new DiagnosticsError(diagnostics);
-  const known = Object.keys(config.environments).sort();
-  if (!env) throw new DiagnosticsError([errorDiag(`${command} needs an environment name`, { hint: `the config has: ${known.join(', ') || 'none'}` })]);
-  if (!known.includes(env)) {
-    const near = closestMatch(env, known);
-    throw new DiagnosticsError([errorDiag(`no environment '${env}' in the config${near ? `; did you mean '${near}'?` : ''}`, { hint: `the config has: ${known.join(', ') || 'none'}` })]);
-  }
+  if (!env) throw new DiagnosticsError([errorDiag(`${command} needs an environment name`, { hint: `sandboxshift ${command} ENV${command === 'exec' ? ' -- CMD [ARG...]' : ''}` })]);
   const stdin = process.stdin;
   const stdout = process.stdout;
   const bothTerminals = Boolean(stdin.isTTY && stdout.isTTY);
@@ -96,23 +87,26 @@ async function run(command: string, values: Record<string, unknown>, env: string
         },
       }
     : undefined;
-  if (rawMode) stdin.setRawMode(true);
+  let raw = false;
   try {
     return await execInEnvironment(
       connectEngine(),
       {
-        project: config.project,
+        configPath: path,
         environment: env,
         cmd,
         tty: session,
         env: tty && process.env.TERM ? [`TERM=${process.env.TERM}`] : [],
-        unlockArgs: configArgs(path),
+        configArgs: configArgs(path),
         notice: (text) => io.err(text),
+        starting: () => {
+          if (rawMode) raw = Boolean(stdin.setRawMode(true));
+        },
       },
       { stdin: forwardStdin ? stdin : undefined, stdout, stderr: process.stderr },
     );
   } finally {
-    if (rawMode) stdin.setRawMode(false);
+    if (raw) stdin.setRawMode(false);
     // Nothing more to read: let the process end even if whoever feeds stdin never closes it.
     if (forwardStdin) stdin.destroy();
   }
