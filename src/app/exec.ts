@@ -59,7 +59,7 @@ export async function execInEnvironment(engine: Engine, request: ExecRequest, st
   request.starting?.();
   return runExecSession(
     execApiFor(() => engine.docker()),
-    { containerId: target.id, argv: execArgv(request.cmd), workingDir: EXEC_WORKING_DIR, tty: request.tty, env: request.env },
+    { containerId: target.id, argv: execArgv(request.cmd, request.tty?.size()), workingDir: EXEC_WORKING_DIR, tty: request.tty, env: request.env },
     streams,
   );
 }

@@ -46,9 +46,15 @@ fi
 /** $0 of the loader: the shell names it in its own messages ("sandboxshift-exec: exec: ...: not found"). */
 export const EXEC_ARGV0 = 'sandboxshift-exec';
 
-/** The argv of an exec: the loader, then `cmd` exec'd with the secrets in its environment. */
-export function execArgv(cmd: readonly string[]): string[] {
-  return ['/bin/sh', '-c', `${SECRET_LOADER}exec "$@"\n`, EXEC_ARGV0, ...cmd];
+/**
+ * The argv of an exec: the loader, then `cmd` exec'd with the secrets in its environment. With a
+ * terminal size, the PTY is given it first: the engine (API 1.41) makes an exec's PTY 0x0 and
+ * only a resize call after the start sizes it, which races the command's first look (`stty
+ * size` printed nothing). Images without `stty` still get the resize call.
+ */
+export function execArgv(cmd: readonly string[], size?: { rows: number; columns: number }): string[] {
+  const sizing = size ? `stty rows ${Math.floor(size.rows)} cols ${Math.floor(size.columns)} 2>/dev/null || :\n` : '';
+  return ['/bin/sh', '-c', `${sizing}${SECRET_LOADER}exec "$@"\n`, EXEC_ARGV0, ...cmd];
 }
 
 /**

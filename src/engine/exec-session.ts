@@ -26,6 +26,9 @@ export interface ExecSessionRequest {
   env?: string[];
 }
 
+/** 128 + SIGPIPE, what a shell reports for a command whose reader went away. */
+const EXIT_SIGPIPE = 141;
+
 /** Runs the command to its end and returns its exit code. */
 export async function runExecSession(api: ExecApi, request: ExecSessionRequest, streams: ExecStreams): Promise<number> {
   const tty = request.tty;
@@ -41,10 +44,20 @@ export async function runExecSession(api: ExecApi, request: ExecSessionRequest, 
     }),
   );
   const socket = await withEngine(() => api.start(execId, Boolean(tty)));
+  // Whoever reads our output went away (`exec ENV yes | head -1`): stop as a local command
+  // would, by SIGPIPE. Closing the connection closes the command's output, so it gets its own.
+  let outputClosed = false;
+  const onOutputError = (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    outputClosed = true;
+    socket.destroy();
+  };
+  streams.stdout.on('error', onOutputError);
+  streams.stderr.on('error', onOutputError);
   const ended = new Promise<void>((resolve, reject) => {
     socket.once('end', resolve);
     socket.once('close', () => resolve());
-    socket.once('error', reject);
+    socket.once('error', (err) => (outputClosed ? resolve() : reject(err)));
   });
   let stopResizing = () => {};
   if (tty) {
@@ -78,9 +91,11 @@ export async function runExecSession(api: ExecApi, request: ExecSessionRequest, 
       stdin.off('data', forward);
       stdin.off('end', endInput);
     }
+    streams.stdout.off('error', onOutputError);
+    streams.stderr.off('error', onOutputError);
     socket.destroy();
   }
-  return exitCode(api, execId);
+  return outputClosed ? EXIT_SIGPIPE : exitCode(api, execId);
 }
 
 /** The exit code once the engine has it (the output can end a moment before the exec does). */

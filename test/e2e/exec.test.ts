@@ -2,10 +2,11 @@
 // through, the environment's user in /workspace, secrets loaded as the entrypoint loads them
 // (and never printed by us), stdin forwarded to its end, stopped and paused environments woken
 // first, a real PTY that follows the window, and the same under gVisor.
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordIdle } from '../../src/engine/idle-record.js';
-import { busyboxConfig, containerOf, containerState, docker, dockerCli, testProject, type TestProject } from './harness.js';
+import { CLI, busyboxConfig, containerOf, containerState, docker, dockerCli, testProject, type TestProject } from './harness.js';
 import { inTerminal } from './terminal.js';
 
 const CANARY = `canary-${randomBytes(8).toString('hex')}`;
@@ -112,6 +113,18 @@ describe('exec (runc)', () => {
     const big = 'x'.repeat(3 * 1024 * 1024);
     expect(await exec(['dev', 'wc', '-c'], big)).toEqual({ code: 0, stdout: `${big.length}\n`, stderr: '' });
     expect(await exec(['dev', 'cat'], '')).toEqual({ code: 0, stdout: '', stderr: '' });
+  });
+
+  it('stops as a local command would when its reader goes away: exit 141, no trace', async () => {
+    const pipeline = `'${process.execPath}' '${CLI}' exec dev yes 2>&1 | head -2; echo "rc=\${PIPESTATUS[0]}"`;
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile('bash', ['-c', pipeline], { cwd: p.dir, env: { ...process.env, CANARY_KEY: CANARY, CI: 'true' }, timeout: 60_000 }, (err, stdout) =>
+        err ? reject(new Error(`${pipeline}: ${err.message}`)) : resolve(stdout),
+      ),
+    );
+    expect(out).toBe('y\ny\nrc=141\n');
+    // As with `docker exec`, the engine does not stop the command when its client goes: stop it here.
+    await dockerCli(['restart', '-t', '1', containerOf(p.name, 'dev')]);
   });
 
   it('counts as activity: the engine reports the exec the idle clock listens for', async () => {

@@ -34,6 +34,10 @@ describe('the exec secret loader', () => {
     expect(argv.slice(3)).toEqual([EXEC_ARGV0, 'printf', '%s|', 'a b', '$HOME', '']);
   });
 
+  it('on a terminal, sizes the PTY before anything runs', () => {
+    expect(execArgv(['sh'], { rows: 40, columns: 120 })[2]).toBe(`stty rows 40 cols 120 2>/dev/null || :\n${SECRET_LOADER}exec "$@"\n`);
+  });
+
   it('exports each secret file as a variable, one trailing newline dropped, and never prints a value', () => {
     const secrets = join(dir, 'secrets');
     execFileSync('mkdir', ['-p', secrets]);
