@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordIdle } from '../../src/engine/idle-record.js';
-import { CLI, busyboxConfig, containerOf, containerState, docker, dockerCli, testProject, type TestProject } from './harness.js';
+import { CLI, busyboxConfig, containerOf, containerState, docker, dockerCli, sh, testProject, type TestProject } from './harness.js';
 import { inTerminal } from './terminal.js';
 
 const CANARY = `canary-${randomBytes(8).toString('hex')}`;
@@ -144,7 +144,10 @@ describe('exec (runc)', () => {
     expect(r.stderr).toBe("error: no environment 'dex' in the config; did you mean 'dev'?\n  hint: the config has: dev\n");
   });
 
-  it('says to run apply for an environment with no container', async () => {
+  it('says to run apply for an environment with no container, and never uses a container of our name that is not ours', async () => {
+    // A container named as ours would be, without our labels: not the environment.
+    const foreign = containerOf(p.name, 'later');
+    await dockerCli(['run', '-d', '--name', foreign, '--user', '65532', 'sandboxshift/busybox:test', 'sleep', '600']);
     p.write(
       busyboxConfig(`
   dev:
@@ -154,11 +157,12 @@ describe('exec (runc)', () => {
 `),
     );
     try {
-      const r = await exec(['later', 'true']);
-      expect(r.code).toBe(1);
-      expect(r.stderr).toBe("error: environment 'later' has no container on the engine\n  hint: run sandboxshift apply to create it\n");
+      const r = await exec(['later', 'sh', '-c', 'echo ran > /tmp/ran']);
+      expect(r).toEqual({ code: 1, stdout: '', stderr: "error: environment 'later' has no container on the engine\n  hint: run sandboxshift apply to create it\n" });
+      expect((await sh(foreign, 'cat /tmp/ran')).rc).not.toBe(0);
     } finally {
       p.write(busyboxConfig(`\n  dev:\n    secrets:\n      api_key: { fromEnv: CANARY_KEY }\n`));
+      await dockerCli(['rm', '-f', foreign]);
     }
   });
 
