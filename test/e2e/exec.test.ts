@@ -47,16 +47,17 @@ function execEvents(container: string, marker: string): { listening: Promise<voi
   return { listening, event };
 }
 
-function project(label: string, runtime?: string): TestProject {
-  return testProject(
-    label,
-    busyboxConfig(`
+/** The environment every test here execs into; an idle policy so `status` samples its activity. */
+const devEnvironment = (runtime?: string) => `
   dev:
     ${runtime ? `runtime: ${runtime}` : ''}
+    idle: { stopAfter: 1h }
     secrets:
       api_key: { fromEnv: CANARY_KEY }
-`),
-  );
+`;
+
+function project(label: string, runtime?: string): TestProject {
+  return testProject(label, busyboxConfig(devEnvironment(runtime)));
 }
 
 describe('exec (runc)', () => {
@@ -137,6 +138,22 @@ describe('exec (runc)', () => {
     expect(event.Action).toMatch(/^exec_start: \/bin\/sh -c set \+x\n/);
   });
 
+  it("shows in status as the environment's last activity while it runs", async () => {
+    const running = exec(['dev', 'sleep', '10']);
+    const deadline = Date.now() + 60_000;
+    let last: unknown = null;
+    while (Date.now() < deadline) {
+      const status = JSON.parse((await p.run(['status', '--json'], { env: { CANARY_KEY: CANARY } })).stdout) as {
+        environments: Array<{ name: string; idle?: { last_activity: { signal: string } | null } }>;
+      };
+      last = status.environments.find((e) => e.name === 'dev')?.idle?.last_activity ?? null;
+      if ((last as { signal?: string } | null)?.signal === 'exec') break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(last).toMatchObject({ signal: 'exec' });
+    expect((await running).code).toBe(0);
+  });
+
   it('names the closest environment for a misspelt one', async () => {
     const r = await exec(['dex', 'true']);
     expect(r.code).toBe(1);
@@ -148,20 +165,13 @@ describe('exec (runc)', () => {
     // A container named as ours would be, without our labels: not the environment.
     const foreign = containerOf(p.name, 'later');
     await dockerCli(['run', '-d', '--name', foreign, '--user', '65532', 'sandboxshift/busybox:test', 'sleep', '600']);
-    p.write(
-      busyboxConfig(`
-  dev:
-    secrets:
-      api_key: { fromEnv: CANARY_KEY }
-  later: {}
-`),
-    );
+    p.write(busyboxConfig(`${devEnvironment()}  later: {}\n`));
     try {
       const r = await exec(['later', 'sh', '-c', 'echo ran > /tmp/ran']);
       expect(r).toEqual({ code: 1, stdout: '', stderr: "error: environment 'later' has no container on the engine\n  hint: run sandboxshift apply to create it\n" });
       expect((await sh(foreign, 'cat /tmp/ran')).rc).not.toBe(0);
     } finally {
-      p.write(busyboxConfig(`\n  dev:\n    secrets:\n      api_key: { fromEnv: CANARY_KEY }\n`));
+      p.write(busyboxConfig(devEnvironment()));
       await dockerCli(['rm', '-f', foreign]);
     }
   });
