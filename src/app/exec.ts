@@ -5,7 +5,8 @@
 // so an exec is activity. Kept light: a whole `exec ENV true` is meant to cost about what
 // `docker exec` does, so the config comes from the checked-config cache and the engine is
 // spoken to over plain HTTP when it can be.
-import { loadConfigCached } from '../config/cache.js';
+import { cachedConfig } from '../config/cache-read.js';
+import type { LoadResult } from '../config/load.js';
 import { peekProject } from '../config/peek.js';
 import { closestMatch } from '../config/suggest.js';
 import { DiagnosticsError, errorDiag } from '../diagnostics.js';
@@ -41,7 +42,7 @@ export async function execInEnvironment(engine: Engine, request: ExecRequest, st
   const peeked = env ? await peekProject(request.configPath) : null;
   const early = peeked && env ? findExecTarget(engine.reader, peeked, env) : null;
   early?.catch(() => undefined);
-  const { config, diagnostics } = loadConfigCached(request.configPath);
+  const { config, diagnostics } = await loadConfig(request.configPath);
   if (!config) throw new DiagnosticsError(diagnostics);
   const known = Object.keys(config.environments).sort();
   if (!env) throw new DiagnosticsError([errorDiag('an environment name is needed', { hint: `the config has: ${known.join(', ') || 'none'}` })]);
@@ -72,4 +73,12 @@ async function wakeFirst(engine: Engine, project: string, env: string, target: E
   // Loaded only here: the lock and records are not needed on the common path.
   const { wake } = await import('./idle.js');
   await wake(engine, project, env, { unlockArgs: request.configArgs });
+}
+
+/** The config from the checked-config cache; the checking code is loaded only on a miss. */
+async function loadConfig(path: string): Promise<LoadResult> {
+  const hit = cachedConfig(path)?.result;
+  if (hit?.config) return hit;
+  const { loadConfigCached } = await import('../config/cache.js');
+  return loadConfigCached(path);
 }
