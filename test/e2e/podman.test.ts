@@ -1,0 +1,140 @@
+// The same plan/apply against Podman's Docker-compatible API (scripts/setup-podman.sh starts it
+// on /run/podman/podman.sock). Targets Podman explicitly, so the normal `npm test` covers it;
+// fails loudly when Podman is not set up. Each Podman difference SandboxShift handles has a
+// check here (README "Podman").
+import './use-podman.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PODMAN_SOCKET, busyboxConfig, containerOf, docker, execIn, podman, testProject, volumeExists, volumeOf, type TestProject } from './harness.js';
+
+const SECRET = 'podman-secret-value-93f1';
+
+function config(role: string): string {
+  return busyboxConfig(`  alpha:
+    command: ["sleep", "100000"]
+    env: { ROLE: ${role} }
+    secrets:
+      api_key: { fromEnv: SANDBOXSHIFT_PODMAN_KEY }
+`);
+}
+
+beforeAll(async () => {
+  try {
+    const v = await podman.version();
+    if (!(v.Components ?? []).some((c) => c.Name === 'Podman Engine')) throw new Error(`the engine at ${PODMAN_SOCKET} is not Podman`);
+  } catch (err) {
+    throw new Error(`Podman's Docker-compatible service does not answer at ${PODMAN_SOCKET} (${(err as Error).message}): run \`npm run setup\` as root (scripts/setup-podman.sh)`, { cause: err });
+  }
+  // The harness targets Podman in this file.
+  expect((await docker.version()).Components?.map((c) => c.Name)).toContain('Podman Engine');
+});
+
+describe('Podman: lifecycle, secrets, hardening', () => {
+  let p: TestProject;
+  const env = { SANDBOXSHIFT_PODMAN_KEY: SECRET };
+  beforeAll(() => {
+    p = testProject('podman', config('coder'));
+  });
+  afterAll(async () => {
+    await p.cleanup();
+  });
+
+  it('applies: the lock image is imported under its name, the short image name resolves to localhost/', async () => {
+    const r = await p.run(['apply', '--auto-approve'], { env });
+    expect(r.stderr).toBe('');
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toContain('Apply complete! Resources: 1 added, 0 changed, 0 destroyed.');
+    // Podman names the imported lock image docker.io/... with the tag kept (it ignores `tag`).
+    expect((await podman.getImage('sandboxshift/lock:1').inspect()).RepoTags).toContain('docker.io/sandboxshift/lock:1');
+    const info = await podman.getContainer(containerOf(p.name, 'alpha')).inspect();
+    expect(info.Config.Image).toBe('localhost/sandboxshift/busybox:test');
+    expect(info.State.Status).toBe('running');
+  });
+
+  it('plans no changes after apply, on the list path and on a full refresh', async () => {
+    for (const args of [
+      ['plan', '--detailed-exitcode'],
+      ['plan', '--detailed-exitcode', '--refresh=full'],
+    ]) {
+      const r = await p.run(args, { env });
+      expect(r.stdout).toContain('No changes. 1 environment matches the configuration.');
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+    }
+  });
+
+  it('hardens the container as inspect shows it on Podman', async () => {
+    const info = await podman.getContainer(containerOf(p.name, 'alpha')).inspect();
+    expect(info.Config.User).toBe('65532:65532');
+    // Podman lists every dropped default capability instead of ALL; its own inspect shows none left.
+    expect(info.HostConfig.CapDrop).toEqual(expect.arrayContaining(['CHOWN', 'DAC_OVERRIDE', 'SETUID', 'SETGID', 'NET_RAW']));
+    expect(info.HostConfig.CapAdd ?? []).toEqual([]);
+    const own = await new Promise<{ EffectiveCaps: string[] | null; BoundingCaps: string[] | null; OCIRuntime: string }>((resolve, reject) =>
+      podman.modem.dial({ path: `/v4.0.0/libpod/containers/${info.Id}/json`, method: 'GET', statusCodes: { 200: true } }, (err, data) => (err ? reject(err) : resolve(data as never))),
+    );
+    expect(own.EffectiveCaps ?? []).toEqual([]);
+    expect(own.BoundingCaps ?? []).toEqual([]);
+    expect(own.OCIRuntime).toBe('runc');
+    // Podman shows no-new-privileges without ":true", and the runtime as "oci".
+    expect(info.HostConfig.SecurityOpt).toEqual(['no-new-privileges']);
+    expect(info.HostConfig.Runtime).toBe('oci');
+    expect(info.HostConfig.NetworkMode).toBe('none');
+    expect(info.HostConfig.PidsLimit).toBe(32);
+    expect(info.HostConfig.Memory).toBe(32 * 1024 * 1024);
+    expect(info.HostConfig.NanoCpus).toBe(250_000_000);
+    const c = containerOf(p.name, 'alpha');
+    expect((await execIn(c, ['id', '-u'])).trim()).toBe('65532');
+    expect((await execIn(c, ['sh', '-c', 'grep CapEff /proc/self/status'])).trim()).toBe('CapEff:\t0000000000000000');
+    expect((await execIn(c, ['sh', '-c', 'grep NoNewPrivs /proc/self/status'])).trim()).toBe('NoNewPrivs:\t1');
+  });
+
+  it('puts the secret in a file only the environment user reads, and nowhere in inspect', async () => {
+    const c = containerOf(p.name, 'alpha');
+    expect(await execIn(c, ['cat', '/run/secrets/api_key'])).toBe(SECRET);
+    expect((await execIn(c, ['stat', '-c', '%a %u:%g', '/run/secrets/api_key'])).trim()).toBe('400 65532:65532');
+    const info = await podman.getContainer(c).inspect();
+    expect(JSON.stringify(info)).not.toContain(SECRET);
+  });
+
+  it('replaces on a change and keeps /workspace', async () => {
+    const c = containerOf(p.name, 'alpha');
+    await execIn(c, ['sh', '-c', 'echo precious > /workspace/notes.txt']);
+    const before = (await podman.getContainer(c).inspect()).Id;
+    p.write(config('reviewer'));
+    const planned = await p.run(['plan'], { env });
+    expect(planned.stdout).toContain('-/+ environment.alpha must be replaced');
+    expect(planned.stdout).toContain('data:      new container; /workspace kept');
+    const r = await p.run(['apply', '--auto-approve'], { env });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect((await podman.getContainer(c).inspect()).Id).not.toBe(before);
+    expect(await execIn(c, ['cat', '/workspace/notes.txt'])).toBe('precious\n');
+    expect(await execIn(c, ['sh', '-c', 'echo $ROLE'])).toBe('reviewer\n');
+    expect((await p.run(['plan', '--detailed-exitcode'], { env })).code).toBe(0);
+  });
+
+  it('destroy keeps the workspace volume; --purge-volumes removes it', async () => {
+    const r = await p.run(['destroy', '--auto-approve'], { env });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    await expect(podman.getContainer(containerOf(p.name, 'alpha')).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    expect(await volumeExists(volumeOf(p.name, 'alpha'))).toBe(true);
+    const purged = await p.run(['destroy', '--auto-approve', '--purge-volumes'], { env });
+    expect(purged.code, purged.stdout + purged.stderr).toBe(0);
+    expect(await volumeExists(volumeOf(p.name, 'alpha'))).toBe(false);
+  });
+});
+
+describe('Podman: egress', () => {
+  let p: TestProject;
+  afterAll(async () => {
+    await p.cleanup();
+  });
+
+  it('is refused with advice before anything is made: Podman gives the host an address on internal networks', async () => {
+    p = testProject('podman-egress', busyboxConfig(`  web:\n    command: ["sleep", "100000"]\n    egress: { allow: [allowed.test] }\n`));
+    const r = await p.run(['apply', '--auto-approve']);
+    expect(r.code).toBe(1);
+    expect(r.stdout + r.stderr).toContain(
+      'egress is not available on Podman: Podman 4.3 gives the host an address on every network, internal ones too, so the sandbox could reach host services past its proxy',
+    );
+    expect(r.stdout + r.stderr).not.toContain('    at ');
+    expect(await podman.listNetworks({ filters: { label: [`io.sandboxshift.project=${p.name}`] } })).toEqual([]);
+  });
+});
