@@ -4,7 +4,7 @@
 // check here (README "Podman").
 import './use-podman.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PODMAN_SOCKET, busyboxConfig, containerOf, docker, execIn, podman, testProject, volumeExists, volumeOf, type TestProject } from './harness.js';
+import { PODMAN_SOCKET, TEST_IMAGE, busyboxConfig, containerOf, docker, dockerCli, execIn, podman, testProject, volumeExists, volumeOf, type TestProject } from './harness.js';
 
 const SECRET = 'podman-secret-value-93f1';
 
@@ -48,6 +48,8 @@ describe('Podman: lifecycle, secrets, hardening', () => {
     const info = await podman.getContainer(containerOf(p.name, 'alpha')).inspect();
     expect(info.Config.Image).toBe('localhost/sandboxshift/busybox:test');
     expect(info.State.Status).toBe('running');
+    // Podman ignores a mount's volume labels: the workspace volume is made first, labelled.
+    expect((await podman.getVolume(volumeOf(p.name, 'alpha')).inspect()).Labels).toMatchObject({ 'io.sandboxshift.project': p.name, 'io.sandboxshift.role': 'workspace' });
   });
 
   it('plans no changes after apply, on the list path and on a full refresh', async () => {
@@ -92,6 +94,42 @@ describe('Podman: lifecycle, secrets, hardening', () => {
     expect((await execIn(c, ['stat', '-c', '%a %u:%g', '/run/secrets/api_key'])).trim()).toBe('400 65532:65532');
     const info = await podman.getContainer(c).inspect();
     expect(JSON.stringify(info)).not.toContain(SECRET);
+  });
+
+  it('still sees hardening changed outside sandboxshift: a look-alike with a capability and a network', async () => {
+    const c = containerOf(p.name, 'alpha');
+    const info = await podman.getContainer(c).inspect();
+    const labels = Object.entries(info.Config.Labels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
+    await dockerCli(['rm', '-f', c]);
+    await dockerCli([
+      'create',
+      '--name',
+      c,
+      ...labels,
+      '--user',
+      '65532:65532',
+      '--cap-add',
+      'NET_RAW',
+      '--network',
+      'podman',
+      '--mount',
+      `type=volume,source=${volumeOf(p.name, 'alpha')},target=/workspace`,
+      TEST_IMAGE,
+      'sleep',
+      '100000',
+    ]);
+    const listed = await p.run(['plan'], { env });
+    expect(listed.stdout).toContain('-/+ environment.alpha must be replaced');
+    // Podman shows a named network's mode as "bridge" (Docker: the network's name).
+    expect(listed.stdout).toContain('changed outside sandboxshift: network is bridge (config: none)');
+    expect(listed.stdout).toContain('changed outside sandboxshift: also attached to podman (config: none only)');
+    const full = await p.run(['plan', '--refresh=full'], { env });
+    // Podman counts NET_RAW among its default capabilities, so it shows no capability added: the
+    // drops it lists (not ALL, per its own inspect) are what tells.
+    expect(full.stdout).toMatch(/changed outside sandboxshift: capabilities dropped: [A-Z_, ]+ \(config: ALL dropped\)/);
+    const r = await p.run(['apply', '--auto-approve'], { env });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect((await p.run(['plan', '--detailed-exitcode', '--refresh=full'], { env })).code).toBe(0);
   });
 
   it('replaces on a change and keeps /workspace', async () => {
