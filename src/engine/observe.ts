@@ -174,6 +174,7 @@ export function buildObserved(
     activityRecords: activityRecordEnvironments(containers),
     runtimes: Object.keys(info.Runtimes ?? {}).sort(),
     engineVersion: info.ServerVersion ?? 'unknown',
+    ...(flavour === 'podman' ? { engineFlavour: 'podman' as const } : {}),
     ...(info.NCPU && info.MemTotal ? { capacity: { cpus: info.NCPU, memoryBytes: info.MemTotal } } : {}),
   };
 }

@@ -210,6 +210,11 @@ export function planEnvironment(d: DesiredEnvironment, observed: ObservedState, 
   const common = { ...base, before, containerId: c.id, workspace: 'keep' as const };
   const drift = securityDrift(observed.project, c, c.configHash === d.configHash, observed.networks.get(d.name)?.subnets[0]);
   const replaceReasons = [...whyReplace(d, c, observed), ...drift.reasons];
+  // Podman 4.3 has no in-place update in its Docker API, and its own neither keeps the new limits
+  // across a restart nor shows them in inspect: a change of limits there is a replacement.
+  if (observed.engineFlavour === 'podman' && c.resources && !sameResources(c.resources, d.resources)) {
+    replaceReasons.push(...resourceReasons(c.resources, d.resources).map((r) => ({ ...r, message: `${r.message} (Podman cannot change limits in place)` })));
+  }
   if (egress.networkLost) {
     replaceReasons.push(
       observed.networks.has(d.name)

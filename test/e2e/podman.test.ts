@@ -8,13 +8,16 @@ import { PODMAN_SOCKET, TEST_IMAGE, busyboxConfig, containerOf, docker, dockerCl
 
 const SECRET = 'podman-secret-value-93f1';
 
-function config(role: string): string {
-  return busyboxConfig(`  alpha:
+function config(role: string, memory = '32m'): string {
+  return busyboxConfig(
+    `  alpha:
     command: ["sleep", "100000"]
     env: { ROLE: ${role} }
     secrets:
       api_key: { fromEnv: SANDBOXSHIFT_PODMAN_KEY }
-`);
+`,
+    `{ cpus: 0.25, memory: ${memory}, pids: 32 }`,
+  );
 }
 
 beforeAll(async () => {
@@ -146,6 +149,32 @@ describe('Podman: lifecycle, secrets, hardening', () => {
     expect(await execIn(c, ['cat', '/workspace/notes.txt'])).toBe('precious\n');
     expect(await execIn(c, ['sh', '-c', 'echo $ROLE'])).toBe('reviewer\n');
     expect((await p.run(['plan', '--detailed-exitcode'], { env })).code).toBe(0);
+  });
+
+  it('replaces on a change of limits (Podman cannot change them in place), keeping /workspace', async () => {
+    const c = containerOf(p.name, 'alpha');
+    const before = (await podman.getContainer(c).inspect()).Id;
+    p.write(config('reviewer', '48m'));
+    const planned = await p.run(['plan'], { env });
+    expect(planned.stdout).toContain('-/+ environment.alpha must be replaced');
+    expect(planned.stdout).toContain('because:   resources.memory 32 MiB → 48 MiB (Podman cannot change limits in place)');
+    const r = await p.run(['apply', '--auto-approve'], { env });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const after = await podman.getContainer(c).inspect();
+    expect(after.Id).not.toBe(before);
+    expect(after.HostConfig.Memory).toBe(48 * 1024 * 1024);
+    expect(await execIn(c, ['cat', '/workspace/notes.txt'])).toBe('precious\n');
+    expect((await p.run(['plan', '--detailed-exitcode', '--refresh=full'], { env })).code).toBe(0);
+  });
+
+  it('sees an out-of-band stop and starts the container again', async () => {
+    const c = containerOf(p.name, 'alpha');
+    await dockerCli(['stop', '-t', '1', c]);
+    const planned = await p.run(['plan'], { env });
+    expect(planned.stdout).toContain('> environment.alpha will be started');
+    const r = await p.run(['apply', '--auto-approve'], { env });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect((await podman.getContainer(c).inspect()).State.Status).toBe('running');
   });
 
   it('destroy keeps the workspace volume; --purge-volumes removes it', async () => {
