@@ -9,7 +9,8 @@ set -euo pipefail
 state_dir="${SANDBOXSHIFT_STATE_DIR:-/var/tmp/sandboxshift}"
 socket=/run/podman/podman.sock
 service_log="$state_dir/podman-service.log"
-conf=/etc/containers/containers.conf
+# Podman reads CONTAINERS_CONF instead of the default path when it is set; so does this script.
+conf="${CONTAINERS_CONF:-/etc/containers/containers.conf}"
 mkdir -p "$state_dir"
 
 log() { printf 'setup-podman: %s\n' "$*" >&2; }

@@ -78,6 +78,12 @@ start_engine() {
 
 install_node_deps() {
   cd "$here"
+  # A worktree whose node_modules links to another checkout's: npm ci would empty that one
+  # through the link (it did once). Leave it to whoever owns it.
+  if [ -L node_modules ]; then
+    log "node_modules links to $(readlink node_modules); not running npm ci here (run setup in that checkout)"
+    return 0
+  fi
   if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     log "npm ci"
     npm ci --no-audit --no-fund --loglevel=error >&2
