@@ -188,20 +188,26 @@ describe('Podman: lifecycle, secrets, hardening', () => {
   });
 });
 
-describe('Podman: egress', () => {
+describe('Podman: what it cannot do here is refused at plan time', () => {
   let p: TestProject;
   afterAll(async () => {
     await p.cleanup();
   });
 
-  it('is refused with advice before anything is made: Podman gives the host an address on internal networks', async () => {
-    p = testProject('podman-egress', busyboxConfig(`  web:\n    command: ["sleep", "100000"]\n    egress: { allow: [allowed.test] }\n`));
-    const r = await p.run(['apply', '--auto-approve']);
-    expect(r.code).toBe(1);
-    expect(r.stdout + r.stderr).toContain(
-      'egress is not available on Podman: Podman 4.3 gives the host an address on every network, internal ones too, so the sandbox could reach host services past its proxy',
-    );
-    expect(r.stdout + r.stderr).not.toContain('    at ');
-    expect(await podman.listNetworks({ filters: { label: [`io.sandboxshift.project=${p.name}`] } })).toEqual([]);
+  it('refuses egress (the host has an address on internal networks) and runsc, with advice, and makes nothing', async () => {
+    p = testProject('podman-refused', busyboxConfig(`  web:\n    command: ["sleep", "100000"]\n    egress: { allow: [allowed.test] }\n  gv:\n    command: ["sleep", "100000"]\n    runtime: runsc\n`));
+    for (const args of [['plan'], ['apply', '--auto-approve']]) {
+      const r = await p.run(args);
+      expect(r.code).toBe(1);
+      const out = r.stdout + r.stderr;
+      expect(out).toContain(
+        "egress is not available on Podman: Podman 4.3 gives the host an address on every network, internal ones too, so the sandbox could reach host services past its proxy; wanted by web",
+      );
+      expect(out).toContain("runtime 'runsc' does not run under Podman's Docker API: its containers fail with \"cannot run with network enabled in root network namespace\"; wanted by gv");
+      expect(out).not.toContain('    at ');
+    }
+    const label = { label: [`io.sandboxshift.project=${p.name}`] };
+    expect(await podman.listNetworks({ filters: label })).toEqual([]);
+    expect(await podman.listContainers({ all: true, filters: label })).toEqual([]);
   });
 });
