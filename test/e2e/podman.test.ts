@@ -3,6 +3,7 @@
 // fails loudly when Podman is not set up. Each Podman difference SandboxShift handles has a
 // check here (README "Podman").
 import './use-podman.js';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PODMAN_SOCKET, TEST_IMAGE, busyboxConfig, containerOf, docker, dockerCli, execIn, podman, testProject, volumeExists, volumeOf, type TestProject } from './harness.js';
 
@@ -97,6 +98,9 @@ describe('Podman: lifecycle, secrets, hardening', () => {
     expect((await execIn(c, ['stat', '-c', '%a %u:%g', '/run/secrets/api_key'])).trim()).toBe('400 65532:65532');
     const info = await podman.getContainer(c).inspect();
     expect(JSON.stringify(info)).not.toContain(SECRET);
+    // Nor in the service's log (scripts/setup-podman.sh) or Podman's event log.
+    const stateDir = process.env.SANDBOXSHIFT_STATE_DIR ?? '/var/tmp/sandboxshift';
+    for (const log of [`${stateDir}/podman-service.log`, '/run/libpod/events/events.log']) expect(readFileSync(log, 'utf8')).not.toContain(SECRET);
   });
 
   it('still sees hardening changed outside sandboxshift: a look-alike with a capability and a network', async () => {
@@ -201,7 +205,7 @@ describe('Podman: what it cannot do here is refused at plan time', () => {
       expect(r.code).toBe(1);
       const out = r.stdout + r.stderr;
       expect(out).toContain(
-        "egress is not available on Podman: Podman 4.3 gives the host an address on every network, internal ones too, so the sandbox could reach host services past its proxy; wanted by web",
+        'egress is not available on Podman: Podman 4.3 gives the host an address on every network, internal ones too, so the sandbox could reach host services past its proxy; wanted by web',
       );
       expect(out).toContain("runtime 'runsc' does not run under Podman's Docker API: its containers fail with \"cannot run with network enabled in root network namespace\"; wanted by gv");
       expect(out).not.toContain('    at ');
