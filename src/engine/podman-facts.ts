@@ -33,8 +33,23 @@ export async function withPodmanFacts(engine: Engine, observed: ObservedState): 
       throw err;
     }
   };
-  const containers = new Map(await Promise.all([...observed.containers].map(async ([env, c]) => [env, await fix(c)] as const)));
-  return { ...observed, containers, duplicates: await Promise.all(observed.duplicates.map(fix)) };
+  const all = [...observed.containers.values(), ...observed.duplicates];
+  const fixed = await boundedMap(all, IN_FLIGHT, fix);
+  const containers = new Map([...observed.containers.keys()].map((env, i) => [env, fixed[i]!] as const));
+  return { ...observed, containers, duplicates: fixed.slice(observed.containers.size) };
+}
+
+/** Inspects at once at most: the Podman service answers each in turn anyway. */
+const IN_FLIGHT = 16;
+
+async function boundedMap<T, U>(items: readonly T[], limit: number, fn: (item: T) => Promise<U>): Promise<U[]> {
+  const out: U[] = new Array<U>(items.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }
 
 /** The list call's isolation facts, from an inspect (Podman's list lacks them). */
