@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes this machine ready for SandboxShift: a Docker engine that answers (with gVisor's runsc
-# registered when we install it), Node dependencies, and the small busybox test image.
+# registered when we install it), Node dependencies, the small busybox test image, and Podman's
+# Docker-compatible API beside it (scripts/setup-podman.sh; SANDBOXSHIFT_PODMAN=0 skips it).
 # Idempotent: every step checks first. Safe to run on every CI run and every session.
 set -euo pipefail
 
@@ -77,6 +78,12 @@ start_engine() {
 
 install_node_deps() {
   cd "$here"
+  # A worktree whose node_modules links to another checkout's: npm ci would empty that one
+  # through the link (it did once). Leave it to whoever owns it.
+  if [ -L node_modules ]; then
+    log "node_modules links to $(readlink node_modules); not running npm ci here (run setup in that checkout)"
+    return 0
+  fi
   if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     log "npm ci"
     npm ci --no-audit --no-fund --loglevel=error >&2
@@ -114,8 +121,20 @@ build_base_image() {
   bash "$here/scripts/build-base.sh" || die "building $base failed; see the messages above"
 }
 
+# Podman's Docker-compatible API next to Docker (test/e2e/podman.test.ts runs against it):
+# on by default where this script may install packages; SANDBOXSHIFT_PODMAN=0 skips it.
+setup_podman() {
+  [ "${SANDBOXSHIFT_PODMAN:-1}" = 0 ] && return 0
+  if ! is_debian_root && ! command -v podman >/dev/null; then
+    log "podman is not installed (test/e2e/podman.test.ts will fail): run setup as root on Debian, or set SANDBOXSHIFT_PODMAN=0 and leave that test out"
+    return 0
+  fi
+  bash "$here/scripts/setup-podman.sh"
+}
+
 start_engine
 install_node_deps
 build_test_image
 build_base_image
+setup_podman
 log "ready"

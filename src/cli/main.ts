@@ -131,9 +131,9 @@ export async function main(argv: string[]): Promise<number> {
       return err.exitCode;
     }
     // A last net under every command: an engine that does not answer is advice, not a trace.
-    const { isEngineUnreachable, engineUnreachable } = await import('../engine/client.js');
-    if (isEngineUnreachable(err)) {
-      const diag = engineUnreachable(err);
+    const { isEngineUnreachable, engineUnreachable, isEngineRefusal, engineRefused } = await import('../engine/client.js');
+    if (isEngineUnreachable(err) || isEngineRefusal(err)) {
+      const diag = isEngineUnreachable(err) ? engineUnreachable(err) : engineRefused(err);
       printDiagnostics(io, diag.diagnostics);
       return diag.exitCode;
     }

@@ -62,6 +62,23 @@ export function statusCode(err: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
+/** An error answer from the engine (dockerode's, or the light reader's): it has an HTTP status. */
+export function isEngineRefusal(err: unknown): boolean {
+  return statusCode(err) !== undefined;
+}
+
+/** An engine's refusal that no caller expected, as advice instead of a stack trace. */
+export function engineRefused(err: unknown): DiagnosticsError {
+  const message = engineMessage(err)
+    .replace(/^\(HTTP code \d+\) [^-]*- /, '')
+    .trim();
+  return new DiagnosticsError([
+    errorDiag(`${engineDescription()} refused a request (HTTP ${statusCode(err)}): ${message}`, {
+      hint: 'check that the engine has what the config names (images: `sandboxshift images`, `npm run setup`); with Podman see README "Podman"',
+    }),
+  ]);
+}
+
 /** Docker's error text without dockerode's request dump. */
 export function engineMessage(err: unknown): string {
   const e = err as { json?: { message?: string }; reason?: string; message?: string };

@@ -8,11 +8,28 @@ import { VERSION } from '../version.js';
 import { statusCode, type Docker } from './client.js';
 import { unlessMissing } from './records.js';
 import { Labels } from './labels.js';
+import { engineFlavour } from './flavour.js';
+import { DiagnosticsError, errorDiag } from '../diagnostics.js';
 import { reloadProxyPolicy, removePolicyRecords } from './egress-policy.js';
 
 const PROXY_UID = 65532;
 
+/**
+ * Podman 4.3 gives the host an address on every bridge network, internal ones too, and has no
+ * option to withhold it (Docker's inhibit_ipv4 is ignored): a sandbox there reaches any host
+ * service listening on all addresses, past its proxy. Egress is refused before anything is made.
+ */
+async function refuseEgressOnPodman(docker: Docker): Promise<void> {
+  if ((await engineFlavour(docker)) !== 'podman') return;
+  throw new DiagnosticsError([
+    errorDiag('egress is not available on Podman: Podman 4.3 gives the host an address on every network, internal ones too, so the sandbox could reach host services past its proxy', {
+      hint: 'run environments with egress on a Docker engine, or give them no network (remove `egress`) on Podman; see README "Podman"',
+    }),
+  ]);
+}
+
 export async function createOutsideNetwork(docker: Docker, project: string, name: string): Promise<void> {
+  await refuseEgressOnPodman(docker);
   try {
     await docker.createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: { [Labels.project]: project, [Labels.role]: 'egress', [Labels.version]: VERSION } });
   } catch (err) {
@@ -40,6 +57,7 @@ function notOurs(labels: Record<string, string>, project: string, role: string, 
 }
 
 export async function createEnvironmentNetwork(docker: Docker, project: string, env: string, e: EgressPlan): Promise<void> {
+  await refuseEgressOnPodman(docker);
   await docker.createNetwork({
     Name: e.network,
     Driver: 'bridge',

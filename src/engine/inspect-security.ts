@@ -5,11 +5,14 @@ import type { ObservedContainer, ObservedState } from '../model/observed.js';
 import { statusCode, withEngine, type Engine } from './client.js';
 import { inspectedSecurity } from './isolation-facts.js';
 import { liveResources } from './observe.js';
+import { flavourOf } from './flavour.js';
+import { podmanSecurity } from './podman-facts.js';
 
 const IN_FLIGHT = 16;
 
 export async function inspectSecurity(engine: Engine, observed: ObservedState): Promise<ObservedState> {
   const queue = [...observed.containers.values()];
+  const podman = queue.length > 0 && flavourOf(await withEngine(() => engine.reader.version())) === 'podman';
   const refreshed = new Map<string, ObservedContainer>();
   const worker = async () => {
     for (let c = queue.shift(); c; c = queue.shift()) {
@@ -18,7 +21,9 @@ export async function inspectSecurity(engine: Engine, observed: ObservedState): 
         if (statusCode(err) === 404) return null;
         throw err;
       });
-      if (info) refreshed.set(c.environment, { ...c, inspected: inspectedSecurity(info), resources: liveResources(info.HostConfig), resourcesFrom: 'engine' });
+      if (!info) continue;
+      const security = podman ? podmanSecurity(info, await engine.reader.podmanInspect(c.id)) : inspectedSecurity(info);
+      refreshed.set(c.environment, { ...c, inspected: security, resources: liveResources(info.HostConfig), resourcesFrom: 'engine' });
     }
   };
   await withEngine(() => Promise.all(Array.from({ length: Math.min(IN_FLIGHT, queue.length) }, worker)));

@@ -15,6 +15,7 @@ import { DiagnosticsError, errorDiag } from '../diagnostics.js';
 import { lockContainerName } from '../model/names.js';
 import { statusCode, withEngine, type Docker } from './client.js';
 import { Labels } from './labels.js';
+import { engineFlavour } from './flavour.js';
 
 /** A tiny image of one empty file, imported through the API: no registry, no build. */
 export const LOCK_IMAGE = 'sandboxshift/lock:1';
@@ -207,6 +208,18 @@ export async function ensureLockImage(engine: Docker): Promise<void> {
   p.entry({ name: 'lock', mode: 0o644, mtime: new Date(0) }, 'sandboxshift lock placeholder; never runs\n');
   p.finalize();
   const [repo, tag] = LOCK_IMAGE.split(':');
-  const stream = await engine.importImage(p as unknown as NodeJS.ReadableStream, { repo, tag });
+  // Podman 4.3 ignores `tag` on import (it names the image `:latest`); the tag in `repo` it keeps.
+  const name = (await engineFlavour(engine)) === 'podman' ? { repo: LOCK_IMAGE } : { repo, tag };
+  const stream = await engine.importImage(p as unknown as NodeJS.ReadableStream, name);
   await new Promise<void>((resolve, reject) => engine.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
+  try {
+    await engine.getImage(LOCK_IMAGE).inspect();
+  } catch (err) {
+    if (statusCode(err) !== 404) throw err;
+    throw new DiagnosticsError([
+      errorDiag(`the engine imported the lock image but does not know it as ${LOCK_IMAGE}`, {
+        hint: `this engine names imported images differently; tag the newest image as ${LOCK_IMAGE} (docker tag IMAGE ${LOCK_IMAGE}) and run the command again`,
+      }),
+    ]);
+  }
 }

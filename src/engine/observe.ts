@@ -11,18 +11,23 @@ import { listedIsolation, protectRecords } from './isolation-facts.js';
 import { containerName, outsideNetworkName } from '../model/names.js';
 import { gatewayIsolationOf } from '../model/egress.js';
 import { withRecordedPolicies } from './egress-policy.js';
+import { withPodmanFacts } from './podman-facts.js';
+import { flavourOf, podmanShortNames, type EngineFlavour } from './flavour.js';
 
 export async function observe(engine: Engine, project: string): Promise<ObservedState> {
   return withEngine(async () => {
-    const [containers, volumes, images, info, networks] = await Promise.all([
+    const [containers, volumes, images, info, networks, version] = await Promise.all([
       engine.reader.listContainers(projectFilter(project)),
       // By name, not label: a volume named like a workspace that we did not label is found too.
       engine.reader.listVolumes({ name: [`ss.${project}.`] }),
       engine.reader.listImages(),
       engine.reader.info(),
       engine.reader.listNetworks(),
+      engine.reader.version(),
     ]);
-    const observed = buildObserved(project, containers, volumes, images, info, networks);
+    const flavour = flavourOf(version);
+    const listed = buildObserved(project, containers, volumes, images, info, networks, flavour);
+    const observed = flavour === 'podman' ? await withPodmanFacts(engine, listed) : listed;
     return withNameHolders(engine, await withoutLapsedIdleMarks(engine, observed, containers));
   });
 }
@@ -81,6 +86,7 @@ export function buildObserved(
   images: Docker.ImageInfo[],
   info: { Runtimes?: Record<string, unknown>; ServerVersion?: string; NCPU?: number; MemTotal?: number },
   networks: Docker.NetworkInspectInfo[] = [],
+  flavour: EngineFlavour = 'docker',
 ): ObservedState {
   const byEnv = new Map<string, ObservedContainer>();
   const duplicates: ObservedContainer[] = [];
@@ -146,6 +152,7 @@ export function buildObserved(
     for (const tag of img.RepoTags ?? []) if (tag !== '<none>:<none>') imgs.set(tag, seen);
     imgs.set(img.Id, seen);
   }
+  if (flavour === 'podman') for (const [short, tag] of podmanShortNames([...imgs.keys()])) if (!imgs.has(short)) imgs.set(short, imgs.get(tag)!);
   const nets = new Map<string, ObservedNetwork>();
   const usedSubnets: string[] = [];
   let outsideNetwork = false;
@@ -184,6 +191,7 @@ export function buildObserved(
     activityRecords: activityRecordEnvironments(containers),
     runtimes: Object.keys(info.Runtimes ?? {}).sort(),
     engineVersion: info.ServerVersion ?? 'unknown',
+    ...(flavour === 'podman' ? { engineFlavour: 'podman' as const } : {}),
     ...(info.NCPU && info.MemTotal ? { capacity: { cpus: info.NCPU, memoryBytes: info.MemTotal } } : {}),
   };
 }

@@ -5,6 +5,8 @@
 // dockerode, which speaks those.
 import { request } from 'node:http';
 import type Docker from 'dockerode';
+import type { VersionAnswer } from './flavour.js';
+import type { PodmanInspect } from './podman-facts.js';
 
 export interface EngineReader {
   listContainers(filters: Record<string, string[]>): Promise<Docker.ContainerInfo[]>;
@@ -13,7 +15,14 @@ export interface EngineReader {
   info(): Promise<{ Runtimes?: Record<string, unknown>; ServerVersion?: string; NCPU?: number; MemTotal?: number }>;
   inspectContainer(id: string): Promise<Docker.ContainerInspectInfo>;
   listNetworks(): Promise<Docker.NetworkInspectInfo[]>;
+  /** The version endpoint: tells Docker from Podman (flavour.ts). */
+  version(): Promise<VersionAnswer>;
+  /** Podman's own inspect (libpod API); only asked of Podman. */
+  podmanInspect(id: string): Promise<PodmanInspect>;
 }
+
+/** Podman's own API, the oldest version that has what we read. */
+const LIBPOD = '/v4.0.0/libpod';
 
 export type Target = { socketPath: string } | { host: string; port: number };
 
@@ -70,6 +79,8 @@ export function httpReader(target: Target): EngineReader {
     info: () => get('/info'),
     inspectContainer: (id) => get(`/containers/${encodeURIComponent(id)}/json`),
     listNetworks: () => get('/networks'),
+    version: () => get('/version'),
+    podmanInspect: (id) => get(`${LIBPOD}/containers/${encodeURIComponent(id)}/json`),
   };
 }
 
@@ -81,5 +92,14 @@ export function dockerodeReader(docker: () => Promise<Docker>): EngineReader {
     info: async () => (await (await docker()).info()) as Awaited<ReturnType<EngineReader['info']>>,
     inspectContainer: async (id) => (await docker()).getContainer(id).inspect(),
     listNetworks: async () => (await docker()).listNetworks(),
+    version: async () => (await docker()).version(),
+    podmanInspect: async (id) => {
+      const d = await docker();
+      return new Promise((resolve, reject) =>
+        d.modem.dial({ path: `${LIBPOD}/containers/${encodeURIComponent(id)}/json`, method: 'GET', statusCodes: { 200: true, 404: 'no such container' } }, (err, data) =>
+          err ? reject(err) : resolve(data as PodmanInspect),
+        ),
+      );
+    },
   };
 }

@@ -146,6 +146,8 @@ export interface ObservedState {
   /** Runtimes the engine offers (runc, runsc, ...). */
   runtimes: readonly string[];
   engineVersion: string;
+  /** Set when the engine is Podman (src/engine/flavour.ts): it cannot change a container's limits in place. */
+  engineFlavour?: 'podman';
   /** What the engine's host has, from `info`; absent when no engine was asked (`diff`). */
   capacity?: EngineCapacity;
   /**

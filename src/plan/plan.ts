@@ -215,6 +215,11 @@ export function planEnvironment(d: DesiredEnvironment, observed: ObservedState, 
   const common = { ...base, before, containerId: c.id, workspace: 'keep' as const };
   const drift = securityDrift(observed.project, c, c.configHash === d.configHash, observed.networks.get(d.name)?.subnets[0]);
   const replaceReasons = [...whyReplace(d, c, observed), ...drift.reasons];
+  // Podman 4.3 has no in-place update in its Docker API, and its own neither keeps the new limits
+  // across a restart nor shows them in inspect: a change of limits there is a replacement.
+  if (observed.engineFlavour === 'podman' && c.resources && !sameResources(c.resources, d.resources)) {
+    replaceReasons.push(...resourceReasons(c.resources, d.resources).map((r) => ({ ...r, message: `${r.message} (Podman cannot change limits in place)` })));
+  }
   if (egress.networkLost) {
     replaceReasons.push(
       observed.networks.has(d.name)
@@ -364,11 +369,36 @@ function checkEngine(desired: DesiredState, observed: ObservedState): Diagnostic
       }),
     );
   }
-  out.push(...checkCapacity(desired, observed));
+  out.push(...checkCapacity(desired, observed), ...checkPodman(desired, observed));
   for (const [image, envs] of missingImages) {
     out.unshift(
       errorDiag(`image ${image} is not on the engine; wanted by ${list(envs)}`, {
         hint: 'build or load it first (`npm run setup` builds the test image), or point images.NAME.ref at an image the engine has',
+      }),
+    );
+  }
+  return out;
+}
+
+/** What SandboxShift cannot keep its promises for on Podman (README "Podman"): refused before anything is made. */
+function checkPodman(desired: DesiredState, observed: ObservedState): Diagnostic[] {
+  if (observed.engineFlavour !== 'podman') return [];
+  const envs = [...desired.environments.values()].sort(byName);
+  const egress = envs.filter((d) => d.spec.network === 'egress').map((d) => d.name);
+  const runsc = envs.filter((d) => d.spec.runtime === 'runsc').map((d) => d.name);
+  const out: Diagnostic[] = [];
+  if (egress.length) {
+    out.push(
+      errorDiag(
+        `egress is not available on Podman: Podman 4.3 gives the host an address on every network, internal ones too, so the sandbox could reach host services past its proxy; wanted by ${list(egress)}`,
+        { hint: 'run environments with egress on a Docker engine, or give them no network (remove `egress`) on Podman; see README "Podman"' },
+      ),
+    );
+  }
+  if (runsc.length) {
+    out.push(
+      errorDiag(`runtime 'runsc' does not run under Podman's Docker API: its containers fail with "cannot run with network enabled in root network namespace"; wanted by ${list(runsc)}`, {
+        hint: 'use runtime runc on Podman, or a Docker engine with runsc registered; see README "Podman"',
       }),
     );
   }

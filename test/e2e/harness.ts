@@ -10,7 +10,21 @@ import Docker from 'dockerode';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 export const TEST_IMAGE = 'sandboxshift/busybox:test';
-export const docker = new Docker();
+
+/** Podman's Docker-compatible socket, as scripts/setup-podman.sh starts it. */
+export const PODMAN_SOCKET = '/run/podman/podman.sock';
+export const PODMAN_HOST = `unix://${PODMAN_SOCKET}`;
+
+/**
+ * The engine the tests drive: Docker's socket, or with SANDBOXSHIFT_TEST_ENGINE=podman
+ * Podman's (the CLI gets DOCKER_HOST, dockerode and the docker CLI talk to that socket).
+ */
+export const TEST_ENGINE_HOST: string | undefined = process.env.SANDBOXSHIFT_TEST_ENGINE === 'podman' ? PODMAN_HOST : process.env.DOCKER_HOST;
+if (process.env.SANDBOXSHIFT_TEST_ENGINE === 'podman') process.env.DOCKER_HOST = PODMAN_HOST;
+export const docker = TEST_ENGINE_HOST?.startsWith('unix://') ? new Docker({ socketPath: TEST_ENGINE_HOST.slice('unix://'.length) }) : new Docker();
+
+/** A dockerode client for Podman's socket (test/e2e/podman.test.ts targets it explicitly). */
+export const podman = new Docker({ socketPath: PODMAN_SOCKET });
 
 export interface RunResult {
   code: number;

@@ -49,6 +49,8 @@ function fakeDocker(opts: { failCreate?: string; failStop?: string; failPut?: st
     }),
   });
   const docker = {
+    // Docker, as the version endpoint says it (src/engine/flavour.ts).
+    version: async () => ({ Components: [{ Name: 'Engine' }] }),
     createContainer: async (o: { name: string; Image: string }) => {
       await op(`create ${o.name} ${o.Image}`);
       if (o.name === opts.failCreate) throw Object.assign(new Error('boom'), { json: { message: 'invalid mount config' } });
@@ -73,6 +75,7 @@ function engineFake(state: {
   const matches = (labels: Record<string, string>, filters: string[]) => filters.every((f) => labels[f.slice(0, f.indexOf('='))] === f.slice(f.indexOf('=') + 1));
   const missing = () => Object.assign(new Error('no such object'), { statusCode: 404 });
   const docker = {
+    version: async () => ({ Components: [{ Name: 'Engine' }] }),
     getContainer: (id: string) => ({
       stop: async () => void calls.push(`stop ${id}`),
       remove: async () => {
@@ -116,12 +119,13 @@ describe('executor', () => {
     const events: ApplyEvent[] = [];
     const result = await executePlan(p, { engine: docker, desired: now, secrets: new Map([['keep', [{ name: 'tok', value: Buffer.from('v') }]]]), parallelism: 1, onEvent: (e) => events.push(e) });
     expect(calls).toEqual([
-      'create ss.demo.fresh sandboxshift/busybox:test',
-      // A deleted environment's container is stopped and removed from the start of the walk.
+      // A deleted environment's container is stopped and removed from the start of the walk
+      // (its stop comes first: a create first asks which engine this is, flavour.ts).
       'stop old-gone',
+      'create ss.demo.fresh sandboxshift/busybox:test',
+      'remove old-gone',
       // The user's /workspace root, given to it before any start.
       'putArchive id-ss.demo.fresh / tar',
-      'remove old-gone',
       'start id-ss.demo.fresh',
       'update old-grow memory=1073741824',
       // A replacement stops only on its turn.

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Makes Podman's Docker-compatible API ready next to Docker (README "Podman"): Debian's podman
+# (and catatonit, the init Podman runs for `Init: true`), /etc/containers/containers.conf with
+# the open-files fix, `podman system service` on /run/podman/podman.sock, and the images the
+# tests use copied in from Docker. Never touches dockerd. Idempotent; run as root on Debian.
+# Called by scripts/setup.sh unless SANDBOXSHIFT_PODMAN=0.
+set -euo pipefail
+
+state_dir="${SANDBOXSHIFT_STATE_DIR:-/var/tmp/sandboxshift}"
+socket=/run/podman/podman.sock
+service_log="$state_dir/podman-service.log"
+# Podman reads CONTAINERS_CONF instead of the default path when it is set; so does this script.
+conf="${CONTAINERS_CONF:-/etc/containers/containers.conf}"
+mkdir -p "$state_dir"
+
+log() { printf 'setup-podman: %s\n' "$*" >&2; }
+die() { printf 'setup-podman: error: %s\n' "$*" >&2; exit 1; }
+
+podman_answers() {
+  docker -H "unix://$socket" version --format '{{.Server.Version}}' >/dev/null 2>&1
+}
+
+install_podman() {
+  local missing=()
+  for pkg in podman catatonit; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || die "podman is missing: install it (apt-get install podman catatonit) as root"
+  log "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >>"$state_dir/apt.log" 2>&1 \
+    || { apt-get update -q >>"$state_dir/apt.log" 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >>"$state_dir/apt.log" 2>&1; } \
+    || die "apt-get install ${missing[*]} failed; see $state_dir/apt.log"
+}
+
+# Podman sets every container's open-files limit to 1048576 by default; above this machine's
+# hard limit that fails each start with "error setting rlimit type 7: operation not
+# permitted". An empty default_ulimits leaves the limits the service itself runs with.
+write_containers_conf() {
+  if [ -f "$conf" ]; then
+    grep -Eq '^[[:space:]]*default_ulimits[[:space:]]*=' "$conf" && return 0
+    die "$conf exists without default_ulimits; add under its [containers] table the line: default_ulimits = []   (Podman's default open-files limit is above this machine's hard limit $(ulimit -Hn)), then run setup again"
+  fi
+  mkdir -p "$(dirname "$conf")"
+  cat >"$conf" <<'CONF'
+# Written by SandboxShift's scripts/setup-podman.sh.
+# Podman's default open-files limit (1048576) can be above the host's hard limit; then every
+# container start fails with "error setting rlimit type 7: operation not permitted".
+[containers]
+default_ulimits = []
+CONF
+  log "wrote $conf (default_ulimits = [])"
+}
+
+start_service() {
+  podman_answers && return 0
+  mkdir -p "$(dirname "$socket")"
+  log "starting podman system service on $socket (log: $service_log)"
+  nohup podman system service --time=0 "unix://$socket" >>"$service_log" 2>&1 &
+  echo $! >"$state_dir/podman-service.pid"
+  for _ in $(seq 1 60); do
+    podman_answers && return 0
+    sleep 0.5
+  done
+  tail -20 "$service_log" >&2 || true
+  die "podman system service did not answer within 30 s; see $service_log"
+}
+
+# Podman names a loaded image by its registry: sandboxshift/busybox:test becomes
+# localhost/sandboxshift/busybox:test, debian:bookworm-slim docker.io/library/... or
+# localhost/...; its Docker API resolves the short names the configs use to either.
+copy_image() {
+  local ref=$1
+  podman image exists "$ref" && return 0
+  docker image inspect "$ref" >/dev/null 2>&1 || { log "$ref is not on Docker; not copied to Podman"; return 0; }
+  log "copying $ref from Docker to Podman"
+  docker save "$ref" | podman load -q >/dev/null || die "copying $ref into Podman failed"
+}
+
+install_podman
+write_containers_conf
+start_service
+copy_image sandboxshift/busybox:test
+copy_image debian:bookworm-slim
+log "Podman answers at unix://$socket ($(docker -H "unix://$socket" version --format '{{.Server.Version}}'))"

@@ -1,0 +1,76 @@
+// Podman's Docker-compatible API shows some facts differently from Docker; here they are read
+// back into Docker's terms, so the planner (pure, engine-agnostic) sees one shape. README
+// "Podman" lists each difference.
+import type Docker from 'dockerode';
+import type { InspectedSecurity, ListedIsolation } from '../model/isolation.js';
+import type { ObservedContainer, ObservedState } from '../model/observed.js';
+import { statusCode, type Engine } from './client.js';
+import { podmanShortNames } from './flavour.js';
+import { inspectedSecurity, listedIsolation } from './isolation-facts.js';
+
+/** What Podman's own inspect (libpod API) adds: the capabilities a process really has, the runtime's name. */
+export interface PodmanInspect {
+  EffectiveCaps?: string[] | null;
+  BoundingCaps?: string[] | null;
+  OCIRuntime?: string;
+}
+
+/**
+ * Podman's container list has no HostConfig (so no network mode) and no networks for a
+ * container with none: every environment's network and mounts come from an inspect instead,
+ * and its image by the short name the config used (Podman lists `localhost/NAME`).
+ */
+export async function withPodmanFacts(engine: Engine, observed: ObservedState): Promise<ObservedState> {
+  const shortOf = new Map(podmanShortNames([...observed.images.keys()]).map(([short, tag]) => [tag, short]));
+  const fix = async (c: ObservedContainer): Promise<ObservedContainer> => {
+    const image = c.spec && shortOf.get(c.image) === c.spec.image ? c.spec.image : c.image;
+    try {
+      const info = await engine.reader.inspectContainer(c.id);
+      return { ...c, image, isolation: inspectedIsolation(info) };
+    } catch (err) {
+      // Removed since the list call: planned as listed.
+      if (statusCode(err) === 404) return { ...c, image };
+      throw err;
+    }
+  };
+  const all = [...observed.containers.values(), ...observed.duplicates];
+  const fixed = await boundedMap(all, IN_FLIGHT, fix);
+  const containers = new Map([...observed.containers.keys()].map((env, i) => [env, fixed[i]!] as const));
+  return { ...observed, containers, duplicates: fixed.slice(observed.containers.size) };
+}
+
+/** Inspects at once at most: the Podman service answers each in turn anyway. */
+const IN_FLIGHT = 16;
+
+async function boundedMap<T, U>(items: readonly T[], limit: number, fn: (item: T) => Promise<U>): Promise<U[]> {
+  const out: U[] = new Array<U>(items.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** The list call's isolation facts, from an inspect (Podman's list lacks them). */
+export function inspectedIsolation(info: Docker.ContainerInspectInfo): ListedIsolation {
+  const mode = info.HostConfig?.NetworkMode ?? '';
+  const networks = info.NetworkSettings?.Networks ?? {};
+  // Docker lists a container without a network as on the network "none" (or "host"); Podman lists none.
+  const shown = Object.keys(networks).length === 0 && (mode === 'none' || mode === 'host') ? { [mode]: {} } : networks;
+  return listedIsolation({
+    HostConfig: { NetworkMode: mode },
+    NetworkSettings: { Networks: shown },
+    Mounts: info.Mounts ?? [],
+  } as unknown as Docker.ContainerInfo);
+}
+
+/**
+ * Podman's compatible inspect lists each dropped default capability instead of ALL and names
+ * the runtime "oci"; its own inspect says which capabilities remain and which runtime runs it.
+ */
+export function podmanSecurity(info: Docker.ContainerInspectInfo, own: PodmanInspect): InspectedSecurity {
+  const base = inspectedSecurity(info);
+  const none = (own.EffectiveCaps ?? []).length === 0 && (own.BoundingCaps ?? []).length === 0;
+  return { ...base, capDrop: none ? ['ALL'] : base.capDrop, runtime: own.OCIRuntime || base.runtime };
+}

@@ -1,0 +1,58 @@
+// Podman differences read back into Docker's terms (src/engine/flavour.ts, podman-facts.ts).
+import type Docker from 'dockerode';
+import { describe, expect, it } from 'vitest';
+import { flavourOf, podmanShortNames } from '../../../src/engine/flavour.js';
+import { buildObserved } from '../../../src/engine/observe.js';
+import { inspectedIsolation, podmanSecurity } from '../../../src/engine/podman-facts.js';
+
+const image = (id: string, tags: string[]): Docker.ImageInfo => ({ Id: id, RepoTags: tags, Labels: {}, Created: 1 }) as unknown as Docker.ImageInfo;
+
+describe('engine flavour', () => {
+  it('is Podman only when the version endpoint names the Podman Engine component', () => {
+    expect(flavourOf({ Components: [{ Name: 'Podman Engine' }, { Name: 'Conmon' }] })).toBe('podman');
+    expect(flavourOf({ Components: [{ Name: 'Engine' }, { Name: 'containerd' }] })).toBe('docker');
+    expect(flavourOf({})).toBe('docker');
+    expect(flavourOf({ Components: null })).toBe('docker');
+  });
+});
+
+describe('Podman image names', () => {
+  it('knows localhost/ and docker.io/ images by the short names configs use; docker.io wins a tie', () => {
+    expect(new Map(podmanShortNames(['localhost/sandboxshift/busybox:test', 'docker.io/library/debian:bookworm-slim', 'docker.io/sandboxshift/lock:1']))).toEqual(
+      new Map([
+        ['debian:bookworm-slim', 'docker.io/library/debian:bookworm-slim'],
+        ['sandboxshift/lock:1', 'docker.io/sandboxshift/lock:1'],
+        ['sandboxshift/busybox:test', 'localhost/sandboxshift/busybox:test'],
+      ]),
+    );
+    expect(new Map(podmanShortNames(['localhost/a/b:1', 'docker.io/a/b:1'])).get('a/b:1')).toBe('docker.io/a/b:1');
+    expect(podmanShortNames(['quay.io/x/y:1', 'registry.local:5000/z:2'])).toEqual([]);
+  });
+
+  it('adds short names only for Podman: on Docker a localhost/ tag is a registry at localhost', () => {
+    const images = [image('sha256:1', ['localhost/sandboxshift/busybox:test'])];
+    expect(buildObserved('demo', [], [], images, {}, [], 'podman').images.get('sandboxshift/busybox:test')?.id).toBe('sha256:1');
+    expect(buildObserved('demo', [], [], images, {}, [], 'docker').images.has('sandboxshift/busybox:test')).toBe(false);
+  });
+});
+
+describe('Podman inspect in Docker terms', () => {
+  const info = {
+    Config: { User: '65532:65532' },
+    HostConfig: { NetworkMode: 'none', CapDrop: ['CHOWN', 'SETUID'], CapAdd: [], SecurityOpt: ['no-new-privileges'], Runtime: 'oci', PidsLimit: 32, Privileged: false },
+    NetworkSettings: { Networks: {} },
+    Mounts: [{ Type: 'volume', Name: 'ss.demo.web.workspace', Source: '/x', Destination: '/workspace', RW: true }],
+  } as unknown as Docker.ContainerInspectInfo;
+
+  it('reads ALL dropped from the capabilities left (none), and the runtime by name', () => {
+    expect(podmanSecurity(info, { EffectiveCaps: null, BoundingCaps: null, OCIRuntime: 'runc' })).toMatchObject({ capDrop: ['ALL'], runtime: 'runc' });
+  });
+
+  it('keeps the listed drops when a capability remains, so the planner sees the drift', () => {
+    expect(podmanSecurity(info, { EffectiveCaps: ['CAP_NET_RAW'], BoundingCaps: ['CAP_NET_RAW'], OCIRuntime: 'runc' }).capDrop).toEqual(['CHOWN', 'SETUID']);
+  });
+
+  it('shows a container without a network on the network "none", as Docker lists it', () => {
+    expect(inspectedIsolation(info)).toMatchObject({ networkMode: 'none', networks: ['none'], mounts: [{ type: 'volume', name: 'ss.demo.web.workspace', target: '/workspace', readOnly: false }] });
+  });
+});
