@@ -2,15 +2,21 @@
 import type { DesiredEnvironment, ResourcesSpec } from '../model/desired.js';
 import type { EgressPlan } from '../model/egress.js';
 import { statusCode, type Docker } from './client.js';
-import { containerCreateOptions, hostPidsLimit, workspaceLabels } from './container-spec.js';
+import { containerCreateOptions, dataVolumeLabels, hostPidsLimit, workspaceLabels } from './container-spec.js';
 import { engineFlavour } from './flavour.js';
 import { unlessMissing } from './records.js';
 import { secretsArchive } from './secrets-archive.js';
 
 export async function createContainer(engine: Docker, project: string, d: DesiredEnvironment, egress: EgressPlan | null = null, movedFrom: string | null = null): Promise<string> {
-  // Podman ignores the labels of a volume a mount creates: make the workspace volume first, labelled.
-  if ((await engineFlavour(engine)) === 'podman' && !(await unlessMissing(engine.getVolume(d.volumeName).inspect()))) {
-    await engine.createVolume({ Name: d.volumeName, Driver: 'local', Labels: workspaceLabels(project, d, movedFrom) });
+  // Podman ignores the labels of a volume a mount creates: make each volume first, labelled.
+  if ((await engineFlavour(engine)) === 'podman') {
+    const volumes = [
+      ...(d.spec.hostWorkspace ? [] : [{ name: d.volumeName, labels: workspaceLabels(project, d, movedFrom) }]),
+      ...d.volumes.map((v) => ({ name: v.volumeName, labels: dataVolumeLabels(project, d, v.name) })),
+    ];
+    for (const v of volumes) {
+      if (!(await unlessMissing(engine.getVolume(v.name).inspect()))) await engine.createVolume({ Name: v.name, Driver: 'local', Labels: v.labels });
+    }
   }
   const container = await engine.createContainer(containerCreateOptions(project, d, egress, movedFrom));
   return container.id;
