@@ -1,0 +1,163 @@
+// The whole mission: the pi coding agent (image: pi) in a sandbox whose egress allows only a fake
+// OpenAI-compatible model on the suite's own fake internet, its API key a SandboxShift secret.
+// The fake model answers with a `write` tool call, then a final text.
+import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFakeInternet } from '../support/fake-internet.mjs';
+import { containerOf, docker, dockerCli, testProject, type TestProject } from './harness.js';
+
+const STAGE = fileURLToPath(new URL('../../images/agent-pi/stage/Dockerfile', import.meta.url));
+const KEY = `sk-test-${randomBytes(12).toString('hex')}`;
+const MODEL_HOST = 'model.test';
+
+/** The fake model: chat completions over SSE; logs one JSON line per request (the Authorization header hashed). */
+const SERVER = `
+const http = require('node:http');
+const { createHash } = require('node:crypto');
+let n = 0;
+http.createServer((req, res) => {
+  let body = '';
+  req.on('data', (c) => (body += c));
+  req.on('end', () => {
+    n += 1;
+    const parsed = JSON.parse(body || '{}');
+    const hasToolResult = (parsed.messages || []).some((m) => m.role === 'tool');
+    console.log(JSON.stringify({ n, method: req.method, url: req.url, stream: parsed.stream === true,
+      auth: createHash('sha256').update(String(req.headers.authorization || '')).digest('hex'), hasToolResult }));
+    const chunk = (delta, finish) => 'data: ' + JSON.stringify({ id: 'c' + n, object: 'chat.completion.chunk', created: 0, model: 'fake-coder',
+      choices: [{ index: 0, delta, finish_reason: finish }] }) + '\\n\\n';
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    if (!hasToolResult) {
+      const args = JSON.stringify({ path: 'hello.txt', content: 'written by pi\\n' });
+      res.write(chunk({ role: 'assistant', tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'write', arguments: args } }] }, null));
+      res.write(chunk({}, 'tool_calls'));
+    } else {
+      res.write(chunk({ role: 'assistant', content: 'Done: wrote hello.txt' }, null));
+      res.write(chunk({}, 'stop'));
+    }
+    res.end('data: [DONE]\\n\\n');
+  });
+}).listen(80);
+`;
+
+const MODELS_JSON = JSON.stringify({
+  providers: {
+    fake: {
+      baseUrl: `http://${MODEL_HOST}/v1`,
+      api: 'openai-completions',
+      apiKey: 'OPENAI_API_KEY',
+      compat: { supportsDeveloperRole: false, supportsReasoningEffort: false },
+      models: [{ id: 'fake-coder', reasoning: false, input: ['text'], contextWindow: 32000, maxTokens: 4000 }],
+    },
+  },
+});
+
+describe('the pi agent in a sandbox', () => {
+  const tag = randomInt(1e6);
+  const internet = `ss-e2e-inet-pi-${tag}`;
+  const server = `ss-e2e-model-${tag}`;
+  let p: TestProject;
+  const outputs: string[] = [];
+
+  const config = (marker: string) => `
+version: 1
+project: {{project}}
+environments:
+  coder:
+    image: pi
+    resources: { memory: 1g, pids: 256 }
+    env: { MARKER: "${marker}" }
+    egress: { allow: [${MODEL_HOST}] }
+    secrets:
+      openai_api_key: { fromEnv: FAKE_MODEL_KEY }
+`;
+  const run = async (args: string[]) => {
+    const r = await p.run(args, { env: { FAKE_MODEL_KEY: KEY } });
+    outputs.push(r.stdout, r.stderr);
+    return r;
+  };
+  const coder = () => containerOf(p.name, 'coder');
+  /** A command as the sandbox's user, through the entrypoint (secrets as variables). */
+  const inSandbox = (cmd: string[]) => dockerCli(['exec', coder(), 'sandboxshift-entrypoint', ...cmd], 300_000);
+
+  beforeAll(async () => {
+    expect(existsSync(STAGE), 'stage the pi image first: make -C images stage-pi').toBe(true);
+    await createFakeInternet(docker, internet, { 'io.sandboxshift.test': '1' });
+    p = testProject('agent-pi', config('one'));
+    const r = await run(['apply', '--auto-approve']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const image = (await docker.getContainer(coder()).inspect()).Config.Image;
+    const c = await docker.createContainer({
+      name: server,
+      Image: image,
+      User: '65532',
+      Entrypoint: ['node', '-e', SERVER],
+      HostConfig: { NetworkMode: internet },
+      NetworkingConfig: { EndpointsConfig: { [internet]: { Aliases: [MODEL_HOST] } } },
+      Labels: { 'io.sandboxshift.test': '1' },
+    });
+    await c.start();
+    const proxy = `ss.${p.name}.coder.egress`;
+    await docker.getNetwork(internet).connect({ Container: proxy });
+  }, 1_200_000);
+
+  afterAll(async () => {
+    await docker
+      .getContainer(server)
+      .remove({ force: true })
+      .catch(() => undefined);
+    await p?.cleanup();
+    await docker
+      .getNetwork(internet)
+      .remove()
+      .catch(() => undefined);
+  });
+
+  it('is pi on a current Node, with its data folder set', async () => {
+    expect((await inSandbox(['node', '--version'])).trim()).toMatch(/^v2[4-9]\./);
+    expect((await inSandbox(['sh', '-c', 'pi --version 2>&1'])).trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    expect((await inSandbox(['sh', '-c', 'echo $PI_CODING_AGENT_DIR; id -u; test -n "$OPENAI_API_KEY" && echo key-set'])).split('\n').slice(0, 3)).toEqual(['/data/agent', '65532', 'key-set']);
+  });
+
+  it('runs a task through the proxy: the tool call writes the file, the session lands in /data/agent', async () => {
+    await dockerCli(['exec', coder(), 'sh', '-c', `printf '%s' '${MODELS_JSON}' > /data/agent/models.json`]);
+    const out = await dockerCli(['exec', coder(), 'sandboxshift-entrypoint', 'sh', '-c', 'pi --provider fake --model fake-coder -p "write hello.txt" 2>&1; echo "pi-exit=$?"'], 300_000);
+    outputs.push(out);
+    expect(out).toContain('pi-exit=0');
+    expect(out).toContain('Done: wrote hello.txt');
+    expect(await inSandbox(['cat', '/workspace/hello.txt'])).toBe('written by pi\n');
+    const sessions = await inSandbox(['sh', '-c', 'find /data/agent/sessions -name "*.jsonl" | wc -l']);
+    expect(Number(sessions.trim())).toBeGreaterThan(0);
+    const log = (await dockerCli(['logs', server]))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { url: string; auth: string; hasToolResult: boolean });
+    expect(log.map((l) => [l.url, l.hasToolResult])).toEqual([
+      ['/v1/chat/completions', false],
+      ['/v1/chat/completions', true],
+    ]);
+    const auth = createHash('sha256').update(`Bearer ${KEY}`).digest('hex');
+    expect(log.every((l) => l.auth === auth)).toBe(true);
+  }, 600_000);
+
+  it('keeps the file across a replace of the environment', async () => {
+    p.write(config('two'));
+    const plan = await run(['plan']);
+    expect(plan.code, plan.stdout + plan.stderr).toBe(0);
+    expect(plan.stdout).toContain('coder');
+    outputs.push((await run(['plan', '--json'])).stdout);
+    const r = await run(['apply', '--auto-approve']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(await inSandbox(['sh', '-c', 'echo $MARKER'])).toBe('two\n');
+    expect(await inSandbox(['cat', '/workspace/hello.txt'])).toBe('written by pi\n');
+  }, 900_000);
+
+  it('never shows the key: apply, plan, docker inspect, pi, logs', async () => {
+    outputs.push(await dockerCli(['inspect', coder()]));
+    const logs = await run(['logs', 'coder']);
+    outputs.push(logs.stdout, logs.stderr);
+    for (const text of outputs) expect(text).not.toContain(KEY);
+  });
+});
