@@ -38,6 +38,10 @@ if [ -d "$mods/koffi/build/koffi" ]; then
 fi
 cp "$here/Dockerfile" "$stage.tmp/Dockerfile"
 cp "$here/../entrypoint/sandboxshift-entrypoint" "$stage.tmp/sandboxshift-entrypoint"
+# The modes the image needs, set here: COPY keeps them, a chmod in the Dockerfile would copy the files.
+chmod 0755 "$stage.tmp/node" "$stage.tmp/sandboxshift-entrypoint" \
+  "$mods/@mariozechner/pi-coding-agent/dist/cli.js" "$mods/npm/bin/npm-cli.js" "$mods/npm/bin/npx-cli.js"
+find "$stage.tmp" -type f -perm /6000 -exec chmod ug-s {} +
 rm -rf "$stage"
 mv "$stage.tmp" "$stage"
 echo "agent-pi: staged $(du -sh "$stage" | cut -f1) in $stage"
