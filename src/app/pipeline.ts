@@ -151,7 +151,8 @@ export async function checkImageContracts(engine: Engine, loaded: Loaded, plan: 
     if (c.type !== 'environment' || !c.steps.includes('create-container') || c.dependsOn.length > 0) continue;
     const d = loaded.desired.environments.get(c.name);
     if (!d) continue;
-    const key = `${d.spec.image}\0${d.uid}:${d.gid}`;
+    // A host folder as /workspace replaces the image's: its writability is not the image's to offer.
+    const key = `${d.spec.image}\0${d.uid}:${d.gid}\0${d.spec.hostWorkspace ? 'host' : 'volume'}`;
     probes.set(key, [...(probes.get(key) ?? []), d]);
   }
   if (probes.size === 0) return [];
@@ -160,7 +161,7 @@ export async function checkImageContracts(engine: Engine, loaded: Loaded, plan: 
   for (const envs of probes.values()) {
     const first = envs[0]!;
     const facts = await withEngine(() => probeImage(docker, first.spec.image, first.uid, first.gid));
-    for (const v of contractViolations(facts)) {
+    for (const v of contractViolations(facts).filter((v) => !(v.rule === 'workspace' && first.spec.hostWorkspace))) {
       const names = envs.map((d) => d.name).join(', ');
       const accepted = v.rule === 'contract-version' && envs.every((d) => d.allowContractMismatch);
       out.push(

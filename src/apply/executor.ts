@@ -261,8 +261,12 @@ async function runEnvironmentStep(step: EnvironmentStep, c: EnvironmentChange, i
       return id;
     case 'remove-volume':
       // A copy helper left by an interrupted move would keep the volume in use.
-      await removeCopyHelper(engine, ctx.desired.project, c.volumeName);
-      await operations.removeVolume(engine, c.volumeName);
+      if (c.volumeName) {
+        await removeCopyHelper(engine, ctx.desired.project, c.volumeName);
+        await operations.removeVolume(engine, c.volumeName);
+      }
+      // The environment's other named volumes: only those the plan says are deleted.
+      for (const v of c.volumes ?? []) if (v.action === 'delete') await operations.removeVolume(engine, v.volumeName);
       // A fill record outlives nothing it describes.
       await markFilled(engine, ctx.desired.project, c.name);
       return id;

@@ -79,7 +79,10 @@ function checkEnvironment(data: unknown, name: string, source: ConfigSource): Di
   if (workspace && isPlainObject(workspace.value)) {
     const configDir = realHostPath(dirname(resolve(source.file)));
     const seeds: Array<[KeyPath, string]> = [];
-    const { from, git } = workspace.value;
+    const { from, git, hostPath } = workspace.value;
+    if (typeof hostPath === 'string' && hostPath !== '') {
+      refuse('host-mounts', [...workspace.path, 'hostPath'], `using host folder '${hostPath}' as /workspace`, 'the sandbox reads and writes host files there');
+    }
     if (typeof from === 'string' && from !== '') seeds.push([[...workspace.path, 'from'], from]);
     if (isPlainObject(git) && typeof git.url === 'string') {
       const local = localGitPath(git.url);

@@ -13,7 +13,8 @@ export interface RawSettings {
   runtime?: 'runc' | 'runsc';
   user?: string | number;
   command?: string | string[];
-  workspace?: { from?: string; git?: { url: string; ref?: string }; adopt?: boolean };
+  workspace?: { from?: string; git?: { url: string; ref?: string }; adopt?: boolean; hostPath?: string };
+  volumes?: Record<string, string>;
   protect?: boolean;
   egress?: 'none' | { allow: string[] };
   idle?: { stopAfter: string; action?: 'stop' | 'pause'; cpuPercent?: number };

@@ -11,6 +11,7 @@ import { parseUser } from './raw-config.js';
 import { SHIPPED_IMAGE_NAMES } from './shipped-images.js';
 import { closestMatch } from './suggest.js';
 import { formatBytes, MAX_CPUS, MAX_MEMORY_BYTES, MAX_PIDS, MIN_CPUS, MIN_MEMORY_BYTES, parseDuration, parseMemory } from './units.js';
+import { checkVolumeEntries, checkVolumeOverlaps } from './volume-checks.js';
 import { diagnosticAt, type ConfigSource } from './yaml-source.js';
 
 export interface CheckContext {
@@ -38,10 +39,34 @@ export function checkReferencesAndUnits(data: unknown, ctx: CheckContext): void 
   checkReservedNames(environments, typeof root.project === 'string' ? root.project : 'PROJECT', ctx);
 
   if (isPlainObject(root.defaults)) checkSettings(root.defaults, ['defaults'], images, ctx);
+  const reported = new Set<string>();
   for (const name of environments) {
     const settings = (root.environments as Record<string, unknown>)[name];
     if (isPlainObject(settings)) checkSettings(settings, ['environments', name], images, ctx);
+    checkMergedVolumes(root, name, ctx, reported);
   }
+}
+
+/** An environment's volumes (its own merged over `defaults`, key by key) against each other and its mounts. */
+function checkMergedVolumes(root: Record<string, unknown>, name: string, ctx: CheckContext, reported: Set<string>): void {
+  const defaults = isPlainObject(root.defaults) ? root.defaults : {};
+  const own = isPlainObject(root.environments) && isPlainObject(root.environments[name]) ? root.environments[name] : {};
+  const entries = new Map<string, { name: string; path: string; at: KeyPath }>();
+  for (const [block, at] of [
+    [defaults, ['defaults', 'volumes']],
+    [own, ['environments', name, 'volumes']],
+  ] as const) {
+    if (!isPlainObject(block.volumes)) continue;
+    for (const [volume, path] of Object.entries(block.volumes)) if (typeof path === 'string') entries.set(volume, { name: volume, path, at: [...at, volume] });
+  }
+  const mountsAt: KeyPath = 'mounts' in own ? ['environments', name, 'mounts'] : ['defaults', 'mounts'];
+  const mounts = 'mounts' in own ? own.mounts : defaults.mounts;
+  const targets = Array.isArray(mounts)
+    ? mounts.flatMap((m: unknown, i) =>
+        isPlainObject(m) && typeof m.target === 'string' && m.target.startsWith('/') ? [{ target: m.target.replace(/(.)\/+$/, '$1'), at: [...mountsAt, i, 'target'] }] : [],
+      )
+    : [];
+  checkVolumeOverlaps(name, [...entries.values()], targets, ctx, reported);
 }
 
 /**
@@ -212,6 +237,18 @@ function checkSettings(settings: Record<string, unknown>, at: KeyPath, images: r
   if (workspace.adopt === true && ('from' in workspace || 'git' in workspace)) {
     error([...at, 'workspace', 'adopt'], 'key', 'an adopted volume is never seeded: adopt cannot be combined with from or git', `remove ${formatPath([...at, 'workspace', 'adopt'])}, or the seed`);
   }
+  if ('hostPath' in workspace) {
+    const other = ['from', 'git', 'adopt'].find((k) => k in workspace);
+    if (other) {
+      error(
+        [...at, 'workspace', 'hostPath'],
+        'key',
+        `a host folder as /workspace is used as it is: hostPath cannot be combined with ${other}`,
+        `remove ${formatPath([...at, 'workspace', 'hostPath'])}, or ${formatPath([...at, 'workspace', other])}`,
+      );
+    }
+  }
+  checkVolumeEntries(settings.volumes, [...at, 'volumes'], ctx);
   if ('from' in workspace && 'git' in workspace) {
     error(
       [...at, 'workspace', 'git'],

@@ -50,6 +50,8 @@ export interface WorkspaceConfig {
   git?: { url: string; ref?: string };
   /** Mount an existing volume of the workspace's name that SandboxShift did not create. */
   adopt?: boolean;
+  /** A host folder (absolute, resolved against the config's folder) bind-mounted as /workspace instead of a volume. */
+  hostPath?: string;
 }
 
 export interface EnvironmentConfig {
@@ -65,6 +67,10 @@ export interface EnvironmentConfig {
   /** argv; a string in YAML is run as `sh -c STRING`. Undefined: the image's own command. */
   command?: string[];
   workspace: WorkspaceConfig;
+  /** More persistent named volumes: NAME → absolute path inside the container (defaults merged key by key). */
+  volumes: Record<string, string>;
+  /** True when `user:` was written (in the environment or its defaults), not the built-in default. */
+  userSet: boolean;
   protect: boolean;
   egress: EgressConfig;
   idle: IdleConfig;

@@ -31,6 +31,31 @@ export function workspaceLabels(project: string, d: DesiredEnvironment, movedFro
   };
 }
 
+/** Labels of an extra named volume (`volumes:`): like the workspace's, with its own role and name. */
+export function dataVolumeLabels(project: string, d: DesiredEnvironment, volume: string): Record<string, string> {
+  return {
+    [Labels.project]: project,
+    [Labels.environment]: d.name,
+    [Labels.role]: 'volume',
+    [Labels.volume]: volume,
+    [Labels.protect]: String(d.protect),
+    [Labels.version]: VERSION,
+  };
+}
+
+/** The engine's mounts for an environment: /workspace (volume or host folder), its named volumes, its bind mounts. */
+export function environmentMounts(project: string, d: DesiredEnvironment, movedFrom: string | null = null): Docker.MountSettings[] {
+  const local = { Name: 'local', Options: {} };
+  return [
+    // The engine creates a named volume with these labels on first use, in the same call.
+    d.spec.hostWorkspace
+      ? { Type: 'bind', Source: d.spec.hostWorkspace, Target: WORKSPACE_PATH, ReadOnly: false }
+      : { Type: 'volume', Source: d.volumeName, Target: WORKSPACE_PATH, VolumeOptions: { NoCopy: false, Labels: workspaceLabels(project, d, movedFrom), DriverConfig: local } },
+    ...d.volumes.map((v) => ({ Type: 'volume' as const, Source: v.volumeName, Target: v.path, VolumeOptions: { NoCopy: false, Labels: dataVolumeLabels(project, d, v.name), DriverConfig: local } })),
+    ...d.spec.mounts.map((m) => ({ Type: 'bind' as const, Source: m.source, Target: m.target, ReadOnly: m.readOnly })),
+  ];
+}
+
 /**
  * Under gVisor the pids cgroup counts the sandbox kernel's own host threads (about 60 when
  * idle, more as processes inside block; seen with runsc 20221219), not the processes inside; without headroom a small limit
@@ -67,16 +92,7 @@ export function containerCreateOptions(project: string, d: DesiredEnvironment, e
     Hostname: d.name,
     Labels: environmentLabels(project, d),
     HostConfig: {
-      Mounts: [
-        // The engine creates the named volume with these labels on first use, in the same call.
-        {
-          Type: 'volume',
-          Source: d.volumeName,
-          Target: WORKSPACE_PATH,
-          VolumeOptions: { NoCopy: false, Labels: workspaceLabels(project, d, movedFrom), DriverConfig: { Name: 'local', Options: {} } },
-        },
-        ...spec.mounts.map((m) => ({ Type: 'bind' as const, Source: m.source, Target: m.target, ReadOnly: m.readOnly })),
-      ],
+      Mounts: environmentMounts(project, d, movedFrom),
       // none: no network at all; egress: its own internal network, out only via its proxy.
       NetworkMode: spec.network === 'egress' ? (egress?.network ?? 'none') : spec.network,
       Runtime: spec.runtime,

@@ -6,7 +6,7 @@ export const LABEL_PREFIX = 'io.sandboxshift';
 export const Labels = {
   project: 'io.sandboxshift.project',
   environment: 'io.sandboxshift.environment',
-  /** environment | workspace | lock | egress | network | protect | filling | egress-policy | applied-commit | idle-stopped | touch | helper (a never-started container that copies a workspace) */
+  /** environment | workspace | volume (an extra named volume) | lock | egress | network | protect | filling | egress-policy | applied-commit | idle-stopped | touch | helper (a never-started container that copies a workspace) */
   role: 'io.sandboxshift.role',
   /** Hash of the canonical spec; a difference means the container must be replaced. */
   configHash: 'io.sandboxshift.config-hash',
@@ -17,6 +17,8 @@ export const Labels = {
   /** On environments and workspaces: at creation; on protect records: the value now. */
   protect: 'io.sandboxshift.protect',
   version: 'io.sandboxshift.version',
+  /** On an extra named volume (role `volume`): its name under the environment's `volumes:`. */
+  volume: 'io.sandboxshift.volume',
   /** On a workspace volume made for a `moved` environment: the environment whose files it takes. */
   movedFrom: 'io.sandboxshift.moved-from',
   /** On images: the contract version the image promises (see images/README.md). */
@@ -57,7 +59,8 @@ export const Labels = {
   failingError: 'io.sandboxshift.failing.error',
 } as const;
 
-export type Role = 'environment' | 'workspace' | 'lock' | 'egress' | 'network' | 'protect' | 'helper' | 'filling' | 'egress-policy' | 'applied-commit' | 'idle-stopped' | 'touch' | 'failing';
+export type Role =
+  'environment' | 'workspace' | 'volume' | 'lock' | 'egress' | 'network' | 'protect' | 'helper' | 'filling' | 'egress-policy' | 'applied-commit' | 'idle-stopped' | 'touch' | 'failing';
 
 export function projectFilter(project: string, role?: Role): Record<string, string[]> {
   return { label: [`${Labels.project}=${project}`, ...(role ? [`${Labels.role}=${role}`] : [])] };

@@ -2,7 +2,7 @@
 // No per-container inspect on the common path: only renamed containers and idle-stopped ones cost one.
 import type Docker from 'dockerode';
 import type { EnvironmentSpec, ResourcesSpec } from '../model/desired.js';
-import type { ContainerState, ForeignVolume, ObservedContainer, ObservedImage, ObservedNetwork, ObservedProxy, ObservedState, ObservedVolume } from '../model/observed.js';
+import type { ContainerState, ForeignVolume, ObservedContainer, ObservedDataVolume, ObservedImage, ObservedNetwork, ObservedProxy, ObservedState, ObservedVolume } from '../model/observed.js';
 import { statusCode, withEngine, type Engine } from './client.js';
 import { RUNSC_PIDS_HEADROOM } from './container-spec.js';
 import { Labels, projectFilter } from './labels.js';
@@ -112,8 +112,23 @@ export function buildObserved(
   }
   const vols = new Map<string, ObservedVolume>();
   const foreign = new Map<string, ForeignVolume>();
+  const dataVolumes = new Map<string, ObservedDataVolume[]>();
+  const foreignData = new Map<string, ForeignVolume>();
   for (const v of volumes) {
     const labels = v.Labels ?? {};
+    const data = dataVolumeOf(project, v.Name);
+    const ownEnv = labels[Labels.environment];
+    const ownVolume = labels[Labels.volume];
+    if (labels[Labels.project] === project && labels[Labels.role] === 'volume' && ownEnv && ownVolume) {
+      const list = dataVolumes.get(ownEnv) ?? [];
+      list.push({ name: v.Name, environment: ownEnv, volume: ownVolume, protect: labels[Labels.protect] === 'true' });
+      dataVolumes.set(ownEnv, list);
+      continue;
+    }
+    if (data) {
+      foreignData.set(v.Name, { name: v.Name, environment: data.environment, labels });
+      continue;
+    }
     const ours = labels[Labels.project] === project && labels[Labels.role] === 'workspace';
     const env = ours ? labels[Labels.environment] : workspaceVolumeEnvironment(project, v.Name);
     if (!env) continue;
@@ -159,6 +174,8 @@ export function buildObserved(
     duplicates,
     volumes: vols,
     foreignVolumes: foreign,
+    dataVolumes: new Map([...dataVolumes].map(([env, list]) => [env, list.sort((a, b) => (a.volume < b.volume ? -1 : a.volume > b.volume ? 1 : 0))])),
+    foreignDataVolumes: foreignData,
     filling: new Set(containers.filter((c) => c.Labels?.[Labels.role] === 'filling').map((c) => c.Labels?.[Labels.environment] ?? '')),
     images: imgs,
     protectRecords: protectRecords(containers),
@@ -199,6 +216,12 @@ function workspaceVolumeEnvironment(project: string, name: string): string | nul
   if (!name.startsWith(prefix) || !name.endsWith('.workspace')) return null;
   const env = name.slice(prefix.length, -'.workspace'.length);
   return /^[a-z0-9][a-z0-9-]*$/.test(env) ? env : null;
+}
+
+/** `ss.PROJECT.ENV.vol.NAME` → ENV and NAME; null for any other name. */
+function dataVolumeOf(project: string, name: string): { environment: string; volume: string } | null {
+  const m = /^([a-z0-9][a-z0-9-]*)\.vol\.([a-z0-9][a-z0-9-]*)$/.exec(name.startsWith(`ss.${project}.`) ? name.slice(`ss.${project}.`.length) : '');
+  return m ? { environment: m[1]!, volume: m[2]! } : null;
 }
 
 function parseJson<T>(text: string | undefined): T | null {

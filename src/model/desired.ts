@@ -18,6 +18,20 @@ export interface EnvironmentSpec {
   network: 'none' | 'host' | 'egress';
   privileged: boolean;
   mounts: MountConfig[];
+  /** Extra named volumes, NAME → path; absent when there are none (so older containers keep their hash). */
+  volumes?: Record<string, string>;
+  /** The host folder mounted as /workspace (`workspace.hostPath`); absent for a workspace volume. */
+  hostWorkspace?: string;
+}
+
+/** One extra named volume of an environment, as mounted. */
+export interface DesiredVolume {
+  /** The name in the config (`volumes: {NAME: path}`). */
+  name: string;
+  /** Path inside the container. */
+  path: string;
+  /** Engine volume name, `ss.PROJECT.ENV.vol.NAME`. */
+  volumeName: string;
 }
 
 /** Changed in place through the engine's update call; never forces a recreate. */
@@ -46,6 +60,8 @@ export interface DesiredEnvironment {
   egress: EgressConfig;
   /** Seeded into a new workspace volume, once. */
   workspace: WorkspaceConfig;
+  /** Extra named volumes, by name. */
+  volumes: DesiredVolume[];
   uid: number;
   gid: number;
   allowContractMismatch: boolean;
@@ -64,3 +80,12 @@ export interface DesiredState {
 
 /** Secret values, kept apart from everything that is printed, hashed into labels or saved. */
 export type SecretValues = Map<string, Array<{ name: string; value: Buffer }>>;
+
+/**
+ * Every path inside the container where a named volume of the environment is mounted:
+ * /workspace (unless it is a host folder) and each of `volumes:`. What must be writable by the
+ * environment's user.
+ */
+export function volumeMounts(d: Pick<DesiredEnvironment, 'spec' | 'volumes'>): string[] {
+  return [...(d.spec.hostWorkspace ? [] : ['/workspace']), ...d.volumes.map((v) => v.path)];
+}

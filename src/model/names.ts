@@ -9,6 +9,15 @@ export function volumeName(project: string, env: string): string {
   return `ss.${project}.${env}.workspace`;
 }
 
+/**
+ * An extra volume of an environment (`volumes:`). Volume names are [a-z0-9-] like environment
+ * names, so `ss.P.E.vol.N` has five dot-separated parts and cannot be any environment's
+ * workspace (`ss.P.E.workspace`, four) or another environment's volume.
+ */
+export function dataVolumeName(project: string, env: string, volume: string): string {
+  return `ss.${project}.${env}.vol.${volume}`;
+}
+
 export function lockContainerName(project: string): string {
   return `ss.${project}.lock`;
 }

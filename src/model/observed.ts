@@ -46,6 +46,16 @@ export interface ObservedVolume {
   movedFrom: string | null;
 }
 
+/** An extra named volume (`volumes:`) we created, labelled with its environment and name. */
+export interface ObservedDataVolume {
+  /** Engine name, `ss.PROJECT.ENV.vol.NAME`. */
+  name: string;
+  environment: string;
+  /** Its name under `volumes:`. */
+  volume: string;
+  protect: boolean;
+}
+
 /** A volume with a workspace's name that SandboxShift did not create (no labels of ours). */
 export interface ForeignVolume {
   name: string;
@@ -102,6 +112,10 @@ export interface ObservedState {
   volumes: ReadonlyMap<string, ObservedVolume>;
   /** Volumes named like an environment's workspace but not made by us, by environment. Never written to. */
   foreignVolumes: ReadonlyMap<string, ForeignVolume>;
+  /** Extra named volumes we created, by environment (sorted by name). */
+  dataVolumes?: ReadonlyMap<string, readonly ObservedDataVolume[]>;
+  /** Volumes named like an extra named volume but not made by us, by engine name. Never written to. */
+  foreignDataVolumes?: ReadonlyMap<string, ForeignVolume>;
   /** Environments whose workspace fill (seed or moved copy) began and never finished. */
   filling: ReadonlySet<string>;
   /** Protect records by environment (two only after an interrupted change). */

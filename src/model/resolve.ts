@@ -9,8 +9,9 @@ import { localGitPath } from '../config/git-url.js';
 import { errorDiag, type Diagnostic } from '../diagnostics.js';
 import type { DesiredEnvironment, DesiredState, EnvironmentSpec, SecretValues } from './desired.js';
 import { hashOf, secretFingerprint, sha256 } from './hash.js';
-import { containerName, environmentAddress, volumeName } from './names.js';
+import { containerName, dataVolumeName, environmentAddress, volumeName } from './names.js';
 import { chooseAutoImage } from './auto-image.js';
+import { withHostWorkspaceOwner } from './host-workspace.js';
 import { readSecretFile, readSecretFromEnv, type SecretProblem } from './secret-source.js';
 import { BUILTIN_IMAGES, EGRESS_IMAGE, PI_STAGE_HINT, buildContextProblem, desiredImage, type DesiredImage } from './images.js';
 
@@ -39,7 +40,9 @@ export function resolveDesired(config: Config, options: ResolveOptions = {}): Re
   const images = new Map<string, DesiredImage>();
   const secrets: SecretValues = new Map();
   const defined = new Set(Object.keys(config.images));
-  for (const env of Object.values(config.environments)) {
+  for (const configured of Object.values(config.environments)) {
+    const env = withHostWorkspaceOwner(config, configured, diagnostics);
+    if (!env) continue;
     const auto = env.image === 'auto' ? chooseAutoImage(env, defined) : null;
     const imageName = auto?.image ?? env.image;
     const image = imageFor(config, imageName, images, diagnostics);
@@ -146,6 +149,8 @@ function desiredEnvironment(
     network: env.hostNetwork ? 'host' : env.egress.mode === 'allow' ? 'egress' : 'none',
     privileged: env.privileged,
     mounts: env.mounts.map((m) => ({ ...m })),
+    ...(Object.keys(env.volumes).length ? { volumes: { ...env.volumes } } : {}),
+    ...(env.workspace.hostPath ? { hostWorkspace: env.workspace.hostPath } : {}),
   };
   return {
     address: environmentAddress(env.name),
@@ -164,6 +169,9 @@ function desiredEnvironment(
       env.workspace.git && localGitPath(env.workspace.git.url) !== null
         ? { ...env.workspace, git: { ...env.workspace.git, url: resolveHostPath(localGitPath(env.workspace.git.url)!, config.dir) } }
         : { ...env.workspace },
+    volumes: Object.entries(env.volumes)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([name, path]) => ({ name, path, volumeName: dataVolumeName(config.project, env.name, name) })),
     uid: env.uid,
     gid: env.gid,
     allowContractMismatch: env.allowContractMismatch,

@@ -11,6 +11,7 @@ import { assemblePlan, checkTargets, deleteChange, egressRemovals, WORKSPACE_DEL
 import { bareChange, type Change, type EnvironmentChange, type EnvironmentStep, type NetworkChange, type Plan } from './types.js';
 import { OUTSIDE_NETWORK_ADDRESS } from './egress.js';
 import { effectiveProtect, protectRecordRemoval } from './protect.js';
+import { observedVolumes } from './volumes.js';
 
 export interface DestroyOptions {
   purgeVolumes?: boolean;
@@ -25,6 +26,7 @@ export function planDestroy(desired: DesiredState, observed: ObservedState, opti
     [
       ...observed.containers.keys(),
       ...observed.volumes.keys(),
+      ...(observed.dataVolumes?.keys() ?? []),
       ...observed.protectRecords.keys(),
       ...observed.proxies.keys(),
       ...(observed.egressPolicyRecords ?? []),
@@ -37,17 +39,22 @@ export function planDestroy(desired: DesiredState, observed: ObservedState, opti
   for (const env of [...envs].sort()) {
     const c = observed.containers.get(env);
     const volume = observed.volumes.get(env);
+    const dataVolumes = observed.dataVolumes?.get(env) ?? [];
+    const dataNames = dataVolumes.map((v) => v.name).join(', ');
     // The config's value until applied, and the engine's (its protect record, else the labels).
     const protect = desired.environments.get(env)?.protect === true || effectiveProtect(env, observed) === true;
-    if (purge && volume && protect) {
+    if (purge && (volume || dataVolumes.length) && protect) {
+      const what = [...(volume ? [`its /workspace volume ${volume.name}`] : []), ...(dataVolumes.length ? [`its volume${dataVolumes.length > 1 ? 's' : ''} ${dataNames}`] : [])].join(' or ');
       diagnostics.push(
-        errorDiag(`environment '${env}' is protected (protect: true); --purge-volumes will not delete its /workspace volume ${volume.name}`, {
+        errorDiag(`environment '${env}' is protected (protect: true); --purge-volumes will not delete ${what}`, {
           path: `environments.${env}.protect`,
           hint: `leave out --purge-volumes to keep workspaces, leave '${env}' out with --target, or set protect: false and apply first if you really mean to delete it`,
         }),
       );
     }
-    const purgeThis = purge && !!volume;
+    const purgeThis = purge && (!!volume || dataVolumes.length > 0);
+    const volumes = observedVolumes(env, observed, purgeThis);
+    const deleted = purgeThis ? [...(volume ? [WORKSPACE_DELETED] : []), ...(dataVolumes.length ? [`volume${dataVolumes.length > 1 ? 's' : ''} ${dataNames} will be DELETED`] : [])] : [];
     const records = protectRecordRemoval(env, observed, purgeThis);
     // Idle-stopped and touch records describe the container, so they go with it, volume kept or not.
     const activity: EnvironmentStep[] = observed.activityRecords?.has(env) ? ['remove-idle-records'] : [];
@@ -56,23 +63,24 @@ export function planDestroy(desired: DesiredState, observed: ObservedState, opti
       ...(activity.length ? [{ code: 'destroy' as const, message: 'its idle and touch records removed' }] : []),
     ];
     if (c) {
-      const change = deleteChange(observed.project, c, reasons, purgeThis, egressRemovals(env, observed));
+      const change = deleteChange(observed.project, c, reasons, purgeThis, egressRemovals(env, observed), volumes);
       // After the volume: a crash in between leaves the record, never an unrecorded volume.
-      changes.push({ ...change, steps: [...change.steps, ...records, ...activity] });
+      changes.push({ ...change, security: deleted, steps: [...change.steps, ...records, ...activity] });
     } else {
       // What an environment left without a container: an egress proxy and network (a create
       // that failed half-way), protect records, and with --purge-volumes its volume.
       const egress = egressRemovals(env, observed);
       const egressReason = egress.length ? [{ code: 'destroy' as const, message: 'leftover egress proxy and network removed (no container uses them)' }] : [];
       const activityReason = activity.length ? [{ code: 'destroy' as const, message: 'leftover idle and touch records removed (their container is gone)' }] : [];
-      if (purgeThis && volume) {
+      if (purgeThis) {
         changes.push(
           leftover(observed.project, env, {
-            reasons: [...egressReason, { code: 'purge_workspace', message: 'leftover /workspace volume deleted by --purge-volumes' }, ...activityReason],
+            reasons: [...egressReason, { code: 'purge_workspace', message: `leftover ${volume ? '/workspace volume' : 'volumes'} deleted by --purge-volumes` }, ...activityReason],
             dataEffect: 'destroys-workspace',
-            security: [WORKSPACE_DELETED],
-            volumeName: volume.name,
-            workspace: 'delete',
+            security: deleted,
+            volumeName: volume?.name ?? '',
+            workspace: volume ? 'delete' : 'keep',
+            ...(volumes.length ? { volumes } : {}),
             steps: [...egress, 'remove-volume', ...records, ...activity],
           }),
         );

@@ -5,7 +5,7 @@
 // inspected the container. Compared against what engine/container-spec.ts creates.
 import type { EnvironmentSpec } from '../model/desired.js';
 import type { InspectedSecurity, ListedIsolation, ObservedMount } from '../model/isolation.js';
-import { networkName, volumeName, WORKSPACE_PATH } from '../model/names.js';
+import { dataVolumeName, networkName, volumeName, WORKSPACE_PATH } from '../model/names.js';
 import { EGRESS_POOL, ipv4ToInt, sandboxAddress } from '../model/egress.js';
 import type { ObservedContainer } from '../model/observed.js';
 import type { Reason } from './types.js';
@@ -71,7 +71,10 @@ function listedDrift(project: string, env: string, spec: EnvironmentSpec, live: 
   const extra = live.networks.filter((n) => n !== network);
   if (extra.length) add('network', `also attached to ${extra.join(', ')}`, `${network} only`);
   const expected: ObservedMount[] = [
-    { type: 'volume', name: volumeName(project, env), source: '', target: WORKSPACE_PATH, readOnly: false },
+    spec.hostWorkspace
+      ? { type: 'bind', name: null, source: spec.hostWorkspace, target: WORKSPACE_PATH, readOnly: false }
+      : { type: 'volume', name: volumeName(project, env), source: '', target: WORKSPACE_PATH, readOnly: false },
+    ...Object.entries(spec.volumes ?? {}).map(([name, path]) => ({ type: 'volume', name: dataVolumeName(project, env, name), source: '', target: path, readOnly: false })),
     ...spec.mounts.map((m) => ({ type: 'bind', name: null, source: m.source, target: m.target, readOnly: m.readOnly })),
   ];
   // Anonymous volumes come from the image's VOLUME lines: a fresh empty volume, no host access.

@@ -109,6 +109,7 @@ export function observedFromDesired(desired: DesiredState, assume: EngineAssumpt
     ...base,
     containers,
     volumes: new Map([...desired.environments.values()].map((d) => [d.name, { name: d.volumeName, environment: d.name, protect: d.protect, movedFrom: null }])),
+    dataVolumes: new Map([...desired.environments.values()].map((d) => [d.name, d.volumes.map((v) => ({ name: v.volumeName, environment: d.name, volume: v.name, protect: d.protect }))])),
     images,
     networks,
     outsideNetwork: networks.size > 0,

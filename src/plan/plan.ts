@@ -1,11 +1,11 @@
 // The planner: a pure function of (desired, observed, options). No engine calls, no clock.
-import { errorDiag, type Diagnostic } from '../diagnostics.js';
+import { errorDiag, warningDiag, type Diagnostic } from '../diagnostics.js';
 import type { DesiredEnvironment, DesiredState } from '../model/desired.js';
 import { containerName, environmentAddress, volumeName } from '../model/names.js';
 import type { IdleMark, ObservedContainer, ObservedState } from '../model/observed.js';
 import { observedFingerprint } from './fingerprint.js';
 import { resourceReasons, sameResources, specReasons } from './reasons.js';
-import { ACTIONS_BY_KIND, type Change, type ChangeKind, type EgressPlan, type EnvironmentChange, type EnvironmentStep, type Plan, type Reason } from './types.js';
+import { ACTIONS_BY_KIND, type Change, type ChangeKind, type EgressPlan, type EnvironmentChange, type EnvironmentStep, type Plan, type PlannedVolume, type Reason } from './types.js';
 import { desiredView, observedView } from './view.js';
 import { approxBytes, shortId } from './format.js';
 import { planImage } from './images.js';
@@ -16,6 +16,7 @@ import { gatewayIsolationFor } from '../model/egress.js';
 import { foreignVolumeProblem, moveSource, orphanNotes } from './workspace.js';
 import { protectRecordRemoval, protectWork } from './protect.js';
 import { securityDrift } from './drift.js';
+import { dataVolumeOrphanNotes, foreignDataVolumeProblems, observedVolumes, plannedVolumes } from './volumes.js';
 
 export interface PlanOptions {
   /** Environment names to limit the plan to (`--target`). Empty: everything. */
@@ -53,14 +54,14 @@ export function plan(desired: DesiredState, observed: ObservedState, options: Pl
   const gatewayIsolation = gatewayIsolationFor(observed.engineVersion);
   let outside: Change | null = null;
   for (const d of envs) {
-    const foreign = foreignVolumeProblem(d, observed);
-    if (foreign) {
-      diagnostics.push(foreign);
+    const foreign = [d.spec.hostWorkspace ? null : foreignVolumeProblem(d, observed), ...foreignDataVolumeProblems(d, observed)].filter((p): p is Diagnostic => p !== null);
+    if (foreign.length) {
+      diagnostics.push(...foreign);
       continue;
     }
     const subnet = typeof subnets === 'string' ? undefined : subnets.get(d.name);
     const e = subnet && proxyImage ? egressPlanFor(desired.project, d, subnet, proxyImage.ref, observed.networks.get(d.name)?.isolation ?? gatewayIsolation) : null;
-    const move = moveSource(d, desired, observed);
+    const move = d.spec.hostWorkspace ? hostWorkspaceMove(d, desired) : moveSource(d, desired, observed);
     if (move.diagnostic) diagnostics.push(move.diagnostic);
     const change = planEnvironment(d, observed, e, move.source);
     const deps: string[] = [];
@@ -93,9 +94,9 @@ export function plan(desired: DesiredState, observed: ObservedState, options: Pl
     const movedTo = [...desired.moved].find(([, from]) => from === c.environment)?.[0];
     const why = movedTo ? `moved to environment.${movedTo} (moved): container removed; /workspace volume kept and copied` : 'environment removed from config; /workspace volume kept';
     const extra = [...egressRemovals(c.environment, observed), ...protectRecordRemoval(c.environment, observed, false)];
-    changes.push(deleteChange(observed.project, c, [{ code: movedTo ? 'moved' : 'removed_from_config', message: why }], false, extra));
+    changes.push(deleteChange(observed.project, c, [{ code: movedTo ? 'moved' : 'removed_from_config', message: why }], false, extra, observedVolumes(c.environment, observed, false)));
   }
-  diagnostics.push(...orphanNotes(desired, observed, inScope));
+  diagnostics.push(...orphanNotes(desired, observed, inScope), ...dataVolumeOrphanNotes(desired, observed, inScope));
   for (const c of observed.duplicates) {
     if (!inScope(c.environment)) continue;
     changes.push({
@@ -125,9 +126,11 @@ export function assemblePlan(desired: DesiredState, observed: ObservedState, mod
 
 export function planEnvironment(d: DesiredEnvironment, observed: ObservedState, e: EgressPlan | null = null, moved: { environment: string; volume: string } | null = null): EnvironmentChange {
   const c = observed.containers.get(d.name);
-  const volume = observed.volumes.get(d.name);
+  // A host folder as /workspace: no workspace volume is made, reused or filled.
+  const host = d.spec.hostWorkspace ?? null;
+  const volume = host ? undefined : observed.volumes.get(d.name);
   // A volume we did not create counts as existing: it is never seeded (see foreignVolumeProblem).
-  const adopted = !volume && observed.foreignVolumes.has(d.name);
+  const adopted = !host && !volume && observed.foreignVolumes.has(d.name);
   const volumeExists = !!volume || adopted;
   // A fill (seed or moved copy) that an earlier apply began and never finished: its record is
   // still on the engine. The fill is done again into the same volume (files of the same name
@@ -144,13 +147,15 @@ export function planEnvironment(d: DesiredEnvironment, observed: ObservedState, 
     name: d.name,
     after: desiredView(d),
     containerName: d.containerName,
-    volumeName: d.volumeName,
+    volumeName: host ? '' : d.volumeName,
+    ...(host ? { hostWorkspace: { path: host, uid: d.uid, gid: d.gid } } : {}),
     resources: d.resources,
     configHash: d.configHash,
     imageRef: d.spec.image,
     egress: e,
     security: egress.security,
     dependsOn: [],
+    ...withVolumes(plannedVolumes(d, observed)),
   };
   // Creating the container creates its labelled volume when missing (one engine call).
   // Only into a volume this change creates, or one whose fill never finished: a workspace in
@@ -201,7 +206,7 @@ export function planEnvironment(d: DesiredEnvironment, observed: ObservedState, 
       dataEffect: 'none',
       before: null,
       containerId: null,
-      workspace: volumeExists ? 'reuse' : 'create',
+      workspace: host ? 'keep' : volumeExists ? 'reuse' : 'create',
       steps: [...protect.steps, ...egress.steps, ...createSteps()],
     };
   }
@@ -282,7 +287,7 @@ export function egressRemovals(env: string, observed: ObservedState): Environmen
   return [...(proxy ? (['remove-proxy'] as EnvironmentStep[]) : []), ...(observed.networks.has(env) ? (['remove-network'] as EnvironmentStep[]) : [])];
 }
 
-export function deleteChange(project: string, c: ObservedContainer, reasons: Reason[], purge = false, extraSteps: EnvironmentStep[] = []): EnvironmentChange {
+export function deleteChange(project: string, c: ObservedContainer, reasons: Reason[], purge = false, extraSteps: EnvironmentStep[] = [], volumes: PlannedVolume[] = []): EnvironmentChange {
   return {
     address: environmentAddress(c.environment),
     type: 'environment',
@@ -297,6 +302,7 @@ export function deleteChange(project: string, c: ObservedContainer, reasons: Rea
     volumeName: volumeName(project, c.environment),
     workspace: purge ? 'delete' : 'keep',
     steps: ['remove-container', ...extraSteps, ...(purge ? (['remove-volume'] as EnvironmentStep[]) : [])],
+    ...withVolumes(volumes),
     resources: null,
     configHash: null,
     imageRef: c.image,
@@ -304,6 +310,24 @@ export function deleteChange(project: string, c: ObservedContainer, reasons: Rea
     security: purge ? [WORKSPACE_DELETED] : [],
     dependsOn: [],
   };
+}
+
+/** `moved` into an environment whose /workspace is a host folder: nothing is copied into the host's files. */
+function hostWorkspaceMove(d: DesiredEnvironment, desired: DesiredState): { source: null; diagnostic: Diagnostic | null } {
+  const from = desired.moved.get(d.name);
+  if (!from) return { source: null, diagnostic: null };
+  return {
+    source: null,
+    diagnostic: warningDiag(`moved: '${d.name}' uses a host folder as /workspace, so the workspace of '${from}' is not copied into it`, {
+      path: 'moved',
+      hint: `copy what you need from ss.${desired.project}.${from}.workspace by hand, then remove the moved entry`,
+    }),
+  };
+}
+
+/** A change's `volumes` field: absent when the environment has none, so plans without any read back the same. */
+function withVolumes(volumes: PlannedVolume[]): { volumes?: PlannedVolume[] } {
+  return volumes.length ? { volumes } : {};
 }
 
 /** The security note every renderer shows first for a change that deletes a workspace. */
@@ -315,7 +339,7 @@ function kind(k: ChangeKind): { kind: ChangeKind; actions: Change['actions'] } {
 
 export function checkTargets(desired: DesiredState, observed: ObservedState, targets: string[]): Diagnostic[] {
   return targets
-    .filter((t) => !desired.environments.has(t) && !observed.containers.has(t) && !observed.volumes.has(t))
+    .filter((t) => !desired.environments.has(t) && !observed.containers.has(t) && !observed.volumes.has(t) && !observed.dataVolumes?.has(t))
     .map((t) =>
       errorDiag(`--target ${t}: no environment of that name in the config or on the engine`, {
         hint: `known environments: ${[...desired.environments.keys()].sort().join(', ') || '(none)'}`,

@@ -12,8 +12,9 @@ export function effectiveProtect(env: string, observed: ObservedState): boolean 
   if (records.length > 0) return records.some((r) => r.protect);
   const c = observed.containers.get(env);
   const v = observed.volumes.get(env);
-  if (!c && !v) return null;
-  return c?.protect === true || v?.protect === true;
+  const data = observed.dataVolumes?.get(env) ?? [];
+  if (!c && !v && data.length === 0) return null;
+  return c?.protect === true || v?.protect === true || data.some((d) => d.protect);
 }
 
 export interface ProtectWork {
@@ -43,8 +44,8 @@ export function protectWork(d: DesiredEnvironment, observed: ObservedState): Pro
   };
 }
 
-/** Records are removed with the last thing they protect: when the workspace volume is gone. */
+/** Records are removed with the last thing they protect: when the workspace volume and every other volume are gone. */
 export function protectRecordRemoval(env: string, observed: ObservedState, volumeRemoved: boolean): EnvironmentStep[] {
-  const volumeGone = volumeRemoved || !observed.volumes.has(env);
+  const volumeGone = volumeRemoved || (!observed.volumes.has(env) && !observed.dataVolumes?.get(env)?.length);
   return volumeGone && (observed.protectRecords.get(env)?.length ?? 0) > 0 ? ['remove-protect-record'] : [];
 }

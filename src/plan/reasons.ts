@@ -24,6 +24,12 @@ export function specReasons(before: EnvironmentSpec, after: EnvironmentSpec): Re
   if (before.network !== after.network) changed('network', `network changed: ${before.network} → ${after.network}`);
   if (before.privileged !== after.privileged) changed('privileged', `privileged changed: ${before.privileged} → ${after.privileged}`);
   if (canonicalJson(before.mounts) !== canonicalJson(after.mounts)) changed('mounts', 'mounts changed');
+  mapReasons(before.volumes ?? {}, after.volumes ?? {}, (key, what) =>
+    changed(`volumes.${key}`, `volume ${key} ${what}${what === 'changed' ? `: ${before.volumes?.[key]} → ${after.volumes?.[key]}` : ''} (every volume is kept)`),
+  );
+  if ((before.hostWorkspace ?? null) !== (after.hostWorkspace ?? null)) {
+    changed('workspace', `/workspace changed: ${before.hostWorkspace ? `host folder ${before.hostWorkspace}` : 'volume'} → ${after.hostWorkspace ? `host folder ${after.hostWorkspace}` : 'volume'}`);
+  }
   if (reasons.length === 0) {
     // Same attributes, different hash: a field this version does not know about.
     reasons.push({ code: 'untracked_spec', message: 'container was created with a different spec format' });

@@ -22,6 +22,7 @@ export function securityNotes(before: SecuritySide | null, after: SecuritySide):
   if (isRoot(a.user) && !(b && isRoot(b.user))) notes.push(`runs as root (user ${a.user})`);
   const mounts = new Set((b?.mounts ?? []).map((m) => `${m.source}:${m.target}`));
   for (const m of a.mounts) if (!mounts.has(`${m.source}:${m.target}`)) notes.push(`host path mounted: ${m.source} → ${m.target}${m.readOnly ? ' (read-only)' : ''}`);
+  if (a.hostWorkspace && a.hostWorkspace !== b?.hostWorkspace) notes.push(`host path mounted: ${a.hostWorkspace} → /workspace`);
   // A new environment's secrets are in its create; on an existing one, new secrets stand out.
   const added = b
     ? Object.keys(a.secrets)

@@ -73,6 +73,18 @@ export interface EnvironmentView {
   seed?: string;
 }
 
+/** An extra named volume (`volumes:`) of an environment, and what the change does to it. */
+export interface PlannedVolume {
+  /** Its name under `volumes:`. */
+  name: string;
+  /** Engine name, `ss.PROJECT.ENV.vol.NAME`. */
+  volumeName: string;
+  /** Where it is mounted; null when no config or container says so (an orphan without a container). */
+  path: string | null;
+  /** create: made with the container; keep: kept as it is; delete: deleted (destroy --purge-volumes). */
+  action: 'create' | 'keep' | 'delete';
+}
+
 /** What the executor does to the workspace volume. */
 export type WorkspaceStep = 'create' | 'reuse' | 'keep' | 'delete';
 
@@ -183,6 +195,10 @@ export interface EnvironmentChange extends ChangeCommon {
   egress: EgressPlan | null;
   /** For an environment renamed with `moved`: whose /workspace is copied into its new volume. */
   movedFrom?: { environment: string; volume: string } | null;
+  /** Its extra named volumes (`volumes:`); absent or empty when it has none. */
+  volumes?: PlannedVolume[];
+  /** The host folder mounted as /workspace (`workspace.hostPath`) and its owner, instead of a workspace volume. */
+  hostWorkspace?: { path: string; uid: number; gid: number } | null;
 }
 
 /** An image built from a context in the config. */

@@ -1,7 +1,19 @@
 // The versioned JSON plan: the contract (schemas/plan.schema.json) for machines, saved plan
 // files, and every other renderer. Secrets appear by name only.
 import type { Diagnostic } from '../diagnostics.js';
-import { summarize, type Change, type EnvironmentChange, type EnvironmentStep, type EnvironmentView, type ImageStep, type NetworkStep, type Plan, type Step, STEPS_BY_TYPE } from '../plan/types.js';
+import {
+  summarize,
+  type PlannedVolume,
+  type Change,
+  type EnvironmentChange,
+  type EnvironmentStep,
+  type EnvironmentView,
+  type ImageStep,
+  type NetworkStep,
+  type Plan,
+  type Step,
+  STEPS_BY_TYPE,
+} from '../plan/types.js';
 import { VERSION } from '../version.js';
 
 export const PLAN_FORMAT_VERSION = '1.0';
@@ -29,6 +41,10 @@ export interface JsonChange {
   depends_on: string[];
   /** For an environment renamed with `moved`: whose /workspace is copied into its new volume. */
   moved_from?: { environment: string; volume: string } | null;
+  /** Its extra named volumes (`volumes:`) and what the change does to each. */
+  volumes?: Array<{ name: string; volume_name: string; path: string | null; action: PlannedVolume['action'] }>;
+  /** The host folder mounted as /workspace, and its owner (the container's user). */
+  host_workspace?: { path: string; uid: number; gid: number };
 }
 
 export interface JsonPlan {
@@ -86,6 +102,8 @@ function changeToJson(c: Change): JsonChange {
     security: c.security,
     depends_on: c.dependsOn,
     ...(env?.movedFrom ? { moved_from: env.movedFrom } : {}),
+    ...(env?.volumes?.length ? { volumes: env.volumes.map((v) => ({ name: v.name, volume_name: v.volumeName, path: v.path, action: v.action })) } : {}),
+    ...(env?.hostWorkspace ? { host_workspace: env.hostWorkspace } : {}),
   };
 }
 
@@ -146,6 +164,8 @@ function changeFromJson(c: JsonChange): Change {
         imageRef: c.image_ref,
         egress: c.egress,
         movedFrom: c.moved_from ?? null,
+        ...(c.volumes?.length ? { volumes: c.volumes.map((v) => ({ name: v.name, volumeName: v.volume_name, path: v.path, action: v.action })) } : {}),
+        ...(c.host_workspace ? { hostWorkspace: c.host_workspace } : {}),
       };
   }
 }

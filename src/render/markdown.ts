@@ -6,7 +6,7 @@ import { diffLines } from 'diff';
 import { formatDiagnostic } from '../diagnostics.js';
 import type { EnvironmentView } from '../plan/types.js';
 import type { JsonChange, JsonPlan } from './json.js';
-import { DATA_EFFECT_TEXT, enforcementLine, workspaceLine } from './text.js';
+import { dataText, enforcementLine, workspaceLine } from './text.js';
 
 /** GitHub refuses comments over 65,536 characters; this leaves room for a marker line. */
 export const MARKDOWN_MAX_CHARS = 65_000;
@@ -87,14 +87,14 @@ function tableRows(changes: JsonChange[]): { header: string[]; rows: string[] } 
 }
 
 function dataEffect(c: JsonChange): string {
-  const text = inline(DATA_EFFECT_TEXT[c.data_effect]);
+  const text = inline(dataText(c));
   return c.data_effect === 'destroys-workspace' ? `**${text}**` : text;
 }
 
 function detailsSection(c: JsonChange): string {
   const notes = securityNotes(c);
   const open = notes.length ? ' open' : '';
-  const summary = `${notes.length ? '⚠️ ' : ''}<code>${html(c.address)}</code>: ${ACTION[c.kind]} · data: ${html(DATA_EFFECT_TEXT[c.data_effect])}`;
+  const summary = `${notes.length ? '⚠️ ' : ''}<code>${html(c.address)}</code>: ${ACTION[c.kind]} · data: ${html(dataText(c))}`;
   const out = [`<details${open}><summary>${summary}</summary>`, ''];
   for (const note of notes) out.push(`**Security:** ${inline(note)}`, '');
   if (c.reasons.length) out.push('**Because**', '', ...c.reasons.map((r) => `- ${inline(r.message)}`), '');

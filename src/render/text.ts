@@ -76,7 +76,7 @@ function renderChange(c: JsonChange, style: Style): string[] {
     row('because', reasonLines[0] ?? '');
     for (const r of reasonLines.slice(1)) lines.push(`${' '.repeat(17)}${r}`);
   }
-  const effect = DATA_EFFECT_TEXT[c.data_effect];
+  const effect = dataText(c);
   row('data', c.data_effect === 'destroys-workspace' ? style.red(style.bold(effect)) : effect);
   const ws = workspaceLine(c);
   if (ws) row('workspace', ws);
@@ -91,8 +91,18 @@ export function enforcementLine(c: JsonChange): string | null {
   return enforcementText(c.egress, PROXY_PORT);
 }
 
+/** The data effect, and what happens to each extra named volume: `…; volumes: data (/data) kept, cache (/cache) new`. */
+export function dataText(c: JsonChange): string {
+  const effect = DATA_EFFECT_TEXT[c.data_effect];
+  const volumes = c.volumes ?? [];
+  if (volumes.length === 0) return effect;
+  const word = { create: 'new', keep: 'kept', delete: 'DELETED' } as const;
+  return `${effect}; volumes: ${volumes.map((v) => `${v.name}${v.path ? ` (${v.path})` : ''} ${word[v.action]}`).join(', ')}`;
+}
+
 /** What happens to the /workspace volume, when the change makes or takes one; null otherwise. */
 export function workspaceLine(c: JsonChange, code: (s: string) => string = (s) => s): string | null {
+  if (c.host_workspace && c.kind !== 'delete') return `host folder ${code(c.host_workspace.path)} (owner ${c.host_workspace.uid}:${c.host_workspace.gid})`;
   if (c.type !== 'environment' || c.workspace === 'keep' || c.workspace === 'delete') return null;
   if (c.workspace === 'reuse') {
     const adopted = c.reasons.some((r) => r.code === 'adopted');

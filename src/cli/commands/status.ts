@@ -24,11 +24,22 @@ export interface EnvironmentStatus {
   container_name: string | null;
   image: string | null;
   volume: string | null;
+  /** Its extra named volumes (`volumes:`), declared or on the engine. */
+  volumes: VolumeStatus[];
   in_config: boolean;
   /** For an orphaned workspace: what to do about it. */
   note?: string;
   /** With an idle policy (or stopped by one): what the engine shows of its activity. */
   idle?: IdleStatus;
+}
+
+export interface VolumeStatus {
+  name: string;
+  volume_name: string;
+  /** Where the config mounts it; null when the config no longer declares it. */
+  path: string | null;
+  /** created: on the engine; missing: made by the next apply; orphaned: on the engine, no longer declared (kept). */
+  state: 'created' | 'missing' | 'orphaned';
 }
 
 export interface IdleStatus {
@@ -48,7 +59,7 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
   const engine = connectEngine();
   const observed = await observe(engine, loaded.desired.project);
   const applied = await readAppliedCommit(await engine.docker(), loaded.desired.project);
-  const names = [...new Set([...loaded.desired.environments.keys(), ...observed.containers.keys(), ...observed.volumes.keys()])].sort();
+  const names = [...new Set([...loaded.desired.environments.keys(), ...observed.containers.keys(), ...observed.volumes.keys(), ...(observed.dataVolumes?.keys() ?? [])])].sort();
   const movedTo = new Map([...loaded.desired.moved].map(([to, from]) => [from, to]));
   const rows: EnvironmentStatus[] = names.map((name) => {
     const c = observed.containers.get(name);
@@ -72,6 +83,7 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
       container_name: c?.name ?? null,
       image: c?.image ?? loaded.desired.environments.get(name)?.spec.image ?? null,
       volume: observed.volumes.get(name)?.name ?? null,
+      volumes: volumeStatus(name, loaded.desired.environments.get(name)?.volumes ?? [], observed),
       in_config: inConfig,
       ...(orphan
         ? {
@@ -116,9 +128,26 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
     );
   if (applied) io.out(`\n${describeApplied(applied)}\n`);
   if (failing.length) io.out(`\nFailing under watch (retried with backoff):\n${failing.map(describeFailing).join('\n')}\n`);
+  const volumes = rows.flatMap((r) => r.volumes.map((v) => `  ${r.name}: ${v.name} ${v.path ?? '(not declared)'} → ${v.volume_name} (${v.state})`));
+  if (volumes.length) io.out(`\nVolumes:\n${volumes.join('\n')}\n`);
   const orphans = rows.filter((r) => r.note);
-  if (orphans.length) io.out(`\n${orphans.map((r) => `${r.volume} is orphaned: ${r.note}`).join('\n')}\n`);
+  if (orphans.length) io.out(`\n${orphans.map((r) => `${r.volume ?? r.volumes.map((v) => v.volume_name).join(', ')} is orphaned: ${r.note}`).join('\n')}\n`);
+  const dropped = rows
+    .filter((r) => !r.note)
+    .flatMap((r) =>
+      r.volumes.filter((v) => v.state === 'orphaned').map((v) => `${v.volume_name} is orphaned: no longer under environment '${r.name}' volumes; kept (docker volume rm ${v.volume_name} deletes it)`),
+    );
+  if (dropped.length) io.out(`\n${dropped.join('\n')}\n`);
   return EXIT_OK;
+}
+
+/** The environment's declared volumes (made or not yet), then those on the engine it no longer declares. */
+function volumeStatus(env: string, declared: ReadonlyArray<{ name: string; path: string; volumeName: string }>, observed: ObservedState): VolumeStatus[] {
+  const onEngine = observed.dataVolumes?.get(env) ?? [];
+  return [
+    ...declared.map((v) => ({ name: v.name, volume_name: v.volumeName, path: v.path, state: onEngine.some((o) => o.name === v.volumeName) ? ('created' as const) : ('missing' as const) })),
+    ...onEngine.filter((o) => !declared.some((v) => v.volumeName === o.name)).map((o) => ({ name: o.volume, volume_name: o.name, path: null, state: 'orphaned' as const })),
+  ];
 }
 
 /** `environment.a: failed 3 times in a row since 12:00:01Z (last 12:00:08Z) at create-container: …`. */

@@ -3,7 +3,7 @@
 import { diffLines } from 'diff';
 import type { EnvironmentView } from '../../plan/types.js';
 import type { JsonChange, JsonPlan } from '../json.js';
-import { DATA_EFFECT_TEXT, SYMBOL, VERB, describeEnvironment, enforcementLine, workspaceLine } from '../text.js';
+import { SYMBOL, VERB, dataText, describeEnvironment, enforcementLine, workspaceLine } from '../text.js';
 
 export type Tone = 'green' | 'red' | 'yellow' | 'dim';
 
@@ -61,7 +61,7 @@ function summaryLines(c: JsonChange): Line[] {
   if (reasons.length > 0) lines.push(row('because', reasons[0] ?? ''), ...reasons.slice(1).map(continuation));
   if (c.type === 'environment') {
     const destroys = c.data_effect === 'destroys-workspace';
-    lines.push(row('data', DATA_EFFECT_TEXT[c.data_effect], destroys ? { tone: 'red', bold: true } : {}));
+    lines.push(row('data', dataText(c), destroys ? { tone: 'red', bold: true } : {}));
   }
   return lines;
 }

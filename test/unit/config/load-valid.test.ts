@@ -46,6 +46,8 @@ describe('a valid config', () => {
           mounts: [],
           allowDangerous: [],
           allowContractMismatch: false,
+          volumes: {},
+          userSet: true,
         },
         builder: {
           name: 'builder',
@@ -69,6 +71,8 @@ describe('a valid config', () => {
           ],
           allowDangerous: ['privileged', 'host-network', 'docker-socket', 'host-mounts', 'root-user'],
           allowContractMismatch: false,
+          volumes: {},
+          userSet: true,
         },
         plain: {
           name: 'plain',
@@ -88,6 +92,8 @@ describe('a valid config', () => {
           mounts: [],
           allowDangerous: [],
           allowContractMismatch: false,
+          volumes: {},
+          userSet: true,
         },
       },
     };
@@ -122,6 +128,8 @@ describe('a valid config', () => {
       mounts: [],
       allowDangerous: [],
       allowContractMismatch: false,
+      volumes: {},
+      userSet: false,
     });
   });
 

@@ -25,6 +25,8 @@ export function env(name: string, extra: Partial<EnvironmentConfig> = {}): Envir
     mounts: [],
     allowDangerous: [],
     allowContractMismatch: false,
+    volumes: {},
+    userSet: false,
     ...extra,
   };
 }
