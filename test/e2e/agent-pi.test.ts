@@ -69,6 +69,7 @@ environments:
     image: pi
     resources: { memory: 1g, pids: 256 }
     env: { MARKER: "${marker}" }
+    volumes: { agent: /data/agent }
     egress: { allow: [${MODEL_HOST}] }
     secrets:
       openai_api_key: { fromEnv: FAKE_MODEL_KEY }
@@ -115,12 +116,18 @@ environments:
       .catch(() => undefined);
   });
 
-  it('is pi on a current Node, with its data folder set', async () => {
+  it('is pi on a current Node, on the image contract, with its data folder set', async () => {
+    const info = await docker.getImage((await docker.getContainer(coder()).inspect()).Config.Image).inspect();
+    expect([info.Config.User, info.Config.WorkingDir, info.Config.Labels?.['io.sandboxshift.contract']]).toEqual(['65532:65532', '/workspace', '1']);
+    expect(await inSandbox(['sh', '-c', 'find / -xdev -type f -perm /6000 2>/dev/null; for c in pi node npm git rg fd; do command -v $c; done'])).toBe(
+      '/usr/local/bin/pi\n/usr/local/bin/node\n/usr/local/bin/npm\n/usr/bin/git\n/usr/bin/rg\n/usr/local/bin/fd\n',
+    );
     expect((await inSandbox(['node', '--version'])).trim()).toMatch(/^v2[4-9]\./);
     expect((await inSandbox(['sh', '-c', 'pi --version 2>&1'])).trim()).toMatch(/^\d+\.\d+\.\d+$/);
     expect((await inSandbox(['sh', '-c', 'echo $PI_CODING_AGENT_DIR; id -u; test -n "$OPENAI_API_KEY" && echo key-set'])).split('\n').slice(0, 3)).toEqual(['/data/agent', '65532', 'key-set']);
   });
 
+  // The sandbox has no DNS and no route out: reaching model.test at all is through the proxy.
   it('runs a task through the proxy: the tool call writes the file, the session lands in /data/agent', async () => {
     await dockerCli(['exec', coder(), 'sh', '-c', `printf '%s' '${MODELS_JSON}' > /data/agent/models.json`]);
     const out = await dockerCli(['exec', coder(), 'sandboxshift-entrypoint', 'sh', '-c', 'pi --provider fake --model fake-coder -p "write hello.txt" 2>&1; echo "pi-exit=$?"'], 300_000);
@@ -142,7 +149,10 @@ environments:
     expect(log.every((l) => l.auth === auth)).toBe(true);
   }, 600_000);
 
-  it('keeps the file across a replace of the environment', async () => {
+  it('keeps the file and the session across a replace of the environment', async () => {
+    const before = await inSandbox(['sh', '-c', 'cd /data/agent && find . -type f | sort | xargs sha256sum']);
+    expect(before).toContain('./models.json');
+    expect(before).toMatch(/\.\/sessions\/\S+\.jsonl/);
     p.write(config('two'));
     const plan = await run(['plan']);
     expect(plan.code, plan.stdout + plan.stderr).toBe(0);
@@ -152,6 +162,7 @@ environments:
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(await inSandbox(['sh', '-c', 'echo $MARKER'])).toBe('two\n');
     expect(await inSandbox(['cat', '/workspace/hello.txt'])).toBe('written by pi\n');
+    expect(await inSandbox(['sh', '-c', 'cd /data/agent && find . -type f | sort | xargs sha256sum'])).toBe(before);
   }, 900_000);
 
   it('never shows the key: apply, plan, docker inspect, pi, logs', async () => {

@@ -1,6 +1,6 @@
 // `image: pi` (and the other shipped names) runs the image SandboxShift ships in images/, built on
 // first use, unless the config defines the name itself.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,20 +43,36 @@ describe('shipped images', () => {
     source: 'literal',
   });
 
-  it('image: pi resolves to the shared builtin-pi build when the context is staged, else says how to stage it', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ss-pi-'));
-    const r = resolveDesired(config(dir, {}), { env: {} });
-    const staged = BUILTIN_IMAGES.pi!.build!.context;
-    const image = r.desired.images.get('pi');
-    if (image) {
-      expect(r.diagnostics).toEqual([]);
-      expect(image.ref).toMatch(/^sandboxshift\/builtin-pi:ctx-[0-9a-f]{12}$/);
-      expect(image.build?.context).toBe(staged);
-    } else {
-      expect(r.diagnostics.map((d) => [d.message, d.hint])).toEqual([
-        [`image 'pi': build context ${staged} does not exist`, 'stage the pi image first: make -C images stage-pi (runs images/agent-pi/stage.sh, which needs npm and its registry)'],
-      ]);
+  /** Runs `fn` with the pi image's build context pointed at `context` (the real one is staged by npm, or not). */
+  function withPiContext<T>(context: string, fn: () => T): T {
+    const real = BUILTIN_IMAGES.pi!;
+    BUILTIN_IMAGES.pi = { name: 'pi', build: { ...real.build!, context } };
+    try {
+      return fn();
+    } finally {
+      BUILTIN_IMAGES.pi = real;
     }
+  }
+
+  it('image: pi resolves to the shared builtin-pi build of the staged context', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ss-pi-'));
+    const stage = mkdtempSync(join(tmpdir(), 'ss-pi-stage-'));
+    writeFileSync(join(stage, 'Dockerfile'), 'FROM scratch\n');
+    const r = withPiContext(stage, () => resolveDesired(config(dir, {}), { env: {} }));
+    expect(r.diagnostics).toEqual([]);
+    const image = r.desired.images.get('pi');
+    expect(image?.ref).toMatch(/^sandboxshift\/builtin-pi:ctx-[0-9a-f]{12}$/);
+    expect([image?.build?.context, image?.build?.dockerfile, image?.builtin]).toEqual([stage, 'Dockerfile', true]);
+    expect(r.desired.environments.get('a')?.spec.image).toBe(image?.ref);
+  });
+
+  it('image: pi without a staged context is a plan error that says how to stage it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ss-pi-'));
+    const missing = join(dir, 'not-staged/');
+    const r = withPiContext(missing, () => resolveDesired(config(dir, {}), { env: {} }));
+    expect(r.diagnostics.map((d) => [d.severity, d.message, d.hint])).toEqual([
+      ['error', `image 'pi': build context ${missing} does not exist`, 'stage the pi image first: make -C images stage-pi (runs images/agent-pi/stage.sh, which needs npm and its registry)'],
+    ]);
   });
 
   it("the config's own image named pi wins", () => {
