@@ -1,6 +1,6 @@
 // npm run bench: the figures behind our speed targets, measured on the real engine
 // (sections: --version start-up, apply throughput, destroy against docker and compose (destroy.mjs),
-// egress proxy overhead, runc vs runsc create time, plan at 1,000 environments).
+// egress proxy overhead, runc vs runsc create time, cp against docker cp (cp.mjs), plan at 1,000 environments).
 //  1. whole-process `sandboxshift plan` with no changes at N environments (target < 450 ms at
 //     1,000), paired with `docker ps` of the same containers and `node -e 0`
 //  2. apply throughput for 50 new environments, as a ratio to raw parallel create+start through
@@ -18,6 +18,7 @@ import { benchEgress, benchRuntimes } from './egress.mjs';
 import { benchDestroy } from './destroy.mjs';
 import { benchWatch } from './watch.mjs';
 import { benchIdle } from './idle.mjs';
+import { benchCp } from './cp.mjs';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const docker = new Docker();
@@ -165,8 +166,8 @@ function benchVersion() {
   return { version_ms_median: Math.round(median(times)), target_ms: 150 };
 }
 
-// BENCH_ONLY=version,apply,plan,destroy,egress,runtimes,watch,idle picks sections (default: all).
-const only = new Set((process.env.BENCH_ONLY ?? 'version,apply,plan,destroy,egress,runtimes,watch,idle').split(','));
+// BENCH_ONLY=version,apply,plan,destroy,egress,runtimes,watch,idle,cp picks sections (default: all).
+const only = new Set((process.env.BENCH_ONLY ?? 'version,apply,plan,destroy,egress,runtimes,watch,idle,cp').split(','));
 const results = { at: new Date().toISOString(), engine: (await docker.version()).Version };
 if (only.has('version')) {
   results.version = benchVersion();
@@ -195,6 +196,10 @@ if (only.has('watch')) {
 if (only.has('idle')) {
   results.idle = await benchIdle({ docker, purge });
   console.log('idle policies', JSON.stringify(results.idle));
+}
+if (only.has('cp')) {
+  results.cp = await benchCp({ purge });
+  console.log('cp of a 200 MB file in and out, against docker cp', JSON.stringify(results.cp));
 }
 if (only.has('plan')) {
   results.plan = await benchPlan();

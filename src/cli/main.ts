@@ -23,6 +23,7 @@ Commands:
   watch      keep the engine converged: reconcile on config edits, drift and a timer; idle policies
   wake       start or unpause an environment an idle policy stopped or paused
   touch      record activity for an environment (its idle clock starts again)
+  cp         copy files and folders between the host and an environment's /workspace
 
 Run \`sandboxshift <command> --help\` for a command's options.
 Exit codes: 0 ok, 1 error, 2 changes present (plan --detailed-exitcode).`;
@@ -77,6 +78,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   wake: async () => {
     const m = await import('./commands/wake.js');
     return { run: m.wakeCommand, help: m.wakeHelp };
+  },
+  cp: async () => {
+    const m = await import('./commands/cp.js');
+    return { run: m.cpCommand, help: m.cpHelp };
   },
   touch: async () => {
     const m = await import('./commands/touch.js');

@@ -50,6 +50,8 @@ describe('an extra named volume', () => {
     expect(planned.stdout).toContain('      data:      none; volumes: agent-data (/data/agent) new\n');
     const json = JSON.parse((await p.run(['plan', '--json'])).stdout) as { resource_changes: Array<{ volumes?: unknown }> };
     expect(json.resource_changes[0]?.volumes).toEqual([{ name: 'agent-data', volume_name: vol, path: '/data/agent', action: 'create' }]);
+    const markdown = await p.run(['plan', '--format', 'markdown']);
+    expect(markdown.stdout).toContain('· data: none; volumes: agent-data (/data/agent) new');
 
     const applied = await p.run(['apply', '--auto-approve']);
     expect(applied.code, applied.stderr).toBe(0);

@@ -6,6 +6,7 @@ import type { ObservedDataVolume, ObservedState } from '../../../src/model/obser
 import { volumeMounts } from '../../../src/model/desired.js';
 import { plan } from '../../../src/plan/plan.js';
 import { planDestroy } from '../../../src/plan/destroy.js';
+import { securityDrift } from '../../../src/plan/drift.js';
 import type { EnvironmentChange } from '../../../src/plan/types.js';
 import { applied, desiredOf, env, observedOf } from './fixtures.js';
 
@@ -76,5 +77,22 @@ describe('extra named volumes', () => {
   it('left without a container or workspace, they are purged as leftovers', () => {
     const p = planDestroy(desiredOf([]), withData(observedOf([], { volumes: [] }), 'gone', ['data']), { purgeVolumes: true });
     expect(only(p.changes)).toMatchObject({ kind: 'delete', volumeName: '', steps: ['remove-volume'], volumes: [{ name: 'data', action: 'delete', path: null }] });
+  });
+});
+
+describe('security drift of extra volumes and a host workspace', () => {
+  const d = desiredOf([env('a', { volumes: { data: '/data/agent' } })]).environments.get('a')!;
+  const workspace = { type: 'volume', name: d.volumeName, source: '', target: '/workspace', readOnly: false };
+
+  it('finds nothing when every volume is mounted as made, and names one missing or replaced', () => {
+    const data = { type: 'volume', name: 'ss.demo.a.vol.data', source: '', target: '/data/agent', readOnly: false };
+    expect(securityDrift('demo', applied(d, { isolation: { networkMode: 'none', networks: ['none'], mounts: [workspace, data] } }), true).reasons).toEqual([]);
+    const swapped = { ...data, type: 'bind', name: null, source: '/etc' };
+    expect(securityDrift('demo', applied(d, { isolation: { networkMode: 'none', networks: ['none'], mounts: [workspace, swapped] } }), true).reasons.map((r) => r.message)).toEqual([
+      'changed outside sandboxshift: /data/agent is host path /etc (config: volume ss.demo.a.vol.data)',
+    ]);
+    expect(securityDrift('demo', applied(d, { isolation: { networkMode: 'none', networks: ['none'], mounts: [workspace] } }), true).reasons.map((r) => r.message)).toEqual([
+      'changed outside sandboxshift: nothing mounted at /data/agent (config: volume ss.demo.a.vol.data)',
+    ]);
   });
 });

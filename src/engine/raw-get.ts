@@ -1,0 +1,143 @@
+// A streamed HTTP/1.1 GET straight on the engine's socket, for archive downloads. node:http
+// reads the socket 64 KiB at a time through its parser and a 16 KiB response buffer, which took
+// about 2.5x docker cp's time for a 200 MB file; reading into one 1 MiB buffer (net's `onread`)
+// and decoding the chunked body here keeps up with it. Backpressure: when the consumer stops
+// reading, the socket is paused.
+import { connect, type Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import { EngineHttpError } from './reader.js';
+
+type Target = { socketPath: string } | { host: string; port: number };
+
+const READ_BUFFER = 1 << 20;
+
+/** Resolves with the body stream once the status line and headers arrived (status < 400), or rejects with the engine's error. */
+export function rawGet(target: Target, path: string): Promise<Readable> {
+  return new Promise((resolve, reject) => {
+    let head = Buffer.alloc(0);
+    let status = 0;
+    let chunked = false;
+    let remaining = -1; // bytes left in the current chunk (chunked) or the body (content-length); -1: until close
+    let state: 'head' | 'size' | 'data' | 'crlf' | 'done' = 'head';
+    let sizeLine = '';
+    let errorBody: Buffer[] | null = null;
+    let settled = false;
+    const body = new Readable({
+      highWaterMark: 4 << 20,
+      read: () => socket.resume(),
+      destroy: (err, cb) => {
+        socket.destroy();
+        cb(err);
+      },
+    });
+    const fail = (err: Error) => {
+      if (!settled) {
+        settled = true;
+        reject(err);
+      } else body.destroy(err);
+      socket.destroy();
+    };
+    const emit = (data: Buffer): boolean => {
+      if (errorBody) {
+        errorBody.push(data);
+        return true;
+      }
+      return body.push(data);
+    };
+    /** Feeds received bytes through the decoder; false when the consumer wants no more for now. */
+    const feed = (data: Buffer): boolean => {
+      let more = true;
+      let at = 0;
+      while (at < data.length && state !== 'done') {
+        if (state === 'head') {
+          head = Buffer.concat([head, data.subarray(at)]);
+          const end = head.indexOf('\r\n\r\n');
+          if (end === -1) return true;
+          const lines = head.subarray(0, end).toString('latin1').split('\r\n');
+          status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '')?.[1] ?? 0);
+          const header = (name: string) =>
+            lines
+              .find((l) => l.toLowerCase().startsWith(`${name}:`))
+              ?.slice(name.length + 1)
+              .trim();
+          chunked = /chunked/i.test(header('transfer-encoding') ?? '');
+          const length = header('content-length');
+          remaining = chunked ? 0 : length !== undefined ? Number(length) : -1;
+          state = chunked ? 'size' : 'data';
+          const rest = head.subarray(end + 4);
+          head = Buffer.alloc(0);
+          if (status >= 400 || status === 0) errorBody = [];
+          else {
+            settled = true;
+            resolve(body);
+          }
+          data = rest;
+          at = 0;
+          if (!chunked && remaining === 0) state = 'done';
+          continue;
+        }
+        if (state === 'size') {
+          const nl = data.indexOf('\n', at);
+          sizeLine += data.subarray(at, nl === -1 ? data.length : nl).toString('latin1');
+          if (nl === -1) return more;
+          at = nl + 1;
+          remaining = parseInt(sizeLine.trim().split(';')[0] ?? '', 16);
+          sizeLine = '';
+          if (!Number.isFinite(remaining)) {
+            fail(new Error(`the engine sent a malformed chunked answer to GET ${path}`));
+            return false;
+          }
+          state = remaining === 0 ? 'done' : 'data';
+          continue;
+        }
+        if (state === 'data') {
+          const take = remaining < 0 ? data.length - at : Math.min(remaining, data.length - at);
+          more = emit(data.subarray(at, at + take)) && more;
+          at += take;
+          if (remaining >= 0) {
+            remaining -= take;
+            if (remaining === 0) state = chunked ? 'crlf' : 'done';
+          }
+          continue;
+        }
+        if (state === 'crlf') {
+          const nl = data.indexOf('\n', at);
+          if (nl === -1) return more;
+          at = nl + 1;
+          state = 'size';
+        }
+      }
+      if (state === 'done') finish();
+      return more;
+    };
+    const finish = () => {
+      if (errorBody) {
+        let json: { message?: string } = {};
+        try {
+          json = JSON.parse(Buffer.concat(errorBody).toString('utf8')) as { message?: string };
+        } catch {
+          // not JSON: the status says enough
+        }
+        fail(new EngineHttpError(status, json));
+        return;
+      }
+      body.push(null);
+      socket.end();
+    };
+    const onread = {
+      buffer: Buffer.allocUnsafe(READ_BUFFER),
+      // The buffer is reused for the next read: what goes downstream is a copy.
+      callback: (n: number, buf: Buffer) => feed(Buffer.from(buf.subarray(0, n))),
+    };
+    const socket: Socket = 'socketPath' in target ? connect({ path: target.socketPath, onread }) : connect({ host: target.host, port: target.port, onread });
+    socket.on('error', fail);
+    socket.on('end', () => {
+      if (state === 'data' && remaining < 0) {
+        state = 'done';
+        finish();
+      } else if (state !== 'done') fail(new Error(`the engine closed the connection in the middle of GET ${path}`));
+    });
+    const host = 'socketPath' in target ? 'docker' : `${target.host}:${target.port}`;
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: sandboxshift\r\nConnection: close\r\n\r\n`);
+  });
+}

@@ -1,0 +1,103 @@
+// The pure path logic of `sandboxshift cp`: which argument names the sandbox, what a container
+// path means (relative to /workspace, confined to the reachable roots), where a copy lands
+// (docker cp's rules), and whether a tar entry or a symlink stays inside the copied tree.
+import { posix } from 'node:path';
+import { WORKSPACE_PATH } from './names.js';
+
+/**
+ * The folders inside a sandbox that cp may read or write: /workspace and the environment's
+ * declared extra volumes (`volumes: {NAME: /path}`), normalized.
+ */
+export function reachableRoots(volumes: Readonly<Record<string, string>> = {}): string[] {
+  const extra = Object.values(volumes).map((p) => posix.normalize(p).replace(/(.)\/+$/, '$1'));
+  return [...new Set([WORKSPACE_PATH, ...extra])];
+}
+
+export type CpArg = { kind: 'host'; path: string } | { kind: 'env'; env: string; path: string };
+
+/** docker cp's rule: a path that starts with `/` or `.` is local; otherwise `NAME:path` names a sandbox. */
+export function parseCpArg(arg: string): CpArg {
+  if (arg.startsWith('/') || arg.startsWith('.')) return { kind: 'host', path: arg };
+  const m = /^([^/:]+):(.*)$/s.exec(arg);
+  return m ? { kind: 'env', env: m[1]!, path: m[2]! } : { kind: 'host', path: arg };
+}
+
+/** `ENV:path` as an absolute container path, `..` resolved lexically, the user's trailing `/` or `/.` kept apart. */
+export function containerPath(path: string): { abs: string; trailingSlash: boolean; contentsOnly: boolean } {
+  const joined = path.startsWith('/') ? path : posix.join(WORKSPACE_PATH, path);
+  const abs = posix.normalize(joined).replace(/(.)\/+$/, '$1');
+  return { abs, trailingSlash: /\/$/.test(path) || /(^|\/)\.$/.test(path), contentsOnly: /(^|\/)\.$/.test(path) };
+}
+
+/** True when `abs` (normalized, absolute) is one of the roots or inside one. */
+export function underRoots(abs: string, roots: readonly string[]): boolean {
+  return roots.some((root) => abs === root || abs.startsWith(`${root}/`));
+}
+
+export function rootsText(roots: readonly string[]): string {
+  return roots.join(', ');
+}
+
+/** The file system facts the landing rules need about the destination. */
+export type Existing = 'dir' | 'file' | 'missing';
+
+export type Landing = { ok: true; dir: string; name: string | null } | { ok: false; error: string };
+
+/**
+ * Where a copy lands, by docker cp's rules (cli/command/container/cp.go, pkg/archive
+ * CopyInfoDestinationPath): a file into an existing folder keeps its name; onto an existing file
+ * it replaces it; to a missing path it takes that name (the parent must exist; a trailing `/`
+ * means "a folder that must exist"). A folder into an existing folder lands inside it (or only
+ * its contents with `SRC/.`); to a missing path it is created with that name; onto a file it is
+ * refused. `name: null` means the source's entries land in `dir` unrenamed (contents only).
+ */
+export function landing(
+  source: { isDir: boolean; name: string; contentsOnly: boolean },
+  dest: { path: string; trailingSlash: boolean; existing: Existing; parentExisting: Existing },
+  dirname: (p: string) => string,
+  basename: (p: string) => string,
+): Landing {
+  if (dest.existing === 'dir') {
+    if (source.isDir && source.contentsOnly) return { ok: true, dir: dest.path, name: null };
+    return { ok: true, dir: dest.path, name: source.name };
+  }
+  if (dest.existing === 'file') {
+    if (source.isDir) return { ok: false, error: `cannot copy a folder onto the file ${dest.path}` };
+    if (dest.trailingSlash) return { ok: false, error: `${dest.path} is a file, not a folder` };
+    return { ok: true, dir: dirname(dest.path), name: basename(dest.path) };
+  }
+  if (dest.trailingSlash && !source.isDir) return { ok: false, error: `destination folder ${dest.path} does not exist` };
+  if (dest.parentExisting === 'missing') return { ok: false, error: `destination parent folder ${dirname(dest.path)} does not exist` };
+  if (dest.parentExisting === 'file') return { ok: false, error: `destination parent ${dirname(dest.path)} is a file, not a folder` };
+  return { ok: true, dir: dirname(dest.path), name: basename(dest.path) };
+}
+
+/**
+ * A tar entry's name made relative and checked: null when it is absolute or climbs out with
+ * `..` (such an entry is refused, never written).
+ */
+export function safeEntryName(name: string): string | null {
+  if (name.startsWith('/') || name.includes('\0')) return null;
+  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.some((p) => p === '..')) return null;
+  return parts.join('/');
+}
+
+/**
+ * Whether a symlink at `entry` (relative to the copied tree's parent, e.g. `dir/a/link`) with
+ * target `target` stays inside the copied tree (`top`, e.g. `dir`): absolute targets and relative
+ * ones climbing out of it do not.
+ */
+export function linkStaysInside(entry: string, target: string, top: string): boolean {
+  if (target.startsWith('/') || target === '') return false;
+  const resolved = posix.normalize(posix.join(posix.dirname(entry), target));
+  return resolved === top || resolved.startsWith(`${top}/`);
+}
+
+/** Replaces the first path component of a tar entry (the source's own name) by `name`, or drops it when `name` is null. */
+export function rebaseEntry(entry: string, name: string | null): string {
+  const slash = entry.indexOf('/');
+  const rest = slash === -1 ? '' : entry.slice(slash + 1);
+  if (name === null) return rest;
+  return rest ? `${name}/${rest}` : name;
+}

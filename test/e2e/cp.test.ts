@@ -1,0 +1,230 @@
+// sandboxshift cp against the real engine: files and folders both ways, owner and modes, a
+// stopped container, runsc, and every refusal of the confinement promise with its exact text.
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { busyboxConfig, containerOf, dockerCli, execIn, testProject, type TestProject } from './harness.js';
+
+const UID = '65532';
+
+describe('cp', () => {
+  let p: TestProject;
+  let c: string;
+  let host: string;
+  beforeAll(async () => {
+    p = testProject('cp', busyboxConfig('  dev: {}\n  gone: {}\n'));
+    const r = await p.run(['apply', '--auto-approve']);
+    expect(r.code, r.stderr).toBe(0);
+    c = containerOf(p.name, 'dev');
+    host = mkdtempSync(join(tmpdir(), 'ss-cp-host-'));
+  }, 180_000);
+  afterAll(async () => {
+    await p.cleanup();
+    rmSync(host, { recursive: true, force: true });
+  });
+
+  const cp = (...args: string[]) => p.run(['cp', ...args]);
+  const inC = (script: string) => execIn(c, ['sh', '-c', script]);
+
+  it('copies a file in (owned by the environment user, mode kept) and out (content and mode kept)', async () => {
+    writeFileSync(join(host, 'f.txt'), 'hello\n');
+    chmodSync(join(host, 'f.txt'), 0o640);
+    const r = await cp(join(host, 'f.txt'), 'dev:');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('Successfully copied 1 file (6 B) to dev:\n');
+    expect(await inC('stat -c "%u:%g %a" /workspace/f.txt; cat /workspace/f.txt')).toBe(`${UID}:${UID} 640\nhello\n`);
+
+    const out = await cp('dev:f.txt', join(host, 'back.txt'), '--json');
+    expect(out.code, out.stderr).toBe(0);
+    expect(JSON.parse(out.stdout)).toEqual({ format_version: '1.0', direction: 'out', source: 'dev:f.txt', destination: join(host, 'back.txt'), files: 1, bytes: 6 });
+    expect(readFileSync(join(host, 'back.txt'), 'utf8')).toBe('hello\n');
+    expect(statSync(join(host, 'back.txt')).mode & 0o777).toBe(0o640);
+    expect(statSync(join(host, 'back.txt')).uid).toBe(process.getuid!());
+  }, 60_000);
+
+  it('copies a folder in and out by docker cp rules: into an existing folder it lands inside; SRC/. copies its contents', async () => {
+    const src = join(host, 'proj');
+    mkdirSync(join(src, 'sub'), { recursive: true });
+    writeFileSync(join(src, 'sub', 'run.sh'), '#!/bin/sh\n');
+    chmodSync(join(src, 'sub', 'run.sh'), 0o755);
+    writeFileSync(join(src, 'a.txt'), 'A');
+    symlinkSync('sub/run.sh', join(src, 'ln'));
+    const r = await cp(src, 'dev:/workspace/', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ format_version: '1.0', direction: 'in', source: src, destination: 'dev:/workspace/', files: 3, bytes: 11 });
+    expect(await inC('stat -c "%u %a %n" /workspace/proj /workspace/proj/sub/run.sh /workspace/proj/a.txt; readlink /workspace/proj/ln')).toBe(
+      `${UID} 755 /workspace/proj\n${UID} 755 /workspace/proj/sub/run.sh\n${UID} 644 /workspace/proj/a.txt\nsub/run.sh\n`,
+    );
+    // Again into the now existing folder: it lands inside it.
+    expect((await cp(src, 'dev:proj')).code).toBe(0);
+    expect(await inC('ls /workspace/proj/proj')).toBe('a.txt\nln\nsub\n');
+    // Contents only.
+    expect((await cp(`${src}/.`, 'dev:flat')).code).toBe(0);
+    expect(await inC('ls /workspace/flat')).toBe('a.txt\nln\nsub\n');
+
+    const back = join(host, 'proj-back');
+    const out = await cp('dev:proj', back);
+    expect(out.code, out.stderr).toBe(0);
+    expect(readFileSync(join(back, 'sub', 'run.sh'), 'utf8')).toBe('#!/bin/sh\n');
+    expect(statSync(join(back, 'sub', 'run.sh')).mode & 0o777).toBe(0o755);
+    expect(readlinkSync(join(back, 'ln'))).toBe('sub/run.sh');
+    expect(readFileSync(join(back, 'proj', 'a.txt'), 'utf8')).toBe('A');
+    // Into an existing host folder: inside it.
+    expect((await cp('dev:flat', back)).code).toBe(0);
+    expect(readFileSync(join(back, 'flat', 'a.txt'), 'utf8')).toBe('A');
+  }, 90_000);
+
+  it('works on a stopped container', async () => {
+    await dockerCli(['stop', '-t', '1', c]);
+    try {
+      writeFileSync(join(host, 'stopped.txt'), 'while stopped');
+      const r = await cp(join(host, 'stopped.txt'), 'dev:stopped.txt');
+      expect(r.code, r.stderr).toBe(0);
+      const out = await cp('dev:stopped.txt', join(host, 'stopped-back.txt'));
+      expect(out.code, out.stderr).toBe(0);
+      expect(readFileSync(join(host, 'stopped-back.txt'), 'utf8')).toBe('while stopped');
+      expect((await dockerCli(['inspect', '-f', '{{.State.Status}}', c])).trim()).toBe('exited');
+    } finally {
+      await dockerCli(['start', c]);
+    }
+    expect(await inC('stat -c %u /workspace/stopped.txt')).toBe(`${UID}\n`);
+  }, 90_000);
+
+  it('refuses paths outside /workspace: .. that escapes and absolute paths, both ways', async () => {
+    writeFileSync(join(host, 'x.txt'), 'x');
+    const outside = (shown: string, abs: string) => `error: refused: ${shown} is ${abs}, outside /workspace; cp reaches only /workspace inside a sandbox\n`;
+    expect((await cp('dev:../etc/passwd', join(host, 'pw'))).stderr).toBe(outside('dev:../etc/passwd', '/etc/passwd'));
+    expect((await cp('dev:/etc/passwd', join(host, 'pw'))).stderr).toBe(outside('dev:/etc/passwd', '/etc/passwd'));
+    expect((await cp(join(host, 'x.txt'), 'dev:/etc/passwd')).stderr).toBe(outside('dev:/etc/passwd', '/etc/passwd'));
+    expect((await cp(join(host, 'x.txt'), 'dev:/workspace/../tmp/')).stderr).toBe(outside('dev:/workspace/../tmp/', '/tmp'));
+    expect(existsSync(join(host, 'pw'))).toBe(false);
+  }, 60_000);
+
+  it('refuses a symlink in /workspace that points out, as source and as destination, at any component', async () => {
+    await inC('ln -s /etc /workspace/etc-link');
+    const through = (shown: string) => `error: refused: ${shown} goes through the symlink /workspace/etc-link that points to /etc, outside /workspace; cp reaches only /workspace inside a sandbox\n`;
+    const r1 = await cp('dev:etc-link/passwd', join(host, 'pw'));
+    expect(r1.code).toBe(1);
+    expect(r1.stderr).toBe(through('dev:etc-link/passwd'));
+    expect((await cp('dev:etc-link', join(host, 'etc'))).stderr).toBe(through('dev:etc-link'));
+    expect((await cp(join(host, 'x.txt'), 'dev:etc-link/')).stderr).toBe(through('dev:etc-link/'));
+    expect((await cp(join(host, 'x.txt'), 'dev:etc-link/evil')).stderr).toBe(through('dev:etc-link/evil'));
+    expect(existsSync(join(host, 'etc'))).toBe(false);
+    expect(await inC('ls /etc/x.txt /etc/evil 2>&1 || true')).toContain('No such file');
+  }, 60_000);
+
+  it('refuses a folder holding a symlink that points out of it, both ways', async () => {
+    await inC('mkdir -p /workspace/leaky && echo ok > /workspace/leaky/a && ln -s /etc/passwd /workspace/leaky/pw');
+    const out = await cp('dev:leaky', join(host, 'leaky'));
+    expect(out.code).toBe(1);
+    expect(out.stderr).toBe('error: refused: /workspace/leaky/pw is a symlink to /etc/passwd, outside the copied folder /workspace/leaky; the copy stopped there\n');
+    expect(existsSync(join(host, 'leaky', 'pw'))).toBe(false);
+
+    const src = join(host, 'leaky-host');
+    mkdirSync(src);
+    writeFileSync(join(src, 'a'), 'a');
+    symlinkSync('../../etc/shadow', join(src, 'up'));
+    const inn = await cp(src, 'dev:');
+    expect(inn.stderr).toBe(`error: refused: ${join(src, 'up')} is a symlink to ../../etc/shadow, outside ${src}; cp copies symlinks only when they point inside what is copied\n`);
+    expect(await inC('ls /workspace/leaky-host 2>&1 || true')).toContain('No such file');
+  }, 60_000);
+
+  it('refuses a host source that is a symlink out of its folder, and a device', async () => {
+    symlinkSync('/etc/passwd', join(host, 'pw-link'));
+    expect((await cp(join(host, 'pw-link'), 'dev:')).stderr).toBe(
+      `error: refused: ${join(host, 'pw-link')} is a symlink to /etc/passwd, outside its folder; cp copies symlinks only when they point inside what is copied\n`,
+    );
+    const zero = await cp('/dev/zero', 'dev:zero');
+    expect(zero.code).toBe(1);
+    expect(zero.stderr).toBe('error: refused: /dev/zero is a character device; cp copies files, folders and symlinks only\n');
+    expect(await inC('ls /workspace/zero 2>&1 || true')).toContain('No such file');
+  }, 60_000);
+
+  it('never writes through a symlink in the host destination', async () => {
+    await inC('mkdir -p /workspace/tree/sub && echo in > /workspace/tree/sub/x');
+    const dest = join(host, 'dest');
+    const elsewhere = join(host, 'elsewhere');
+    mkdirSync(join(dest, 'tree'), { recursive: true });
+    mkdirSync(elsewhere);
+    symlinkSync(elsewhere, join(dest, 'tree', 'sub'));
+    const r = await cp('dev:tree', dest);
+    expect(r.stderr).toBe(`error: refused: ${join(dest, 'tree', 'sub')} is a symlink on the host; the folder tree/sub from /workspace/tree is never written through it; the copy stopped there\n`);
+    expect(existsSync(join(elsewhere, 'x'))).toBe(false);
+    expect(lstatSync(join(dest, 'tree', 'sub')).isSymbolicLink()).toBe(true);
+  }, 60_000);
+
+  it('says what is wrong: unknown environment, missing container, missing source, missing destination parent', async () => {
+    const unknown = await cp('devv:a', join(host, 'a'));
+    expect(unknown.stderr).toBe(`error: environment 'devv' is not in ${p.file} — did you mean 'dev'?\n  hint: environments in the config: dev, gone\n`);
+    await dockerCli(['rm', '-f', containerOf(p.name, 'gone')]);
+    expect((await cp('gone:a', join(host, 'a'))).stderr).toBe('error: environment.gone has no container on the engine\n  hint: run `sandboxshift apply` to create it\n');
+    expect((await cp('dev:nope', join(host, 'a'))).stderr).toBe('error: no such file or folder in environment.dev: /workspace/nope\n');
+    expect((await cp(join(host, 'nope'), 'dev:')).stderr).toBe(`error: no such file or folder on the host: ${join(host, 'nope')}\n`);
+    expect((await cp(join(host, 'x.txt'), 'dev:no/such/x')).stderr).toBe('error: dev:no/such/x: destination parent folder /workspace/no/such does not exist\n');
+    expect((await cp('dev:f.txt', join(host, 'no', 'f.txt'))).stderr).toBe(`error: destination parent folder ${join(host, 'no')} does not exist\n`);
+    expect((await cp('dev:a', 'dev:b')).stderr).toBe(
+      'error: cp copies between the host and one environment, not between two environments\n  hint: sandboxshift cp ./file ENV:/workspace/  or  sandboxshift cp ENV:/workspace/file ./\n',
+    );
+  }, 60_000);
+});
+
+describe('cp under runsc', () => {
+  let p: TestProject;
+  let host: string;
+  beforeAll(async () => {
+    p = testProject('cp-runsc', busyboxConfig('  sandboxed:\n    runtime: runsc\n', '{ cpus: 0.5, memory: 128m, pids: 64 }'));
+    const r = await p.run(['apply', '--auto-approve']);
+    expect(r.code, r.stderr).toBe(0);
+    host = mkdtempSync(join(tmpdir(), 'ss-cp-runsc-'));
+  }, 180_000);
+  afterAll(async () => {
+    await p.cleanup();
+    rmSync(host, { recursive: true, force: true });
+  });
+
+  it('copies in (owned by the environment user) and out, and refuses a symlink out made inside', async () => {
+    const c = containerOf(p.name, 'sandboxed');
+    writeFileSync(join(host, 'g.txt'), 'gvisor');
+    const r = await p.run(['cp', join(host, 'g.txt'), 'sandboxed:g.txt']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await execIn(c, ['sh', '-c', 'stat -c %u /workspace/g.txt; cat /workspace/g.txt'])).toBe(`${UID}\ngvisor`);
+    await execIn(c, ['sh', '-c', 'echo made-inside > /workspace/m.txt && ln -s /etc /workspace/out']);
+    const out = await p.run(['cp', 'sandboxed:m.txt', join(host, 'm.txt')]);
+    expect(out.code, out.stderr).toBe(0);
+    expect(readFileSync(join(host, 'm.txt'), 'utf8')).toBe('made-inside\n');
+    expect((await p.run(['cp', 'sandboxed:out/passwd', join(host, 'pw')])).stderr).toBe(
+      'error: refused: sandboxed:out/passwd goes through the symlink /workspace/out that points to /etc, outside /workspace; cp reaches only /workspace inside a sandbox\n',
+    );
+  }, 90_000);
+});
+
+describe('cp into and out of an extra volume', () => {
+  let p: TestProject;
+  let host: string;
+  beforeAll(async () => {
+    p = testProject('cp-vol', busyboxConfig('  agent:\n    volumes: { data: /data/agent }\n'));
+    const r = await p.run(['apply', '--auto-approve']);
+    expect(r.code, r.stderr).toBe(0);
+    host = mkdtempSync(join(tmpdir(), 'ss-cp-vol-'));
+  }, 180_000);
+  afterAll(async () => {
+    await p.cleanup();
+    rmSync(host, { recursive: true, force: true });
+  });
+
+  it('reaches the declared volume like /workspace, and nothing beside it', async () => {
+    const c = containerOf(p.name, 'agent');
+    writeFileSync(join(host, 's.json'), '{"session":1}');
+    const r = await p.run(['cp', join(host, 's.json'), 'agent:/data/agent/']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await execIn(c, ['sh', '-c', 'stat -c %u /data/agent/s.json; cat /data/agent/s.json'])).toBe(`${UID}\n{"session":1}`);
+    const out = await p.run(['cp', 'agent:/data/agent/s.json', join(host, 'back.json')]);
+    expect(out.code, out.stderr).toBe(0);
+    expect(readFileSync(join(host, 'back.json'), 'utf8')).toBe('{"session":1}');
+    const outside = (shown: string, abs: string) => `error: refused: ${shown} is ${abs}, outside /workspace, /data/agent; cp reaches only /workspace, /data/agent inside a sandbox\n`;
+    expect((await p.run(['cp', join(host, 's.json'), 'agent:/data/'])).stderr).toBe(outside('agent:/data/', '/data'));
+    expect((await p.run(['cp', 'agent:/data/agent/../../etc/passwd', join(host, 'pw')])).stderr).toBe(outside('agent:/data/agent/../../etc/passwd', '/etc/passwd'));
+    expect(existsSync(join(host, 'pw'))).toBe(false);
+  }, 90_000);
+});

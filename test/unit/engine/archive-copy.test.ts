@@ -1,0 +1,125 @@
+// The host side of a copy out, fed crafted archives (the engine never sends these, an attacker
+// inside a sandbox cannot make it, but the extractor must not trust that): nothing lands outside
+// the destination, and nothing is written through a symlink.
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pack } from 'tar-stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ArchiveClient } from '../../../src/engine/archive-client.js';
+import { copyOutOfContainer } from '../../../src/engine/archive-copy.js';
+
+type Entry = { name: string; type?: 'file' | 'directory' | 'symlink' | 'link'; linkname?: string; body?: string };
+
+function fakeArchive(entries: Entry[]): ArchiveClient {
+  return {
+    stat: async () => null,
+    put: async () => undefined,
+    get: async () => {
+      const p = pack();
+      for (const e of entries) {
+        if ((e.type ?? 'file') === 'file') p.entry({ name: e.name, mode: 0o644 }, e.body ?? 'x');
+        else p.entry({ name: e.name, type: e.type, linkname: e.linkname, mode: 0o755 });
+      }
+      p.finalize();
+      return Readable.from(p as unknown as AsyncIterable<Buffer>);
+    },
+  };
+}
+
+describe('copyOutOfContainer against crafted archives', () => {
+  let root: string;
+  let dest: string;
+  let outside: string;
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'ss-cp-unit-'));
+    dest = join(root, 'dest');
+    outside = join(root, 'outside');
+    mkdirSync(dest);
+    mkdirSync(outside);
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  it('copies a plain folder, renaming its top entry', async () => {
+    const totals = await copyOutOfContainer(
+      fakeArchive([
+        { name: 'd/', type: 'directory' },
+        { name: 'd/a', body: 'hello' },
+        { name: 'd/ln', type: 'symlink', linkname: 'a' },
+      ]),
+      '/workspace/d',
+      dest,
+      'e',
+    );
+    expect(totals).toEqual({ files: 2, bytes: 5 });
+    expect(readFileSync(join(dest, 'e', 'a'), 'utf8')).toBe('hello');
+    expect(lstatSync(join(dest, 'e', 'ln')).isSymbolicLink()).toBe(true);
+  });
+
+  it('refuses entries with .. or an absolute name', async () => {
+    await expect(copyOutOfContainer(fakeArchive([{ name: 'd/', type: 'directory' }, { name: 'd/../../outside/x' }]), '/workspace/d', dest, 'd')).rejects.toThrow(
+      `refused: the archive of /workspace/d has an entry named "d/../../outside/x" that would land outside ${dest}; the copy stopped there`,
+    );
+    await expect(copyOutOfContainer(fakeArchive([{ name: `${outside}/abs` }]), '/workspace/d', dest, 'd')).rejects.toThrow(`has an entry named "${outside}/abs" that would land outside ${dest}`);
+    expect(existsSync(join(outside, 'x'))).toBe(false);
+    expect(existsSync(join(outside, 'abs'))).toBe(false);
+  });
+
+  it('refuses a symlink pointing out, and never writes through a symlink the archive made', async () => {
+    await expect(
+      copyOutOfContainer(
+        fakeArchive([
+          { name: 'd/', type: 'directory' },
+          { name: 'd/ln', type: 'symlink', linkname: outside },
+        ]),
+        '/workspace/d',
+        dest,
+        'd',
+      ),
+    ).rejects.toThrow(`refused: /workspace/d/ln is a symlink to ${outside}, outside the copied folder /workspace/d; the copy stopped there`);
+    await expect(
+      copyOutOfContainer(
+        fakeArchive([{ name: 'e/', type: 'directory' }, { name: 'e/sub/', type: 'directory' }, { name: 'e/ln', type: 'symlink', linkname: 'sub' }, { name: 'e/ln/x' }]),
+        '/workspace/e',
+        dest,
+        'e',
+      ),
+    ).rejects.toThrow('refused: the archive of /workspace/e writes e/ln/x through the symlink e/ln; the copy stopped there');
+    expect(existsSync(join(dest, 'e', 'sub', 'x'))).toBe(false);
+  });
+
+  it('never writes through a symlink already in the host destination', async () => {
+    mkdirSync(join(dest, 'd'));
+    symlinkSync(outside, join(dest, 'd', 'sub'));
+    await expect(copyOutOfContainer(fakeArchive([{ name: 'd/', type: 'directory' }, { name: 'd/sub/', type: 'directory' }, { name: 'd/sub/x' }]), '/workspace/d', dest, 'd')).rejects.toThrow(
+      `refused: ${join(dest, 'd', 'sub')} is a symlink on the host; the folder d/sub from /workspace/d is never written through it; the copy stopped there`,
+    );
+    // Without the folder entry, the file entry itself is refused.
+    await expect(copyOutOfContainer(fakeArchive([{ name: 'd/', type: 'directory' }, { name: 'd/sub/x' }]), '/workspace/d', dest, 'd')).rejects.toThrow(
+      'refused: the archive of /workspace/d writes d/sub/x through the symlink d/sub; the copy stopped there',
+    );
+    expect(existsSync(join(outside, 'x'))).toBe(false);
+  });
+
+  it('replaces a symlink at a file entry instead of following it', async () => {
+    symlinkSync(join(outside, 'target'), join(dest, 'f'));
+    await copyOutOfContainer(fakeArchive([{ name: 'f', body: 'new' }]), '/workspace/f', dest, 'f');
+    expect(lstatSync(join(dest, 'f')).isFile()).toBe(true);
+    expect(existsSync(join(outside, 'target'))).toBe(false);
+  });
+
+  it('refuses a hard link to something outside the copied folder', async () => {
+    await expect(
+      copyOutOfContainer(
+        fakeArchive([
+          { name: 'd/', type: 'directory' },
+          { name: 'd/h', type: 'link', linkname: '../etc/passwd' },
+        ]),
+        '/workspace/d',
+        dest,
+        'd',
+      ),
+    ).rejects.toThrow('refused: d/h is a hard link to ../etc/passwd, outside the copied folder; the copy stopped there');
+  });
+});

@@ -1,0 +1,86 @@
+// The archive download's own HTTP/1.1 reader, against a local server that splits its answer at
+// awkward places: chunk sizes, CRLFs and headers cut across reads.
+import { createServer, type Server, type Socket } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { rawGet } from '../../../src/engine/raw-get.js';
+import { EngineHttpError } from '../../../src/engine/reader.js';
+
+let server: Server | undefined;
+let dir: string | undefined;
+
+function serve(answer: (socket: Socket, request: string) => void): Promise<string> {
+  dir = mkdtempSync(join(tmpdir(), 'ss-rawget-'));
+  const path = join(dir, 'engine.sock');
+  server = createServer((socket) => {
+    let request = '';
+    socket.on('data', (d: Buffer) => {
+      request += d.toString('latin1');
+      if (request.includes('\r\n\r\n')) answer(socket, request);
+    });
+  });
+  return new Promise((resolve) => server!.listen(path, () => resolve(path)));
+}
+
+/** Writes the pieces one at a time, a little apart, so the reader sees them as separate reads. */
+async function dribble(socket: Socket, pieces: Array<string | Buffer>): Promise<void> {
+  for (const piece of pieces) {
+    socket.write(piece);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  socket.end();
+}
+
+async function text(stream: AsyncIterable<unknown>): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const c of stream) parts.push(c as Buffer);
+  return Buffer.concat(parts).toString('utf8');
+}
+
+afterEach(() => {
+  server?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('rawGet', () => {
+  it('decodes a chunked body cut at every awkward place', async () => {
+    let seen = '';
+    const path = await serve((socket, request) => {
+      seen = request;
+      void dribble(socket, [
+        'HTTP/1.1 200 OK\r\nContent-Type: application/x-tar\r\nTransfer-',
+        'Encoding: chunked\r\n\r',
+        '\n5\r\nhel',
+        'lo\r',
+        '\n',
+        '1',
+        '0;ext=1\r\n0123456789abcdef\r\n',
+        '0\r\n\r\n',
+      ]);
+    });
+    const body = await rawGet({ socketPath: path }, '/containers/c/archive?path=%2Fworkspace');
+    expect(await text(body)).toBe('hello0123456789abcdef');
+    expect(seen).toMatch(/^GET \/containers\/c\/archive\?path=%2Fworkspace HTTP\/1\.1\r\n/);
+  });
+
+  it('reads a body with a Content-Length', async () => {
+    const path = await serve((socket) => void dribble(socket, ['HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nab', 'cdef']));
+    expect(await text(await rawGet({ socketPath: path }, '/x'))).toBe('abcdef');
+  });
+
+  it("rejects with the engine's message on an error status", async () => {
+    const path = await serve((socket) => void dribble(socket, ['HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 32\r\n\r\n', '{"message":"Could not find it"}\n']));
+    const err = await rawGet({ socketPath: path }, '/x').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EngineHttpError);
+    expect((err as EngineHttpError).statusCode).toBe(404);
+    expect((err as Error).message).toBe('Could not find it');
+  });
+
+  it('fails the stream when the engine hangs up in the middle of a chunk', async () => {
+    const path = await serve((socket) => void dribble(socket, ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nonly-half']));
+    const body = await rawGet({ socketPath: path }, '/x');
+    await expect(text(body)).rejects.toThrow('the engine closed the connection in the middle of GET /x');
+  });
+});

@@ -1,0 +1,87 @@
+import { posix } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { containerPath, landing, linkStaysInside, parseCpArg, reachableRoots, rebaseEntry, safeEntryName, underRoots, type Existing } from '../../../src/model/copy-paths.js';
+
+const land = (source: { isDir: boolean; name: string; contentsOnly?: boolean }, path: string, existing: Existing, parentExisting: Existing = 'dir', trailingSlash = false) =>
+  landing(
+    { contentsOnly: false, ...source },
+    { path, trailingSlash, existing, parentExisting },
+    (p) => posix.dirname(p),
+    (p) => posix.basename(p),
+  );
+
+describe('parseCpArg', () => {
+  it('reads NAME:path as a sandbox path and anything starting with / or . as a host path', () => {
+    expect(parseCpArg('dev:/workspace/a')).toEqual({ kind: 'env', env: 'dev', path: '/workspace/a' });
+    expect(parseCpArg('dev:')).toEqual({ kind: 'env', env: 'dev', path: '' });
+    expect(parseCpArg('./dev:x')).toEqual({ kind: 'host', path: './dev:x' });
+    expect(parseCpArg('/tmp/a:b')).toEqual({ kind: 'host', path: '/tmp/a:b' });
+    expect(parseCpArg('file.txt')).toEqual({ kind: 'host', path: 'file.txt' });
+    expect(parseCpArg('dir/a:b')).toEqual({ kind: 'host', path: 'dir/a:b' });
+  });
+});
+
+describe('containerPath and the roots', () => {
+  it('puts relative paths in /workspace and resolves .. lexically', () => {
+    expect(containerPath('notes.txt').abs).toBe('/workspace/notes.txt');
+    expect(containerPath('').abs).toBe('/workspace');
+    expect(containerPath('../etc/passwd').abs).toBe('/etc/passwd');
+    expect(containerPath('/workspace/../../etc').abs).toBe('/etc');
+    expect(containerPath('a/b/').abs).toBe('/workspace/a/b');
+    expect(containerPath('a/b/')).toMatchObject({ trailingSlash: true, contentsOnly: false });
+    expect(containerPath('a/.')).toMatchObject({ abs: '/workspace/a', trailingSlash: true, contentsOnly: true });
+  });
+  it('keeps only /workspace and the declared volumes reachable, never a prefix look-alike', () => {
+    const roots = reachableRoots();
+    expect(roots).toEqual(['/workspace']);
+    expect(underRoots('/workspace', roots)).toBe(true);
+    expect(underRoots('/workspace/a', roots)).toBe(true);
+    expect(underRoots('/workspace2/a', roots)).toBe(false);
+    expect(underRoots('/etc/passwd', roots)).toBe(false);
+    expect(reachableRoots({ agent: '/data/agent/' })).toEqual(['/workspace', '/data/agent']);
+  });
+});
+
+describe('landing (docker cp rules)', () => {
+  it('a file into an existing folder keeps its name; onto a file replaces it; to a missing path takes that name', () => {
+    expect(land({ isDir: false, name: 'f' }, '/workspace/d', 'dir')).toEqual({ ok: true, dir: '/workspace/d', name: 'f' });
+    expect(land({ isDir: false, name: 'f' }, '/workspace/g', 'file')).toEqual({ ok: true, dir: '/workspace', name: 'g' });
+    expect(land({ isDir: false, name: 'f' }, '/workspace/new', 'missing')).toEqual({ ok: true, dir: '/workspace', name: 'new' });
+  });
+  it('a folder into an existing folder lands inside it, or only its contents with SRC/.; to a missing path it is created', () => {
+    expect(land({ isDir: true, name: 'd' }, '/workspace/e', 'dir')).toEqual({ ok: true, dir: '/workspace/e', name: 'd' });
+    expect(land({ isDir: true, name: 'd', contentsOnly: true }, '/workspace/e', 'dir')).toEqual({ ok: true, dir: '/workspace/e', name: null });
+    expect(land({ isDir: true, name: 'd' }, '/workspace/new', 'missing')).toEqual({ ok: true, dir: '/workspace', name: 'new' });
+  });
+  it('refuses a folder onto a file, a missing parent, and a missing folder named with a trailing /', () => {
+    expect(land({ isDir: true, name: 'd' }, '/workspace/f', 'file')).toEqual({ ok: false, error: 'cannot copy a folder onto the file /workspace/f' });
+    expect(land({ isDir: false, name: 'f' }, '/workspace/no/f', 'missing', 'missing')).toEqual({ ok: false, error: 'destination parent folder /workspace/no does not exist' });
+    expect(land({ isDir: false, name: 'f' }, '/workspace/no', 'missing', 'dir', true)).toEqual({ ok: false, error: 'destination folder /workspace/no does not exist' });
+    expect(land({ isDir: false, name: 'f' }, '/workspace/g', 'file', 'dir', true)).toEqual({ ok: false, error: '/workspace/g is a file, not a folder' });
+  });
+});
+
+describe('tar entries and symlinks', () => {
+  it('refuses absolute entry names and any .. component', () => {
+    expect(safeEntryName('d/a/b')).toBe('d/a/b');
+    expect(safeEntryName('./d/a/')).toBe('d/a');
+    expect(safeEntryName('/etc/passwd')).toBeNull();
+    expect(safeEntryName('d/../../x')).toBeNull();
+    expect(safeEntryName('..')).toBeNull();
+  });
+  it('keeps a symlink only when it points inside the copied tree', () => {
+    expect(linkStaysInside('d/a/ln', '../b', 'd')).toBe(true);
+    expect(linkStaysInside('d/ln', 'sub/y', 'd')).toBe(true);
+    expect(linkStaysInside('d/ln', '.', 'd')).toBe(true);
+    expect(linkStaysInside('d/ln', '../x', 'd')).toBe(false);
+    expect(linkStaysInside('d/a/ln', '../../d2/x', 'd')).toBe(false);
+    expect(linkStaysInside('d/ln', '/etc/passwd', 'd')).toBe(false);
+    expect(linkStaysInside('d/ln', '', 'd')).toBe(false);
+  });
+  it('renames the top entry, or drops it for contents only', () => {
+    expect(rebaseEntry('d', 'new')).toBe('new');
+    expect(rebaseEntry('d/a/b', 'new')).toBe('new/a/b');
+    expect(rebaseEntry('d/a/b', null)).toBe('a/b');
+    expect(rebaseEntry('d', null)).toBe('');
+  });
+});
