@@ -54,8 +54,8 @@ const MODELS_JSON = JSON.stringify({
   },
 });
 
-describe('the pi agent in a sandbox', () => {
-  const tag = randomInt(1e6);
+describe.each(['runc', 'runsc'])('the pi agent in a sandbox under %s', (runtime) => {
+  const tag = `${runtime}-${randomInt(1e6)}`;
   const internet = `ss-e2e-inet-pi-${tag}`;
   const server = `ss-e2e-model-${tag}`;
   let p: TestProject;
@@ -67,6 +67,7 @@ project: {{project}}
 environments:
   coder:
     image: pi
+    runtime: ${runtime}
     resources: { memory: 1g, pids: 256 }
     env: { MARKER: "${marker}" }
     volumes: { agent: /data/agent }
@@ -86,7 +87,7 @@ environments:
   beforeAll(async () => {
     expect(existsSync(STAGE), 'stage the pi image first: make -C images stage-pi').toBe(true);
     await createFakeInternet(docker, internet, { 'io.sandboxshift.test': '1' });
-    p = testProject('agent-pi', config('one'));
+    p = testProject(`agent-pi-${runtime}`, config('one'));
     const r = await run(['apply', '--auto-approve']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const image = (await docker.getContainer(coder()).inspect()).Config.Image;
@@ -164,6 +165,18 @@ environments:
     expect(await inSandbox(['cat', '/workspace/hello.txt'])).toBe('written by pi\n');
     expect(await inSandbox(['sh', '-c', 'cd /data/agent && find . -type f | sort | xargs sha256sum'])).toBe(before);
   }, 900_000);
+
+  it("gives any Node program's fetch the proxy (NODE_USE_ENV_PROXY), and refuses what the allow list does not name", async () => {
+    const fetchIn = (url: string) =>
+      inSandbox(['node', '-e', `fetch(${JSON.stringify(url)}).then((r) => console.log('status', r.status), (e) => console.log('failed', String(e.cause?.message ?? e.message)))`]);
+    expect(await fetchIn(`http://${MODEL_HOST}/v1/models`)).toBe('status 200\n');
+    expect(await fetchIn('http://blocked.test/')).toBe('failed Request was cancelled.\n');
+    // The proxy saw it all: pi and Node tunnel (CONNECT) even to http://; the model allowed, the other name refused.
+    const egress = await run(['egress', 'coder', '--tail', '50']);
+    expect(egress.code, egress.stderr).toBe(0);
+    expect(egress.stdout).toMatch(/ allow +CONNECT +model\.test:80 +rule model\.test\n/);
+    expect(egress.stdout).toMatch(/ deny +\S+ +blocked\.test:80 +no rule matches blocked\.test\n/);
+  });
 
   it('never shows the key: apply, plan, docker inspect, pi, logs', async () => {
     outputs.push(await dockerCli(['inspect', coder()]));
