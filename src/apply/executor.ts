@@ -14,6 +14,8 @@ import { markFilled, markFilling } from '../engine/fill-record.js';
 import { recordProtect, removeProtectRecords } from '../engine/protect-record.js';
 import { contractViolations } from '../plan/contract.js';
 import { openSeedSource } from '../workspace/source.js';
+import { prepareUser } from '../engine/user-setup.js';
+import { ownedMountRoots } from '../model/owned-roots.js';
 
 export interface ExecutorContext {
   engine: Docker;
@@ -239,8 +241,14 @@ async function runEnvironmentStep(step: EnvironmentStep, c: EnvironmentChange, i
     case 'remove-container':
       await (removed ?? operations.removeContainer(engine, need(), ctx.stopGraceSeconds));
       return null;
-    case 'create-container':
-      return operations.createContainer(engine, ctx.desired.project, desired(), c.egress, c.movedFrom?.environment ?? null);
+    case 'create-container': {
+      // The user is set up in the same step, before any start: a run cut short between the two
+      // leaves a never-started container, which the next plan replaces.
+      const d = desired();
+      const created = await operations.createContainer(engine, ctx.desired.project, d, c.egress, c.movedFrom?.environment ?? null);
+      await prepareUser(engine, created, d.uid, d.gid, ownedMountRoots(d));
+      return created;
+    }
     case 'copy-secrets': {
       const d = desired();
       await operations.copySecrets(engine, need(), ctx.secrets.get(c.name) ?? [], d.uid, d.gid);
@@ -332,7 +340,7 @@ async function runImageStep(step: ImageStep, c: ImageChange, ctx: ExecutorContex
       return null;
     }
     case 'verify-image': {
-      const facts = await probeImage(engine, c.imageRef, c.verify.uid, c.verify.gid);
+      const facts = await probeImage(engine, c.imageRef);
       const broken = contractViolations(facts).filter((v) => !(v.rule === 'contract-version' && c.verify.allowContractMismatch));
       if (broken.length) throw new Error(`image contract broken: ${broken.map((v) => `${v.message} (fix: ${v.fix})`).join('; ')}`);
       return null;

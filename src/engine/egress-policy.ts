@@ -15,6 +15,7 @@ import type { Docker as Engine } from './client.js';
 import { Labels } from './labels.js';
 import { demuxedLogs } from './log-stream.js';
 import { createRecord, findRecords, removeRecord, unlessMissing } from './records.js';
+import { pauseForTest } from './test-pause.js';
 
 const recordLabels = (project: string, env: string) => ({ [Labels.project]: project, [Labels.environment]: env, [Labels.role]: 'egress-policy' });
 
@@ -96,14 +97,6 @@ export async function reloadProxyPolicy(docker: Engine, t: ReloadTarget, ackTime
   const current = (r: { labels: Record<string, string> }) => r.labels[Labels.egressPolicyState] === 'enforced' && r.labels[Labels.egressAllow] === list;
   for (const r of records) if (!current(r) && r.labels[Labels.egressPolicyState] !== 'pending') await removeRecord(docker, r.id);
   for (const r of records) if (r.labels[Labels.egressPolicyState] === 'pending') await removeRecord(docker, r.id);
-}
-
-/**
- * For the kill tests (test/e2e/egress-reload.test.ts): with SANDBOXSHIFT_TEST_PAUSE set to this
- * point, the reload stops here for a minute, so the test can SIGKILL the CLI exactly there.
- */
-async function pauseForTest(point: string): Promise<void> {
-  if (process.env.SANDBOXSHIFT_TEST_PAUSE === point) await new Promise((r) => setTimeout(r, 60_000));
 }
 
 /** Every policy record of an environment: its proxy is gone or made again, so none can be about it. */

@@ -1,14 +1,15 @@
 // Facts about an image for the contract check: its USER and contract label from inspect, and
-// whether /bin/sh starts and /workspace is writable, from a throwaway container with no
-// network and no capabilities that runs one `test`.
+// whether /bin/sh starts and /workspace is a directory its own USER can write, from a
+// throwaway container with no network and no capabilities that runs one `test`. Any other
+// environment user gets /workspace when its container is created (engine/user-setup.ts).
 import type { ImageFacts } from '../model/image-facts.js';
 import { statusCode, type Docker } from './client.js';
 import { Labels } from './labels.js';
 import { cachedProbe, rememberProbe, type ProbeAnswer } from './probe-cache.js';
 
-export async function probeImage(docker: Docker, ref: string, uid: number, gid: number): Promise<ImageFacts> {
+export async function probeImage(docker: Docker, ref: string): Promise<ImageFacts> {
   const info = await docker.getImage(ref).inspect();
-  const probedAs = `${uid}:${gid}`;
+  const probedAs = info.Config?.User ?? '';
   const base = { ref, user: info.Config?.User ?? '', contract: info.Config?.Labels?.[Labels.contract] ?? null, probedAs };
   const key = `${info.Id}|${probedAs}`;
   const known = cachedProbe(key);
@@ -23,7 +24,7 @@ async function runProbe(docker: Docker, ref: string, probedAs: string): Promise<
     Image: ref,
     Entrypoint: ['/bin/sh'],
     Cmd: ['-c', 'test -d /workspace && test -w /workspace'],
-    User: probedAs,
+    ...(probedAs ? { User: probedAs } : {}),
     Labels: { [Labels.role]: 'probe' },
     HostConfig: { NetworkMode: 'none', CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges:true'] },
   });

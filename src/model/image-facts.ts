@@ -1,4 +1,4 @@
-// What the engine reported about an image, probed as an environment's user (engine/image-probe.ts
+// What the engine reported about an image, probed as its own USER (engine/image-probe.ts
 // gathers them; plan/contract.ts judges them).
 export interface ImageFacts {
   ref: string;
@@ -8,7 +8,8 @@ export interface ImageFacts {
   contract: string | null;
   /** /bin/sh could be started. */
   shell: boolean;
-  /** /workspace exists and the probing user could write it. */
+  /** /workspace exists and the image's own USER could write it. */
   workspaceWritable: boolean;
+  /** The user the probe ran as: the image's USER ('' for the engine's default, root). */
   probedAs: string;
 }

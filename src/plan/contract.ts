@@ -22,10 +22,12 @@ export function contractViolations(f: ImageFacts): Violation[] {
   if (!f.shell) {
     out.push({ rule: 'shell', message: `image ${f.ref} has no shell at /bin/sh`, fix: 'base it on an image with a POSIX shell (debian, busybox), or add one: commands run as `sh -c`' });
   } else if (!f.workspaceWritable) {
+    // Its own USER only: SandboxShift gives /workspace to any other environment user itself.
+    const [u = '65532', g = u] = (f.probedAs || '65532').split(':');
     out.push({
       rule: 'workspace',
-      message: `image ${f.ref} has no /workspace writable by ${f.probedAs}`,
-      fix: `add \`RUN install -d -o ${f.probedAs.split(':')[0]} -g ${f.probedAs.split(':')[1] ?? f.probedAs} /workspace\` to its Dockerfile`,
+      message: `image ${f.ref} has no /workspace writable by its own USER ${f.probedAs || 'root'}`,
+      fix: `add \`RUN install -d -o ${u} -g ${g} /workspace\` to its Dockerfile`,
     });
   }
   if (f.contract !== CONTRACT_VERSION) {

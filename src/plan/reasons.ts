@@ -4,6 +4,8 @@ import { canonicalJson } from '../model/hash.js';
 import type { Reason } from './types.js';
 import { formatBytes } from './format.js';
 
+const USER_CHANGE_NOTE = 'the new user gets the root of its volumes, adopted ones excepted; files inside keep their owners';
+
 export function specReasons(before: EnvironmentSpec, after: EnvironmentSpec): Reason[] {
   const reasons: Reason[] = [];
   const changed = (attribute: string, message: string) => reasons.push({ code: 'attribute_changed', attribute, message });
@@ -19,7 +21,8 @@ export function specReasons(before: EnvironmentSpec, after: EnvironmentSpec): Re
   mapReasons(before.env ?? {}, after.env ?? {}, (key, what) => changed(`env.${key}`, `env.${key} ${what}`));
   mapReasons(before.secrets ?? {}, after.secrets ?? {}, (key, what) => changed(`secrets.${key}`, `secret ${key} ${what}${what === 'changed' ? ' (value hidden)' : ''}`));
   if (canonicalJson(before.command) !== canonicalJson(after.command)) changed('command', 'command changed');
-  if (before.user !== after.user) changed('user', `user changed: ${before.user} → ${after.user}`);
+  // The container is set up for the new user (engine/user-setup.ts) but a kept volume's files are not re-owned.
+  if (before.user !== after.user) changed('user', `user changed: ${before.user} → ${after.user} (${USER_CHANGE_NOTE})`);
   if (before.runtime !== after.runtime) changed('runtime', `runtime changed: ${before.runtime} → ${after.runtime}`);
   if (before.network !== after.network) changed('network', `network changed: ${before.network} → ${after.network}`);
   if (before.privileged !== after.privileged) changed('privileged', `privileged changed: ${before.privileged} → ${after.privileged}`);

@@ -202,7 +202,7 @@ environments:
   it.each([
     ['root', 'image sandboxshift/contract-test:root runs as root (USER 0)', 'add `USER 65532:65532`'],
     ['noshell', 'image sandboxshift/contract-test:noshell has no shell at /bin/sh', 'POSIX shell'],
-    ['noworkspace', 'image sandboxshift/contract-test:noworkspace has no /workspace writable by 65532:65532', 'install -d -o 65532 -g 65532 /workspace'],
+    ['noworkspace', 'image sandboxshift/contract-test:noworkspace has no /workspace writable by its own USER 65532:65532', 'install -d -o 65532 -g 65532 /workspace'],
     ['v2', 'image sandboxshift/contract-test:v2 declares contract 2, this version needs contract 1', 'allowContractMismatch'],
   ])('refuses %s at plan time, naming the image, the rule and the fix, creating nothing', async (tag, message, fix) => {
     p.write(config(tag));

@@ -81,7 +81,7 @@ function detailLines(c: JsonChange): Line[] {
     const enforced = enforcementLine(c);
     if (enforced) lines.push(row('enforced', enforced));
   }
-  if (c.verify && c.steps.includes('verify-image')) lines.push(row('verify', `as ${c.verify.uid}:${c.verify.gid}${c.verify.allow_contract_mismatch ? ', contract mismatch allowed' : ''}`));
+  if (c.verify && c.steps.includes('verify-image')) lines.push(row('verify', `the image contract, as its own USER${c.verify.allow_contract_mismatch ? ', contract mismatch allowed' : ''}`));
   if (c.steps.length > 0) lines.push(row('steps', c.steps.join(', '), { tone: 'dim' }));
   return lines;
 }

@@ -1,5 +1,6 @@
 // The executor runs exactly the plan's steps, in order per change, in parallel across changes,
 // and keeps going past a failure. A recording fake stands in for dockerode.
+import { pack } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import type { Docker } from '../../../src/engine/index.js';
 import { executePlan, REMOVALS_IN_FLIGHT } from '../../../src/apply/executor.js';
@@ -8,7 +9,15 @@ import { applyEventLine, applySummary } from '../../../src/render/apply-text.js'
 import { STEPS_BY_TYPE, bareChange, plan, planDestroy, type Change, type ImageChange, type Plan } from '../../../src/plan/index.js';
 import { applied, desiredOf, env, observedOf } from '../plan/fixtures.js';
 
-function fakeDocker(opts: { failCreate?: string; failStop?: string } = {}) {
+async function imageFileTar(path: string): Promise<NodeJS.ReadableStream> {
+  const text = path === '/etc/passwd' ? 'root:x:0:0:root:/root:/bin/sh\nsandbox:x:65532:65532:sandbox:/workspace:/bin/sh\n' : 'root:x:0:\nsandbox:x:65532:\n';
+  const p = pack();
+  p.entry({ name: path.split('/').pop()!, size: text.length }, text);
+  p.finalize();
+  return p as unknown as NodeJS.ReadableStream;
+}
+
+function fakeDocker(opts: { failCreate?: string; failStop?: string; failPut?: string } = {}) {
   const calls: string[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
@@ -28,7 +37,16 @@ function fakeDocker(opts: { failCreate?: string; failStop?: string } = {}) {
     remove: () => op(`remove ${id}`),
     unpause: () => op(`unpause ${id}`),
     update: (u: { Memory: number }) => op(`update ${id} memory=${u.Memory}`),
-    putArchive: (tar: Buffer, o: { path: string }) => op(`putArchive ${id} ${o.path} ${tar.length > 0 ? 'tar' : 'empty'}`),
+    putArchive: async (tar: Buffer, o: { path: string }) => {
+      await op(`putArchive ${id} ${o.path} ${tar.length > 0 ? 'tar' : 'empty'}`);
+      if (id === opts.failPut) throw Object.assign(new Error('boom'), { statusCode: 500, json: { message: 'no space left on device' } });
+    },
+    // An image like busybox:test: the user 65532 exists, its home and /workspace are directories.
+    getArchive: async (o: { path: string }) => imageFileTar(o.path),
+    infoArchive: async () => ({
+      headers: { 'x-docker-container-path-stat': Buffer.from(JSON.stringify({ mode: 2 ** 31 + 0o755, mtime: '2026-01-01T00:00:00Z' })).toString('base64') },
+      resume: () => {},
+    }),
   });
   const docker = {
     createContainer: async (o: { name: string; Image: string }) => {
@@ -101,19 +119,30 @@ describe('executor', () => {
       'create ss.demo.fresh sandboxshift/busybox:test',
       // A deleted environment's container is stopped and removed from the start of the walk.
       'stop old-gone',
-      'start id-ss.demo.fresh',
+      // The user's /workspace root, given to it before any start.
+      'putArchive id-ss.demo.fresh / tar',
       'remove old-gone',
+      'start id-ss.demo.fresh',
       'update old-grow memory=1073741824',
       // A replacement stops only on its turn.
       'stop old-keep',
       'remove old-keep',
       'create ss.demo.keep sandboxshift/busybox:test',
       'putArchive id-ss.demo.keep / tar',
+      'putArchive id-ss.demo.keep / tar',
       'start id-ss.demo.keep',
     ]);
     expect(result.failed).toEqual([]);
     expect(result.completed.map((c) => `${c.address}:${c.kind}`)).toEqual(['environment.fresh:create', 'environment.grow:update', 'environment.keep:replace', 'environment.gone:delete']);
     expect(events.filter((e) => e.type === 'change-done')).toHaveLength(4);
+  });
+
+  it("never starts a container whose user could not be set up: create-container fails, and the never-started container is the next plan's to replace", async () => {
+    const desired = desiredOf([env('a', { uid: 43210, gid: 43210 })]);
+    const { docker, calls } = fakeDocker({ failPut: 'id-ss.demo.a' });
+    const result = await executePlan(plan(desired, observedOf([])), { engine: docker, desired, secrets: new Map(), parallelism: 1 });
+    expect(result.failed).toEqual([{ address: 'environment.a', kind: 'create', step: 'create-container', error: 'no space left on device' }]);
+    expect(calls).toEqual(['create ss.demo.a sandboxshift/busybox:test', 'putArchive id-ss.demo.a / tar']);
   });
 
   it('keeps going past a failure and reports it with the step', async () => {
