@@ -74,6 +74,15 @@ environments:
     egress: { allow: [${MODEL_HOST}] }
     secrets:
       openai_api_key: { fromEnv: FAKE_MODEL_KEY }
+  odd:
+    image: pi
+    runtime: ${runtime}
+    user: "43210:43210"
+    resources: { memory: 1g, pids: 256 }
+    volumes: { agent: /data/agent }
+    egress: { allow: [${MODEL_HOST}] }
+    secrets:
+      openai_api_key: { fromEnv: FAKE_MODEL_KEY }
 `;
   const run = async (args: string[]) => {
     const r = await p.run(args, { env: { FAKE_MODEL_KEY: KEY } });
@@ -101,8 +110,7 @@ environments:
       Labels: { 'io.sandboxshift.test': '1' },
     });
     await c.start();
-    const proxy = `ss.${p.name}.coder.egress`;
-    await docker.getNetwork(internet).connect({ Container: proxy });
+    for (const env of ['coder', 'odd']) await docker.getNetwork(internet).connect({ Container: `ss.${p.name}.${env}.egress` });
   }, 1_200_000);
 
   afterAll(async () => {
@@ -177,6 +185,19 @@ environments:
     expect(egress.stdout).toMatch(/ allow +CONNECT +model\.test:80 +rule model\.test\n/);
     expect(egress.stdout).toMatch(/ deny +\S+ +blocked\.test:80 +no rule matches blocked\.test\n/);
   });
+
+  it('runs the same task as any user id (43210): files and session belong to it', async () => {
+    const odd = containerOf(p.name, 'odd');
+    await dockerCli(['exec', odd, 'sh', '-c', `printf '%s' '${MODELS_JSON}' > /data/agent/models.json`]);
+    const out = await dockerCli(['exec', odd, 'sandboxshift-entrypoint', 'sh', '-c', 'pi --provider fake --model fake-coder -p "write hello.txt" 2>&1; echo "pi-exit=$?"'], 300_000);
+    outputs.push(out);
+    expect(out).toContain('Done: wrote hello.txt');
+    expect(out).toContain('pi-exit=0');
+    // node, not stat: this gVisor answers EINVAL to coreutils' statx.
+    const script = `cat /workspace/hello.txt; node -p "const s = require('fs').statSync('/workspace/hello.txt'); s.uid + ':' + s.gid"; find /data/agent/sessions -name '*.jsonl' -user 43210 | wc -l`;
+    const owners = await dockerCli(['exec', odd, 'sh', '-c', script]);
+    expect(owners).toMatch(/^written by pi\n43210:43210\n[1-9]\d*\n$/);
+  }, 600_000);
 
   it('never shows the key: apply, plan, docker inspect, pi, logs', async () => {
     outputs.push(await dockerCli(['inspect', coder()]));
