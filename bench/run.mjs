@@ -19,6 +19,7 @@ import { benchDestroy } from './destroy.mjs';
 import { benchWatch } from './watch.mjs';
 import { benchIdle } from './idle.mjs';
 import { benchCp } from './cp.mjs';
+import { benchExec } from './exec.mjs';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const docker = new Docker();
@@ -166,8 +167,8 @@ function benchVersion() {
   return { version_ms_median: Math.round(median(times)), target_ms: 150 };
 }
 
-// BENCH_ONLY=version,apply,plan,destroy,egress,runtimes,watch,idle,cp picks sections (default: all).
-const only = new Set((process.env.BENCH_ONLY ?? 'version,apply,plan,destroy,egress,runtimes,watch,idle,cp').split(','));
+// BENCH_ONLY=version,apply,plan,destroy,egress,runtimes,watch,idle,cp,exec picks sections (default: all).
+const only = new Set((process.env.BENCH_ONLY ?? 'version,apply,plan,destroy,egress,runtimes,watch,idle,cp,exec').split(','));
 const results = { at: new Date().toISOString(), engine: (await docker.version()).Version };
 if (only.has('version')) {
   results.version = benchVersion();
@@ -200,6 +201,10 @@ if (only.has('idle')) {
 if (only.has('cp')) {
   results.cp = await benchCp({ purge });
   console.log('cp of a 200 MB file in and out, against docker cp', JSON.stringify(results.cp));
+}
+if (only.has('exec')) {
+  results.exec = await benchExec();
+  console.log('exec round trip vs docker exec', JSON.stringify(results.exec));
 }
 if (only.has('plan')) {
   results.plan = await benchPlan();

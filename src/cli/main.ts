@@ -24,11 +24,14 @@ Commands:
   wake       start or unpause an environment an idle policy stopped or paused
   touch      record activity for an environment (its idle clock starts again)
   cp         copy files and folders between the host and an environment's /workspace
+  exec       run a command in an environment (exec ENV [--] CMD...), its exit code returned
+  shell      open the environment user's shell in it
 
 Run \`sandboxshift <command> --help\` for a command's options.
 Exit codes: 0 ok, 1 error, 2 changes present (plan --detailed-exitcode).`;
 
-type Command = { run: (argv: string[], io: Io) => Promise<number>; help: string };
+/** `own`: the part of argv that is sandboxshift's (exec's command may have its own --help). */
+type Command = { run: (argv: string[], io: Io) => Promise<number>; help: string; own?: (argv: string[]) => string[] };
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   validate: async () => {
@@ -87,6 +90,14 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
     const m = await import('./commands/touch.js');
     return { run: m.touchCommand, help: m.touchHelp };
   },
+  exec: async () => {
+    const m = await import('./commands/exec.js');
+    return { run: m.execCommand, help: m.execHelp, own: (argv) => m.splitExecArgs(argv).own };
+  },
+  shell: async () => {
+    const m = await import('./commands/exec.js');
+    return { run: m.shellCommand, help: m.shellHelp, own: (argv) => m.splitExecArgs(argv).own };
+  },
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -105,9 +116,10 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT_ERROR;
   }
   const [{ processIo, printDiagnostics }, { DiagnosticsError }] = await Promise.all([import('./io.js'), import('../diagnostics.js')]);
-  const io: Io = processIo(argv.includes('--no-color'));
   const command = await load();
-  if (rest.includes('--help') || rest.includes('-h')) {
+  const own = command.own ? command.own(rest) : rest;
+  const io: Io = processIo(own.includes('--no-color'));
+  if (own.includes('--help') || own.includes('-h')) {
     io.out(`${command.help}\n`);
     return 0;
   }

@@ -15,7 +15,7 @@ export interface EngineReader {
   listNetworks(): Promise<Docker.NetworkInspectInfo[]>;
 }
 
-type Target = { socketPath: string } | { host: string; port: number };
+export type Target = { socketPath: string } | { host: string; port: number };
 
 /** Where a plain-HTTP reader can reach the engine, or null when only dockerode can. */
 export function plainTarget(env: NodeJS.ProcessEnv = process.env): Target | null {

@@ -10,51 +10,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readLock } from '../../src/engine/index.js';
 import { CLI, containerState, docker, runCli, testProject, type TestProject } from './harness.js';
+import { inTerminal } from './terminal.js';
 
 const RECORDER = fileURLToPath(new URL('../support/record-imports.mjs', import.meta.url));
-
-function tmux(socket: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile('tmux', ['-S', socket, ...args], (err, stdout, stderr) => (err ? reject(new Error(`tmux ${args[0]}: ${stderr || err.message}`)) : resolve(stdout)));
-  });
-}
-
-const quote = (a: string) => `'${a.replaceAll("'", "'\\''")}'`;
-
-/**
- * The CLI in a 120x40 tmux pane, as a person runs it: stdin and stdout a terminal, no CI
- * variables. The pane stays after the command ends and shows its exit code as `[exit N]`.
- */
-async function inTerminal(args: string[], cwd: string) {
-  // A server of our own (its socket in a folder of our own), whatever the caller's tmux.
-  const dir = mkdtempSync(join(tmpdir(), 'ss-tmux-'));
-  const socket = join(dir, 'socket');
-  const command = `env -u CI -u CONTINUOUS_INTEGRATION TERM=xterm-256color NO_COLOR=1 ${[process.execPath, CLI, ...args].map(quote).join(' ')}; echo "[exit $?]"; sleep 600`;
-  await tmux(socket, ['new-session', '-d', '-s', 'main', '-x', '120', '-y', '40', '-c', cwd, command]);
-  const screen = async () =>
-    (await tmux(socket, ['capture-pane', '-p', '-t', 'main']))
-      .split('\n')
-      .map((l) => l.trimEnd())
-      .join('\n');
-  return {
-    screen,
-    keys: (...keys: string[]) => tmux(socket, ['send-keys', '-t', 'main', ...keys]),
-    /** Waits (up to 90 s) until the screen contains `text`, and returns the screen. */
-    async waitFor(text: string): Promise<string> {
-      const deadline = Date.now() + 90_000;
-      for (;;) {
-        const now = await screen();
-        if (now.includes(text)) return now;
-        if (Date.now() > deadline) throw new Error(`the terminal never showed "${text}"; it shows:\n${now}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    },
-    async close() {
-      await tmux(socket, ['kill-server']).catch(() => undefined); // already gone: nothing to stop
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 /** A pipe for stdin and stdout and no CI variable: only the missing terminal says "plain". */
 const NO_TERMINAL = { env: { CI: undefined, CONTINUOUS_INTEGRATION: undefined, TERM: 'xterm-256color' } };

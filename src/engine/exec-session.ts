@@ -1,0 +1,110 @@
+// One exec session in a running container, attached the way `docker exec` attaches: the
+// engine's hijacked connection carries stdin one way and the output the other. Without a TTY
+// the output comes in frames that FrameSplitter takes apart into stdout and stderr; with one it
+// is the terminal's raw bytes. The exit code is the exec's, read after the output ends.
+import type { Readable, Writable } from 'node:stream';
+import type { Socket } from 'node:net';
+import { withEngine } from './client.js';
+import type { ExecApi } from './exec-api.js';
+import { FrameSplitter } from './exec-frames.js';
+
+export interface ExecStreams {
+  /** Forwarded to the command when given; its end closes the command's stdin. */
+  stdin?: Readable;
+  stdout: Writable;
+  stderr: Writable;
+}
+
+export interface ExecSessionRequest {
+  containerId: string;
+  /** The full argv run in the container. */
+  argv: string[];
+  workingDir: string;
+  /** A PTY: output is not split, and the size follows `size()` and `onResize`. */
+  tty?: { size: () => { rows: number; columns: number }; onResize: (resize: () => void) => () => void };
+  /** Extra variables (never a secret: Env shows in the engine's exec inspect). */
+  env?: string[];
+}
+
+/** 128 + SIGPIPE, what a shell reports for a command whose reader went away. */
+const EXIT_SIGPIPE = 141;
+
+/** Runs the command to its end and returns its exit code. */
+export async function runExecSession(api: ExecApi, request: ExecSessionRequest, streams: ExecStreams): Promise<number> {
+  const tty = request.tty;
+  const execId = await withEngine(() =>
+    api.create(request.containerId, {
+      Cmd: request.argv,
+      AttachStdin: Boolean(streams.stdin),
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: Boolean(tty),
+      WorkingDir: request.workingDir,
+      ...(request.env?.length ? { Env: request.env } : {}),
+    }),
+  );
+  const socket = await withEngine(() => api.start(execId, Boolean(tty)));
+  // Whoever reads our output went away (`exec ENV yes | head -1`): stop as a local command
+  // would, by SIGPIPE. Closing the connection closes the command's output, so it gets its own.
+  let outputClosed = false;
+  const onOutputError = (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    outputClosed = true;
+    socket.destroy();
+  };
+  streams.stdout.on('error', onOutputError);
+  streams.stderr.on('error', onOutputError);
+  const ended = new Promise<void>((resolve, reject) => {
+    socket.once('end', resolve);
+    socket.once('close', () => resolve());
+    socket.once('error', (err) => (outputClosed ? resolve() : reject(err)));
+  });
+  let stopResizing = () => {};
+  if (tty) {
+    const resize = () => {
+      const { rows, columns } = tty.size();
+      // A resize racing the command's end finds no process: nothing to do.
+      if (rows > 0 && columns > 0) api.resize(execId, rows, columns).catch(() => undefined);
+    };
+    resize();
+    stopResizing = tty.onResize(resize);
+    socket.on('data', (chunk: Buffer) => streams.stdout.write(chunk));
+  } else {
+    const frames = new FrameSplitter(streams.stdout, streams.stderr);
+    socket.on('data', (chunk: Buffer) => frames.push(chunk));
+  }
+  const stdin = streams.stdin;
+  const forward = (chunk: Buffer) => socket.write(chunk);
+  // End of input closes our half of the connection, and the engine closes the command's stdin.
+  const endInput = () => (socket as Socket).end();
+  if (stdin) {
+    stdin.on('data', forward);
+    stdin.once('end', endInput);
+  } else {
+    endInput();
+  }
+  try {
+    await ended;
+  } finally {
+    stopResizing();
+    if (stdin) {
+      stdin.off('data', forward);
+      stdin.off('end', endInput);
+    }
+    streams.stdout.off('error', onOutputError);
+    streams.stderr.off('error', onOutputError);
+    socket.destroy();
+  }
+  return outputClosed ? EXIT_SIGPIPE : exitCode(api, execId);
+}
+
+/** The exit code once the engine has it (the output can end a moment before the exec does). */
+async function exitCode(api: ExecApi, execId: string): Promise<number> {
+  const deadline = Date.now() + 30_000;
+  for (let wait = 5; ; wait = Math.min(wait * 2, 200)) {
+    const info = await api.inspect(execId);
+    if (!info.Running && typeof info.ExitCode === 'number') return info.ExitCode;
+    if (Date.now() > deadline) throw new Error(`exec ${execId} ended its output but the engine still shows it running after 30 s`);
+    await new Promise((r) => setTimeout(r, wait));
+  }
+}

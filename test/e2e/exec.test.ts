@@ -1,0 +1,264 @@
+// `sandboxshift exec` and `shell` on the real engine: streams kept apart, exit codes passed
+// through, the environment's user in /workspace, secrets loaded as the entrypoint loads them
+// (and never printed by us), stdin forwarded to its end, stopped and paused environments woken
+// first, a real PTY that follows the window, and the same under gVisor.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordIdle } from '../../src/engine/idle-record.js';
+import { CLI, busyboxConfig, containerOf, containerState, docker, dockerCli, sh, testProject, type TestProject } from './harness.js';
+import { inTerminal } from './terminal.js';
+
+const CANARY = `canary-${randomBytes(8).toString('hex')}`;
+
+interface EngineEvent {
+  Action: string;
+  Actor: { Attributes: Record<string, string> };
+}
+
+/**
+ * The container's exec_start event whose command contains `marker`, watched live: the engine
+ * keeps only its last 256 events, and on a shared engine a later `docker events --since` misses them.
+ */
+function execEvents(container: string, marker: string): { listening: Promise<void>; event: Promise<EngineEvent> } {
+  let ready!: () => void;
+  const listening = new Promise<void>((r) => (ready = r));
+  const event = (async () => {
+    const stream = (await docker.getEvents({ filters: { container: [container], event: ['exec_start'] } })) as NodeJS.ReadableStream & { destroy(): void };
+    ready();
+    const timer = setTimeout(() => stream.destroy(), 60_000);
+    try {
+      let buffered = '';
+      for await (const chunk of stream) {
+        buffered += chunk.toString();
+        const lines = buffered.split('\n');
+        buffered = lines.pop() ?? '';
+        for (const line of lines) {
+          const e = JSON.parse(line) as EngineEvent;
+          if (e.Action.includes(marker)) return e;
+        }
+      }
+      throw new Error(`no exec_start event with ${marker} within 60 s`);
+    } finally {
+      clearTimeout(timer);
+      stream.destroy();
+    }
+  })();
+  return { listening, event };
+}
+
+/** The environment every test here execs into; an idle policy so `status` samples its activity. */
+const devEnvironment = (runtime?: string) => `
+  dev:
+    ${runtime ? `runtime: ${runtime}` : ''}
+    idle: { stopAfter: 1h }
+    secrets:
+      api_key: { fromEnv: CANARY_KEY }
+`;
+
+function project(label: string, runtime?: string): TestProject {
+  return testProject(label, busyboxConfig(devEnvironment(runtime)));
+}
+
+describe('exec (runc)', () => {
+  let p: TestProject;
+  const printed: string[] = [];
+  const exec = async (args: string[], input?: string) => {
+    const r = await p.run(['exec', ...args], { env: { CANARY_KEY: CANARY }, ...(input !== undefined ? { input } : {}) });
+    printed.push(r.stderr);
+    return r;
+  };
+
+  beforeAll(async () => {
+    p = project('exec');
+    const r = await p.run(['apply', '--auto-approve'], { env: { CANARY_KEY: CANARY } });
+    expect(r.code, r.stderr).toBe(0);
+  });
+  afterAll(async () => p.cleanup());
+
+  it('keeps stdout and stderr apart, and prints nothing of its own', async () => {
+    const r = await exec(['dev', 'sh', '-c', 'echo out; echo err >&2; echo out2']);
+    expect(r).toEqual({ code: 0, stdout: 'out\nout2\n', stderr: 'err\n' });
+  });
+
+  it("returns the command's exit code: 3, 127 for a missing command, 126 for one it cannot run", async () => {
+    expect((await exec(['dev', 'sh', '-c', 'exit 3'])).code).toBe(3);
+    const missing = await exec(['dev', 'no-such-command']);
+    expect(missing.code).toBe(127);
+    expect(missing.stderr).toMatch(/^sandboxshift-exec: .*no-such-command: not found\n$/);
+    expect(missing.stdout).toBe('');
+    const notExecutable = await exec(['dev', '/workspace']);
+    expect(notExecutable.code).toBe(126);
+  });
+
+  it("runs as the environment's user in /workspace, the command's own flags untouched", async () => {
+    const r = await exec(['dev', 'sh', '-c', 'id -u; id -g; pwd; echo "$@"', 'sh', '--help', '-la']);
+    expect(r).toEqual({ code: 0, stdout: '65532\n65532\n/workspace\n--help -la\n', stderr: '' });
+  });
+
+  it('loads the secrets as variables, and the value appears in nothing sandboxshift prints', async () => {
+    const marker = `secret-${randomBytes(4).toString('hex')}`;
+    const seen = execEvents(containerOf(p.name, 'dev'), marker);
+    await seen.listening;
+    const r = await exec(['dev', 'sh', '-c', `printf %s "$API_KEY" # ${marker}`]);
+    expect(r).toEqual({ code: 0, stdout: CANARY, stderr: '' });
+    // The engine's record of the exec holds the loader and the command, never the value.
+    const event = await seen.event;
+    expect(JSON.stringify(event)).not.toContain(CANARY);
+    // What sandboxshift itself printed in every test here (stderr; stdout is the command's).
+    expect(printed.join('')).not.toContain(CANARY);
+  });
+
+  it('forwards piped stdin to its end: `echo hi | exec dev cat` prints hi and exits 0', async () => {
+    expect(await exec(['dev', 'cat'], 'hi\n')).toEqual({ code: 0, stdout: 'hi\n', stderr: '' });
+    const big = 'x'.repeat(3 * 1024 * 1024);
+    expect(await exec(['dev', 'wc', '-c'], big)).toEqual({ code: 0, stdout: `${big.length}\n`, stderr: '' });
+    expect(await exec(['dev', 'cat'], '')).toEqual({ code: 0, stdout: '', stderr: '' });
+  });
+
+  it('stops as a local command would when its reader goes away: exit 141, no trace', async () => {
+    const pipeline = `'${process.execPath}' '${CLI}' exec dev yes 2>&1 | head -2; echo "rc=\${PIPESTATUS[0]}"`;
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile('bash', ['-c', pipeline], { cwd: p.dir, env: { ...process.env, CANARY_KEY: CANARY, CI: 'true' }, timeout: 60_000 }, (err, stdout) =>
+        err ? reject(new Error(`${pipeline}: ${err.message}`)) : resolve(stdout),
+      ),
+    );
+    expect(out).toBe('y\ny\nrc=141\n');
+    // As with `docker exec`, the engine does not stop the command when its client goes: stop it here.
+    await dockerCli(['restart', '-t', '1', containerOf(p.name, 'dev')]);
+  });
+
+  it('counts as activity: the engine reports the exec the idle clock listens for', async () => {
+    const marker = `activity-${randomBytes(4).toString('hex')}`;
+    const seen = execEvents(containerOf(p.name, 'dev'), marker);
+    await seen.listening;
+    expect((await exec(['dev', 'sh', '-c', `: ${marker}`])).code).toBe(0);
+    const event = await seen.event;
+    expect(event.Actor.Attributes['io.sandboxshift.environment']).toBe('dev');
+    expect(event.Action).toMatch(/^exec_start: \/bin\/sh -c set \+x\n/);
+  });
+
+  it("shows in status as the environment's last activity while it runs", async () => {
+    const running = exec(['dev', 'sleep', '10']);
+    const deadline = Date.now() + 60_000;
+    let last: unknown = null;
+    while (Date.now() < deadline) {
+      const status = JSON.parse((await p.run(['status', '--json'], { env: { CANARY_KEY: CANARY } })).stdout) as {
+        environments: Array<{ name: string; idle?: { last_activity: { signal: string } | null } }>;
+      };
+      last = status.environments.find((e) => e.name === 'dev')?.idle?.last_activity ?? null;
+      if ((last as { signal?: string } | null)?.signal === 'exec') break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(last).toMatchObject({ signal: 'exec' });
+    expect((await running).code).toBe(0);
+  });
+
+  it('names the closest environment for a misspelt one', async () => {
+    const r = await exec(['dex', 'true']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe("error: no environment 'dex' in the config; did you mean 'dev'?\n  hint: the config has: dev\n");
+  });
+
+  it('says to run apply for an environment with no container, and never uses a container of our name that is not ours', async () => {
+    // A container named as ours would be, without our labels: not the environment.
+    const foreign = containerOf(p.name, 'later');
+    await dockerCli(['run', '-d', '--name', foreign, '--user', '65532', 'sandboxshift/busybox:test', 'sleep', '600']);
+    p.write(busyboxConfig(`${devEnvironment()}  later: {}\n`));
+    try {
+      const r = await exec(['later', 'sh', '-c', 'echo ran > /tmp/ran']);
+      expect(r).toEqual({ code: 1, stdout: '', stderr: "error: environment 'later' has no container on the engine\n  hint: run sandboxshift apply to create it\n" });
+      expect((await sh(foreign, 'cat /tmp/ran')).rc).not.toBe(0);
+    } finally {
+      p.write(busyboxConfig(devEnvironment()));
+      await dockerCli(['rm', '-f', foreign]);
+    }
+  });
+
+  it('starts a stopped environment first, saying so on stderr', async () => {
+    await dockerCli(['stop', '-t', '1', containerOf(p.name, 'dev')]);
+    const r = await exec(['dev', 'echo', 'ok']);
+    expect(r).toEqual({ code: 0, stdout: 'ok\n', stderr: 'sandboxshift: starting dev (it was stopped)\n' });
+    expect(await containerState(p.name, 'dev')).toBe('running');
+  });
+
+  it('unpauses a paused environment first', async () => {
+    await dockerCli(['pause', containerOf(p.name, 'dev')]);
+    const r = await exec(['dev', 'echo', 'ok']);
+    expect(r).toEqual({ code: 0, stdout: 'ok\n', stderr: 'sandboxshift: unpausing dev (it was paused)\n' });
+    expect(await containerState(p.name, 'dev')).toBe('running');
+  });
+
+  it('names the idle policy when it stopped or paused the environment, and clears its record', async () => {
+    const c = await docker.getContainer(containerOf(p.name, 'dev')).inspect();
+    for (const [action, verb, did] of [
+      ['stop', 'starting', 'stopped'],
+      ['pause', 'unpausing', 'paused'],
+    ] as const) {
+      await recordIdle(docker, p.name, { environment: 'dev', since: new Date().toISOString(), action, containerId: c.Id });
+      await dockerCli(action === 'stop' ? ['stop', '-t', '1', c.Id] : ['pause', c.Id]);
+      const r = await exec(['dev', 'echo', 'ok']);
+      expect(r).toEqual({ code: 0, stdout: 'ok\n', stderr: `sandboxshift: ${verb} dev (${did} by its idle policy)\n` });
+      const records = await docker.listContainers({ all: true, filters: { label: [`io.sandboxshift.project=${p.name}`, 'io.sandboxshift.role=idle-stopped'] } });
+      expect(records).toEqual([]);
+    }
+  });
+});
+
+describe('exec and shell on a terminal (tmux)', () => {
+  let p: TestProject;
+  beforeAll(async () => {
+    p = project('exec-tty');
+    expect((await p.run(['apply', '--auto-approve'], { env: { CANARY_KEY: CANARY } })).code).toBe(0);
+  });
+  afterAll(async () => p.cleanup());
+
+  it('gives a real PTY whose size follows the window', async () => {
+    const t = await inTerminal(['exec', 'dev', 'sh', '-c', 'tty >/dev/null && echo "size[$(stty size)]"; read line; echo "size[$(stty size)]"; exit 5'], p.dir, { CANARY_KEY: CANARY });
+    try {
+      await t.waitFor('size[40 120]');
+      await t.resize(100, 30);
+      // The engine gets the new size on SIGWINCH; give it a moment before asking again.
+      await new Promise((r) => setTimeout(r, 1000));
+      await t.keys('Enter');
+      const screen = await t.waitFor('[exit 5]');
+      expect(screen).toContain('size[30 100]');
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("opens the user's shell in /workspace, with the secrets, and gives back the terminal", async () => {
+    const t = await inTerminal(['shell', 'dev'], p.dir, { CANARY_KEY: CANARY });
+    try {
+      await t.waitFor('$');
+      await t.keys('echo "who[$0 $(id -u) $PWD ${#API_KEY}]"', 'Enter');
+      await t.waitFor(`who[/bin/sh 65532 /workspace ${CANARY.length}]`);
+      await t.keys('exit 7', 'Enter');
+      await t.waitFor('[exit 7]');
+      // The local terminal is out of raw mode again: the outer shell's echo works line by line.
+      expect(await t.screen()).not.toContain(CANARY);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('exec under gVisor (runsc)', () => {
+  let p: TestProject;
+  beforeAll(async () => {
+    p = project('exec-runsc', 'runsc');
+    const r = await p.run(['apply', '--auto-approve'], { env: { CANARY_KEY: CANARY } });
+    expect(r.code, r.stderr).toBe(0);
+  });
+  afterAll(async () => p.cleanup());
+
+  it('keeps streams apart, passes exit codes, loads secrets and forwards stdin', async () => {
+    const run = (args: string[], input?: string) => p.run(['exec', ...args], { env: { CANARY_KEY: CANARY }, ...(input !== undefined ? { input } : {}) });
+    expect(await run(['dev', 'sh', '-c', 'echo out; echo err >&2; exit 3'])).toEqual({ code: 3, stdout: 'out\n', stderr: 'err\n' });
+    expect((await run(['dev', 'no-such-command'])).code).toBe(127);
+    expect(await run(['dev', 'sh', '-c', 'id -u; pwd; printf %s "$API_KEY"'])).toEqual({ code: 0, stdout: `65532\n/workspace\n${CANARY}`, stderr: '' });
+    expect(await run(['dev', 'cat'], 'hi\n')).toEqual({ code: 0, stdout: 'hi\n', stderr: '' });
+  });
+});
