@@ -139,10 +139,10 @@ environments:
   // The sandbox has no DNS and no route out: reaching model.test at all is through the proxy.
   it('runs a task through the proxy: the tool call writes the file, the session lands in /data/agent', async () => {
     await dockerCli(['exec', coder(), 'sh', '-c', `printf '%s' '${MODELS_JSON}' > /data/agent/models.json`]);
-    const out = await dockerCli(['exec', coder(), 'sandboxshift-entrypoint', 'sh', '-c', 'pi --provider fake --model fake-coder -p "write hello.txt" 2>&1; echo "pi-exit=$?"'], 300_000);
-    outputs.push(out);
-    expect(out).toContain('pi-exit=0');
-    expect(out).toContain('Done: wrote hello.txt');
+    // sandboxshift exec: as the environment's user, in /workspace, the secrets as variables.
+    const pi = await run(['exec', 'coder', '--', 'pi', '--provider', 'fake', '--model', 'fake-coder', '-p', 'write hello.txt']);
+    expect(pi.code, pi.stderr).toBe(0);
+    expect(pi.stdout).toBe('Done: wrote hello.txt\n');
     expect(await inSandbox(['cat', '/workspace/hello.txt'])).toBe('written by pi\n');
     const sessions = await inSandbox(['sh', '-c', 'find /data/agent/sessions -name "*.jsonl" | wc -l']);
     expect(Number(sessions.trim())).toBeGreaterThan(0);
@@ -189,10 +189,10 @@ environments:
   it('runs the same task as any user id (43210): files and session belong to it', async () => {
     const odd = containerOf(p.name, 'odd');
     await dockerCli(['exec', odd, 'sh', '-c', `printf '%s' '${MODELS_JSON}' > /data/agent/models.json`]);
-    const out = await dockerCli(['exec', odd, 'sandboxshift-entrypoint', 'sh', '-c', 'pi --provider fake --model fake-coder -p "write hello.txt" 2>&1; echo "pi-exit=$?"'], 300_000);
-    outputs.push(out);
-    expect(out).toContain('Done: wrote hello.txt');
-    expect(out).toContain('pi-exit=0');
+    // sandboxshift exec: as the environment's user, in /workspace, the secrets as variables.
+    const pi = await run(['exec', 'odd', '--', 'pi', '--provider', 'fake', '--model', 'fake-coder', '-p', 'write hello.txt']);
+    expect(pi.code, pi.stderr).toBe(0);
+    expect(pi.stdout).toBe('Done: wrote hello.txt\n');
     // node, not stat: this gVisor answers EINVAL to coreutils' statx.
     const script = `cat /workspace/hello.txt; node -p "const s = require('fs').statSync('/workspace/hello.txt'); s.uid + ':' + s.gid"; find /data/agent/sessions -name '*.jsonl' -user 43210 | wc -l`;
     const owners = await dockerCli(['exec', odd, 'sh', '-c', script]);
