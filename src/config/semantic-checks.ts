@@ -8,6 +8,7 @@ import { egressEntryHint, isEgressEntry } from './egress-entry.js';
 import { durationExplanation, memoryExplanation, userExplanation } from './format-messages.js';
 import { formatPath, type KeyPath } from './key-path.js';
 import { parseUser } from './raw-config.js';
+import { SHIPPED_IMAGE_NAMES } from './shipped-images.js';
 import { closestMatch } from './suggest.js';
 import { formatBytes, MAX_CPUS, MAX_MEMORY_BYTES, MAX_PIDS, MIN_CPUS, MIN_MEMORY_BYTES, parseDuration, parseMemory } from './units.js';
 import { checkVolumeEntries, checkVolumeOverlaps } from './volume-checks.js';
@@ -159,7 +160,9 @@ function checkSettings(settings: Record<string, unknown>, at: KeyPath, images: r
   const error = (path: KeyPath, pointAt: 'key' | 'value', message: string, hint?: string) => ctx.report(diagnosticAt(ctx.source, 'error', path, pointAt, message, hint));
 
   const image = settings.image;
-  if (typeof image === 'string' && image !== 'auto' && !images.includes(image)) {
+  // The shipped images (python, node, multi, pi) can be named without defining them.
+  const shipped: readonly string[] = SHIPPED_IMAGE_NAMES;
+  if (typeof image === 'string' && image !== 'auto' && !images.includes(image) && !shipped.includes(image)) {
     error([...at, 'image'], 'value', `image '${image}' is not defined under images`, imageHint(image, images));
   }
 

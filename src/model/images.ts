@@ -25,13 +25,19 @@ export interface DesiredImage {
   builtin: boolean;
 }
 
-/** The images SandboxShift ships in images/, used by `image: auto` unless the config defines the name. */
+/**
+ * The images SandboxShift ships in images/ (config/shipped-images.ts names them), used by
+ * `image: NAME` and `image: auto` unless the config defines the name. pi's build context is
+ * images/agent-pi/stage/, assembled on the host by images/agent-pi/stage.sh (npm).
+ */
 const IMAGES_DIR = fileURLToPath(new URL('../../images/', import.meta.url));
 export const BUILTIN_IMAGES: Record<string, ImageConfig> = {
   python: { name: 'python', build: { context: IMAGES_DIR, dockerfile: 'runtime-python/Dockerfile', args: {} } },
   node: { name: 'node', build: { context: IMAGES_DIR, dockerfile: 'runtime-node/Dockerfile', args: {} } },
   multi: { name: 'multi', build: { context: IMAGES_DIR, dockerfile: 'runtime-multi/Dockerfile', args: {} } },
+  pi: { name: 'pi', build: { context: `${IMAGES_DIR}agent-pi/stage/`, dockerfile: 'Dockerfile', args: {} } },
 };
+export const PI_STAGE_HINT = 'stage the pi image first: make -C images stage-pi (runs images/agent-pi/stage.sh, which needs npm and its registry)';
 
 /** The egress proxy's image: the bundled proxy (images/egress-proxy/proxy.js) on Debian's Node.js. */
 export const EGRESS_IMAGE = 'sandboxshift-egress';

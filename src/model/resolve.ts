@@ -13,7 +13,7 @@ import { containerName, dataVolumeName, environmentAddress, volumeName } from '.
 import { chooseAutoImage } from './auto-image.js';
 import { withHostWorkspaceOwner } from './host-workspace.js';
 import { readSecretFile, readSecretFromEnv, type SecretProblem } from './secret-source.js';
-import { BUILTIN_IMAGES, EGRESS_IMAGE, buildContextProblem, desiredImage, type DesiredImage } from './images.js';
+import { BUILTIN_IMAGES, EGRESS_IMAGE, PI_STAGE_HINT, buildContextProblem, desiredImage, type DesiredImage } from './images.js';
 
 export interface ResolveResult {
   desired: DesiredState;
@@ -119,7 +119,8 @@ function imageFor(config: Config, name: string, images: Map<string, DesiredImage
   if (!image) throw new Error(`internal: image '${name}' passed validation but is not defined`);
   const problem = buildContextProblem(image);
   if (problem) {
-    diagnostics.push(errorDiag(`image '${name}': ${problem}`, { file: config.file, path: `images.${name}.build`, hint: 'fix images.NAME.build.context (relative to the config file) or dockerfile' }));
+    const hint = !own && name === 'pi' ? PI_STAGE_HINT : 'fix images.NAME.build.context (relative to the config file) or dockerfile';
+    diagnostics.push(errorDiag(`image '${name}': ${problem}`, { file: config.file, path: `images.${name}.build`, hint }));
     return null;
   }
   const desired = desiredImage(config, image, !own);
