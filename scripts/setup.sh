@@ -132,9 +132,25 @@ setup_podman() {
   bash "$here/scripts/setup-podman.sh"
 }
 
+# The pi agent image's build context (images/agent-pi/stage, gitignored), assembled on the host by
+# images/agent-pi/stage.sh with npm (test/e2e/agent-pi.test.ts and `image: pi` build from it).
+# Again only when a source is newer than the staged archive.
+stage_pi_image() {
+  local dir="$here/images/agent-pi" archive="$here/images/agent-pi/stage/pi-rootfs.tar.gz" src
+  local fresh=1
+  [ -f "$archive" ] || fresh=0
+  for src in "$dir/package.json" "$dir/package-lock.json" "$dir/Dockerfile" "$dir/stage.sh" "$here/images/entrypoint/sandboxshift-entrypoint"; do
+    [ "$fresh" = 1 ] && [ "$src" -nt "$archive" ] && fresh=0
+  done
+  [ "$fresh" = 1 ] && return 0
+  log "staging the pi agent image's build context (npm ci into images/agent-pi/stage)"
+  sh "$dir/stage.sh" || die "staging the pi agent image failed; see the messages above"
+}
+
 start_engine
 install_node_deps
 build_test_image
 build_base_image
+stage_pi_image
 setup_podman
 log "ready"
