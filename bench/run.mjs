@@ -18,6 +18,7 @@ import { benchEgress, benchRuntimes } from './egress.mjs';
 import { benchDestroy } from './destroy.mjs';
 import { benchWatch } from './watch.mjs';
 import { benchIdle } from './idle.mjs';
+import { benchPolicy } from './policy.mjs';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const docker = new Docker();
@@ -165,8 +166,8 @@ function benchVersion() {
   return { version_ms_median: Math.round(median(times)), target_ms: 150 };
 }
 
-// BENCH_ONLY=version,apply,plan,destroy,egress,runtimes,watch,idle picks sections (default: all).
-const only = new Set((process.env.BENCH_ONLY ?? 'version,apply,plan,destroy,egress,runtimes,watch,idle').split(','));
+// BENCH_ONLY=version,apply,plan,destroy,egress,runtimes,watch,idle,policy picks sections (default: all).
+const only = new Set((process.env.BENCH_ONLY ?? 'version,apply,plan,destroy,egress,runtimes,watch,idle,policy').split(','));
 const results = { at: new Date().toISOString(), engine: (await docker.version()).Version };
 if (only.has('version')) {
   results.version = benchVersion();
@@ -195,6 +196,10 @@ if (only.has('watch')) {
 if (only.has('idle')) {
   results.idle = await benchIdle({ docker, purge });
   console.log('idle policies', JSON.stringify(results.idle));
+}
+if (only.has('policy')) {
+  results.policy = await benchPolicy({ docker });
+  console.log('plan with a policy of 50 rules (in process)', JSON.stringify(results.policy));
 }
 if (only.has('plan')) {
   results.plan = await benchPlan();

@@ -3,14 +3,14 @@
 // what planning needs is imported here.
 import { DiagnosticsError, hasErrors } from '../diagnostics.js';
 import type { Engine } from '../engine/client.js';
-import type { StoredPolicy } from '../policy/types.js';
 import type { Plan } from '../plan/types.js';
 import { checkImageContracts, loadAndObserve, planFor, type Loaded, type PlanRequest } from './pipeline.js';
-import { policyViolations, readPolicy } from './policy.js';
+import { policyViolations, readPolicy, readPolicyFacts, type PolicyFacts } from './policy.js';
 
 /** The plan for the config at `configPath` against the engine now; any error diagnostic throws. */
 export async function planProject(engine: Engine, configPath: string, req: PlanRequest = {}): Promise<Plan> {
-  const policy = readPolicy(engine);
+  // The policy (and, for engine-wide ceilings, every project's use) is read while the config loads and the engine is observed.
+  const policy = readPolicyFacts(engine);
   policy.catch(() => undefined); // surfaces below, after load's own errors
   const { loaded, observed } = await loadAndObserve(engine, configPath, { refresh: req.refresh });
   return checkedPlan(engine, loaded, planFor(loaded, observed, req), await policy);
@@ -20,7 +20,7 @@ export async function planProject(engine: Engine, configPath: string, req: PlanR
  * A plan with the engine's policy (read now unless given) and the image contract checked (not
  * for destroy: nothing is created); error diagnostics from planning, policy or contract throw.
  */
-export async function checkedPlan(engine: Engine, loaded: Loaded, planned: Plan, policy?: StoredPolicy | null): Promise<Plan> {
+export async function checkedPlan(engine: Engine, loaded: Loaded, planned: Plan, policy?: PolicyFacts): Promise<Plan> {
   if (planned.mode === 'destroy') {
     if (hasErrors(planned.diagnostics)) throw new DiagnosticsError(planned.diagnostics);
     return planned;

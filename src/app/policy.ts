@@ -7,7 +7,7 @@ import { DiagnosticsError, errorDiag, type Diagnostic } from '../diagnostics.js'
 import type { Engine } from '../engine/client.js';
 import { withEngine } from '../engine/client.js';
 import { readEnginePolicy } from '../engine/engine-policy.js';
-import { engineUsage } from '../engine/engine-usage.js';
+import { engineUsageByProject, usageOfOthers, type ProjectUse } from '../engine/engine-usage.js';
 import { acquireLock, type HeldLock } from '../engine/lock.js';
 import { checkPolicy } from '../policy/check.js';
 import { policyDiagnostics } from '../policy/diagnostics.js';
@@ -23,10 +23,26 @@ export async function readPolicy(engine: Engine): Promise<StoredPolicy | null> {
   return withEngine(async () => readEnginePolicy(await engine.docker()));
 }
 
-/** Every violation of `stored` by the loaded config, positioned in its file; [] without a policy. */
-export async function policyViolations(engine: Engine, loaded: Loaded, stored: StoredPolicy | null): Promise<Diagnostic[]> {
+/** The policy, and every project's use when the policy has engine-wide ceilings (read right after it). */
+export interface PolicyFacts {
+  stored: StoredPolicy | null;
+  usage: ReadonlyMap<string, ProjectUse> | null;
+}
+
+export async function readPolicyFacts(engine: Engine): Promise<PolicyFacts> {
+  const stored = await readPolicy(engine);
+  const usage = stored && hasEngineCeilings(stored.policy) ? await withEngine(async () => engineUsageByProject(await engine.docker())) : null;
+  return { stored, usage };
+}
+
+/** Every violation of the policy by the loaded config, positioned in its file; [] without a policy. */
+export async function policyViolations(engine: Engine, loaded: Loaded, facts: PolicyFacts | StoredPolicy | null): Promise<Diagnostic[]> {
+  const given = facts && 'stored' in facts ? facts : { stored: facts, usage: undefined };
+  const { stored } = given;
   if (!stored) return [];
-  const others = hasEngineCeilings(stored.policy) ? await withEngine(async () => engineUsage(await engine.docker(), loaded.desired.project)) : null;
+  const project = loaded.desired.project;
+  let others = null;
+  if (hasEngineCeilings(stored.policy)) others = usageOfOthers(given.usage ?? (await withEngine(async () => engineUsageByProject(await engine.docker()))), project);
   const violations = checkPolicy(stored.policy, policySubject(loaded.config, loaded.desired), others);
   return policyDiagnostics(violations, loaded.config.source, shownPath(loaded.config.file));
 }

@@ -190,9 +190,11 @@ function checkTotals(scope: 'project' | 'engine', ceiling: Totals, use: Use, who
   const out: PolicyViolation[] = [];
   const at: PolicyLocation = { path: ['environments'] };
   const now = (kind: keyof Use, fmt: (n: number) => string) =>
-    engine
-      ? ` (in use now by ${engine.others.projects} other project${engine.others.projects === 1 ? '' : 's'}: ${fmt(engine.others[kind])}; project '${engine.project}' wants ${fmt(engine.mine[kind])})`
-      : '';
+    !engine
+      ? ''
+      : engine.others.projects === 0
+        ? ` (no other project uses any now; project '${engine.project}' wants ${fmt(engine.mine[kind])})`
+        : ` (in use now by ${engine.others.projects} other project${engine.others.projects === 1 ? '' : 's'}: ${fmt(engine.others[kind])}; project '${engine.project}' wants ${fmt(engine.mine[kind])})`;
   const hint = scope === 'engine' ? `remove environments here or in other projects, or ${ASK}` : `remove or shrink environments, or ${ASK}`;
   const total = scope === 'engine' ? 'together ' : '';
   if (ceiling.environments !== undefined && use.environments > ceiling.environments) {
