@@ -1,7 +1,7 @@
 // Reading a policy file (YAML or JSON) for `policy set`: positioned errors like `validate`'s,
 // checked against schemas/policy.schema.json, then units parsed. And reading the document back
 // from the engine, where it was stored only after passing these checks.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { ErrorObject } from 'ajv';
@@ -41,14 +41,30 @@ function validatePolicySchema(data: unknown): ErrorObject[] {
   return validator(data) ? [] : [...(validator.errors ?? [])];
 }
 
+/** The largest policy file read at all (a policy is at most MAX_POLICY_BYTES as JSON; YAML may be roomier). */
+export const MAX_POLICY_FILE_BYTES = 1024 * 1024;
+
 export function parsePolicyFile(file: string): ParsedPolicy {
+  const hint = 'pass the path of a policy file (YAML or JSON), e.g. `sandboxshift policy set policy.yaml`';
   let text: string;
   try {
+    // A device or FIFO (/dev/zero, a pipe) would never end: only a regular file of sane size is read.
+    const stat = statSync(file);
+    if (!stat.isFile()) return { diagnostics: [errorDiag(`policy file '${file}' is ${stat.isDirectory() ? 'a folder' : 'not a regular file'}`, { file, hint })] };
+    if (stat.size > MAX_POLICY_FILE_BYTES)
+      return {
+        diagnostics: [
+          errorDiag(`policy file '${file}' is ${stat.size} bytes, more than the ${MAX_POLICY_FILE_BYTES} a policy file may be`, {
+            file,
+            hint: 'a policy is a few rules: check that this is the right file',
+          }),
+        ],
+      };
     text = readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a folder' : `cannot be read (${(err as Error).message})`;
-    return { diagnostics: [errorDiag(`policy file '${file}' ${why}`, { file, hint: 'pass the path of a policy file (YAML or JSON), e.g. `sandboxshift policy set policy.yaml`' })] };
+    const why = code === 'ENOENT' ? 'does not exist' : `cannot be read (${(err as Error).message})`;
+    return { diagnostics: [errorDiag(`policy file '${file}' ${why}`, { file, hint })] };
   }
   return parsePolicyText(text, file);
 }

@@ -185,6 +185,12 @@ describe('policy files', () => {
     const many = Array.from({ length: 999 }, (_, i) => `"team-${i}-${'x'.repeat(60)}/**"`).join(', ');
     expect(parsePolicyText(`version: 1\nimages: { allow: [${many}] }`, 'p.yaml').diagnostics[0]?.message).toMatch(/^the policy is [0-9]+ bytes as JSON, more than the 65536 an engine record holds$/);
   });
+  it('reads only a regular file of sane size: devices, folders and missing files are refused with advice', async () => {
+    const { parsePolicyFile } = await import('../../../src/policy/parse.js');
+    expect(parsePolicyFile('/dev/zero').diagnostics.map((d) => d.message)).toEqual(["policy file '/dev/zero' is not a regular file"]);
+    expect(parsePolicyFile('/tmp').diagnostics.map((d) => d.message)).toEqual(["policy file '/tmp' is a folder"]);
+    expect(parsePolicyFile('/nonexistent/p.yaml').diagnostics.map((d) => d.message)).toEqual(["policy file '/nonexistent/p.yaml' does not exist"]);
+  });
   it('maxStopAfter implies required', () => {
     expect(policy('idle: { maxStopAfter: 8h }').idle).toEqual({ required: true, maxStopAfterSeconds: 28800 });
   });
