@@ -2,6 +2,7 @@
 // validate, apply, watch), and, for engine-wide ceilings, check again under an engine-wide lock
 // held around the check and the creates, so two projects applying at once cannot together
 // exceed a ceiling.
+import { existsSync } from 'node:fs';
 import { relative, isAbsolute } from 'node:path';
 import { DiagnosticsError, errorDiag, type Diagnostic } from '../diagnostics.js';
 import type { Engine } from '../engine/client.js';
@@ -71,6 +72,7 @@ export async function withPolicyCheck<T>(engine: Engine, loaded: Loaded, plan: P
   try {
     // Read again under the lock: the policy may have changed while it was waited for.
     refuse(await policyViolations(engine, loaded, await readPolicy(engine)));
+    await pauseForTest('policy-quota-checked');
     return await work();
   } finally {
     await lock.release();
@@ -104,4 +106,16 @@ async function acquireEngineLock(engine: Engine): Promise<HeldLock> {
       await new Promise((r) => setTimeout(r, WAIT_STEP_MS));
     }
   }
+}
+
+/**
+ * For the race test (test/e2e/policy.test.ts): with SANDBOXSHIFT_TEST_PAUSE set to this point,
+ * apply stops after its check under the engine-wide lock until the file
+ * SANDBOXSHIFT_TEST_RELEASE_FILE exists (at most a minute), so a second apply provably waits.
+ */
+async function pauseForTest(point: string): Promise<void> {
+  if (process.env.SANDBOXSHIFT_TEST_PAUSE !== point) return;
+  const release = process.env.SANDBOXSHIFT_TEST_RELEASE_FILE;
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline && !(release && existsSync(release))) await new Promise((r) => setTimeout(r, 100));
 }

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCK_IMAGE } from '../../src/engine/lock.js';
 import { busyboxConfig, CLI, TEST_IMAGE, testProject, type RunResult, type TestProject } from './harness.js';
 import { startPrivateEngine, type PrivateEngine } from './private-engine.js';
+import { WatchProcess } from './watch-process.js';
 
 const ALL_RULES = `version: 1
 images: { allow: ["sandboxshift/*"], digestPinnedOnly: false }
@@ -198,6 +199,57 @@ environments:
     await run(won[0]!.p, ['destroy', '--auto-approve']);
     await run(dir, ['policy', 'clear']);
   }, 600_000);
+
+  it('a second apply waits for the engine-wide lock and checks the use the first one left', async () => {
+    expect((await run(dir, ['policy', 'set', policyFile('engine2.yaml', 'version: 1\nengine: { environments: 1 }\n')])).code).toBe(0);
+    const one = project('policy-wait-a', busyboxConfig('  a: {}\n'));
+    const two = project('policy-wait-b', busyboxConfig('  a: {}\n'));
+    const release = join(dir.dir, 'release');
+    const first = run(one, ['apply', '--auto-approve'], { SANDBOXSHIFT_TEST_PAUSE: 'policy-quota-checked', SANDBOXSHIFT_TEST_RELEASE_FILE: release });
+    const lockHeld = async () => (await engine.docker.listContainers({ all: true, filters: { name: ['^/ss\\._engine\\.lock$'] } })).length === 1;
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline && !(await lockHeld())) await new Promise((r) => setTimeout(r, 50));
+    expect(await lockHeld()).toBe(true);
+    // The first apply has checked (nothing else on the engine) and holds the lock, its creates not made yet.
+    expect(await ours(one)).toEqual([`/ss.${one.name}.lock`]);
+    let secondDone = false;
+    const second = run(two, ['apply', '--auto-approve']).then((r) => ((secondDone = true), r));
+    await new Promise((r) => setTimeout(r, 5000));
+    // Its own plan saw an empty engine and passed; under the lock it waits.
+    expect(secondDone).toBe(false);
+    expect(await ours(two)).toEqual([`/ss.${two.name}.lock`]);
+    writeFileSync(release, '');
+    const [r1, r2] = await Promise.all([first, second]);
+    expect(r1.code, r1.stderr).toBe(0);
+    expect(r2.code).toBe(1);
+    expect(r2.stderr).toContain(
+      `sandboxshift.yaml:9:1: error: policy rule 'engine.environments': the engine would have together 2 environments, more than the 1 allowed (in use now by 1 other project: 1; project '${two.name}' wants 1) (at environments)`,
+    );
+    expect(r2.stderr).toContain("error: nothing was applied: the config breaks the engine's policy\n");
+    expect(await ours(two)).toEqual([]);
+    await run(one, ['destroy', '--auto-approve']);
+    await run(dir, ['policy', 'clear']);
+  }, 300_000);
+
+  it('watch reports the violation in its reconcile and applies nothing; validate says when no engine answered', async () => {
+    expect((await run(dir, ['policy', 'set', policyFile('runtime.yaml', 'version: 1\nruntime: runsc\n')])).code).toBe(0);
+    const p = project('policy-watch', busyboxConfig('  a: {}\n'));
+    const w = new WatchProcess(p.dir, [], env());
+    try {
+      const i = await w.waitFor('reconcile failed', 0, 120_000);
+      expect(w.lines[i]).toContain("reconcile failed: sandboxshift.yaml:10:3: error: policy rule 'runtime': environment 'a' runs under runc; the engine's policy requires runsc (at environments.a)");
+    } finally {
+      await w.stop();
+    }
+    expect(await ours(p)).toEqual([]);
+    const offline = await p.run(['validate'], { env: { DOCKER_HOST: 'unix:///nonexistent/docker.sock' } });
+    expect(offline.code).toBe(0);
+    expect(offline.stderr).toBe("note: the engine's policy was not checked: cannot reach the Docker engine at DOCKER_HOST=unix:///nonexistent/docker.sock (ENOENT)\n");
+    const devZero = await run(dir, ['policy', 'set', '/dev/zero']);
+    expect(devZero.stderr).toBe("/dev/zero: error: policy file '/dev/zero' is not a regular file\n  hint: pass the path of a policy file (YAML or JSON), e.g. `sandboxshift policy set policy.yaml`\n");
+    expect((await shown()).policy).toEqual({ version: 1, runtime: 'runsc' });
+    await run(dir, ['policy', 'clear']);
+  }, 300_000);
 
   /** `policy set FILE` stopped at `point`, SIGKILLed there once `ready()` holds. */
   const killSetAt = async (point: string, file: string, ready: () => Promise<boolean>) => {

@@ -1,5 +1,5 @@
 import { loadConfig } from '../../config/index.js';
-import { hasErrors, type Diagnostic } from '../../diagnostics.js';
+import { DiagnosticsError, hasErrors, type Diagnostic } from '../../diagnostics.js';
 import { configPath, parse } from '../args.js';
 import { EXIT_ERROR, EXIT_OK, printDiagnostics, type Io } from '../io.js';
 
@@ -46,7 +46,7 @@ async function policyCheck(file: string): Promise<{ diagnostics: Diagnostic[]; n
     const loaded = load(file, { needSecrets: false });
     return { diagnostics: await policyViolations(engine, loaded, stored), note: null };
   } catch (err) {
-    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    const reason = err instanceof DiagnosticsError ? (err.diagnostics[0]?.message ?? err.message) : err instanceof Error ? err.message.split('\n')[0] : String(err);
     return { diagnostics: [], note: `note: the engine's policy was not checked: ${reason}` };
   } finally {
     clearTimeout(timer);
