@@ -43,8 +43,13 @@ export async function policyViolations(engine: Engine, loaded: Loaded, facts: Po
   if (!stored) return [];
   const project = loaded.desired.project;
   let others = null;
-  if (hasEngineCeilings(stored.policy)) others = usageOfOthers(given.usage ?? (await withEngine(async () => engineUsageByProject(await engine.docker()))), project);
-  const violations = checkPolicy(stored.policy, policySubject(loaded.config, loaded.desired), others);
+  let own = null;
+  if (hasEngineCeilings(stored.policy)) {
+    const usage = given.usage ?? (await withEngine(async () => engineUsageByProject(await engine.docker())));
+    others = usageOfOthers(usage, project);
+    own = usage.get(project) ?? { environments: 0, cpus: 0, memoryBytes: 0 };
+  }
+  const violations = checkPolicy(stored.policy, policySubject(loaded.config, loaded.desired), others, own);
   return policyDiagnostics(violations, loaded.config.source, shownPath(loaded.config.file));
 }
 

@@ -58,7 +58,13 @@ export interface PolicyViolation {
 
 const ASK = "ask the engine's administrators to change the policy (see `sandboxshift policy show`)";
 
-export function checkPolicy(policy: Policy, subject: PolicySubject, others: EngineUsage | null): PolicyViolation[] {
+/**
+ * `others`: what the other projects use now (null: engine-wide ceilings are not checked). `own`:
+ * what this project's environments on the engine use now; an engine-wide ceiling already
+ * exceeded (other projects grew, or the policy was tightened) refuses only a config that would
+ * use more of it than the project does now, so shrinking is never refused.
+ */
+export function checkPolicy(policy: Policy, subject: PolicySubject, others: EngineUsage | null, own: Use | null = null): PolicyViolation[] {
   const out: PolicyViolation[] = [];
   const allow = policy.images?.allow;
   const allowed = allow ? repositoryMatcher(allow) : null;
@@ -171,12 +177,15 @@ export function checkPolicy(policy: Policy, subject: PolicySubject, others: Engi
   if (policy.project) out.push(...checkTotals('project', policy.project, mine, `project '${subject.project}'`, null));
   if (policy.engine && others) {
     const engine = { environments: others.environments + mine.environments, cpus: others.cpus + mine.cpus, memoryBytes: others.memoryBytes + mine.memoryBytes };
-    out.push(...checkTotals('engine', policy.engine, engine, 'the engine', { others, mine, project: subject.project }));
+    const grows = (kind: keyof Use) => own === null || mine[kind] > own[kind];
+    out.push(...checkTotals('engine', policy.engine, engine, 'the engine', { others, mine, project: subject.project }).filter((v) => grows(RULE_KIND[v.rule]!)));
   }
   return out;
 }
 
-interface Use {
+const RULE_KIND: Record<string, keyof Use> = { 'engine.environments': 'environments', 'engine.cpus': 'cpus', 'engine.memory': 'memoryBytes' };
+
+export interface Use {
   environments: number;
   cpus: number;
   memoryBytes: number;

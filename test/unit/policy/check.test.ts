@@ -127,6 +127,13 @@ describe('engine-wide ceilings', () => {
       ['engine.cpus', "the engine would have together 2.5 CPUs, more than the 2 allowed (in use now by 1 other project: 1; project 'two' wants 1.5)"],
     ]);
   });
+  it('an engine already over a ceiling refuses only a project that would use more of it than now', () => {
+    const over = { projects: 1, environments: 1, cpus: 3, memoryBytes: 0 };
+    const subject = { project: 'two', environments: [env({ cpus: 0.5 })] };
+    expect(checkPolicy(p, subject, over, { environments: 2, cpus: 1, memoryBytes: 0 })).toEqual([]);
+    expect(checkPolicy(p, subject, over, { environments: 1, cpus: 0.5, memoryBytes: 0 })).toEqual([]);
+    expect(checkPolicy(p, subject, over, { environments: 1, cpus: 0.25, memoryBytes: 0 }).map((v) => v.rule)).toEqual(['engine.cpus']);
+  });
   it('allows exactly the ceiling', () => {
     expect(checkPolicy(p, { project: 'two', environments: [env({ cpus: 1 })] }, { projects: 2, environments: 2, cpus: 1, memoryBytes: 0 })).toEqual([]);
   });
