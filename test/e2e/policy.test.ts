@@ -252,8 +252,8 @@ environments:
   }, 300_000);
 
   /** `policy set FILE` stopped at `point`, SIGKILLed there once `ready()` holds. */
-  const killSetAt = async (point: string, file: string, ready: () => Promise<boolean>) => {
-    const child = spawn(process.execPath, [CLI, 'policy', 'set', file], { cwd: dir.dir, env: { ...process.env, ...env(), SANDBOXSHIFT_TEST_PAUSE: point }, stdio: 'ignore' });
+  const killSetAt = async (point: string, file: string | null, ready: () => Promise<boolean>) => {
+    const child = spawn(process.execPath, [CLI, 'policy', ...(file ? ['set', file] : ['clear'])], { cwd: dir.dir, env: { ...process.env, ...env(), SANDBOXSHIFT_TEST_PAUSE: point }, stdio: 'ignore' });
     const exited = new Promise((r) => child.on('close', r));
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline && !(await ready())) await new Promise((r) => setTimeout(r, 50));
@@ -263,7 +263,7 @@ environments:
     await exited;
   };
 
-  it('SIGKILL during policy set leaves the old policy or the new one, never none', async () => {
+  it('SIGKILL during policy set leaves the old policy or the new one, never none; during clear, none', async () => {
     const oldFile = policyFile('old.yaml', 'version: 1\nruntime: runsc\n');
     const newFile = policyFile('new.yaml', 'version: 1\nruntime: runc\n');
     expect((await run(dir, ['policy', 'set', oldFile])).code).toBe(0);
@@ -278,6 +278,14 @@ environments:
     expect((await run(dir, ['policy', 'set', oldFile])).code).toBe(0);
     expect(await records()).toHaveLength(1);
     expect((await shown()).policy).toEqual({ version: 1, runtime: 'runsc' });
+    // A clear killed with its cleared record made and the old one still there: no policy, never the old one back.
+    await killSetAt('policy-set-created', null, async () => (await records()).length === 2);
+    expect(await records()).toHaveLength(2);
+    expect((await shown()).policy).toBeNull();
+    expect((await run(dir, ['policy', 'clear'])).stdout).toBe('No policy is set on this engine; nothing to clear.\n');
+    expect((await run(dir, ['policy', 'set', newFile])).code).toBe(0);
+    expect(await records()).toHaveLength(1);
+    expect((await shown()).policy).toEqual({ version: 1, runtime: 'runc' });
     await run(dir, ['policy', 'clear']);
     expect(await records()).toEqual([]);
   }, 300_000);
