@@ -9,7 +9,7 @@ import type { Engine } from '../engine/client.js';
 import { withEngine } from '../engine/client.js';
 import { readEnginePolicy } from '../engine/engine-policy.js';
 import { engineUsageByProject, usageOfOthers, type ProjectUse } from '../engine/engine-usage.js';
-import { acquireLock, type HeldLock } from '../engine/lock.js';
+import { acquireLock, readLock, releaseLock, type HeldLock } from '../engine/lock.js';
 import { checkPolicy } from '../policy/check.js';
 import { policyDiagnostics } from '../policy/diagnostics.js';
 import { policySubject } from '../policy/subject.js';
@@ -102,9 +102,11 @@ async function acquireEngineLock(engine: Engine): Promise<HeldLock> {
       const locked = err instanceof DiagnosticsError && err.diagnostics.some((d) => d.message.includes('is locked'));
       if (!locked) throw err;
       if (Date.now() >= deadline) {
+        const holder = await readLock(docker, ENGINE_LOCK_SCOPE);
+        const who = holder ? `by ${holder.holder} pid ${holder.pid} (${holder.command}) since ${holder.since}, lock ID ${holder.id}` : 'by a run that just gave it back';
         throw new DiagnosticsError([
-          errorDiag(`the engine-wide policy lock (container ss.${ENGINE_LOCK_SCOPE}.lock) is still held after ${waitMs / 1000}s: ${err.diagnostics[0]?.message ?? ''}`, {
-            hint: 'another project is applying; try again later. If its run is gone, remove the container ss._engine.lock',
+          errorDiag(`the engine-wide policy lock ss.${ENGINE_LOCK_SCOPE}.lock is still held after ${waitMs / 1000}s, ${who}; nothing was applied`, {
+            hint: `another project is applying: try again later. If that run is gone, remove the lock with \`sandboxshift policy unlock ${holder?.id ?? 'ID'}\``,
           }),
         ]);
       }
@@ -123,4 +125,9 @@ async function pauseForTest(point: string): Promise<void> {
   const release = process.env.SANDBOXSHIFT_TEST_RELEASE_FILE;
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline && !(release && existsSync(release))) await new Promise((r) => setTimeout(r, 100));
+}
+
+/** Removes the engine-wide lock if it is still the one with this ID (a run that is gone left it). */
+export async function unlockEngine(engine: Engine, id: string): Promise<'released' | 'not-held' | 'other-holder'> {
+  return releaseLock(await engine.docker(), ENGINE_LOCK_SCOPE, id);
 }

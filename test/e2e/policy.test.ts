@@ -231,6 +231,38 @@ environments:
     await run(dir, ['policy', 'clear']);
   }, 300_000);
 
+  it('an engine-wide lock left by another host is waited for, named with its ID, and removed by policy unlock', async () => {
+    expect((await run(dir, ['policy', 'set', policyFile('engine3.yaml', 'version: 1\nengine: { environments: 5 }\n')])).code).toBe(0);
+    await engine.docker.createContainer({
+      name: 'ss._engine.lock',
+      Image: LOCK_IMAGE,
+      Cmd: ['/lock'],
+      Labels: {
+        'io.sandboxshift.project': '_engine',
+        'io.sandboxshift.role': 'lock',
+        'io.sandboxshift.lock.id': 'feedbeef',
+        'io.sandboxshift.lock.holder': 'other-host',
+        'io.sandboxshift.lock.pid': '4242',
+        'io.sandboxshift.lock.since': '2026-01-01T00:00:00.000Z',
+        'io.sandboxshift.lock.command': 'apply (engine-wide policy check)',
+      },
+    });
+    const p = project('policy-held', busyboxConfig('  a: {}\n'));
+    const waited = await run(p, ['apply', '--auto-approve'], { SANDBOXSHIFT_ENGINE_LOCK_WAIT: '2' });
+    expect(waited.code).toBe(1);
+    expect(waited.stderr).toContain(
+      'error: the engine-wide policy lock ss._engine.lock is still held after 2s, by other-host pid 4242 (apply (engine-wide policy check)) since 2026-01-01T00:00:00.000Z, lock ID feedbeef; nothing was applied\n  hint: another project is applying: try again later. If that run is gone, remove the lock with `sandboxshift policy unlock feedbeef`\n',
+    );
+    expect(await ours(p)).toEqual([]);
+    expect((await run(dir, ['policy', 'unlock', 'other'])).stderr).toContain('error: the engine-wide lock has another ID than other; left as it is');
+    expect((await run(dir, ['policy', 'unlock', 'feedbeef'])).stdout).toBe('Engine-wide lock feedbeef removed.\n');
+    const applied = await run(p, ['apply', '--auto-approve']);
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(await ours(p)).toEqual([`/ss.${p.name}.a`]);
+    await run(p, ['destroy', '--auto-approve']);
+    await run(dir, ['policy', 'clear']);
+  }, 300_000);
+
   it('watch reports the violation in its reconcile and applies nothing; validate says when no engine answered', async () => {
     expect((await run(dir, ['policy', 'set', policyFile('runtime.yaml', 'version: 1\nruntime: runsc\n')])).code).toBe(0);
     const p = project('policy-watch', busyboxConfig('  a: {}\n'));

@@ -3,6 +3,7 @@ import type * as YamlModule from 'yaml';
 import { clearPolicy, setPolicy, showPolicy } from '../../app/policy-admin.js';
 import { DiagnosticsError, errorDiag } from '../../diagnostics.js';
 import { connectEngine } from '../../engine/client.js';
+import { unlockEngine } from '../../app/policy.js';
 import { formatPolicyChange } from '../../policy/diff.js';
 import type { StoredPolicy } from '../../policy/types.js';
 import { parse } from '../args.js';
@@ -11,6 +12,7 @@ import { EXIT_OK, type Io } from '../io.js';
 export const policyHelp = `Usage: sandboxshift policy set FILE
        sandboxshift policy show [--json]
        sandboxshift policy clear
+       sandboxshift policy unlock LOCK_ID
 
 The engine's policy: rules every project on this engine must keep (allowed images, required
 runtime, ceilings per environment, per project and for the whole engine, egress limits,
@@ -23,6 +25,8 @@ sandboxshift.yaml, and nothing is applied.
              prints what changes. Replaces the old policy atomically.
   show       the policy in force, who set it and when (--json: machine-readable)
   clear      remove the policy
+  unlock ID  remove the engine-wide lock (ss._engine.lock) a run that is gone left behind; the
+             ID is in the error of the apply that waited for it. Only the lock with that ID.
 
 Only the engine's administrators should change it, but the engine cannot tell: anyone who can
 reach its API (the socket is root on the engine's host) can. The record names who set it.`;
@@ -31,7 +35,7 @@ export async function policyCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse('policy', argv, { json: { type: 'boolean' } });
   const [action, file, extra] = positionals;
   const usage = (message: string) => new DiagnosticsError([errorDiag(message, { hint: 'see `sandboxshift policy --help`' })]);
-  if (extra !== undefined || (action !== 'set' && file !== undefined)) throw usage(`policy: unexpected argument '${extra ?? file}'`);
+  if (extra !== undefined || (action !== 'set' && action !== 'unlock' && file !== undefined)) throw usage(`policy: unexpected argument '${extra ?? file}'`);
   const engine = connectEngine();
   if (action === 'set') {
     if (!file) throw usage('policy set needs the policy file: sandboxshift policy set FILE');
@@ -57,7 +61,16 @@ export async function policyCommand(argv: string[], io: Io): Promise<number> {
     io.out(previous ? `Policy cleared (it was set by ${previous.setBy} at ${previous.setAt}).\n` : 'No policy is set on this engine; nothing to clear.\n');
     return EXIT_OK;
   }
-  throw usage(action === undefined ? 'policy needs an action: set FILE, show or clear' : `policy: unknown action '${action}' (set FILE, show or clear)`);
+  if (action === 'unlock') {
+    if (!file) throw usage('policy unlock needs the lock ID: sandboxshift policy unlock ID');
+    const outcome = await unlockEngine(engine, file);
+    if (outcome === 'released') {
+      io.out(`Engine-wide lock ${file} removed.\n`);
+      return EXIT_OK;
+    }
+    throw new DiagnosticsError([errorDiag(outcome === 'not-held' ? 'the engine-wide lock is not held; nothing to unlock' : `the engine-wide lock has another ID than ${file}; left as it is`)]);
+  }
+  throw usage(action === undefined ? 'policy needs an action: set FILE, show, clear or unlock ID' : `policy: unknown action '${action}' (set FILE, show, clear or unlock ID)`);
 }
 
 function showJson(stored: StoredPolicy): Record<string, unknown> {
