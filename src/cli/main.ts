@@ -20,7 +20,7 @@ Commands:
   logs       an environment's output, or its egress decisions (logs ENV --egress)
   egress     what an environment may reach: allow list, mechanism, policy hash, decisions
   unlock     remove a stale apply lock
-  policy     the engine's policy for every project on it: policy set FILE | show | clear
+  policy     the engine's policy for every project on it: policy set FILE | show | clear | unlock ID
   watch      keep the engine converged: reconcile on config edits, drift and a timer; idle policies
   wake       start or unpause an environment an idle policy stopped or paused
   touch      record activity for an environment (its idle clock starts again)
