@@ -20,6 +20,7 @@ import { benchWatch } from './watch.mjs';
 import { benchIdle } from './idle.mjs';
 import { benchCp } from './cp.mjs';
 import { benchExec } from './exec.mjs';
+import { benchPolicy } from './policy.mjs';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const docker = new Docker();
@@ -167,8 +168,8 @@ function benchVersion() {
   return { version_ms_median: Math.round(median(times)), target_ms: 150 };
 }
 
-// BENCH_ONLY=version,apply,plan,destroy,egress,runtimes,watch,idle,cp,exec picks sections (default: all).
-const only = new Set((process.env.BENCH_ONLY ?? 'version,apply,plan,destroy,egress,runtimes,watch,idle,cp,exec').split(','));
+// BENCH_ONLY=version,apply,plan,destroy,egress,runtimes,watch,idle,cp,exec,policy picks sections (default: all).
+const only = new Set((process.env.BENCH_ONLY ?? 'version,apply,plan,destroy,egress,runtimes,watch,idle,cp,exec,policy').split(','));
 const results = { at: new Date().toISOString(), engine: (await docker.version()).Version };
 if (only.has('version')) {
   results.version = benchVersion();
@@ -205,6 +206,10 @@ if (only.has('cp')) {
 if (only.has('exec')) {
   results.exec = await benchExec();
   console.log('exec round trip vs docker exec', JSON.stringify(results.exec));
+}
+if (only.has('policy')) {
+  results.policy = await benchPolicy({ docker });
+  console.log('plan with a policy of 50 rules (in process)', JSON.stringify(results.policy));
 }
 if (only.has('plan')) {
   results.plan = await benchPlan();

@@ -10,6 +10,7 @@ import { staleReasons } from '../plan/saved.js';
 import { withLock, type StopSignal } from './lock.js';
 import { applyPlan, load, observeFor, planFor, type Refresh } from './pipeline.js';
 import { checkedPlan } from './plan.js';
+import { withPolicyCheck } from './policy.js';
 
 export interface ConvergeRequest {
   command: 'apply' | 'destroy';
@@ -66,7 +67,8 @@ export async function converge(req: ConvergeRequest, hooks: ConvergeHooks): Prom
       await hooks.show(plan, { approval });
       if (!hasChanges(plan)) return { status: 'no-changes', plan };
       if (approval && !(await hooks.approve(plan))) return { status: 'cancelled', plan };
-      const run = (onEvent?: ApplyListener) => applyPlan(engine, loaded, plan, { parallelism: req.parallelism, onEvent });
+      // The policy is checked again right before the creates, under the engine-wide lock when it has engine-wide ceilings.
+      const run = (onEvent?: ApplyListener) => withPolicyCheck(engine, loaded, plan, () => applyPlan(engine, loaded, plan, { parallelism: req.parallelism, onEvent }));
       const result = hooks.execute ? await hooks.execute(plan, run) : await run();
       return { status: 'applied', plan, result };
     },

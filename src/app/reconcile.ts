@@ -9,6 +9,7 @@ import { acquireLock, readLock, type HeldLock, type LockInfo } from '../engine/l
 import type { Change, Plan } from '../plan/types.js';
 import { applyPlan, observeFor, planFor, type Loaded } from './pipeline.js';
 import { checkedPlan } from './plan.js';
+import { withPolicyCheck } from './policy.js';
 
 export interface ReconcileOptions<S extends { apply: Change[] }> {
   /** Recorded on the lock, shown to whoever finds it held. */
@@ -48,7 +49,9 @@ export async function reconcileOnce<S extends { apply: Change[] }>(engine: Engin
     const result =
       selection.apply.length === 0 || options.signal?.aborted
         ? null
-        : await applyPlan(engine, loaded, { ...plan, changes: selection.apply }, { parallelism: options.parallelism, onEvent: options.onEvent, signal: options.signal });
+        : await withPolicyCheck(engine, loaded, plan, () =>
+            applyPlan(engine, loaded, { ...plan, changes: selection.apply }, { parallelism: options.parallelism, onEvent: options.onEvent, signal: options.signal }),
+          );
     return { status: 'reconciled', plan, selection, result, elapsedMs: Date.now() - started };
   } finally {
     await lock.release();

@@ -20,6 +20,7 @@ Commands:
   logs       an environment's output, or its egress decisions (logs ENV --egress)
   egress     what an environment may reach: allow list, mechanism, policy hash, decisions
   unlock     remove a stale apply lock
+  policy     the engine's policy for every project on it: policy set FILE | show | clear | unlock ID
   watch      keep the engine converged: reconcile on config edits, drift and a timer; idle policies
   wake       start or unpause an environment an idle policy stopped or paused
   touch      record activity for an environment (its idle clock starts again)
@@ -69,6 +70,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   egress: async () => {
     const m = await import('./commands/egress.js');
     return { run: m.egressCommand, help: m.egressHelp };
+  },
+  policy: async () => {
+    const m = await import('./commands/policy.js');
+    return { run: m.policyCommand, help: m.policyHelp };
   },
   unlock: async () => {
     const m = await import('./commands/unlock.js');

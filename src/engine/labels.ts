@@ -6,7 +6,7 @@ export const LABEL_PREFIX = 'io.sandboxshift';
 export const Labels = {
   project: 'io.sandboxshift.project',
   environment: 'io.sandboxshift.environment',
-  /** environment | workspace | volume (an extra named volume) | lock | egress | network | protect | filling | egress-policy | applied-commit | idle-stopped | touch | helper (a never-started container that copies a workspace) */
+  /** environment | workspace | volume (an extra named volume) | lock | egress | network | protect | filling | egress-policy | applied-commit | idle-stopped | touch | engine-policy | helper (a never-started container that copies a workspace) */
   role: 'io.sandboxshift.role',
   /** Hash of the canonical spec; a difference means the container must be replaced. */
   configHash: 'io.sandboxshift.config-hash',
@@ -57,10 +57,31 @@ export const Labels = {
   failingLast: 'io.sandboxshift.failing.last',
   failingStep: 'io.sandboxshift.failing.step',
   failingError: 'io.sandboxshift.failing.error',
+  /** On engine-policy records (no project: engine-wide): the policy document (canonical JSON), its sha256, generation, state (set | cleared), who set it and when. */
+  enginePolicyDocument: 'io.sandboxshift.engine-policy.document',
+  enginePolicyHash: 'io.sandboxshift.engine-policy.hash',
+  enginePolicyGeneration: 'io.sandboxshift.engine-policy.generation',
+  enginePolicyState: 'io.sandboxshift.engine-policy.state',
+  enginePolicySetBy: 'io.sandboxshift.engine-policy.set-by',
+  enginePolicySetAt: 'io.sandboxshift.engine-policy.set-at',
 } as const;
 
 export type Role =
-  'environment' | 'workspace' | 'volume' | 'lock' | 'egress' | 'network' | 'protect' | 'helper' | 'filling' | 'egress-policy' | 'applied-commit' | 'idle-stopped' | 'touch' | 'failing';
+  | 'environment'
+  | 'workspace'
+  | 'volume'
+  | 'lock'
+  | 'egress'
+  | 'network'
+  | 'protect'
+  | 'helper'
+  | 'filling'
+  | 'egress-policy'
+  | 'applied-commit'
+  | 'idle-stopped'
+  | 'touch'
+  | 'failing'
+  | 'engine-policy';
 
 export function projectFilter(project: string, role?: Role): Record<string, string[]> {
   return { label: [`${Labels.project}=${project}`, ...(role ? [`${Labels.role}=${role}`] : [])] };
