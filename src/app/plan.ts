@@ -7,7 +7,7 @@ import { checkImageContracts, loadAndObserve, planFor, type Loaded, type PlanReq
 
 /** The plan for the config at `configPath` against the engine now; any error diagnostic throws. */
 export async function planProject(engine: Engine, configPath: string, req: PlanRequest = {}): Promise<Plan> {
-  const { loaded, observed } = await loadAndObserve(engine, configPath, { refresh: req.refresh });
+  const { loaded, observed } = await loadAndObserve(engine, configPath, { refresh: req.refresh, registry: !req.destroy });
   return checkedPlan(engine, loaded, planFor(loaded, observed, req));
 }
 

@@ -1,5 +1,8 @@
 // The executor walks the plan's dependency graph with bounded parallelism and runs each
 // change's steps in order. It makes no decisions: the steps are the plan's.
+import { parseImageRef } from '../config/image-ref.js';
+import { pullDigest } from '../engine/registry.js';
+import { readPullAuth } from '../model/pull-auth.js';
 import { engineMessage, operations, type Docker } from '../engine/index.js';
 import type { DesiredState, SecretValues } from '../model/desired.js';
 import type { Change, EnvironmentChange, EnvironmentStep, ImageChange, ImageStep, NetworkChange, NetworkStep, Plan, Step } from '../plan/types.js';
@@ -337,6 +340,17 @@ async function runImageStep(step: ImageStep, c: ImageChange, ctx: ExecutorContex
       const image = ctx.desired.images.get(c.name);
       if (!image) throw new Error(`internal: no desired image for ${c.address}`);
       await buildImage(engine, ctx.desired.project, image, (line) => emit({ type: 'progress', address: c.address, message: line }));
+      return null;
+    }
+    case 'pull-image': {
+      const image = ctx.desired.images.get(c.name);
+      const parsed = parseImageRef(c.imageRef);
+      if (!image || !c.digest || typeof parsed === 'string') throw new Error(`internal: no pullable image for ${c.address}`);
+      // Read again here (a saved plan holds no credentials); the values go only into the header.
+      const auth = image.pullSecret ? readPullAuth(image.pullSecret, parsed.registry, process.env) : null;
+      if (auth && 'kind' in auth) throw new Error(`images.${c.name}.pullSecret: ${auth.message} (${auth.hint})`);
+      const tagRef = parsed.digest === null ? `${parsed.repository}:${parsed.tag ?? 'latest'}` : null;
+      await pullDigest(engine, parsed.repository, c.digest, tagRef, auth, (line) => emit({ type: 'progress', address: c.address, message: line }));
       return null;
     }
     case 'verify-image': {

@@ -37,7 +37,16 @@ export function resolveHostPath(path: string, dir: string): string {
 }
 
 function buildImage(name: string, image: RawImage, dir: string): ImageConfig {
-  if ('ref' in image) return { name, ref: image.ref };
+  if ('ref' in image) {
+    const secret = image.pullSecret;
+    const pullSecret =
+      secret === undefined
+        ? undefined
+        : 'dockerConfig' in secret
+          ? { dockerConfig: resolveSource(secret.dockerConfig, dir) }
+          : { username: resolveSource(secret.username, dir), password: resolveSource(secret.password, dir) };
+    return { name, ref: image.ref, pull: image.pull ?? 'if-not-present', ...(pullSecret ? { pullSecret } : {}) };
+  }
   const { context, dockerfile, args } = image.build;
   // The Dockerfile stays relative: Docker reads it relative to the context.
   return { name, build: { context: resolveHostPath(context, dir), dockerfile: dockerfile ?? 'Dockerfile', args: { ...args } } };
@@ -97,7 +106,11 @@ function stringValues(env: Record<string, string | number | boolean>): Record<st
 }
 
 function resolveSecrets(secrets: Record<string, SecretSource>, dir: string): Record<string, SecretSource> {
-  return Object.fromEntries(Object.entries(secrets).map(([name, secret]) => [name, 'fromFile' in secret ? { fromFile: resolveHostPath(secret.fromFile, dir) } : { fromEnv: secret.fromEnv }]));
+  return Object.fromEntries(Object.entries(secrets).map(([name, secret]) => [name, resolveSource(secret, dir)]));
+}
+
+function resolveSource(secret: SecretSource, dir: string): SecretSource {
+  return 'fromFile' in secret ? { fromFile: resolveHostPath(secret.fromFile, dir) } : { fromEnv: secret.fromEnv };
 }
 
 function buildEgress(egress: RawSettings['egress']): EgressConfig {

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Config, ImageConfig } from '../config/types.js';
+import type { Config, ImageConfig, PullPolicy, PullSecretConfig } from '../config/types.js';
 import { digestBuildContext, type BuildContextDigest } from './build-context.js';
 
 export interface ImageBuild {
@@ -23,6 +23,10 @@ export interface DesiredImage {
   build: ImageBuild | null;
   /** True for the runtime images SandboxShift ships (used by `image: auto`). */
   builtin: boolean;
+  /** For `ref:` images: when to ask the registry (built images: never). */
+  pull?: PullPolicy;
+  /** For `ref:` images: where the registry credentials are read from (never their values). */
+  pullSecret?: PullSecretConfig;
 }
 
 /**
@@ -55,7 +59,17 @@ export function builtImageRepo(project: string, name: string): string {
 }
 
 export function desiredImage(config: Config, image: ImageConfig, builtin = false): DesiredImage {
-  if (image.ref) return { address: imageAddress(image.name), name: image.name, ref: image.ref, build: null, builtin };
+  if (image.ref) {
+    return {
+      address: imageAddress(image.name),
+      name: image.name,
+      ref: image.ref,
+      build: null,
+      builtin,
+      pull: image.pull ?? 'if-not-present',
+      ...(image.pullSecret ? { pullSecret: image.pullSecret } : {}),
+    };
+  }
   const b = image.build;
   if (!b) throw new Error(`internal: image ${image.name} has neither ref nor build`);
   const digest = digestBuildContext(b.context, b.dockerfile, b.args);

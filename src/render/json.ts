@@ -35,6 +35,8 @@ export interface JsonChange {
   resources: EnvironmentChange['resources'];
   config_hash: string | null;
   image_ref: string | null;
+  /** For a pulled image: the digest resolved at plan time. */
+  digest?: string;
   verify: { uid: number; gid: number; allow_contract_mismatch: boolean } | null;
   egress: EnvironmentChange['egress'];
   security: string[];
@@ -57,7 +59,7 @@ export interface JsonPlan {
   observed_fingerprint: string;
   engine_version: string;
   refresh?: 'full';
-  summary: { build: number; add: number; change: number; destroy: number };
+  summary: { build: number; pull?: number; add: number; change: number; destroy: number };
   resource_changes: JsonChange[];
   diagnostics: Diagnostic[];
 }
@@ -97,6 +99,7 @@ function changeToJson(c: Change): JsonChange {
     resources: env?.resources ?? null,
     config_hash: c.configHash,
     image_ref: c.type === 'network' ? null : c.imageRef,
+    ...(c.type === 'image' && c.digest ? { digest: c.digest } : {}),
     verify: c.type === 'image' ? { uid: c.verify.uid, gid: c.verify.gid, allow_contract_mismatch: c.verify.allowContractMismatch } : null,
     egress: env?.egress ?? null,
     security: c.security,
@@ -145,6 +148,7 @@ function changeFromJson(c: JsonChange): Change {
         type: 'image',
         steps: c.steps as ImageStep[],
         imageRef: c.image_ref,
+        ...(c.digest ? { digest: c.digest } : {}),
         verify: { uid: c.verify.uid, gid: c.verify.gid, allowContractMismatch: c.verify.allow_contract_mismatch },
       };
     case 'network':
