@@ -3,7 +3,7 @@
 // error with advice, before anything is applied; credentials appear in none of them.
 import { parseImageRef, shortDigest } from '../config/image-ref.js';
 import { DiagnosticsError, errorDiag, type Diagnostic } from '../diagnostics.js';
-import { withEngine, type Engine } from '../engine/client.js';
+import { withEngine, type Docker, type Engine } from '../engine/client.js';
 import { remoteDigest, type RegistryProblem } from '../engine/registry.js';
 import type { DesiredImage } from '../model/images.js';
 import type { DesiredState } from '../model/desired.js';
@@ -29,12 +29,18 @@ export function pullAuthFor(image: DesiredImage, configFile: string, processEnv:
 /** The observed state with the registries' answers; any failure throws every problem at once. */
 export async function askRegistries(engine: Engine, desired: DesiredState, observed: ObservedState, configFile: string): Promise<ObservedState> {
   const images = [...desired.images.values()].filter((i) => asksRegistry(i, observed));
-  if (images.length === 0) return observed;
+  const pushes = [...desired.images.values()].filter((i) => i.build?.push);
+  if (images.length === 0 && pushes.length === 0) return observed;
   const docker = await engine.docker();
   const answers = new Map<string, RemoteImage>();
   const problems: Diagnostic[] = [];
-  await Promise.all(
-    images.map(async (image) => {
+  await Promise.all([
+    ...pushes.map(async (image) => {
+      const answer = await askPushTarget(docker, image, configFile);
+      if ('severity' in answer) problems.push(answer);
+      else answers.set(image.build!.push!.ref, answer);
+    }),
+    ...images.map(async (image) => {
       const auth = pullAuthFor(image, configFile);
       if (auth && 'severity' in auth) {
         problems.push(auth);
@@ -59,9 +65,38 @@ export async function askRegistries(engine: Engine, desired: DesiredState, obser
       }
       problems.push(registryError(image, answer, auth !== null, configFile));
     }),
-  );
+  ]);
   if (problems.length) throw new DiagnosticsError(problems.sort((a, b) => a.message.localeCompare(b.message)));
   return { ...observed, registry: answers };
+}
+
+/** Whether a `build.push` target has the content tag already (digest) or not (null); other answers are errors. */
+async function askPushTarget(docker: Docker, image: DesiredImage, configFile: string): Promise<RemoteImage | Diagnostic> {
+  const push = image.build!.push!;
+  const parsed = parseImageRef(push.ref);
+  const registry = typeof parsed === 'string' ? push.ref : parsed.registry;
+  const path = `images.${image.name}.build.push`;
+  let auth: RegistryAuth | null = null;
+  if (push.secret) {
+    const read = readPullAuth(push.secret, registry, process.env);
+    if ('kind' in read) return errorDiag(`images.${image.name}.build.pushSecret: ${read.message}`, { file: configFile, path: `images.${image.name}.build.pushSecret`, hint: read.hint });
+    auth = read;
+  }
+  const answer = await withEngine(() => remoteDigest(docker, push.ref, auth));
+  if ('digest' in answer) return { digest: answer.digest };
+  if (answer.kind === 'missing') return { digest: null };
+  if (answer.kind === 'unauthorized') {
+    return errorDiag(`registry ${registry} refused the credentials for pushing images.${image.name} (${push.ref}): unauthorized`, {
+      file: configFile,
+      path: push.secret ? `images.${image.name}.build.pushSecret` : path,
+      hint: push.secret ? "the pushSecret's user or password is wrong; update the secret it names" : 'add build.pushSecret: { username: { fromEnv: ... }, password: { fromEnv: ... } }',
+    });
+  }
+  return errorDiag(`registry ${registry} is ${answer.kind === 'unreachable' ? 'unreachable' : 'failing'} for pushing images.${image.name} (${push.ref}): ${answer.detail}`, {
+    file: configFile,
+    path,
+    hint: `check that the registry is up and that the engine's host can reach ${registry}`,
+  });
 }
 
 function registryError(image: DesiredImage, p: RegistryProblem, withSecret: boolean, file: string): Diagnostic {

@@ -1,7 +1,7 @@
 // The executor walks the plan's dependency graph with bounded parallelism and runs each
 // change's steps in order. It makes no decisions: the steps are the plan's.
 import { parseImageRef } from '../config/image-ref.js';
-import { pullDigest } from '../engine/registry.js';
+import { pullDigest, pushImage } from '../engine/registry.js';
 import { readPullAuth } from '../model/pull-auth.js';
 import { engineMessage, operations, type Docker } from '../engine/index.js';
 import type { DesiredState, SecretValues } from '../model/desired.js';
@@ -351,6 +351,16 @@ async function runImageStep(step: ImageStep, c: ImageChange, ctx: ExecutorContex
       if (auth && 'kind' in auth) throw new Error(`images.${c.name}.pullSecret: ${auth.message} (${auth.hint})`);
       const tagRef = parsed.digest === null ? `${parsed.repository}:${parsed.tag ?? 'latest'}` : null;
       await pullDigest(engine, parsed.repository, c.digest, tagRef, auth, (line) => emit({ type: 'progress', address: c.address, message: line }));
+      return null;
+    }
+    case 'push-image': {
+      const push = ctx.desired.images.get(c.name)?.build?.push;
+      const parsed = push ? parseImageRef(push.ref) : 'no push target';
+      if (!push || typeof parsed === 'string') throw new Error(`internal: no push target for ${c.address}`);
+      const auth = push.secret ? readPullAuth(push.secret, parsed.registry, process.env) : null;
+      if (auth && 'kind' in auth) throw new Error(`images.${c.name}.build.pushSecret: ${auth.message} (${auth.hint})`);
+      const digest = await pushImage(engine, c.imageRef, push.ref, auth, (line) => emit({ type: 'progress', address: c.address, message: line }));
+      emit({ type: 'progress', address: c.address, message: `pushed ${push.ref} (digest ${digest})` });
       return null;
     }
     case 'verify-image': {

@@ -27,7 +27,8 @@ export interface RawSettings {
 
 export type RawPullSecret = { dockerConfig: SecretSource } | { username: SecretSource; password: SecretSource };
 
-export type RawImage = { ref: string; pull?: PullPolicy; pullSecret?: RawPullSecret } | { build: { context: string; dockerfile?: string; args?: Record<string, string> } };
+export type RawImage =
+  { ref: string; pull?: PullPolicy; pullSecret?: RawPullSecret } | { build: { context: string; dockerfile?: string; args?: Record<string, string>; push?: string; pushSecret?: RawPullSecret } };
 
 export interface RawConfig {
   version: 1;

@@ -116,9 +116,9 @@ function unknownKey(key: string, parent: KeyPath, error: ErrorObject): Explanati
   };
 }
 
-/** A value as an error shows it; under `secrets` or a `pullSecret` a string or number may be the secret itself, so only its kind. */
+/** A value as an error shows it; under `secrets`, a `pullSecret` or a `pushSecret` a string or number may be the secret itself, so only its kind. */
 function shownValue(path: KeyPath, value: unknown): string {
-  const secret = path.some((p) => p === 'secrets' || p === 'pullSecret');
+  const secret = path.some((p) => p === 'secrets' || p === 'pullSecret' || p === 'pushSecret');
   if (secret && (typeof value === 'string' || typeof value === 'number')) return `a ${typeof value} (value hidden: a secret is named by fromEnv or fromFile, never written here)`;
   return describeValue(value);
 }

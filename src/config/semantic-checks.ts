@@ -66,6 +66,23 @@ function checkImageRef(name: string, image: Record<string, unknown>, ctx: CheckC
       );
     }
   }
+  const push = isPlainObject(image.build) ? image.build.push : undefined;
+  if (typeof push === 'string' && !ctx.flagged(['images', name, 'build', 'push'])) {
+    const parsed = parseImageRef(push);
+    const problem = typeof parsed === 'string' ? parsed : parsed.tag !== null || parsed.digest !== null ? 'it names a tag or digest; the content tag ctx-HASH is added' : null;
+    if (problem) {
+      ctx.report(
+        diagnosticAt(
+          ctx.source,
+          'error',
+          ['images', name, 'build', 'push'],
+          'value',
+          `images.${name}.build.push is not a repository: ${problem}`,
+          'write REGISTRY[:PORT]/REPO, e.g. registry.example.com:5000/team/agent',
+        ),
+      );
+    }
+  }
   if (image.pull === 'never' && image.pullSecret !== undefined) {
     ctx.report(
       diagnosticAt(ctx.source, 'warning', ['images', name, 'pullSecret'], 'key', `images.${name}.pullSecret is never used: pull is never`, 'remove pullSecret, or set pull: if-not-present or always'),

@@ -23,7 +23,15 @@ export interface ImageConfig {
   /** Registry credentials for `ref`, by reference (fromFile paths made absolute). */
   pullSecret?: PullSecretConfig;
   /** Built from a local context (issue: images). `context` is resolved against the config's folder. */
-  build?: { context: string; dockerfile: string; args: Record<string, string> };
+  build?: {
+    context: string;
+    dockerfile: string;
+    args: Record<string, string>;
+    /** `REGISTRY/REPO` the built image is pushed to, under its content tag. */
+    push?: string;
+    /** Credentials for `push`, by reference. */
+    pushSecret?: PullSecretConfig;
+  };
 }
 
 export interface ResourcesConfig {

@@ -78,3 +78,34 @@ export async function pullDigest(docker: Docker, repository: string, digest: str
   }
   return info.Id;
 }
+
+/**
+ * Tags the local image `localRef` as `pushRef` (REPO:TAG) and pushes it; returns the digest the
+ * registry stored. Throws an Error with a scrubbed message.
+ */
+export async function pushImage(docker: Docker, localRef: string, pushRef: string, auth: RegistryAuth | null, onLine: (line: string) => void): Promise<string> {
+  const colon = pushRef.lastIndexOf(':');
+  const [repo, tag] = [pushRef.slice(0, colon), pushRef.slice(colon + 1)];
+  await docker.getImage(localRef).tag({ repo, tag });
+  let digest: string | null = null;
+  try {
+    const stream = await docker.getImage(pushRef).push(auth ? { authconfig: auth } : {});
+    await new Promise<void>((resolve, reject) =>
+      docker.modem.followProgress(
+        stream,
+        (err: Error | null) => (err ? reject(err) : resolve()),
+        (event: { status?: string; id?: string; aux?: { Digest?: string } }) => {
+          if (event.aux?.Digest) digest = event.aux.Digest;
+          if (event.status && !event.status.startsWith('Pushing')) onLine(scrub(`${event.id ? `${event.id}: ` : ''}${event.status}`, auth));
+        },
+      ),
+    );
+  } catch (err) {
+    const p = classify(err, auth);
+    // The engine's error is not attached: only its scrubbed words leave this function.
+    // eslint-disable-next-line preserve-caught-error
+    throw new Error(`push ${pushRef} failed (${p.kind}): ${p.detail}`);
+  }
+  if (!digest) throw new Error(`push ${pushRef}: the engine reported no digest`);
+  return digest;
+}

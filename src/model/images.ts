@@ -13,6 +13,8 @@ export interface ImageBuild {
   digest: BuildContextDigest;
   /** Repository part of the tag, shared by every build of this image. */
   repo: string;
+  /** Where it is pushed after building: `PUSH:ctx-HASH` (the same content tag). */
+  push?: { ref: string; secret?: PullSecretConfig };
 }
 
 export interface DesiredImage {
@@ -79,7 +81,14 @@ export function desiredImage(config: Config, image: ImageConfig, builtin = false
     address: imageAddress(image.name),
     name: image.name,
     ref: `${repo}:ctx-${digest.hash.slice(0, 12)}`,
-    build: { context: b.context, dockerfile: b.dockerfile, args: { ...b.args }, digest, repo },
+    build: {
+      context: b.context,
+      dockerfile: b.dockerfile,
+      args: { ...b.args },
+      digest,
+      repo,
+      ...(b.push ? { push: { ref: `${b.push}:ctx-${digest.hash.slice(0, 12)}`, ...(b.pushSecret ? { secret: b.pushSecret } : {}) } } : {}),
+    },
     builtin,
   };
 }

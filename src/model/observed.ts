@@ -107,8 +107,8 @@ export interface ObservedImage {
 
 /** What a registry said at plan time about an image reference (only those SandboxShift asked about). */
 export interface RemoteImage {
-  /** The manifest digest the reference names now. */
-  digest: string;
+  /** The manifest digest the reference names now; null: the registry has no such tag (only asked for `build.push` targets). */
+  digest: string | null;
 }
 
 export interface ObservedState {

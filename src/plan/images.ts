@@ -9,7 +9,7 @@ import { bareChange, type ImageChange, type Reason } from './types.js';
 
 export function planImage(project: string, image: DesiredImage, observed: ObservedState, users: readonly DesiredEnvironment[]): ImageChange | null {
   if (!image.build) return planPull(image, observed, users);
-  if (observed.images.has(image.ref)) return null;
+  if (observed.images.has(image.ref)) return planPush(image, observed, users);
   return bareChange({
     address: image.address,
     type: 'image',
@@ -17,7 +17,8 @@ export function planImage(project: string, image: DesiredImage, observed: Observ
     kind: 'create',
     reasons: [buildReason(project, image, observed)],
     // The proxy image is not a sandbox: the sandbox contract (a /workspace) does not apply to it.
-    steps: image.name === EGRESS_IMAGE ? ['build-image'] : ['build-image', 'verify-image'],
+    steps: image.name === EGRESS_IMAGE ? ['build-image'] : ['build-image', 'verify-image', ...(image.build.push ? (['push-image'] as const) : [])],
+    ...(image.build.push ? { push: image.build.push.ref } : {}),
     configHash: image.build.digest.hash,
     imageRef: image.ref,
     verify: verifyAs(users),
@@ -35,7 +36,7 @@ function verifyAs(users: readonly DesiredEnvironment[]): ImageChange['verify'] {
  */
 function planPull(image: DesiredImage, observed: ObservedState, users: readonly DesiredEnvironment[]): ImageChange | null {
   const remote = observed.registry?.get(image.ref);
-  if (!remote) return null;
+  if (!remote?.digest) return null;
   const parsed = parseImageRef(image.ref);
   if (typeof parsed === 'string') return null;
   const pinned = pinnedRef(parsed, remote.digest);
@@ -55,6 +56,24 @@ function planPull(image: DesiredImage, observed: ObservedState, users: readonly 
     configHash: remote.digest,
     imageRef: image.ref,
     digest: remote.digest,
+    verify: verifyAs(users),
+  });
+}
+
+/** A built image the engine has, whose `build.push` target the registry lacks: pushed again. */
+function planPush(image: DesiredImage, observed: ObservedState, users: readonly DesiredEnvironment[]): ImageChange | null {
+  const push = image.build?.push;
+  if (!push || observed.registry?.get(push.ref)?.digest !== null) return null;
+  return bareChange({
+    address: image.address,
+    type: 'image',
+    name: image.name,
+    kind: 'create',
+    reasons: [{ code: 'image_push', message: `push ${push.ref}: the registry does not have it yet` }],
+    steps: ['push-image'],
+    configHash: image.build?.digest.hash ?? null,
+    imageRef: image.ref,
+    push: push.ref,
     verify: verifyAs(users),
   });
 }

@@ -66,7 +66,7 @@ export function plan(desired: DesiredState, observed: ObservedState, options: Pl
     if (move.diagnostic) diagnostics.push(move.diagnostic);
     const change = planEnvironment(d, observed, e, move.source);
     const remote = observed.registry?.get(d.spec.image);
-    if (remote && change.after) change.after = { ...change.after, imageDigest: remote.digest };
+    if (remote?.digest && change.after) change.after = { ...change.after, imageDigest: remote.digest };
     const deps: string[] = [];
     // The old environment's container stops before its workspace is copied.
     if (change.steps.includes('copy-workspace') && change.movedFrom && observed.containers.has(change.movedFrom.environment)) {
@@ -295,7 +295,7 @@ function whyReplace(d: DesiredEnvironment, c: ObservedContainer, observed: Obser
 function digestMoved(ref: string, c: ObservedContainer, observed: ObservedState): Reason | null {
   const remote = observed.registry?.get(ref);
   const parsed = parseImageRef(ref);
-  if (!remote || typeof parsed === 'string') return null;
+  if (!remote?.digest || typeof parsed === 'string') return null;
   const running = observed.images.get(c.imageId)?.digests ?? [];
   if (running.includes(pinnedRef(parsed, remote.digest))) return null;
   const was = running.find((r) => r.startsWith(`${parsed.repository}@`));
@@ -377,7 +377,7 @@ function checkEngine(desired: DesiredState, observed: ObservedState): Diagnostic
   for (const d of [...desired.environments.values()].sort(byName)) {
     if (!observed.runtimes.includes(d.spec.runtime)) push(missingRuntimes, d.spec.runtime, d.name);
     const built = desired.images.get(d.imageName)?.build;
-    if (!built && !observed.images.has(d.spec.image) && !observed.registry?.has(d.spec.image)) push(missingImages, `'${d.imageName}' (${d.spec.image})`, d.name);
+    if (!built && !observed.images.has(d.spec.image) && !observed.registry?.get(d.spec.image)?.digest) push(missingImages, `'${d.imageName}' (${d.spec.image})`, d.name);
   }
   for (const [runtime, envs] of missingRuntimes) {
     out.unshift(

@@ -43,6 +43,8 @@ export type ReasonCode =
   | 'changed_outside'
   /** An image pulled from its registry (new, or its tag's digest changed). */
   | 'image_pull'
+  /** A built image pushed to its `build.push` repository. */
+  | 'image_push'
   /** On a no-op: an idle policy stopped or paused it; not drift. */
   | 'idle';
 
@@ -118,7 +120,7 @@ export type EnvironmentStep =
   | 'remove-protect-record'
   | 'remove-idle-records';
 
-export type ImageStep = 'build-image' | 'pull-image' | 'verify-image';
+export type ImageStep = 'build-image' | 'pull-image' | 'verify-image' | 'push-image';
 
 export type NetworkStep = 'create-outside-network' | 'remove-outside-network';
 
@@ -149,7 +151,7 @@ const STEP_SETS: { readonly [T in Change['type']]: Record<StepOf<T>, true> } = {
     'remove-protect-record': true,
     'remove-idle-records': true,
   },
-  image: { 'build-image': true, 'pull-image': true, 'verify-image': true },
+  image: { 'build-image': true, 'pull-image': true, 'verify-image': true, 'push-image': true },
   network: { 'create-outside-network': true, 'remove-outside-network': true },
 };
 
@@ -213,6 +215,8 @@ export interface ImageChange extends ChangeCommon {
   imageRef: string;
   /** For a pull: the manifest digest the registry named at plan time, which is exactly what apply pulls. */
   digest?: string;
+  /** For a build with `build.push`: the `REPO:ctx-HASH` it is pushed to. */
+  push?: string;
   /** Who the contract check runs as, and whether a contract-version mismatch is accepted. */
   verify: { uid: number; gid: number; allowContractMismatch: boolean };
 }
@@ -229,6 +233,8 @@ export interface PlanSummary {
   build: number;
   /** Images pulled from a registry; absent when none. */
   pull?: number;
+  /** Built images pushed again (their `build.push` registry lacks them); absent when none. */
+  push?: number;
   add: number;
   change: number;
   destroy: number;
@@ -253,8 +259,10 @@ export function summarize(changes: readonly Change[]): PlanSummary {
   const s: PlanSummary = { build: 0, add: 0, change: 0, destroy: 0 };
   for (const c of changes) {
     if (c.type === 'image') {
-      if (c.kind === 'create' && c.steps.includes('pull-image')) s.pull = (s.pull ?? 0) + 1;
-      else if (c.kind === 'create') s.build++;
+      if (c.kind !== 'create') continue;
+      if (c.steps.includes('build-image')) s.build++;
+      else if (c.steps.includes('pull-image')) s.pull = (s.pull ?? 0) + 1;
+      else s.push = (s.push ?? 0) + 1;
     } else if (c.kind === 'create') s.add++;
     else if (c.kind === 'replace') {
       s.add++;

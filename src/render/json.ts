@@ -37,6 +37,8 @@ export interface JsonChange {
   image_ref: string | null;
   /** For a pulled image: the digest resolved at plan time. */
   digest?: string;
+  /** For a built image with `build.push`: where it is pushed. */
+  push?: string;
   verify: { uid: number; gid: number; allow_contract_mismatch: boolean } | null;
   egress: EnvironmentChange['egress'];
   security: string[];
@@ -59,7 +61,7 @@ export interface JsonPlan {
   observed_fingerprint: string;
   engine_version: string;
   refresh?: 'full';
-  summary: { build: number; pull?: number; add: number; change: number; destroy: number };
+  summary: { build: number; pull?: number; push?: number; add: number; change: number; destroy: number };
   resource_changes: JsonChange[];
   diagnostics: Diagnostic[];
 }
@@ -100,6 +102,7 @@ function changeToJson(c: Change): JsonChange {
     config_hash: c.configHash,
     image_ref: c.type === 'network' ? null : c.imageRef,
     ...(c.type === 'image' && c.digest ? { digest: c.digest } : {}),
+    ...(c.type === 'image' && c.push ? { push: c.push } : {}),
     verify: c.type === 'image' ? { uid: c.verify.uid, gid: c.verify.gid, allow_contract_mismatch: c.verify.allowContractMismatch } : null,
     egress: env?.egress ?? null,
     security: c.security,
@@ -149,6 +152,7 @@ function changeFromJson(c: JsonChange): Change {
         steps: c.steps as ImageStep[],
         imageRef: c.image_ref,
         ...(c.digest ? { digest: c.digest } : {}),
+        ...(c.push ? { push: c.push } : {}),
         verify: { uid: c.verify.uid, gid: c.verify.gid, allowContractMismatch: c.verify.allow_contract_mismatch },
       };
     case 'network':

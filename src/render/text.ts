@@ -42,7 +42,7 @@ export function renderText(plan: JsonPlan, style: Style = plainStyle): string {
     const ordered = [...changes.filter((c) => c.security.length > 0), ...changes.filter((c) => c.security.length === 0)];
     for (const c of ordered) out.push(...renderChange(c, style), '');
     const s = plan.summary;
-    const build = `${s.build > 0 ? `${s.build} to build, ` : ''}${s.pull ? `${s.pull} to pull, ` : ''}`;
+    const build = `${s.build > 0 ? `${s.build} to build, ` : ''}${s.pull ? `${s.pull} to pull, ` : ''}${s.push ? `${s.push} to push, ` : ''}`;
     out.push(style.bold(`Plan: ${build}${s.add} to add, ${s.change} to change, ${s.destroy} to destroy.`));
   }
   // Left as an idle policy left them: not drift, nothing proposed; said so they are not a surprise.
@@ -54,7 +54,7 @@ export function renderText(plan: JsonPlan, style: Style = plainStyle): string {
 
 function renderChange(c: JsonChange, style: Style): string[] {
   const color = c.kind === 'create' ? style.green : c.kind === 'delete' ? style.red : style.yellow;
-  const verb = c.type === 'image' && c.kind === 'create' ? (c.steps.includes('pull-image') ? 'will be pulled' : 'will be built') : VERB[c.kind];
+  const verb = c.type === 'image' && c.kind === 'create' ? (c.steps.includes('pull-image') ? 'will be pulled' : c.steps.includes('build-image') ? 'will be built' : 'will be pushed') : VERB[c.kind];
   const lines = [color(`${SYMBOL[c.kind].padStart(3)} ${c.address} ${verb}`)];
   const row = (label: string, value: string) => lines.push(`      ${`${label}:`.padEnd(11)}${value}`);
   if (c.type === 'network') {
@@ -65,6 +65,7 @@ function renderChange(c: JsonChange, style: Style): string[] {
   if (c.type === 'image') {
     row(c.digest ? 'ref' : 'tag', c.image_ref ?? '');
     if (c.digest) row('digest', c.digest);
+    if (c.push) row('push', c.push);
     row('because', c.reasons.map((r) => r.message).join('; '));
     return lines;
   }

@@ -240,6 +240,48 @@ environments:
     expect(await docker.listContainers({ all: true, filters: { label: [`io.sandboxshift.project=${p.name}`, 'io.sandboxshift.role=environment'] } })).toEqual([]);
   }, 300_000);
 
+  it('build.push pushes the built image under its content tag, shows the digest, and another project pulls exactly it', async () => {
+    const p = testProject(
+      'reg-push',
+      `
+version: 1
+project: {{project}}
+images:
+  app:
+    build:
+      context: ./ctx
+      push: 127.0.0.1:${port}/${repo}-built
+      pushSecret: { username: { fromEnv: REG_USER }, password: { fromEnv: REG_PASSWORD } }
+environments:
+  dev: { image: app, command: "sleep 3600", resources: { cpus: 0.25, memory: 32m, pids: 32 } }
+`,
+    );
+    projects.push(p);
+    mkdirSync(join(p.dir, 'ctx'));
+    writeFileSync(join(p.dir, 'ctx', 'Dockerfile'), `FROM ${TEST_IMAGE}\nLABEL io.sandboxshift.test-variant="pushed"\n`);
+    const bad = await p.run(['plan'], { env: { ...env, REG_PASSWORD: 'wrong-password' } });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(
+      new RegExp(`error: registry 127\\.0\\.0\\.1:${port} refused the credentials for pushing images\\.app \\(.*\\): unauthorized \\(at images\\.app\\.build\\.pushSecret\\)`),
+    );
+    const planned = await p.run(['plan'], { env });
+    expect(planned.code, planned.stdout + planned.stderr).toBe(0);
+    const pushRef = new RegExp(`push: {6}(127\\.0\\.0\\.1:${port}/${repo}-built:ctx-[0-9a-f]{12})`).exec(planned.stdout)?.[1];
+    expect(pushRef).toBeDefined();
+    const applied = await p.run(['apply', '--auto-approve'], { env });
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    const digest = new RegExp(`image\\.app: pushed ${pushRef!.replace(/[.]/g, '\\.')} \\(digest (sha256:[0-9a-f]{64})\\)`).exec(applied.stdout)?.[1];
+    expect(digest, applied.stdout).toBeDefined();
+    images.push((await docker.getImage(pushRef!).inspect()).Id);
+    // Another engine (here: another project, after the pushed tag is gone locally) pulls exactly that digest.
+    await dockerCli(['rmi', pushRef!]);
+    const q = project('reg-pull-built', withSecret(pushRef!, 'if-not-present'));
+    const other = await q.run(['plan'], { env });
+    expect(other.code, other.stdout + other.stderr).toBe(0);
+    expect(other.stdout).toContain(`digest:    ${digest}`);
+    for (const text of [bad.stdout, bad.stderr, planned.stdout, applied.stdout, applied.stderr, other.stdout]) expect(text).not.toContain(PASSWORD);
+  }, 600_000);
+
   it('the password never reached the engine log', () => {
     expect(existsSync(DOCKERD_LOG)).toBe(true);
     const log = readFileSync(DOCKERD_LOG).subarray(logSizeBefore).toString('utf8');
