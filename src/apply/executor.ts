@@ -6,7 +6,7 @@ import { readPullAuth } from '../model/pull-auth.js';
 import { engineMessage, operations, type Docker } from '../engine/index.js';
 import type { DesiredState, SecretValues } from '../model/desired.js';
 import type { Change, EnvironmentChange, EnvironmentStep, ImageChange, ImageStep, NetworkChange, NetworkStep, Plan, Step } from '../plan/types.js';
-import type { ApplyListener, ApplyResult } from './events.js';
+import { imageWork, type ApplyListener, type ApplyResult } from './events.js';
 import { buildImage } from '../engine/build.js';
 import { createEnvironmentNetwork, createOutsideNetwork, createProxy, reloadProxy, removeNetwork, removeOutsideNetwork, removeProxy } from '../engine/egress-ops.js';
 import { removeActivityRecords } from '../engine/idle-record.js';
@@ -207,7 +207,8 @@ function runChange(c: Change, ctx: ExecutorContext, emit: ApplyListener, removed
 
 async function runSteps<S extends Step>(c: Change, steps: readonly S[], containerId: string | null, run: StepRunner<S>, emit: ApplyListener): Promise<Outcome> {
   const started = Date.now();
-  emit({ type: 'change-start', address: c.address, kind: c.kind });
+  const image = c.type === 'image' ? { image: imageWork(c.steps) } : {};
+  emit({ type: 'change-start', address: c.address, kind: c.kind, ...image });
   let id = containerId;
   for (const step of steps) {
     emit({ type: 'step', address: c.address, step });
@@ -215,11 +216,11 @@ async function runSteps<S extends Step>(c: Change, steps: readonly S[], containe
       id = await run(step, id);
     } catch (err) {
       const error = engineMessage(err);
-      emit({ type: 'change-failed', address: c.address, kind: c.kind, elapsedMs: Date.now() - started, step, error });
+      emit({ type: 'change-failed', address: c.address, kind: c.kind, elapsedMs: Date.now() - started, step, error, ...image });
       return { ok: false, step, error };
     }
   }
-  emit({ type: 'change-done', address: c.address, kind: c.kind, elapsedMs: Date.now() - started, containerId: id });
+  emit({ type: 'change-done', address: c.address, kind: c.kind, elapsedMs: Date.now() - started, containerId: id, ...image });
   return { ok: true, containerId: id };
 }
 

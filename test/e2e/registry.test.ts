@@ -236,7 +236,7 @@ environments:
     const p = project('reg-contract', withSecret(`127.0.0.1:${port}/${repo}:root`, 'if-not-present'));
     const r = await p.run(['apply', '--auto-approve'], { env });
     expect(r.code).toBe(1);
-    expect(r.stdout + r.stderr).toMatch(/image\.app: Build FAILED after [\d.]+s at step verify-image: image contract broken: .*runs as root/);
+    expect(r.stdout + r.stderr).toMatch(/image\.app: Pull FAILED after [\d.]+s at step verify-image: image contract broken: .*runs as root/);
     expect(await docker.listContainers({ all: true, filters: { label: [`io.sandboxshift.project=${p.name}`, 'io.sandboxshift.role=environment'] } })).toEqual([]);
   }, 300_000);
 
