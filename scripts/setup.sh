@@ -147,10 +147,22 @@ stage_pi_image() {
   sh "$dir/stage.sh" || die "staging the pi agent image failed; see the messages above"
 }
 
+# A real authenticated registry for test/e2e/registry.test.ts, which starts its own on 127.0.0.1:
+# Debian's docker-registry and htpasswd (apache2-utils).
+install_registry_tools() {
+  command -v docker-registry >/dev/null && command -v htpasswd >/dev/null && return 0
+  if ! is_debian_root; then
+    log "docker-registry or htpasswd is missing (test/e2e/registry.test.ts will fail): apt-get install docker-registry apache2-utils"
+    return 0
+  fi
+  apt_install docker-registry apache2-utils
+}
+
 start_engine
 install_node_deps
 build_test_image
 build_base_image
 stage_pi_image
 setup_podman
+install_registry_tools
 log "ready"

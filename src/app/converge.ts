@@ -59,7 +59,7 @@ export async function converge(req: ConvergeRequest, hooks: ConvergeHooks): Prom
     async () => {
       // A saved plan made with a full refresh is checked against an equally close look.
       const refresh = req.saved?.plan.refresh ?? req.refresh;
-      const observed = await observeFor(engine, loaded.desired, refresh);
+      const observed = await observeFor(engine, loaded.desired, refresh, destroy ? null : loaded.config.file);
       const targets = req.saved ? req.saved.plan.targets : req.targets;
       const plan = await checkedPlan(engine, loaded, planFor(loaded, observed, { targets, destroy, purgeVolumes: req.purgeVolumes, refresh }));
       if (req.saved) refuseStale(req.saved, plan);

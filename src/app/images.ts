@@ -17,7 +17,7 @@ export interface ImageBuildOutcome {
 
 /** Builds the config's images (or only `name`) whose context changed; environments are not touched. */
 export async function buildImages(engine: Engine, configPath: string, name?: string, onEvent?: ApplyListener): Promise<ImageBuildOutcome> {
-  const { loaded, observed } = await loadAndObserve(engine, configPath, { needSecrets: false });
+  const { loaded, observed } = await loadAndObserve(engine, configPath, { needSecrets: false, registry: false });
   const images = [...loaded.desired.images.values()].filter((i) => i.build && (!name || i.name === name));
   if (name && images.length === 0) {
     const known = [...loaded.desired.images.values()].filter((i) => i.build).map((i) => i.name);

@@ -12,7 +12,7 @@ export async function planProject(engine: Engine, configPath: string, req: PlanR
   // The policy (and, for engine-wide ceilings, every project's use) is read while the config loads and the engine is observed.
   const policy = readPolicyFacts(engine);
   policy.catch(() => undefined); // surfaces below, after load's own errors
-  const { loaded, observed } = await loadAndObserve(engine, configPath, { refresh: req.refresh });
+  const { loaded, observed } = await loadAndObserve(engine, configPath, { refresh: req.refresh, registry: !req.destroy });
   return checkedPlan(engine, loaded, planFor(loaded, observed, req), await policy);
 }
 

@@ -43,7 +43,7 @@ export async function reconcileOnce<S extends { apply: Change[] }>(engine: Engin
   }
   options.onLock?.(lock);
   try {
-    const observed = await observeFor(engine, loaded.desired);
+    const observed = await observeFor(engine, loaded.desired, 'list', loaded.config.file);
     const plan = await checkedPlan(engine, loaded, planFor(loaded, observed));
     const selection = options.select(plan);
     const result =

@@ -1,9 +1,12 @@
 // The executor walks the plan's dependency graph with bounded parallelism and runs each
 // change's steps in order. It makes no decisions: the steps are the plan's.
+import { parseImageRef } from '../config/image-ref.js';
+import { pullDigest, pushImage } from '../engine/registry.js';
+import { readPullAuth } from '../model/pull-auth.js';
 import { engineMessage, operations, type Docker } from '../engine/index.js';
 import type { DesiredState, SecretValues } from '../model/desired.js';
 import type { Change, EnvironmentChange, EnvironmentStep, ImageChange, ImageStep, NetworkChange, NetworkStep, Plan, Step } from '../plan/types.js';
-import type { ApplyListener, ApplyResult } from './events.js';
+import { imageWork, type ApplyListener, type ApplyResult } from './events.js';
 import { buildImage } from '../engine/build.js';
 import { createEnvironmentNetwork, createOutsideNetwork, createProxy, reloadProxy, removeNetwork, removeOutsideNetwork, removeProxy } from '../engine/egress-ops.js';
 import { removeActivityRecords } from '../engine/idle-record.js';
@@ -204,7 +207,8 @@ function runChange(c: Change, ctx: ExecutorContext, emit: ApplyListener, removed
 
 async function runSteps<S extends Step>(c: Change, steps: readonly S[], containerId: string | null, run: StepRunner<S>, emit: ApplyListener): Promise<Outcome> {
   const started = Date.now();
-  emit({ type: 'change-start', address: c.address, kind: c.kind });
+  const image = c.type === 'image' ? { image: imageWork(c.steps) } : {};
+  emit({ type: 'change-start', address: c.address, kind: c.kind, ...image });
   let id = containerId;
   for (const step of steps) {
     emit({ type: 'step', address: c.address, step });
@@ -212,11 +216,11 @@ async function runSteps<S extends Step>(c: Change, steps: readonly S[], containe
       id = await run(step, id);
     } catch (err) {
       const error = engineMessage(err);
-      emit({ type: 'change-failed', address: c.address, kind: c.kind, elapsedMs: Date.now() - started, step, error });
+      emit({ type: 'change-failed', address: c.address, kind: c.kind, elapsedMs: Date.now() - started, step, error, ...image });
       return { ok: false, step, error };
     }
   }
-  emit({ type: 'change-done', address: c.address, kind: c.kind, elapsedMs: Date.now() - started, containerId: id });
+  emit({ type: 'change-done', address: c.address, kind: c.kind, elapsedMs: Date.now() - started, containerId: id, ...image });
   return { ok: true, containerId: id };
 }
 
@@ -337,6 +341,27 @@ async function runImageStep(step: ImageStep, c: ImageChange, ctx: ExecutorContex
       const image = ctx.desired.images.get(c.name);
       if (!image) throw new Error(`internal: no desired image for ${c.address}`);
       await buildImage(engine, ctx.desired.project, image, (line) => emit({ type: 'progress', address: c.address, message: line }));
+      return null;
+    }
+    case 'pull-image': {
+      const image = ctx.desired.images.get(c.name);
+      const parsed = parseImageRef(c.imageRef);
+      if (!image || !c.digest || typeof parsed === 'string') throw new Error(`internal: no pullable image for ${c.address}`);
+      // Read again here (a saved plan holds no credentials); the values go only into the header.
+      const auth = image.pullSecret ? readPullAuth(image.pullSecret, parsed.registry, process.env) : null;
+      if (auth && 'kind' in auth) throw new Error(`images.${c.name}.pullSecret: ${auth.message} (${auth.hint})`);
+      const tagRef = parsed.digest === null ? `${parsed.repository}:${parsed.tag ?? 'latest'}` : null;
+      await pullDigest(engine, parsed.repository, c.digest, tagRef, auth, (line) => emit({ type: 'progress', address: c.address, message: line }));
+      return null;
+    }
+    case 'push-image': {
+      const push = ctx.desired.images.get(c.name)?.build?.push;
+      const parsed = push ? parseImageRef(push.ref) : 'no push target';
+      if (!push || typeof parsed === 'string') throw new Error(`internal: no push target for ${c.address}`);
+      const auth = push.secret ? readPullAuth(push.secret, parsed.registry, process.env) : null;
+      if (auth && 'kind' in auth) throw new Error(`images.${c.name}.build.pushSecret: ${auth.message} (${auth.hint})`);
+      const digest = await pushImage(engine, c.imageRef, push.ref, auth, (line) => emit({ type: 'progress', address: c.address, message: line }));
+      emit({ type: 'progress', address: c.address, message: `pushed ${push.ref} (digest ${digest})` });
       return null;
     }
     case 'verify-image': {

@@ -4,7 +4,7 @@
 import { homedir } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { parseUser, type RawConfig, type RawImage, type RawSettings } from './raw-config.js';
-import { BUILTIN_DEFAULTS, type Config, type EgressConfig, type EnvironmentConfig, type ImageConfig, type SecretSource } from './types.js';
+import { BUILTIN_DEFAULTS, type Config, type EgressConfig, type EnvironmentConfig, type ImageConfig, type PullSecretConfig, type SecretSource } from './types.js';
 import { parseDuration, parseMemory } from './units.js';
 
 export interface ConfigOrigin {
@@ -37,10 +37,22 @@ export function resolveHostPath(path: string, dir: string): string {
 }
 
 function buildImage(name: string, image: RawImage, dir: string): ImageConfig {
-  if ('ref' in image) return { name, ref: image.ref };
-  const { context, dockerfile, args } = image.build;
+  if ('ref' in image) {
+    const pullSecret = image.pullSecret === undefined ? undefined : resolveCredentials(image.pullSecret, dir);
+    return { name, ref: image.ref, pull: image.pull ?? 'if-not-present', ...(pullSecret ? { pullSecret } : {}) };
+  }
+  const { context, dockerfile, args, push, pushSecret } = image.build;
   // The Dockerfile stays relative: Docker reads it relative to the context.
-  return { name, build: { context: resolveHostPath(context, dir), dockerfile: dockerfile ?? 'Dockerfile', args: { ...args } } };
+  return {
+    name,
+    build: {
+      context: resolveHostPath(context, dir),
+      dockerfile: dockerfile ?? 'Dockerfile',
+      args: { ...args },
+      ...(push !== undefined ? { push } : {}),
+      ...(pushSecret !== undefined ? { pushSecret: resolveCredentials(pushSecret, dir) } : {}),
+    },
+  };
 }
 
 function buildEnvironment(name: string, own: RawSettings, defaults: RawSettings, dir: string): EnvironmentConfig {
@@ -97,7 +109,15 @@ function stringValues(env: Record<string, string | number | boolean>): Record<st
 }
 
 function resolveSecrets(secrets: Record<string, SecretSource>, dir: string): Record<string, SecretSource> {
-  return Object.fromEntries(Object.entries(secrets).map(([name, secret]) => [name, 'fromFile' in secret ? { fromFile: resolveHostPath(secret.fromFile, dir) } : { fromEnv: secret.fromEnv }]));
+  return Object.fromEntries(Object.entries(secrets).map(([name, secret]) => [name, resolveSource(secret, dir)]));
+}
+
+function resolveCredentials(secret: PullSecretConfig, dir: string): PullSecretConfig {
+  return 'dockerConfig' in secret ? { dockerConfig: resolveSource(secret.dockerConfig, dir) } : { username: resolveSource(secret.username, dir), password: resolveSource(secret.password, dir) };
+}
+
+function resolveSource(secret: SecretSource, dir: string): SecretSource {
+  return 'fromFile' in secret ? { fromFile: resolveHostPath(secret.fromFile, dir) } : { fromEnv: secret.fromEnv };
 }
 
 function buildEgress(egress: RawSettings['egress']): EgressConfig {

@@ -1,7 +1,7 @@
 // The file's data as written (after YAML parsing), before defaults are merged and units parsed.
 // The shapes mirror schemas/sandboxshift.schema.json and are only trusted once it has passed.
 
-import type { DangerousSetting, SecretSource } from './types.js';
+import type { DangerousSetting, PullPolicy, SecretSource } from './types.js';
 import { isPlainObject } from './describe.js';
 import type { KeyPath } from './key-path.js';
 
@@ -25,7 +25,10 @@ export interface RawSettings {
   allowContractMismatch?: boolean;
 }
 
-export type RawImage = { ref: string } | { build: { context: string; dockerfile?: string; args?: Record<string, string> } };
+export type RawPullSecret = { dockerConfig: SecretSource } | { username: SecretSource; password: SecretSource };
+
+export type RawImage =
+  { ref: string; pull?: PullPolicy; pullSecret?: RawPullSecret } | { build: { context: string; dockerfile?: string; args?: Record<string, string>; push?: string; pushSecret?: RawPullSecret } };
 
 export interface RawConfig {
   version: 1;

@@ -79,7 +79,7 @@ function toDiagnostic(problem: Problem, data: unknown, source: ConfigSource): Di
       const hint = present.length > 1 ? `keep only one of ${quotedOr(present)}` : `add ${quotedOr(keys)}`;
       return diagnosticAt(source, 'error', path, 'value', `${subjectOf(path)} must have exactly one of ${quotedOr(keys)}`, hint);
     }
-    const message = `${subjectOf(path)} must be ${describeAlternatives(alternatives)}, not ${describeValue(value)}`;
+    const message = `${subjectOf(path)} must be ${describeAlternatives(alternatives)}, not ${shownValue(path, value)}`;
     return diagnosticAt(source, 'error', path, 'value', message);
   }
   const { error } = problem;
@@ -116,13 +116,20 @@ function unknownKey(key: string, parent: KeyPath, error: ErrorObject): Explanati
   };
 }
 
+/** A value as an error shows it; under `secrets`, a `pullSecret` or a `pushSecret` a string or number may be the secret itself, so only its kind. */
+function shownValue(path: KeyPath, value: unknown): string {
+  const secret = path.some((p) => p === 'secrets' || p === 'pullSecret' || p === 'pushSecret');
+  if (secret && (typeof value === 'string' || typeof value === 'number')) return `a ${typeof value} (value hidden: a secret is named by fromEnv or fromFile, never written here)`;
+  return describeValue(value);
+}
+
 function explain(error: ErrorObject, path: KeyPath, subject: string): Explanation {
   const params = error.params as Record<string, unknown>;
   switch (error.keyword) {
     case 'type':
       // `key:` with nothing after it is a common slip; "got nothing" alone would not say which key.
       if (error.data === null) return { message: `${subject} has no value: expected ${describeType(params.type)}` };
-      return { message: `expected ${describeType(params.type)}, got ${describeValue(error.data)}` };
+      return { message: `expected ${describeType(params.type)}, got ${shownValue(path, error.data)}` };
     case 'required': {
       const missing = String(params.missingProperty);
       const properties: unknown = error.parentSchema?.properties;

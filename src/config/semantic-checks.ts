@@ -6,6 +6,7 @@ import type { Diagnostic } from '../diagnostics.js';
 import { describeValue, isPlainObject } from './describe.js';
 import { egressEntryHint, isEgressEntry } from './egress-entry.js';
 import { durationExplanation, memoryExplanation, userExplanation } from './format-messages.js';
+import { parseImageRef } from './image-ref.js';
 import { formatPath, type KeyPath } from './key-path.js';
 import { parseUser } from './raw-config.js';
 import { SHIPPED_IMAGE_NAMES } from './shipped-images.js';
@@ -34,6 +35,7 @@ export function checkReferencesAndUnits(data: unknown, ctx: CheckContext): void 
   if (images.includes('auto')) {
     ctx.report(diagnosticAt(ctx.source, 'error', ['images', 'auto'], 'key', '\'auto\' cannot be an image name: `image: auto` already means "pick one for me"', 'rename this image'));
   }
+  if (isPlainObject(root.images)) for (const [name, image] of Object.entries(root.images)) if (isPlainObject(image)) checkImageRef(name, image, ctx);
   checkCaseCollisions(environments, ctx);
   if (Array.isArray(root.moved)) checkMoved(root.moved, environments, ctx);
   checkReservedNames(environments, typeof root.project === 'string' ? root.project : 'PROJECT', ctx);
@@ -44,6 +46,47 @@ export function checkReferencesAndUnits(data: unknown, ctx: CheckContext): void 
     const settings = (root.environments as Record<string, unknown>)[name];
     if (isPlainObject(settings)) checkSettings(settings, ['environments', name], images, ctx);
     checkMergedVolumes(root, name, ctx, reported);
+  }
+}
+
+/** `ref:` must be an image reference Docker accepts; a pullSecret with `pull: never` is never used. */
+function checkImageRef(name: string, image: Record<string, unknown>, ctx: CheckContext): void {
+  if (typeof image.ref === 'string' && !ctx.flagged(['images', name, 'ref'])) {
+    const parsed = parseImageRef(image.ref);
+    if (typeof parsed === 'string') {
+      ctx.report(
+        diagnosticAt(
+          ctx.source,
+          'error',
+          ['images', name, 'ref'],
+          'value',
+          `images.${name}.ref is not an image reference: ${parsed}`,
+          'write [REGISTRY[:PORT]/]REPOSITORY[:TAG][@sha256:DIGEST], e.g. registry.example.com:5000/team/app:1',
+        ),
+      );
+    }
+  }
+  const push = isPlainObject(image.build) ? image.build.push : undefined;
+  if (typeof push === 'string' && !ctx.flagged(['images', name, 'build', 'push'])) {
+    const parsed = parseImageRef(push);
+    const problem = typeof parsed === 'string' ? parsed : parsed.tag !== null || parsed.digest !== null ? 'it names a tag or digest; the content tag ctx-HASH is added' : null;
+    if (problem) {
+      ctx.report(
+        diagnosticAt(
+          ctx.source,
+          'error',
+          ['images', name, 'build', 'push'],
+          'value',
+          `images.${name}.build.push is not a repository: ${problem}`,
+          'write REGISTRY[:PORT]/REPO, e.g. registry.example.com:5000/team/agent',
+        ),
+      );
+    }
+  }
+  if (image.pull === 'never' && image.pullSecret !== undefined) {
+    ctx.report(
+      diagnosticAt(ctx.source, 'warning', ['images', name, 'pullSecret'], 'key', `images.${name}.pullSecret is never used: pull is never`, 'remove pullSecret, or set pull: if-not-present or always'),
+    );
   }
 }
 

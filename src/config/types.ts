@@ -9,12 +9,29 @@ export type DangerousSetting = 'privileged' | 'host-network' | 'docker-socket' |
 
 export type SecretSource = { fromEnv: string } | { fromFile: string };
 
+export type PullPolicy = 'always' | 'if-not-present' | 'never';
+
+/** A Docker config.json (its `auths` entry for the ref's registry), or a username and password. */
+export type PullSecretConfig = { dockerConfig: SecretSource } | { username: SecretSource; password: SecretSource };
+
 export interface ImageConfig {
   name: string;
   /** An image reference the engine already has (or can pull). */
   ref?: string;
+  /** When to ask the registry for `ref` (default if-not-present). */
+  pull?: PullPolicy;
+  /** Registry credentials for `ref`, by reference (fromFile paths made absolute). */
+  pullSecret?: PullSecretConfig;
   /** Built from a local context (issue: images). `context` is resolved against the config's folder. */
-  build?: { context: string; dockerfile: string; args: Record<string, string> };
+  build?: {
+    context: string;
+    dockerfile: string;
+    args: Record<string, string>;
+    /** `REGISTRY/REPO` the built image is pushed to, under its content tag. */
+    push?: string;
+    /** Credentials for `push`, by reference. */
+    pushSecret?: PullSecretConfig;
+  };
 }
 
 export interface ResourcesConfig {

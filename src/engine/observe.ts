@@ -148,8 +148,10 @@ export function buildObserved(
     const project = labels[Labels.project];
     const image = labels[Labels.image];
     const build = project && image ? { project, image, contextFiles: parseJson<Record<string, string>>(labels[Labels.contextFiles]) } : null;
-    const seen: ObservedImage = { id: img.Id, contract: labels[Labels.contract] ?? null, build, created: img.Created, tags };
+    const digests = (img.RepoDigests ?? []).filter((d) => !d.startsWith('<none>@'));
+    const seen: ObservedImage = { id: img.Id, contract: labels[Labels.contract] ?? null, build, created: img.Created, tags, ...(digests.length ? { digests } : {}) };
     for (const tag of img.RepoTags ?? []) if (tag !== '<none>:<none>') imgs.set(tag, seen);
+    for (const digest of digests) if (!imgs.has(digest)) imgs.set(digest, seen);
     imgs.set(img.Id, seen);
   }
   if (flavour === 'podman') for (const [short, tag] of podmanShortNames([...imgs.keys()])) if (!imgs.has(short)) imgs.set(short, imgs.get(tag)!);

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Config, ImageConfig } from '../config/types.js';
+import type { Config, ImageConfig, PullPolicy, PullSecretConfig } from '../config/types.js';
 import { digestBuildContext, type BuildContextDigest } from './build-context.js';
 
 export interface ImageBuild {
@@ -13,6 +13,8 @@ export interface ImageBuild {
   digest: BuildContextDigest;
   /** Repository part of the tag, shared by every build of this image. */
   repo: string;
+  /** Where it is pushed after building: `PUSH:ctx-HASH` (the same content tag). */
+  push?: { ref: string; secret?: PullSecretConfig };
 }
 
 export interface DesiredImage {
@@ -23,6 +25,10 @@ export interface DesiredImage {
   build: ImageBuild | null;
   /** True for the runtime images SandboxShift ships (used by `image: auto`). */
   builtin: boolean;
+  /** For `ref:` images: when to ask the registry (built images: never). */
+  pull?: PullPolicy;
+  /** For `ref:` images: where the registry credentials are read from (never their values). */
+  pullSecret?: PullSecretConfig;
 }
 
 /**
@@ -55,7 +61,17 @@ export function builtImageRepo(project: string, name: string): string {
 }
 
 export function desiredImage(config: Config, image: ImageConfig, builtin = false): DesiredImage {
-  if (image.ref) return { address: imageAddress(image.name), name: image.name, ref: image.ref, build: null, builtin };
+  if (image.ref) {
+    return {
+      address: imageAddress(image.name),
+      name: image.name,
+      ref: image.ref,
+      build: null,
+      builtin,
+      pull: image.pull ?? 'if-not-present',
+      ...(image.pullSecret ? { pullSecret: image.pullSecret } : {}),
+    };
+  }
   const b = image.build;
   if (!b) throw new Error(`internal: image ${image.name} has neither ref nor build`);
   const digest = digestBuildContext(b.context, b.dockerfile, b.args);
@@ -65,7 +81,14 @@ export function desiredImage(config: Config, image: ImageConfig, builtin = false
     address: imageAddress(image.name),
     name: image.name,
     ref: `${repo}:ctx-${digest.hash.slice(0, 12)}`,
-    build: { context: b.context, dockerfile: b.dockerfile, args: { ...b.args }, digest, repo },
+    build: {
+      context: b.context,
+      dockerfile: b.dockerfile,
+      args: { ...b.args },
+      digest,
+      repo,
+      ...(b.push ? { push: { ref: `${b.push}:ctx-${digest.hash.slice(0, 12)}`, ...(b.pushSecret ? { secret: b.pushSecret } : {}) } } : {}),
+    },
     builtin,
   };
 }

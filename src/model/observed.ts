@@ -101,6 +101,14 @@ export interface ObservedImage {
   /** Unix seconds. */
   created: number;
   tags: readonly string[];
+  /** `REPO@sha256:...` for each registry the image was pulled from or pushed to. */
+  digests?: readonly string[];
+}
+
+/** What a registry said at plan time about an image reference (only those SandboxShift asked about). */
+export interface RemoteImage {
+  /** The manifest digest the reference names now; null: the registry has no such tag (only asked for `build.push` targets). */
+  digest: string | null;
 }
 
 export interface ObservedState {
@@ -129,8 +137,10 @@ export interface ObservedState {
   touched?: ReadonlyMap<string, number>;
   /** Environments with idle-stopped or touch records, those that no longer count too, so destroy removes them. */
   activityRecords?: ReadonlySet<string>;
-  /** Images by every repo:tag they carry. */
+  /** Images by every repo:tag (and REPO@DIGEST) they carry. */
   images: ReadonlyMap<string, ObservedImage>;
+  /** Registry answers by image reference, read at plan time (app/registry.ts); absent: none asked. */
+  registry?: ReadonlyMap<string, RemoteImage>;
   /** The project's internal environment networks, by environment. */
   networks: ReadonlyMap<string, ObservedNetwork>;
   /** Whether the project's outside network for proxies exists. */

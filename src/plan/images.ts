@@ -4,10 +4,12 @@ import type { DesiredEnvironment } from '../model/desired.js';
 import { EGRESS_IMAGE, type DesiredImage } from '../model/images.js';
 import type { ObservedImage, ObservedState } from '../model/observed.js';
 import { changedFiles } from '../model/build-context.js';
+import { parseImageRef, pinnedRef, shortDigest } from '../config/image-ref.js';
 import { bareChange, type ImageChange, type Reason } from './types.js';
 
 export function planImage(project: string, image: DesiredImage, observed: ObservedState, users: readonly DesiredEnvironment[]): ImageChange | null {
-  if (!image.build || observed.images.has(image.ref)) return null;
+  if (!image.build) return planPull(image, observed, users);
+  if (observed.images.has(image.ref)) return planPush(image, observed, users);
   return bareChange({
     address: image.address,
     type: 'image',
@@ -15,15 +17,64 @@ export function planImage(project: string, image: DesiredImage, observed: Observ
     kind: 'create',
     reasons: [buildReason(project, image, observed)],
     // The proxy image is not a sandbox: the sandbox contract (a /workspace) does not apply to it.
-    steps: image.name === EGRESS_IMAGE ? ['build-image'] : ['build-image', 'verify-image'],
+    steps: image.name === EGRESS_IMAGE ? ['build-image'] : ['build-image', 'verify-image', ...(image.build.push ? (['push-image'] as const) : [])],
+    ...(image.build.push ? { push: image.build.push.ref } : {}),
     configHash: image.build.digest.hash,
     imageRef: image.ref,
-    // Checked as the first environment's user; a version mismatch only if every user accepts it.
-    verify: {
-      uid: users[0]?.uid ?? 65532,
-      gid: users[0]?.gid ?? 65532,
-      allowContractMismatch: users.length > 0 && users.every((d) => d.allowContractMismatch),
-    },
+    verify: verifyAs(users),
+  });
+}
+
+/** Who the contract check runs as: the first environment's user; a version mismatch only if every user accepts it. */
+function verifyAs(users: readonly DesiredEnvironment[]): ImageChange['verify'] {
+  return { uid: users[0]?.uid ?? 65532, gid: users[0]?.gid ?? 65532, allowContractMismatch: users.length > 0 && users.every((d) => d.allowContractMismatch) };
+}
+
+/**
+ * A pull is due when the registry was asked (pull: always, or the engine lacks the image) and
+ * the engine's image for the reference does not carry the digest the registry named.
+ */
+function planPull(image: DesiredImage, observed: ObservedState, users: readonly DesiredEnvironment[]): ImageChange | null {
+  const remote = observed.registry?.get(image.ref);
+  if (!remote?.digest) return null;
+  const parsed = parseImageRef(image.ref);
+  if (typeof parsed === 'string') return null;
+  const pinned = pinnedRef(parsed, remote.digest);
+  const local = observed.images.get(image.ref);
+  if (local?.digests?.includes(pinned)) return null;
+  const before = local?.digests?.find((d) => d.startsWith(`${parsed.repository}@`));
+  const message = local
+    ? `image digest changed: ${image.ref} now points to ${shortDigest(remote.digest)} (the engine has ${before ? shortDigest(before.slice(before.indexOf('@') + 1)) : `image ${local.id.slice(7, 19)}`})`
+    : `pull ${image.ref} (${shortDigest(remote.digest)}) from ${parsed.registry}`;
+  return bareChange({
+    address: image.address,
+    type: 'image',
+    name: image.name,
+    kind: 'create',
+    reasons: [{ code: 'image_pull', message }],
+    steps: ['pull-image', 'verify-image'],
+    configHash: remote.digest,
+    imageRef: image.ref,
+    digest: remote.digest,
+    verify: verifyAs(users),
+  });
+}
+
+/** A built image the engine has, whose `build.push` target the registry lacks: pushed again. */
+function planPush(image: DesiredImage, observed: ObservedState, users: readonly DesiredEnvironment[]): ImageChange | null {
+  const push = image.build?.push;
+  if (!push || observed.registry?.get(push.ref)?.digest !== null) return null;
+  return bareChange({
+    address: image.address,
+    type: 'image',
+    name: image.name,
+    kind: 'create',
+    reasons: [{ code: 'image_push', message: `push ${push.ref}: the registry does not have it yet` }],
+    steps: ['push-image'],
+    configHash: image.build?.digest.hash ?? null,
+    imageRef: image.ref,
+    push: push.ref,
+    verify: verifyAs(users),
   });
 }
 

@@ -1,4 +1,5 @@
 // The planner: a pure function of (desired, observed, options). No engine calls, no clock.
+import { parseImageRef, pinnedRef, shortDigest } from '../config/image-ref.js';
 import { errorDiag, warningDiag, type Diagnostic } from '../diagnostics.js';
 import type { DesiredEnvironment, DesiredState } from '../model/desired.js';
 import { containerName, environmentAddress, volumeName } from '../model/names.js';
@@ -64,6 +65,8 @@ export function plan(desired: DesiredState, observed: ObservedState, options: Pl
     const move = d.spec.hostWorkspace ? hostWorkspaceMove(d, desired) : moveSource(d, desired, observed);
     if (move.diagnostic) diagnostics.push(move.diagnostic);
     const change = planEnvironment(d, observed, e, move.source);
+    const remote = observed.registry?.get(d.spec.image);
+    if (remote?.digest && change.after) change.after = { ...change.after, imageDigest: remote.digest };
     const deps: string[] = [];
     // The old environment's container stops before its workspace is copied.
     if (change.steps.includes('copy-workspace') && change.movedFrom && observed.containers.has(change.movedFrom.environment)) {
@@ -279,11 +282,25 @@ function whyReplace(d: DesiredEnvironment, c: ObservedContainer, observed: Obser
   }
   if (!c.spec || !c.configHash) return [{ code: 'untracked_spec', message: 'container has no readable spec label (made by another version)' }];
   if (c.configHash !== d.configHash) return specReasons(c.spec, d.spec);
+  const moved = digestMoved(d.spec.image, c, observed);
+  if (moved) return [moved];
   const image = observed.images.get(d.spec.image);
   if (image && image.id !== c.imageId) {
     return [{ code: 'image_changed', attribute: 'image', message: `image ${d.spec.image} now points to ${shortId(image.id)} (container runs ${shortId(c.imageId)})` }];
   }
   return [];
+}
+
+/** When the registry names a digest the container's image does not carry: `image digest changed`. */
+function digestMoved(ref: string, c: ObservedContainer, observed: ObservedState): Reason | null {
+  const remote = observed.registry?.get(ref);
+  const parsed = parseImageRef(ref);
+  if (!remote?.digest || typeof parsed === 'string') return null;
+  const running = observed.images.get(c.imageId)?.digests ?? [];
+  if (running.includes(pinnedRef(parsed, remote.digest))) return null;
+  const was = running.find((r) => r.startsWith(`${parsed.repository}@`));
+  const from = was ? shortDigest(was.slice(was.indexOf('@') + 1)) : `image ${shortId(c.imageId)}`;
+  return { code: 'image_changed', attribute: 'image', message: `image digest changed: ${ref} now points to ${shortDigest(remote.digest)} (container runs ${from})` };
 }
 
 /** The proxy (and its policy records) and network an environment leaves behind when its container goes. */
@@ -360,7 +377,7 @@ function checkEngine(desired: DesiredState, observed: ObservedState): Diagnostic
   for (const d of [...desired.environments.values()].sort(byName)) {
     if (!observed.runtimes.includes(d.spec.runtime)) push(missingRuntimes, d.spec.runtime, d.name);
     const built = desired.images.get(d.imageName)?.build;
-    if (!built && !observed.images.has(d.spec.image)) push(missingImages, `'${d.imageName}' (${d.spec.image})`, d.name);
+    if (!built && !observed.images.has(d.spec.image) && !observed.registry?.get(d.spec.image)?.digest) push(missingImages, `'${d.imageName}' (${d.spec.image})`, d.name);
   }
   for (const [runtime, envs] of missingRuntimes) {
     out.unshift(
@@ -373,7 +390,7 @@ function checkEngine(desired: DesiredState, observed: ObservedState): Diagnostic
   for (const [image, envs] of missingImages) {
     out.unshift(
       errorDiag(`image ${image} is not on the engine; wanted by ${list(envs)}`, {
-        hint: 'build or load it first (`npm run setup` builds the test image), or point images.NAME.ref at an image the engine has',
+        hint: 'build or load it first (`npm run setup` builds the test image), point images.NAME.ref at an image the engine has, or let plan pull it (pull: if-not-present or always, with a pullSecret for a private registry)',
       }),
     );
   }

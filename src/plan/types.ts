@@ -41,6 +41,10 @@ export type ReasonCode =
   | 'moved'
   | 'renamed'
   | 'changed_outside'
+  /** An image pulled from its registry (new, or its tag's digest changed). */
+  | 'image_pull'
+  /** A built image pushed to its `build.push` repository. */
+  | 'image_push'
   /** On a no-op: an idle policy stopped or paused it; not drift. */
   | 'idle';
 
@@ -67,6 +71,8 @@ export interface EnvironmentView {
   state?: string;
   /** Why `image: auto` chose the image. */
   imageNote?: string;
+  /** The manifest digest the image's registry named at plan time (only when plan asked it). */
+  imageDigest?: string;
   /** Allowed egress destinations; empty: no network at all. */
   egress?: string[];
   /** Where a new /workspace is seeded from: a host folder (absolute) or a git URL@ref. */
@@ -114,7 +120,7 @@ export type EnvironmentStep =
   | 'remove-protect-record'
   | 'remove-idle-records';
 
-export type ImageStep = 'build-image' | 'verify-image';
+export type ImageStep = 'build-image' | 'pull-image' | 'verify-image' | 'push-image';
 
 export type NetworkStep = 'create-outside-network' | 'remove-outside-network';
 
@@ -145,7 +151,7 @@ const STEP_SETS: { readonly [T in Change['type']]: Record<StepOf<T>, true> } = {
     'remove-protect-record': true,
     'remove-idle-records': true,
   },
-  image: { 'build-image': true, 'verify-image': true },
+  image: { 'build-image': true, 'pull-image': true, 'verify-image': true, 'push-image': true },
   network: { 'create-outside-network': true, 'remove-outside-network': true },
 };
 
@@ -205,8 +211,12 @@ export interface EnvironmentChange extends ChangeCommon {
 export interface ImageChange extends ChangeCommon {
   type: 'image';
   steps: ImageStep[];
-  /** The tag built. */
+  /** The tag built, or the reference pulled. */
   imageRef: string;
+  /** For a pull: the manifest digest the registry named at plan time, which is exactly what apply pulls. */
+  digest?: string;
+  /** For a build with `build.push`: the `REPO:ctx-HASH` it is pushed to. */
+  push?: string;
   /** Who the contract check runs as, and whether a contract-version mismatch is accepted. */
   verify: { uid: number; gid: number; allowContractMismatch: boolean };
 }
@@ -221,6 +231,10 @@ export type Change = EnvironmentChange | ImageChange | NetworkChange;
 
 export interface PlanSummary {
   build: number;
+  /** Images pulled from a registry; absent when none. */
+  pull?: number;
+  /** Built images pushed again (their `build.push` registry lacks them); absent when none. */
+  push?: number;
   add: number;
   change: number;
   destroy: number;
@@ -242,10 +256,13 @@ export interface Plan {
 }
 
 export function summarize(changes: readonly Change[]): PlanSummary {
-  const s = { build: 0, add: 0, change: 0, destroy: 0 };
+  const s: PlanSummary = { build: 0, add: 0, change: 0, destroy: 0 };
   for (const c of changes) {
     if (c.type === 'image') {
-      if (c.kind === 'create') s.build++;
+      if (c.kind !== 'create') continue;
+      if (c.steps.includes('build-image')) s.build++;
+      else if (c.steps.includes('pull-image')) s.pull = (s.pull ?? 0) + 1;
+      else s.push = (s.push ?? 0) + 1;
     } else if (c.kind === 'create') s.add++;
     else if (c.kind === 'replace') {
       s.add++;

@@ -1,5 +1,5 @@
 // Line-by-line apply progress and the closing summary, for logs and terminals alike.
-import type { ApplyEvent, ApplyResult } from '../apply/events.js';
+import type { ApplyEvent, ApplyResult, ImageWork } from '../apply/events.js';
 import { shortId } from '../plan/format.js';
 import type { ChangeKind } from '../plan/types.js';
 import { plainStyle, type Style } from './style.js';
@@ -7,19 +7,24 @@ import { plainStyle, type Style } from './style.js';
 const ING: Record<ChangeKind, string> = { create: 'Creating', replace: 'Replacing', update: 'Updating', start: 'Starting', delete: 'Destroying', 'no-op': 'Checking' };
 const DONE: Record<ChangeKind, string> = { create: 'Creation', replace: 'Replacement', update: 'Update', start: 'Start', delete: 'Destruction', 'no-op': 'Check' };
 
+const IMAGE_ING: Record<ImageWork, string> = { build: 'Building', pull: 'Pulling', push: 'Pushing' };
+const IMAGE_DONE: Record<ImageWork, string> = { build: 'Build', pull: 'Pull', push: 'Push' };
+
 export function applyEventLine(e: ApplyEvent, style: Style = plainStyle): string | null {
   switch (e.type) {
     case 'change-start':
-      return `${e.address}: ${e.address.startsWith('image.') && e.kind === 'create' ? 'Building' : ING[e.kind]}...`;
+      return `${e.address}: ${e.address.startsWith('image.') && e.kind === 'create' ? IMAGE_ING[e.image ?? 'build'] : ING[e.kind]}...`;
     case 'step':
       return null;
     case 'progress':
       return style.dim(`${e.address}: ${e.message}`);
     case 'change-done':
-      return style.green(`${e.address}: ${e.address.startsWith('image.') ? 'Build' : DONE[e.kind]} complete after ${seconds(e.elapsedMs)}${e.containerId ? ` [id=${shortId(e.containerId)}]` : ''}`);
+      return style.green(
+        `${e.address}: ${e.address.startsWith('image.') ? IMAGE_DONE[e.image ?? 'build'] : DONE[e.kind]} complete after ${seconds(e.elapsedMs)}${e.containerId ? ` [id=${shortId(e.containerId)}]` : ''}`,
+      );
     case 'change-failed':
       return style.red(
-        `${e.address}: ${e.address.startsWith('image.') ? 'Build' : DONE[e.kind]} FAILED ${e.step ? `after ${seconds(e.elapsedMs)} at step ${e.step}` : 'before it started'}: ${e.error}`,
+        `${e.address}: ${e.address.startsWith('image.') ? IMAGE_DONE[e.image ?? 'build'] : DONE[e.kind]} FAILED ${e.step ? `after ${seconds(e.elapsedMs)} at step ${e.step}` : 'before it started'}: ${e.error}`,
       );
     case 'change-skipped':
       return style.yellow(`${e.address}: skipped (${e.because})`);

@@ -35,6 +35,10 @@ export interface JsonChange {
   resources: EnvironmentChange['resources'];
   config_hash: string | null;
   image_ref: string | null;
+  /** For a pulled image: the digest resolved at plan time. */
+  digest?: string;
+  /** For a built image with `build.push`: where it is pushed. */
+  push?: string;
   verify: { uid: number; gid: number; allow_contract_mismatch: boolean } | null;
   egress: EnvironmentChange['egress'];
   security: string[];
@@ -57,7 +61,7 @@ export interface JsonPlan {
   observed_fingerprint: string;
   engine_version: string;
   refresh?: 'full';
-  summary: { build: number; add: number; change: number; destroy: number };
+  summary: { build: number; pull?: number; push?: number; add: number; change: number; destroy: number };
   resource_changes: JsonChange[];
   diagnostics: Diagnostic[];
 }
@@ -97,6 +101,8 @@ function changeToJson(c: Change): JsonChange {
     resources: env?.resources ?? null,
     config_hash: c.configHash,
     image_ref: c.type === 'network' ? null : c.imageRef,
+    ...(c.type === 'image' && c.digest ? { digest: c.digest } : {}),
+    ...(c.type === 'image' && c.push ? { push: c.push } : {}),
     verify: c.type === 'image' ? { uid: c.verify.uid, gid: c.verify.gid, allow_contract_mismatch: c.verify.allowContractMismatch } : null,
     egress: env?.egress ?? null,
     security: c.security,
@@ -145,6 +151,8 @@ function changeFromJson(c: JsonChange): Change {
         type: 'image',
         steps: c.steps as ImageStep[],
         imageRef: c.image_ref,
+        ...(c.digest ? { digest: c.digest } : {}),
+        ...(c.push ? { push: c.push } : {}),
         verify: { uid: c.verify.uid, gid: c.verify.gid, allowContractMismatch: c.verify.allow_contract_mismatch },
       };
     case 'network':

@@ -61,7 +61,7 @@ function summaryLine(plan: JsonPlan, changeCount: number): string {
     return `**No changes.** ${total} environment${total === 1 ? '' : 's'} match${total === 1 ? 'es' : ''} the configuration.`;
   }
   const s = plan.summary;
-  const build = s.build > 0 ? `${s.build} to build, ` : '';
+  const build = `${s.build > 0 ? `${s.build} to build, ` : ''}${s.pull ? `${s.pull} to pull, ` : ''}${s.push ? `${s.push} to push, ` : ''}`;
   return `**Plan:** ${build}${s.add} to add, ${s.change} to change, ${s.destroy} to destroy`;
 }
 
@@ -79,7 +79,7 @@ function securityCallout(changes: JsonChange[]): string[] {
 function tableRows(changes: JsonChange[]): { header: string[]; rows: string[] } {
   const header = ['| resource | action | data effect | reasons |', '| --- | --- | --- | --- |'];
   const rows = changes.map((c) => {
-    const action = c.type === 'image' && c.kind === 'create' ? 'build' : ACTION[c.kind];
+    const action = c.type === 'image' && c.kind === 'create' ? (c.steps.includes('pull-image') ? 'pull' : c.steps.includes('build-image') ? 'build' : 'push') : ACTION[c.kind];
     const flag = securityNotes(c).length ? ' ⚠️' : '';
     return `| \`${c.address}\`${flag} | ${action} | ${dataEffect(c)} | ${c.reasons.map((r) => inline(r.message)).join('<br>')} |`;
   });
@@ -97,6 +97,8 @@ function detailsSection(c: JsonChange): string {
   const summary = `${notes.length ? '⚠️ ' : ''}<code>${html(c.address)}</code>: ${ACTION[c.kind]} · data: ${html(dataText(c))}`;
   const out = [`<details${open}><summary>${summary}</summary>`, ''];
   for (const note of notes) out.push(`**Security:** ${inline(note)}`, '');
+  if (c.push) out.push(`**Push:** \`${c.push}\``, '');
+  if (c.digest) out.push(`**Digest:** \`${c.digest}\` (pulled exactly)`, '');
   if (c.reasons.length) out.push('**Because**', '', ...c.reasons.map((r) => `- ${inline(r.message)}`), '');
   const imageNote = c.change.after?.imageNote;
   if (imageNote) out.push(`**Image:** chosen by \`image: auto\` (${inline(imageNote)})`, '');
@@ -130,7 +132,7 @@ function attributeDiff(before: EnvironmentView | null, after: EnvironmentView | 
 
 function attributeLines(v: EnvironmentView, withEgress: boolean): string {
   const out = [
-    `image: ${v.image}`,
+    `image: ${v.image}${v.imageDigest ? ` @ ${v.imageDigest}` : ''}`,
     `runtime: ${v.runtime}`,
     `user: ${v.user}`,
     `network: ${v.network}`,

@@ -42,7 +42,7 @@ export function renderText(plan: JsonPlan, style: Style = plainStyle): string {
     const ordered = [...changes.filter((c) => c.security.length > 0), ...changes.filter((c) => c.security.length === 0)];
     for (const c of ordered) out.push(...renderChange(c, style), '');
     const s = plan.summary;
-    const build = s.build > 0 ? `${s.build} to build, ` : '';
+    const build = `${s.build > 0 ? `${s.build} to build, ` : ''}${s.pull ? `${s.pull} to pull, ` : ''}${s.push ? `${s.push} to push, ` : ''}`;
     out.push(style.bold(`Plan: ${build}${s.add} to add, ${s.change} to change, ${s.destroy} to destroy.`));
   }
   // Left as an idle policy left them: not drift, nothing proposed; said so they are not a surprise.
@@ -54,7 +54,7 @@ export function renderText(plan: JsonPlan, style: Style = plainStyle): string {
 
 function renderChange(c: JsonChange, style: Style): string[] {
   const color = c.kind === 'create' ? style.green : c.kind === 'delete' ? style.red : style.yellow;
-  const verb = c.type === 'image' && c.kind === 'create' ? 'will be built' : VERB[c.kind];
+  const verb = c.type === 'image' && c.kind === 'create' ? (c.steps.includes('pull-image') ? 'will be pulled' : c.steps.includes('build-image') ? 'will be built' : 'will be pushed') : VERB[c.kind];
   const lines = [color(`${SYMBOL[c.kind].padStart(3)} ${c.address} ${verb}`)];
   const row = (label: string, value: string) => lines.push(`      ${`${label}:`.padEnd(11)}${value}`);
   if (c.type === 'network') {
@@ -63,7 +63,9 @@ function renderChange(c: JsonChange, style: Style): string[] {
     return lines;
   }
   if (c.type === 'image') {
-    row('tag', c.image_ref ?? '');
+    row(c.digest ? 'ref' : 'tag', c.image_ref ?? '');
+    if (c.digest) row('digest', c.digest);
+    if (c.push) row('push', c.push);
     row('because', c.reasons.map((r) => r.message).join('; '));
     return lines;
   }
@@ -120,7 +122,7 @@ export function workspaceLine(c: JsonChange, code: (s: string) => string = (s) =
 
 /** The rows a created or destroyed environment is shown with; the TUI shows the same. */
 export function describeEnvironment(v: EnvironmentView, row: (label: string, value: string) => void): void {
-  row('image', v.imageNote ? `${v.image} (auto: ${v.imageNote})` : v.image);
+  row('image', `${v.image}${v.imageDigest ? ` @ ${v.imageDigest}` : ''}${v.imageNote ? ` (auto: ${v.imageNote})` : ''}`);
   row('runtime', `${v.runtime}, user ${v.user}, network ${v.network}${v.privileged ? ', PRIVILEGED' : ''}`);
   row('resources', `${v.resources.cpus} cpu, ${v.resources.memory}, ${v.resources.pids} pids`);
   const env = Object.keys(v.env);

@@ -341,7 +341,7 @@ describe('executor', () => {
   it('gives each type of change its own steps, checked by the compiler', () => {
     // @ts-expect-error remove-container is a step of environments, not of images
     const wrong: ImageChange['steps'] = ['remove-container'];
-    expect(STEPS_BY_TYPE.image).toEqual(['build-image', 'verify-image']);
+    expect(STEPS_BY_TYPE.image).toEqual(['build-image', 'pull-image', 'verify-image', 'push-image']);
     expect(STEPS_BY_TYPE.image).not.toContain(wrong[0]);
   });
 });

@@ -23,7 +23,7 @@ describe('a valid config', () => {
       file,
       dir,
       images: {
-        python: { name: 'python', ref: 'python:3.12-slim' },
+        python: { name: 'python', ref: 'python:3.12-slim', pull: 'if-not-present' },
         tools: { name: 'tools', build: { context: join(dir, 'images/tools'), dockerfile: 'Dockerfile', args: { VERSION: '2' } } },
       },
       environments: {

@@ -1,0 +1,111 @@
+// The registry, through the engine: the digest a reference names now (GET /distribution/NAME/json,
+// which reads the manifest without pulling) and the pull of exactly that digest. Credentials go
+// only into the X-Registry-Auth header; every message here is built from the engine's answer
+// with any credential scrubbed out.
+import type { RegistryAuth } from '../model/pull-auth.js';
+import { statusCode, type Docker } from './client.js';
+
+export type RegistryProblemKind = 'unreachable' | 'unauthorized' | 'missing' | 'error';
+
+export interface RegistryProblem {
+  kind: RegistryProblemKind;
+  /** The engine's words, without credentials. */
+  detail: string;
+}
+
+/** The manifest digest `ref` names on its registry now, or why the registry did not say. */
+export async function remoteDigest(docker: Docker, ref: string, auth: RegistryAuth | null): Promise<{ digest: string } | RegistryProblem> {
+  try {
+    const answer = (await docker.getImage(ref).distribution(auth ? { authconfig: auth } : {})) as { Descriptor?: { digest?: string } };
+    const digest = answer.Descriptor?.digest;
+    if (!digest) return { kind: 'error', detail: 'the engine returned no digest' };
+    return { digest };
+  } catch (err) {
+    return classify(err, auth);
+  }
+}
+
+export function classify(err: unknown, auth: RegistryAuth | null): RegistryProblem {
+  const raw = String((err as { json?: { message?: string } }).json?.message ?? (err as Error).message ?? err);
+  const detail = scrub(raw, auth);
+  const code = statusCode(err);
+  if (code === 401 || code === 403 || /unauthori[sz]ed|authentication required|no basic auth credentials|denied/i.test(raw)) return { kind: 'unauthorized', detail };
+  if (code === 404 || /manifest unknown|not found/i.test(raw)) return { kind: 'missing', detail };
+  if (/connection refused|no such host|i\/o timeout|dial tcp|connection reset|EOF|server gave HTTP response to HTTPS/i.test(raw)) return { kind: 'unreachable', detail };
+  return { kind: 'error', detail };
+}
+
+/** Never let a credential through, whatever the engine echoes. */
+export function scrub(text: string, auth: RegistryAuth | null): string {
+  if (!auth) return text;
+  let out = text;
+  for (const secret of [auth.password, Buffer.from(`${auth.username}:${auth.password}`).toString('base64')]) {
+    if (secret.length > 0) out = out.split(secret).join('[hidden]');
+  }
+  return out;
+}
+
+/**
+ * Pulls `REPO@DIGEST` (so exactly the planned content arrives, whatever the tag points at now),
+ * then tags it as `tagRef` when the reference has a tag. Throws an Error with a scrubbed message.
+ */
+export async function pullDigest(docker: Docker, repository: string, digest: string, tagRef: string | null, auth: RegistryAuth | null, onLine: (line: string) => void): Promise<string> {
+  const pinned = `${repository}@${digest}`;
+  try {
+    const stream = auth ? await docker.createImage(auth, { fromImage: pinned }) : await docker.createImage({ fromImage: pinned });
+    await new Promise<void>((resolve, reject) =>
+      docker.modem.followProgress(
+        stream,
+        (err: Error | null) => (err ? reject(err) : resolve()),
+        (event: { status?: string; id?: string; error?: string }) => {
+          if (event.status && !event.status.startsWith('Downloading') && !event.status.startsWith('Extracting')) onLine(scrub(`${event.id ? `${event.id}: ` : ''}${event.status}`, auth));
+        },
+      ),
+    );
+  } catch (err) {
+    const p = classify(err, auth);
+    // The engine's error is not attached: only its scrubbed words leave this function.
+    // eslint-disable-next-line preserve-caught-error
+    throw new Error(`pull ${pinned} failed (${p.kind}): ${p.detail}`);
+  }
+  const info = await docker.getImage(pinned).inspect();
+  if (!(info.RepoDigests ?? []).includes(pinned)) {
+    throw new Error(`digest mismatch: the engine pulled ${pinned} but the image it has carries ${(info.RepoDigests ?? []).join(', ') || 'no digest'}; nothing was created on it`);
+  }
+  if (tagRef) {
+    const colon = tagRef.lastIndexOf(':');
+    await docker.getImage(info.Id).tag({ repo: tagRef.slice(0, colon), tag: tagRef.slice(colon + 1) });
+  }
+  return info.Id;
+}
+
+/**
+ * Tags the local image `localRef` as `pushRef` (REPO:TAG) and pushes it; returns the digest the
+ * registry stored. Throws an Error with a scrubbed message.
+ */
+export async function pushImage(docker: Docker, localRef: string, pushRef: string, auth: RegistryAuth | null, onLine: (line: string) => void): Promise<string> {
+  const colon = pushRef.lastIndexOf(':');
+  const [repo, tag] = [pushRef.slice(0, colon), pushRef.slice(colon + 1)];
+  await docker.getImage(localRef).tag({ repo, tag });
+  let digest: string | null = null;
+  try {
+    const stream = await docker.getImage(pushRef).push(auth ? { authconfig: auth } : {});
+    await new Promise<void>((resolve, reject) =>
+      docker.modem.followProgress(
+        stream,
+        (err: Error | null) => (err ? reject(err) : resolve()),
+        (event: { status?: string; id?: string; aux?: { Digest?: string } }) => {
+          if (event.aux?.Digest) digest = event.aux.Digest;
+          if (event.status && !event.status.startsWith('Pushing')) onLine(scrub(`${event.id ? `${event.id}: ` : ''}${event.status}`, auth));
+        },
+      ),
+    );
+  } catch (err) {
+    const p = classify(err, auth);
+    // The engine's error is not attached: only its scrubbed words leave this function.
+    // eslint-disable-next-line preserve-caught-error
+    throw new Error(`push ${pushRef} failed (${p.kind}): ${p.detail}`);
+  }
+  if (!digest) throw new Error(`push ${pushRef}: the engine reported no digest`);
+  return digest;
+}
