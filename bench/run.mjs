@@ -21,6 +21,7 @@ import { benchIdle } from './idle.mjs';
 import { benchCp } from './cp.mjs';
 import { benchExec } from './exec.mjs';
 import { benchPolicy } from './policy.mjs';
+import { benchPolicyPlan } from './policy-plan.mjs';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const docker = new Docker();
@@ -168,8 +169,8 @@ function benchVersion() {
   return { version_ms_median: Math.round(median(times)), target_ms: 150 };
 }
 
-// BENCH_ONLY=version,apply,plan,destroy,egress,runtimes,watch,idle,cp,exec,policy picks sections (default: all).
-const only = new Set((process.env.BENCH_ONLY ?? 'version,apply,plan,destroy,egress,runtimes,watch,idle,cp,exec,policy').split(','));
+// BENCH_ONLY=version,apply,plan,destroy,egress,runtimes,watch,idle,cp,exec,policy,policy-plan picks sections (default: all).
+const only = new Set((process.env.BENCH_ONLY ?? 'version,apply,plan,destroy,egress,runtimes,watch,idle,cp,exec,policy,policy-plan').split(','));
 const results = { at: new Date().toISOString(), engine: (await docker.version()).Version };
 if (only.has('version')) {
   results.version = benchVersion();
@@ -210,6 +211,10 @@ if (only.has('exec')) {
 if (only.has('policy')) {
   results.policy = await benchPolicy({ docker });
   console.log('plan with a policy of 50 rules (in process)', JSON.stringify(results.policy));
+}
+if (only.has('policy-plan')) {
+  results.policyPlan = await benchPolicyPlan();
+  console.log('whole-process plan with and without a policy of 50 rules', JSON.stringify(results.policyPlan));
 }
 if (only.has('plan')) {
   results.plan = await benchPlan();
