@@ -117,6 +117,16 @@ export function scanHostSource(src: string): HostEntry[] {
     }
   };
   visit(src, topName, top);
+  if (top.isDirectory()) {
+    const links = new Map(out.filter((e) => e.linkname !== undefined).map((e) => [e.rel, e.linkname!]));
+    for (const [rel, target] of links) {
+      if (!linkStaysInside(rel, target, topName, (r) => links.get(r) ?? null)) {
+        throw new CopyRefused(
+          `refused: ${join(src, ...rel.split('/').slice(1))} is a symlink to ${target}, which leads outside ${src} through its symlinks; cp copies symlinks only when they point inside what is copied`,
+        );
+      }
+    }
+  }
   return out;
 }
 
@@ -180,6 +190,7 @@ export async function copyOutOfContainer(archive: ArchiveClient, real: string, d
   const ex = extract({ highWaterMark: BUFFER });
   const totals: CopyTotals = { files: 0, bytes: 0 };
   const dirModes: Array<{ path: string; mode: number; mtime?: Date }> = [];
+  const links: Array<{ raw: string; linkname: string; target: string }> = [];
   let top: string | null = null;
   const done = (async () => {
     for await (const entry of ex) {
@@ -223,6 +234,7 @@ export async function copyOutOfContainer(archive: ArchiveClient, real: string, d
           await removeIfLink(target);
           if (await lstatOrNull(target)) throw new CopyRefused(`cannot replace ${target} by a symlink: it exists`);
           await symlink(linkname, target);
+          links.push({ raw, linkname, target });
           totals.files++;
           entry.resume();
           break;
@@ -250,6 +262,7 @@ export async function copyOutOfContainer(archive: ArchiveClient, real: string, d
     throw err;
   };
   await Promise.all([pipeline(tar, ex).catch(fail), done.catch(fail)]);
+  await refuseLinksLeadingOut(links, top, dir, name, real);
   // Folder modes last: a read-only folder would refuse its own contents.
   for (const d of dirModes.reverse()) {
     await chmod(d.path, d.mode);
@@ -274,6 +287,30 @@ async function writeEntry(entry: AsyncIterable<unknown>, target: string, mode: n
     }
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Each symlink the copy made, walked again now that the whole tree is on the host: one that
+ * leaves the tree through the tree's other symlinks (`y -> .`, `x -> y/y/../..`) is removed and
+ * refused.
+ */
+async function refuseLinksLeadingOut(links: Array<{ raw: string; linkname: string; target: string }>, top: string | null, dir: string, name: string | null, real: string): Promise<void> {
+  if (top === null) return;
+  const onHost = (rel: string) => {
+    const landed = rebaseEntry(rel, name);
+    const path = landed === '' ? dir : join(dir, ...landed.split('/'));
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    return st?.isSymbolicLink() ? readlinkSync(path) : null;
+  };
+  const out = links.filter((l) => !linkStaysInside(l.raw, l.linkname, top, onHost));
+  for (const l of out) await unlink(l.target);
+  const first = out[0];
+  if (first) {
+    const base = posix.dirname(real);
+    throw new CopyRefused(
+      `refused: ${posix.join(base, first.raw)} is a symlink to ${first.linkname}, which leads outside the copied folder ${posix.join(base, top)} through its symlinks; it was not kept`,
+    );
   }
 }
 

@@ -130,6 +130,34 @@ describe('cp', () => {
     expect(await inC('ls /workspace/leaky-host 2>&1 || true')).toContain('No such file');
   }, 60_000);
 
+  it('refuses symlinks that lead out only through other symlinks of the tree (y -> ., x -> y/y/../..), and ones that climb over the copied folder, both ways', async () => {
+    // Lexically x stays in chain; really chain/y/y is chain, and ../.. from there is /.
+    await inC('mkdir -p /workspace/chain && echo ok > /workspace/chain/a && ln -s . /workspace/chain/y && ln -s y/y/../.. /workspace/chain/x');
+    expect(await inC('ls /workspace/chain/x/etc/passwd')).toBe('/workspace/chain/x/etc/passwd\n');
+    const out = await cp('dev:chain', join(host, 'chain'));
+    expect(out.code).toBe(1);
+    expect(out.stderr).toBe('error: refused: /workspace/chain/x is a symlink to y/y/../.., which leads outside the copied folder /workspace/chain through its symlinks; it was not kept\n');
+    expect(existsSync(join(host, 'chain', 'x'))).toBe(false);
+    expect(readlinkSync(join(host, 'chain', 'y'))).toBe('.');
+
+    // ../chain/a stays in chain only while the copy is named chain: landed as other, it would be the host's sibling chain/a.
+    await inC('mkdir -p /workspace/over && ln -s ../over/a /workspace/over/up');
+    const over = await cp('dev:over', join(host, 'renamed'));
+    expect(over.stderr).toBe('error: refused: /workspace/over/up is a symlink to ../over/a, outside the copied folder /workspace/over; the copy stopped there\n');
+    expect(existsSync(join(host, 'renamed', 'up'))).toBe(false);
+
+    const src = join(host, 'chain-host');
+    mkdirSync(src);
+    symlinkSync('.', join(src, 'y'));
+    symlinkSync('y/y/../..', join(src, 'x'));
+    const inn = await cp(src, 'dev:');
+    expect(inn.code).toBe(1);
+    expect(inn.stderr).toBe(
+      `error: refused: ${join(src, 'x')} is a symlink to y/y/../.., which leads outside ${src} through its symlinks; cp copies symlinks only when they point inside what is copied\n`,
+    );
+    expect(await inC('ls /workspace/chain-host 2>&1 || true')).toContain('No such file');
+  }, 60_000);
+
   it('refuses a host source that is a symlink out of its folder, and a device', async () => {
     symlinkSync('/etc/passwd', join(host, 'pw-link'));
     expect((await cp(join(host, 'pw-link'), 'dev:')).stderr).toBe(
