@@ -191,6 +191,34 @@ ${envs}
   });
 });
 
+describe("an id the image already has, whose entry refuses logins (Debian's nobody, 65534)", () => {
+  let p: TestProject;
+  beforeAll(async () => {
+    const node = await ensureImage('node');
+    p = testProject(
+      'anyuid-nobody',
+      `
+version: 1
+project: {{project}}
+images:
+  node: { ref: ${node} }
+defaults:
+  resources: { cpus: 0.5, memory: 256m, pids: 64 }
+environments:
+  e: { image: node, user: "65534:65534" }
+`,
+    );
+    const r = await p.run(['apply', '--auto-approve']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+  }, 600_000);
+  afterAll(async () => p?.cleanup());
+
+  it('sandboxshift shell opens /bin/sh instead of its /usr/sbin/nologin', async () => {
+    const r = await p.run(['shell', 'e'], { input: 'whoami; echo "$HOME"; cd "$HOME" && touch mine && echo wrote\n' });
+    expect({ out: r.stdout, err: r.stderr, code: r.code }).toEqual({ out: 'nobody\n/nonexistent\nwrote\n', err: '', code: 0 });
+  });
+});
+
 describe('images with odd account files', () => {
   const tag = (what: string) => `sandboxshift/uid-test:${what}-${process.pid}`;
   const dockerfiles: Record<string, string> = {
