@@ -295,6 +295,19 @@ describe('an apply killed between creating a container and setting up its user',
     const locks = await docker.listContainers({ all: true, filters: { label: [`io.sandboxshift.project=${p.name}`, 'io.sandboxshift.role=lock'] } });
     for (const l of locks) await p.run(['unlock', l.Labels['io.sandboxshift.lock.id'] ?? '']);
 
+    // exec, shell and wake never start it as it is (no user entry, /workspace root's): the
+    // started container would no longer look interrupted, and apply would keep it so.
+    const refusal = "error: environment 'e' was never started: an earlier apply was interrupted before it set it up\n  hint: run sandboxshift apply to finish it\n";
+    for (const args of [
+      ['exec', 'e', '--', 'true'],
+      ['shell', 'e'],
+      ['wake', 'e'],
+    ]) {
+      const r = await p.run(args);
+      expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 1, stderr: refusal });
+    }
+    expect(await containerState(p.name, 'e')).toBe('created');
+
     const planned = await p.run(['plan']);
     expect(planned.stdout).toContain('never started: an earlier apply was interrupted or failed before it finished');
     const applied = await p.run(['apply', '--auto-approve']);
