@@ -215,6 +215,7 @@ export async function copyOutOfContainer(archive: ArchiveClient, real: string, d
         }
         case 'file':
         case 'contiguous-file': {
+          if ((await lstatOrNull(target))?.isDirectory()) throw new CopyRefused(`cannot copy the file ${raw} onto the folder ${target}`);
           await removeIfLink(target);
           // O_NOFOLLOW: a symlink put there since the check is never written through.
           await writeEntry(entry, target, mode);

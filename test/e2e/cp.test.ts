@@ -191,6 +191,11 @@ describe('cp', () => {
     expect((await cp(join(host, 'nope'), 'dev:')).stderr).toBe(`error: no such file or folder on the host: ${join(host, 'nope')}\n`);
     expect((await cp(join(host, 'x.txt'), 'dev:no/such/x')).stderr).toBe('error: dev:no/such/x: destination parent folder /workspace/no/such does not exist\n');
     expect((await cp('dev:f.txt', join(host, 'no', 'f.txt'))).stderr).toBe(`error: destination parent folder ${join(host, 'no')} does not exist\n`);
+    // Host file system failures name the host path, never "cannot reach the Docker engine" (ENOENT, EACCES).
+    expect((await cp('dev:f.txt', '/proc/no-such-entry')).stderr).toBe('error: cannot open /proc/no-such-entry on the host: no such file or directory (ENOENT)\n');
+    await inC('mkdir -p /workspace/merge/a && echo hi > /workspace/merge/a/f');
+    mkdirSync(join(host, 'merged', 'merge', 'a', 'f'), { recursive: true });
+    expect((await cp('dev:merge', join(host, 'merged'))).stderr).toBe(`error: cannot copy the file merge/a/f onto the folder ${join(host, 'merged', 'merge', 'a', 'f')}\n`);
     expect((await cp('dev:a', 'dev:b')).stderr).toBe(
       'error: cp copies between the host and one environment, not between two environments\n  hint: sandboxshift cp ./file ENV:/workspace/  or  sandboxshift cp ENV:/workspace/file ./\n',
     );
