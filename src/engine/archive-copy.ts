@@ -2,7 +2,7 @@
 // remote engine and a stopped container both work. Nothing is held whole in memory: tar entries
 // stream one at a time, each waiting for the other side to take the bytes.
 import { closeSync, constants, createReadStream, lstatSync, openSync, writeSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
-import { chmod, link, lstat, mkdir, symlink, unlink, utimes } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, readlink, symlink, unlink, utimes } from 'node:fs/promises';
 import { join, posix, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -247,7 +247,10 @@ export async function copyOutOfContainer(archive: ArchiveClient, real: string, d
           const from = rebaseEntry(linked, name);
           await refuseThroughSymlink(dir, from, real);
           await removeIfLink(target);
-          await link(join(dir, ...from.split('/')), target);
+          const source = join(dir, ...from.split('/'));
+          await link(source, target);
+          // A hard link to a symlink is that symlink again (link(2) does not follow it): walked at the end too.
+          if ((await lstatOrNull(target))?.isSymbolicLink()) links.push({ raw, linkname: await readlink(target), target });
           totals.files++;
           entry.resume();
           break;

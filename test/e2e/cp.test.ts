@@ -137,8 +137,14 @@ describe('cp', () => {
     const out = await cp('dev:chain', join(host, 'chain'));
     expect(out.code).toBe(1);
     expect(out.stderr).toBe('error: refused: /workspace/chain/x is a symlink to y/y/../.., which leads outside the copied folder /workspace/chain through its symlinks; it was not kept\n');
-    expect(existsSync(join(host, 'chain', 'x'))).toBe(false);
+    expect(lstatSync(join(host, 'chain', 'x'), { throwIfNoEntry: false })).toBeUndefined();
     expect(readlinkSync(join(host, 'chain', 'y'))).toBe('.');
+
+    // A hard link to such a symlink (the archive's `link` entry) is a symlink too: refused as well, none kept.
+    await inC('mkdir -p /workspace/hl && cd /workspace/hl && ln -s . y && ln -s y/y/../.. s && ln s h');
+    const hl = await cp('dev:hl', join(host, 'hl'));
+    expect(hl.stderr).toBe('error: refused: /workspace/hl/h is a symlink to y/y/../.., which leads outside the copied folder /workspace/hl through its symlinks; it was not kept\n');
+    expect([lstatSync(join(host, 'hl', 'h'), { throwIfNoEntry: false }), lstatSync(join(host, 'hl', 's'), { throwIfNoEntry: false })]).toEqual([undefined, undefined]);
 
     // ../chain/a stays in chain only while the copy is named chain: landed as other, it would be the host's sibling chain/a.
     await inC('mkdir -p /workspace/over && ln -s ../over/a /workspace/over/up');
