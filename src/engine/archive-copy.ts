@@ -4,7 +4,7 @@
 import { closeSync, constants, createReadStream, lstatSync, openSync, writeSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { chmod, link, lstat, mkdir, readlink, symlink, unlink, utimes } from 'node:fs/promises';
 import { join, posix, relative, sep } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract, pack } from 'tar-stream';
 import { linkStaysInside, rebaseEntry, rootsText, safeEntryName, underRoots, type Existing } from '../model/copy-paths.js';
@@ -157,20 +157,51 @@ export async function copyIntoContainer(archive: ArchiveClient, entries: HostEnt
         await entryDone(p, { ...common, type: 'directory' });
       } else {
         const sink = p.entry({ ...common, type: 'file', size: e.st.size });
-        await pipeline(createReadStream(e.abs, { highWaterMark: 1 << 20 }), sink);
+        await pipeline(Readable.from(exactly(e.abs, e.st.size, (got) => (shrank ??= { abs: e.abs, got, size: e.st.size }))), sink);
         totals.files++;
         totals.bytes += e.st.size;
       }
     }
     p.finalize();
   };
+  let shrank: { abs: string; got: number; size: number } | undefined;
   const produced = produce().catch((err: unknown) => {
     p.destroy(err as Error);
     throw err;
   });
   const sent = archive.put(dir, p as unknown as Readable);
   await Promise.all([produced, sent]);
+  if (shrank) {
+    const short = shrank;
+    throw new CopyRefused(
+      `${short.abs} shrank while it was copied (${short.got} of the ${short.size} bytes it had when the copy began); its copy in the sandbox was padded with zeros to that size: copy it again`,
+    );
+  }
   return totals;
+}
+
+/**
+ * A file's first `size` bytes (its size when the copy began), padded with zeros if it has
+ * fewer now: the tar entry's header promised that many. More or fewer broke the archive
+ * half-way, and the engine left a partial file owned by root in the sandbox. A file that grew
+ * is copied as it was (its first `size` bytes).
+ */
+async function* exactly(path: string, size: number, onShort: (got: number) => void): AsyncGenerator<Buffer> {
+  let got = 0;
+  if (size > 0) {
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20, end: size - 1 })) {
+      got += (chunk as Buffer).length;
+      yield chunk as Buffer;
+    }
+  }
+  if (got >= size) return;
+  onShort(got);
+  const zeros = Buffer.alloc(Math.min(size - got, 1 << 20));
+  while (got < size) {
+    const n = Math.min(zeros.length, size - got);
+    yield zeros.subarray(0, n);
+    got += n;
+  }
 }
 
 function entryDone(p: ReturnType<typeof pack>, header: Parameters<ReturnType<typeof pack>['entry']>[0]): Promise<void> {

@@ -175,6 +175,15 @@ describe('cp', () => {
     expect(await inC('ls /workspace/zero 2>&1 || true')).toContain('No such file');
   }, 60_000);
 
+  it("a file whose size is not what it was when the copy began (sysfs says 4096 bytes, gives a few) is named; what lands is the user's, never a partial root-owned file", async () => {
+    const r = await cp('/sys/kernel/uevent_seqnum', 'dev:seq');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /^error: \/sys\/kernel\/uevent_seqnum shrank while it was copied \(\d+ of the 4096 bytes it had when the copy began\); its copy in the sandbox was padded with zeros to that size: copy it again\n$/,
+    );
+    expect(await inC('stat -c "%u %s" /workspace/seq')).toBe(`${UID} 4096\n`);
+  }, 60_000);
+
   it('never writes through a symlink in the host destination', async () => {
     await inC('mkdir -p /workspace/tree/sub && echo in > /workspace/tree/sub/x');
     const dest = join(host, 'dest');
