@@ -219,6 +219,21 @@ environments:
   });
 });
 
+describe('the pi image as 43210 without a volume for /data/agent', () => {
+  let p: TestProject;
+  beforeAll(async () => {
+    p = testProject('anyuid-pi', 'version: 1\nproject: {{project}}\nenvironments:\n  e: { image: pi, user: "43210:43210", resources: { memory: 512m, pids: 128 } }\n');
+    const r = await p.run(['apply', '--auto-approve']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+  }, 900_000);
+  afterAll(async () => p?.cleanup());
+
+  it("pi's data folder (PI_CODING_AGENT_DIR) is writable by the user, as for 65532", async () => {
+    const r = await p.run(['exec', 'e', 'sh', '-c', 'echo "$PI_CODING_AGENT_DIR"; mkdir "$PI_CODING_AGENT_DIR/sessions" && touch "$PI_CODING_AGENT_DIR/settings.json" && echo wrote']);
+    expect({ out: r.stdout, err: r.stderr, code: r.code }).toEqual({ out: '/data/agent\nwrote\n', err: '', code: 0 });
+  });
+});
+
 describe('images with odd account files', () => {
   const tag = (what: string) => `sandboxshift/uid-test:${what}-${process.pid}`;
   const dockerfiles: Record<string, string> = {
