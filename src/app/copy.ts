@@ -66,7 +66,7 @@ export async function copy(engine: Engine, request: CopyRequest): Promise<CopyRe
   } catch (err) {
     if (err instanceof CopyRefused) throw new DiagnosticsError([errorDiag(err.message, err.hint === undefined ? {} : { hint: err.hint })]);
     if (err instanceof EngineHttpError) throw new DiagnosticsError([errorDiag(`the engine refused the copy: ${err.message}`)]);
-    throw err;
+    throw hostFileError(err) ?? err;
   }
   return { format_version: COPY_FORMAT_VERSION, direction, source: request.source, destination: request.destination, ...totals };
 }
@@ -134,6 +134,18 @@ async function copyOut(container: Container, env: string, path: string, hostPath
   );
   if (!where.ok) throw new CopyRefused(where.error);
   return copyOutOfContainer(container, resolved.real, where.dir, where.name);
+}
+
+/**
+ * A host file system failure (a folder not writable, a file not readable, /proc) as the path and
+ * why; left alone, its ENOENT or EACCES would read as "cannot reach the Docker engine". A socket
+ * error (the engine's) has no path and passes through.
+ */
+function hostFileError(err: unknown): DiagnosticsError | null {
+  const e = err as NodeJS.ErrnoException | undefined;
+  if (typeof e?.code !== 'string' || typeof e.path !== 'string' || e.syscall === 'connect') return null;
+  const why = e.message.replace(/^[A-Z0-9_]+: /, '').replace(/, [a-z_]+ '.*'$/s, '');
+  return new DiagnosticsError([errorDiag(`cannot ${e.syscall ?? 'use'} ${e.path} on the host: ${why} (${e.code})`)]);
 }
 
 async function hostKind(path: string): Promise<Existing> {

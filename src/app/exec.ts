@@ -15,6 +15,7 @@ import { execApiFor } from '../engine/exec-api.js';
 import { execArgv } from '../engine/exec-loader.js';
 import { runExecSession, type ExecSessionRequest, type ExecStreams } from '../engine/exec-session.js';
 import { findExecTarget, type ExecTarget } from '../engine/exec-target.js';
+import { NEVER_STARTED, neverStartedError } from './never-started.js';
 
 export const EXEC_WORKING_DIR = '/workspace';
 
@@ -56,6 +57,7 @@ export async function execInEnvironment(engine: Engine, request: ExecRequest, st
     const apply = ['sandboxshift apply', ...(request.configArgs ?? [])].join(' ');
     throw new DiagnosticsError([errorDiag(`environment '${env}' has no container on the engine`, { hint: `run ${apply} to create it` })]);
   }
+  if (target.state === NEVER_STARTED) throw neverStartedError(env, request.configArgs);
   if (target.state !== 'running') await wakeFirst(engine, project, env, target, request);
   request.starting?.();
   return runExecSession(

@@ -8,6 +8,7 @@ import { Labels } from '../engine/labels.js';
 import { unlessMissing } from '../engine/records.js';
 import { acquireLock, readLock, type LockInfo } from '../engine/lock.js';
 import { withLock } from './lock.js';
+import { NEVER_STARTED, neverStartedError } from './never-started.js';
 
 /** SIGTERM first; whatever is still running after this many seconds is killed. */
 export const IDLE_STOP_GRACE_SECONDS = 5;
@@ -90,6 +91,7 @@ export async function wake(engine: Engine, project: string, env: string, options
   const docker = await engine.docker();
   return withLock(engine, project, { command: `wake ${env}`, unlockArgs: options.unlockArgs }, async () => {
     const c = await environmentContainer(docker, project, env);
+    if (c.state === NEVER_STARTED) throw neverStartedError(env, options.unlockArgs);
     const started = Date.now();
     let did: WakeOutcome['did'] = 'none';
     if (c.state === 'paused') {

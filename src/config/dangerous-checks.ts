@@ -43,6 +43,23 @@ export function isDockerSocket(path: string): boolean {
   return path.replace(/\/+$/, '').endsWith('docker.sock');
 }
 
+/**
+ * The engine's unix sockets on this host, real paths: Docker's default and DOCKER_HOST's. A
+ * folder that holds one exposes it when mounted, as mounting the socket itself does.
+ */
+function engineSockets(): string[] {
+  const paths = ['/var/run/docker.sock'];
+  const host = process.env.DOCKER_HOST;
+  if (host?.startsWith('unix://')) paths.push(host.slice('unix://'.length));
+  return [...new Set(paths.filter((p) => existsSync(p)).map((p) => realpathSync(p)))];
+}
+
+/** The engine socket a host folder holds (at any depth), if any. */
+function heldEngineSocket(path: string, dir: string): string | undefined {
+  const real = realHostPath(resolveHostPath(path, dir));
+  return engineSockets().find((socket) => isInside(socket, real));
+}
+
 function checkEnvironment(data: unknown, name: string, source: ConfigSource): Diagnostic[] {
   const allowed = settingSource(data, name, 'allowDangerous')?.value;
   const optedIn = (setting: DangerousSetting) => Array.isArray(allowed) && allowed.includes(setting);
@@ -82,6 +99,14 @@ function checkEnvironment(data: unknown, name: string, source: ConfigSource): Di
     const { from, git, hostPath } = workspace.value;
     if (typeof hostPath === 'string' && hostPath !== '') {
       refuse('host-mounts', [...workspace.path, 'hostPath'], `using host folder '${hostPath}' as /workspace`, 'the sandbox reads and writes host files there');
+      const socket = heldEngineSocket(hostPath, dirname(resolve(source.file)));
+      if (socket)
+        refuse(
+          'docker-socket',
+          [...workspace.path, 'hostPath'],
+          `using host folder '${hostPath}' as /workspace`,
+          `it holds the Docker engine's socket ${socket}, which gives the sandbox control of the engine, and so of the host`,
+        );
     }
     if (typeof from === 'string' && from !== '') seeds.push([[...workspace.path, 'from'], from]);
     if (isPlainObject(git) && typeof git.url === 'string') {
@@ -114,6 +139,14 @@ function checkEnvironment(data: unknown, name: string, source: ConfigSource): Di
         refuse('docker-socket', [...mountPath, String(socketKey)], 'mounting the Docker socket', 'it gives the sandbox control of the Docker engine, and so of the host');
       } else if (typeof from === 'string') {
         refuse('host-mounts', [...mountPath, 'source'], `mounting host path '${from}'`, 'it exposes host files to the sandbox');
+        const socket = heldEngineSocket(from, dirname(resolve(source.file)));
+        if (socket)
+          refuse(
+            'docker-socket',
+            [...mountPath, 'source'],
+            `mounting host path '${from}'`,
+            `it holds the Docker engine's socket ${socket}, which gives the sandbox control of the engine, and so of the host`,
+          );
       }
     });
   }

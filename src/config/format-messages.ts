@@ -2,6 +2,7 @@
 // patterns so editors flag them as you type; these turn ajv's "must match pattern" into advice.
 
 import { DURATION_PATTERN, MEMORY_PATTERN } from './units.js';
+import { MAX_ID } from './raw-config.js';
 
 export const NAME_PATTERN = '^[a-z0-9][a-z0-9-]{0,39}$';
 export const ENV_VAR_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*$';
@@ -61,6 +62,13 @@ export function durationExplanation(subject: string, shown: string): Explanation
 
 export function userExplanation(subject: string, value: unknown): Explanation {
   const isName = typeof value === 'string' && /[A-Za-z]/.test(value);
+  const ids = typeof value === 'number' ? [value] : typeof value === 'string' && /^[0-9]+(:[0-9]+)?$/.test(value.trim()) ? value.trim().split(':').map(Number) : [];
+  if (ids.some((id) => Number.isInteger(id) && id > MAX_ID)) {
+    return {
+      message: `${subject} ids must be at most ${MAX_ID}: ${JSON.stringify(value)}`,
+      hint: `4294967295 is Linux's "no id" (the runtime cannot start the container with it) and larger ones do not fit; pick an id such as 43210`,
+    };
+  }
   return {
     message: isName ? `${subject} must be a numeric UID or UID:GID, not a name: '${value}'` : `${subject} must be a numeric UID or UID:GID: ${JSON.stringify(value)}`,
     hint: 'numeric ids are needed so secret files can be owned by the user; find them with `id -u NAME` and `id -g NAME` inside the image',

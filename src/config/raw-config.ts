@@ -59,13 +59,20 @@ export function settingSource(data: unknown, name: string, key: string): Setting
   return undefined;
 }
 
-/** `1000` → 1000/1000, `'1000:100'` → 1000/100; undefined for anything else (names included). */
+/**
+ * The largest id Linux gives a user or group: 4294967295 is (uid_t)-1, "no id" to setgroups and
+ * setuid (the runtime fails to start the container), and anything above does not fit a uid_t.
+ */
+export const MAX_ID = 4294967294;
+
+/** `1000` → 1000/1000, `'1000:100'` → 1000/100; undefined for anything else (names and ids above MAX_ID included). */
 export function parseUser(user: unknown): { uid: number; gid: number } | undefined {
-  if (typeof user === 'number') return Number.isInteger(user) && user >= 0 ? { uid: user, gid: user } : undefined;
+  const inRange = (ids: { uid: number; gid: number }) => (ids.uid <= MAX_ID && ids.gid <= MAX_ID ? ids : undefined);
+  if (typeof user === 'number') return Number.isInteger(user) && user >= 0 ? inRange({ uid: user, gid: user }) : undefined;
   if (typeof user !== 'string') return undefined;
   const match = /^([0-9]+)(?::([0-9]+))?$/.exec(user.trim());
   if (!match) return undefined;
   const uid = Number(match[1]);
   // Without a GID the user's own number is used: Docker would pick group 0 (root) for an id it cannot look up.
-  return { uid, gid: match[2] === undefined ? uid : Number(match[2]) };
+  return inRange({ uid, gid: match[2] === undefined ? uid : Number(match[2]) });
 }

@@ -2,9 +2,9 @@
 // remote engine and a stopped container both work. Nothing is held whole in memory: tar entries
 // stream one at a time, each waiting for the other side to take the bytes.
 import { closeSync, constants, createReadStream, lstatSync, openSync, writeSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
-import { chmod, link, lstat, mkdir, symlink, unlink, utimes } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, readlink, symlink, unlink, utimes } from 'node:fs/promises';
 import { join, posix, relative, sep } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract, pack } from 'tar-stream';
 import { linkStaysInside, rebaseEntry, rootsText, safeEntryName, underRoots, type Existing } from '../model/copy-paths.js';
@@ -117,6 +117,16 @@ export function scanHostSource(src: string): HostEntry[] {
     }
   };
   visit(src, topName, top);
+  if (top.isDirectory()) {
+    const links = new Map(out.filter((e) => e.linkname !== undefined).map((e) => [e.rel, e.linkname!]));
+    for (const [rel, target] of links) {
+      if (!linkStaysInside(rel, target, topName, (r) => links.get(r) ?? null)) {
+        throw new CopyRefused(
+          `refused: ${join(src, ...rel.split('/').slice(1))} is a symlink to ${target}, which leads outside ${src} through its symlinks; cp copies symlinks only when they point inside what is copied`,
+        );
+      }
+    }
+  }
   return out;
 }
 
@@ -147,20 +157,51 @@ export async function copyIntoContainer(archive: ArchiveClient, entries: HostEnt
         await entryDone(p, { ...common, type: 'directory' });
       } else {
         const sink = p.entry({ ...common, type: 'file', size: e.st.size });
-        await pipeline(createReadStream(e.abs, { highWaterMark: 1 << 20 }), sink);
+        await pipeline(Readable.from(exactly(e.abs, e.st.size, (got) => (shrank ??= { abs: e.abs, got, size: e.st.size }))), sink);
         totals.files++;
         totals.bytes += e.st.size;
       }
     }
     p.finalize();
   };
+  let shrank: { abs: string; got: number; size: number } | undefined;
   const produced = produce().catch((err: unknown) => {
     p.destroy(err as Error);
     throw err;
   });
   const sent = archive.put(dir, p as unknown as Readable);
   await Promise.all([produced, sent]);
+  if (shrank) {
+    const short = shrank;
+    throw new CopyRefused(
+      `${short.abs} shrank while it was copied (${short.got} of the ${short.size} bytes it had when the copy began); its copy in the sandbox was padded with zeros to that size: copy it again`,
+    );
+  }
   return totals;
+}
+
+/**
+ * A file's first `size` bytes (its size when the copy began), padded with zeros if it has
+ * fewer now: the tar entry's header promised that many. More or fewer broke the archive
+ * half-way, and the engine left a partial file owned by root in the sandbox. A file that grew
+ * is copied as it was (its first `size` bytes).
+ */
+async function* exactly(path: string, size: number, onShort: (got: number) => void): AsyncGenerator<Buffer> {
+  let got = 0;
+  if (size > 0) {
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20, end: size - 1 })) {
+      got += (chunk as Buffer).length;
+      yield chunk as Buffer;
+    }
+  }
+  if (got >= size) return;
+  onShort(got);
+  const zeros = Buffer.alloc(Math.min(size - got, 1 << 20));
+  while (got < size) {
+    const n = Math.min(zeros.length, size - got);
+    yield zeros.subarray(0, n);
+    got += n;
+  }
 }
 
 function entryDone(p: ReturnType<typeof pack>, header: Parameters<ReturnType<typeof pack>['entry']>[0]): Promise<void> {
@@ -180,6 +221,7 @@ export async function copyOutOfContainer(archive: ArchiveClient, real: string, d
   const ex = extract({ highWaterMark: BUFFER });
   const totals: CopyTotals = { files: 0, bytes: 0 };
   const dirModes: Array<{ path: string; mode: number; mtime?: Date }> = [];
+  const links: Array<{ raw: string; linkname: string; target: string }> = [];
   let top: string | null = null;
   const done = (async () => {
     for await (const entry of ex) {
@@ -204,6 +246,7 @@ export async function copyOutOfContainer(archive: ArchiveClient, real: string, d
         }
         case 'file':
         case 'contiguous-file': {
+          if ((await lstatOrNull(target))?.isDirectory()) throw new CopyRefused(`cannot copy the file ${raw} onto the folder ${target}`);
           await removeIfLink(target);
           // O_NOFOLLOW: a symlink put there since the check is never written through.
           await writeEntry(entry, target, mode);
@@ -223,6 +266,7 @@ export async function copyOutOfContainer(archive: ArchiveClient, real: string, d
           await removeIfLink(target);
           if (await lstatOrNull(target)) throw new CopyRefused(`cannot replace ${target} by a symlink: it exists`);
           await symlink(linkname, target);
+          links.push({ raw, linkname, target });
           totals.files++;
           entry.resume();
           break;
@@ -234,7 +278,10 @@ export async function copyOutOfContainer(archive: ArchiveClient, real: string, d
           const from = rebaseEntry(linked, name);
           await refuseThroughSymlink(dir, from, real);
           await removeIfLink(target);
-          await link(join(dir, ...from.split('/')), target);
+          const source = join(dir, ...from.split('/'));
+          await link(source, target);
+          // A hard link to a symlink is that symlink again (link(2) does not follow it): walked at the end too.
+          if ((await lstatOrNull(target))?.isSymbolicLink()) links.push({ raw, linkname: await readlink(target), target });
           totals.files++;
           entry.resume();
           break;
@@ -250,6 +297,7 @@ export async function copyOutOfContainer(archive: ArchiveClient, real: string, d
     throw err;
   };
   await Promise.all([pipeline(tar, ex).catch(fail), done.catch(fail)]);
+  await refuseLinksLeadingOut(links, top, dir, name, real);
   // Folder modes last: a read-only folder would refuse its own contents.
   for (const d of dirModes.reverse()) {
     await chmod(d.path, d.mode);
@@ -274,6 +322,30 @@ async function writeEntry(entry: AsyncIterable<unknown>, target: string, mode: n
     }
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Each symlink the copy made, walked again now that the whole tree is on the host: one that
+ * leaves the tree through the tree's other symlinks (`y -> .`, `x -> y/y/../..`) is removed and
+ * refused.
+ */
+async function refuseLinksLeadingOut(links: Array<{ raw: string; linkname: string; target: string }>, top: string | null, dir: string, name: string | null, real: string): Promise<void> {
+  if (top === null) return;
+  const onHost = (rel: string) => {
+    const landed = rebaseEntry(rel, name);
+    const path = landed === '' ? dir : join(dir, ...landed.split('/'));
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    return st?.isSymbolicLink() ? readlinkSync(path) : null;
+  };
+  const out = links.filter((l) => !linkStaysInside(l.raw, l.linkname, top, onHost));
+  for (const l of out) await unlink(l.target);
+  const first = out[0];
+  if (first) {
+    const base = posix.dirname(real);
+    throw new CopyRefused(
+      `refused: ${posix.join(base, first.raw)} is a symlink to ${first.linkname}, which leads outside the copied folder ${posix.join(base, top)} through its symlinks; it was not kept`,
+    );
   }
 }
 

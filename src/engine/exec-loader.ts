@@ -59,7 +59,8 @@ export function execArgv(cmd: readonly string[], size?: { rows: number; columns:
 
 /**
  * The user's login shell, read inside the container from /etc/passwd for the uid the exec runs
- * as; /bin/sh when there is no entry, or its shell is missing or not executable.
+ * as; /bin/sh when there is no entry, or its shell is missing, not executable, or one that
+ * refuses logins (an image's own entry for the id, such as Debian's nobody, names nologin).
  */
 export const USER_SHELL = [
   '/bin/sh',
@@ -67,7 +68,10 @@ export const USER_SHELL = [
   `uid=$(id -u); shell=/bin/sh
 if [ -r /etc/passwd ]; then
   while IFS=: read -r _n _p u _g _c _h s; do
-    if [ "$u" = "$uid" ]; then [ -n "$s" ] && [ -x "$s" ] && shell=$s; break; fi
+    if [ "$u" = "$uid" ]; then
+      case $s in */nologin|*/false|*/true|*/sync) ;; *) [ -n "$s" ] && [ -x "$s" ] && shell=$s ;; esac
+      break
+    fi
   done < /etc/passwd
 fi
 unset uid _n _p u _g _c _h s

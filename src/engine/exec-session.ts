@@ -26,6 +26,10 @@ export interface ExecSessionRequest {
   env?: string[];
 }
 
+const NEWLINE = 0x0a;
+/** ^D, a terminal's end of file (VEOF). */
+const EOF_CHAR = 0x04;
+
 /** 128 + SIGPIPE, what a shell reports for a command whose reader went away. */
 const EXIT_SIGPIPE = 141;
 
@@ -74,9 +78,16 @@ export async function runExecSession(api: ExecApi, request: ExecSessionRequest, 
     socket.on('data', (chunk: Buffer) => frames.push(chunk));
   }
   const stdin = streams.stdin;
-  const forward = (chunk: Buffer) => socket.write(chunk);
+  let lastByte = NEWLINE;
+  const forward = (chunk: Buffer) => {
+    if (chunk.length > 0) lastByte = chunk[chunk.length - 1]!;
+    socket.write(chunk);
+  };
   // End of input closes our half of the connection, and the engine closes the command's stdin.
-  const endInput = () => (socket as Socket).end();
+  // Not with a PTY: there the engine closes the command's output too, at once (what it had not
+  // yet sent is lost, `cat` never sees the end). A terminal's end of file is ^D instead: one
+  // at the start of a line, two after a partial one (the first only hands the line over).
+  const endInput = () => (tty ? socket.write(Buffer.from(lastByte === NEWLINE ? [EOF_CHAR] : [EOF_CHAR, EOF_CHAR])) : (socket as Socket).end());
   if (stdin) {
     stdin.on('data', forward);
     stdin.once('end', endInput);

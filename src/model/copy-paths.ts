@@ -85,14 +85,41 @@ export function safeEntryName(name: string): string | null {
 
 /**
  * Whether a symlink at `entry` (relative to the copied tree's parent, e.g. `dir/a/link`) with
- * target `target` stays inside the copied tree (`top`, e.g. `dir`): absolute targets and relative
- * ones climbing out of it do not.
+ * target `target` stays inside the copied tree (`top`, e.g. `dir`), walked one component at a
+ * time: absolute targets, and relative ones that climb out of it even for a moment (`../dir/x`
+ * is the host's sibling once the copy lands under another name), do not. `readlink` gives the
+ * target of another entry of the tree that is a symlink (null when it is none): the walk follows
+ * them, since lexically `x -> y/y/../..` stays inside while with `y -> .` it is the tree's
+ * grandparent.
  */
-export function linkStaysInside(entry: string, target: string, top: string): boolean {
-  if (target.startsWith('/') || target === '') return false;
-  const resolved = posix.normalize(posix.join(posix.dirname(entry), target));
-  return resolved === top || resolved.startsWith(`${top}/`);
+export function linkStaysInside(entry: string, target: string, top: string, readlink: (rel: string) => string | null = () => null): boolean {
+  const stack = posix
+    .dirname(entry)
+    .split('/')
+    .filter((p) => p !== '' && p !== '.');
+  if (stack[0] !== top || target === '' || target.startsWith('/')) return false;
+  let pending = target.split('/');
+  let hops = 0;
+  while (pending.length > 0) {
+    const part = pending.shift()!;
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      if (stack.length <= 1) return false;
+      stack.pop();
+      continue;
+    }
+    stack.push(part);
+    const next = readlink(stack.join('/'));
+    if (next === null) continue;
+    // Absolute, empty, or a loop (the kernel gives up after 40 links too).
+    if (next === '' || next.startsWith('/') || ++hops > MAX_LINK_HOPS) return false;
+    stack.pop();
+    pending = [...next.split('/'), ...pending];
+  }
+  return true;
 }
+
+const MAX_LINK_HOPS = 40;
 
 /** Replaces the first path component of a tar entry (the source's own name) by `name`, or drops it when `name` is null. */
 export function rebaseEntry(entry: string, name: string | null): string {

@@ -191,6 +191,49 @@ ${envs}
   });
 });
 
+describe("an id the image already has, whose entry refuses logins (Debian's nobody, 65534)", () => {
+  let p: TestProject;
+  beforeAll(async () => {
+    const node = await ensureImage('node');
+    p = testProject(
+      'anyuid-nobody',
+      `
+version: 1
+project: {{project}}
+images:
+  node: { ref: ${node} }
+defaults:
+  resources: { cpus: 0.5, memory: 256m, pids: 64 }
+environments:
+  e: { image: node, user: "65534:65534" }
+`,
+    );
+    const r = await p.run(['apply', '--auto-approve']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+  }, 600_000);
+  afterAll(async () => p?.cleanup());
+
+  it('sandboxshift shell opens /bin/sh instead of its /usr/sbin/nologin', async () => {
+    const r = await p.run(['shell', 'e'], { input: 'whoami; echo "$HOME"; cd "$HOME" && touch mine && echo wrote\n' });
+    expect({ out: r.stdout, err: r.stderr, code: r.code }).toEqual({ out: 'nobody\n/nonexistent\nwrote\n', err: '', code: 0 });
+  });
+});
+
+describe('the pi image as 43210 without a volume for /data/agent', () => {
+  let p: TestProject;
+  beforeAll(async () => {
+    p = testProject('anyuid-pi', 'version: 1\nproject: {{project}}\nenvironments:\n  e: { image: pi, user: "43210:43210", resources: { memory: 512m, pids: 128 } }\n');
+    const r = await p.run(['apply', '--auto-approve']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+  }, 900_000);
+  afterAll(async () => p?.cleanup());
+
+  it("pi's data folder (PI_CODING_AGENT_DIR) is writable by the user, as for 65532", async () => {
+    const r = await p.run(['exec', 'e', 'sh', '-c', 'echo "$PI_CODING_AGENT_DIR"; mkdir "$PI_CODING_AGENT_DIR/sessions" && touch "$PI_CODING_AGENT_DIR/settings.json" && echo wrote']);
+    expect({ out: r.stdout, err: r.stderr, code: r.code }).toEqual({ out: '/data/agent\nwrote\n', err: '', code: 0 });
+  });
+});
+
 describe('images with odd account files', () => {
   const tag = (what: string) => `sandboxshift/uid-test:${what}-${process.pid}`;
   const dockerfiles: Record<string, string> = {
@@ -266,6 +309,19 @@ describe('an apply killed between creating a container and setting up its user',
     expect(Buffer.concat(chunks).toString('latin1')).not.toContain(':43210:');
     const locks = await docker.listContainers({ all: true, filters: { label: [`io.sandboxshift.project=${p.name}`, 'io.sandboxshift.role=lock'] } });
     for (const l of locks) await p.run(['unlock', l.Labels['io.sandboxshift.lock.id'] ?? '']);
+
+    // exec, shell and wake never start it as it is (no user entry, /workspace root's): the
+    // started container would no longer look interrupted, and apply would keep it so.
+    const refusal = "error: environment 'e' was never started: an earlier apply was interrupted before it set it up\n  hint: run sandboxshift apply to finish it\n";
+    for (const args of [
+      ['exec', 'e', '--', 'true'],
+      ['shell', 'e'],
+      ['wake', 'e'],
+    ]) {
+      const r = await p.run(args);
+      expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 1, stderr: refusal });
+    }
+    expect(await containerState(p.name, 'e')).toBe('created');
 
     const planned = await p.run(['plan']);
     expect(planned.stdout).toContain('never started: an earlier apply was interrupted or failed before it finished');

@@ -130,6 +130,40 @@ describe('cp', () => {
     expect(await inC('ls /workspace/leaky-host 2>&1 || true')).toContain('No such file');
   }, 60_000);
 
+  it('refuses symlinks that lead out only through other symlinks of the tree (y -> ., x -> y/y/../..), and ones that climb over the copied folder, both ways', async () => {
+    // Lexically x stays in chain; really chain/y/y is chain, and ../.. from there is /.
+    await inC('mkdir -p /workspace/chain && echo ok > /workspace/chain/a && ln -s . /workspace/chain/y && ln -s y/y/../.. /workspace/chain/x');
+    expect(await inC('ls /workspace/chain/x/etc/passwd')).toBe('/workspace/chain/x/etc/passwd\n');
+    const out = await cp('dev:chain', join(host, 'chain'));
+    expect(out.code).toBe(1);
+    expect(out.stderr).toBe('error: refused: /workspace/chain/x is a symlink to y/y/../.., which leads outside the copied folder /workspace/chain through its symlinks; it was not kept\n');
+    expect(lstatSync(join(host, 'chain', 'x'), { throwIfNoEntry: false })).toBeUndefined();
+    expect(readlinkSync(join(host, 'chain', 'y'))).toBe('.');
+
+    // A hard link to such a symlink (the archive's `link` entry) is a symlink too: refused as well, none kept.
+    await inC('mkdir -p /workspace/hl && cd /workspace/hl && ln -s . y && ln -s y/y/../.. s && ln s h');
+    const hl = await cp('dev:hl', join(host, 'hl'));
+    expect(hl.stderr).toBe('error: refused: /workspace/hl/h is a symlink to y/y/../.., which leads outside the copied folder /workspace/hl through its symlinks; it was not kept\n');
+    expect([lstatSync(join(host, 'hl', 'h'), { throwIfNoEntry: false }), lstatSync(join(host, 'hl', 's'), { throwIfNoEntry: false })]).toEqual([undefined, undefined]);
+
+    // ../chain/a stays in chain only while the copy is named chain: landed as other, it would be the host's sibling chain/a.
+    await inC('mkdir -p /workspace/over && ln -s ../over/a /workspace/over/up');
+    const over = await cp('dev:over', join(host, 'renamed'));
+    expect(over.stderr).toBe('error: refused: /workspace/over/up is a symlink to ../over/a, outside the copied folder /workspace/over; the copy stopped there\n');
+    expect(existsSync(join(host, 'renamed', 'up'))).toBe(false);
+
+    const src = join(host, 'chain-host');
+    mkdirSync(src);
+    symlinkSync('.', join(src, 'y'));
+    symlinkSync('y/y/../..', join(src, 'x'));
+    const inn = await cp(src, 'dev:');
+    expect(inn.code).toBe(1);
+    expect(inn.stderr).toBe(
+      `error: refused: ${join(src, 'x')} is a symlink to y/y/../.., which leads outside ${src} through its symlinks; cp copies symlinks only when they point inside what is copied\n`,
+    );
+    expect(await inC('ls /workspace/chain-host 2>&1 || true')).toContain('No such file');
+  }, 60_000);
+
   it('refuses a host source that is a symlink out of its folder, and a device', async () => {
     symlinkSync('/etc/passwd', join(host, 'pw-link'));
     expect((await cp(join(host, 'pw-link'), 'dev:')).stderr).toBe(
@@ -139,6 +173,15 @@ describe('cp', () => {
     expect(zero.code).toBe(1);
     expect(zero.stderr).toBe('error: refused: /dev/zero is a character device; cp copies files, folders and symlinks only\n');
     expect(await inC('ls /workspace/zero 2>&1 || true')).toContain('No such file');
+  }, 60_000);
+
+  it("a file whose size is not what it was when the copy began (sysfs says 4096 bytes, gives a few) is named; what lands is the user's, never a partial root-owned file", async () => {
+    const r = await cp('/sys/kernel/uevent_seqnum', 'dev:seq');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /^error: \/sys\/kernel\/uevent_seqnum shrank while it was copied \(\d+ of the 4096 bytes it had when the copy began\); its copy in the sandbox was padded with zeros to that size: copy it again\n$/,
+    );
+    expect(await inC('stat -c "%u %s" /workspace/seq')).toBe(`${UID} 4096\n`);
   }, 60_000);
 
   it('never writes through a symlink in the host destination', async () => {
@@ -163,6 +206,11 @@ describe('cp', () => {
     expect((await cp(join(host, 'nope'), 'dev:')).stderr).toBe(`error: no such file or folder on the host: ${join(host, 'nope')}\n`);
     expect((await cp(join(host, 'x.txt'), 'dev:no/such/x')).stderr).toBe('error: dev:no/such/x: destination parent folder /workspace/no/such does not exist\n');
     expect((await cp('dev:f.txt', join(host, 'no', 'f.txt'))).stderr).toBe(`error: destination parent folder ${join(host, 'no')} does not exist\n`);
+    // Host file system failures name the host path, never "cannot reach the Docker engine" (ENOENT, EACCES).
+    expect((await cp('dev:f.txt', '/proc/no-such-entry')).stderr).toBe('error: cannot open /proc/no-such-entry on the host: no such file or directory (ENOENT)\n');
+    await inC('mkdir -p /workspace/merge/a && echo hi > /workspace/merge/a/f');
+    mkdirSync(join(host, 'merged', 'merge', 'a', 'f'), { recursive: true });
+    expect((await cp('dev:merge', join(host, 'merged'))).stderr).toBe(`error: cannot copy the file merge/a/f onto the folder ${join(host, 'merged', 'merge', 'a', 'f')}\n`);
     expect((await cp('dev:a', 'dev:b')).stderr).toBe(
       'error: cp copies between the host and one environment, not between two environments\n  hint: sandboxshift cp ./file ENV:/workspace/  or  sandboxshift cp ENV:/workspace/file ./\n',
     );

@@ -116,6 +116,13 @@ describe('exec (runc)', () => {
     expect(await exec(['dev', 'cat'], '')).toEqual({ code: 0, stdout: '', stderr: '' });
   });
 
+  it("with -t and stdin not a terminal, the end of input is a terminal's end of file (^D): the output and the exit code are kept, a reader ends", async () => {
+    // The engine closes a PTY exec's output as soon as its input closes: ending our half lost both.
+    expect(await exec(['-t', 'dev', 'sh', '-c', 'echo hi; exit 3'], '')).toEqual({ code: 3, stdout: 'hi\r\n', stderr: '' });
+    // The PTY echoes what it is given, then cat prints it.
+    expect(await exec(['-t', 'dev', 'cat'], 'abc\n')).toEqual({ code: 0, stdout: 'abc\r\nabc\r\n', stderr: '' });
+  });
+
   it('stops as a local command would when its reader goes away: exit 141, no trace', async () => {
     const pipeline = `'${process.execPath}' '${CLI}' exec dev yes 2>&1 | head -2; echo "rc=\${PIPESTATUS[0]}"`;
     const out = await new Promise<string>((resolve, reject) =>

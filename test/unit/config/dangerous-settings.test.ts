@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfigText } from '../../../src/config/index.js';
 import { formatDiagnostic } from '../../../src/diagnostics.js';
 
@@ -83,5 +86,36 @@ describe('dangerous settings from defaults', () => {
 describe('settings that look dangerous but are not', () => {
   it('false flags, non-root users and no mounts need no opt-in', () => {
     expect(check('environments:', '  a: {privileged: false, hostNetwork: false, user: "1000:0", mounts: []}')).toEqual({ messages: [], loaded: true });
+  });
+});
+
+describe("a host folder that holds the engine's socket", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ss-sock-'));
+  const socket = join(dir, 'run', 'user', 'docker.sock');
+  mkdirSync(dirname(socket), { recursive: true });
+  writeFileSync(socket, '');
+  const saved = process.env.DOCKER_HOST;
+  beforeAll(() => {
+    process.env.DOCKER_HOST = `unix://${socket}`;
+  });
+  afterAll(() => {
+    if (saved === undefined) delete process.env.DOCKER_HOST;
+    else process.env.DOCKER_HOST = saved;
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const refusal = (what: string, line: string, value: string, at: string) =>
+    `sandboxshift.yaml:4:${line.indexOf(value) + 1}: error: ${what} is refused for environment 'box': it holds the Docker engine's socket ${realpathSync(socket)}, which gives the sandbox control of the engine, and so of the host (at environments.box.${at})\n  hint: add allowDangerous: [docker-socket] to environment 'box' if you really mean it`;
+
+  it('as /workspace or as a mount needs docker-socket as well as host-mounts, at any depth', () => {
+    const workspace = `  box: {allowDangerous: [host-mounts], workspace: {hostPath: ${dir}/run}}`;
+    expect(check('environments:', workspace).messages).toEqual([refusal(`using host folder '${dir}/run' as /workspace`, workspace, `${dir}/run`, 'workspace.hostPath')]);
+    const mount = `  box: {allowDangerous: [host-mounts], mounts: [{source: ${dir}, target: /x}]}`;
+    expect(check('environments:', mount).messages).toEqual([refusal(`mounting host path '${dir}'`, mount, dir, 'mounts[0].source')]);
+    expect(check('environments:', `  box: {allowDangerous: [host-mounts, docker-socket], workspace: {hostPath: ${dir}/run}}`)).toEqual({ messages: [], loaded: true });
+  });
+
+  it('a folder beside it needs host-mounts only', () => {
+    mkdirSync(join(dir, 'work'));
+    expect(check('environments:', `  box: {allowDangerous: [host-mounts], workspace: {hostPath: ${dir}/work}}`)).toEqual({ messages: [], loaded: true });
   });
 });

@@ -91,6 +91,15 @@ describe('units', () => {
     ]);
   });
 
+  it('ids Linux cannot run as: (uid_t)-1 and beyond', () => {
+    const hint = '4294967295 is Linux\'s "no id" (the runtime cannot start the container with it) and larger ones do not fit; pick an id such as 43210';
+    expect(check('  a: {user: "4294967295"}', '  b: {user: "65534:4294967295"}', '  c: {user: 99999999999999999999}', '  d: {user: "4294967294:2147483648"}')).toEqual([
+      `sandboxshift.yaml:7:13: error: 'user' ids must be at most 4294967294: "4294967295" (at environments.a.user)\n  hint: ${hint}`,
+      `sandboxshift.yaml:8:13: error: 'user' ids must be at most 4294967294: "65534:4294967295" (at environments.b.user)\n  hint: ${hint}`,
+      `sandboxshift.yaml:9:13: error: 'user' ids must be at most 4294967294: 100000000000000000000 (at environments.c.user)\n  hint: ${hint}`,
+    ]);
+  });
+
   it('a user name instead of numeric ids', () => {
     expect(check('  a: {user: node}')).toEqual([
       "sandboxshift.yaml:7:13: error: 'user' must be a numeric UID or UID:GID, not a name: 'node' (at environments.a.user)\n  hint: numeric ids are needed so secret files can be owned by the user; find them with `id -u NAME` and `id -g NAME` inside the image",

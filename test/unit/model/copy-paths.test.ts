@@ -78,6 +78,24 @@ describe('tar entries and symlinks', () => {
     expect(linkStaysInside('d/ln', '/etc/passwd', 'd')).toBe(false);
     expect(linkStaysInside('d/ln', '', 'd')).toBe(false);
   });
+  it('walks a symlink one component at a time: climbing over the tree even for a moment is out, and other symlinks are followed', () => {
+    expect(linkStaysInside('d/ln', '../d/x', 'd')).toBe(false);
+    expect(linkStaysInside('d/a/ln', '../../d/x', 'd')).toBe(false);
+    const links = new Map([
+      ['d/y', '.'],
+      ['d/loop', 'loop'],
+      ['d/abs', '/etc'],
+      ['d/deep', 'a/b/c'],
+    ]);
+    const readlink = (rel: string) => links.get(rel) ?? null;
+    expect(linkStaysInside('d/x', 'y/y/../..', 'd', readlink)).toBe(false);
+    expect(linkStaysInside('d/x', 'y/..', 'd', readlink)).toBe(false);
+    expect(linkStaysInside('d/x', 'y/y/a', 'd', readlink)).toBe(true);
+    expect(linkStaysInside('d/x', 'deep/../..', 'd', readlink)).toBe(true);
+    expect(linkStaysInside('d/x', 'loop/a', 'd', readlink)).toBe(false);
+    expect(linkStaysInside('d/x', 'abs/passwd', 'd', readlink)).toBe(false);
+    expect(linkStaysInside('d/x', 'y/y/../..', 'd')).toBe(true); // what the lexical walk alone believes
+  });
   it('renames the top entry, or drops it for contents only', () => {
     expect(rebaseEntry('d', 'new')).toBe('new');
     expect(rebaseEntry('d/a/b', 'new')).toBe('new/a/b');
