@@ -9,6 +9,7 @@ import type { Engine } from '../engine/client.js';
 import { withEngine } from '../engine/client.js';
 import { readEnginePolicy } from '../engine/engine-policy.js';
 import { engineUsageByProject, usageOfOthers, type ProjectUse } from '../engine/engine-usage.js';
+import { readerLister } from '../engine/records.js';
 import { acquireLock, readLock, releaseLock, type HeldLock } from '../engine/lock.js';
 import { checkPolicy } from '../policy/check.js';
 import { policyDiagnostics } from '../policy/diagnostics.js';
@@ -21,7 +22,8 @@ import type { Loaded } from './pipeline.js';
 export const ENGINE_LOCK_SCOPE = '_engine';
 
 export async function readPolicy(engine: Engine): Promise<StoredPolicy | null> {
-  return withEngine(async () => readEnginePolicy(await engine.docker()));
+  // The light reader: importing dockerode would cost a plain plan about 0.1 s.
+  return withEngine(() => readEnginePolicy(readerLister(engine.reader)));
 }
 
 /** The policy, and every project's use when the policy has engine-wide ceilings (read right after it). */
@@ -32,7 +34,7 @@ export interface PolicyFacts {
 
 export async function readPolicyFacts(engine: Engine): Promise<PolicyFacts> {
   const stored = await readPolicy(engine);
-  const usage = stored && hasEngineCeilings(stored.policy) ? await withEngine(async () => engineUsageByProject(await engine.docker())) : null;
+  const usage = stored && hasEngineCeilings(stored.policy) ? await withEngine(() => engineUsageByProject(readerLister(engine.reader))) : null;
   return { stored, usage };
 }
 
@@ -45,7 +47,7 @@ export async function policyViolations(engine: Engine, loaded: Loaded, facts: Po
   let others = null;
   let own = null;
   if (hasEngineCeilings(stored.policy)) {
-    const usage = given.usage ?? (await withEngine(async () => engineUsageByProject(await engine.docker())));
+    const usage = given.usage ?? (await withEngine(() => engineUsageByProject(readerLister(engine.reader))));
     others = usageOfOthers(usage, project);
     own = usage.get(project) ?? { environments: 0, cpus: 0, memoryBytes: 0 };
   }

@@ -13,7 +13,7 @@ import type { StoredPolicy } from '../policy/types.js';
 import { statusCode, type Docker } from './client.js';
 import { Labels } from './labels.js';
 import { ensureLockImage, LOCK_IMAGE } from './lock.js';
-import { findRecords, removeRecord } from './records.js';
+import { findRecords, removeRecord, type ContainerLister } from './records.js';
 import { VERSION } from '../version.js';
 import { DiagnosticsError, errorDiag } from '../diagnostics.js';
 
@@ -30,7 +30,7 @@ export function policyRecordName(generation: number): string {
   return `ss._policy.${generation}`;
 }
 
-async function policyRecords(docker: Docker): Promise<PolicyRecord[]> {
+async function policyRecords(docker: ContainerLister): Promise<PolicyRecord[]> {
   const found = await findRecords(docker, ROLE);
   const out: PolicyRecord[] = [];
   for (const r of found) {
@@ -64,7 +64,7 @@ async function policyRecords(docker: Docker): Promise<PolicyRecord[]> {
 }
 
 /** The engine's policy now: the newest complete record's, or null (none set, or cleared). */
-export async function readEnginePolicy(docker: Docker): Promise<StoredPolicy | null> {
+export async function readEnginePolicy(docker: ContainerLister): Promise<StoredPolicy | null> {
   return (await policyRecords(docker))[0]?.stored ?? null;
 }
 

@@ -3,8 +3,8 @@
 // Resources are read from the label written at creation (an in-place update since then is not
 // seen: the label is not rewritten).
 import type { EngineUsage } from '../policy/check.js';
-import type { Docker } from './client.js';
 import { Labels } from './labels.js';
+import type { ContainerLister } from './records.js';
 
 export interface ProjectUse {
   environments: number;
@@ -13,7 +13,7 @@ export interface ProjectUse {
 }
 
 /** Each project's use, by project name. */
-export async function engineUsageByProject(docker: Docker): Promise<Map<string, ProjectUse>> {
+export async function engineUsageByProject(docker: ContainerLister): Promise<Map<string, ProjectUse>> {
   const found = await docker.listContainers({ all: true, filters: { label: [`${Labels.role}=environment`] } });
   const byProject = new Map<string, ProjectUse>();
   for (const c of found) {

@@ -22,7 +22,17 @@ export async function createRecord(engine: Docker, name: string, labels: Record<
 }
 
 /** Our records matching every label in `labels` (the same label filter observe() reads them with). */
-export async function findRecords(engine: Docker, labels: Record<string, string>): Promise<Array<{ id: string; labels: Record<string, string> }>> {
+/** What finding records needs: a Docker client, or the light reader through `readerLister`. */
+export interface ContainerLister {
+  listContainers(options: { all: boolean; filters: Record<string, string[]> }): Promise<Docker.ContainerInfo[]>;
+}
+
+/** The light reader (no dockerode import) as a ContainerLister. */
+export function readerLister(reader: { listContainers(filters: Record<string, string[]>): Promise<Docker.ContainerInfo[]> }): ContainerLister {
+  return { listContainers: (options) => reader.listContainers(options.filters) };
+}
+
+export async function findRecords(engine: ContainerLister, labels: Record<string, string>): Promise<Array<{ id: string; labels: Record<string, string> }>> {
   const found = await engine.listContainers({ all: true, filters: { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) } });
   return found.map((c) => ({ id: c.Id, labels: c.Labels ?? {} }));
 }
