@@ -225,3 +225,29 @@ async function firstFileOfTar(stream: NodeJS.ReadableStream): Promise<string> {
     stream.pipe(ex);
   });
 }
+
+/**
+ * The test projects and hand-made volumes a test file makes, removed after its tests:
+ * `const tracked = trackedProjects(); afterAll(tracked.cleanup);` then `tracked.project(label, yaml)`,
+ * and push the name of every volume made by hand onto `tracked.foreignVolumes`.
+ */
+export function trackedProjects(): { project(label: string, yaml: string): TestProject; foreignVolumes: string[]; cleanup(): Promise<void> } {
+  const projects: TestProject[] = [];
+  const foreignVolumes: string[] = [];
+  return {
+    foreignVolumes,
+    project(label: string, yaml: string): TestProject {
+      const p = testProject(label, yaml);
+      projects.push(p);
+      return p;
+    },
+    async cleanup(): Promise<void> {
+      for (const p of projects) await p.cleanup();
+      for (const v of foreignVolumes)
+        await docker
+          .getVolume(v)
+          .remove()
+          .catch(() => undefined);
+    },
+  };
+}

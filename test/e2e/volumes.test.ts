@@ -5,24 +5,11 @@
 import { chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { busyboxConfig, containerOf, docker, dockerCli, testProject, volumeExists, type TestProject } from './harness.js';
+import { busyboxConfig, containerOf, docker, dockerCli, trackedProjects, volumeExists, type TestProject } from './harness.js';
 
-const projects: TestProject[] = [];
-const foreignVolumes: string[] = [];
-afterAll(async () => {
-  for (const p of projects) await p.cleanup();
-  for (const v of foreignVolumes)
-    await docker
-      .getVolume(v)
-      .remove()
-      .catch(() => undefined);
-});
-
-function project(label: string, yaml: string): TestProject {
-  const p = testProject(label, yaml);
-  projects.push(p);
-  return p;
-}
+const tracked = trackedProjects();
+const { project, foreignVolumes } = tracked;
+afterAll(tracked.cleanup);
 
 /** Reads a file of the data volume through the container, as the environment's user. */
 async function readData(container: string): Promise<string> {

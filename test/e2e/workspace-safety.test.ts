@@ -5,24 +5,11 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, containerOf, containerState, docker, dockerCli, execIn, readWorkspaceFile, testProject, volumeExists, volumeOf, type TestProject } from './harness.js';
+import { CLI, containerOf, containerState, docker, dockerCli, execIn, readWorkspaceFile, trackedProjects, volumeExists, volumeOf } from './harness.js';
 
-const projects: TestProject[] = [];
-const foreignVolumes: string[] = [];
-afterAll(async () => {
-  for (const p of projects) await p.cleanup();
-  for (const v of foreignVolumes)
-    await docker
-      .getVolume(v)
-      .remove()
-      .catch(() => undefined);
-});
-
-function project(label: string, yaml: string): TestProject {
-  const p = testProject(label, yaml);
-  projects.push(p);
-  return p;
-}
+const tracked = trackedProjects();
+const { project, foreignVolumes } = tracked;
+afterAll(tracked.cleanup);
 
 const busybox = (env: string) => `
 version: 1
