@@ -78,23 +78,18 @@ export async function benchCp({ purge }) {
       for (const s of order) steps[s]();
     }
     const ratio = (a, b) => Number((median(a) / median(b)).toFixed(2));
+    const direction = (d) => ({
+      sandboxshift: stats(ours[d]),
+      docker_cp: stats(theirs[d]),
+      ratio: ratio(ours[d], theirs[d]),
+      per_run: ours[d].map((x) => Number(x.toFixed(1))),
+      per_run_docker: theirs[d].map((x) => Number(x.toFixed(1))),
+    });
     return {
       file_bytes: bytes,
       runs,
-      in_mb_s: {
-        sandboxshift: stats(ours.in),
-        docker_cp: stats(theirs.in),
-        ratio: ratio(ours.in, theirs.in),
-        per_run: ours.in.map((x) => Number(x.toFixed(1))),
-        per_run_docker: theirs.in.map((x) => Number(x.toFixed(1))),
-      },
-      out_mb_s: {
-        sandboxshift: stats(ours.out),
-        docker_cp: stats(theirs.out),
-        ratio: ratio(ours.out, theirs.out),
-        per_run: ours.out.map((x) => Number(x.toFixed(1))),
-        per_run_docker: theirs.out.map((x) => Number(x.toFixed(1))),
-      },
+      in_mb_s: direction('in'),
+      out_mb_s: direction('out'),
       peak_rss_mb: ours.rssMb.length ? stats(ours.rssMb) : null,
       target_ratio: 0.8,
     };

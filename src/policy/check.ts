@@ -56,6 +56,13 @@ export interface PolicyViolation {
   hint: string;
 }
 
+/** The per-environment ceilings, each as the rule, the resources key and how its values read. */
+const ENVIRONMENT_CEILINGS: ReadonlyArray<{ key: 'cpus' | 'memoryBytes' | 'pids'; setting: string; amount(v: number): string; show(v: number): string }> = [
+  { key: 'cpus', setting: 'cpus', amount: (v) => `${v} CPUs`, show: String },
+  { key: 'memoryBytes', setting: 'memory', amount: (v) => `${formatBytes(v)} of memory`, show: formatBytes },
+  { key: 'pids', setting: 'pids', amount: (v) => `${v} processes`, show: String },
+];
+
 const ASK = "ask the engine's administrators to change the policy (see `sandboxshift policy show`)";
 
 /**
@@ -98,28 +105,14 @@ export function checkPolicy(policy: Policy, subject: PolicySubject, others: Engi
       });
     }
     const ceiling = policy.environment ?? {};
-    if (ceiling.cpus !== undefined && e.cpus > ceiling.cpus) {
+    for (const c of ENVIRONMENT_CEILINGS) {
+      const limit = ceiling[c.key];
+      if (limit === undefined || e[c.key] <= limit) continue;
       out.push({
-        rule: 'environment.cpus',
-        message: `environment '${e.name}' asks for ${e.cpus} CPUs, more than the ${ceiling.cpus} an environment may have`,
-        at: { env: e.name, setting: ['resources', 'cpus'] },
-        hint: `set resources.cpus to ${ceiling.cpus} or less`,
-      });
-    }
-    if (ceiling.memoryBytes !== undefined && e.memoryBytes > ceiling.memoryBytes) {
-      out.push({
-        rule: 'environment.memory',
-        message: `environment '${e.name}' asks for ${formatBytes(e.memoryBytes)} of memory, more than the ${formatBytes(ceiling.memoryBytes)} an environment may have`,
-        at: { env: e.name, setting: ['resources', 'memory'] },
-        hint: `set resources.memory to ${formatBytes(ceiling.memoryBytes)} or less`,
-      });
-    }
-    if (ceiling.pids !== undefined && e.pids > ceiling.pids) {
-      out.push({
-        rule: 'environment.pids',
-        message: `environment '${e.name}' asks for ${e.pids} processes, more than the ${ceiling.pids} an environment may have`,
-        at: { env: e.name, setting: ['resources', 'pids'] },
-        hint: `set resources.pids to ${ceiling.pids} or less`,
+        rule: `environment.${c.setting}`,
+        message: `environment '${e.name}' asks for ${c.amount(e[c.key])}, more than the ${c.show(limit)} an environment may have`,
+        at: { env: e.name, setting: ['resources', c.setting] },
+        hint: `set resources.${c.setting} to ${c.show(limit)} or less`,
       });
     }
     if (e.egressAllow) {
