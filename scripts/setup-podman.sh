@@ -38,8 +38,14 @@ install_podman() {
 # permitted". An empty default_ulimits leaves the limits the service itself runs with.
 write_containers_conf() {
   if [ -f "$conf" ]; then
-    grep -Eq '^[[:space:]]*default_ulimits[[:space:]]*=' "$conf" && return 0
-    die "$conf exists without default_ulimits; add under its [containers] table the line: default_ulimits = []   (Podman's default open-files limit is above this machine's hard limit $(ulimit -Hn)), then run setup again"
+    grep -Eq '^[[:space:]]*default_ulimits[[:space:]]*=' "$conf" \
+      || die "$conf exists without default_ulimits; add under its [containers] table the line: default_ulimits = []   (Podman's default open-files limit is above this machine's hard limit $(ulimit -Hn)), then run setup again"
+    grep -Eq '^[[:space:]]*network_backend[[:space:]]*=[[:space:]]*"cni"' "$conf" && return 0
+    grep -Eq '^[[:space:]]*(network_backend[[:space:]]*=|\[network\])' "$conf" \
+      && die "$conf sets its own [network] table; set network_backend = \"cni\" in it (egress needs internal networks on which the host has no address), then run setup again"
+    printf '\n# Egress: with CNI an internal network gives the host no address (isGateway false);\n# netavark gives the host the gateway address on internal networks too.\n[network]\nnetwork_backend = "cni"\n' >>"$conf"
+    log "added network_backend = \"cni\" to $conf"
+    return 0
   fi
   mkdir -p "$(dirname "$conf")"
   cat >"$conf" <<'CONF'
@@ -48,8 +54,29 @@ write_containers_conf() {
 # container start fails with "error setting rlimit type 7: operation not permitted".
 [containers]
 default_ulimits = []
+
+# Egress: with CNI an internal network gives the host no address (isGateway false);
+# netavark gives the host the gateway address on internal networks too.
+[network]
+network_backend = "cni"
 CONF
-  log "wrote $conf (default_ulimits = [])"
+  log "wrote $conf (default_ulimits = [], network_backend = \"cni\")"
+}
+
+# The service reads the backend once, at start: one started under netavark is stopped (with the
+# containers it ran, which name networks the CNI backend does not have) and started again.
+restart_service_on_other_backend() {
+  podman_answers || return 0
+  local backend
+  backend=$(podman --remote --url "unix://$socket" info --format '{{.Host.NetworkBackend}}' 2>/dev/null || true)
+  [ "$backend" = cni ] && return 0
+  log "podman system service runs with network backend '${backend:-unknown}'; removing its containers and starting it again with cni"
+  podman rm -af >/dev/null 2>&1 || true
+  pkill -f "podman system service --time=0 unix://$socket" || true
+  for _ in $(seq 1 20); do podman_answers || break; sleep 0.5; done
+  # netavark's default bridge holds 10.88.0.1/16, the subnet CNI's default network uses too.
+  ip link show podman0 >/dev/null 2>&1 && ip link delete podman0
+  return 0
 }
 
 start_service() {
@@ -79,6 +106,7 @@ copy_image() {
 
 install_podman
 write_containers_conf
+restart_service_on_other_backend
 start_service
 copy_image sandboxshift/busybox:test
 copy_image debian:bookworm-slim
