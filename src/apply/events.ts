@@ -19,7 +19,8 @@ export type ApplyEvent =
 export type ApplyListener = (event: ApplyEvent) => void;
 
 export interface ApplyResult {
-  completed: Array<{ address: string; kind: ChangeKind; containerId: string | null }>;
+  /** `image` is set on image changes: what was done, so the summary can say pulled, built or pushed. */
+  completed: Array<{ address: string; kind: ChangeKind; containerId: string | null; image?: ImageWork }>;
   /** `step` is null when the change was refused before any of its steps ran. */
   failed: Array<{ address: string; kind: ChangeKind; step: Step | null; error: string }>;
   skipped: Array<{ address: string; kind: ChangeKind; because: string }>;

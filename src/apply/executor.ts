@@ -77,7 +77,7 @@ export async function executePlan(plan: Plan, ctx: ExecutorContext): Promise<App
           running--;
           if (outcome.ok) {
             state.set(c.address, 'done');
-            result.completed.push({ address: c.address, kind: c.kind, containerId: outcome.containerId });
+            result.completed.push({ address: c.address, kind: c.kind, containerId: outcome.containerId, ...(c.type === 'image' ? { image: imageWork(c.steps) } : {}) });
           } else {
             state.set(c.address, 'failed');
             result.failed.push({ address: c.address, kind: c.kind, step: outcome.step, error: outcome.error });

@@ -35,7 +35,12 @@ export function applySummary(r: ApplyResult, mode: 'normal' | 'destroy', style: 
   const images = r.completed.filter((c) => c.address.startsWith('image.'));
   const envs = r.completed.filter((c) => !c.address.startsWith('image.'));
   const count = (kinds: ChangeKind[]) => envs.filter((c) => kinds.includes(c.kind)).length;
-  const built = images.length > 0 ? `${images.length} built, ` : '';
+  // Counted by what was done: a pulled image is not "built".
+  const done = (work: ImageWork, word: string) => {
+    const n = images.filter((c) => (c.image ?? 'build') === work).length;
+    return n > 0 ? `${n} ${word}, ` : '';
+  };
+  const built = `${done('pull', 'pulled')}${done('build', 'built')}${done('push', 'pushed')}`;
   const added = count(['create', 'replace']);
   const changed = count(['update', 'start']);
   const destroyed = count(['delete', 'replace']);

@@ -3,10 +3,11 @@
 // per environment with its reasons and an attribute diff. Secrets appear by name only (the
 // JSON plan has no values), and the body never exceeds the comment size limit.
 import { diffLines } from 'diff';
+import { imageWork } from '../apply/events.js';
 import { formatDiagnostic } from '../diagnostics.js';
 import type { EnvironmentView } from '../plan/types.js';
 import type { JsonChange, JsonPlan } from './json.js';
-import { dataText, enforcementLine, workspaceLine } from './text.js';
+import { dataText, enforcementLine, planCounts, workspaceLine } from './text.js';
 
 /** GitHub refuses comments over 65,536 characters; this leaves room for a marker line. */
 export const MARKDOWN_MAX_CHARS = 65_000;
@@ -60,9 +61,7 @@ function summaryLine(plan: JsonPlan, changeCount: number): string {
     const total = plan.resource_changes.filter((c) => c.type === 'environment').length;
     return `**No changes.** ${total} environment${total === 1 ? '' : 's'} match${total === 1 ? 'es' : ''} the configuration.`;
   }
-  const s = plan.summary;
-  const build = `${s.build > 0 ? `${s.build} to build, ` : ''}${s.pull ? `${s.pull} to pull, ` : ''}${s.push ? `${s.push} to push, ` : ''}`;
-  return `**Plan:** ${build}${s.add} to add, ${s.change} to change, ${s.destroy} to destroy`;
+  return `**Plan:** ${planCounts(plan.summary)}`;
 }
 
 /** What a reviewer must not miss in a change: the planner's security notes (a deleted workspace among them). */
@@ -79,7 +78,7 @@ function securityCallout(changes: JsonChange[]): string[] {
 function tableRows(changes: JsonChange[]): { header: string[]; rows: string[] } {
   const header = ['| resource | action | data effect | reasons |', '| --- | --- | --- | --- |'];
   const rows = changes.map((c) => {
-    const action = c.type === 'image' && c.kind === 'create' ? (c.steps.includes('pull-image') ? 'pull' : c.steps.includes('build-image') ? 'build' : 'push') : ACTION[c.kind];
+    const action = c.type === 'image' && c.kind === 'create' ? imageWork(c.steps) : ACTION[c.kind];
     const flag = securityNotes(c).length ? ' ⚠️' : '';
     return `| \`${c.address}\`${flag} | ${action} | ${dataEffect(c)} | ${c.reasons.map((r) => inline(r.message)).join('<br>')} |`;
   });

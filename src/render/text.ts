@@ -2,6 +2,7 @@
 import { formatDiagnostic } from '../diagnostics.js';
 import { enforcementText } from '../model/egress.js';
 import { PROXY_PORT } from '../model/names.js';
+import { imageWork, type ImageWork } from '../apply/events.js';
 import type { ChangeKind, DataEffect, EnvironmentView } from '../plan/types.js';
 import type { JsonChange, JsonPlan } from './json.js';
 import { plainStyle, type Style } from './style.js';
@@ -15,6 +16,13 @@ export const VERB: Record<ChangeKind, string> = {
   delete: 'will be destroyed',
   'no-op': 'is up to date',
 };
+
+const IMAGE_VERB: Record<ImageWork, string> = { build: 'will be built', pull: 'will be pulled', push: 'will be pushed' };
+
+/** `will be pulled` / `will be built` / `will be pushed` for an image made, the kind's verb otherwise. */
+export function changeVerb(c: JsonChange): string {
+  return c.type === 'image' && c.kind === 'create' ? IMAGE_VERB[imageWork(c.steps)] : VERB[c.kind];
+}
 
 export const DATA_EFFECT_TEXT: Record<DataEffect, string> = {
   none: 'none',
@@ -41,9 +49,7 @@ export function renderText(plan: JsonPlan, style: Style = plainStyle): string {
     // Security-relevant changes first, so they cannot hide in a long plan.
     const ordered = [...changes.filter((c) => c.security.length > 0), ...changes.filter((c) => c.security.length === 0)];
     for (const c of ordered) out.push(...renderChange(c, style), '');
-    const s = plan.summary;
-    const build = `${s.build > 0 ? `${s.build} to build, ` : ''}${s.pull ? `${s.pull} to pull, ` : ''}${s.push ? `${s.push} to push, ` : ''}`;
-    out.push(style.bold(`Plan: ${build}${s.add} to add, ${s.change} to change, ${s.destroy} to destroy.`));
+    out.push(style.bold(`Plan: ${planCounts(plan.summary)}.`));
   }
   // Left as an idle policy left them: not drift, nothing proposed; said so they are not a surprise.
   const idle = plan.resource_changes.filter((c) => c.kind === 'no-op' && c.reasons.some((r) => r.code === 'idle'));
@@ -52,10 +58,15 @@ export function renderText(plan: JsonPlan, style: Style = plainStyle): string {
   return `${out.join('\n')}\n`;
 }
 
+/** `1 to pull, 1 to build, 2 to add, 0 to change, 0 to destroy`: the image counts only when not zero. */
+export function planCounts(s: JsonPlan['summary']): string {
+  const images = `${s.build > 0 ? `${s.build} to build, ` : ''}${s.pull ? `${s.pull} to pull, ` : ''}${s.push ? `${s.push} to push, ` : ''}`;
+  return `${images}${s.add} to add, ${s.change} to change, ${s.destroy} to destroy`;
+}
+
 function renderChange(c: JsonChange, style: Style): string[] {
   const color = c.kind === 'create' ? style.green : c.kind === 'delete' ? style.red : style.yellow;
-  const verb = c.type === 'image' && c.kind === 'create' ? (c.steps.includes('pull-image') ? 'will be pulled' : c.steps.includes('build-image') ? 'will be built' : 'will be pushed') : VERB[c.kind];
-  const lines = [color(`${SYMBOL[c.kind].padStart(3)} ${c.address} ${verb}`)];
+  const lines = [color(`${SYMBOL[c.kind].padStart(3)} ${c.address} ${changeVerb(c)}`)];
   const row = (label: string, value: string) => lines.push(`      ${`${label}:`.padEnd(11)}${value}`);
   if (c.type === 'network') {
     row('network', c.name);

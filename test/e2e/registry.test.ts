@@ -143,6 +143,9 @@ environments:
     const applied = await p.run(['apply', '--auto-approve'], { env });
     expect(applied.code, applied.stdout + applied.stderr).toBe(0);
     expect(applied.stdout).toContain(`Digest: ${digest?.digest}`);
+    expect(applied.stdout).toMatch(/image\.app: Pulling\.\.\.\n[\s\S]*image\.app: Pull complete after [\d.]+s/);
+    expect(applied.stdout).toContain('Apply complete! Resources: 1 pulled, 1 added, 0 changed, 0 destroyed.');
+    expect(applied.stdout).not.toContain('built');
     expect(await execIn(containerOf(p.name, 'dev'), ['sh', '-c', 'echo kept > /workspace/note && id -u'])).toBe('65532\n');
     const again = await p.run(['plan', '--detailed-exitcode'], { env });
     expect(again.code, again.stdout + again.stderr).toBe(0);

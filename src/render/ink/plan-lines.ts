@@ -3,7 +3,7 @@
 import { diffLines } from 'diff';
 import type { EnvironmentView } from '../../plan/types.js';
 import type { JsonChange, JsonPlan } from '../json.js';
-import { SYMBOL, VERB, dataText, describeEnvironment, enforcementLine, workspaceLine } from '../text.js';
+import { SYMBOL, changeVerb, dataText, describeEnvironment, enforcementLine, workspaceLine } from '../text.js';
 
 export type Tone = 'green' | 'red' | 'yellow' | 'dim';
 
@@ -38,11 +38,10 @@ export function changeBlocks(plan: JsonPlan): ChangeBlock[] {
 }
 
 export function changeBlock(c: JsonChange): ChangeBlock {
-  const verb = c.type === 'image' && c.kind === 'create' ? 'will be built' : VERB[c.kind];
   return {
     address: c.address,
     security: isSecurityRelevant(c),
-    title: `${SYMBOL[c.kind].padStart(3)} ${c.address} ${verb}`,
+    title: `${SYMBOL[c.kind].padStart(3)} ${c.address} ${changeVerb(c)}`,
     tone: c.kind === 'create' ? 'green' : c.kind === 'delete' ? 'red' : 'yellow',
     summary: summaryLines(c),
     details: detailLines(c),
@@ -55,7 +54,7 @@ const continuation = (value: string): Line => ({ text: `${' '.repeat(11)}${value
 function summaryLines(c: JsonChange): Line[] {
   const lines: Line[] = [];
   if (c.type === 'network') lines.push(row('network', c.name));
-  if (c.type === 'image') lines.push(row('tag', c.image_ref ?? ''));
+  if (c.type === 'image') lines.push(row(c.digest ? 'ref' : 'tag', c.image_ref ?? ''), ...(c.digest ? [row('digest', c.digest)] : []));
   for (const note of c.security) lines.push({ text: `! security: ${note}`, tone: 'red', bold: true });
   const reasons = c.reasons.map((r) => r.message);
   if (reasons.length > 0) lines.push(row('because', reasons[0] ?? ''), ...reasons.slice(1).map(continuation));

@@ -4,6 +4,7 @@ import { useEffect, useMemo, useState } from 'react';
 import { Box, Text, useInput } from 'ink';
 import { formatDiagnostic } from '../../diagnostics.js';
 import type { JsonPlan } from '../json.js';
+import { planCounts } from '../text.js';
 import { changeBlocks, type ChangeBlock, type Line, type Tone } from './plan-lines.js';
 import { initialReview, reviewKey, visibleRange, type ReviewState } from './review-state.js';
 
@@ -107,7 +108,7 @@ export function PlanView({ plan, approve, rows, color = true, onDecision }: Plan
           </Box>
           {last < blocks.length - 1 ? <Text dimColor>{`  ↓ ${blocks.length - 1 - last} more below`}</Text> : null}
           <Box marginTop={1}>
-            <Text bold>{`Plan: ${s.build > 0 ? `${s.build} to build, ` : ''}${s.add} to add, ${s.change} to change, ${s.destroy} to destroy.`}</Text>
+            <Text bold>{`Plan: ${planCounts(s)}.`}</Text>
           </Box>
         </>
       )}

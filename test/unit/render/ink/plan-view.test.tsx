@@ -5,7 +5,7 @@ import { cleanup, render } from 'ink-testing-library';
 import type { JsonPlan } from '../../../../src/render/index.js';
 import { PlanView } from '../../../../src/render/ink/plan-view.js';
 import { visibleRange } from '../../../../src/render/ink/review-state.js';
-import { createPlan, deletePlan, egressWidenedPlan, imageBuildPlan, manyPlan, purgePlan, replacePlan } from './plans.js';
+import { createPlan, deletePlan, egressWidenedPlan, imageBuildPlan, imagePullPlan, manyPlan, purgePlan, replacePlan } from './plans.js';
 
 afterEach(cleanup);
 
@@ -133,6 +133,15 @@ describe('PlanView shows each kind of change', () => {
     );
     expect(f).toContain('  + network.egress-out will be created');
     expect(f).toContain('Plan: 1 to build, 2 to add, 0 to change, 0 to destroy.');
+  });
+
+  it('image pull: "will be pulled" (not built), its ref and digest; counted as a pull', () => {
+    const f = shown(imagePullPlan());
+    expect(block(f, 'image.sandboxshift-egress')).toMatch(
+      /^ {2}\+ image\.sandboxshift-egress will be pulled\n {6}ref: {7}127\.0\.0\.1:5000\/team\/app:1\n {6}digest: {4}sha256:(ab){32}\n {6}because: {3}pull 127\.0\.0\.1:5000\/team\/app:1 \(sha256:abababababab\) from 127\.0\.0\.1:5000\n {6}verify: {4}the image contract, as its own USER\n {6}steps: {5}pull-image, verify-image$/,
+    );
+    expect(f).not.toContain('will be built');
+    expect(f).toContain('Plan: 1 to pull, 2 to add, 0 to change, 0 to destroy.');
   });
 
   it('no changes: says so, and asks nothing', () => {

@@ -51,6 +51,27 @@ export function imageBuildPlan(): JsonPlan {
   return planToJson(plan(desiredOf([env('web', allow('pypi.org'))]), observedOf([])));
 }
 
+/** An image pulled from a registry at a digest (the image change of imageBuildPlan, as a pull). */
+export function imagePullPlan(): JsonPlan {
+  const p = imageBuildPlan();
+  const digest = `sha256:${'ab'.repeat(32)}`;
+  return {
+    ...p,
+    summary: { ...p.summary, build: 0, pull: 1 },
+    resource_changes: p.resource_changes.map((c) =>
+      c.type === 'image'
+        ? {
+            ...c,
+            steps: ['pull-image', 'verify-image'],
+            image_ref: '127.0.0.1:5000/team/app:1',
+            digest,
+            reasons: [{ code: 'image_pull', message: 'pull 127.0.0.1:5000/team/app:1 (sha256:abababababab) from 127.0.0.1:5000' }],
+          }
+        : c,
+    ),
+  };
+}
+
 /** Ten new environments: more than a small terminal holds. */
 export function manyPlan(): JsonPlan {
   return planToJson(plan(desiredOf(Array.from({ length: 10 }, (_, i) => env(`e${i}`))), observedOf([])));
