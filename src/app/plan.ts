@@ -5,6 +5,7 @@ import { DiagnosticsError, hasErrors } from '../diagnostics.js';
 import type { Engine } from '../engine/client.js';
 import type { Plan } from '../plan/types.js';
 import { checkImageContracts, loadAndObserve, planFor, type Loaded, type PlanRequest } from './pipeline.js';
+import { checkPulledContracts } from './registry.js';
 import { policyViolations, readPolicy, readPolicyFacts, type PolicyFacts } from './policy.js';
 
 /** The plan for the config at `configPath` against the engine now; any error diagnostic throws. */
@@ -18,7 +19,8 @@ export async function planProject(engine: Engine, configPath: string, req: PlanR
 
 /**
  * A plan with the engine's policy (read now unless given) and the image contract checked (not
- * for destroy: nothing is created); error diagnostics from planning, policy or contract throw.
+ * for destroy: nothing is created), for pulled images from their config on the registry;
+ * error diagnostics from planning, policy or contract throw.
  */
 export async function checkedPlan(engine: Engine, loaded: Loaded, planned: Plan, policy?: PolicyFacts): Promise<Plan> {
   if (planned.mode === 'destroy') {
@@ -28,7 +30,9 @@ export async function checkedPlan(engine: Engine, loaded: Loaded, planned: Plan,
   const violations = await policyViolations(engine, loaded, policy === undefined ? await readPolicy(engine) : policy);
   const withPolicy = [...planned.diagnostics, ...violations];
   if (hasErrors(withPolicy)) throw new DiagnosticsError(withPolicy);
-  const plan = { ...planned, diagnostics: [...withPolicy, ...(await checkImageContracts(engine, loaded, planned))] };
+  // The contract of images on the engine (probed) and of images the plan pulls (their config on the registry).
+  const [local, pulled] = await Promise.all([checkImageContracts(engine, loaded, planned), checkPulledContracts(engine, loaded.desired, planned, loaded.config.file)]);
+  const plan = { ...planned, diagnostics: [...withPolicy, ...local, ...pulled] };
   if (hasErrors(plan.diagnostics)) throw new DiagnosticsError(plan.diagnostics);
   return plan;
 }

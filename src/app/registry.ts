@@ -1,10 +1,16 @@
 // Plan time: ask each image's registry (through the engine) which digest its reference names
-// now, for `pull: always` images and for images the engine lacks. Every failure is a plan
-// error with advice, before anything is applied; credentials appear in none of them.
+// now, for `pull: always` images and for images the engine lacks, and read the config of each
+// image the plan pulls (from the registry, no layer pulled) to check its contract. Every
+// failure is a plan error with advice, before anything is applied; credentials appear in none
+// of them.
 import { parseImageRef, shortDigest } from '../config/image-ref.js';
-import { DiagnosticsError, errorDiag, type Diagnostic } from '../diagnostics.js';
+import { DiagnosticsError, errorDiag, warningDiag, type Diagnostic } from '../diagnostics.js';
 import { withEngine, type Docker, type Engine } from '../engine/client.js';
 import { remoteDigest, type RegistryProblem } from '../engine/registry.js';
+import { readRemoteConfig, type Platform } from '../engine/registry-config.js';
+import { Labels } from '../engine/labels.js';
+import { configViolations } from '../plan/contract.js';
+import type { ImageChange, Plan } from '../plan/types.js';
 import type { DesiredImage } from '../model/images.js';
 import type { DesiredState } from '../model/desired.js';
 import type { ObservedState, RemoteImage } from '../model/observed.js';
@@ -128,4 +134,48 @@ function registryError(image: DesiredImage, p: RegistryProblem, withSecret: bool
     case 'error':
       return errorDiag(`registry ${registry} could not resolve images.${image.name} (${image.ref}): ${p.detail}`, { ...at, hint: `check the registry's health and the reference${local}` });
   }
+}
+
+/**
+ * The image contract of each image the plan pulls, from its config on the registry (USER and
+ * contract label; the shell and /workspace are checked after the pull, at verify-image). A
+ * config that cannot be read from here is a warning: the engine, which resolved the digest,
+ * may reach the registry where this process cannot.
+ */
+export async function checkPulledContracts(engine: Engine, desired: DesiredState, plan: Plan, configFile: string): Promise<Diagnostic[]> {
+  const pulls = plan.changes.filter((c): c is ImageChange => c.type === 'image' && c.steps.includes('pull-image'));
+  if (pulls.length === 0) return [];
+  let platform: Promise<Platform> | undefined;
+  const enginePlatform = () => (platform ??= withEngine(() => engine.reader.version()).then((v) => ({ os: v.Os ?? 'linux', architecture: v.Arch ?? 'amd64' })));
+  const out = await Promise.all(
+    pulls.map(async (c) => {
+      const image = desired.images.get(c.name);
+      const parsed = parseImageRef(c.imageRef);
+      if (!image || !c.digest || typeof parsed === 'string') return [];
+      const auth = pullAuthFor(image, configFile);
+      if (auth && 'severity' in auth) return [auth];
+      const at = { file: configFile, path: `images.${image.name}.ref` };
+      const config = await readRemoteConfig(parsed, c.digest, auth, enginePlatform);
+      if ('kind' in config) {
+        return config.kind === 'mismatch'
+          ? [
+              errorDiag(`digest mismatch: registry ${parsed.registry} for images.${image.name} (${image.ref}): ${config.detail}`, {
+                ...at,
+                hint: 'the registry serves content that is not what it names; check the registry (its storage may be damaged)',
+              }),
+            ]
+          : [warningDiag(`the config of ${image.ref} could not be read from registry ${parsed.registry} here (${config.detail}); its image contract is checked after the pull, at verify-image`, at)];
+      }
+      const users = [...desired.environments.values()].filter((d) => d.imageName === image.name).map((d) => d.name);
+      const where = `image '${image.name}', on registry ${parsed.registry} at ${shortDigest(c.digest)}${users.length ? `, wanted by ${users.join(', ')}` : ''}`;
+      return configViolations({ ref: image.ref, user: config.user, contract: config.labels[Labels.contract] ?? null })
+        .filter((v) => v !== undefined)
+        .map((v) =>
+          v.rule === 'contract-version' && c.verify.allowContractMismatch
+            ? warningDiag(`${v.message}; accepted by allowContractMismatch for ${users.join(', ')}`, at)
+            : errorDiag(`image contract: ${v.message} (${where})`, { ...at, hint: `${v.fix}, push it again and point ref at it; nothing was pulled` }),
+        );
+    }),
+  );
+  return out.flat();
 }

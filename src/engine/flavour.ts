@@ -8,6 +8,9 @@ export type EngineFlavour = 'docker' | 'podman';
 
 export interface VersionAnswer {
   Components?: Array<{ Name?: string }> | null;
+  /** The engine's platform, in Go's words (linux, amd64). */
+  Os?: string;
+  Arch?: string;
 }
 
 export function flavourOf(version: VersionAnswer): EngineFlavour {

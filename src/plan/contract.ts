@@ -15,10 +15,8 @@ export interface Violation {
 
 export function contractViolations(f: ImageFacts): Violation[] {
   const out: Violation[] = [];
-  const user = f.user.trim();
-  if (user === '' || /^(root|0)(:.*)?$/.test(user)) {
-    out.push({ rule: 'non-root', message: `image ${f.ref} runs as root (USER ${user || 'not set'})`, fix: 'add `USER 65532:65532` (a non-root numeric user) to its Dockerfile' });
-  }
+  const [nonRoot, version] = configViolations(f);
+  if (nonRoot) out.push(nonRoot);
   if (!f.shell) {
     out.push({ rule: 'shell', message: `image ${f.ref} has no shell at /bin/sh`, fix: 'base it on an image with a POSIX shell (debian, busybox), or add one: commands run as `sh -c`' });
   } else if (!f.workspaceWritable) {
@@ -30,15 +28,30 @@ export function contractViolations(f: ImageFacts): Violation[] {
       fix: `add \`RUN install -d -o ${u} -g ${g} /workspace\` to its Dockerfile`,
     });
   }
-  if (f.contract !== CONTRACT_VERSION) {
-    out.push({
-      rule: 'contract-version',
-      message:
-        f.contract === null
-          ? `image ${f.ref} has no io.sandboxshift.contract label (this version needs contract ${CONTRACT_VERSION})`
-          : `image ${f.ref} declares contract ${f.contract}, this version needs contract ${CONTRACT_VERSION}`,
-      fix: `label it \`LABEL io.sandboxshift.contract="${CONTRACT_VERSION}"\` once it meets the contract, or set allowContractMismatch: true on the environment`,
-    });
-  }
+  if (version) out.push(version);
   return out;
+}
+
+/**
+ * The rules an image's config alone decides (its USER and contract label), each undefined when
+ * kept: what plan can check of an image on a registry before pulling it.
+ */
+export function configViolations(f: Pick<ImageFacts, 'ref' | 'user' | 'contract'>): [nonRoot: Violation | undefined, version: Violation | undefined] {
+  const user = f.user.trim();
+  const nonRoot: Violation | undefined =
+    user === '' || /^(root|0)(:.*)?$/.test(user)
+      ? { rule: 'non-root', message: `image ${f.ref} runs as root (USER ${user || 'not set'})`, fix: 'add `USER 65532:65532` (a non-root numeric user) to its Dockerfile' }
+      : undefined;
+  const version: Violation | undefined =
+    f.contract === CONTRACT_VERSION
+      ? undefined
+      : {
+          rule: 'contract-version',
+          message:
+            f.contract === null
+              ? `image ${f.ref} has no io.sandboxshift.contract label (this version needs contract ${CONTRACT_VERSION})`
+              : `image ${f.ref} declares contract ${f.contract}, this version needs contract ${CONTRACT_VERSION}`,
+          fix: `label it \`LABEL io.sandboxshift.contract="${CONTRACT_VERSION}"\` once it meets the contract, or set allowContractMismatch: true on the environment`,
+        };
+  return [nonRoot, version];
 }

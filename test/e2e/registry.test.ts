@@ -100,9 +100,11 @@ environments:
     dockerAs(['login', '-u', USER, '--password-stdin', `127.0.0.1:${port}`], PASSWORD);
     pushVariant('1', 'LABEL io.sandboxshift.test-variant="1"');
     pushVariant('root', 'USER 0');
+    pushVariant('v0', 'LABEL io.sandboxshift.contract="0"');
+    pushVariant('nows', 'USER 0\nRUN chown 0:0 /workspace && chmod 755 /workspace\nUSER 65532:65532');
     ref = `127.0.0.1:${port}/${repo}:1`;
     // The engine must pull them: no local tag is left.
-    await dockerCli(['rmi', '--force', ref, `127.0.0.1:${port}/${repo}:root`]);
+    await dockerCli(['rmi', '--force', ...['1', 'root', 'v0', 'nows'].map((t) => `127.0.0.1:${port}/${repo}:${t}`)]);
   }, 300_000);
 
   afterAll(async () => {
@@ -235,11 +237,97 @@ environments:
     expect(r.stderr).toContain(`hint: check that the registry is up and that the engine's host can reach 127.0.0.1:${down}; or set pull: if-not-present`);
   }, 300_000);
 
-  it('a pulled image that breaks the image contract fails at verify-image before any environment is created', async () => {
-    const p = project('reg-contract', withSecret(`127.0.0.1:${port}/${repo}:root`, 'if-not-present'));
+  /** No container of the project, and the engine has no image under `r`: nothing applied, nothing pulled. */
+  async function nothingApplied(p: TestProject, r: string): Promise<void> {
+    expect(await docker.listContainers({ all: true, filters: { label: [`io.sandboxshift.project=${p.name}`] } })).toEqual([]);
+    expect(await docker.listImages({ filters: { reference: [r] } })).toEqual([]);
+  }
+
+  /** Plans a project on TAG of the pushed repository: a plan error for the contract RULE, read from the registry, and nothing applied. */
+  async function refusedAtPlan(label: string, tag: string, rule: string) {
+    const r = `127.0.0.1:${port}/${repo}:${tag}`;
+    const p = project(label, withSecret(r, 'if-not-present'));
+    const planned = await p.run(['plan'], { env });
+    expect(planned.code, planned.stdout + planned.stderr).toBe(1);
+    expect(planned.stderr).toContain(`error: image contract: image ${r} ${rule} (image 'app', on registry 127.0.0.1:${port} at sha256:`);
+    expect(planned.stderr).toMatch(/ at sha256:[0-9a-f]{12}, wanted by dev\) \(at images\.app\.ref\)\n {2}hint: /);
+    await nothingApplied(p, r);
+    return { p, planned, ref: r };
+  }
+
+  it('a pulled image that runs as root is a plan error naming the image and the rule, read from the registry; apply makes and pulls nothing', async () => {
+    const { p, planned, ref: root } = await refusedAtPlan('reg-root', 'root', 'runs as root (USER 0)');
+    expect(planned.stderr).toContain('hint: add `USER 65532:65532` (a non-root numeric user) to its Dockerfile, push it again and point ref at it; nothing was pulled');
+    const a = await p.run(['apply', '--auto-approve'], { env });
+    expect(a.code).toBe(1);
+    expect(a.stderr).toContain(`error: image contract: image ${root} runs as root (USER 0)`);
+    expect(a.stdout).not.toContain('Pulling');
+    await nothingApplied(p, root);
+    for (const text of [planned.stdout, planned.stderr, a.stdout, a.stderr]) {
+      expect(text).not.toContain(PASSWORD);
+      expect(text).not.toContain(Buffer.from(`${USER}:${PASSWORD}`).toString('base64'));
+    }
+  }, 300_000);
+
+  it('a pulled image with another contract label is a plan error; allowContractMismatch turns it into a warning', async () => {
+    const { planned, ref: v0 } = await refusedAtPlan('reg-v0', 'v0', 'declares contract 0, this version needs contract 1');
+    expect(planned.stderr).toContain('hint: label it `LABEL io.sandboxshift.contract="1"` once it meets the contract, or set allowContractMismatch: true on the environment');
+    const q = testProject(
+      'reg-v0-ok',
+      `
+version: 1
+project: {{project}}
+images:
+  app:
+${withSecret(v0, 'if-not-present')}
+environments:
+  dev: { image: app, command: "sleep 3600", allowContractMismatch: true, resources: { cpus: 0.25, memory: 32m, pids: 32 } }
+`,
+    );
+    projects.push(q);
+    const ok = await q.run(['plan'], { env });
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    expect(ok.stdout).toContain('+ image.app will be pulled');
+    expect(ok.stdout).toContain(`warning: image ${v0} declares contract 0, this version needs contract 1; accepted by allowContractMismatch for dev (at images.app.ref)`);
+  }, 300_000);
+
+  it("an OCI index: plan reads the config of the engine's platform's manifest", async () => {
+    const basic = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
+    const v2 = 'application/vnd.docker.distribution.manifest.v2+json';
+    const manifestOf = async (tag: string) => {
+      const res = await fetch(`http://127.0.0.1:${port}/v2/${repo}/manifests/${tag}`, { headers: { authorization: basic, accept: v2 } });
+      expect(res.status).toBe(200);
+      const body = Buffer.from(await res.arrayBuffer());
+      return { mediaType: v2, digest: res.headers.get('docker-content-digest')!, size: body.length };
+    };
+    const { Os, Arch } = (await docker.version()) as { Os: string; Arch: string };
+    const other = Arch === 'arm64' ? 'amd64' : 'arm64';
+    // The manifest that keeps the contract comes first, for another platform: the one picked must be the engine's.
+    const index = {
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [
+        { ...(await manifestOf('1')), platform: { os: Os, architecture: other } },
+        { ...(await manifestOf('root')), platform: { os: Os, architecture: Arch } },
+      ],
+    };
+    const put = await fetch(`http://127.0.0.1:${port}/v2/${repo}/manifests/multi`, {
+      method: 'PUT',
+      headers: { authorization: basic, 'content-type': 'application/vnd.oci.image.index.v1+json' },
+      body: JSON.stringify(index),
+    });
+    expect(put.status, await put.text()).toBe(201);
+    await refusedAtPlan('reg-index', 'multi', 'runs as root (USER 0)');
+  }, 300_000);
+
+  it('a pulled image whose config keeps the contract but whose /workspace its USER cannot write fails at verify-image, before any environment is created', async () => {
+    const nows = `127.0.0.1:${port}/${repo}:nows`;
+    const p = project('reg-contract', withSecret(nows, 'if-not-present'));
+    const planned = await p.run(['plan'], { env });
+    expect(planned.code, planned.stdout + planned.stderr).toBe(0);
     const r = await p.run(['apply', '--auto-approve'], { env });
     expect(r.code).toBe(1);
-    expect(r.stdout + r.stderr).toMatch(/image\.app: Pull FAILED after [\d.]+s at step verify-image: image contract broken: .*runs as root/);
+    expect(r.stdout + r.stderr).toMatch(/image\.app: Pull FAILED after [\d.]+s at step verify-image: image contract broken: .*has no \/workspace writable by its own USER 65532:65532/);
     expect(await docker.listContainers({ all: true, filters: { label: [`io.sandboxshift.project=${p.name}`, 'io.sandboxshift.role=environment'] } })).toEqual([]);
   }, 300_000);
 

@@ -1,0 +1,164 @@
+// The image config (USER, labels) of an image on its registry, read at plan time without pulling
+// a layer: manifest (or index → the engine's platform's manifest) → config blob, over the
+// registry's HTTP API v2, each by digest, each checked against its digest. The engine has no
+// call for this, so SandboxShift asks the registry itself: HTTPS, or plain HTTP for a loopback
+// registry (as the engine allows). Credentials go only into the Authorization header (Basic,
+// or Basic to the token service for a Bearer token); no message here contains them.
+import { createHash } from 'node:crypto';
+import type { ImageRef } from '../config/image-ref.js';
+import type { RegistryAuth } from '../model/pull-auth.js';
+import { scrub } from './registry.js';
+
+export interface RemoteImageConfig {
+  /** The image's USER, '' when unset. */
+  user: string;
+  labels: Readonly<Record<string, string>>;
+  /** The platform's manifest the config came from (the digest itself unless it named an index). */
+  manifest: string;
+}
+
+export interface Platform {
+  os: string;
+  architecture: string;
+}
+
+/** Why the config could not be read: `mismatch` is content that does not hash to its digest. */
+export interface RegistryConfigProblem {
+  kind: 'unreadable' | 'mismatch';
+  detail: string;
+}
+
+const MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
+const LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+const ACCEPT = [OCI_INDEX, LIST, OCI_MANIFEST, MANIFEST].join(', ');
+/** A manifest or config larger than this is not read (they are a few KiB). */
+const MAX_BYTES = 4 * 1024 * 1024;
+const TIMEOUT_MS = 10_000;
+
+interface Descriptor {
+  mediaType?: string;
+  digest?: string;
+  platform?: { os?: string; architecture?: string };
+}
+
+/**
+ * The config of `ref` at manifest `digest`. `platform` is asked only when the digest names an
+ * index (a multi-platform image), and picks its manifest.
+ */
+export async function readRemoteConfig(ref: ImageRef, digest: string, auth: RegistryAuth | null, platform: () => Promise<Platform>): Promise<RemoteImageConfig | RegistryConfigProblem> {
+  const client = new RegistryClient(ref, auth);
+  try {
+    let manifestDigest = digest;
+    let manifest = await client.json<{ mediaType?: string; manifests?: Descriptor[]; config?: Descriptor }>(`manifests/${digest}`, digest, ACCEPT);
+    if (isIndex(manifest)) {
+      const want = await platform();
+      const chosen = (manifest.manifests ?? []).find((m) => m.platform?.os === want.os && m.platform?.architecture === want.architecture && m.digest);
+      if (!chosen?.digest) return { kind: 'unreadable', detail: `the index ${digest} has no manifest for ${want.os}/${want.architecture}` };
+      manifestDigest = chosen.digest;
+      manifest = await client.json(`manifests/${chosen.digest}`, chosen.digest, ACCEPT);
+    }
+    const configDigest = manifest.config?.digest;
+    if (!configDigest) return { kind: 'unreadable', detail: `manifest ${manifestDigest} (${manifest.mediaType ?? 'no media type'}) names no config blob` };
+    const config = await client.json<{ config?: { User?: string; Labels?: Record<string, string> | null } }>(`blobs/${configDigest}`, configDigest, '*/*');
+    return { user: config.config?.User ?? '', labels: config.config?.Labels ?? {}, manifest: manifestDigest };
+  } catch (err) {
+    if (err instanceof Mismatch) return { kind: 'mismatch', detail: err.message };
+    return { kind: 'unreadable', detail: scrub(describe(err), auth) };
+  }
+}
+
+function isIndex(m: { mediaType?: string; manifests?: unknown }): boolean {
+  return m.mediaType === LIST || m.mediaType === OCI_INDEX || (m.mediaType === undefined && Array.isArray(m.manifests));
+}
+
+class Mismatch extends Error {}
+
+function describe(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  if (cause?.code) return `${(err as Error).message}: ${cause.code}`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+function isLoopback(host: string): boolean {
+  const name = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  return name === 'localhost' || name === '::1' || /^127\.\d+\.\d+\.\d+$/.test(name);
+}
+
+/** GETs against one repository, with the registry's auth challenge answered once. */
+class RegistryClient {
+  private readonly host: string;
+  private readonly path: string;
+  private base: string | null = null;
+  private authorization: string | null = null;
+
+  constructor(
+    ref: ImageRef,
+    private readonly auth: RegistryAuth | null,
+  ) {
+    this.host = ref.registry === 'docker.io' ? 'registry-1.docker.io' : ref.registry;
+    const path = ref.repository.startsWith(`${ref.registry}/`) ? ref.repository.slice(ref.registry.length + 1) : ref.repository;
+    this.path = ref.registry === 'docker.io' && !path.includes('/') ? `library/${path}` : path;
+  }
+
+  /** The JSON at `/v2/PATH/WHAT`, whose bytes must hash to `digest`. */
+  async json<T>(what: string, digest: string, accept: string): Promise<T> {
+    const res = await this.get(`/v2/${this.path}/${what}`, accept);
+    if (!res.ok) throw new Error(`GET ${what} answered HTTP ${res.status}`);
+    const body = Buffer.from(await res.arrayBuffer());
+    if (body.length > MAX_BYTES) throw new Error(`GET ${what}: more than ${MAX_BYTES} bytes`);
+    const [algorithm, hex] = digest.split(':');
+    if (algorithm !== 'sha256') throw new Error(`${digest}: only sha256 digests are checked`);
+    const actual = createHash('sha256').update(body).digest('hex');
+    if (actual !== hex) throw new Mismatch(`the registry served content for ${digest} whose sha256 is ${actual}`);
+    return JSON.parse(body.toString('utf8')) as T;
+  }
+
+  private async get(path: string, accept: string): Promise<Response> {
+    const first = await this.send(path, accept);
+    if (first.status !== 401) return first;
+    const challenge = first.headers.get('www-authenticate') ?? '';
+    await first.arrayBuffer();
+    this.authorization = await this.answer(challenge);
+    if (this.authorization === null) return first;
+    return this.send(path, accept);
+  }
+
+  private async send(path: string, accept: string): Promise<Response> {
+    const headers: Record<string, string> = { accept };
+    if (this.authorization) headers.authorization = this.authorization;
+    if (this.base) return fetch(`${this.base}${path}`, { headers, signal: AbortSignal.timeout(TIMEOUT_MS) });
+    try {
+      const res = await fetch(`https://${this.host}${path}`, { headers, signal: AbortSignal.timeout(TIMEOUT_MS) });
+      this.base = `https://${this.host}`;
+      return res;
+    } catch (err) {
+      // The engine pulls from a loopback registry over plain HTTP; so do we, and only there.
+      if (!isLoopback(this.host)) throw err;
+      const res = await fetch(`http://${this.host}${path}`, { headers, signal: AbortSignal.timeout(TIMEOUT_MS) });
+      this.base = `http://${this.host}`;
+      return res;
+    }
+  }
+
+  /** The Authorization header for a challenge: Basic, or a Bearer token from the realm named. */
+  private async answer(challenge: string): Promise<string | null> {
+    const basic = this.auth ? `Basic ${Buffer.from(`${this.auth.username}:${this.auth.password}`).toString('base64')}` : null;
+    const scheme = challenge.trim().split(/\s+/, 1)[0]?.toLowerCase();
+    if (scheme === 'basic') return basic;
+    if (scheme !== 'bearer') return null;
+    const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!.toLowerCase(), m[2]!]));
+    if (!params.realm) return null;
+    const realm = new URL(params.realm);
+    // Credentials go to a token service over HTTPS, or to the registry's own loopback host.
+    const trusted = realm.protocol === 'https:' || (realm.host === this.host && isLoopback(this.host));
+    realm.searchParams.set('scope', `repository:${this.path}:pull`);
+    if (params.service) realm.searchParams.set('service', params.service);
+    const res = await fetch(realm, { headers: basic && trusted ? { authorization: basic } : {}, signal: AbortSignal.timeout(TIMEOUT_MS) });
+    if (!res.ok) throw new Error(`the token service answered HTTP ${res.status}`);
+    const token = (await res.json()) as { token?: string; access_token?: string };
+    const value = token.token ?? token.access_token;
+    return value ? `Bearer ${value}` : null;
+  }
+}
