@@ -5,6 +5,7 @@
 // registry (as the engine allows). Credentials go only into the Authorization header (Basic,
 // or Basic to the token service for a Bearer token); no message here contains them.
 import { createHash } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { ImageRef } from '../config/image-ref.js';
 import type { RegistryAuth } from '../model/pull-auth.js';
 import { scrub } from './registry.js';
@@ -76,9 +77,9 @@ function isIndex(m: { mediaType?: string; manifests?: unknown }): boolean {
 class Mismatch extends Error {}
 
 function describe(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  if (cause?.code) return `${(err as Error).message}: ${cause.code}`;
-  return err instanceof Error ? err.message : String(err);
+  const code = (err as { code?: unknown }).code;
+  const message = err instanceof Error ? err.message : String(err);
+  return typeof code === 'string' && !message.includes(code) ? `${message} (${code})` : message;
 }
 
 function isLoopback(host: string): boolean {
@@ -97,46 +98,43 @@ class RegistryClient {
     ref: ImageRef,
     private readonly auth: RegistryAuth | null,
   ) {
-    this.host = ref.registry === 'docker.io' ? 'registry-1.docker.io' : ref.registry;
+    const hub = ref.registry === 'docker.io' || ref.registry === 'index.docker.io';
+    this.host = hub ? 'registry-1.docker.io' : ref.registry;
     const path = ref.repository.startsWith(`${ref.registry}/`) ? ref.repository.slice(ref.registry.length + 1) : ref.repository;
-    this.path = ref.registry === 'docker.io' && !path.includes('/') ? `library/${path}` : path;
+    this.path = hub && !path.includes('/') ? `library/${path}` : path;
   }
 
   /** The JSON at `/v2/PATH/WHAT`, whose bytes must hash to `digest`. */
   async json<T>(what: string, digest: string, accept: string): Promise<T> {
     const res = await this.get(`/v2/${this.path}/${what}`, accept);
-    if (!res.ok) throw new Error(`GET ${what} answered HTTP ${res.status}`);
-    const body = Buffer.from(await res.arrayBuffer());
-    if (body.length > MAX_BYTES) throw new Error(`GET ${what}: more than ${MAX_BYTES} bytes`);
+    if (res.status !== 200) throw new Error(`GET ${what} answered HTTP ${res.status}`);
     const [algorithm, hex] = digest.split(':');
     if (algorithm !== 'sha256') throw new Error(`${digest}: only sha256 digests are checked`);
-    const actual = createHash('sha256').update(body).digest('hex');
+    const actual = createHash('sha256').update(res.body).digest('hex');
     if (actual !== hex) throw new Mismatch(`the registry served content for ${digest} whose sha256 is ${actual}`);
-    return JSON.parse(body.toString('utf8')) as T;
+    return JSON.parse(res.body.toString('utf8')) as T;
   }
 
-  private async get(path: string, accept: string): Promise<Response> {
+  private async get(path: string, accept: string): Promise<Answer> {
     const first = await this.send(path, accept);
     if (first.status !== 401) return first;
-    const challenge = first.headers.get('www-authenticate') ?? '';
-    await first.arrayBuffer();
-    this.authorization = await this.answer(challenge);
+    this.authorization = await this.answer(String(first.headers['www-authenticate'] ?? ''));
     if (this.authorization === null) return first;
     return this.send(path, accept);
   }
 
-  private async send(path: string, accept: string): Promise<Response> {
+  private async send(path: string, accept: string): Promise<Answer> {
     const headers: Record<string, string> = { accept };
     if (this.authorization) headers.authorization = this.authorization;
-    if (this.base) return fetch(`${this.base}${path}`, { headers, signal: AbortSignal.timeout(TIMEOUT_MS) });
+    if (this.base) return httpGet(new URL(`${this.base}${path}`), headers);
     try {
-      const res = await fetch(`https://${this.host}${path}`, { headers, signal: AbortSignal.timeout(TIMEOUT_MS) });
+      const res = await httpGet(new URL(`https://${this.host}${path}`), headers);
       this.base = `https://${this.host}`;
       return res;
     } catch (err) {
       // The engine pulls from a loopback registry over plain HTTP; so do we, and only there.
       if (!isLoopback(this.host)) throw err;
-      const res = await fetch(`http://${this.host}${path}`, { headers, signal: AbortSignal.timeout(TIMEOUT_MS) });
+      const res = await httpGet(new URL(`http://${this.host}${path}`), headers);
       this.base = `http://${this.host}`;
       return res;
     }
@@ -155,10 +153,47 @@ class RegistryClient {
     const trusted = realm.protocol === 'https:' || (realm.host === this.host && isLoopback(this.host));
     realm.searchParams.set('scope', `repository:${this.path}:pull`);
     if (params.service) realm.searchParams.set('service', params.service);
-    const res = await fetch(realm, { headers: basic && trusted ? { authorization: basic } : {}, signal: AbortSignal.timeout(TIMEOUT_MS) });
-    if (!res.ok) throw new Error(`the token service answered HTTP ${res.status}`);
-    const token = (await res.json()) as { token?: string; access_token?: string };
+    const res = await httpGet(realm, basic && trusted ? { authorization: basic } : {});
+    if (res.status !== 200) throw new Error(`the token service answered HTTP ${res.status}`);
+    const token = JSON.parse(res.body.toString('utf8')) as { token?: string; access_token?: string };
     const value = token.token ?? token.access_token;
     return value ? `Bearer ${value}` : null;
   }
+}
+
+interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/**
+ * GET with node:http(s), loaded on first use (fetch's first call costs a plan some 50 ms more,
+ * and node:https loads TLS). Follows redirects (blob storage), sending the Authorization header
+ * only to the origin it was meant for; a body over MAX_BYTES is refused.
+ */
+async function httpGet(url: URL, headers: Record<string, string>, redirects = 5): Promise<Answer> {
+  const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  const answer = await new Promise<Answer>((resolve, reject) => {
+    const req = request(url, { headers, timeout: TIMEOUT_MS }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_BYTES) req.destroy(new Error(`GET ${url.pathname}: more than ${MAX_BYTES} bytes`));
+        else chunks.push(chunk);
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url.host}: no answer in ${TIMEOUT_MS / 1000} s`)));
+    req.on('error', reject);
+    req.end();
+  });
+  const location = answer.headers.location;
+  if (![301, 302, 303, 307, 308].includes(answer.status) || !location) return answer;
+  if (redirects === 0) throw new Error(`GET ${url.pathname}: too many redirects`);
+  const next = new URL(location, url);
+  const { authorization, ...rest } = headers;
+  return httpGet(next, next.origin === url.origin && authorization ? { ...rest, authorization } : rest, redirects - 1);
 }

@@ -92,7 +92,7 @@ describe('checkPulledContracts', () => {
     expect(d?.path).toBe('images.app.ref');
     expect(d?.message).toMatch(
       new RegExp(
-        `^the config of 127\\.0\\.0\\.1:${closed}/team/app:1 could not be read from registry 127\\.0\\.0\\.1:${closed} here \\(fetch failed: ECONNREFUSED\\); its image contract is checked after the pull, at verify-image$`,
+        `^the config of 127\\.0\\.0\\.1:${closed}/team/app:1 could not be read from registry 127\\.0\\.0\\.1:${closed} here \\(connect ECONNREFUSED 127\\.0\\.0\\.1:${closed}\\); its image contract is checked after the pull, at verify-image$`,
       ),
     );
   });

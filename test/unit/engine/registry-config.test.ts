@@ -36,7 +36,10 @@ const tampered = json({ schemaVersion: 2, mediaType: 'application/vnd.docker.dis
 
 describe('readRemoteConfig', () => {
   let server: Server;
+  let storage: Server;
   let host = '';
+  let storageHost = '';
+  const storageSaw: string[] = [];
   const seen: string[] = [];
   const content = new Map<string, Buffer>([list, amd, arm, config, armConfig, tampered].map((b) => [sha(b), b]));
   content.set(`sha256:${'1'.repeat(64)}`, config);
@@ -55,25 +58,43 @@ describe('readRemoteConfig', () => {
         return;
       }
       const m = /^\/v2\/team\/app\/(manifests|blobs)\/(sha256:[0-9a-f]{64})$/.exec(url.pathname);
+      // The amd64 config blob lives in blob storage elsewhere, as on registries backed by object storage.
+      if (m?.[2] === sha(config)) {
+        res.writeHead(307, { location: `http://${storageHost}/blob/${sha(config)}` }).end();
+        return;
+      }
       const body = m ? content.get(m[2]!) : undefined;
       if (!body) res.writeHead(404).end();
       else res.writeHead(200, { 'content-type': 'application/json' }).end(body);
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const a = server.address();
-    host = `127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`;
+    storage = createServer((req, res) => {
+      storageSaw.push(`${req.url} authorization=${req.headers.authorization ?? 'none'}`);
+      res.writeHead(200).end(config);
+    });
+    for (const [srv, set] of [
+      [server, (h: string) => (host = h)],
+      [storage, (h: string) => (storageHost = h)],
+    ] as const) {
+      await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+      const a = srv.address();
+      set(`127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`);
+    }
   });
-  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+  afterAll(async () => {
+    for (const srv of [server, storage]) await new Promise<void>((r) => srv.close(() => r()));
+  });
 
   const ref = () => parseImageRef(`${host}/team/app:1`) as ImageRef;
   const auth = () => ({ username: 'ss', password: PASSWORD, serveraddress: host });
   const amd64 = async () => ({ os: 'linux', architecture: 'amd64' });
 
-  it("picks the engine's platform from a Docker manifest list, then the OCI manifest's config, with a Bearer token got with the credentials", async () => {
+  it("picks the engine's platform from a Docker manifest list, then the OCI manifest's config (redirected to storage without the token), with a Bearer token got with the credentials", async () => {
     seen.length = 0;
     const answer = await readRemoteConfig(ref(), sha(list), auth(), amd64);
     expect(answer).toEqual({ user: '0', labels: { 'io.sandboxshift.contract': '1' }, manifest: sha(amd) });
     expect(seen).toContain(`GET /v2/team/app/blobs/${sha(config)}`);
+    // Redirected to another origin: the token stays behind.
+    expect(storageSaw).toEqual([`/blob/${sha(config)} authorization=none`]);
     expect(seen.some((s) => s.includes('layers') || s.includes(sha(armConfig)))).toBe(false);
     const armAnswer = await readRemoteConfig(ref(), sha(list), auth(), async () => ({ os: 'linux', architecture: 'arm64' }));
     expect(armAnswer).toEqual({ user: '65532', labels: { 'io.sandboxshift.contract': '1' }, manifest: sha(arm) });
