@@ -975,7 +975,7 @@ async function handleConnect(ctx, req, client, head) {
 	let upstream;
 	let address;
 	try {
-		({socket: upstream, address} = ctx.spares?.take(check.addresses, target.port) ?? await connectFirst(ctx.connect, check.addresses, target.port, ctx.connectTimeoutMs));
+		({socket: upstream, address} = await connectFirst(ctx.connect, check.addresses, target.port, ctx.connectTimeoutMs));
 	} catch (error) {
 		const status = error instanceof TimeoutError ? 504 : 502;
 		record(ctx, deny(`could not connect: ${errorMessage(error)}`));
@@ -994,7 +994,6 @@ async function handleConnect(ctx, req, client, head) {
 	}
 	client.setNoDelay?.(true);
 	client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-	ctx.spares?.refill(address, target.port, ctx.connectTimeoutMs);
 	let first = head;
 	if (target.port !== PLAIN_HTTP_PORT) {
 		const hello = await readClientHello(client, head, ctx.helloTimeoutMs);
@@ -1260,100 +1259,21 @@ function respond(res, status, body, headers = {}) {
 	});
 	res.end(body);
 }
-// src/egress/spare-upstreams.ts
-const MAX_SPARES = 16;
-var SpareUpstreams = class {
-	connect;
-	ttlMs;
-	max;
-	ready = new Map();
-	opening = new Set();
-	generation = 0;
-	constructor(connect, ttlMs, max = MAX_SPARES) {
-		this.connect = connect;
-		this.ttlMs = ttlMs;
-		this.max = max;
-	}
-	get size() {
-		return this.ready.size;
-	}
-	take(addresses, port) {
-		for (const address of addresses) {
-			const spare = this.remove(keyOf(address, port));
-			if (!spare) continue;
-			const { socket } = spare;
-			if (!socket.destroyed && socket.readyState === "open" && socket.readableLength === 0 && !socket.readableEnded) return {
-				socket,
-				address
-			};
-			socket.destroy();
-		}
-	}
-	refill(address, port, timeoutMs) {
-		const key = keyOf(address, port);
-		if (this.ready.has(key) || this.opening.has(key) || this.ready.size + this.opening.size >= this.max) return;
-		this.opening.add(key);
-		const generation = this.generation;
-		this.connect(address, port, timeoutMs).then((socket) => {
-			this.opening.delete(key);
-			if (generation !== this.generation || this.ready.has(key)) socket.destroy();
-			else this.keep(key, socket);
-		}, () => {
-			this.opening.delete(key);
-		});
-	}
-	clear() {
-		this.generation++;
-		for (const key of [...this.ready.keys()]) this.remove(key)?.socket.destroy();
-	}
-	keep(key, socket) {
-		const discard = () => {
-			if (this.ready.get(key)?.socket === socket) this.remove(key);
-			socket.destroy();
-		};
-		socket.on("readable", discard);
-		socket.on("error", discard);
-		socket.on("close", discard);
-		const timer = setTimeout(discard, this.ttlMs);
-		timer.unref();
-		this.ready.set(key, {
-			socket,
-			timer,
-			discard
-		});
-	}
-	remove(key) {
-		const spare = this.ready.get(key);
-		if (!spare) return void 0;
-		this.ready.delete(key);
-		clearTimeout(spare.timer);
-		spare.socket.off("readable", spare.discard);
-		spare.socket.off("error", spare.discard);
-		spare.socket.off("close", spare.discard);
-		return spare;
-	}
-};
-function keyOf(address, port) {
-	return `${address} ${port}`;
-}
 // src/egress/proxy.ts
 const DNS_CACHE_MS = 5e3;
 function createEgressProxy(options) {
 	let policy = options.policy;
 	const connections = new ConnectionRegistry(options.events);
 	const events = options.events;
-	const connect = options.connect ?? tcpConnector;
-	const spares = options.spareTtlMs ? new SpareUpstreams(connect, options.spareTtlMs) : void 0;
 	const ctx = {
 		policy: () => policy,
 		resolve: options.resolve ?? cachingResolver(systemResolver, DNS_CACHE_MS),
-		connect,
+		connect: options.connect ?? tcpConnector,
 		connectTimeoutMs: options.connectTimeoutMs,
 		helloTimeoutMs: options.helloTimeoutMs ?? 1e4,
 		log: options.log,
 		connections,
-		decided: events ? (decision) => events.decision(decision) : void 0,
-		spares
+		decided: events ? (decision) => events.decision(decision) : void 0
 	};
 	const server = createServer({ requireHostHeader: false });
 	server.httpAllowHalfOpen = true;
@@ -1417,7 +1337,6 @@ function createEgressProxy(options) {
 		openConnections: connections,
 		reload(next) {
 			policy = next;
-			spares?.clear();
 			const { kept, closed } = connections.enforce(next);
 			for (const { connection: c, reason } of closed) record(ctx, {
 				client: c.client,
@@ -1436,7 +1355,6 @@ function createEgressProxy(options) {
 		currentPolicy: () => policy,
 		shutdown: () => new Promise((resolve) => {
 			server.close(() => resolve());
-			spares?.clear();
 			connections.closeAll();
 			for (const socket of sockets) socket.destroy();
 		})
@@ -1537,7 +1455,6 @@ function writeStatsFile(stats, path, log, minIntervalMs = MIN_INTERVAL_MS) {
 	} };
 }
 // src/egress/service.ts
-const SPARE_TTL_MS = 2e3;
 var PolicyStartError = class extends Error {};
 async function startEgressService(options) {
 	const { policyPath, log } = options;
@@ -1556,8 +1473,7 @@ async function startEgressService(options) {
 		log,
 		connectTimeoutMs: options.connectTimeoutMs ?? 1e4,
 		resolve: options.resolve,
-		events: stats,
-		spareTtlMs: options.spareTtlMs ?? SPARE_TTL_MS
+		events: stats
 	});
 	await new Promise((resolve, reject) => {
 		proxy.once("error", reject);

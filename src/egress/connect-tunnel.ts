@@ -1,6 +1,6 @@
-// `CONNECT host:port`: check, connect to the checked address (or take a spare connection to it,
-// spare-upstreams.ts), answer 200, then, for anything but port 80, hold the client's bytes until
-// its ClientHello names the host it asked for. Only then does anything flow. Every exit before the pipe closes both sides; once piped, each direction
+// `CONNECT host:port`: check, connect to the checked address, answer 200, then, for anything but
+// port 80, hold the client's bytes until its ClientHello names the host it asked for. Only then
+// does anything flow. Every exit before the pipe closes both sides; once piped, each direction
 // ends on its own (a client that half-closes after its request still gets the answer).
 
 import type { IncomingMessage } from 'node:http';
@@ -41,8 +41,7 @@ export async function handleConnect(ctx: ProxyContext, req: IncomingMessage, cli
   let upstream: Socket;
   let address: string;
   try {
-    // A spare is connected already; it is used only for an address this check just passed.
-    ({ socket: upstream, address } = ctx.spares?.take(check.addresses, target.port) ?? (await connectFirst(ctx.connect, check.addresses, target.port, ctx.connectTimeoutMs)));
+    ({ socket: upstream, address } = await connectFirst(ctx.connect, check.addresses, target.port, ctx.connectTimeoutMs));
   } catch (error) {
     const status = error instanceof TimeoutError ? 504 : 502;
     record(ctx, deny(`could not connect: ${errorMessage(error)}`));
@@ -63,9 +62,6 @@ export async function handleConnect(ctx: ProxyContext, req: IncomingMessage, cli
   // Small writes (the 200, handshake records) go out at once both ways; upstream is set on connect.
   (client as Partial<Socket>).setNoDelay?.(true);
   client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-  // While the client prepares its ClientHello (the server accepts the spare meanwhile, not while
-  // it answers this one), open a connection for the next tunnel to this address and port.
-  ctx.spares?.refill(address, target.port, ctx.connectTimeoutMs);
   let first = head;
   if (target.port !== PLAIN_HTTP_PORT) {
     const hello = await readClientHello(client, head, ctx.helloTimeoutMs);

@@ -8,7 +8,6 @@ import { decisionLine, type Decision } from './log-lines.js';
 import { refusalUnder, type ConnectionRegistry, type OpenConnection } from './connections.js';
 import type { EgressPolicy } from './policy.js';
 import type { Resolver } from './resolver.js';
-import type { SpareUpstreams } from './spare-upstreams.js';
 import type { Connector } from './upstream.js';
 
 export interface ProxyContext {
@@ -23,8 +22,6 @@ export interface ProxyContext {
   connections: ConnectionRegistry;
   /** Told of every decision (the live figures count them). */
   decided?(decision: Decision['decision']): void;
-  /** Connected sockets kept ready for the next tunnel to an address (none when off). */
-  spares?: SpareUpstreams;
 }
 
 /**

@@ -13,7 +13,6 @@ import { clip, errorMessage } from './log-lines.js';
 import type { EgressPolicy } from './policy.js';
 import { clientOf, publicMessage, record, refuseSocket, type ProxyContext } from './proxy-context.js';
 import { cachingResolver, systemResolver, type Resolver } from './resolver.js';
-import { SpareUpstreams } from './spare-upstreams.js';
 import { tcpConnector, type Connector } from './upstream.js';
 
 export interface EgressProxyOptions {
@@ -28,11 +27,6 @@ export interface EgressProxyOptions {
   connectTimeoutMs: number;
   /** How long a tunnel client has to send its ClientHello. Default 10 s. */
   helloTimeoutMs?: number;
-  /**
-   * After a tunnel opens, keep one more connection to its address and port ready for the next
-   * CONNECT there, for this long if unused (spare-upstreams.ts). Default 0: none.
-   */
-  spareTtlMs?: number;
   /** Told when connections open and close, bytes move, and decisions are made (live figures). */
   events?: ConnectionEvents & { decision(decision: 'allow' | 'deny'): void };
 }
@@ -65,18 +59,15 @@ export function createEgressProxy(options: EgressProxyOptions): EgressProxy {
   let policy = options.policy;
   const connections = new ConnectionRegistry(options.events);
   const events = options.events;
-  const connect = options.connect ?? tcpConnector;
-  const spares = options.spareTtlMs ? new SpareUpstreams(connect, options.spareTtlMs) : undefined;
   const ctx: ProxyContext = {
     policy: () => policy,
     resolve: options.resolve ?? cachingResolver(systemResolver, DNS_CACHE_MS),
-    connect,
+    connect: options.connect ?? tcpConnector,
     connectTimeoutMs: options.connectTimeoutMs,
     helloTimeoutMs: options.helloTimeoutMs ?? 10_000,
     log: options.log,
     connections,
     decided: events ? (decision) => events.decision(decision) : undefined,
-    spares,
   };
   // The proxy never reads Host on CONNECT, so a client that leaves it out is not refused for it.
   const server = createServer({ requireHostHeader: false });
@@ -124,8 +115,6 @@ export function createEgressProxy(options: EgressProxyOptions): EgressProxy {
     openConnections: connections,
     reload(next: EgressPolicy): ReloadResult {
       policy = next;
-      // A spare is a connection nobody asked for yet: none outlives the policy it was checked under.
-      spares?.clear();
       const { kept, closed } = connections.enforce(next);
       for (const { connection: c, reason } of closed) {
         record(ctx, { client: c.client, method: c.method, host: hostText(c.host), port: c.port, decision: 'deny', rule: c.rule, reason: `closed on policy reload: ${reason}` });
@@ -136,7 +125,6 @@ export function createEgressProxy(options: EgressProxyOptions): EgressProxy {
     shutdown: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        spares?.clear();
         connections.closeAll();
         for (const socket of sockets) socket.destroy();
       }),

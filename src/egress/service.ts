@@ -26,12 +26,7 @@ export interface EgressServiceOptions {
   statsPath?: string;
   /** Least time between two writes of the stats file. Default 1 s. */
   statsIntervalMs?: number;
-  /** How long a spare upstream connection waits for the next tunnel (proxy.ts). Default 2 s; 0 for none. */
-  spareTtlMs?: number;
 }
-
-/** Long enough for a client's next connection in a burst, short next to servers' idle limits. */
-const SPARE_TTL_MS = 2000;
 
 export interface EgressService {
   readonly proxy: EgressProxy;
@@ -53,14 +48,7 @@ export async function startEgressService(options: EgressServiceOptions): Promise
   log(eventLine('policy', { trigger: 'start', path: policyPath, hash: initial.hash, rules: initial.policy.rules.map((rule) => rule.entry), problems: initial.problems }));
 
   const stats = new LiveStats(initial.hash);
-  const proxy = createEgressProxy({
-    policy: initial.policy,
-    log,
-    connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
-    resolve: options.resolve,
-    events: stats,
-    spareTtlMs: options.spareTtlMs ?? SPARE_TTL_MS,
-  });
+  const proxy = createEgressProxy({ policy: initial.policy, log, connectTimeoutMs: options.connectTimeoutMs ?? 10_000, resolve: options.resolve, events: stats });
   await new Promise<void>((resolve, reject) => {
     proxy.once('error', reject);
     proxy.listen(options.port, options.host, () => {

@@ -23,8 +23,6 @@ export interface HarnessOptions {
   /** Ports the connector rewrites (e.g. 80 to a test server), since tests cannot bind 80. */
   portMap?: Record<number, number>;
   helloTimeoutMs?: number;
-  /** Keep spare upstream connections this long (off when absent). */
-  spareTtlMs?: number;
 }
 
 export async function startProxy(options: HarnessOptions): Promise<Harness> {
@@ -39,7 +37,6 @@ export async function startProxy(options: HarnessOptions): Promise<Harness> {
     log: (line) => lines.push(line),
     connectTimeoutMs: 2000,
     helloTimeoutMs: options.helloTimeoutMs ?? 2000,
-    spareTtlMs: options.spareTtlMs,
     resolve: async (name) => {
       resolverCalls.push(name);
       const answer = names[name];
