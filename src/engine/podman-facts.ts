@@ -18,7 +18,8 @@ export interface PodmanInspect {
 /**
  * Podman's container list has no HostConfig (so no network mode) and no networks for a
  * container with none: every environment's network and mounts come from an inspect instead,
- * and its image by the short name the config used (Podman lists `localhost/NAME`).
+ * and its image by the short name the config used (Podman lists `localhost/NAME`). Its own
+ * info names its network backend, which decides whether egress can be kept (model/egress.ts).
  */
 export async function withPodmanFacts(engine: Engine, observed: ObservedState): Promise<ObservedState> {
   const shortOf = new Map(podmanShortNames([...observed.images.keys()]).map(([short, tag]) => [tag, short]));
@@ -34,9 +35,12 @@ export async function withPodmanFacts(engine: Engine, observed: ObservedState): 
     }
   };
   const all = [...observed.containers.values(), ...observed.duplicates];
-  const fixed = await boundedMap(all, IN_FLIGHT, fix);
+  // Proxies are listed by the full name too (`docker.io/...`): planned against the short one.
+  const proxies = new Map([...observed.proxies].map(([env, p]) => [env, { ...p, image: shortOf.get(p.image) ?? p.image }]));
+  const [fixed, info] = await Promise.all([boundedMap(all, IN_FLIGHT, fix), engine.reader.podmanInfo()]);
   const containers = new Map([...observed.containers.keys()].map((env, i) => [env, fixed[i]!] as const));
-  return { ...observed, containers, duplicates: fixed.slice(observed.containers.size) };
+  const backend = info.host?.networkBackend;
+  return { ...observed, containers, proxies, duplicates: fixed.slice(observed.containers.size), ...(backend ? { podmanNetworkBackend: backend } : {}) };
 }
 
 /** Inspects at once at most: the Podman service answers each in turn anyway. */
@@ -52,17 +56,32 @@ async function boundedMap<T, U>(items: readonly T[], limit: number, fn: (item: T
   return out;
 }
 
-/** The list call's isolation facts, from an inspect (Podman's list lacks them). */
+/** A Podman container's network mode in Docker's terms (see inspectedIsolation). */
+export function podmanNetworkMode(info: Pick<Docker.ContainerInspectInfo, 'HostConfig' | 'NetworkSettings'>): string {
+  const listed = info.HostConfig?.NetworkMode ?? '';
+  const names = Object.keys(info.NetworkSettings?.Networks ?? {});
+  return listed === 'bridge' && names.length === 1 && !['podman', 'bridge'].includes(names[0]!) ? names[0]! : listed;
+}
+
+/**
+ * The list call's isolation facts, from an inspect (Podman's list lacks them). Podman shows a
+ * container on one named network with the mode `bridge`: Docker shows that network's name (the
+ * default network, `podman`, stays `bridge`, as Docker's). It shows no IPAMConfig, so whether an
+ * address is fixed is unknown.
+ */
 export function inspectedIsolation(info: Docker.ContainerInspectInfo): ListedIsolation {
-  const mode = info.HostConfig?.NetworkMode ?? '';
   const networks = info.NetworkSettings?.Networks ?? {};
+  const names = Object.keys(networks);
+  const mode = podmanNetworkMode(info);
   // Docker lists a container without a network as on the network "none" (or "host"); Podman lists none.
-  const shown = Object.keys(networks).length === 0 && (mode === 'none' || mode === 'host') ? { [mode]: {} } : networks;
-  return listedIsolation({
+  const shown = names.length === 0 && (mode === 'none' || mode === 'host') ? { [mode]: {} } : networks;
+  const listed = listedIsolation({
     HostConfig: { NetworkMode: mode },
     NetworkSettings: { Networks: shown },
     Mounts: info.Mounts ?? [],
   } as unknown as Docker.ContainerInfo);
+  const addresses = Object.fromEntries(Object.entries(listed.addresses ?? {}).map(([n, a]) => [n, a.fixed === null ? { ...a, fixedUnknown: true as const } : a]));
+  return { ...listed, addresses };
 }
 
 /**

@@ -34,6 +34,30 @@ describe('Podman image names', () => {
     expect(buildObserved('demo', [], [], images, {}, [], 'podman').images.get('sandboxshift/busybox:test')?.id).toBe('sha256:1');
     expect(buildObserved('demo', [], [], images, {}, [], 'docker').images.has('sandboxshift/busybox:test')).toBe(false);
   });
+
+  it('sees a Podman environment network as isolated when it is internal with no gateway (CNI), and open with one (netavark)', () => {
+    const labels = { 'io.sandboxshift.project': 'demo', 'io.sandboxshift.environment': 'web', 'io.sandboxshift.role': 'network' };
+    // As Podman 4.3's compatible list shows them (Options empty: Docker's bridge options are ignored).
+    const net = (gateway: string) =>
+      ({
+        Name: 'ss.demo.web.net',
+        Id: 'n1',
+        Internal: true,
+        Options: {},
+        Labels: labels,
+        IPAM: { Driver: 'default', Config: [{ Subnet: '10.213.0.0/28', Gateway: gateway }] },
+      }) as unknown as Docker.NetworkInspectInfo;
+    expect(buildObserved('demo', [], [], [], {}, [net('<nil>')], 'podman').networks.get('web')).toEqual({
+      id: 'n1',
+      name: 'ss.demo.web.net',
+      subnets: ['10.213.0.0/28'],
+      gatewayIsolated: true,
+      isolation: 'cni-no-gateway',
+    });
+    expect(buildObserved('demo', [], [], [], {}, [net('10.213.0.1')], 'podman').networks.get('web')).toMatchObject({ gatewayIsolated: false });
+    // On Docker the same network has neither option: the host has .1 on it.
+    expect(buildObserved('demo', [], [], [], {}, [net('<nil>')], 'docker').networks.get('web')).toMatchObject({ gatewayIsolated: false });
+  });
 });
 
 describe('Podman inspect in Docker terms', () => {
