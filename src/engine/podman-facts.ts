@@ -3,6 +3,7 @@
 // "Podman" lists each difference.
 import type Docker from 'dockerode';
 import type { InspectedSecurity, ListedIsolation } from '../model/isolation.js';
+import type { DesiredState } from '../model/desired.js';
 import type { ObservedContainer, ObservedState } from '../model/observed.js';
 import { statusCode, type Engine } from './client.js';
 import { podmanShortNames } from './flavour.js';
@@ -18,8 +19,7 @@ export interface PodmanInspect {
 /**
  * Podman's container list has no HostConfig (so no network mode) and no networks for a
  * container with none: every environment's network and mounts come from an inspect instead,
- * and its image by the short name the config used (Podman lists `localhost/NAME`). Its own
- * info names its network backend, which decides whether egress can be kept (model/egress.ts).
+ * and its image by the short name the config used (Podman lists `localhost/NAME`).
  */
 export async function withPodmanFacts(engine: Engine, observed: ObservedState): Promise<ObservedState> {
   const shortOf = new Map(podmanShortNames([...observed.images.keys()]).map(([short, tag]) => [tag, short]));
@@ -37,10 +37,21 @@ export async function withPodmanFacts(engine: Engine, observed: ObservedState): 
   const all = [...observed.containers.values(), ...observed.duplicates];
   // Proxies are listed by the full name too (`docker.io/...`): planned against the short one.
   const proxies = new Map([...observed.proxies].map(([env, p]) => [env, { ...p, image: shortOf.get(p.image) ?? p.image }]));
-  const [fixed, info] = await Promise.all([boundedMap(all, IN_FLIGHT, fix), engine.reader.podmanInfo()]);
+  const fixed = await boundedMap(all, IN_FLIGHT, fix);
   const containers = new Map([...observed.containers.keys()].map((env, i) => [env, fixed[i]!] as const));
-  const backend = info.host?.networkBackend;
-  return { ...observed, containers, proxies, duplicates: fixed.slice(observed.containers.size), ...(backend ? { podmanNetworkBackend: backend } : {}) };
+  return { ...observed, containers, proxies, duplicates: fixed.slice(observed.containers.size) };
+}
+
+/**
+ * Podman's network backend decides whether egress can be kept (model/egress.ts). Its own info
+ * call is about as slow as `info` (0.5 s and more on this machine), so it is asked only when
+ * the config has an allow list.
+ */
+export async function withPodmanBackend(engine: Engine, desired: DesiredState, observed: ObservedState): Promise<ObservedState> {
+  if (observed.engineFlavour !== 'podman' || observed.podmanNetworkBackend !== undefined) return observed;
+  if (![...desired.environments.values()].some((d) => d.egress.mode === 'allow')) return observed;
+  const backend = (await engine.reader.podmanInfo()).host?.networkBackend;
+  return backend ? { ...observed, podmanNetworkBackend: backend } : observed;
 }
 
 /** Inspects at once at most: the Podman service answers each in turn anyway. */

@@ -205,3 +205,46 @@ describe('Podman (CNI): egress through the proxy, and nothing of the host', () =
     expect(r.code, r.stdout + r.stderr).toBe(0);
   });
 });
+
+describe('Podman (CNI): an egress network that gives the host an address', () => {
+  let p: TestProject;
+  afterAll(async () => {
+    await p?.cleanup();
+  }, 120_000);
+
+  it('is planned again, with its proxy, and comes back internal with no gateway', async () => {
+    p = testProject('podman-opengw', busyboxConfig(`  agent:\n    command: ["sleep", "100000"]\n    egress: { allow: [example.test] }\n`));
+    const net = `ss.${p.name}.agent.net`;
+    // Made as netavark (or a hand) would leave it: our labels, a gateway for the host.
+    const block = 16 * Math.floor(Math.random() * 16);
+    const subnet = `10.213.${200 + Math.floor(Math.random() * 50)}.${block}/28`;
+    await podmanCli([
+      'network',
+      'create',
+      '--subnet',
+      subnet,
+      '--label',
+      `io.sandboxshift.project=${p.name}`,
+      '--label',
+      'io.sandboxshift.environment=agent',
+      '--label',
+      'io.sandboxshift.role=network',
+      net,
+    ]);
+    expect((await podman.getNetwork(net).inspect()).IPAM?.Config?.[0]?.Gateway).toMatch(/^10\.213\.\d+\.\d+$/);
+    const planned = await p.run(['plan']);
+    expect(planned.stdout).toContain("egress network lets the sandbox reach the host at the network's gateway address: network and proxy made again with the gateway isolated");
+    const json = JSON.parse((await p.run(['plan', '--format', 'json'])).stdout) as {
+      resource_changes: Array<{ address: string; steps: string[]; egress?: { subnet: string; gatewayIsolation: string } }>;
+    };
+    const change = json.resource_changes.find((c) => c.address === 'environment.agent')!;
+    expect(change.steps.slice(0, 2)).toEqual(['remove-network', 'create-network']);
+    expect(change.egress).toMatchObject({ subnet, gatewayIsolation: 'cni-no-gateway' });
+    const applied = await p.run(['apply', '--auto-approve']);
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    const remade = await podman.getNetwork(net).inspect();
+    expect(remade.Internal).toBe(true);
+    expect(remade.IPAM?.Config?.map((c) => c.Gateway)).toEqual(['<nil>']);
+    expect((await p.run(['plan', '--detailed-exitcode'])).code).toBe(0);
+  }, 180_000);
+});
