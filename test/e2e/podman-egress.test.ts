@@ -204,6 +204,45 @@ describe('Podman (CNI): egress through the proxy, and nothing of the host', () =
     const r = await p.run(['plan', '--detailed-exitcode']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
   });
+
+  it('makes a sandbox made again by hand without the sysctls (our labels copied, IPv6 on) again with IPv6 off', async () => {
+    const info = await podman.getContainer(agent()).inspect();
+    const labels = Object.entries(info.Config.Labels ?? {})
+      .filter(([k]) => k !== 'io.sandboxshift.ipv6')
+      .flatMap(([k, v]) => ['--label', `${k}=${v}`]);
+    const address = info.NetworkSettings.Networks[network()]!.IPAddress;
+    await podmanCli(['rm', '-f', '-t', '0', agent()]);
+    await podmanCli([
+      'run',
+      '-d',
+      '--name',
+      agent(),
+      ...labels,
+      '--user',
+      '65532:65532',
+      '--cap-drop',
+      'ALL',
+      '--security-opt',
+      'no-new-privileges',
+      '--network',
+      network(),
+      '--ip',
+      address,
+      '--mount',
+      `type=volume,source=ss.${p.name}.agent.workspace,target=/workspace`,
+      TEST_IMAGE,
+      'sleep',
+      '100000',
+    ]);
+    expect((await sh(agent(), 'cat /proc/sys/net/ipv6/conf/all/disable_ipv6')).out.trim()).toBe('0');
+    const planned = await p.run(['plan']);
+    expect(planned.stdout).toContain('-/+ environment.agent must be replaced');
+    expect(planned.stdout).toContain("sandbox made without IPv6 off (no io.sandboxshift.ipv6=off label): it could reach the host over the bridge's IPv6 link-local address; made again with IPv6 off");
+    const applied = await p.run(['apply', '--auto-approve']);
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    await promises('made again');
+    expect((await p.run(['plan', '--detailed-exitcode'])).code).toBe(0);
+  });
 });
 
 describe('Podman (CNI): an egress network that gives the host an address', () => {
