@@ -30,7 +30,7 @@ async function refuseEgressWithoutIsolation(docker: Docker, isolation?: GatewayI
         errorDiag(
           `egress is not available on Podman with the ${backend ?? 'unknown'} network backend: it gives the host an address on every network, internal ones too, so the sandbox could reach host services past its proxy`,
           {
-            hint: 'run Podman with the CNI network backend (`network_backend = "cni"` in /etc/containers/containers.conf, as scripts/setup-podman.sh writes it), or use a Docker engine; see README "Podman"',
+            hint: 'set `network_backend = "cni"` under [network] in /etc/containers/containers.conf and restart the Podman service (`sudo scripts/setup-podman.sh` does both), or use a Docker engine; see README "Podman"',
           },
         ),
       ]);

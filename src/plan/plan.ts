@@ -418,7 +418,7 @@ function checkPodman(desired: DesiredState, observed: ObservedState): Diagnostic
       errorDiag(
         `egress is not available on Podman with the ${backend ?? 'unknown'} network backend: it gives the host an address on every network, internal ones too, so the sandbox could reach host services past its proxy; wanted by ${list(egress)}`,
         {
-          hint: 'run Podman with the CNI network backend (`network_backend = "cni"` under [network] in /etc/containers/containers.conf, as scripts/setup-podman.sh writes it, then restart the Podman service), use a Docker engine, or give these environments no network (remove `egress`); see README "Podman"',
+          hint: 'set `network_backend = "cni"` under [network] in /etc/containers/containers.conf and restart the Podman service (`sudo scripts/setup-podman.sh` does both), use a Docker engine, or give these environments no network (remove `egress`); see README "Podman"',
         },
       ),
     );
