@@ -7,7 +7,7 @@ import { DiagnosticsError, errorDiag } from '../diagnostics.js';
 import { readEgressFacts, type EgressFacts } from '../engine/egress-facts.js';
 import type { Engine } from '../engine/client.js';
 import type { ProxyStats } from '../engine/proxy-stats.js';
-import { policyHash } from '../model/egress.js';
+import { mechanismText, policyHash } from '../model/egress.js';
 import { load } from './pipeline.js';
 
 export const EGRESS_FORMAT_VERSION = '1.0';
@@ -175,7 +175,11 @@ export function mechanismOf(facts: EgressFacts): EgressReport['mechanism'] {
   const network = env.networkMode;
   const kindOfNetwork = env.internalNetwork === true ? 'internal network' : env.internalNetwork === false ? 'network (NOT internal: it has a route out)' : 'network';
   const gateway =
-    env.gatewayIsolated === true ? ' (gateway isolated: no host address on it)' : env.gatewayIsolated === false ? ' (the host is REACHABLE at its gateway address: apply makes it again)' : '';
+    env.gatewayIsolated === true
+      ? ` (gateway isolated: no host address on it${env.gatewayIsolation === 'cni-no-gateway' ? `; ${mechanismText(env.gatewayIsolation)}` : ''})`
+      : env.gatewayIsolated === false
+        ? ' (the host is REACHABLE at its gateway address: apply makes it again)'
+        : '';
   if (!proxy) return { kind: 'other', description: `${kindOfNetwork} ${network}${gateway}, no filtering proxy`, network, proxy };
   const via = env.httpProxy ? ' (HTTP(S)_PROXY)' : ' (HTTP(S)_PROXY not set in the environment)';
   const state = facts.proxy?.running ? '' : `, proxy ${proxy.state}`;

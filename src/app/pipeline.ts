@@ -7,6 +7,7 @@ import type { Config } from '../config/types.js';
 import { DiagnosticsError, errorDiag, hasErrors, warningDiag, type Diagnostic } from '../diagnostics.js';
 import { connectEngine, withEngine, type Engine } from '../engine/client.js';
 import { observe, refineResources } from '../engine/observe.js';
+import { withPodmanBackend } from '../engine/podman-facts.js';
 import { inspectSecurity } from '../engine/inspect-security.js';
 import { checkProxyPolicies } from '../engine/proxy-policy-check.js';
 import { probeImage } from '../engine/image-probe.js';
@@ -75,7 +76,8 @@ export async function observeFor(engine: Engine, desired: DesiredState, refreshM
 }
 
 async function refresh(engine: Engine, desired: DesiredState, observed: ObservedState, mode: Refresh = 'list'): Promise<ObservedState> {
-  return mode === 'full' ? checkProxyPolicies(engine, await inspectSecurity(engine, observed)) : refineStale(engine, desired, observed);
+  const refreshed = mode === 'full' ? checkProxyPolicies(engine, await inspectSecurity(engine, observed)) : refineStale(engine, desired, observed);
+  return withPodmanBackend(engine, desired, await refreshed);
 }
 
 async function refineStale(engine: Engine, desired: DesiredState, observed: ObservedState): Promise<ObservedState> {

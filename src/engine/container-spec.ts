@@ -3,7 +3,7 @@ import type Docker from 'dockerode';
 import type { DesiredEnvironment } from '../model/desired.js';
 import { canonicalJson } from '../model/hash.js';
 import { PROXY_PORT, WORKSPACE_PATH } from '../model/names.js';
-import { sandboxAddress, type EgressPlan } from '../model/egress.js';
+import { IPV6_OFF_SYSCTLS, needsIpv6Off, sandboxAddress, type EgressPlan } from '../model/egress.js';
 import { VERSION } from '../version.js';
 import { Labels } from './labels.js';
 
@@ -77,6 +77,7 @@ export function proxyEnv(e: EgressPlan): string[] {
 /** `movedFrom` labels a workspace volume this call makes for a renamed environment (see Labels.movedFrom). */
 export function containerCreateOptions(project: string, d: DesiredEnvironment, egress: EgressPlan | null = null, movedFrom: string | null = null): Docker.ContainerCreateOptions {
   const { spec, resources } = d;
+  const ipv6Off = spec.network === 'egress' && !!egress && needsIpv6Off(egress.gatewayIsolation);
   return {
     name: d.containerName,
     Image: spec.image,
@@ -90,9 +91,11 @@ export function containerCreateOptions(project: string, d: DesiredEnvironment, e
     User: spec.user,
     WorkingDir: WORKSPACE_PATH,
     Hostname: d.name,
-    Labels: environmentLabels(project, d),
+    Labels: { ...environmentLabels(project, d), ...(ipv6Off ? { [Labels.ipv6]: 'off' } : {}) },
     HostConfig: {
       Mounts: environmentMounts(project, d, movedFrom),
+      // Podman/CNI: no IPv6, so no link-local path to the host bridge (Docker turns it off itself).
+      ...(ipv6Off ? { Sysctls: { ...IPV6_OFF_SYSCTLS } } : {}),
       // none: no network at all; egress: its own internal network, out only via its proxy.
       NetworkMode: spec.network === 'egress' ? (egress?.network ?? 'none') : spec.network,
       Runtime: spec.runtime,

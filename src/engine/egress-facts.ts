@@ -3,8 +3,10 @@
 // enforces since), its live figures and last log lines. Two inspects, a records list, one
 // archive read and one logs call: `sandboxshift egress ENV` looks at one environment only.
 import type Docker from 'dockerode';
-import { containerName, proxyName, PROXY_PORT } from '../model/names.js';
-import { gatewayIsolationOf } from '../model/egress.js';
+import { containerName, networkName, proxyName, PROXY_PORT } from '../model/names.js';
+import { gatewayIsolationOf, type GatewayIsolation } from '../model/egress.js';
+import { engineFlavour } from './flavour.js';
+import { podmanNetworkMode } from './podman-facts.js';
 import { statusCode, withEngine, type Engine } from './client.js';
 import { demuxedLogs } from './log-stream.js';
 import { Labels } from './labels.js';
@@ -23,8 +25,10 @@ export interface EnvironmentNetworkFacts {
   httpProxy: string | null;
   /** Whether the network it is on is an `internal` one (no route out); null when not looked at. */
   internalNetwork: boolean | null;
-  /** The host has no address on the network (see GATEWAY_ISOLATION_OPTION); null without a named network. */
+  /** The host has no address on the network (see GatewayIsolation); null without a named network. */
   gatewayIsolated: boolean | null;
+  /** How, when it is. */
+  gatewayIsolation?: GatewayIsolation;
 }
 
 export interface ProxyFacts {
@@ -56,7 +60,8 @@ export async function readEgressFacts(engine: Engine, project: string, env: stri
   return withEngine(async () => {
     const envInfo = await inspectOurs(docker, containerName(project, env), project, 'environment');
     const proxyInfo = await inspectOurs(docker, proxyName(project, env), project, 'egress');
-    const networkMode = envInfo?.HostConfig.NetworkMode ?? '';
+    const podman = (await engineFlavour(docker)) === 'podman';
+    const networkMode = envInfo ? (podman ? podmanNetworkMode(envInfo) : (envInfo.HostConfig.NetworkMode ?? '')) : '';
     const environment: EnvironmentNetworkFacts | null = envInfo
       ? {
           name: envInfo.Name.replace(/^\//, ''),
@@ -71,7 +76,7 @@ export async function readEgressFacts(engine: Engine, project: string, env: stri
           name: proxyInfo.Name.replace(/^\//, ''),
           state: proxyInfo.State.Status,
           running: proxyInfo.State.Running,
-          address: proxyInfo.NetworkSettings.Networks?.[proxyInfo.HostConfig.NetworkMode ?? '']?.IPAddress || null,
+          address: proxyInfo.NetworkSettings.Networks?.[networkName(project, env)]?.IPAddress || null,
           port: PROXY_PORT,
           allow: parseAllowLabel(proxyInfo.Config.Labels?.[Labels.egressAllow]),
           recorded: recordedPolicy(
@@ -110,17 +115,18 @@ function isNamedNetwork(mode: string): boolean {
   return mode !== '' && mode !== 'none' && mode !== 'host' && mode !== 'default' && mode !== 'bridge' && !mode.startsWith('container:');
 }
 
-async function networkFacts(docker: Docker, name: string): Promise<{ internal: boolean; gatewayIsolated: boolean } | null> {
+async function networkFacts(docker: Docker, name: string): Promise<{ internal: boolean; isolation: GatewayIsolation | null } | null> {
   try {
     const info = await docker.getNetwork(name).inspect();
-    return { internal: info.Internal === true, gatewayIsolated: gatewayIsolationOf(info.Options) !== null };
+    return { internal: info.Internal === true, isolation: gatewayIsolationOf(info, await engineFlavour(docker)) };
   } catch (err) {
     if (statusCode(err) === 404) return null;
     throw err;
   }
 }
 
-async function namedNetworkFacts(docker: Docker, networkMode: string): Promise<{ internalNetwork: boolean | null; gatewayIsolated: boolean | null }> {
+async function namedNetworkFacts(docker: Docker, networkMode: string): Promise<{ internalNetwork: boolean | null; gatewayIsolated: boolean | null; gatewayIsolation?: GatewayIsolation }> {
   const facts = isNamedNetwork(networkMode) ? await networkFacts(docker, networkMode) : null;
-  return { internalNetwork: facts?.internal ?? null, gatewayIsolated: facts?.gatewayIsolated ?? null };
+  const isolation = facts?.isolation ?? null;
+  return { internalNetwork: facts?.internal ?? null, gatewayIsolated: facts ? isolation !== null : null, ...(isolation ? { gatewayIsolation: isolation } : {}) };
 }

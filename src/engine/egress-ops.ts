@@ -3,7 +3,7 @@
 import { pack } from 'tar-stream';
 import type { EgressPlan } from '../model/egress.js';
 import { PROXY_POLICY_PATH, PROXY_PORT } from '../model/names.js';
-import { gatewayIsolationOptions } from '../model/egress.js';
+import { IPV6_OFF_SYSCTLS, PODMAN_ISOLATING_BACKEND, gatewayIsolationOf, gatewayIsolationOptions, needsIpv6Off, type GatewayIsolation, type ListedNetwork } from '../model/egress.js';
 import { VERSION } from '../version.js';
 import { statusCode, type Docker } from './client.js';
 import { unlessMissing } from './records.js';
@@ -11,25 +11,42 @@ import { Labels } from './labels.js';
 import { engineFlavour } from './flavour.js';
 import { DiagnosticsError, errorDiag } from '../diagnostics.js';
 import { reloadProxyPolicy, removePolicyRecords } from './egress-policy.js';
+import { libpodGet, type PodmanInfo } from './reader.js';
 
 const PROXY_UID = 65532;
 
 /**
- * Podman 4.3 gives the host an address on every bridge network, internal ones too, and has no
- * option to withhold it (Docker's inhibit_ipv4 is ignored): a sandbox there reaches any host
- * service listening on all addresses, past its proxy. Egress is refused before anything is made.
+ * Podman gives the host an address on every bridge network, internal ones too, unless it runs
+ * with the CNI backend (an internal network is a CNI bridge without gateway there; see
+ * GatewayIsolation). With netavark egress is refused before anything is made, and a saved plan
+ * made for the other kind of engine is refused too: its mechanism would not hold here.
  */
-async function refuseEgressOnPodman(docker: Docker): Promise<void> {
-  if ((await engineFlavour(docker)) !== 'podman') return;
-  throw new DiagnosticsError([
-    errorDiag('egress is not available on Podman: Podman 4.3 gives the host an address on every network, internal ones too, so the sandbox could reach host services past its proxy', {
-      hint: 'run environments with egress on a Docker engine, or give them no network (remove `egress`) on Podman; see README "Podman"',
-    }),
-  ]);
+async function refuseEgressWithoutIsolation(docker: Docker, isolation?: GatewayIsolation): Promise<void> {
+  const podman = (await engineFlavour(docker)) === 'podman';
+  if (podman) {
+    const backend = (await libpodGet<PodmanInfo>(docker, '/info')).host?.networkBackend;
+    if (backend !== PODMAN_ISOLATING_BACKEND) {
+      throw new DiagnosticsError([
+        errorDiag(
+          `egress is not available on Podman with the ${backend ?? 'unknown'} network backend: it gives the host an address on every network, internal ones too, so the sandbox could reach host services past its proxy`,
+          {
+            hint: 'set `network_backend = "cni"` under [network] in /etc/containers/containers.conf and restart the Podman service (`sudo scripts/setup-podman.sh` does both), or use a Docker engine; see README "Podman"',
+          },
+        ),
+      ]);
+    }
+  }
+  if (isolation !== undefined && (isolation === 'cni-no-gateway') !== podman) {
+    throw new DiagnosticsError([
+      errorDiag(`this plan isolates egress networks with ${isolation}, which the engine here (${podman ? 'Podman' : 'Docker'}) does not have`, {
+        hint: 'the plan was made against another engine: run plan again against this one',
+      }),
+    ]);
+  }
 }
 
 export async function createOutsideNetwork(docker: Docker, project: string, name: string): Promise<void> {
-  await refuseEgressOnPodman(docker);
+  await refuseEgressWithoutIsolation(docker);
   try {
     await docker.createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: { [Labels.project]: project, [Labels.role]: 'egress', [Labels.version]: VERSION } });
   } catch (err) {
@@ -57,8 +74,8 @@ function notOurs(labels: Record<string, string>, project: string, role: string, 
 }
 
 export async function createEnvironmentNetwork(docker: Docker, project: string, env: string, e: EgressPlan): Promise<void> {
-  await refuseEgressOnPodman(docker);
-  await docker.createNetwork({
+  await refuseEgressWithoutIsolation(docker, e.gatewayIsolation);
+  const network = await docker.createNetwork({
     Name: e.network,
     Driver: 'bridge',
     // No route out: the proxy is the only way anything leaves.
@@ -69,6 +86,17 @@ export async function createEnvironmentNetwork(docker: Docker, project: string, 
     IPAM: { Driver: 'default', Config: [{ Subnet: e.subnet }] },
     Labels: { [Labels.project]: project, [Labels.environment]: env, [Labels.role]: 'network', [Labels.version]: VERSION },
   });
+  // Podman has no option to ask for it: check that the network came out without a host address.
+  if (e.gatewayIsolation === 'cni-no-gateway') {
+    const made = (await network.inspect()) as ListedNetwork;
+    if (gatewayIsolationOf(made, 'podman') === null) {
+      await unlessMissing(network.remove());
+      const gateways = (made.IPAM?.Config ?? []).map((c) => c.Gateway).join(', ');
+      throw new Error(
+        `network ${e.network} came out with a host address (gateway ${gateways || 'unknown'}, internal ${made.Internal === true}): removed again; is Podman still on the CNI network backend?`,
+      );
+    }
+  }
 }
 
 export async function createProxy(docker: Docker, project: string, env: string, e: EgressPlan): Promise<string> {
@@ -86,9 +114,11 @@ export async function createProxy(docker: Docker, project: string, env: string, 
       [Labels.role]: 'egress',
       [Labels.egressAllow]: JSON.stringify(e.allow),
       [Labels.version]: VERSION,
+      ...(needsIpv6Off(e.gatewayIsolation) ? { [Labels.ipv6]: 'off' } : {}),
     },
     HostConfig: {
       NetworkMode: e.network,
+      ...(needsIpv6Off(e.gatewayIsolation) ? { Sysctls: { ...IPV6_OFF_SYSCTLS } } : {}),
       CapDrop: ['ALL'],
       SecurityOpt: ['no-new-privileges:true'],
       // Not read-only: the engine refuses to copy the policy file into a read-only rootfs.

@@ -27,6 +27,8 @@ export const Labels = {
   image: 'io.sandboxshift.image',
   contextHash: 'io.sandboxshift.context-hash',
   contextFiles: 'io.sandboxshift.context-files',
+  /** On sandboxes and proxies made with IPv6 off (IPV6_OFF_SYSCTLS, Podman egress): `off`. Podman shows no sysctls in inspect. */
+  ipv6: 'io.sandboxshift.ipv6',
   /** On egress proxies: the allow list (JSON) they enforce. */
   egressAllow: 'io.sandboxshift.egress.allow',
   /** On egress-policy records: the ID of the proxy container the record is about. */

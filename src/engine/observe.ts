@@ -103,6 +103,7 @@ export function buildObserved(
       allow: parseJson<string[]>(c.Labels?.[Labels.egressAllow]),
       image: c.Image,
       imageId: c.ImageID,
+      ipv6Off: c.Labels?.[Labels.ipv6] === 'off',
     });
   }
   // The one with the environment's own name first, then the oldest (Created has whole seconds,
@@ -168,7 +169,7 @@ export function buildObserved(
     if (labels[Labels.project] !== project) continue;
     if (labels[Labels.role] === 'egress') outsideNetwork = true;
     const env = labels[Labels.environment];
-    const isolation = gatewayIsolationOf(n.Options);
+    const isolation = gatewayIsolationOf(n, flavour);
     if (labels[Labels.role] === 'network' && env) nets.set(env, { id: n.Id, name: n.Name, subnets, gatewayIsolated: isolation !== null, ...(isolation ? { isolation } : {}) });
   }
   return {
@@ -217,6 +218,7 @@ function parseContainer(c: Docker.ContainerInfo): ObservedContainer | null {
     protect: labels[Labels.protect] === 'true',
     isolation: listedIsolation(c),
     inspected: null,
+    ipv6Off: labels[Labels.ipv6] === 'off',
   };
 }
 

@@ -3,6 +3,7 @@
 // "Podman" lists each difference.
 import type Docker from 'dockerode';
 import type { InspectedSecurity, ListedIsolation } from '../model/isolation.js';
+import type { DesiredState } from '../model/desired.js';
 import type { ObservedContainer, ObservedState } from '../model/observed.js';
 import { statusCode, type Engine } from './client.js';
 import { podmanShortNames } from './flavour.js';
@@ -34,9 +35,23 @@ export async function withPodmanFacts(engine: Engine, observed: ObservedState): 
     }
   };
   const all = [...observed.containers.values(), ...observed.duplicates];
+  // Proxies are listed by the full name too (`docker.io/...`): planned against the short one.
+  const proxies = new Map([...observed.proxies].map(([env, p]) => [env, { ...p, image: shortOf.get(p.image) ?? p.image }]));
   const fixed = await boundedMap(all, IN_FLIGHT, fix);
   const containers = new Map([...observed.containers.keys()].map((env, i) => [env, fixed[i]!] as const));
-  return { ...observed, containers, duplicates: fixed.slice(observed.containers.size) };
+  return { ...observed, containers, proxies, duplicates: fixed.slice(observed.containers.size) };
+}
+
+/**
+ * Podman's network backend decides whether egress can be kept (model/egress.ts). Its own info
+ * call is about as slow as `info` (0.5 s and more on this machine), so it is asked only when
+ * the config has an allow list.
+ */
+export async function withPodmanBackend(engine: Engine, desired: DesiredState, observed: ObservedState): Promise<ObservedState> {
+  if (observed.engineFlavour !== 'podman' || observed.podmanNetworkBackend !== undefined) return observed;
+  if (![...desired.environments.values()].some((d) => d.egress.mode === 'allow')) return observed;
+  const backend = (await engine.reader.podmanInfo()).host?.networkBackend;
+  return backend ? { ...observed, podmanNetworkBackend: backend } : observed;
 }
 
 /** Inspects at once at most: the Podman service answers each in turn anyway. */
@@ -52,17 +67,32 @@ async function boundedMap<T, U>(items: readonly T[], limit: number, fn: (item: T
   return out;
 }
 
-/** The list call's isolation facts, from an inspect (Podman's list lacks them). */
+/** A Podman container's network mode in Docker's terms (see inspectedIsolation). */
+export function podmanNetworkMode(info: Pick<Docker.ContainerInspectInfo, 'HostConfig' | 'NetworkSettings'>): string {
+  const listed = info.HostConfig?.NetworkMode ?? '';
+  const names = Object.keys(info.NetworkSettings?.Networks ?? {});
+  return listed === 'bridge' && names.length === 1 && !['podman', 'bridge'].includes(names[0]!) ? names[0]! : listed;
+}
+
+/**
+ * The list call's isolation facts, from an inspect (Podman's list lacks them). Podman shows a
+ * container on one named network with the mode `bridge`: Docker shows that network's name (the
+ * default network, `podman`, stays `bridge`, as Docker's). It shows no IPAMConfig, so whether an
+ * address is fixed is unknown.
+ */
 export function inspectedIsolation(info: Docker.ContainerInspectInfo): ListedIsolation {
-  const mode = info.HostConfig?.NetworkMode ?? '';
   const networks = info.NetworkSettings?.Networks ?? {};
+  const names = Object.keys(networks);
+  const mode = podmanNetworkMode(info);
   // Docker lists a container without a network as on the network "none" (or "host"); Podman lists none.
-  const shown = Object.keys(networks).length === 0 && (mode === 'none' || mode === 'host') ? { [mode]: {} } : networks;
-  return listedIsolation({
+  const shown = names.length === 0 && (mode === 'none' || mode === 'host') ? { [mode]: {} } : networks;
+  const listed = listedIsolation({
     HostConfig: { NetworkMode: mode },
     NetworkSettings: { Networks: shown },
     Mounts: info.Mounts ?? [],
   } as unknown as Docker.ContainerInfo);
+  const addresses = Object.fromEntries(Object.entries(listed.addresses ?? {}).map(([n, a]) => [n, a.fixed === null ? { ...a, fixedUnknown: true as const } : a]));
+  return { ...listed, addresses };
 }
 
 /**

@@ -19,6 +19,12 @@ export interface EngineReader {
   version(): Promise<VersionAnswer>;
   /** Podman's own inspect (libpod API); only asked of Podman. */
   podmanInspect(id: string): Promise<PodmanInspect>;
+  /** Podman's own info (libpod API): its network backend; only asked of Podman. */
+  podmanInfo(): Promise<PodmanInfo>;
+}
+
+export interface PodmanInfo {
+  host?: { networkBackend?: string };
 }
 
 /** Podman's own API, the oldest version that has what we read. */
@@ -81,6 +87,7 @@ export function httpReader(target: Target): EngineReader {
     listNetworks: () => get('/networks'),
     version: () => get('/version'),
     podmanInspect: (id) => get(`${LIBPOD}/containers/${encodeURIComponent(id)}/json`),
+    podmanInfo: () => get(`${LIBPOD}/info`),
   };
 }
 
@@ -93,13 +100,14 @@ export function dockerodeReader(docker: () => Promise<Docker>): EngineReader {
     inspectContainer: async (id) => (await docker()).getContainer(id).inspect(),
     listNetworks: async () => (await docker()).listNetworks(),
     version: async () => (await docker()).version(),
-    podmanInspect: async (id) => {
-      const d = await docker();
-      return new Promise((resolve, reject) =>
-        d.modem.dial({ path: `${LIBPOD}/containers/${encodeURIComponent(id)}/json`, method: 'GET', statusCodes: { 200: true, 404: 'no such container' } }, (err, data) =>
-          err ? reject(err) : resolve(data as PodmanInspect),
-        ),
-      );
-    },
+    podmanInspect: async (id) => libpodGet<PodmanInspect>(await docker(), `/containers/${encodeURIComponent(id)}/json`),
+    podmanInfo: async () => libpodGet<PodmanInfo>(await docker(), '/info'),
   };
+}
+
+/** A GET on Podman's own API through dockerode's connection (ssh, TLS). */
+export function libpodGet<T>(d: Docker, path: string): Promise<T> {
+  return new Promise((resolve, reject) =>
+    d.modem.dial({ path: `${LIBPOD}${path}`, method: 'GET', statusCodes: { 200: true, 404: 'no such object' } }, (err, data) => (err ? reject(err) : resolve(data as T))),
+  );
 }

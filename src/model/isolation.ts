@@ -26,6 +26,8 @@ export interface ListedAddress {
   address: string;
   /** The address fixed at creation (`--ip`, IPAMConfig), or null: the engine hands one out at each start. */
   fixed: string | null;
+  /** The engine does not show whether it is fixed (Podman 4.3 shows no IPAMConfig): only the address itself is checked. */
+  fixedUnknown?: true;
 }
 
 /** Settings only an inspect shows: read for every environment on a full refresh (`--refresh=full`). */

@@ -27,6 +27,11 @@ export interface ObservedContainer {
   isolation: ListedIsolation | null;
   /** User, capabilities, security options, runtime: only on a full refresh, else null. */
   inspected: InspectedSecurity | null;
+  /**
+   * Created with IPv6 off (IPV6_OFF_SYSCTLS), as its label says: Podman 4.3 shows sysctls in
+   * neither inspect. Absent when not read from an engine.
+   */
+  ipv6Off?: boolean;
 }
 
 /** An idle policy's stop or pause, recorded on the engine so every machine's plan sees it. */
@@ -67,7 +72,7 @@ export interface ObservedNetwork {
   id: string;
   name: string;
   subnets: readonly string[];
-  /** The host has no address on it (see GATEWAY_ISOLATION_OPTION), so the sandbox cannot reach the host. */
+  /** The host has no address on it (see GatewayIsolation), so the sandbox cannot reach the host. */
   gatewayIsolated: boolean;
   /** How it is isolated, when it is and the options were read. */
   isolation?: GatewayIsolation;
@@ -88,6 +93,8 @@ export interface ObservedProxy {
    * disagree.
    */
   recorded?: RecordedPolicy;
+  /** Created with IPv6 off (its io.sandboxshift.ipv6 label); absent when not read from an engine. */
+  ipv6Off?: boolean;
 }
 
 export type RecordedPolicy = { allow: readonly string[] } | { unknown: string };
@@ -158,6 +165,8 @@ export interface ObservedState {
   engineVersion: string;
   /** Set when the engine is Podman (src/engine/flavour.ts): it cannot change a container's limits in place. */
   engineFlavour?: 'podman';
+  /** On Podman: its network backend (libpod info `host.networkBackend`, `cni` or `netavark`), which decides egress. */
+  podmanNetworkBackend?: string;
   /** What the engine's host has, from `info`; absent when no engine was asked (`diff`). */
   capacity?: EngineCapacity;
   /**

@@ -46,6 +46,15 @@ function addressDrift(network: string, live: ListedIsolation, subnet: string | u
   if (!a || !live.networks.includes(network)) return null;
   const expected = subnet ? sandboxAddress(subnet) : sandboxAddressNear(a.fixed ?? a.address);
   if (a.fixed !== null && (expected === null || a.fixed === expected)) return null;
+  // Podman: the address it has now is all there is to check (none while stopped).
+  if (a.fixedUnknown) {
+    if (a.address === '' || expected === null || a.address === expected) return null;
+    return {
+      code: 'egress_proxy',
+      attribute: 'egress.address',
+      message: `sandbox address on ${network} is ${a.address}, not ${expected} (the .3 of its subnet; the proxy has the .2): made again at ${expected}`,
+    };
+  }
   const want = expected ?? 'the .3 of its subnet';
   const message = a.fixed
     ? `sandbox address on ${network} is fixed at ${a.fixed}, not ${want} (the .3 of its subnet; the proxy has the .2): made again at ${want}`

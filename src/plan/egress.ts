@@ -1,7 +1,7 @@
 // Egress planning: subnets for new environment networks (never overlapping anything on the
 // engine), the proxy each allow list needs, and what changed in an allow list.
 import type { DesiredEnvironment, DesiredState } from '../model/desired.js';
-import { POOL_BLOCKS, allowListDiff, overlaps, proxyAddress, subnetAt, type GatewayIsolation } from '../model/egress.js';
+import { POOL_BLOCKS, allowListDiff, needsIpv6Off, overlaps, proxyAddress, subnetAt, type GatewayIsolation } from '../model/egress.js';
 import { sha256 } from '../model/hash.js';
 import { networkName, outsideNetworkName, proxyName } from '../model/names.js';
 import type { ObservedState } from '../model/observed.js';
@@ -87,7 +87,9 @@ export function egressWork(d: DesiredEnvironment, e: EgressPlan | null, observed
   const before = recorded && 'allow' in recorded ? recorded.allow : unknown ? null : (proxy?.allow ?? null);
   const sameAllow = !!before && before.length === e.allow.length && before.every((a, i) => a === e.allow[i]);
   // Only the allow list differs: the running proxy reloads it, keeping the connections it still allows.
-  const healthy = !!proxy && proxy.image === e.proxyImage && proxy.state === 'running' && !!network && !open;
+  // On Podman/CNI the proxy too runs with IPv6 off (the host bridge's link-local address is on its side).
+  const ipv6On = !!proxy && needsIpv6Off(e.gatewayIsolation) && proxy.ipv6Off === false;
+  const healthy = !!proxy && proxy.image === e.proxyImage && proxy.state === 'running' && !!network && !open && !ipv6On;
   const reload = healthy && !sameAllow;
   const stale = !healthy;
   if (stale) {
@@ -121,7 +123,12 @@ export function egressWork(d: DesiredEnvironment, e: EgressPlan | null, observed
     reasons.push({
       code: 'egress_proxy',
       attribute: 'egress',
-      message: proxy.image !== e.proxyImage ? 'egress proxy image changed' : `egress proxy ${proxy.state === 'running' ? 'network missing' : `not running (${proxy.state})`}`,
+      message:
+        proxy.image !== e.proxyImage
+          ? 'egress proxy image changed'
+          : ipv6On
+            ? 'egress proxy made without IPv6 off (no io.sandboxshift.ipv6=off label): made again with IPv6 off'
+            : `egress proxy ${proxy.state === 'running' ? 'network missing' : `not running (${proxy.state})`}`,
     });
   } else if (!proxy && observed.containers.has(d.name)) {
     reasons.push({ code: 'egress_proxy', attribute: 'egress', message: 'egress proxy missing (removed outside sandboxshift)' });

@@ -13,7 +13,7 @@ import { planImage } from './images.js';
 import { securityNotes } from './security.js';
 import { allocateSubnets, egressPlanFor, egressWork, outsideNetworkChange } from './egress.js';
 import { EGRESS_IMAGE } from '../model/images.js';
-import { gatewayIsolationFor } from '../model/egress.js';
+import { gatewayIsolationFor, needsIpv6Off, PODMAN_ISOLATING_BACKEND } from '../model/egress.js';
 import { foreignVolumeProblem, moveSource, orphanNotes } from './workspace.js';
 import { protectRecordRemoval, protectWork } from './protect.js';
 import { securityDrift } from './drift.js';
@@ -52,7 +52,8 @@ export function plan(desired: DesiredState, observed: ObservedState, options: Pl
   const subnets = allocateSubnets(desired, observed);
   if (typeof subnets === 'string') diagnostics.push(errorDiag(subnets, { hint: 'remove unused Docker networks in 10.213.0.0/16' }));
   const proxyImage = desired.images.get(EGRESS_IMAGE);
-  const gatewayIsolation = gatewayIsolationFor(observed.engineVersion);
+  // Null on Podman without CNI: checkPodman refuses egress there (an error: nothing is shown or applied).
+  const gatewayIsolation = gatewayIsolationFor(observed) ?? 'cni-no-gateway';
   let outside: Change | null = null;
   for (const d of envs) {
     const foreign = [d.spec.hostWorkspace ? null : foreignVolumeProblem(d, observed), ...foreignDataVolumeProblems(d, observed)].filter((p): p is Diagnostic => p !== null);
@@ -222,6 +223,13 @@ export function planEnvironment(d: DesiredEnvironment, observed: ObservedState, 
   // across a restart nor shows them in inspect: a change of limits there is a replacement.
   if (observed.engineFlavour === 'podman' && c.resources && !sameResources(c.resources, d.resources)) {
     replaceReasons.push(...resourceReasons(c.resources, d.resources).map((r) => ({ ...r, message: `${r.message} (Podman cannot change limits in place)` })));
+  }
+  if (e && needsIpv6Off(e.gatewayIsolation) && c.ipv6Off === false) {
+    replaceReasons.push({
+      code: 'egress_proxy',
+      attribute: 'egress',
+      message: "sandbox made without IPv6 off (no io.sandboxshift.ipv6=off label): it could reach the host over the bridge's IPv6 link-local address; made again with IPv6 off",
+    });
   }
   if (egress.networkLost) {
     replaceReasons.push(
@@ -404,11 +412,14 @@ function checkPodman(desired: DesiredState, observed: ObservedState): Diagnostic
   const egress = envs.filter((d) => d.spec.network === 'egress').map((d) => d.name);
   const runsc = envs.filter((d) => d.spec.runtime === 'runsc').map((d) => d.name);
   const out: Diagnostic[] = [];
-  if (egress.length) {
+  const backend = observed.podmanNetworkBackend;
+  if (egress.length && backend !== PODMAN_ISOLATING_BACKEND) {
     out.push(
       errorDiag(
-        `egress is not available on Podman: Podman 4.3 gives the host an address on every network, internal ones too, so the sandbox could reach host services past its proxy; wanted by ${list(egress)}`,
-        { hint: 'run environments with egress on a Docker engine, or give them no network (remove `egress`) on Podman; see README "Podman"' },
+        `egress is not available on Podman with the ${backend ?? 'unknown'} network backend: it gives the host an address on every network, internal ones too, so the sandbox could reach host services past its proxy; wanted by ${list(egress)}`,
+        {
+          hint: 'set `network_backend = "cni"` under [network] in /etc/containers/containers.conf and restart the Podman service (`sudo scripts/setup-podman.sh` does both), use a Docker engine, or give these environments no network (remove `egress`); see README "Podman"',
+        },
       ),
     );
   }

@@ -61,7 +61,8 @@ export async function createFakeInternet(docker, name, labels = {}) {
         await docker.createNetwork({ Name: name, IPAM: { Config: [{ Subnet: subnet }] }, Labels: labels });
         return subnet;
       } catch (err) {
-        if (!/overlap/i.test(String(err?.json?.message ?? err?.message))) throw err;
+        // Docker: "Pool overlaps"; Podman: "subnet ... is already used on the host or by another config".
+        if (!/overlap|already used/i.test(String(err?.json?.message ?? err?.message))) throw err;
       }
     }
   }

@@ -18,6 +18,19 @@ describe('an egress sandbox create request', () => {
     expect(options.NetworkingConfig).toEqual({ EndpointsConfig: { [e.network]: { IPAMConfig: { IPv4Address: `${base[0]}.${base[1]}.${base[2]}.${base[3]! + 3}` } } } });
   });
 
+  it("turns IPv6 off (sysctls, and a label saying so) on Podman with CNI only; Docker's request is unchanged", () => {
+    const desired = desiredOf([env('a', { egress: { mode: 'allow' as const, allow: ['pypi.org'] } })]);
+    const change = plan(desired, observedOf([])).changes.find((c) => c.address === 'environment.a')!;
+    const docker = (change as { egress: EgressPlan }).egress;
+    expect(docker.gatewayIsolation).toBe('inhibit-ipv4');
+    const onDocker = containerCreateOptions('demo', desired.environments.get('a')!, docker);
+    expect(onDocker.HostConfig?.Sysctls).toBeUndefined();
+    expect(onDocker.Labels?.['io.sandboxshift.ipv6']).toBeUndefined();
+    const onPodman = containerCreateOptions('demo', desired.environments.get('a')!, { ...docker, gatewayIsolation: 'cni-no-gateway' });
+    expect(onPodman.HostConfig?.Sysctls).toEqual({ 'net.ipv6.conf.all.disable_ipv6': '1', 'net.ipv6.conf.default.disable_ipv6': '1' });
+    expect(onPodman.Labels?.['io.sandboxshift.ipv6']).toBe('off');
+  });
+
   it('asks for no address without egress', () => {
     const desired = desiredOf([env('a')]);
     expect(containerCreateOptions('demo', desired.environments.get('a')!).NetworkingConfig).toBeUndefined();

@@ -3,7 +3,9 @@ import type Docker from 'dockerode';
 import { describe, expect, it } from 'vitest';
 import { flavourOf, podmanShortNames } from '../../../src/engine/flavour.js';
 import { buildObserved } from '../../../src/engine/observe.js';
-import { inspectedIsolation, podmanSecurity } from '../../../src/engine/podman-facts.js';
+import { inspectedIsolation, podmanSecurity, withPodmanBackend } from '../../../src/engine/podman-facts.js';
+import type { Engine } from '../../../src/engine/client.js';
+import { desiredOf, env, observedOf } from '../plan/fixtures.js';
 
 const image = (id: string, tags: string[]): Docker.ImageInfo => ({ Id: id, RepoTags: tags, Labels: {}, Created: 1 }) as unknown as Docker.ImageInfo;
 
@@ -34,6 +36,30 @@ describe('Podman image names', () => {
     expect(buildObserved('demo', [], [], images, {}, [], 'podman').images.get('sandboxshift/busybox:test')?.id).toBe('sha256:1');
     expect(buildObserved('demo', [], [], images, {}, [], 'docker').images.has('sandboxshift/busybox:test')).toBe(false);
   });
+
+  it('sees a Podman environment network as isolated when it is internal with no gateway (CNI), and open with one (netavark)', () => {
+    const labels = { 'io.sandboxshift.project': 'demo', 'io.sandboxshift.environment': 'web', 'io.sandboxshift.role': 'network' };
+    // As Podman 4.3's compatible list shows them (Options empty: Docker's bridge options are ignored).
+    const net = (gateway: string) =>
+      ({
+        Name: 'ss.demo.web.net',
+        Id: 'n1',
+        Internal: true,
+        Options: {},
+        Labels: labels,
+        IPAM: { Driver: 'default', Config: [{ Subnet: '10.213.0.0/28', Gateway: gateway }] },
+      }) as unknown as Docker.NetworkInspectInfo;
+    expect(buildObserved('demo', [], [], [], {}, [net('<nil>')], 'podman').networks.get('web')).toEqual({
+      id: 'n1',
+      name: 'ss.demo.web.net',
+      subnets: ['10.213.0.0/28'],
+      gatewayIsolated: true,
+      isolation: 'cni-no-gateway',
+    });
+    expect(buildObserved('demo', [], [], [], {}, [net('10.213.0.1')], 'podman').networks.get('web')).toMatchObject({ gatewayIsolated: false });
+    // On Docker the same network has neither option: the host has .1 on it.
+    expect(buildObserved('demo', [], [], [], {}, [net('<nil>')], 'docker').networks.get('web')).toMatchObject({ gatewayIsolated: false });
+  });
 });
 
 describe('Podman inspect in Docker terms', () => {
@@ -54,5 +80,28 @@ describe('Podman inspect in Docker terms', () => {
 
   it('shows a container without a network on the network "none", as Docker lists it', () => {
     expect(inspectedIsolation(info)).toMatchObject({ networkMode: 'none', networks: ['none'], mounts: [{ type: 'volume', name: 'ss.demo.web.workspace', target: '/workspace', readOnly: false }] });
+  });
+});
+
+describe("Podman's network backend", () => {
+  const engine = (asked: string[]): Engine =>
+    ({
+      reader: {
+        podmanInfo: () => {
+          asked.push('info');
+          return Promise.resolve({ host: { networkBackend: 'cni' } });
+        },
+      },
+    }) as unknown as Engine;
+  const podman = { ...observedOf([]), engineFlavour: 'podman' as const };
+  const egress = desiredOf([env('a', { egress: { mode: 'allow' as const, allow: ['pypi.org'] } })]);
+
+  it('is asked of Podman only when the config has an allow list (its info call is slow)', async () => {
+    const asked: string[] = [];
+    expect((await withPodmanBackend(engine(asked), egress, podman)).podmanNetworkBackend).toBe('cni');
+    expect(asked).toEqual(['info']);
+    expect((await withPodmanBackend(engine(asked), desiredOf([env('a')]), podman)).podmanNetworkBackend).toBeUndefined();
+    expect((await withPodmanBackend(engine(asked), egress, observedOf([]))).podmanNetworkBackend).toBeUndefined();
+    expect(asked).toEqual(['info']);
   });
 });

@@ -5,7 +5,7 @@ import { poolStart } from '../../../src/plan/egress.js';
 import { observedFingerprint } from '../../../src/plan/fingerprint.js';
 import { gatewayIsolationFor, gatewayIsolationOf, gatewayIsolationOptions, subnetAt } from '../../../src/model/egress.js';
 import { plan, planDestroy } from '../../../src/plan/index.js';
-import { planToJson, renderText } from '../../../src/render/index.js';
+import { planToJson, renderMarkdown, renderText } from '../../../src/render/index.js';
 import type { ObservedProxy } from '../../../src/model/observed.js';
 import { applied, desiredOf, env, observedOf } from './fixtures.js';
 
@@ -197,17 +197,19 @@ describe('security-relevant changes', () => {
 
 describe('how the host is kept off an environment network', () => {
   it('uses the bridge option inhibit_ipv4 on engines before Docker 28 and the isolated gateway mode from 28 on', () => {
-    expect(gatewayIsolationFor('20.10.24+dfsg1')).toBe('inhibit-ipv4');
-    expect(gatewayIsolationFor('27.5.1')).toBe('inhibit-ipv4');
-    expect(gatewayIsolationFor('28.0.0')).toBe('gateway-mode-isolated');
-    expect(gatewayIsolationFor('29.1.3')).toBe('gateway-mode-isolated');
-    expect(gatewayIsolationFor('unknown')).toBe('inhibit-ipv4');
+    expect(gatewayIsolationFor({ engineVersion: '20.10.24+dfsg1' })).toBe('inhibit-ipv4');
+    expect(gatewayIsolationFor({ engineVersion: '27.5.1' })).toBe('inhibit-ipv4');
+    expect(gatewayIsolationFor({ engineVersion: '28.0.0' })).toBe('gateway-mode-isolated');
+    expect(gatewayIsolationFor({ engineVersion: '29.1.3' })).toBe('gateway-mode-isolated');
+    expect(gatewayIsolationFor({ engineVersion: 'unknown' })).toBe('inhibit-ipv4');
     expect(gatewayIsolationOptions('inhibit-ipv4')).toEqual({ 'com.docker.network.bridge.inhibit_ipv4': 'true' });
     expect(gatewayIsolationOptions('gateway-mode-isolated')).toEqual({ 'com.docker.network.bridge.gateway_mode_ipv4': 'isolated' });
-    expect(gatewayIsolationOf({ 'com.docker.network.bridge.gateway_mode_ipv4': 'isolated' })).toBe('gateway-mode-isolated');
-    expect(gatewayIsolationOf({ 'com.docker.network.bridge.inhibit_ipv4': 'true' })).toBe('inhibit-ipv4');
-    expect(gatewayIsolationOf({ 'com.docker.network.bridge.gateway_mode_ipv4': 'nat' })).toBeNull();
-    expect(gatewayIsolationOf(undefined)).toBeNull();
+    expect(gatewayIsolationOf({ Options: { 'com.docker.network.bridge.gateway_mode_ipv4': 'isolated' } })).toBe('gateway-mode-isolated');
+    expect(gatewayIsolationOf({ Options: { 'com.docker.network.bridge.inhibit_ipv4': 'true' } })).toBe('inhibit-ipv4');
+    expect(gatewayIsolationOf({ Options: { 'com.docker.network.bridge.gateway_mode_ipv4': 'nat' } })).toBeNull();
+    expect(gatewayIsolationOf({})).toBeNull();
+    // Docker always shows a gateway; an internal network without one is not isolated by that alone.
+    expect(gatewayIsolationOf({ Internal: true, IPAM: { Config: [{ Gateway: '' }] } })).toBeNull();
   });
 
   it("plans a new network with the engine's mechanism and says in the plan which one it gets", () => {
@@ -232,5 +234,89 @@ describe('how the host is kept off an environment network', () => {
     const a = plan(desired, observed).changes.find((c) => c.address === 'environment.a')!;
     expect(a).toMatchObject({ egress: { gatewayIsolation: 'inhibit-ipv4' } });
     expect(a.steps).not.toContain('create-network');
+  });
+});
+
+describe('egress on Podman: only with the CNI network backend', () => {
+  const podman = (backend?: string) => ({ ...observedOf([]), engineVersion: '4.3.1', engineFlavour: 'podman' as const, ...(backend ? { podmanNetworkBackend: backend } : {}) });
+  const egressImage = (desired: ReturnType<typeof desiredOf>) => desired.images.get('sandboxshift-egress')!.ref;
+
+  it('picks cni-no-gateway on Podman with CNI, nothing with netavark or an unknown backend', () => {
+    expect(gatewayIsolationFor({ engineVersion: '4.3.1', engineFlavour: 'podman', podmanNetworkBackend: 'cni' })).toBe('cni-no-gateway');
+    expect(gatewayIsolationFor({ engineVersion: '4.3.1', engineFlavour: 'podman', podmanNetworkBackend: 'netavark' })).toBeNull();
+    expect(gatewayIsolationFor({ engineVersion: '4.3.1', engineFlavour: 'podman' })).toBeNull();
+    // Podman ignores Docker's bridge options (it warns "is not a recognized option"): none are sent.
+    expect(gatewayIsolationOptions('cni-no-gateway')).toEqual({});
+  });
+
+  it('reads the mechanism from the network list as Podman shows it: internal, and `<nil>` as the gateway', () => {
+    expect(gatewayIsolationOf({ Internal: true, Options: {}, IPAM: { Config: [{ Gateway: '<nil>' }] } }, 'podman')).toBe('cni-no-gateway');
+    // netavark (and CNI for a network that is not internal) give the host the gateway.
+    expect(gatewayIsolationOf({ Internal: true, Options: {}, IPAM: { Config: [{ Gateway: '10.213.0.1' }] } }, 'podman')).toBeNull();
+    expect(gatewayIsolationOf({ Internal: false, IPAM: { Config: [{ Gateway: '<nil>' }] } }, 'podman')).toBeNull();
+    expect(gatewayIsolationOf({ Internal: true, IPAM: { Config: [] } }, 'podman')).toBeNull();
+    // Docker's option on a Podman network means nothing there.
+    expect(gatewayIsolationOf({ Internal: false, Options: { 'com.docker.network.bridge.inhibit_ipv4': 'true' }, IPAM: { Config: [{ Gateway: '10.88.0.1' }] } }, 'podman')).toBeNull();
+  });
+
+  it('plans egress with the CNI mechanism and says so in text, Markdown and JSON', () => {
+    const desired = desiredOf([env('a', allow('pypi.org'))]);
+    const p = plan(desired, podman('cni'));
+    expect(p.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    const a = p.changes.find((c) => c.address === 'environment.a')!;
+    expect(a).toMatchObject({ egress: { gatewayIsolation: 'cni-no-gateway' } });
+    expect(a.steps).toEqual(['create-network', 'create-proxy', 'create-container', 'start']);
+    const json = planToJson(p);
+    const row = `internal network (no route out), no host address on it (CNI bridge without gateway, IPv6 off in the containers), only way out the proxy at ${a.type === 'environment' ? a.egress?.proxyAddress : ''}:3128`;
+    expect(renderText(json)).toContain(`enforced:  ${row}`);
+    expect(renderMarkdown(json)).toContain(`**Egress enforced by:** ${row}`);
+    expect(json.resource_changes.find((c) => c.address === 'environment.a')).toMatchObject({ egress: { gatewayIsolation: 'cni-no-gateway' } });
+  });
+
+  it('refuses egress on Podman with netavark (or a backend it cannot read), with the advice to switch to CNI', () => {
+    const desired = desiredOf([env('a', allow('pypi.org')), env('b')]);
+    for (const [backend, named] of [
+      ['netavark', 'netavark'],
+      [undefined, 'unknown'],
+    ] as const) {
+      const errors = plan(desired, podman(backend)).diagnostics.filter((d) => d.severity === 'error');
+      expect(errors.map((d) => d.message)).toEqual([
+        `egress is not available on Podman with the ${named} network backend: it gives the host an address on every network, internal ones too, so the sandbox could reach host services past its proxy; wanted by a`,
+      ]);
+      expect(errors[0]!.hint).toContain('network_backend = "cni"');
+    }
+    // Without egress, Podman with netavark is fine.
+    expect(plan(desiredOf([env('b')]), podman('netavark')).diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+  });
+
+  it('makes a sandbox or proxy made without IPv6 off again (the host bridge keeps an IPv6 link-local address)', () => {
+    const desired = desiredOf([env('a', allow('pypi.org'))]);
+    const proxy: ObservedProxy = { id: 'p1', name: 'ss.demo.a.egress', environment: 'a', state: 'running', allow: ['pypi.org'], image: egressImage(desired), imageId: 'x', ipv6Off: true };
+    const sandbox = (ipv6Off: boolean) => applied(desired.environments.get('a')!, { ipv6Off });
+    const on = (c: ReturnType<typeof sandbox>, p: ObservedProxy) => {
+      const base = withEgress({ ...observedOf([c]), ...podman('cni'), containers: new Map([['a', c]]) }, [p], { a: '10.213.0.0/28' });
+      return { ...base, networks: new Map([['a', { ...base.networks.get('a')!, isolation: 'cni-no-gateway' as const }]]) };
+    };
+    expect(plan(desired, on(sandbox(true), proxy)).changes.find((c) => c.address === 'environment.a')!.kind).toBe('no-op');
+    const replaced = plan(desired, on(sandbox(false), proxy)).changes.find((c) => c.address === 'environment.a')!;
+    expect(replaced.kind).toBe('replace');
+    expect(replaced.reasons.map((r) => r.message)).toContain(
+      "sandbox made without IPv6 off (no io.sandboxshift.ipv6=off label): it could reach the host over the bridge's IPv6 link-local address; made again with IPv6 off",
+    );
+    const proxyAgain = plan(desired, on(sandbox(true), { ...proxy, ipv6Off: false })).changes.find((c) => c.address === 'environment.a')!;
+    expect(proxyAgain.steps).toEqual(['remove-proxy', 'create-proxy']);
+    expect(proxyAgain.reasons.map((r) => r.message)).toEqual(['egress proxy made without IPv6 off (no io.sandboxshift.ipv6=off label): made again with IPv6 off']);
+  });
+
+  it('plans a Podman network that gives the host an address again, with its proxy and container', () => {
+    const desired = desiredOf([env('a', allow('pypi.org'))]);
+    const c = applied(desired.environments.get('a')!, { ipv6Off: true });
+    const proxy: ObservedProxy = { id: 'p1', name: 'ss.demo.a.egress', environment: 'a', state: 'running', allow: ['pypi.org'], image: egressImage(desired), imageId: 'x', ipv6Off: true };
+    const base = withEgress({ ...observedOf([c]), ...podman('cni'), containers: new Map([['a', c]]) }, [proxy], { a: '10.213.0.0/28' });
+    const open = { ...base, networks: new Map([['a', { ...base.networks.get('a')!, gatewayIsolated: false }]]) };
+    const a = plan(desired, open).changes.find((ch) => ch.address === 'environment.a')!;
+    expect(a.kind).toBe('replace');
+    expect(a).toMatchObject({ egress: { gatewayIsolation: 'cni-no-gateway' } });
+    expect(a.steps).toEqual(['remove-container', 'remove-proxy', 'remove-network', 'create-network', 'create-proxy', 'create-container', 'start']);
   });
 });
