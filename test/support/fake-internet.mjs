@@ -5,6 +5,35 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 
+/** An IPv4 address in /proc/net/route's little-endian hex, as a number. */
+const routeHex = (hex) => Number.parseInt(hex.match(/../g).reverse().join(''), 16) >>> 0;
+const ipNumber = (ip) => ip.split('.').reduce((n, b) => ((n << 8) | Number(b)) >>> 0, 0);
+
+/**
+ * The routes of Podman's bridges (CNI's cni-podmanN, netavark's podmanN): the blocks Podman holds
+ * on the host. Docker does not refuse a subnet that overlaps them (it knows only its own
+ * networks), so a fake internet made through Docker skips them itself; Podman refuses them.
+ */
+function podmanRoutes() {
+  const routes = [];
+  for (const line of readFileSync('/proc/net/route', 'utf8').split('\n').slice(1)) {
+    const [iface, dest, , , , , , mask] = line.split('\t');
+    if (iface && /^(cni-)?podman/.test(iface) && dest && mask) routes.push({ dest: routeHex(dest), mask: routeHex(mask) });
+  }
+  return routes;
+}
+
+function overlapsRoute(subnet, routes) {
+  const [ip, bits] = subnet.split('/');
+  const mask = Number(bits) === 0 ? 0 : (0xffffffff << (32 - Number(bits))) >>> 0;
+  const net = ipNumber(ip) & mask;
+  // Two prefixes overlap when each agrees with the other under the shorter of the two masks.
+  return routes.some((r) => {
+    const m = (mask & r.mask) >>> 0;
+    return (net & m) >>> 0 === (r.dest & m) >>> 0;
+  });
+}
+
 export function fakeInternetPrefixes() {
   const avoid = new Set();
   const prefix = (ip) => ip.split('.').slice(0, 3).join('.');
@@ -14,8 +43,9 @@ export function fakeInternetPrefixes() {
   }
   for (const line of readFileSync('/proc/net/route', 'utf8').split('\n').slice(1)) {
     const [iface, dest] = line.split('\t');
-    // Docker's own bridges are the engine's business: it refuses overlapping networks itself.
-    if (!iface || /^(docker0|br-)/.test(iface)) continue;
+    // Docker's and Podman's bridges are a block each, not a whole /24: createFakeInternet
+    // leaves them to the engine (Docker's, Podman's refusal) or skips them (Podman's, via Docker).
+    if (!iface || /^(docker0|br-|(cni-)?podman)/.test(iface)) continue;
     if (dest && dest !== '00000000')
       avoid.add(
         prefix(
@@ -57,6 +87,7 @@ export async function createFakeInternet(docker, name, labels = {}) {
   for (const prefix of fakeInternetPrefixes()) {
     for (let block = 0; block < 16; block++) {
       const subnet = `${prefix}.${block * 16}/28`;
+      if (overlapsRoute(subnet, podmanRoutes())) continue;
       try {
         await docker.createNetwork({ Name: name, IPAM: { Config: [{ Subnet: subnet }] }, Labels: labels });
         return subnet;
