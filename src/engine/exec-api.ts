@@ -5,7 +5,7 @@
 import { request } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Docker } from './client.js';
-import { EngineHttpError, plainTarget, type Target } from './reader.js';
+import { EngineHttpError, plainTarget, requestTo, type Target } from './reader.js';
 
 export interface ExecCreate {
   Cmd: string[];
@@ -36,7 +36,7 @@ export function httpExecApi(target: Target): ExecApi {
     new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : JSON.stringify(body);
       const headers: Record<string, string> = payload === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(payload)) };
-      const req = request({ ...target, path, method, headers }, (res) => {
+      const req = request({ ...requestTo(target), path, method, headers }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
@@ -62,7 +62,7 @@ export function httpExecApi(target: Target): ExecApi {
       new Promise((resolve, reject) => {
         const payload = JSON.stringify({ Detach: false, Tty: tty });
         const req = request({
-          ...target,
+          ...requestTo(target),
           path: `/exec/${encodeURIComponent(execId)}/start`,
           method: 'POST',
           headers: { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(payload)), Connection: 'Upgrade', Upgrade: 'tcp' },

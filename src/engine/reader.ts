@@ -3,7 +3,7 @@
 // start-up), and read-only commands like `plan` and `status` must start fast, so dockerode is
 // loaded only when something is changed. Remote engines over ssh:// or TLS read through
 // dockerode, which speaks those.
-import { request } from 'node:http';
+import { request, type RequestOptions } from 'node:http';
 import type Docker from 'dockerode';
 import type { VersionAnswer } from './flavour.js';
 import type { PodmanInspect } from './podman-facts.js';
@@ -38,6 +38,16 @@ export function plainTarget(env: NodeJS.ProcessEnv = process.env): Target | null
   return null;
 }
 
+/**
+ * node:http options for a request to `target`. The empty servername matters: without one,
+ * node:http's agent works out a TLS server name even for plain HTTP, testing the host against
+ * Node's IPv6 pattern, whose first use compiles it (about 10 ms, a tenth of a whole `exec`).
+ */
+export function requestTo(target: Target): RequestOptions {
+  const options = { ...target, servername: '' };
+  return options;
+}
+
 export class EngineHttpError extends Error {
   constructor(
     readonly statusCode: number,
@@ -50,7 +60,7 @@ export class EngineHttpError extends Error {
 export function httpReader(target: Target): EngineReader {
   const get = <T>(path: string): Promise<T> =>
     new Promise((resolve, reject) => {
-      const req = request({ ...target, path, method: 'GET', headers: { Accept: 'application/json' } }, (res) => {
+      const req = request({ ...requestTo(target), path, method: 'GET', headers: { Accept: 'application/json' } }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
