@@ -3,7 +3,8 @@
 // paired run by run (their order alternating, so neither always follows the other), BENCH_EXEC_RUNS
 // pairs (default 21) after a warm-up of each. Reported as median/min/max and the ratio of the
 // medians (target: within 1.3x), with `node -e 0` (Node's start-up, the floor under any
-// command of ours) and the load average, since the machine may be shared.
+// command of ours), `docker --version` (the docker CLI's own start, no engine call: what
+// `docker exec` spends outside the engine) and the load average, since the machine may be shared.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -41,9 +42,11 @@ export async function benchExec({ runs = Number(process.env.BENCH_EXEC_RUNS ?? 2
     const theirs = () => timed('docker', ['exec', container, 'true'], dir);
     // Node's own start-up, the floor under any command of ours.
     const node = () => timed(process.execPath, ['-e', '0'], dir);
+    const dockerStart = () => timed('docker', ['--version'], dir);
     ours();
     theirs();
     const nodeStart = [];
+    const dockerCliStart = [];
     const load = [loadavg()[0]];
     const sandboxshift = [];
     const docker = [];
@@ -52,7 +55,9 @@ export async function benchExec({ runs = Number(process.env.BENCH_EXEC_RUNS ?? 2
         sandboxshift.push(ours());
         docker.push(theirs());
         nodeStart.push(node());
+        dockerCliStart.push(dockerStart());
       } else {
+        dockerCliStart.push(dockerStart());
         nodeStart.push(node());
         docker.push(theirs());
         sandboxshift.push(ours());
@@ -66,6 +71,7 @@ export async function benchExec({ runs = Number(process.env.BENCH_EXEC_RUNS ?? 2
       sandboxshift_exec: a,
       docker_exec: b,
       node_e_0: stats(nodeStart),
+      docker_version_flag: stats(dockerCliStart),
       ratio: Number((a.median_ms / b.median_ms).toFixed(2)),
       target_ratio: 1.3,
       load_average_1m: load.map((l) => Number(l.toFixed(2))),

@@ -12,6 +12,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'rolldown';
+import { CODE_STAMP_FILE, computeCodeStamp } from '../dist/config/cache-key.js';
 
 const ENTRY = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const OUT = fileURLToPath(new URL('../dist/bundle/', import.meta.url));
@@ -31,6 +32,9 @@ await build({
   logLevel: 'warn',
   output: { dir: OUT, format: 'esm', entryFileNames: 'main.js', chunkFileNames: '[name]-[hash].js' },
 });
+// The config cache's code stamp (src/config/cache-key.ts), worked out once here rather than by
+// hashing the whole bundle on every run.
+writeFileSync(`${OUT}${CODE_STAMP_FILE}`, `${computeCodeStamp(OUT)}\n`);
 writeFileSync(ENTRY, STUB);
 rmSync(`${ENTRY}.map`, { force: true });
 console.log(`bundled the CLI into ${OUT}`);

@@ -12,12 +12,12 @@ import { closestMatch } from '../config/suggest.js';
 import { DiagnosticsError, errorDiag } from '../diagnostics.js';
 import type { Engine } from '../engine/client.js';
 import { execApiFor } from '../engine/exec-api.js';
-import { execArgv } from '../engine/exec-loader.js';
-import { runExecSession, type ExecSessionRequest, type ExecStreams } from '../engine/exec-session.js';
+import type { ExecSessionRequest, ExecStreams } from '../engine/exec-session.js';
 import { findExecTarget, type ExecTarget } from '../engine/exec-target.js';
+import { startExec } from './exec-fast.js';
 import { NEVER_STARTED, neverStartedError } from './never-started.js';
 
-export const EXEC_WORKING_DIR = '/workspace';
+export { EXEC_WORKING_DIR } from './exec-fast.js';
 
 export interface ExecRequest {
   configPath: string;
@@ -59,10 +59,10 @@ export async function execInEnvironment(engine: Engine, request: ExecRequest, st
   }
   if (target.state === NEVER_STARTED) throw neverStartedError(env, request.configArgs);
   if (target.state !== 'running') await wakeFirst(engine, project, env, target, request);
-  request.starting?.();
-  return runExecSession(
+  return startExec(
     execApiFor(() => engine.docker()),
-    { containerId: target.id, argv: execArgv(request.cmd, request.tty?.size()), workingDir: EXEC_WORKING_DIR, tty: request.tty, env: request.env },
+    target.id,
+    request,
     streams,
   );
 }

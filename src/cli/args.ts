@@ -25,16 +25,7 @@ export function parse(command: string, argv: string[], options: Options): { valu
   }
 }
 
-export function configPath(values: { config?: string | boolean | (string | boolean)[] }): string {
-  const v = values.config;
-  return typeof v === 'string' ? v : (process.env.SANDBOXSHIFT_CONFIG ?? 'sandboxshift.yaml');
-}
-
-/** `-c FILE` for commands a hint tells the user to run, when the config is not the default one. */
-export function configArgs(path: string): string[] {
-  if (path === 'sandboxshift.yaml') return [];
-  return ['-c', /^[\w./@:+-]+$/.test(path) ? path : `'${path.replaceAll("'", `'\\''`)}'`];
-}
+export { configArgs, configPath } from './config-arg.js';
 
 export function positiveInt(command: string, flag: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;

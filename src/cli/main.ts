@@ -120,7 +120,16 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`error: unknown command '${name}'\n\n${USAGE}\n`);
     return EXIT_ERROR;
   }
-  const [{ processIo, printDiagnostics }, { DiagnosticsError }] = await Promise.all([import('./io.js'), import('../diagnostics.js')]);
+  if (name === 'exec' || name === 'shell') {
+    // The common exec skips loading the full command (exec-fast.ts); null: it did nothing.
+    try {
+      const code = await (await import('./exec-fast.js')).fastExec(name, rest);
+      if (code !== null) return code;
+    } catch (err) {
+      return await failed(err, (await import('./io.js')).processIo(false));
+    }
+  }
+  const { processIo } = await import('./io.js');
   const command = await load();
   const own = command.own ? command.own(rest) : rest;
   const io: Io = processIo(own.includes('--no-color'));
@@ -131,19 +140,25 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(rest, io);
   } catch (err) {
-    if (err instanceof DiagnosticsError) {
-      printDiagnostics(io, err.diagnostics);
-      return err.exitCode;
-    }
-    // A last net under every command: an engine that does not answer is advice, not a trace.
-    const { isEngineUnreachable, engineUnreachable, isEngineRefusal, engineRefused } = await import('../engine/client.js');
-    if (isEngineUnreachable(err) || isEngineRefusal(err)) {
-      const diag = isEngineUnreachable(err) ? engineUnreachable(err) : engineRefused(err);
-      printDiagnostics(io, diag.diagnostics);
-      return diag.exitCode;
-    }
-    throw err;
+    return await failed(err, io);
   }
+}
+
+/** A command's error as diagnostics and an exit code, or thrown on as an internal error. */
+async function failed(err: unknown, io: Io): Promise<number> {
+  const [{ printDiagnostics }, { DiagnosticsError }] = await Promise.all([import('./io.js'), import('../diagnostics.js')]);
+  if (err instanceof DiagnosticsError) {
+    printDiagnostics(io, err.diagnostics);
+    return err.exitCode;
+  }
+  // A last net under every command: an engine that does not answer is advice, not a trace.
+  const { isEngineUnreachable, engineUnreachable, isEngineRefusal, engineRefused } = await import('../engine/client.js');
+  if (isEngineUnreachable(err) || isEngineRefusal(err)) {
+    const diag = isEngineUnreachable(err) ? engineUnreachable(err) : engineRefused(err);
+    printDiagnostics(io, diag.diagnostics);
+    return diag.exitCode;
+  }
+  throw err;
 }
 
 main(process.argv.slice(2)).then(

@@ -5,7 +5,7 @@ import { request, type IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Engine } from './client.js';
 import { rawGet } from './raw-get.js';
-import { EngineHttpError, plainTarget } from './reader.js';
+import { EngineHttpError, plainTarget, requestTo } from './reader.js';
 
 export interface PathStat {
   name: string;
@@ -40,7 +40,7 @@ function httpArchive(target: Target, container: string): ArchiveClient {
   const url = (path: string, extra = '') => `/containers/${encodeURIComponent(container)}/archive?path=${encodeURIComponent(path)}${extra}`;
   const call = (method: string, path: string, body?: Readable): Promise<IncomingMessage> =>
     new Promise((resolve, reject) => {
-      const req = request({ ...target, path, method, headers: body ? { 'Content-Type': 'application/x-tar', 'Transfer-Encoding': 'chunked' } : {} }, (res) => {
+      const req = request({ ...requestTo(target), path, method, headers: body ? { 'Content-Type': 'application/x-tar', 'Transfer-Encoding': 'chunked' } : {} }, (res) => {
         const status = res.statusCode ?? 0;
         if (status < 400) return resolve(res);
         const chunks: Buffer[] = [];

@@ -1,11 +1,11 @@
-// The engine's exec endpoints, over node:http straight to the engine's socket when it is a
-// plain unix or tcp one (dockerode's import alone costs more than a whole `docker exec`), and
+// The engine's exec endpoints, over our own HTTP/1.1 (raw-get.ts) straight to the engine's socket
+// when it is a plain unix or tcp one (dockerode's import alone costs more than a whole `docker exec`), and
 // through dockerode for engines only it speaks to (ssh://, TLS). Both return the hijacked
 // connection: stdin one way, output the other.
-import { request } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Docker } from './client.js';
-import { EngineHttpError, plainTarget, type Target } from './reader.js';
+import { rawJson, rawUpgrade } from './raw-get.js';
+import { plainTarget, type Target } from './reader.js';
 
 export interface ExecCreate {
   Cmd: string[];
@@ -32,66 +32,13 @@ export function execApiFor(docker: () => Promise<Docker>): ExecApi {
 }
 
 export function httpExecApi(target: Target): ExecApi {
-  const call = <T>(method: string, path: string, body?: unknown): Promise<T> =>
-    new Promise((resolve, reject) => {
-      const payload = body === undefined ? undefined : JSON.stringify(body);
-      const headers: Record<string, string> = payload === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(payload)) };
-      const req = request({ ...target, path, method, headers }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          const status = res.statusCode ?? 0;
-          let parsed: unknown;
-          try {
-            parsed = text ? JSON.parse(text) : null;
-          } catch {
-            parsed = { message: text.trim() };
-          }
-          if (status >= 400) reject(new EngineHttpError(status, (parsed as { message?: string }) ?? {}));
-          else resolve(parsed as T);
-        });
-      });
-      req.on('error', reject);
-      req.end(payload);
-    });
   return {
-    create: async (containerId, body) => (await call<{ Id: string }>('POST', `/containers/${encodeURIComponent(containerId)}/exec`, body)).Id,
-    start: (execId, tty) =>
-      new Promise((resolve, reject) => {
-        const payload = JSON.stringify({ Detach: false, Tty: tty });
-        const req = request({
-          ...target,
-          path: `/exec/${encodeURIComponent(execId)}/start`,
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(payload)), Connection: 'Upgrade', Upgrade: 'tcp' },
-        });
-        req.on('upgrade', (_res, socket, head) => {
-          if (head.length > 0) socket.unshift(head);
-          resolve(socket);
-        });
-        req.on('response', (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8').trim();
-            let message = text;
-            try {
-              message = (JSON.parse(text) as { message?: string }).message ?? text;
-            } catch {
-              // plain text is the message
-            }
-            reject(new EngineHttpError(res.statusCode ?? 0, { message: message || `the engine did not attach to exec ${execId}` }));
-          });
-        });
-        req.on('error', reject);
-        req.end(payload);
-      }),
+    create: async (containerId, body) => (await rawJson<{ Id: string }>(target, 'POST', `/containers/${encodeURIComponent(containerId)}/exec`, body)).Id,
+    start: (execId, tty) => rawUpgrade(target, `/exec/${encodeURIComponent(execId)}/start`, { Detach: false, Tty: tty }),
     resize: async (execId, rows, columns) => {
-      await call('POST', `/exec/${encodeURIComponent(execId)}/resize?h=${rows}&w=${columns}`);
+      await rawJson(target, 'POST', `/exec/${encodeURIComponent(execId)}/resize?h=${rows}&w=${columns}`);
     },
-    inspect: (execId) => call('GET', `/exec/${encodeURIComponent(execId)}/json`),
+    inspect: (execId) => rawJson(target, 'GET', `/exec/${encodeURIComponent(execId)}/json`),
   };
 }
 

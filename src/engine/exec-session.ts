@@ -77,6 +77,8 @@ export async function runExecSession(api: ExecApi, request: ExecSessionRequest, 
     const frames = new FrameSplitter(streams.stdout, streams.stderr);
     socket.on('data', (chunk: Buffer) => frames.push(chunk));
   }
+  // The connection may come paused (raw-get.ts's upgrade hands it over so): reading starts now.
+  socket.resume();
   const stdin = streams.stdin;
   let lastByte = NEWLINE;
   const forward = (chunk: Buffer) => {

@@ -1,12 +1,13 @@
-// The read path: the few GET calls that observe() makes, over node:http straight to the
-// engine's socket. dockerode is a heavy import (its ssh and gRPC dependencies cost ~0.25 s at
+// The read path: the few GET calls that observe() makes, over our own HTTP/1.1 (raw-get.ts)
+// straight to the engine's socket. dockerode is a heavy import (its ssh and gRPC dependencies cost ~0.25 s at
 // start-up), and read-only commands like `plan` and `status` must start fast, so dockerode is
 // loaded only when something is changed. Remote engines over ssh:// or TLS read through
 // dockerode, which speaks those.
-import { request } from 'node:http';
 import type Docker from 'dockerode';
 import type { VersionAnswer } from './flavour.js';
 import type { PodmanInspect } from './podman-facts.js';
+import { rawJson } from './raw-get.js';
+import type { Target } from './target.js';
 
 export interface EngineReader {
   listContainers(filters: Record<string, string[]>): Promise<Docker.ContainerInfo[]>;
@@ -30,53 +31,10 @@ export interface PodmanInfo {
 /** Podman's own API, the oldest version that has what we read. */
 const LIBPOD = '/v4.0.0/libpod';
 
-export type Target = { socketPath: string } | { host: string; port: number };
-
-/** Where a plain-HTTP reader can reach the engine, or null when only dockerode can. */
-export function plainTarget(env: NodeJS.ProcessEnv = process.env): Target | null {
-  const host = env.DOCKER_HOST;
-  if (!host) return { socketPath: '/var/run/docker.sock' };
-  if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) };
-  if (host.startsWith('tcp://') && !env.DOCKER_TLS_VERIFY && !env.DOCKER_CERT_PATH) {
-    const url = new URL(host.replace(/^tcp:/, 'http:'));
-    return { host: url.hostname, port: Number(url.port || 2375) };
-  }
-  return null;
-}
-
-export class EngineHttpError extends Error {
-  constructor(
-    readonly statusCode: number,
-    readonly json: { message?: string },
-  ) {
-    super(json.message ?? `engine answered ${statusCode}`);
-  }
-}
+export { EngineHttpError, plainTarget, requestTo, type Target } from './target.js';
 
 export function httpReader(target: Target): EngineReader {
-  const get = <T>(path: string): Promise<T> =>
-    new Promise((resolve, reject) => {
-      const req = request({ ...target, path, method: 'GET', headers: { Accept: 'application/json' } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let body: unknown;
-          try {
-            body = text ? JSON.parse(text) : null;
-          } catch (err) {
-            reject(new Error(`engine sent a non-JSON answer to GET ${path}: ${(err as Error).message}`));
-            return;
-          }
-          const status = res.statusCode ?? 0;
-          if (status >= 400) reject(new EngineHttpError(status, body ?? {}));
-          else resolve(body as T);
-        });
-      });
-      req.on('error', reject);
-      req.end();
-    });
+  const get = <T>(path: string): Promise<T> => rawJson<T>(target, 'GET', path);
   const q = (filters: Record<string, string[]>) => encodeURIComponent(JSON.stringify(filters));
   return {
     listContainers: (filters) => get(`/containers/json?all=1&filters=${q(filters)}`),

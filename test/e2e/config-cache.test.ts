@@ -1,10 +1,11 @@
 // The config cache: a plan answered from it says what a fresh check would, and an edited file,
 // or one with errors, is never answered from it.
-import { mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_IMAGE, testProject, type TestProject } from './harness.js';
+import { CODE_STAMP_FILE, computeCodeStamp } from '../../src/config/cache-key.js';
+import { CLI, TEST_IMAGE, testProject, type TestProject } from './harness.js';
 
 const config = (envs: string[]) => `version: 1
 project: {{project}}
@@ -34,6 +35,11 @@ describe('config cache', () => {
     const second = await p.run(['plan'], { env });
     expect(second.stdout).toBe(first.stdout);
     expect(entries()).toHaveLength(1);
+  });
+
+  it('the bundled CLI carries the code stamp its own code hashes to, so its entries are the ones a fresh hash would key', async () => {
+    const bundle = join(dirname(CLI), '..', 'bundle');
+    expect(readFileSync(join(bundle, CODE_STAMP_FILE), 'utf8')).toBe(`${computeCodeStamp(bundle)}\n`);
   });
 
   it('an edited file is planned from its new text', async () => {

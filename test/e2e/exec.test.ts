@@ -4,6 +4,8 @@
 // first, a real PTY that follows the window, and the same under gVisor.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordIdle } from '../../src/engine/idle-record.js';
 import { CLI, busyboxConfig, containerOf, containerState, docker, dockerCli, sh, testProject, type TestProject } from './harness.js';
@@ -63,8 +65,8 @@ function project(label: string, runtime?: string): TestProject {
 describe('exec (runc)', () => {
   let p: TestProject;
   const printed: string[] = [];
-  const exec = async (args: string[], input?: string) => {
-    const r = await p.run(['exec', ...args], { env: { CANARY_KEY: CANARY }, ...(input !== undefined ? { input } : {}) });
+  const exec = async (args: string[], input?: string, env: Record<string, string> = {}) => {
+    const r = await p.run(['exec', ...args], { env: { CANARY_KEY: CANARY, ...env }, ...(input !== undefined ? { input } : {}) });
     printed.push(r.stderr);
     return r;
   };
@@ -79,6 +81,26 @@ describe('exec (runc)', () => {
   it('keeps stdout and stderr apart, and prints nothing of its own', async () => {
     const r = await exec(['dev', 'sh', '-c', 'echo out; echo err >&2; echo out2']);
     expect(r).toEqual({ code: 0, stdout: 'out\nout2\n', stderr: 'err\n' });
+  });
+
+  it('takes the short path on a cached config and a running environment (no flag parser, prompt code or node:http loaded), the full one without the cache, alike', async () => {
+    // A module hook that lists every module the CLI loads.
+    const hook = join(p.dir, 'list-modules.mjs');
+    const list = join(p.dir, 'modules.txt');
+    const resolver = `import { appendFileSync } from 'node:fs'; export async function resolve(s, c, next) { const r = await next(s, c); appendFileSync(${JSON.stringify(list)}, r.url + '\\n'); return r; }`;
+    writeFileSync(hook, `import { register } from 'node:module';\nregister('data:text/javascript,' + encodeURIComponent(${JSON.stringify(resolver)}));\n`);
+    const run = async (env: Record<string, string>) => {
+      rmSync(list, { force: true });
+      const r = await exec(['dev', 'sh', '-c', 'echo out; echo err >&2; exit 5'], undefined, { NODE_OPTIONS: `--import=${hook}`, ...env });
+      return { r, modules: readFileSync(list, 'utf8').split('\n') };
+    };
+    const short = await run({});
+    const full = await run({ SANDBOXSHIFT_NO_CONFIG_CACHE: '1' });
+    expect(short.r).toEqual({ code: 5, stdout: 'out\n', stderr: 'err\n' });
+    expect(full.r).toEqual(short.r);
+    expect(short.modules).toContain('node:net');
+    expect(short.modules.filter((m) => ['node:util', 'node:readline/promises', 'node:http'].includes(m))).toEqual([]);
+    expect(full.modules).toEqual(expect.arrayContaining(['node:util', 'node:readline/promises']));
   });
 
   it("returns the command's exit code: 3, 127 for a missing command, 126 for one it cannot run", async () => {

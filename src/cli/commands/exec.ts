@@ -4,10 +4,13 @@
 import { DiagnosticsError, errorDiag } from '../../diagnostics.js';
 import { execInEnvironment } from '../../app/exec.js';
 import { USER_SHELL } from '../../engine/exec-loader.js';
-import type { ExecSessionRequest } from '../../engine/exec-session.js';
 import { connectEngine } from '../../engine/client.js';
 import { configArgs, configPath, parse, type Options } from '../args.js';
+import { splitExecArgs, type ExecOptions } from '../exec-args.js';
+import { execTerminal } from '../exec-terminal.js';
 import type { Io } from '../io.js';
+
+export { splitExecArgs } from '../exec-args.js';
 
 export const execHelp = `Usage: sandboxshift exec [-c FILE] [-i] [-t | --no-tty] ENV [--] CMD [ARG...]
 
@@ -31,24 +34,6 @@ Opens the environment user's shell (its /etc/passwd entry, else /bin/sh) in /wor
 the secrets loaded, as \`sandboxshift exec -it ENV SHELL\` would.`;
 
 const EXEC_OPTIONS = { interactive: { type: 'boolean', short: 'i' }, tty: { type: 'boolean', short: 't' }, 'no-tty': { type: 'boolean' } } as const satisfies Options;
-/** Options that take a value: the next argument is theirs, not ENV. */
-const VALUE_OPTIONS = new Set(['-c', '--config']);
-
-/** Splits argv at ENV: sandboxshift's options, ENV, and the command (a leading `--` dropped). */
-export function splitExecArgs(argv: readonly string[]): { own: string[]; env: string | undefined; cmd: string[] } {
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
-    if (a === '--') return { own: argv.slice(0, i), env: argv[i + 1], cmd: dropDashes(argv.slice(i + 2)) };
-    if (VALUE_OPTIONS.has(a)) {
-      i++;
-      continue;
-    }
-    if (!a.startsWith('-') || a === '-') return { own: argv.slice(0, i), env: a, cmd: dropDashes(argv.slice(i + 1)) };
-  }
-  return { own: [...argv], env: undefined, cmd: [] };
-}
-
-const dropDashes = (cmd: string[]) => (cmd[0] === '--' ? cmd.slice(1) : cmd);
 
 export async function execCommand(argv: string[], io: Io): Promise<number> {
   const { own, env, cmd } = splitExecArgs(argv);
@@ -68,26 +53,10 @@ export async function shellCommand(argv: string[], io: Io): Promise<number> {
   return run('shell', values, env, USER_SHELL, io);
 }
 
-async function run(command: string, values: Record<string, unknown>, env: string | undefined, cmd: string[], io: Io): Promise<number> {
+async function run(command: string, values: ExecOptions, env: string | undefined, cmd: string[], io: Io): Promise<number> {
   const path = configPath(values);
   if (!env) throw new DiagnosticsError([errorDiag(`${command} needs an environment name`, { hint: `sandboxshift ${command} ENV${command === 'exec' ? ' -- CMD [ARG...]' : ''}` })]);
-  const stdin = process.stdin;
-  const stdout = process.stdout;
-  const bothTerminals = Boolean(stdin.isTTY && stdout.isTTY);
-  const tty = values.tty === true || (values['no-tty'] !== true && bothTerminals);
-  // A pipe or a file is forwarded; a terminal only when asked (-i) or with a PTY.
-  const forwardStdin = tty || values.interactive === true || !stdin.isTTY;
-  const rawMode = tty && Boolean(stdin.isTTY);
-  const session: ExecSessionRequest['tty'] = tty
-    ? {
-        size: () => ({ rows: stdout.rows ?? 24, columns: stdout.columns ?? 80 }),
-        onResize: (resize) => {
-          stdout.on('resize', resize);
-          return () => stdout.off('resize', resize);
-        },
-      }
-    : undefined;
-  let raw = false;
+  const terminal = execTerminal(values);
   try {
     return await execInEnvironment(
       connectEngine(),
@@ -95,19 +64,15 @@ async function run(command: string, values: Record<string, unknown>, env: string
         configPath: path,
         environment: env,
         cmd,
-        tty: session,
-        env: tty && process.env.TERM ? [`TERM=${process.env.TERM}`] : [],
+        tty: terminal.tty,
+        env: terminal.env,
         configArgs: configArgs(path),
         notice: (text) => io.err(text),
-        starting: () => {
-          if (rawMode) raw = Boolean(stdin.setRawMode(true));
-        },
+        starting: terminal.starting,
       },
-      { stdin: forwardStdin ? stdin : undefined, stdout, stderr: process.stderr },
+      { stdin: terminal.stdin, stdout: process.stdout, stderr: process.stderr },
     );
   } finally {
-    if (raw) stdin.setRawMode(false);
-    // Nothing more to read: let the process end even if whoever feeds stdin never closes it.
-    if (forwardStdin) stdin.destroy();
+    terminal.done();
   }
 }

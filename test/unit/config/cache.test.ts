@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { configCacheDir, configCacheKey, loadConfig, loadConfigCached } from '../../../src/config/index.js';
+import { CODE_STAMP_FILE, codeStampOf, computeCodeStamp } from '../../../src/config/cache-key.js';
 
 const FULL = fileURLToPath(new URL('../../fixtures/config/full.yaml', import.meta.url));
 
@@ -97,5 +98,23 @@ describe('loadConfigCached', () => {
       loadConfigCached(file);
     }
     expect(entries()).toHaveLength(32);
+  });
+});
+
+// The bundled CLI carries its code stamp in a file written at build time; other builds hash their code.
+describe('codeStampOf', () => {
+  it('hashes the folder when there is no stamp file, and reads the file when there is one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sandboxshift-stamp-'));
+    writeFileSync(join(dir, 'a.js'), 'export const a = 1;\n');
+    const hashed = codeStampOf(dir);
+    expect(hashed).toBe(computeCodeStamp(dir));
+    writeFileSync(join(dir, 'a.js'), 'export const a = 2;\n');
+    expect(codeStampOf(dir)).not.toBe(hashed);
+
+    writeFileSync(join(dir, CODE_STAMP_FILE), `${'ab'.repeat(32)}\n`);
+    expect(codeStampOf(dir)).toBe('ab'.repeat(32));
+    // Not a stamp: the code is hashed as if there were none.
+    writeFileSync(join(dir, CODE_STAMP_FILE), 'not a stamp\n');
+    expect(codeStampOf(dir)).toBe(computeCodeStamp(dir));
   });
 });

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { rawGet } from '../../../src/engine/raw-get.js';
+import { rawGet, rawJson, rawUpgrade } from '../../../src/engine/raw-get.js';
 import { EngineHttpError } from '../../../src/engine/reader.js';
 
 let server: Server | undefined;
@@ -82,5 +82,65 @@ describe('rawGet', () => {
     const path = await serve((socket) => void dribble(socket, ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nonly-half']));
     const body = await rawGet({ socketPath: path }, '/x');
     await expect(text(body)).rejects.toThrow('the engine closed the connection in the middle of GET /x');
+  });
+});
+
+describe('rawJson', () => {
+  it('sends a JSON body with its length and reads a chunked JSON answer', async () => {
+    let seen = '';
+    const path = await serve((socket, request) => {
+      seen = request;
+      void dribble(socket, ['HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n', '9\r\n{"Id":"ab\r\n', '3\r\nc"}\r\n0\r\n\r\n']);
+    });
+    expect(await rawJson({ socketPath: path }, 'POST', '/containers/c/exec', { Cmd: ['true'] })).toEqual({ Id: 'abc' });
+    expect(seen).toBe(
+      'POST /containers/c/exec HTTP/1.1\r\nHost: docker\r\nUser-Agent: sandboxshift\r\nContent-Type: application/json\r\nContent-Length: 16\r\nConnection: close\r\n\r\n{"Cmd":["true"]}',
+    );
+  });
+
+  it('says so when a successful answer is not JSON, and gives an error status as the engine put it', async () => {
+    const path = await serve((socket, request) =>
+      request.startsWith('GET /ok')
+        ? void dribble(socket, ['HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello'])
+        : void dribble(socket, ['HTTP/1.1 409 Conflict\r\nContent-Length: 40\r\n\r\n{"message":"container c is not running"}']),
+    );
+    await expect(rawJson({ socketPath: path }, 'GET', '/ok')).rejects.toThrow(/^engine sent a non-JSON answer to GET \/ok: /);
+    const err = await rawJson({ socketPath: path }, 'POST', '/no').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EngineHttpError);
+    expect((err as EngineHttpError).statusCode).toBe(409);
+    expect((err as Error).message).toBe('container c is not running');
+  });
+});
+
+describe('rawUpgrade', () => {
+  it('hands over the connection on 101, with what came after the head put back first', async () => {
+    let seen = '';
+    const path = await serve((socket, request) => {
+      seen = request;
+      socket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\nfirst ');
+      setTimeout(() => socket.end('second'), 20);
+    });
+    const socket = await rawUpgrade({ socketPath: path }, '/exec/e/start', { Detach: false, Tty: false });
+    // Nothing is lost while nobody reads: the reader starts it.
+    await new Promise((r) => setTimeout(r, 50));
+    const parts: string[] = [];
+    socket.on('data', (d: Buffer) => parts.push(d.toString()));
+    socket.resume();
+    await new Promise((r) => socket.once('end', r));
+    expect(parts.join('')).toBe('first second');
+    expect(seen).toMatch(/^POST \/exec\/e\/start HTTP\/1\.1\r\n(.*\r\n)*Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n\{"Detach":false,"Tty":false\}$/);
+  });
+
+  it.each([
+    ['a length', ['HTTP/1.1 404 Not Found\r\nContent-Length: 35\r\n\r\n{"message":"No such exec', ' instance"}']],
+    ['chunks', ['HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n23\r\n{"message":"No such exec instance"}\r\n', '0\r\n\r\n']],
+  ])("rejects with the engine's message when it refuses, its body read by %s though the connection stays open", async (_how, pieces) => {
+    const path = await serve((socket) => {
+      for (const piece of pieces) socket.write(piece);
+    });
+    const err = await rawUpgrade({ socketPath: path }, '/exec/e/start', {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EngineHttpError);
+    expect((err as EngineHttpError).statusCode).toBe(404);
+    expect((err as Error).message).toBe('No such exec instance');
   });
 });

@@ -1,0 +1,119 @@
+// The checked-config cache's key and entry, with no checking code at all: what `exec` needs to
+// learn its config's names from an entry (see cache-read.ts for the host-facts side and cache.ts
+// for the writer). The code stamp, a hash of the code that checks a config, is worked out once
+// at build time for the bundled CLI (scripts/bundle-cli.mjs writes it next to the bundle):
+// hashing the whole bundle on every run cost an `exec` about 6 ms.
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { LoadResult } from './load.js';
+import type { Config } from './types.js';
+
+/** Bumped when the entry's layout changes. */
+const FORMAT = 1;
+
+/** The precomputed code stamp's file, in the folder whose code it stamps. */
+export const CODE_STAMP_FILE = 'code-stamp';
+
+export interface Entry {
+  key: string;
+  result: LoadResult;
+  /** What the checks saw on the host (see hostFacts); the text alone does not decide them. */
+  facts: string;
+}
+
+export function configCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.SANDBOXSHIFT_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'sandboxshift');
+  return join(base, 'configs');
+}
+
+export function configCacheKey(file: string, text: string): string {
+  return createHash('sha256')
+    .update(JSON.stringify([FORMAT, codeStamp(), file, resolve(file), homedir()]))
+    .update('\0')
+    .update(text)
+    .digest('hex');
+}
+
+let stamp: string | undefined;
+
+/** A hash of the code that checks a config: a rebuilt or upgraded SandboxShift misses. */
+function codeStamp(): string {
+  stamp ??= codeStampOf(dirname(fileURLToPath(import.meta.url)));
+  return stamp;
+}
+
+/** The stamp written at build time in `dir` when there is one, else worked out now. */
+export function codeStampOf(dir: string): string {
+  try {
+    const written = readFileSync(join(dir, CODE_STAMP_FILE), 'utf8').trim();
+    if (/^[0-9a-f]{64}$/.test(written)) return written;
+  } catch {
+    // not a bundled build: hash the code now
+  }
+  return computeCodeStamp(dir);
+}
+
+/** The code in `dir` (and its generated/ folder), the diagnostics module and the YAML parser's version. */
+export function computeCodeStamp(dir: string): string {
+  const hash = createHash('sha256');
+  const add = (path: string) => hash.update(path).update('\0').update(readFileSync(path)).update('\0');
+  for (const folder of [dir, join(dir, 'generated')]) {
+    let names: string[];
+    try {
+      names = readdirSync(folder)
+        .filter((n) => /\.(js|mjs|ts)$/.test(n) && !n.endsWith('.d.ts'))
+        .sort();
+    } catch {
+      continue; // no generated/ folder next to a bundled build
+    }
+    for (const name of names) add(join(folder, name));
+  }
+  for (const sibling of ['../diagnostics.js', '../diagnostics.ts']) {
+    try {
+      add(join(dir, sibling));
+    } catch {
+      // only one of the two exists (built or source tree)
+    }
+  }
+  const yamlVersion = (createRequire(import.meta.url)('yaml/package.json') as { version: string }).version;
+  return hash.update(`yaml@${yamlVersion}`).digest('hex');
+}
+
+/** The config file's text, its key and entry path, and the entry (host facts not yet compared); null when the cache is off or the file unreadable. */
+export function lookUpEntry(file: string): { text: string; key: string; entry: string; found: Entry | null } | null {
+  if (process.env.SANDBOXSHIFT_NO_CONFIG_CACHE === '1') return null;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+  const key = configCacheKey(file, text);
+  const entry = join(configCacheDir(), `${key}.json`);
+  return { text, key, entry, found: parseEntry(entry, key) };
+}
+
+/** The entry at `path` when it is one for `key` with a config; its host facts are the caller's to compare. */
+export function parseEntry(path: string, key: string): Entry | null {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return null; // not checked before
+  }
+  try {
+    const entry = JSON.parse(text) as Entry;
+    return entry.key === key && entry.result?.config ? entry : null;
+  } catch {
+    return null; // a torn or foreign file: checked afresh and written again
+  }
+}
+
+/** No environment seeds from a host folder or a git repository: the host facts are empty. */
+export function noHostFacts(config: Config): boolean {
+  return Object.values(config.environments).every((env) => env.workspace.from === undefined && !env.workspace.git);
+}
