@@ -43,14 +43,29 @@ export async function resolveContainerPath(archive: ArchiveClient, abs: string, 
   const root = roots.find((r) => abs === r || abs.startsWith(`${r}/`));
   if (!root) throw new CopyRefused(outsideMessage(shown, abs, roots));
   const parts = abs.slice(root.length).split('/').filter(Boolean);
+  // Every prefix of the path is asked about at once (one round trip, not one per component);
+  // the walk below still decides from them one at a time, and asks again where a symlink leads.
+  const asked = new Map<string, Promise<PathStat | null>>();
+  const stat = (path: string) => {
+    let answer = asked.get(path);
+    if (!answer) {
+      answer = archive.stat(path);
+      answer.catch(() => undefined);
+      asked.set(path, answer);
+    }
+    return answer;
+  };
+  let prefix = root;
+  void stat(prefix);
+  for (const part of parts) void stat((prefix = `${prefix}/${part}`));
   let cur = root;
-  let kind = kindOf(await archive.stat(root));
+  let kind = kindOf(await stat(root));
   let parentKind: Existing = 'dir';
   for (let i = 0; i < parts.length; i++) {
     if (kind === 'missing') return { real: posix.join(cur, ...parts.slice(i)), existing: 'missing', parentExisting: i === parts.length - 1 ? kind : 'missing' };
     if (kind === 'file') throw new CopyRefused(`${shown}: ${cur} is a file, not a folder`);
     const next = `${cur}/${parts[i]}`;
-    const st = await archive.stat(next);
+    const st = await stat(next);
     parentKind = kind;
     if (st && hasBit(st.mode, MODE_SYMLINK)) {
       const target = posix.normalize(st.linkTarget || '/');
@@ -58,8 +73,8 @@ export async function resolveContainerPath(archive: ArchiveClient, abs: string, 
         throw new CopyRefused(`refused: ${shown} goes through the symlink ${next} that points to ${target}, outside ${rootsText(roots)}; cp reaches only ${rootsText(roots)} inside a sandbox`);
       }
       cur = target;
-      kind = kindOf(await archive.stat(target));
-      if (kind === 'missing') parentKind = kindOf(await archive.stat(posix.dirname(target)));
+      kind = kindOf(await stat(target));
+      if (kind === 'missing') parentKind = kindOf(await stat(posix.dirname(target)));
     } else {
       cur = next;
       kind = kindOf(st);
