@@ -21,9 +21,10 @@ export interface ArchiveClient {
   stat(path: string): Promise<PathStat | null>;
   /**
    * The path as a tar archive (its top entry is the path's last component), handed to `onData`
-   * piece by piece, each valid only during the call; resolves once all of it was taken.
+   * piece by piece, each valid only during the call; resolves once all of it was taken. A
+   * promise from `onData` holds the next piece back until it settles.
    */
-  get(path: string, onData: (data: Buffer) => void): Promise<void>;
+  get(path: string, onData: (data: Buffer) => void | Promise<void>): Promise<void>;
   /**
    * Unpacks the tar archive `produce` sends into the folder `dir`, never replacing a folder by a
    * file or back. `send` resolves once the engine's connection took the buffer (it may be reused).
@@ -114,7 +115,7 @@ function dockerodeArchive(engine: Engine, name: string): ArchiveClient {
     get: async (path, onData) => {
       const body = (await (await container()).getArchive({ path })) as unknown as Readable;
       try {
-        for await (const chunk of body) onData(chunk as Buffer);
+        for await (const chunk of body) await onData(chunk as Buffer);
       } finally {
         body.destroy();
       }

@@ -1,13 +1,14 @@
 // `sandboxshift cp` through the engine's archive API (HEAD stat, GET and PUT /archive), so a
 // remote engine and a stopped container both work. Nothing is held whole in memory: tar entries
 // stream one at a time, each waiting for the other side to take the bytes.
-import { chmodSync, closeSync, constants, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, symlinkSync, unlinkSync, utimesSync, writeSync, type Stats } from 'node:fs';
+import { chmodSync, linkSync, lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, unlinkSync, utimesSync, type Stats } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { join, posix, relative, sep } from 'node:path';
 import { linkStaysInside, rebaseEntry, rootsText, safeEntryName, underRoots, type Existing } from '../model/copy-paths.js';
 import type { ArchiveClient, PathStat } from './archive-client.js';
 import { TarReader, type EntrySink, type TarHeader } from './tar.js';
 import { TarSender } from './tar-send.js';
+import { FileWriter } from './file-writer.js';
 
 /** A copy refused or impossible for a reason the user can act on; the message names the path. */
 export class CopyRefused extends Error {
@@ -189,15 +190,17 @@ export async function copyIntoContainer(archive: ArchiveClient, entries: HostEnt
  * point outside the copied tree, and entries that would be written through a symlink (one made
  * earlier by this archive or already on the host) are refused; the copy stops there.
  *
- * Everything here is synchronous, run as the engine's bytes arrive: file data is written from
- * the socket's read buffer with plain writes (it lands in the page cache at memory speed, and
- * the socket waits meanwhile: backpressure).
+ * The checks and every change but file data run synchronously as the engine's bytes arrive, in
+ * the archive's order; file data is written on the thread pool meanwhile (file-writer.ts), and
+ * the socket waits when the writes fall behind.
  */
 export async function copyOutOfContainer(archive: ArchiveClient, real: string, dir: string, name: string | null): Promise<CopyTotals> {
   const totals: CopyTotals = { files: 0, bytes: 0 };
   const dirModes: Array<{ path: string; mode: number; mtime: Date }> = [];
   const links: Array<{ raw: string; linkname: string; target: string }> = [];
   let top: string | null = null;
+  const files = new FileWriter();
+  const opened = new Set<string>();
   const onEntry = (header: TarHeader): EntrySink | null => {
     const raw = safeEntryName(header.name);
     if (raw === null || raw === '') throw new CopyRefused(`refused: the archive of ${real} has an entry named ${JSON.stringify(header.name)} that would land outside ${dir}; the copy stopped there`);
@@ -220,9 +223,11 @@ export async function copyOutOfContainer(archive: ArchiveClient, real: string, d
       case 'contiguous-file': {
         if (lstatOrNull(target)?.isDirectory()) throw new CopyRefused(`cannot copy the file ${raw} onto the folder ${target}`);
         removeIfLink(target);
+        if (opened.has(target)) throw new CopyRefused(`refused: the archive of ${real} has the file ${raw} twice; the copy stopped there`);
+        opened.add(target);
         totals.files++;
         totals.bytes += header.size;
-        return fileSink(target, mode, header.mtime);
+        return files.open(target, mode, header.mtime);
       }
       case 'symlink': {
         const linkname = header.linkname;
@@ -257,11 +262,17 @@ export async function copyOutOfContainer(archive: ArchiveClient, real: string, d
   };
   const reader = new TarReader(onEntry, real);
   try {
-    await archive.get(real, (data) => reader.feed(data));
+    await archive.get(real, (data) => {
+      reader.feed(data);
+      return files.wait() ?? undefined;
+    });
     reader.end();
-  } finally {
+  } catch (err) {
     reader.close();
+    await files.finish().catch(() => undefined);
+    throw err;
   }
+  await files.finish();
   await refuseLinksLeadingOut(links, top, dir, name, real);
   // Folder modes last: a read-only folder would refuse its own contents.
   for (const d of dirModes.reverse()) {
@@ -269,31 +280,6 @@ export async function copyOutOfContainer(archive: ArchiveClient, real: string, d
     utimesSync(d.path, d.mtime, d.mtime);
   }
   return totals;
-}
-
-/**
- * Where one file entry's bytes go: opened O_NOFOLLOW (a symlink put there since the check is
- * never written through), written with plain synchronous writes, its mode and time set at the end.
- */
-function fileSink(target: string, mode: number, mtime: Date): EntrySink {
-  const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, mode);
-  let open = true;
-  return {
-    data: (chunk) => {
-      let at = 0;
-      while (at < chunk.length) at += writeSync(fd, chunk, at);
-    },
-    end: () => {
-      open = false;
-      closeSync(fd);
-      chmodSync(target, mode);
-      utimesSync(target, mtime, mtime);
-    },
-    close: () => {
-      if (open) closeSync(fd);
-      open = false;
-    },
-  };
 }
 
 /**

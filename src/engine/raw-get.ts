@@ -13,10 +13,11 @@ const READ_BUFFER = 1 << 20;
 
 /**
  * GETs `path` and hands the body to `onBody` piece by piece (views valid only during the call);
- * resolves once all of it was taken. Rejects with the engine's error (status >= 400), a broken
+ * resolves once all of it was taken. When `onBody` returns a promise, the socket is not read
+ * again until it settles. Rejects with the engine's error (status >= 400), a broken
  * connection, or what `onBody` threw (the connection is closed then).
  */
-export function rawGet(target: Target, path: string, onBody: (data: Buffer) => void): Promise<void> {
+export function rawGet(target: Target, path: string, onBody: (data: Buffer) => void | Promise<void>): Promise<void> {
   return new Promise((resolve, reject) => {
     let head = Buffer.alloc(0);
     let status = 0;
@@ -33,9 +34,10 @@ export function rawGet(target: Target, path: string, onBody: (data: Buffer) => v
       }
       socket.destroy();
     };
+    let wait: Promise<void> | undefined;
     const emit = (data: Buffer) => {
       if (errorBody) errorBody.push(Buffer.from(data));
-      else onBody(data);
+      else wait = onBody(data) ?? wait;
     };
     /** Feeds received bytes through the decoder. */
     const feed = (data: Buffer): void => {
@@ -122,7 +124,14 @@ export function rawGet(target: Target, path: string, onBody: (data: Buffer) => v
         } catch (err) {
           fail(err as Error);
         }
-        return true;
+        if (!wait || settled) return true;
+        const paused = wait;
+        wait = undefined;
+        paused.then(
+          () => socket.resume(),
+          (err: Error) => fail(err),
+        );
+        return false;
       },
     };
     const socket: Socket = 'socketPath' in target ? connect({ path: target.socketPath, onread }) : connect({ host: target.host, port: target.port, onread });

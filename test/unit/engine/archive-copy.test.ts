@@ -22,7 +22,7 @@ function fakeArchive(entries: Entry[]): ArchiveClient {
         else p.entry({ name: e.name, type: e.type, linkname: e.linkname, mode: 0o755 });
       }
       p.finalize();
-      for await (const chunk of p as unknown as AsyncIterable<Buffer>) onData(chunk);
+      for await (const chunk of p as unknown as AsyncIterable<Buffer>) await onData(chunk);
     },
   };
 }

@@ -36,7 +36,9 @@ async function dribble(socket: Socket, pieces: Array<string | Buffer>): Promise<
 /** The body rawGet hands over, copied piece by piece (its views are valid only during the call). */
 async function text(socketPath: string, url: string): Promise<string> {
   const parts: Buffer[] = [];
-  await rawGet({ socketPath }, url, (c) => parts.push(Buffer.from(c)));
+  await rawGet({ socketPath }, url, (c) => {
+    parts.push(Buffer.from(c));
+  });
   return Buffer.concat(parts).toString('utf8');
 }
 

@@ -1,13 +1,14 @@
-// The hand-written tar writer and reader cp uses, checked against tar-stream both ways (what we
+// The hand-written tar writer and reader cp uses, and its host-side file writer; checked against tar-stream both ways (what we
 // write, it reads; what it writes, we read), fed in every slicing, with long and non-ASCII
 // names (PAX), and refusing a damaged or cut archive.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { extract, pack } from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { END, TarReader, encodeHeader, padding, type TarHeader } from '../../../src/engine/tar.js';
 import { TarSender } from '../../../src/engine/tar-send.js';
+import { FileWriter } from '../../../src/engine/file-writer.js';
 
 const mtime = new Date(1_700_000_000_000);
 const LONG = `${'a'.repeat(90)}/${'b'.repeat(90)}/${'c'.repeat(90)}`;
@@ -106,13 +107,13 @@ describe('tar writer and reader', () => {
   });
 });
 
-describe('TarSender', () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'ss-tar-send-'));
-  });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'ss-tar-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+describe('TarSender', () => {
   it('sends files across its reused buffers exactly, pads a file that shrank with zeros and says how much it had', async () => {
     const big = Buffer.alloc(3 * (1 << 20) + 17);
     for (let i = 0; i < big.length; i++) big[i] = (i * 31) % 251;
@@ -142,5 +143,48 @@ describe('TarSender', () => {
     const at = whole.indexOf(big.subarray(0, 64));
     expect(whole.subarray(at, at + big.length).equals(big)).toBe(true);
     expect(got[2]!.body).toBe('abc\0\0\0\0\0\0\0');
+  });
+});
+
+// The copy-out file writer: data copied into reused buffers and written on the thread pool at its
+// positions, the reader asked to wait while every buffer is in flight, mode and time set once the
+// last write is done.
+describe('FileWriter', () => {
+  it('writes every byte in order across its buffers, asks the reader to wait, then sets mode and time', async () => {
+    const data = Buffer.alloc(6 * (1 << 20) + 333);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7 + (i >> 12)) % 256;
+    const files = new FileWriter();
+    const mtime = new Date(1_600_000_000_000);
+    const f = files.open(join(dir, 'big'), 0o640, mtime);
+    const small = files.open(join(dir, 'small'), 0o600, mtime);
+    small.data(Buffer.from('tiny'));
+    small.end();
+    let waits = 0;
+    for (let at = 0; at < data.length; at += 32_768) {
+      f.data(data.subarray(at, at + 32_768));
+      const wait = files.wait();
+      if (wait) {
+        waits++;
+        await wait;
+      }
+    }
+    f.end();
+    await files.finish();
+    expect(waits).toBeGreaterThan(0);
+    expect(readFileSync(join(dir, 'big')).equals(data)).toBe(true);
+    expect(readFileSync(join(dir, 'small'), 'utf8')).toBe('tiny');
+    const st = statSync(join(dir, 'big'));
+    expect(st.mode & 0o777).toBe(0o640);
+    expect(st.mtimeMs).toBe(mtime.getTime());
+  });
+
+  it('a file closed before its end (the copy stopped) gets nothing more written; a file that cannot be opened throws', async () => {
+    const files = new FileWriter();
+    const f = files.open(join(dir, 'cut'), 0o644, new Date(0));
+    f.data(Buffer.from('half'));
+    f.close();
+    await files.finish();
+    expect(readFileSync(join(dir, 'cut'), 'utf8')).toBe('');
+    expect(() => files.open(join(dir, 'missing', 'x'), 0o644, new Date(0))).toThrow(/ENOENT/);
   });
 });
