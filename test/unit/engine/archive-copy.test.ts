@@ -121,4 +121,20 @@ describe('copyOutOfContainer against crafted archives', () => {
       ),
     ).rejects.toThrow('refused: d/h is a hard link to ../etc/passwd, outside the copied folder; the copy stopped there');
   });
+
+  it('refuses an archive that names one file twice (its writes could land on the second one), keeping the first', async () => {
+    await expect(
+      copyOutOfContainer(
+        fakeArchive([
+          { name: 'd/', type: 'directory' },
+          { name: 'd/f', body: 'first' },
+          { name: 'd/./f', body: 'second' },
+        ]),
+        '/workspace/d',
+        dest,
+        'd',
+      ),
+    ).rejects.toThrow('refused: the archive of /workspace/d has the file d/f twice; the copy stopped there');
+    expect(readFileSync(join(dest, 'd', 'f'), 'utf8')).toBe('first');
+  });
 });
