@@ -6,7 +6,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import type { Engine } from './client.js';
 import { rawGet } from './raw-get.js';
 import type { Send } from './tar-send.js';
-import { EngineHttpError, plainTarget } from './reader.js';
+import { EngineHttpError, NO_SERVERNAME, plainTarget } from './reader.js';
 
 export interface PathStat {
   name: string;
@@ -48,7 +48,7 @@ function httpArchive(target: Target, container: string): ArchiveClient {
   const url = (path: string, extra = '') => `/containers/${encodeURIComponent(container)}/archive?path=${encodeURIComponent(path)}${extra}`;
   const call = (method: string, path: string, body?: (req: ClientRequest) => Promise<void>): Promise<IncomingMessage> =>
     new Promise((resolve, reject) => {
-      const req = request({ ...target, path, method, headers: body ? { 'Content-Type': 'application/x-tar', 'Transfer-Encoding': 'chunked' } : {} }, (res) => {
+      const req = request({ ...target, ...NO_SERVERNAME, path, method, headers: body ? { 'Content-Type': 'application/x-tar', 'Transfer-Encoding': 'chunked' } : {} }, (res) => {
         const status = res.statusCode ?? 0;
         if (status < 400) return resolve(res);
         const chunks: Buffer[] = [];

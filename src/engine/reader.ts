@@ -38,6 +38,13 @@ export function plainTarget(env: NodeJS.ProcessEnv = process.env): Target | null
   return null;
 }
 
+/**
+ * Request options for a plain engine socket: no TLS, so no server name; left unset, node:http
+ * works one out with net.isIP, whose first call compiles a large regular expression (a few ms of
+ * a command's start).
+ */
+export const NO_SERVERNAME = { servername: '' };
+
 export class EngineHttpError extends Error {
   constructor(
     readonly statusCode: number,
@@ -50,7 +57,7 @@ export class EngineHttpError extends Error {
 export function httpReader(target: Target): EngineReader {
   const get = <T>(path: string): Promise<T> =>
     new Promise((resolve, reject) => {
-      const req = request({ ...target, path, method: 'GET', headers: { Accept: 'application/json' } }, (res) => {
+      const req = request({ ...target, ...NO_SERVERNAME, path, method: 'GET', headers: { Accept: 'application/json' } }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
