@@ -4,15 +4,18 @@ import { lstat, stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { posix } from 'node:path';
 import { didYouMean } from '../config/suggest.js';
-import { DiagnosticsError, errorDiag } from '../diagnostics.js';
+import { DiagnosticsError, errorDiag, hasErrors } from '../diagnostics.js';
 import { copyIntoContainer, copyOutOfContainer, CopyRefused, outsideMessage, resolveContainerPath, scanHostSource, type CopyTotals } from '../engine/archive-copy.js';
 import { archiveClient, type ArchiveClient } from '../engine/archive-client.js';
 import type { Engine } from '../engine/client.js';
 import { EngineHttpError } from '../engine/reader.js';
 import { Labels } from '../engine/labels.js';
-import type { DesiredEnvironment } from '../model/desired.js';
 import { containerPath, landing, parseCpArg, reachableRoots, underRoots, type Existing } from '../model/copy-paths.js';
-import { load } from './pipeline.js';
+import { withHostWorkspaceOwner } from '../model/host-workspace.js';
+import { containerName } from '../model/names.js';
+import { cachedConfig } from '../config/cache-read.js';
+import { peekProject } from '../config/peek.js';
+import type { Config, EnvironmentConfig } from '../config/types.js';
 
 export const COPY_FORMAT_VERSION = '1.0';
 
@@ -47,18 +50,24 @@ export async function copy(engine: Engine, request: CopyRequest): Promise<CopyRe
     throw new DiagnosticsError([errorDiag("cp does not read or write tar streams on '-'", { hint: 'name a file or folder on the host' })]);
   }
   const envArg = src.kind === 'env' ? src : (dst as Extract<typeof dst, { kind: 'env' }>);
-  const { config, desired } = load(request.configPath, { needSecrets: false });
-  const environment = desired.environments.get(envArg.env);
+  // The container's inspect leaves while the config is read (its project peeked from the file).
+  const peeked = await peekProject(request.configPath);
+  const early = peeked ? inspect(engine, containerName(peeked, envArg.env)) : null;
+  early?.catch(() => undefined);
+  const config = await loadConfig(request.configPath);
+  const environment = Object.hasOwn(config.environments, envArg.env) ? config.environments[envArg.env] : undefined;
   if (!environment) {
-    const names = [...desired.environments.keys()].sort();
+    const names = Object.keys(config.environments).sort();
     throw new DiagnosticsError([
       errorDiag(`environment '${envArg.env}' is not in ${config.file}${didYouMean(envArg.env, names)}`, { hint: `environments in the config: ${names.join(', ') || '(none)'}` }),
     ]);
   }
-  const owner = await containerOwner(engine, desired.project, environment);
-  const container = archiveClient(engine, environment.containerName);
+  const name = containerName(config.project, environment.name);
+  const info = early && peeked === config.project ? await early : await inspect(engine, name);
+  const owner = containerOwner(info, config, environment);
+  const container = archiveClient(engine, name);
   // /workspace (a volume or the host folder) and the environment's extra volumes.
-  const roots = reachableRoots(environment.spec.volumes ?? {});
+  const roots = reachableRoots(environment.volumes);
   const direction = src.kind === 'env' ? 'out' : 'in';
   let totals: CopyTotals;
   try {
@@ -73,26 +82,47 @@ export async function copy(engine: Engine, request: CopyRequest): Promise<CopyRe
 
 type Container = ArchiveClient;
 
-/** The container's uid:gid (its User, numeric as sandboxshift sets it), or the config's; a missing container says to apply. */
-async function containerOwner(engine: Engine, project: string, environment: DesiredEnvironment): Promise<{ uid: number; gid: number }> {
-  let info: Awaited<ReturnType<Engine['reader']['inspectContainer']>>;
+/**
+ * The config from the checked-config cache; the loader and its checks (the schema validator, a
+ * fifth of a small copy's time) are loaded only on a miss. Any error diagnostic throws.
+ */
+async function loadConfig(path: string): Promise<Config> {
+  const hit = cachedConfig(path)?.result;
+  if (hit?.config && !hasErrors(hit.diagnostics)) return hit.config;
+  const { loadConfigCached } = await import('../config/cache.js');
+  const { config, diagnostics } = loadConfigCached(path);
+  if (!config || hasErrors(diagnostics)) throw new DiagnosticsError(diagnostics);
+  return config;
+}
+
+type ContainerInfo = Awaited<ReturnType<Engine['reader']['inspectContainer']>>;
+
+/** The container's inspect, or null when there is none. */
+async function inspect(engine: Engine, name: string): Promise<ContainerInfo | null> {
   try {
-    info = await engine.reader.inspectContainer(environment.containerName);
+    return await engine.reader.inspectContainer(name);
   } catch (err) {
-    if ((err as { statusCode?: number }).statusCode === 404) {
-      throw new DiagnosticsError([errorDiag(`environment.${environment.name} has no container on the engine`, { hint: 'run `sandboxshift apply` to create it' })]);
-    }
+    if ((err as { statusCode?: number }).statusCode === 404) return null;
     throw err;
   }
-  if (info.Config.Labels?.[Labels.project] !== project) {
+}
+
+/** The container's uid:gid (its User, numeric as sandboxshift sets it), or the config's; a missing container says to apply. */
+function containerOwner(info: ContainerInfo | null, config: Config, environment: EnvironmentConfig): { uid: number; gid: number } {
+  const name = containerName(config.project, environment.name);
+  if (!info) throw new DiagnosticsError([errorDiag(`environment.${environment.name} has no container on the engine`, { hint: 'run `sandboxshift apply` to create it' })]);
+  if (info.Config.Labels?.[Labels.project] !== config.project) {
     throw new DiagnosticsError([
-      errorDiag(`a container named ${environment.containerName} exists that sandboxshift did not create for project ${project}`, {
-        hint: `remove or rename it (docker rm ${environment.containerName}) and run sandboxshift apply`,
+      errorDiag(`a container named ${name} exists that sandboxshift did not create for project ${config.project}`, {
+        hint: `remove or rename it (docker rm ${name}) and run sandboxshift apply`,
       }),
     ]);
   }
   const m = /^(\d+):(\d+)$/.exec(info.Config.User ?? '');
-  return m ? { uid: Number(m[1]), gid: Number(m[2]) } : { uid: environment.uid, gid: environment.gid };
+  if (m) return { uid: Number(m[1]), gid: Number(m[2]) };
+  // A host folder as /workspace: the container runs as the folder's owner.
+  const env = withHostWorkspaceOwner(config, environment, []) ?? environment;
+  return { uid: env.uid, gid: env.gid };
 }
 
 function checkedContainerPath(env: string, path: string, roots: readonly string[]) {

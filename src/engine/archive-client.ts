@@ -1,11 +1,12 @@
 // The engine's archive API for one container (HEAD stat, GET and PUT /archive), streamed. Over
 // node:http straight to the engine's socket when it is a plain one (dockerode costs ~0.3 s to
 // load, a quarter of a small copy); through dockerode for ssh:// and TLS engines.
-import { request, type IncomingMessage } from 'node:http';
-import type { Readable } from 'node:stream';
+import { request, type ClientRequest, type IncomingMessage } from 'node:http';
+import { PassThrough, type Readable } from 'node:stream';
 import type { Engine } from './client.js';
 import { rawGet } from './raw-get.js';
 import { EngineHttpError, plainTarget, requestTo } from './reader.js';
+import type { Send } from './tar-send.js';
 
 export interface PathStat {
   name: string;
@@ -18,10 +19,17 @@ export interface PathStat {
 export interface ArchiveClient {
   /** The engine's stat of a path (its last component not followed); null when it is missing. */
   stat(path: string): Promise<PathStat | null>;
-  /** A tar stream of the path; its top entry is the path's last component. */
-  get(path: string): Promise<Readable>;
-  /** Unpacks the tar stream `body` into the folder `dir`, never replacing a folder by a file or back. */
-  put(dir: string, body: Readable): Promise<void>;
+  /**
+   * The path as a tar archive (its top entry is the path's last component), handed to `onData`
+   * piece by piece, each valid only during the call; resolves once all of it was taken. A
+   * promise from `onData` holds the next piece back until it settles.
+   */
+  get(path: string, onData: (data: Buffer) => void | Promise<void>): Promise<void>;
+  /**
+   * Unpacks the tar archive `produce` sends into the folder `dir`, never replacing a folder by a
+   * file or back. `send` resolves once the engine's connection took the buffer (it may be reused).
+   */
+  put(dir: string, produce: (send: Send) => Promise<void>): Promise<void>;
 }
 
 export function archiveClient(engine: Engine, container: string): ArchiveClient {
@@ -38,7 +46,7 @@ type Target = NonNullable<ReturnType<typeof plainTarget>>;
 
 function httpArchive(target: Target, container: string): ArchiveClient {
   const url = (path: string, extra = '') => `/containers/${encodeURIComponent(container)}/archive?path=${encodeURIComponent(path)}${extra}`;
-  const call = (method: string, path: string, body?: Readable): Promise<IncomingMessage> =>
+  const call = (method: string, path: string, body?: (req: ClientRequest) => Promise<void>): Promise<IncomingMessage> =>
     new Promise((resolve, reject) => {
       const req = request({ ...requestTo(target), path, method, headers: body ? { 'Content-Type': 'application/x-tar', 'Transfer-Encoding': 'chunked' } : {} }, (res) => {
         const status = res.statusCode ?? 0;
@@ -58,8 +66,13 @@ function httpArchive(target: Target, container: string): ArchiveClient {
       });
       req.on('error', reject);
       if (!body) return req.end();
-      body.on('error', (err) => req.destroy(err));
-      body.pipe(req);
+      body(req).then(
+        () => req.end(),
+        (err: Error) => {
+          req.destroy(err);
+          reject(err);
+        },
+      );
     });
   return {
     stat: async (path) => {
@@ -73,9 +86,13 @@ function httpArchive(target: Target, container: string): ArchiveClient {
         throw err;
       }
     },
-    get: (path) => rawGet(target, url(path)),
-    put: async (dir, body) => {
-      const res = await call('PUT', url(dir, '&noOverwriteDirNonDir=true'), body);
+    get: (path, onData) => rawGet(target, url(path), onData),
+    put: async (dir, produce) => {
+      const send =
+        (req: ClientRequest): Send =>
+        (chunk) =>
+          new Promise((resolve, reject) => req.write(chunk, (err) => (err ? reject(err) : resolve())));
+      const res = await call('PUT', url(dir, '&noOverwriteDirNonDir=true'), (req) => produce(send(req)));
       res.resume();
       await new Promise((resolve) => res.on('end', resolve));
     },
@@ -95,9 +112,28 @@ function dockerodeArchive(engine: Engine, name: string): ArchiveClient {
         throw err;
       }
     },
-    get: async (path) => (await (await container()).getArchive({ path })) as unknown as Readable,
-    put: async (dir, body) => {
-      await (await container()).putArchive(body, { path: dir, noOverwriteDirNonDir: true });
+    get: async (path, onData) => {
+      const body = (await (await container()).getArchive({ path })) as unknown as Readable;
+      try {
+        for await (const chunk of body) await onData(chunk as Buffer);
+      } finally {
+        body.destroy();
+      }
+    },
+    put: async (dir, produce) => {
+      // dockerode takes a stream: each buffer is copied into it (the sender reuses its own).
+      const body = new PassThrough({ highWaterMark: 4 << 20 });
+      const send: Send = async (chunk) => {
+        if (!body.write(Buffer.from(chunk))) await new Promise((resolve) => body.once('drain', resolve));
+      };
+      const produced = produce(send).then(
+        () => body.end(),
+        (err: Error) => {
+          body.destroy(err);
+          throw err;
+        },
+      );
+      await Promise.all([produced, (await container()).putArchive(body, { path: dir, noOverwriteDirNonDir: true })]);
     },
   };
 }

@@ -1,14 +1,14 @@
 // `sandboxshift cp` through the engine's archive API (HEAD stat, GET and PUT /archive), so a
 // remote engine and a stopped container both work. Nothing is held whole in memory: tar entries
 // stream one at a time, each waiting for the other side to take the bytes.
-import { closeSync, constants, createReadStream, lstatSync, openSync, writeSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
-import { chmod, link, lstat, mkdir, readlink, symlink, unlink, utimes } from 'node:fs/promises';
+import { chmodSync, linkSync, lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, unlinkSync, utimesSync, type Stats } from 'node:fs';
+import { unlink } from 'node:fs/promises';
 import { join, posix, relative, sep } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { extract, pack } from 'tar-stream';
 import { linkStaysInside, rebaseEntry, rootsText, safeEntryName, underRoots, type Existing } from '../model/copy-paths.js';
 import type { ArchiveClient, PathStat } from './archive-client.js';
+import { TarReader, type EntrySink, type TarHeader } from './tar.js';
+import { TarSender } from './tar-send.js';
+import { FileWriter } from './file-writer.js';
 
 /** A copy refused or impossible for a reason the user can act on; the message names the path. */
 export class CopyRefused extends Error {
@@ -20,11 +20,6 @@ export class CopyRefused extends Error {
     this.name = 'CopyRefused';
   }
 }
-
-// How much may wait between the engine's socket and the disk: enough that reading and writing
-// overlap (16 KiB defaults serialize them, about a third of docker cp's speed), small enough that
-// memory stays flat whatever the file's size.
-const BUFFER = 4 << 20;
 
 // Go's os.FileMode bits, as the engine reports them.
 const MODE_DIR = 2 ** 31;
@@ -49,14 +44,29 @@ export async function resolveContainerPath(archive: ArchiveClient, abs: string, 
   const root = roots.find((r) => abs === r || abs.startsWith(`${r}/`));
   if (!root) throw new CopyRefused(outsideMessage(shown, abs, roots));
   const parts = abs.slice(root.length).split('/').filter(Boolean);
+  // Every prefix of the path is asked about at once (one round trip, not one per component);
+  // the walk below still decides from them one at a time, and asks again where a symlink leads.
+  const asked = new Map<string, Promise<PathStat | null>>();
+  const stat = (path: string) => {
+    let answer = asked.get(path);
+    if (!answer) {
+      answer = archive.stat(path);
+      answer.catch(() => undefined);
+      asked.set(path, answer);
+    }
+    return answer;
+  };
+  let prefix = root;
+  void stat(prefix);
+  for (const part of parts) void stat((prefix = `${prefix}/${part}`));
   let cur = root;
-  let kind = kindOf(await archive.stat(root));
+  let kind = kindOf(await stat(root));
   let parentKind: Existing = 'dir';
   for (let i = 0; i < parts.length; i++) {
     if (kind === 'missing') return { real: posix.join(cur, ...parts.slice(i)), existing: 'missing', parentExisting: i === parts.length - 1 ? kind : 'missing' };
     if (kind === 'file') throw new CopyRefused(`${shown}: ${cur} is a file, not a folder`);
     const next = `${cur}/${parts[i]}`;
-    const st = await archive.stat(next);
+    const st = await stat(next);
     parentKind = kind;
     if (st && hasBit(st.mode, MODE_SYMLINK)) {
       const target = posix.normalize(st.linkTarget || '/');
@@ -64,8 +74,8 @@ export async function resolveContainerPath(archive: ArchiveClient, abs: string, 
         throw new CopyRefused(`refused: ${shown} goes through the symlink ${next} that points to ${target}, outside ${rootsText(roots)}; cp reaches only ${rootsText(roots)} inside a sandbox`);
       }
       cur = target;
-      kind = kindOf(await archive.stat(target));
-      if (kind === 'missing') parentKind = kindOf(await archive.stat(posix.dirname(target)));
+      kind = kindOf(await stat(target));
+      if (kind === 'missing') parentKind = kindOf(await stat(posix.dirname(target)));
     } else {
       cur = next;
       kind = kindOf(st);
@@ -143,34 +153,28 @@ function specialKind(st: Stats): string {
  * contents only when null), every entry owned by uid:gid and its mode kept.
  */
 export async function copyIntoContainer(archive: ArchiveClient, entries: HostEntry[], dir: string, name: string | null, uid: number, gid: number): Promise<CopyTotals> {
-  const p = pack({ highWaterMark: BUFFER });
   const totals: CopyTotals = { files: 0, bytes: 0 };
-  const produce = async () => {
+  let shrank: { abs: string; got: number; size: number } | undefined;
+  await archive.put(dir, async (send) => {
+    const tar = new TarSender(send);
     for (const e of entries) {
       const entryName = rebaseEntry(e.rel, name);
       if (entryName === '') continue; // the folder itself when only its contents are copied
-      const common = { name: entryName, uid, gid, uname: '', gname: '', mode: e.st.mode & 0o7777, mtime: e.st.mtime };
+      const common = { name: entryName, uid, gid, mode: e.st.mode & 0o7777, mtime: e.st.mtime };
       if (e.linkname !== undefined) {
-        await entryDone(p, { ...common, type: 'symlink', linkname: e.linkname });
+        await tar.entry({ ...common, type: 'symlink', linkname: e.linkname });
         totals.files++;
       } else if (e.st.isDirectory()) {
-        await entryDone(p, { ...common, type: 'directory' });
+        await tar.entry({ ...common, type: 'directory' });
       } else {
-        const sink = p.entry({ ...common, type: 'file', size: e.st.size });
-        await pipeline(Readable.from(exactly(e.abs, e.st.size, (got) => (shrank ??= { abs: e.abs, got, size: e.st.size }))), sink);
+        const size = e.st.size;
+        await tar.file({ ...common, size }, e.abs, (got) => (shrank ??= { abs: e.abs, got, size }));
         totals.files++;
-        totals.bytes += e.st.size;
+        totals.bytes += size;
       }
     }
-    p.finalize();
-  };
-  let shrank: { abs: string; got: number; size: number } | undefined;
-  const produced = produce().catch((err: unknown) => {
-    p.destroy(err as Error);
-    throw err;
+    await tar.finish();
   });
-  const sent = archive.put(dir, p as unknown as Readable);
-  await Promise.all([produced, sent]);
   if (shrank) {
     const short = shrank;
     throw new CopyRefused(
@@ -181,148 +185,101 @@ export async function copyIntoContainer(archive: ArchiveClient, entries: HostEnt
 }
 
 /**
- * A file's first `size` bytes (its size when the copy began), padded with zeros if it has
- * fewer now: the tar entry's header promised that many. More or fewer broke the archive
- * half-way, and the engine left a partial file owned by root in the sandbox. A file that grew
- * is copied as it was (its first `size` bytes).
- */
-async function* exactly(path: string, size: number, onShort: (got: number) => void): AsyncGenerator<Buffer> {
-  let got = 0;
-  if (size > 0) {
-    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20, end: size - 1 })) {
-      got += (chunk as Buffer).length;
-      yield chunk as Buffer;
-    }
-  }
-  if (got >= size) return;
-  onShort(got);
-  const zeros = Buffer.alloc(Math.min(size - got, 1 << 20));
-  while (got < size) {
-    const n = Math.min(zeros.length, size - got);
-    yield zeros.subarray(0, n);
-    got += n;
-  }
-}
-
-function entryDone(p: ReturnType<typeof pack>, header: Parameters<ReturnType<typeof pack>['entry']>[0]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    p.entry(header, (err) => (err ? reject(err) : resolve()));
-  });
-}
-
-/**
  * Streams the container path `real` out to the host folder `dir`, its top entry renamed to `name`
  * (or contents only when null). Entries that are absolute or climb out with `..`, symlinks that
  * point outside the copied tree, and entries that would be written through a symlink (one made
  * earlier by this archive or already on the host) are refused; the copy stops there.
+ *
+ * The checks and every change but file data run synchronously as the engine's bytes arrive, in
+ * the archive's order; file data is written on the thread pool meanwhile (file-writer.ts), and
+ * the socket waits when the writes fall behind.
  */
 export async function copyOutOfContainer(archive: ArchiveClient, real: string, dir: string, name: string | null): Promise<CopyTotals> {
-  const tar = await archive.get(real);
-  const ex = extract({ highWaterMark: BUFFER });
   const totals: CopyTotals = { files: 0, bytes: 0 };
-  const dirModes: Array<{ path: string; mode: number; mtime?: Date }> = [];
+  const dirModes: Array<{ path: string; mode: number; mtime: Date }> = [];
   const links: Array<{ raw: string; linkname: string; target: string }> = [];
   let top: string | null = null;
-  const done = (async () => {
-    for await (const entry of ex) {
-      const header = entry.header;
-      const raw = safeEntryName(header.name);
-      if (raw === null || raw === '') throw new CopyRefused(`refused: the archive of ${real} has an entry named ${JSON.stringify(header.name)} that would land outside ${dir}; the copy stopped there`);
-      top ??= raw.split('/')[0]!;
-      if (raw !== top && !raw.startsWith(`${top}/`)) throw new CopyRefused(`refused: the archive of ${real} has an entry ${raw} outside its folder ${top}; the copy stopped there`);
-      const rel = rebaseEntry(raw, name);
-      const target = rel === '' ? dir : join(dir, ...rel.split('/'));
-      await refuseThroughSymlink(dir, rel, real);
-      const mode = (header.mode ?? 0o644) & 0o777;
-      switch (header.type) {
-        case 'directory': {
-          const st = await lstatOrNull(target);
-          if (st?.isSymbolicLink()) throw new CopyRefused(`refused: ${target} is a symlink on the host; the folder ${raw} from ${real} is never written through it; the copy stopped there`);
-          if (st && !st.isDirectory()) throw new CopyRefused(`cannot copy the folder ${raw} onto the file ${target}`);
-          if (!st) await mkdir(target);
-          dirModes.push({ path: target, mode, mtime: header.mtime });
-          entry.resume();
-          break;
-        }
-        case 'file':
-        case 'contiguous-file': {
-          if ((await lstatOrNull(target))?.isDirectory()) throw new CopyRefused(`cannot copy the file ${raw} onto the folder ${target}`);
-          await removeIfLink(target);
-          // O_NOFOLLOW: a symlink put there since the check is never written through.
-          await writeEntry(entry, target, mode);
-          await chmod(target, mode);
-          if (header.mtime) await utimes(target, header.mtime, header.mtime);
-          totals.files++;
-          totals.bytes += header.size ?? 0;
-          break;
-        }
-        case 'symlink': {
-          const linkname = header.linkname ?? '';
-          if (!linkStaysInside(raw, linkname, top)) {
-            throw new CopyRefused(
-              `refused: ${posix.join(posix.dirname(real), raw)} is a symlink to ${linkname}, outside the copied folder ${posix.join(posix.dirname(real), top)}; the copy stopped there`,
-            );
-          }
-          await removeIfLink(target);
-          if (await lstatOrNull(target)) throw new CopyRefused(`cannot replace ${target} by a symlink: it exists`);
-          await symlink(linkname, target);
-          links.push({ raw, linkname, target });
-          totals.files++;
-          entry.resume();
-          break;
-        }
-        case 'link': {
-          const linked = safeEntryName(header.linkname ?? '');
-          if (linked === null || (linked !== top && !linked.startsWith(`${top}/`)))
-            throw new CopyRefused(`refused: ${raw} is a hard link to ${header.linkname}, outside the copied folder; the copy stopped there`);
-          const from = rebaseEntry(linked, name);
-          await refuseThroughSymlink(dir, from, real);
-          await removeIfLink(target);
-          const source = join(dir, ...from.split('/'));
-          await link(source, target);
-          // A hard link to a symlink is that symlink again (link(2) does not follow it): walked at the end too.
-          if ((await lstatOrNull(target))?.isSymbolicLink()) links.push({ raw, linkname: await readlink(target), target });
-          totals.files++;
-          entry.resume();
-          break;
-        }
-        default:
-          throw new CopyRefused(`refused: ${posix.join(posix.dirname(real), raw)} is a ${header.type}; cp copies files, folders and symlinks only; the copy stopped there`);
+  const files = new FileWriter();
+  const opened = new Set<string>();
+  const onEntry = (header: TarHeader): EntrySink | null => {
+    const raw = safeEntryName(header.name);
+    if (raw === null || raw === '') throw new CopyRefused(`refused: the archive of ${real} has an entry named ${JSON.stringify(header.name)} that would land outside ${dir}; the copy stopped there`);
+    top ??= raw.split('/')[0]!;
+    if (raw !== top && !raw.startsWith(`${top}/`)) throw new CopyRefused(`refused: the archive of ${real} has an entry ${raw} outside its folder ${top}; the copy stopped there`);
+    const rel = rebaseEntry(raw, name);
+    const target = rel === '' ? dir : join(dir, ...rel.split('/'));
+    refuseThroughSymlink(dir, rel, real);
+    const mode = header.mode & 0o777;
+    switch (header.type) {
+      case 'directory': {
+        const st = lstatOrNull(target);
+        if (st?.isSymbolicLink()) throw new CopyRefused(`refused: ${target} is a symlink on the host; the folder ${raw} from ${real} is never written through it; the copy stopped there`);
+        if (st && !st.isDirectory()) throw new CopyRefused(`cannot copy the folder ${raw} onto the file ${target}`);
+        if (!st) mkdirSync(target);
+        dirModes.push({ path: target, mode, mtime: header.mtime });
+        return null;
       }
+      case 'file':
+      case 'contiguous-file': {
+        if (lstatOrNull(target)?.isDirectory()) throw new CopyRefused(`cannot copy the file ${raw} onto the folder ${target}`);
+        removeIfLink(target);
+        if (opened.has(target)) throw new CopyRefused(`refused: the archive of ${real} has the file ${raw} twice; the copy stopped there`);
+        opened.add(target);
+        totals.files++;
+        totals.bytes += header.size;
+        return files.open(target, mode, header.mtime);
+      }
+      case 'symlink': {
+        const linkname = header.linkname;
+        if (!linkStaysInside(raw, linkname, top)) {
+          throw new CopyRefused(
+            `refused: ${posix.join(posix.dirname(real), raw)} is a symlink to ${linkname}, outside the copied folder ${posix.join(posix.dirname(real), top)}; the copy stopped there`,
+          );
+        }
+        removeIfLink(target);
+        if (lstatOrNull(target)) throw new CopyRefused(`cannot replace ${target} by a symlink: it exists`);
+        symlinkSync(linkname, target);
+        links.push({ raw, linkname, target });
+        totals.files++;
+        return null;
+      }
+      case 'link': {
+        const linked = safeEntryName(header.linkname);
+        if (linked === null || (linked !== top && !linked.startsWith(`${top}/`)))
+          throw new CopyRefused(`refused: ${raw} is a hard link to ${header.linkname}, outside the copied folder; the copy stopped there`);
+        const from = rebaseEntry(linked, name);
+        refuseThroughSymlink(dir, from, real);
+        removeIfLink(target);
+        linkSync(join(dir, ...from.split('/')), target);
+        // A hard link to a symlink is that symlink again (link(2) does not follow it): walked at the end too.
+        if (lstatOrNull(target)?.isSymbolicLink()) links.push({ raw, linkname: readlinkSync(target), target });
+        totals.files++;
+        return null;
+      }
+      default:
+        throw new CopyRefused(`refused: ${posix.join(posix.dirname(real), raw)} is a ${header.type}; cp copies files, folders and symlinks only; the copy stopped there`);
     }
-  })();
-  const fail = (err: unknown) => {
-    ex.destroy(err as Error);
-    tar.destroy();
-    throw err;
   };
-  await Promise.all([pipeline(tar, ex).catch(fail), done.catch(fail)]);
+  const reader = new TarReader(onEntry, real);
+  try {
+    await archive.get(real, (data) => {
+      reader.feed(data);
+      return files.wait() ?? undefined;
+    });
+    reader.end();
+  } catch (err) {
+    reader.close();
+    await files.finish().catch(() => undefined);
+    throw err;
+  }
+  await files.finish();
   await refuseLinksLeadingOut(links, top, dir, name, real);
   // Folder modes last: a read-only folder would refuse its own contents.
   for (const d of dirModes.reverse()) {
-    await chmod(d.path, d.mode);
-    if (d.mtime) await utimes(d.path, d.mtime, d.mtime);
+    chmodSync(d.path, d.mode);
+    utimesSync(d.path, d.mtime, d.mtime);
   }
   return totals;
-}
-
-/**
- * Writes one file entry with plain synchronous writes of what arrived: the data lands in the page
- * cache at memory speed, and nothing else runs meanwhile anyway (the socket waits: backpressure).
- * A write stream's round trips through the thread pool for every 64 KiB took over twice docker
- * cp's time for a 200 MB file.
- */
-async function writeEntry(entry: AsyncIterable<unknown>, target: string, mode: number): Promise<void> {
-  const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, mode);
-  try {
-    for await (const chunk of entry) {
-      let at = 0;
-      const data = chunk as Buffer;
-      while (at < data.length) at += writeSync(fd, data, at);
-    }
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /**
@@ -350,26 +307,20 @@ async function refuseLinksLeadingOut(links: Array<{ raw: string; linkname: strin
 }
 
 /** Refuses an entry whose parent folders (below the landing folder) include a symlink. */
-async function refuseThroughSymlink(dir: string, rel: string, real: string): Promise<void> {
+function refuseThroughSymlink(dir: string, rel: string, real: string): void {
   const parts = rel.split('/').filter(Boolean);
   let cur = dir;
   for (const part of parts.slice(0, -1)) {
     cur = join(cur, part);
-    const st = await lstatOrNull(cur);
+    const st = lstatOrNull(cur);
     if (st?.isSymbolicLink()) throw new CopyRefused(`refused: the archive of ${real} writes ${rel} through the symlink ${relative(dir, cur) || cur}; the copy stopped there`);
   }
 }
 
-async function lstatOrNull(path: string): Promise<Stats | null> {
-  try {
-    return await lstat(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
+function lstatOrNull(path: string): Stats | null {
+  return lstatSync(path, { throwIfNoEntry: false }) ?? null;
 }
 
-async function removeIfLink(path: string): Promise<void> {
-  const st = await lstatOrNull(path);
-  if (st?.isSymbolicLink()) await unlink(path);
+function removeIfLink(path: string): void {
+  if (lstatOrNull(path)?.isSymbolicLink()) unlinkSync(path);
 }

@@ -211,6 +211,15 @@ describe('cp', () => {
     await inC('mkdir -p /workspace/merge/a && echo hi > /workspace/merge/a/f');
     mkdirSync(join(host, 'merged', 'merge', 'a', 'f'), { recursive: true });
     expect((await cp('dev:merge', join(host, 'merged'))).stderr).toBe(`error: cannot copy the file merge/a/f onto the folder ${join(host, 'merged', 'merge', 'a', 'f')}\n`);
+    // A config with an error stops the copy with its diagnostics, read fresh or from the checked-config cache.
+    const bad = join(host, 'bad.yaml');
+    writeFileSync(bad, `version: 1\nproject: ${p.name}\nenvironments:\n  dev: { image: nope }\n`);
+    for (let i = 0; i < 2; i++) {
+      const r = await cp('-c', bad, 'dev:f.txt', join(host, 'bad-out'));
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(`${bad}:4:17: error: image 'nope' is not defined under images (at environments.dev.image)\n  hint: define 'nope' under images:, or write image: auto\n`);
+    }
+    expect(existsSync(join(host, 'bad-out'))).toBe(false);
     expect((await cp('dev:a', 'dev:b')).stderr).toBe(
       'error: cp copies between the host and one environment, not between two environments\n  hint: sandboxshift cp ./file ENV:/workspace/  or  sandboxshift cp ENV:/workspace/file ./\n',
     );

@@ -1,5 +1,5 @@
 import { copy, type CopyReport } from '../../app/copy.js';
-import { connectEngine } from '../../app/pipeline.js';
+import { connectEngine } from '../../engine/client.js';
 import { DiagnosticsError, errorDiag } from '../../diagnostics.js';
 import { configPath, parse } from '../args.js';
 import { EXIT_OK, type Io } from '../io.js';

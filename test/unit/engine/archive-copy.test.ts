@@ -4,7 +4,6 @@
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { pack } from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ArchiveClient } from '../../../src/engine/archive-client.js';
@@ -16,14 +15,14 @@ function fakeArchive(entries: Entry[]): ArchiveClient {
   return {
     stat: async () => null,
     put: async () => undefined,
-    get: async () => {
+    get: async (_path, onData) => {
       const p = pack();
       for (const e of entries) {
         if ((e.type ?? 'file') === 'file') p.entry({ name: e.name, mode: 0o644 }, e.body ?? 'x');
         else p.entry({ name: e.name, type: e.type, linkname: e.linkname, mode: 0o755 });
       }
       p.finalize();
-      return Readable.from(p as unknown as AsyncIterable<Buffer>);
+      for await (const chunk of p as unknown as AsyncIterable<Buffer>) await onData(chunk);
     },
   };
 }
@@ -121,5 +120,21 @@ describe('copyOutOfContainer against crafted archives', () => {
         'd',
       ),
     ).rejects.toThrow('refused: d/h is a hard link to ../etc/passwd, outside the copied folder; the copy stopped there');
+  });
+
+  it('refuses an archive that names one file twice (its writes could land on the second one), keeping the first', async () => {
+    await expect(
+      copyOutOfContainer(
+        fakeArchive([
+          { name: 'd/', type: 'directory' },
+          { name: 'd/f', body: 'first' },
+          { name: 'd/./f', body: 'second' },
+        ]),
+        '/workspace/d',
+        dest,
+        'd',
+      ),
+    ).rejects.toThrow('refused: the archive of /workspace/d has the file d/f twice; the copy stopped there');
+    expect(readFileSync(join(dest, 'd', 'f'), 'utf8')).toBe('first');
   });
 });

@@ -33,9 +33,12 @@ async function dribble(socket: Socket, pieces: Array<string | Buffer>): Promise<
   socket.end();
 }
 
-async function text(stream: AsyncIterable<unknown>): Promise<string> {
+/** The body rawGet hands over, copied piece by piece (its views are valid only during the call). */
+async function text(socketPath: string, url: string): Promise<string> {
   const parts: Buffer[] = [];
-  for await (const c of stream) parts.push(c as Buffer);
+  await rawGet({ socketPath }, url, (c) => {
+    parts.push(Buffer.from(c));
+  });
   return Buffer.concat(parts).toString('utf8');
 }
 
@@ -60,19 +63,18 @@ describe('rawGet', () => {
         '0\r\n\r\n',
       ]);
     });
-    const body = await rawGet({ socketPath: path }, '/containers/c/archive?path=%2Fworkspace');
-    expect(await text(body)).toBe('hello0123456789abcdef');
+    expect(await text(path, '/containers/c/archive?path=%2Fworkspace')).toBe('hello0123456789abcdef');
     expect(seen).toMatch(/^GET \/containers\/c\/archive\?path=%2Fworkspace HTTP\/1\.1\r\n/);
   });
 
   it('reads a body with a Content-Length', async () => {
     const path = await serve((socket) => void dribble(socket, ['HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nab', 'cdef']));
-    expect(await text(await rawGet({ socketPath: path }, '/x'))).toBe('abcdef');
+    expect(await text(path, '/x')).toBe('abcdef');
   });
 
   it("rejects with the engine's message on an error status", async () => {
     const path = await serve((socket) => void dribble(socket, ['HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 32\r\n\r\n', '{"message":"Could not find it"}\n']));
-    const err = await rawGet({ socketPath: path }, '/x').catch((e: unknown) => e);
+    const err = await text(path, '/x').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(EngineHttpError);
     expect((err as EngineHttpError).statusCode).toBe(404);
     expect((err as Error).message).toBe('Could not find it');
@@ -80,8 +82,19 @@ describe('rawGet', () => {
 
   it('fails the stream when the engine hangs up in the middle of a chunk', async () => {
     const path = await serve((socket) => void dribble(socket, ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nonly-half']));
-    const body = await rawGet({ socketPath: path }, '/x');
-    await expect(text(body)).rejects.toThrow('the engine closed the connection in the middle of GET /x');
+    await expect(text(path, '/x')).rejects.toThrow('the engine closed the connection in the middle of GET /x');
+  });
+
+  it('stops and rejects with what the consumer threw, taking nothing more', async () => {
+    const path = await serve((socket) => void dribble(socket, ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n', '3\r\ndef\r\n', '0\r\n\r\n']));
+    const seen: string[] = [];
+    const got = rawGet({ socketPath: path }, '/x', (c) => {
+      seen.push(c.toString('utf8'));
+      throw new Error('refused: the copy stopped there');
+    });
+    await expect(got).rejects.toThrow('refused: the copy stopped there');
+    await new Promise((r) => setTimeout(r, 30));
+    expect(seen).toEqual(['abc']);
   });
 });
 
