@@ -9,32 +9,17 @@ import { secretsArchive } from './secrets-archive.js';
 
 export async function createContainer(engine: Docker, project: string, d: DesiredEnvironment, egress: EgressPlan | null = null, movedFrom: string | null = null): Promise<string> {
   // Podman ignores the labels of a volume a mount creates: make each volume first, labelled.
-  const made: string[] = [];
   if ((await engineFlavour(engine)) === 'podman') {
     const volumes = [
       ...(d.spec.hostWorkspace ? [] : [{ name: d.volumeName, labels: workspaceLabels(project, d, movedFrom) }]),
       ...d.volumes.map((v) => ({ name: v.volumeName, labels: dataVolumeLabels(project, d, v.name) })),
     ];
     for (const v of volumes) {
-      if (await unlessMissing(engine.getVolume(v.name).inspect())) continue;
-      await engine.createVolume({ Name: v.name, Driver: 'local', Labels: v.labels });
-      made.push(v.name);
+      if (!(await unlessMissing(engine.getVolume(v.name).inspect()))) await engine.createVolume({ Name: v.name, Driver: 'local', Labels: v.labels });
     }
   }
-  try {
-    const container = await engine.createContainer(containerCreateOptions(project, d, egress, movedFrom));
-    return container.id;
-  } catch (err) {
-    // As on Docker, a create that fails leaves no volume behind: the next plan still sees a new
-    // environment (not one "removed outside sandboxshift" with its volume left). Made just now,
-    // empty; removing is best effort, the create's error is the one to report.
-    for (const name of made)
-      await engine
-        .getVolume(name)
-        .remove()
-        .catch(() => undefined);
-    throw err;
-  }
+  const container = await engine.createContainer(containerCreateOptions(project, d, egress, movedFrom));
+  return container.id;
 }
 
 export async function copySecrets(engine: Docker, containerId: string, secrets: ReadonlyArray<{ name: string; value: Buffer }>, uid: number, gid: number): Promise<void> {
