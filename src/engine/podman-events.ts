@@ -2,8 +2,8 @@
 // filters by its own event names (`died`, `remove`, `exec`) although it shows `die` for `died`;
 // it shows `remove` where Docker says `destroy`; a volume event has no ID (the name is in its
 // attributes); a network disconnect names the container, not the network; and `docker stop`
-// makes no `stop` event (its `die` does). The watch triggers ask in Docker's terms and read
-// Docker's shape; these two functions translate on Podman. README "Podman" lists them.
+// makes a `stop` event only sometimes (its `die` always). The watch triggers ask in Docker's
+// terms and read Docker's shape; these two functions translate on Podman. README "Podman".
 
 /** Docker's event name → what Podman's filter matches. */
 const PODMAN_FILTER_EVENT: Record<string, string> = { die: 'died', destroy: 'remove', exec_create: 'exec', exec_start: 'exec' };

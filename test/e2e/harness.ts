@@ -1,12 +1,13 @@
 // End-to-end harness: a temp project folder, the built CLI run as a user would run it, and
 // cleanup of everything the project left on the engine.
-import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
+import { statusCode } from '../../src/engine/client.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 export const TEST_IMAGE = 'sandboxshift/busybox:test';
@@ -68,6 +69,32 @@ defaults:
   resources: ${resources}
 environments:
 ${environments}`;
+}
+
+/**
+ * A git remote for `workspace.git` seeds: `DIR/repo.git` (bare), cloned from `DIR/repo-src` where
+ * `v1` (tagged v1) was committed, then `v2` on top.
+ */
+export function gitSeedRepo(dir: string, v1: Record<string, string>, v2: Record<string, string>): string {
+  const src = join(dir, 'repo-src');
+  const write = (files: Record<string, string>) => {
+    for (const [name, content] of Object.entries(files)) {
+      mkdirSync(join(src, name, '..'), { recursive: true });
+      writeFileSync(join(src, name), content);
+    }
+  };
+  const git = (...args: string[]) =>
+    execFileSync('git', args, { cwd: src, env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
+  write(v1);
+  git('init', '-q');
+  git('add', '.');
+  git('commit', '-qm', 'v1');
+  git('tag', 'v1');
+  write(v2);
+  git('commit', '-qam', 'v2');
+  const bare = join(dir, 'repo.git');
+  execFileSync('git', ['clone', '-q', '--bare', src, bare]);
+  return bare;
 }
 
 /** A fresh project with a unique name; `yaml` may use {{project}} for the name. */
@@ -154,7 +181,8 @@ export async function lockPresent(project: string): Promise<boolean> {
     await docker.getContainer(`ss.${project}.lock`).inspect();
     return true;
   } catch (err) {
-    if ((err as { statusCode?: number }).statusCode === 404) return false;
+    // Podman answers 500 (no such container) for one being removed: Docker's 404 (statusCode reads it so).
+    if (statusCode(err) === 404) return false;
     throw err;
   }
 }

@@ -77,7 +77,7 @@ describe('watch: config edits, invalid edits, drift and SIGTERM', () => {
   it('starts an environment stopped behind its back (docker stop)', async () => {
     const m = w.mark();
     await dockerCli(['stop', '-t', '1', containerOf(p.name, 'b')]);
-    // Podman sends no `stop` event, only the `die` (README "Podman").
+    // Podman sends its `stop` event only sometimes, the `die` always (README "Podman").
     await w.waitFor(`drift: container ${TESTS_ON_PODMAN ? 'exited' : 'stopped'} (environment.b)`, m);
     await w.waitFor(/applied environment\.b: start \(.*\) in \d+ ms$/, m);
     await waitUntil(
