@@ -39,7 +39,7 @@ export async function enforceIdle(engine: Engine, project: string, actions: read
   try {
     lock = await acquireLock(docker, project, 'watch (idle policy)');
   } catch (err) {
-    if (err instanceof DiagnosticsError && err.diagnostics.some((d) => d.message.includes('is locked'))) return { status: 'locked', holder: await readLock(docker, project) };
+    if (isLocked(err)) return { status: 'locked', holder: await readLock(docker, project) };
     throw err;
   }
   try {
@@ -86,9 +86,34 @@ export interface WakeOutcome {
   elapsedMs: number;
 }
 
+function isLocked(err: unknown): boolean {
+  return err instanceof DiagnosticsError && err.diagnostics.some((d) => d.message.includes('is locked'));
+}
+
+/**
+ * A watcher holds the lock for each reconcile, and each idle stop makes one (its own engine
+ * events): a moment on Docker, a second or two on Podman (an inspect per environment). `wake`
+ * waits that long for a watcher, not for an apply.
+ */
+export const WAKE_WAITS_FOR_WATCH_MS = 15_000;
+
 /** Starts or unpauses an environment and forgets its idle record; counts as activity. */
 export async function wake(engine: Engine, project: string, env: string, options: { unlockArgs?: string[] } = {}): Promise<WakeOutcome> {
   const docker = await engine.docker();
+  const deadline = Date.now() + WAKE_WAITS_FOR_WATCH_MS;
+  for (;;) {
+    try {
+      return await wakeLocked(engine, docker, project, env, options);
+    } catch (err) {
+      if (!isLocked(err) || Date.now() > deadline) throw err;
+      const holder = await readLock(docker, project);
+      if (holder && !holder.command.startsWith('watch')) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+async function wakeLocked(engine: Engine, docker: Docker, project: string, env: string, options: { unlockArgs?: string[] }): Promise<WakeOutcome> {
   return withLock(engine, project, { command: `wake ${env}`, unlockArgs: options.unlockArgs }, async () => {
     const c = await environmentContainer(docker, project, env);
     if (c.state === NEVER_STARTED) throw neverStartedError(env, options.unlockArgs);

@@ -58,9 +58,19 @@ export async function withEngine<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 export function statusCode(err: unknown): number | undefined {
-  const code = (err as { statusCode?: unknown } | undefined)?.statusCode;
-  return typeof code === 'number' ? code : undefined;
+  const e = err as { statusCode?: unknown; json?: { cause?: unknown } } | undefined;
+  const code = e?.statusCode;
+  if (typeof code !== 'number') return undefined;
+  const cause = e?.json?.cause;
+  return code === 500 && typeof cause === 'string' ? (PODMAN_500_AS[cause] ?? code) : code;
 }
+
+/**
+ * Podman 4.3 answers some refusals with a 500 where Docker has a status of its own, told by the
+ * cause: a create with a name already in use (Docker 409), and a container removed while it is
+ * asked for (Docker 404). Read as Docker's, so every caller handles both (README "Podman").
+ */
+const PODMAN_500_AS: Record<string, number> = { 'that name is already in use': 409, 'no such container': 404 };
 
 /** An error answer from the engine (dockerode's, or the light reader's): it has an HTTP status. */
 export function isEngineRefusal(err: unknown): boolean {

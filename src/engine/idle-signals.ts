@@ -48,12 +48,23 @@ async function anyExecRunning(engine: Docker, ids: string[]): Promise<boolean> {
   return false;
 }
 
-/** Where the engine's host keeps a container's CPU time (cgroup v1 cgroupfs, v2 cgroupfs, v2 systemd). */
+/**
+ * Where the engine's host keeps a container's CPU time (cgroup v1 cgroupfs, v2 cgroupfs, v2
+ * systemd), for Docker and then for Podman run as root (its cgroups are libpod_parent/libpod-ID
+ * with cgroupfs, machine.slice/libpod-ID.scope with systemd).
+ */
 const CGROUP_CPU = [
-  (id: string) => ({ path: `/sys/fs/cgroup/cpuacct/docker/${id}/cpuacct.usage`, read: (t: string) => Number(t.trim()) }),
+  (id: string) => ({ path: `/sys/fs/cgroup/cpuacct/docker/${id}/cpuacct.usage`, read: cpuacctUsage }),
   (id: string) => ({ path: `/sys/fs/cgroup/docker/${id}/cpu.stat`, read: usageUsec }),
   (id: string) => ({ path: `/sys/fs/cgroup/system.slice/docker-${id}.scope/cpu.stat`, read: usageUsec }),
+  (id: string) => ({ path: `/sys/fs/cgroup/cpuacct/libpod_parent/libpod-${id}/cpuacct.usage`, read: cpuacctUsage }),
+  (id: string) => ({ path: `/sys/fs/cgroup/libpod_parent/libpod-${id}/cpu.stat`, read: usageUsec }),
+  (id: string) => ({ path: `/sys/fs/cgroup/machine.slice/libpod-${id}.scope/cpu.stat`, read: usageUsec }),
 ];
+
+function cpuacctUsage(text: string): number {
+  return Number(text.trim());
+}
 
 function usageUsec(text: string): number {
   const m = /^usage_usec (\d+)$/m.exec(text);

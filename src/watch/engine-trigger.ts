@@ -51,6 +51,10 @@ export function driftOf(event: EngineEvent, project: string): { what: string; en
   if (event.Type === 'network' && action === 'disconnect' && (attrs.name ?? '').startsWith(prefix)) {
     return { what: `disconnected from network ${attrs.name}`, environment: environmentOf(attrs.name!, prefix) };
   }
+  // Podman names the container (ss.P.E or its proxy ss.P.E.egress), not the network.
+  if (event.Type === 'network' && action === 'disconnect' && (attrs.containerName ?? '').startsWith(prefix)) {
+    return { what: `${attrs.containerName} disconnected from a network`, environment: environmentOf(attrs.containerName!, prefix) };
+  }
   if (event.Type === 'volume' && action === 'destroy' && (event.Actor?.ID ?? '').startsWith(prefix)) {
     return { what: `volume ${event.Actor!.ID} removed`, environment: environmentOf(event.Actor!.ID!, prefix) };
   }

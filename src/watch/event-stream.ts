@@ -1,7 +1,10 @@
-// The engine's event stream as watch needs it: JSON lines handed over one event at a time, and
-// reconnected with capped backoff when it is lost (an engine restart), with a word when it is back.
-// The drift trigger and the idle clock each follow one.
+// The engine's event stream as watch needs it: JSON lines handed over one event at a time (in
+// Docker's terms, on Podman too: engine/podman-events.ts), and reconnected with capped backoff
+// when it is lost (an engine restart), with a word when it is back. The drift trigger and the
+// idle clock each follow one.
 import { engineMessage, type Engine } from '../engine/client.js';
+import { engineFlavour } from '../engine/flavour.js';
+import { podmanEventFilters, podmanEventInDockerTerms } from '../engine/podman-events.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 
 export const RECONNECT_BACKOFF: BackoffOptions = { initialMs: 1_000, capMs: 30_000 };
@@ -36,7 +39,9 @@ export class ReconnectingEventStream {
     if (this.closed) return;
     try {
       const docker = await this.engine.docker();
-      const stream: NodeJS.ReadableStream = await docker.getEvents({ filters: this.filters });
+      // Filters and events are in Docker's terms; Podman names some events otherwise.
+      const podman = (await engineFlavour(docker)) === 'podman';
+      const stream: NodeJS.ReadableStream = await docker.getEvents({ filters: podman ? podmanEventFilters(this.filters) : this.filters });
       if (this.closed) {
         destroy(stream);
         return;
@@ -62,7 +67,7 @@ export class ReconnectingEventStream {
             this.on.unreadable(line);
             continue;
           }
-          this.on.event(event);
+          this.on.event(podman ? podmanEventInDockerTerms(event) : event);
         }
       });
       const lost = (why: string) => {

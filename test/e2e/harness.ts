@@ -1,12 +1,13 @@
 // End-to-end harness: a temp project folder, the built CLI run as a user would run it, and
 // cleanup of everything the project left on the engine.
-import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
+import { statusCode } from '../../src/engine/client.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 export const TEST_IMAGE = 'sandboxshift/busybox:test';
@@ -19,12 +20,23 @@ export const PODMAN_HOST = `unix://${PODMAN_SOCKET}`;
  * The engine the tests drive: Docker's socket, or with SANDBOXSHIFT_TEST_ENGINE=podman
  * Podman's (the CLI gets DOCKER_HOST, dockerode and the docker CLI talk to that socket).
  */
-export const TEST_ENGINE_HOST: string | undefined = process.env.SANDBOXSHIFT_TEST_ENGINE === 'podman' ? PODMAN_HOST : process.env.DOCKER_HOST;
-if (process.env.SANDBOXSHIFT_TEST_ENGINE === 'podman') process.env.DOCKER_HOST = PODMAN_HOST;
+export const TESTS_ON_PODMAN = process.env.SANDBOXSHIFT_TEST_ENGINE === 'podman';
+export const TEST_ENGINE_HOST: string | undefined = TESTS_ON_PODMAN ? PODMAN_HOST : process.env.DOCKER_HOST;
+if (TESTS_ON_PODMAN) process.env.DOCKER_HOST = PODMAN_HOST;
 export const docker = TEST_ENGINE_HOST?.startsWith('unix://') ? new Docker({ socketPath: TEST_ENGINE_HOST.slice('unix://'.length) }) : new Docker();
 
 /** A dockerode client for Podman's socket (test/e2e/podman.test.ts targets it explicitly). */
 export const podman = new Docker({ socketPath: PODMAN_SOCKET });
+
+/** Fails loudly, with what to do, when Podman's service does not answer (files that target it call this first). */
+export async function requirePodman(): Promise<void> {
+  try {
+    const v = await podman.version();
+    if (!(v.Components ?? []).some((c) => c.Name === 'Podman Engine')) throw new Error(`the engine at ${PODMAN_SOCKET} is not Podman`);
+  } catch (err) {
+    throw new Error(`Podman's Docker-compatible service does not answer at ${PODMAN_SOCKET} (${(err as Error).message}): run \`npm run setup\` as root (scripts/setup-podman.sh)`, { cause: err });
+  }
+}
 
 export interface RunResult {
   code: number;
@@ -57,6 +69,32 @@ defaults:
   resources: ${resources}
 environments:
 ${environments}`;
+}
+
+/**
+ * A git remote for `workspace.git` seeds: `DIR/repo.git` (bare), cloned from `DIR/repo-src` where
+ * `v1` (tagged v1) was committed, then `v2` on top.
+ */
+export function gitSeedRepo(dir: string, v1: Record<string, string>, v2: Record<string, string>): string {
+  const src = join(dir, 'repo-src');
+  const write = (files: Record<string, string>) => {
+    for (const [name, content] of Object.entries(files)) {
+      mkdirSync(join(src, name, '..'), { recursive: true });
+      writeFileSync(join(src, name), content);
+    }
+  };
+  const git = (...args: string[]) =>
+    execFileSync('git', args, { cwd: src, env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
+  write(v1);
+  git('init', '-q');
+  git('add', '.');
+  git('commit', '-qm', 'v1');
+  git('tag', 'v1');
+  write(v2);
+  git('commit', '-qam', 'v2');
+  const bare = join(dir, 'repo.git');
+  execFileSync('git', ['clone', '-q', '--bare', src, bare]);
+  return bare;
 }
 
 /** A fresh project with a unique name; `yaml` may use {{project}} for the name. */
@@ -135,6 +173,27 @@ export async function removeProject(project: string): Promise<void> {
   // Networks last: egress networks are free only once the project's containers are gone.
   const networks = await docker.listNetworks({ filters: filter });
   for (const n of networks) await docker.getNetwork(n.Id).remove().catch(gone);
+}
+
+/** Whether a project's engine lock is held (its lock container exists). */
+export async function lockPresent(project: string): Promise<boolean> {
+  try {
+    await docker.getContainer(`ss.${project}.lock`).inspect();
+    return true;
+  } catch (err) {
+    // Podman answers 500 (no such container) for one being removed: Docker's 404 (statusCode reads it so).
+    if (statusCode(err) === 404) return false;
+    throw err;
+  }
+}
+
+/** Waits until nobody holds the project's lock (a watcher's reconcile gives it back within seconds). */
+export async function lockReleased(project: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (await lockPresent(project)) {
+    if (Date.now() > deadline) throw new Error(`the lock of ${project} is still held after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 export function containerOf(project: string, env: string): string {

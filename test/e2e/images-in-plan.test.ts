@@ -1,10 +1,9 @@
 // Images as part of plan/apply: content-hashed builds, replacement on rebuild with /workspace
 // kept, image: auto, workspace seeding, and the image contract refusing broken images.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { containerOf, docker, dockerCli, execIn, testProject, type TestProject } from './harness.js';
+import { containerOf, docker, dockerCli, execIn, gitSeedRepo, testProject, type TestProject } from './harness.js';
 
 const write = (dir: string, files: Record<string, string>) => {
   for (const [name, content] of Object.entries(files)) {
@@ -111,17 +110,7 @@ environments:
 `,
     );
     write(p.dir, { 'py-app/requirements.txt': 'flask\n', 'py-app/src/main.py': 'print("hi")\n' });
-    const repo = join(p.dir, 'repo-src');
-    write(repo, { 'package.json': '{"name":"x"}\n', 'index.js': 'console.log(1)\n' });
-    const git = (...args: string[]) =>
-      execFileSync('git', args, { cwd: repo, env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
-    git('init', '-q');
-    git('add', '.');
-    git('commit', '-qm', 'v1');
-    git('tag', 'v1');
-    writeFileSync(join(repo, 'index.js'), 'console.log(2)\n');
-    git('commit', '-qam', 'v2');
-    execFileSync('git', ['clone', '-q', '--bare', repo, join(p.dir, 'repo.git')]);
+    gitSeedRepo(p.dir, { 'package.json': '{"name":"x"}\n', 'index.js': 'console.log(1)\n' }, { 'index.js': 'console.log(2)\n' });
   });
   afterAll(async () => p.cleanup());
 

@@ -5,7 +5,7 @@
 import './use-podman.js';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PODMAN_SOCKET, TEST_IMAGE, busyboxConfig, containerOf, docker, dockerCli, execIn, podman, testProject, volumeExists, volumeOf, type TestProject } from './harness.js';
+import { TEST_IMAGE, busyboxConfig, containerOf, docker, dockerCli, execIn, podman, requirePodman, testProject, volumeExists, volumeOf, type TestProject } from './harness.js';
 
 const SECRET = 'podman-secret-value-93f1';
 
@@ -22,12 +22,7 @@ function config(role: string, memory = '32m'): string {
 }
 
 beforeAll(async () => {
-  try {
-    const v = await podman.version();
-    if (!(v.Components ?? []).some((c) => c.Name === 'Podman Engine')) throw new Error(`the engine at ${PODMAN_SOCKET} is not Podman`);
-  } catch (err) {
-    throw new Error(`Podman's Docker-compatible service does not answer at ${PODMAN_SOCKET} (${(err as Error).message}): run \`npm run setup\` as root (scripts/setup-podman.sh)`, { cause: err });
-  }
+  await requirePodman();
   // The harness targets Podman in this file.
   expect((await docker.version()).Components?.map((c) => c.Name)).toContain('Podman Engine');
 });

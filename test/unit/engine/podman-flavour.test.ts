@@ -6,6 +6,8 @@ import { buildObserved } from '../../../src/engine/observe.js';
 import { inspectedIsolation, podmanSecurity, withPodmanBackend } from '../../../src/engine/podman-facts.js';
 import type { Engine } from '../../../src/engine/client.js';
 import { desiredOf, env, observedOf } from '../plan/fixtures.js';
+import { podmanEventFilters, podmanEventInDockerTerms } from '../../../src/engine/podman-events.js';
+import { statusCode } from '../../../src/engine/client.js';
 
 const image = (id: string, tags: string[]): Docker.ImageInfo => ({ Id: id, RepoTags: tags, Labels: {}, Created: 1 }) as unknown as Docker.ImageInfo;
 
@@ -103,5 +105,35 @@ describe("Podman's network backend", () => {
     expect((await withPodmanBackend(engine(asked), desiredOf([env('a')]), podman)).podmanNetworkBackend).toBeUndefined();
     expect((await withPodmanBackend(engine(asked), egress, observedOf([]))).podmanNetworkBackend).toBeUndefined();
     expect(asked).toEqual(['info']);
+  });
+});
+
+describe('Podman events in Docker terms', () => {
+  it("asks for Podman's own event names: died, remove, exec", () => {
+    expect(podmanEventFilters({ type: ['container'], event: ['exec_create', 'exec_start', 'attach'], label: ['a=b'] })).toEqual({ type: ['container'], event: ['exec', 'attach'], label: ['a=b'] });
+    expect(podmanEventFilters({ event: ['die', 'destroy', 'kill'] })).toEqual({ event: ['died', 'remove', 'kill'] });
+    expect(podmanEventFilters({ type: ['volume'] })).toEqual({ type: ['volume'] });
+  });
+
+  it("reads an exec as Docker's exec_start, keeping the time and labels", () => {
+    const exec = { Type: 'container', Action: 'exec', timeNano: 5, Actor: { ID: 'c1', Attributes: { 'io.sandboxshift.environment': 'a' } } };
+    expect(podmanEventInDockerTerms(exec)).toEqual({ ...exec, Action: 'exec_start' });
+  });
+
+  it('leaves Docker-shaped events and other lines alone', () => {
+    const kill = { Type: 'container', Action: 'kill', Actor: { ID: 'c1', Attributes: { signal: '15' } } };
+    expect(podmanEventInDockerTerms(kill)).toEqual(kill);
+    expect(podmanEventInDockerTerms('text')).toBe('text');
+  });
+});
+
+describe("Podman's 500s in Docker's status codes", () => {
+  it('reads a name already in use as 409 and a container gone meanwhile as 404, by the cause; any other 500 stays', () => {
+    expect(statusCode({ statusCode: 500, json: { cause: 'that name is already in use', message: 'container create: ...' } })).toBe(409);
+    expect(statusCode({ statusCode: 500, json: { cause: 'no such container', message: 'container 2882 does not exist in database: no such container' } })).toBe(404);
+    expect(statusCode({ statusCode: 500, json: { cause: 'no space left on device' } })).toBe(500);
+    expect(statusCode({ statusCode: 409 })).toBe(409);
+    expect(statusCode({ statusCode: 404, json: { cause: 'no such container' } })).toBe(404);
+    expect(statusCode(new Error('socket hang up'))).toBeUndefined();
   });
 });

@@ -8,11 +8,12 @@ import type { Engine } from '../../../src/engine/client.js';
 import { EngineEventsTrigger, EVENT_FILTERS, type TriggerHint, type TriggerSink } from '../../../src/watch/index.js';
 import { driftOf } from '../../../src/watch/engine-trigger.js';
 
-function fakeEngine(failFirst = 0) {
+function fakeEngine(failFirst = 0, engineName = 'Engine') {
   const streams: PassThrough[] = [];
   const filters: unknown[] = [];
   let failures = failFirst;
   const docker = {
+    version: async () => ({ Components: [{ Name: engineName }] }),
     getEvents: async (opts: { filters: unknown }) => {
       filters.push(opts.filters);
       if (failures-- > 0) throw Object.assign(new Error('connect ECONNREFUSED /var/run/docker.sock'), { code: 'ECONNREFUSED' });
@@ -56,6 +57,24 @@ describe('EngineEventsTrigger', () => {
     await vi.advanceTimersByTimeAsync(1);
     expect(hints).toEqual([{ kind: 'engine', detail: 'a:kill,a:die' }]);
     expect(drift).toEqual(['container killed a', 'container exited a']);
+    await t.stop();
+  });
+
+  it("on Podman: asks with Podman's event names and reads its events in Docker's terms", async () => {
+    const { engine, streams, filters } = fakeEngine(0, 'Podman Engine');
+    const { s, hints, drift } = sink();
+    const t = new EngineEventsTrigger(engine);
+    await t.start(s);
+    await t.configLoaded(loaded('p'));
+    expect(filters).toEqual([{ type: ['container', 'network', 'volume'], event: ['died', 'stop', 'kill', 'oom', 'remove', 'pause', 'disconnect'] }]);
+    // As Podman 4.3 sends them: `die` for its `died`, `remove` for Docker's `destroy`, a volume's name in its attributes, a disconnect naming the container.
+    streams[0]!.write(event('die', 'a') + event('remove', 'b'));
+    streams[0]!.write(`${JSON.stringify({ Type: 'volume', Action: 'remove', Actor: { ID: '', Attributes: { name: 'ss.p.c.workspace' } } })}\n`);
+    streams[0]!.write(`${JSON.stringify({ Type: 'volume', Action: 'remove', Actor: { ID: '', Attributes: { name: 'ss.other.c.workspace' } } })}\n`);
+    streams[0]!.write(`${JSON.stringify({ Type: 'network', Action: 'disconnect', Actor: { ID: 'c0ffee', Attributes: { name: 'ss.p.d' } } })}\n`);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(drift).toEqual(['container exited a', 'container removed b', 'volume ss.p.c.workspace removed c', 'ss.p.d disconnected from a network d']);
+    expect(hints).toEqual([{ kind: 'engine', detail: 'a:die,b:destroy,c:destroy,d:disconnect' }]);
     await t.stop();
   });
 
