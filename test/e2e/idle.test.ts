@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFakeInternet } from '../support/fake-internet.mjs';
-import { busyboxConfig, CLI, containerOf, containerState, docker, readWorkspaceFile, testProject, TESTS_ON_PODMAN, type TestProject } from './harness.js';
+import { busyboxConfig, CLI, containerOf, containerState, docker, readWorkspaceFile, testProject, type TestProject } from './harness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -211,82 +211,65 @@ describe('idle policies', () => {
   });
 });
 
-// Egress is refused on Podman (README "Podman"): there an idle policy with egress is refused at plan time.
-if (TESTS_ON_PODMAN)
-  describe('idle policies and the egress proxy, on Podman', () => {
-    it('are refused with the environment, before anything is made', async () => {
-      const p = testProject('idle-egress', busyboxConfig('  caller:\n    idle: { stopAfter: 8s }\n    egress: { allow: [slow.test] }\n'));
-      try {
-        const r = await p.run(['plan']);
-        expect(r.code).toBe(1);
-        expect(r.stderr).toContain('egress is not available on Podman: ');
-        expect(r.stderr).toContain('; wanted by caller');
-        expect(await containerState(p.name, 'caller')).toBeNull();
-      } finally {
-        await p.cleanup();
-      }
-    });
-  });
-else
-  describe('idle policies and the egress proxy', () => {
-    // A model call that takes 20 s to answer, with nothing else going on: the connection open
-    // through the proxy keeps the environment alive (fabro #766), and once it closes the clock runs.
-    const tag = randomInt(1e6);
-    const internet = `ss-e2e-idle-inet-${tag}`;
-    const server = `ss-e2e-idle-slow-${tag}`;
-    let p: TestProject;
-    let w: Watch;
+describe('idle policies and the egress proxy', () => {
+  // A model call that takes 20 s to answer, with nothing else going on: the connection open
+  // through the proxy keeps the environment alive (fabro #766), and once it closes the clock runs.
+  const tag = randomInt(1e6);
+  const internet = `ss-e2e-idle-inet-${tag}`;
+  const server = `ss-e2e-idle-slow-${tag}`;
+  let p: TestProject;
+  let w: Watch;
 
-    beforeAll(async () => {
-      await createFakeInternet(docker, internet, { 'io.sandboxshift.test': '1' });
-      const slow = await docker.createContainer({
-        name: server,
-        Image: 'sandboxshift/busybox:test',
-        User: '0',
-        Cmd: ['sh', '-c', `printf '#!/bin/sh\\nsleep 20\\nprintf "HTTP/1.0 200 OK\\\\r\\\\n\\\\r\\\\nlate\\\\n"\\n' > /tmp/slow; chmod +x /tmp/slow; exec nc -ll -p 80 -e /tmp/slow`],
-        HostConfig: { NetworkMode: internet },
-        NetworkingConfig: { EndpointsConfig: { [internet]: { Aliases: ['slow.test'] } } },
-      });
-      await slow.start();
-      // Asks until the proxy can reach the fake internet (each refused try is a request, so activity),
-      // then waits on the answer (the request side half-closed, as in egress.test.ts).
-      const call = `a=\${HTTP_PROXY#http://}; until printf 'GET http://slow.test/ HTTP/1.0\\r\\nHost: slow.test\\r\\n\\r\\n' | nc -w 60 \${a%:*} \${a##*:} > /workspace/answer; grep -q late /workspace/answer; do sleep 1; done; date +%s > /workspace/answered; while true; do sleep 1; done`;
-      p = testProject(
-        'idle-egress',
-        busyboxConfig(`
+  beforeAll(async () => {
+    await createFakeInternet(docker, internet, { 'io.sandboxshift.test': '1' });
+    const slow = await docker.createContainer({
+      name: server,
+      Image: 'sandboxshift/busybox:test',
+      User: '0',
+      Cmd: ['sh', '-c', `printf '#!/bin/sh\\nsleep 20\\nprintf "HTTP/1.0 200 OK\\\\r\\\\n\\\\r\\\\nlate\\\\n"\\n' > /tmp/slow; chmod +x /tmp/slow; exec nc -ll -p 80 -e /tmp/slow`],
+      HostConfig: { NetworkMode: internet },
+      NetworkingConfig: { EndpointsConfig: { [internet]: { Aliases: ['slow.test'] } } },
+    });
+    await slow.start();
+    // Asks until the proxy can reach the fake internet (each refused try is a request, so activity),
+    // then waits on the answer (the request side half-closed, as in egress.test.ts).
+    const call = `a=\${HTTP_PROXY#http://}; until printf 'GET http://slow.test/ HTTP/1.0\\r\\nHost: slow.test\\r\\n\\r\\n' | nc -w 60 \${a%:*} \${a##*:} > /workspace/answer; grep -q late /workspace/answer; do sleep 1; done; date +%s > /workspace/answered; while true; do sleep 1; done`;
+    p = testProject(
+      'idle-egress',
+      busyboxConfig(`
   caller:
     idle: { stopAfter: 8s }
     egress: { allow: [slow.test] }
     command: ${JSON.stringify(call)}
 `),
-      );
-      w = new Watch(p);
-      await w.waitFor((e) => e.event === 'applied', 'first apply', 120_000);
-      await docker.getNetwork(internet).connect({ Container: `ss.${p.name}.caller.egress` });
-    }, 180_000);
+    );
+    w = new Watch(p);
+    await w.waitFor((e) => e.event === 'applied', 'first apply', 120_000);
+    await docker.getNetwork(internet).connect({ Container: `ss.${p.name}.caller.egress` });
+  }, 180_000);
 
-    afterAll(async () => {
-      await w?.stop();
-      await p?.cleanup();
-      await docker.getContainer(server).remove({ force: true });
-      await docker.getNetwork(internet).remove();
-    }, 60_000);
+  afterAll(async () => {
+    await w?.stop();
+    await p?.cleanup();
+    await docker.getContainer(server).remove({ force: true });
+    await docker.getNetwork(internet).remove();
+  }, 60_000);
 
-    it('a connection open for longer than stopAfter keeps it running; the clock starts when it closes', async () => {
-      const started = Date.parse((await docker.getContainer(containerOf(p.name, 'caller')).inspect()).State.StartedAt);
-      await sleep(Math.max(0, started + 16_000 - Date.now()));
-      // Twice the policy's 8 s in, the answer still pending: running.
-      expect(await containerState(p.name, 'caller')).toBe('running');
-      expect(w.idleStops('caller')).toEqual([]);
-      const stop = await w.waitFor((e) => e.event === 'idle-stop' && e.environment === 'caller', 'idle stop of caller', 60_000);
-      const answered = Number((await readWorkspaceFile(containerOf(p.name, 'caller'), 'answered')).trim()) * 1000;
-      expect((await readWorkspaceFile(containerOf(p.name, 'caller'), 'answer')).trim()).toContain('late');
-      expect(['connection', 'request']).toContain(stop.signal);
-      const finished = Date.parse((await docker.getContainer(containerOf(p.name, 'caller')).inspect()).State.FinishedAt);
-      // The answer came at least 20 s after it started; the stop at least 8 s after that (1 s: date's resolution), at most 10 s late.
-      expect(answered - started).toBeGreaterThanOrEqual(19_000);
-      expect(finished).toBeGreaterThanOrEqual(answered + 8_000 - 1_000);
-      expect(finished).toBeGreaterThanOrEqual(Date.parse(stop.deadline as string));
-      expect(finished - Date.parse(stop.deadline as string)).toBeLessThan(10_000);
-    }, 120_000);
-  });
+  it('a connection open for longer than stopAfter keeps it running; the clock starts when it closes', async () => {
+    const started = Date.parse((await docker.getContainer(containerOf(p.name, 'caller')).inspect()).State.StartedAt);
+    await sleep(Math.max(0, started + 16_000 - Date.now()));
+    // Twice the policy's 8 s in, the answer still pending: running.
+    expect(await containerState(p.name, 'caller')).toBe('running');
+    expect(w.idleStops('caller')).toEqual([]);
+    const stop = await w.waitFor((e) => e.event === 'idle-stop' && e.environment === 'caller', 'idle stop of caller', 60_000);
+    const answered = Number((await readWorkspaceFile(containerOf(p.name, 'caller'), 'answered')).trim()) * 1000;
+    expect((await readWorkspaceFile(containerOf(p.name, 'caller'), 'answer')).trim()).toContain('late');
+    expect(['connection', 'request']).toContain(stop.signal);
+    const finished = Date.parse((await docker.getContainer(containerOf(p.name, 'caller')).inspect()).State.FinishedAt);
+    // The answer came at least 20 s after it started; the stop at least 8 s after that (1 s: date's resolution), at most 10 s late.
+    expect(answered - started).toBeGreaterThanOrEqual(19_000);
+    expect(finished).toBeGreaterThanOrEqual(answered + 8_000 - 1_000);
+    expect(finished).toBeGreaterThanOrEqual(Date.parse(stop.deadline as string));
+    expect(finished - Date.parse(stop.deadline as string)).toBeLessThan(10_000);
+  }, 120_000);
+});

@@ -137,34 +137,20 @@ describe('watch: an environment with egress', () => {
     await p?.cleanup();
   });
 
-  // Egress is refused on Podman (README "Podman"): there the watcher says why, retries with backoff and makes nothing.
-  if (TESTS_ON_PODMAN)
-    it('on Podman: is refused with advice at each retry, and nothing is made', async () => {
-      const first = await w.waitFor(/reconcile failed: error: egress is not available on Podman: .*; wanted by a$/);
-      expect(w.lines[first + 1]).toMatch(/^ {2}hint: run environments with egress on a Docker engine, or give them no network \(remove `egress`\) on Podman; see README "Podman"; retry in 1s$/);
-      await w.waitFor(/; retry in 2s$/, first + 1);
-      expect(w.running).toBe(true);
-      const label = { label: [`io.sandboxshift.project=${p.name}`] };
-      const made = await docker.listContainers({ all: true, filters: { label: [...label.label, 'io.sandboxshift.role=environment'] } });
-      expect(made.map((c) => c.Names)).toEqual([]);
-      expect(await docker.listContainers({ all: true, filters: { label: [...label.label, 'io.sandboxshift.role=egress'] } })).toEqual([]);
-      expect(await docker.listNetworks({ filters: label })).toEqual([]);
-    });
-  else
-    it('is put back on its network (docker network disconnect)', async () => {
-      await w.waitFor(/applied \d+ changes? in \d+ ms/);
-      const net = `ss.${p.name}.a.net`;
-      const m = w.mark();
-      await dockerCli(['network', 'disconnect', net, containerOf(p.name, 'a')]);
-      await w.waitFor(`drift: disconnected from network ${net} (environment.a)`, m);
-      await w.waitFor(new RegExp(`applied environment\\.a: replace \\(changed outside sandboxshift: disconnected from ${net.replaceAll('.', '\\.')} .*\\) in \\d+ ms$`), m);
-      const networks = await waitUntil(
-        'networks of a',
-        async () => Object.keys((await docker.getContainer(containerOf(p.name, 'a')).inspect()).NetworkSettings.Networks ?? {}),
-        (n) => n.length > 0,
-      );
-      expect(networks).toEqual([net]);
-    });
+  it('is put back on its network (docker network disconnect)', async () => {
+    await w.waitFor(/applied \d+ changes? in \d+ ms/);
+    const net = `ss.${p.name}.a.net`;
+    const m = w.mark();
+    await dockerCli(['network', 'disconnect', net, containerOf(p.name, 'a')]);
+    await w.waitFor(`drift: disconnected from network ${net} (environment.a)`, m);
+    await w.waitFor(new RegExp(`applied environment\\.a: replace \\(changed outside sandboxshift: disconnected from ${net.replaceAll('.', '\\.')} .*\\) in \\d+ ms$`), m);
+    const networks = await waitUntil(
+      'networks of a',
+      async () => Object.keys((await docker.getContainer(containerOf(p.name, 'a')).inspect()).NetworkSettings.Networks ?? {}),
+      (n) => n.length > 0,
+    );
+    expect(networks).toEqual([net]);
+  });
 });
 
 describe('watch: a lock held by another run (--log-format json)', () => {
