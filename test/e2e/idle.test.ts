@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFakeInternet } from '../support/fake-internet.mjs';
-import { busyboxConfig, CLI, containerOf, containerState, docker, readWorkspaceFile, testProject, type TestProject } from './harness.js';
+import { busyboxConfig, CLI, containerOf, containerState, docker, readWorkspaceFile, testProject, TESTS_ON_PODMAN, type TestProject } from './harness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -231,15 +231,18 @@ describe('idle policies and the egress proxy', () => {
       NetworkingConfig: { EndpointsConfig: { [internet]: { Aliases: ['slow.test'] } } },
     });
     await slow.start();
+    // Podman's CNI networks have no DNS here (README "Podman"): there the call goes to the server's address.
+    const ip = (await slow.inspect()).NetworkSettings.Networks[internet]?.IPAddress;
+    const host = TESTS_ON_PODMAN ? ip : 'slow.test';
     // Asks until the proxy can reach the fake internet (each refused try is a request, so activity),
     // then waits on the answer (the request side half-closed, as in egress.test.ts).
-    const call = `a=\${HTTP_PROXY#http://}; until printf 'GET http://slow.test/ HTTP/1.0\\r\\nHost: slow.test\\r\\n\\r\\n' | nc -w 60 \${a%:*} \${a##*:} > /workspace/answer; grep -q late /workspace/answer; do sleep 1; done; date +%s > /workspace/answered; while true; do sleep 1; done`;
+    const call = `a=\${HTTP_PROXY#http://}; until printf 'GET http://${host}/ HTTP/1.0\\r\\nHost: ${host}\\r\\n\\r\\n' | nc -w 60 \${a%:*} \${a##*:} > /workspace/answer; grep -q late /workspace/answer; do sleep 1; done; date +%s > /workspace/answered; while true; do sleep 1; done`;
     p = testProject(
       'idle-egress',
       busyboxConfig(`
   caller:
     idle: { stopAfter: 8s }
-    egress: { allow: [slow.test] }
+    egress: { allow: [${TESTS_ON_PODMAN ? `${ip}/32` : 'slow.test'}] }
     command: ${JSON.stringify(call)}
 `),
     );
