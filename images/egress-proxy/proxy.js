@@ -1265,10 +1265,12 @@ function createEgressProxy(options) {
 	let policy = options.policy;
 	const connections = new ConnectionRegistry(options.events);
 	const events = options.events;
+	const resolve = options.resolve ?? cachingResolver(systemResolver, DNS_CACHE_MS);
+	const connect = options.connect ?? tcpConnector;
 	const ctx = {
 		policy: () => policy,
-		resolve: options.resolve ?? cachingResolver(systemResolver, DNS_CACHE_MS),
-		connect: options.connect ?? tcpConnector,
+		resolve: events?.waiting ? (name) => whileWaiting(events, resolve(name)) : resolve,
+		connect: events?.waiting ? (address, port, timeoutMs) => whileWaiting(events, connect(address, port, timeoutMs)) : connect,
 		connectTimeoutMs: options.connectTimeoutMs,
 		helloTimeoutMs: options.helloTimeoutMs ?? 1e4,
 		log: options.log,
@@ -1360,6 +1362,14 @@ function createEgressProxy(options) {
 		})
 	});
 }
+async function whileWaiting(events, work) {
+	events.waiting?.(1);
+	try {
+		return await work;
+	} finally {
+		events.waiting?.(-1);
+	}
+}
 const MIN_INTERVAL_MS = 1e3;
 var LiveStats = class {
 	startedAt = new Date();
@@ -1395,6 +1405,11 @@ var LiveStats = class {
 	}
 	closed() {
 		this.open--;
+		this.onChange();
+	}
+	waiting(delta) {
+		this.open += delta;
+		this.lastActivity = Date.now();
 		this.onChange();
 	}
 	bytes(up, down) {

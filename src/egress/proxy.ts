@@ -28,7 +28,7 @@ export interface EgressProxyOptions {
   /** How long a tunnel client has to send its ClientHello. Default 10 s. */
   helloTimeoutMs?: number;
   /** Told when connections open and close, bytes move, and decisions are made (live figures). */
-  events?: ConnectionEvents & { decision(decision: 'allow' | 'deny'): void };
+  events?: ConnectionEvents & { decision(decision: 'allow' | 'deny'): void; waiting?(delta: 1 | -1): void };
 }
 
 export interface ReloadResult {
@@ -59,10 +59,12 @@ export function createEgressProxy(options: EgressProxyOptions): EgressProxy {
   let policy = options.policy;
   const connections = new ConnectionRegistry(options.events);
   const events = options.events;
+  const resolve = options.resolve ?? cachingResolver(systemResolver, DNS_CACHE_MS);
+  const connect = options.connect ?? tcpConnector;
   const ctx: ProxyContext = {
     policy: () => policy,
-    resolve: options.resolve ?? cachingResolver(systemResolver, DNS_CACHE_MS),
-    connect: options.connect ?? tcpConnector,
+    resolve: events?.waiting ? (name) => whileWaiting(events, resolve(name)) : resolve,
+    connect: events?.waiting ? (address, port, timeoutMs) => whileWaiting(events, connect(address, port, timeoutMs)) : connect,
     connectTimeoutMs: options.connectTimeoutMs,
     helloTimeoutMs: options.helloTimeoutMs ?? 10_000,
     log: options.log,
@@ -129,4 +131,14 @@ export function createEgressProxy(options: EgressProxyOptions): EgressProxy {
         for (const socket of sockets) socket.destroy();
       }),
   });
+}
+
+/** Counts a request as waiting (an open connection, and activity) while the proxy resolves or connects for it. */
+async function whileWaiting<T>(events: { waiting?(delta: 1 | -1): void }, work: Promise<T>): Promise<T> {
+  events.waiting?.(1);
+  try {
+    return await work;
+  } finally {
+    events.waiting?.(-1);
+  }
 }

@@ -71,6 +71,18 @@ export class LiveStats implements ConnectionEvents {
     this.onChange();
   }
 
+  /**
+   * A request that waits on the proxy (its name resolving, its upstream connecting: up to the
+   * connect timeout when the destination drops the SYN) is an open connection of the sandbox's
+   * too, and activity: without this an idle policy shorter than that wait stopped an environment
+   * whose every request was waiting (`+1` when it starts waiting, `-1` when it stops).
+   */
+  waiting(delta: 1 | -1): void {
+    this.open += delta;
+    this.lastActivity = Date.now();
+    this.onChange();
+  }
+
   bytes(up: number, down: number): void {
     this.bytesUp += up;
     this.bytesDown += down;

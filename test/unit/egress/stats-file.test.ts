@@ -39,6 +39,27 @@ async function until(path: string, check: (stats: StatsSnapshot) => boolean, ms 
 }
 
 describe('stats file through the proxy', () => {
+  it('counts a request waiting for its name or its upstream as an open connection and activity, until the wait ends', async () => {
+    const dir = tempDir();
+    const policyPath = join(dir, 'policy.json');
+    writeFileSync(policyPath, JSON.stringify({ allow: ['slow.test'] }));
+    const statsPath = join(dir, 'stats.json');
+    let fail: (error: Error) => void = () => {};
+    // A name that takes its time to resolve: the proxy waits, as it waits on a dropped SYN upstream.
+    const resolve = () => new Promise<string[]>((_, reject) => (fail = reject));
+    const service = await startEgressService({ policyPath, host: '127.0.0.1', port: 0, log: () => {}, statsPath, statsIntervalMs: 100, resolve });
+    cleanups.push(() => service.stop());
+    await until(statsPath, () => true);
+
+    const answer = rawRequest(service.port, 'GET http://slow.test/ HTTP/1.1\r\nHost: slow.test\r\n\r\n');
+    const waiting = await until(statsPath, (s) => s.open_connections === 1);
+    expect(waiting).toMatchObject({ connections_total: 0, requests_total: 0 });
+    expect(waiting.last_activity).not.toBeNull();
+    fail(new Error('getaddrinfo ENOTFOUND slow.test'));
+    expect((await answer).status).toBe(502);
+    expect(await until(statsPath, (s) => s.open_connections === 0 && s.requests_total === 1)).toMatchObject({ connections_total: 0, denied_total: 1 });
+  });
+
   it('counts an open tunnel while it is open, the bytes each way, and decisions', async () => {
     const upstream = await startRecordingServer(Buffer.from('pong'));
     cleanups.push(upstream.close);
