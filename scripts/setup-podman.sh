@@ -70,8 +70,14 @@ restart_service_on_other_backend() {
   local backend
   backend=$(podman --remote --url "unix://$socket" info --format '{{.Host.NetworkBackend}}' 2>/dev/null || true)
   [ "$backend" = cni ] && return 0
-  log "podman system service runs with network backend '${backend:-unknown}'; removing its containers and starting it again with cni"
-  podman rm -af >/dev/null 2>&1 || true
+  # Containers made under netavark name networks CNI does not have. Only SandboxShift's own (its
+  # environments, proxies and locks, and its tests' servers) are removed; anyone else's stop setup.
+  local others
+  others=$(podman ps -a --format '{{.Names}} {{.Labels}}' | grep -v -e 'io.sandboxshift.project:' -e 'io.sandboxshift.test:' | cut -d' ' -f1 | tr '\n' ' ')
+  [ -z "$others" ] || die "Podman runs with network backend '${backend:-unknown}' and has containers SandboxShift did not make ($others); egress needs network_backend = \"cni\", and switching backends strands containers on netavark networks: remove or move them, or skip Podman with SANDBOXSHIFT_PODMAN=0, then run setup again"
+  log "podman system service runs with network backend '${backend:-unknown}'; removing SandboxShift's containers and starting it again with cni"
+  podman ps -aq --filter label=io.sandboxshift.project | xargs -r podman rm -f >/dev/null 2>&1 || true
+  podman ps -aq --filter label=io.sandboxshift.test | xargs -r podman rm -f >/dev/null 2>&1 || true
   pkill -f "podman system service --time=0 unix://$socket" || true
   for _ in $(seq 1 20); do podman_answers || break; sleep 0.5; done
   # netavark's default bridge holds 10.88.0.1/16, the subnet CNI's default network uses too.
