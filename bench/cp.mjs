@@ -10,6 +10,7 @@ import { randomFillSync } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { commandEnv, commandEnvNote } from './command-env.mjs';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const WORK = fileURLToPath(new URL('./work/', import.meta.url));
@@ -21,7 +22,7 @@ const stats = (xs) => ({ median: Number(median(xs).toFixed(1)), min: Number(Math
 function timed(cmd, args, cwd) {
   const withTime = TIME ? [TIME, ['-f', 'maxrss_kb=%M', cmd, ...args]] : [cmd, args];
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(withTime[0], withTime[1], { cwd, encoding: 'utf8', env: { ...process.env, CI: 'true', NO_COLOR: '1' } });
+  const r = spawnSync(withTime[0], withTime[1], { cwd, encoding: 'utf8', env: commandEnv() });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.status}): ${r.stderr}`);
   const rss = /maxrss_kb=(\d+)/.exec(r.stderr ?? '');
@@ -92,6 +93,7 @@ export async function benchCp({ purge }) {
       out_mb_s: direction('out'),
       peak_rss_mb: ours.rssMb.length ? stats(ours.rssMb) : null,
       target_ratio: 0.8,
+      command_env: commandEnvNote(),
     };
   } finally {
     await purge(name);

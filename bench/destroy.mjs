@@ -10,6 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { commandEnv } from './command-env.mjs';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const WORK = fileURLToPath(new URL('./work/', import.meta.url));
@@ -29,7 +30,7 @@ function timed(cmd, args, opts = {}) {
   return ms;
 }
 
-const ssEnv = { ...process.env, CI: 'true', NO_COLOR: '1' };
+const ssEnv = commandEnv();
 const sandboxshift = (dir, args) => timed(process.execPath, [CLI, ...args], { cwd: dir, env: ssEnv });
 
 function configText(project, count) {

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
 import { createFakeInternet } from '../test/support/fake-internet.mjs';
+import { commandEnv } from './command-env.mjs';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const WORK = fileURLToPath(new URL('./work/', import.meta.url));
@@ -19,7 +20,7 @@ const docker = new Docker();
 
 function cli(dir, args) {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: 'true', NO_COLOR: '1' } });
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', env: commandEnv() });
   if (r.status !== 0) throw new Error(`sandboxshift ${args.join(' ')} failed: ${r.stderr}\n${(r.stdout ?? '').slice(-1500)}`);
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }

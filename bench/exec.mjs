@@ -10,13 +10,14 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { commandEnv, commandEnvNote } from './command-env.mjs';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const WORK = fileURLToPath(new URL('./work/', import.meta.url));
 
 function timed(command, args, cwd) {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(command, args, { cwd, encoding: 'utf8', env: { ...process.env, CI: 'true', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = spawnSync(command, args, { cwd, encoding: 'utf8', env: commandEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
   return ms;
@@ -74,10 +75,11 @@ export async function benchExec({ runs = Number(process.env.BENCH_EXEC_RUNS ?? 2
       docker_version_flag: stats(dockerCliStart),
       ratio: Number((a.median_ms / b.median_ms).toFixed(2)),
       target_ratio: 1.3,
+      command_env: commandEnvNote(),
       load_average_1m: load.map((l) => Number(l.toFixed(2))),
     };
   } finally {
-    spawnSync(process.execPath, [CLI, 'destroy', '--auto-approve', '--purge-volumes'], { cwd: dir, env: { ...process.env, CI: 'true' }, stdio: 'ignore' });
+    spawnSync(process.execPath, [CLI, 'destroy', '--auto-approve', '--purge-volumes'], { cwd: dir, env: commandEnv(), stdio: 'ignore' });
     rmSync(dir, { recursive: true, force: true });
   }
 }

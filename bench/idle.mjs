@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { stats } from './destroy.mjs';
+import { commandEnv } from './command-env.mjs';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const WORK = fileURLToPath(new URL('./work/', import.meta.url));
@@ -30,7 +31,7 @@ function projectDir(name, envs) {
 function watch(dir) {
   const child = spawn(process.execPath, [CLI, 'watch', '--resync', '1h', '--log-format', 'json'], {
     cwd: dir,
-    env: { ...process.env, CI: 'true', NO_COLOR: '1' },
+    env: commandEnv(),
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const events = [];

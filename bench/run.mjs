@@ -22,6 +22,7 @@ import { benchCp } from './cp.mjs';
 import { benchExec } from './exec.mjs';
 import { benchPolicy } from './policy.mjs';
 import { benchPolicyPlan } from './policy-plan.mjs';
+import { commandEnv, commandEnvNote } from './command-env.mjs';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const docker = new Docker();
@@ -37,7 +38,7 @@ function configText(project, count) {
 
 function cli(dir, args) {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: 'true', NO_COLOR: '1' }, maxBuffer: 64 << 20 });
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', env: commandEnv(), maxBuffer: 64 << 20 });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   return { ...r, ms };
 }
@@ -96,7 +97,7 @@ async function benchPlan() {
     applyMs = Math.round(must(cli(dir, ['apply', '--auto-approve', '--parallelism', String(PARALLELISM)]), 'apply').ms);
     console.log(`plan: apply of ${N} took ${(applyMs / 1000).toFixed(1)} s`);
   }
-  const env = { ...process.env, CI: 'true', NO_COLOR: '1' };
+  const env = commandEnv();
   const rows = [];
   for (let i = 0; i < RUNS; i++) {
     const r = must(wall(process.execPath, [CLI, 'plan', '--detailed-exitcode'], { cwd: dir, env }), 'plan');
@@ -171,7 +172,7 @@ function benchVersion() {
 
 // BENCH_ONLY=version,apply,plan,destroy,egress,runtimes,watch,idle,cp,exec,policy,policy-plan picks sections (default: all).
 const only = new Set((process.env.BENCH_ONLY ?? 'version,apply,plan,destroy,egress,runtimes,watch,idle,cp,exec,policy,policy-plan').split(','));
-const results = { at: new Date().toISOString(), engine: (await docker.version()).Version };
+const results = { at: new Date().toISOString(), engine: (await docker.version()).Version, command_env: commandEnvNote() };
 if (only.has('version')) {
   results.version = benchVersion();
   console.log('sandboxshift --version', results.version);

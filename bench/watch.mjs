@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { stats } from './destroy.mjs';
+import { commandEnv } from './command-env.mjs';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const WORK = fileURLToPath(new URL('./work/', import.meta.url));
@@ -48,7 +49,7 @@ async function freePort() {
 function startWatcher(dir, args, env = {}) {
   const child = spawn(process.execPath, [CLI, 'watch', '--resync', '1h', '--log-format', 'json', ...args], {
     cwd: dir,
-    env: { ...process.env, CI: 'true', NO_COLOR: '1', ...env },
+    env: commandEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const waiters = [];
@@ -263,7 +264,7 @@ async function benchScale({ purge, n, runs }) {
   const name = `bench-watch-scale-${process.pid}`;
   const dir = mkdtempSync(join(WORK, 'watch-scale-'));
   writeFileSync(join(dir, 'sandboxshift.yaml'), configText(name, n));
-  const env = { ...process.env, CI: 'true', NO_COLOR: '1' };
+  const env = commandEnv();
   const steadyS = Number(process.env.BENCH_WATCH_STEADY_S ?? 60);
   const out = { environments: n };
   try {

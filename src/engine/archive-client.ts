@@ -1,11 +1,12 @@
 // The engine's archive API for one container (HEAD stat, GET and PUT /archive), streamed. Over
-// node:http straight to the engine's socket when it is a plain one (dockerode costs ~0.3 s to
-// load, a quarter of a small copy); through dockerode for ssh:// and TLS engines.
-import { request, type ClientRequest, type IncomingMessage } from 'node:http';
+// our own HTTP/1.1 client (raw-get.ts) straight to the engine's socket when it is a plain one
+// (dockerode costs ~0.3 s to load, a quarter of a small copy; node:http ~10 ms); through
+// dockerode for ssh:// and TLS engines.
+import type { IncomingMessage } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Engine } from './client.js';
-import { rawGet } from './raw-get.js';
-import { EngineHttpError, plainTarget, requestTo } from './reader.js';
+import { rawGet, rawHead, rawPut } from './raw-get.js';
+import { EngineHttpError, plainTarget } from './reader.js';
 import type { Send } from './tar-send.js';
 
 export interface PathStat {
@@ -46,40 +47,10 @@ type Target = NonNullable<ReturnType<typeof plainTarget>>;
 
 function httpArchive(target: Target, container: string): ArchiveClient {
   const url = (path: string, extra = '') => `/containers/${encodeURIComponent(container)}/archive?path=${encodeURIComponent(path)}${extra}`;
-  const call = (method: string, path: string, body?: (req: ClientRequest) => Promise<void>): Promise<IncomingMessage> =>
-    new Promise((resolve, reject) => {
-      const req = request({ ...requestTo(target), path, method, headers: body ? { 'Content-Type': 'application/x-tar', 'Transfer-Encoding': 'chunked' } : {} }, (res) => {
-        const status = res.statusCode ?? 0;
-        if (status < 400) return resolve(res);
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () => {
-          let json: { message?: string } = {};
-          try {
-            json = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { message?: string };
-          } catch {
-            // a HEAD answer has no body
-          }
-          reject(new EngineHttpError(status, json));
-        });
-      });
-      req.on('error', reject);
-      if (!body) return req.end();
-      body(req).then(
-        () => req.end(),
-        (err: Error) => {
-          req.destroy(err);
-          reject(err);
-        },
-      );
-    });
   return {
     stat: async (path) => {
       try {
-        const res = await call('HEAD', url(path));
-        res.resume();
-        return decodeStat(res.headers['x-docker-container-path-stat'], path);
+        return decodeStat((await rawHead(target, url(path)))('x-docker-container-path-stat'), path);
       } catch (err) {
         // The caller inspected the container first: a 404 here is the path.
         if (err instanceof EngineHttpError && err.statusCode === 404) return null;
@@ -87,15 +58,7 @@ function httpArchive(target: Target, container: string): ArchiveClient {
       }
     },
     get: (path, onData) => rawGet(target, url(path), onData),
-    put: async (dir, produce) => {
-      const send =
-        (req: ClientRequest): Send =>
-        (chunk) =>
-          new Promise((resolve, reject) => req.write(chunk, (err) => (err ? reject(err) : resolve())));
-      const res = await call('PUT', url(dir, '&noOverwriteDirNonDir=true'), (req) => produce(send(req)));
-      res.resume();
-      await new Promise((resolve) => res.on('end', resolve));
-    },
+    put: (dir, produce) => rawPut(target, url(dir, '&noOverwriteDirNonDir=true'), 'application/x-tar', produce),
   };
 }
 

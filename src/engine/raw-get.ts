@@ -5,9 +5,27 @@
 // body goes to a consumer as views of that buffer, never copied: the next read waits until the
 // consumer returns (that is the backpressure), and a copy of every chunk into fresh memory took a
 // fifth of a copy's time. For the small calls it spares loading node:http and its per-request
-// machinery (about 10 ms of a whole `exec`).
+// machinery (about 10 ms of a whole `exec`, and of a whole `cp`: its stat is a HEAD and its
+// upload a chunked PUT, both here).
 import { connect, type Socket } from 'node:net';
 import { EngineHttpError, type Target } from './target.js';
+
+/** Sends a buffer; resolves once the socket took it (the caller may reuse the buffer then). */
+export type BodySend = (chunk: Buffer) => Promise<void>;
+
+/** What a request sends and how its answer is read. */
+interface RawCall {
+  method: string;
+  path: string;
+  /** A JSON body, sent whole with its length. */
+  payload?: string;
+  /** A streamed body, sent chunked as `produce` hands it over. */
+  upload?: { contentType: string; produce: (send: BodySend) => Promise<void> };
+  readBuffer: number;
+  onBody: (data: Buffer) => void | Promise<void>;
+  /** Told the answer's head (status >= 400 never reaches it: that rejects). */
+  onHead?: (header: (name: string) => string | undefined) => void;
+}
 
 const READ_BUFFER = 1 << 20;
 /** For JSON answers: most fit in one read. */
@@ -20,14 +38,45 @@ const SMALL_READ_BUFFER = 64 << 10;
  * connection, or what `onBody` threw (the connection is closed then).
  */
 export function rawGet(target: Target, path: string, onBody: (data: Buffer) => void | Promise<void>): Promise<void> {
-  return rawRequest(target, 'GET', path, undefined, READ_BUFFER, onBody);
+  return rawRequest(target, { method: 'GET', path, readBuffer: READ_BUFFER, onBody });
+}
+
+/** A HEAD: the answer's headers (lower-case names), or the engine's error (status >= 400). */
+export async function rawHead(target: Target, path: string): Promise<(name: string) => string | undefined> {
+  let found: (name: string) => string | undefined = () => undefined;
+  await rawRequest(target, {
+    method: 'HEAD',
+    path,
+    readBuffer: SMALL_READ_BUFFER,
+    onBody: () => undefined,
+    onHead: (header) => {
+      found = header;
+    },
+  });
+  return found;
+}
+
+/**
+ * A PUT whose body `produce` streams (chunked); resolves once the engine answered (it does after
+ * taking the whole body). An answer >= 400 rejects with the engine's message, also when it comes
+ * before the body is done (the rest is not sent then); a failing `produce` closes the connection.
+ */
+export function rawPut(target: Target, path: string, contentType: string, produce: (send: BodySend) => Promise<void>): Promise<void> {
+  return rawRequest(target, { method: 'PUT', path, upload: { contentType, produce }, readBuffer: SMALL_READ_BUFFER, onBody: () => undefined });
 }
 
 /** One JSON call: the parsed answer (null for an empty body), or the engine's error. */
 export async function rawJson<T>(target: Target, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
   const parts: Buffer[] = [];
-  await rawRequest(target, method, path, body === undefined ? undefined : JSON.stringify(body), SMALL_READ_BUFFER, (view) => {
-    parts.push(Buffer.from(view));
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  await rawRequest(target, {
+    method,
+    path,
+    payload,
+    readBuffer: SMALL_READ_BUFFER,
+    onBody: (view) => {
+      parts.push(Buffer.from(view));
+    },
   });
   const text = Buffer.concat(parts).toString('utf8');
   try {
@@ -37,7 +86,8 @@ export async function rawJson<T>(target: Target, method: 'GET' | 'POST', path: s
   }
 }
 
-function rawRequest(target: Target, method: string, path: string, payload: string | undefined, readBuffer: number, onBody: (data: Buffer) => void | Promise<void>): Promise<void> {
+function rawRequest(target: Target, call: RawCall): Promise<void> {
+  const { method, path, payload, upload, readBuffer, onBody } = call;
   return new Promise((resolve, reject) => {
     let head = Buffer.alloc(0);
     let status = 0;
@@ -81,9 +131,11 @@ function rawRequest(target: Target, method: string, path: string, payload: strin
           const rest = head.subarray(end + 4);
           head = Buffer.alloc(0);
           if (status >= 400 || status === 0) errorBody = [];
+          else call.onHead?.(header);
           data = rest;
           at = 0;
-          if (!chunked && remaining === 0) state = 'done';
+          // An answer to HEAD has no body, whatever its length header says.
+          if ((!chunked && remaining === 0) || method === 'HEAD') state = 'done';
           continue;
         }
         if (state === 'size') {
@@ -163,10 +215,38 @@ function rawRequest(target: Target, method: string, path: string, payload: strin
       } else if (state !== 'done') fail(new Error(`the engine closed the connection in the middle of ${method} ${path}`));
     });
     const host = 'socketPath' in target ? 'docker' : `${target.host}:${target.port}`;
-    const bodyHeaders = payload !== undefined ? `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n` : method === 'GET' ? '' : 'Content-Length: 0\r\n';
+    const bodyHeaders = upload
+      ? `Content-Type: ${upload.contentType}\r\nTransfer-Encoding: chunked\r\n`
+      : payload !== undefined
+        ? `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n`
+        : method === 'GET' || method === 'HEAD'
+          ? ''
+          : 'Content-Length: 0\r\n';
     socket.write(`${method} ${path} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: sandboxshift\r\n${bodyHeaders}Connection: close\r\n\r\n${payload ?? ''}`);
+    if (upload) sendChunked(socket, upload.produce, () => settled).catch(fail);
   });
 }
+
+/**
+ * Streams a chunked body: each buffer as one chunk (its size line, the bytes, CRLF in one
+ * write), then the last chunk. Stops at once when the request has settled (the engine answered
+ * early, or the connection failed): its answer, not a broken pipe, is what the caller gets.
+ */
+async function sendChunked(socket: Socket, produce: (send: BodySend) => Promise<void>, settled: () => boolean): Promise<void> {
+  const write = (parts: Buffer[]): Promise<void> =>
+    new Promise((resolve, reject) => {
+      if (settled() || socket.destroyed) return reject(new Error('the engine ended the request before its body was sent'));
+      socket.cork();
+      for (let i = 0; i < parts.length - 1; i++) socket.write(parts[i]!);
+      socket.write(parts[parts.length - 1]!, (err) => (err ? reject(err) : resolve()));
+      socket.uncork();
+    });
+  await produce((chunk) => (chunk.length === 0 ? Promise.resolve() : write([Buffer.from(`${chunk.length.toString(16)}\r\n`, 'latin1'), chunk, CRLF])));
+  await write([LAST_CHUNK]);
+}
+
+const CRLF = Buffer.from('\r\n', 'latin1');
+const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
 
 /**
  * A POST that asks for the connection (`Upgrade: tcp`, as `docker exec` does): resolves with the

@@ -4,8 +4,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { rawGet, rawJson, rawUpgrade } from '../../../src/engine/raw-get.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { rawGet, rawHead, rawJson, rawPut, rawUpgrade } from '../../../src/engine/raw-get.js';
 import { EngineHttpError } from '../../../src/engine/reader.js';
 
 let server: Server | undefined;
@@ -155,5 +155,128 @@ describe('rawUpgrade', () => {
     expect(err).toBeInstanceOf(EngineHttpError);
     expect((err as EngineHttpError).statusCode).toBe(404);
     expect((err as Error).message).toBe('No such exec instance');
+  });
+});
+
+/** A server that reads a whole request (head and chunked body) before `answer` sees it. */
+function serveWhole(answer: (socket: Socket, head: string, body: Buffer) => void): Promise<string> {
+  dir = mkdtempSync(join(tmpdir(), 'ss-rawget-'));
+  const path = join(dir, 'engine.sock');
+  server = createServer((socket) => {
+    let received = Buffer.alloc(0);
+    let done = false;
+    socket.on('data', (d: Buffer) => {
+      received = Buffer.concat([received, d]);
+      const end = received.indexOf('\r\n\r\n');
+      if (done || end === -1 || !received.includes('0\r\n\r\n', end + 4)) return;
+      done = true;
+      answer(socket, received.subarray(0, end).toString('latin1'), dechunked(received.subarray(end + 4)));
+    });
+  });
+  return new Promise((resolve) => server!.listen(path, () => resolve(path)));
+}
+
+function dechunked(data: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (;;) {
+    const nl = data.indexOf('\r\n', at);
+    const size = parseInt(data.subarray(at, nl).toString('latin1'), 16);
+    if (!(size > 0)) return Buffer.concat(parts);
+    parts.push(data.subarray(nl + 2, nl + 2 + size));
+    at = nl + 2 + size + 2;
+  }
+}
+
+describe('rawHead', () => {
+  it('returns the headers without waiting for a body its Content-Length announces', async () => {
+    let seen = '';
+    const path = await serve((socket, request) => {
+      seen = request;
+      // The engine's HEAD answer names a length but sends no body, and keeps the connection open.
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1234\r\nX-Docker-Container-Path-Stat: eyJuYW1lIjoid29ya3NwYWNlIn0=\r\n\r\n');
+    });
+    const header = await rawHead({ socketPath: path }, '/containers/c/archive?path=%2Fworkspace');
+    expect(header('x-docker-container-path-stat')).toBe('eyJuYW1lIjoid29ya3NwYWNlIn0=');
+    expect(header('x-missing')).toBeUndefined();
+    expect(seen).toMatch(/^HEAD \/containers\/c\/archive\?path=%2Fworkspace HTTP\/1\.1\r\n/);
+    expect(seen).not.toMatch(/content-length/i);
+  });
+
+  it('rejects with the status when the path is missing (a HEAD answer has no message)', async () => {
+    const path = await serve((socket) => socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 40\r\n\r\n'));
+    const err = await rawHead({ socketPath: path }, '/containers/c/archive?path=%2Fnope').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EngineHttpError);
+    expect((err as EngineHttpError).statusCode).toBe(404);
+  });
+});
+
+describe('rawPut', () => {
+  it('streams the body chunked, each buffer as sent, and resolves on the answer', async () => {
+    let head = '';
+    let body: Buffer = Buffer.alloc(0);
+    const path = await serveWhole((socket, h, b) => {
+      head = h;
+      body = b;
+      socket.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    });
+    const big = Buffer.alloc(3 << 20, 7);
+    await rawPut({ socketPath: path }, '/containers/c/archive?path=%2Fworkspace', 'application/x-tar', async (send) => {
+      await send(Buffer.from('first'));
+      await send(Buffer.alloc(0));
+      await send(big);
+    });
+    expect(head).toMatch(/^PUT \/containers\/c\/archive\?path=%2Fworkspace HTTP\/1\.1\r\n/);
+    expect(head).toMatch(/\r\nContent-Type: application\/x-tar\r\n/);
+    expect(head).toMatch(/\r\nTransfer-Encoding: chunked\r\n/);
+    expect(body.length).toBe(5 + big.length);
+    expect(body.subarray(0, 5).toString()).toBe('first');
+    expect(body.subarray(5).equals(big)).toBe(true);
+  });
+
+  it("gives the engine's early refusal, not a broken pipe, and stops sending", async () => {
+    let answered = false;
+    const path = await serve((socket) => {
+      // Answered at the head, as the engine does when it refuses before reading the body.
+      if (answered) return;
+      answered = true;
+      socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: 38\r\n\r\n{"message":"cannot overwrite folder"}\n');
+    });
+    let sent = 0;
+    let refusedSend: unknown;
+    const err = await rawPut({ socketPath: path }, '/containers/c/archive?path=%2Fworkspace', 'application/x-tar', async (send) => {
+      try {
+        for (;;) {
+          await send(Buffer.alloc(1 << 20));
+          sent++;
+          if (sent > 10_000) throw new Error('the body was never stopped');
+        }
+      } catch (e) {
+        refusedSend = e;
+        throw e;
+      }
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EngineHttpError);
+    expect((err as EngineHttpError).statusCode).toBe(400);
+    expect((err as Error).message).toContain('cannot overwrite folder');
+    // The producer's next send fails (the refusal may arrive while one is still being written).
+    await vi.waitFor(() => expect(refusedSend).toBeInstanceOf(Error));
+    expect(sent).toBeLessThan(10_000);
+  });
+
+  it("closes the connection and rejects with the producer's own error", async () => {
+    let closed = false;
+    let watching = false;
+    const path = await serve((socket) => {
+      if (!watching) socket.on('close', () => (closed = true));
+      watching = true;
+    });
+    const err = await rawPut({ socketPath: path }, '/p', 'application/x-tar', async (send) => {
+      await send(Buffer.from('part'));
+      throw new Error('source file vanished');
+    }).catch((e: unknown) => e);
+    expect((err as Error).message).toBe('source file vanished');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(closed).toBe(true);
   });
 });
