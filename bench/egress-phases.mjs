@@ -7,16 +7,19 @@
 //
 //   node bench/egress-phases.mjs
 //   BENCH_PHASES_ROUNDS=11 BENCH_PHASES_N=100                    rounds, connections per client
-//   BENCH_PHASES_VARIANTS=base=/tmp/old-proxy.js,mini              more proxies beside `current`
-//     (images/egress-proxy/proxy.js): a bundle from another commit, or `mini`, a 20-line Node
-//     CONNECT proxy (resolve, connect, 200, pipe) as the floor for a Node proxy here
+//   BENCH_PHASES_VARIANTS=base=/tmp/old-proxy.js,mini,tinyproxy    more proxies beside `current`
+//     (images/egress-proxy/proxy.js): a bundle from another commit, `mini`, a 20-line Node
+//     CONNECT proxy (resolve, connect, 200, pipe) as the floor for a Node proxy here, or
+//     `tinyproxy`, Debian's tinyproxy (a CONNECT proxy in C, threads, resolving every request)
+//     as a peer that is not Node: its package is fetched with `apt-get download` into
+//     bench/work/ and unpacked there, never installed (no service started)
 //   BENCH_PHASES_IMAGE=...    an image with Node (default: the newest local egress proxy image)
 //
 // Proxies run from bind-mounted files, not built images, so two bundles compare in one topology.
 // The outside network is a documentation range (bench/egress.mjs's fake internet) when one is
 // free, else a private /28 that the policy then allows by address entry.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
@@ -31,6 +34,23 @@ const WORK = fileURLToPath(new URL('./work/', import.meta.url));
 const P = `ss-phases-${process.pid}`;
 
 const MINI = `const net=require('net');require('http').createServer().on('connect',(req,c,head)=>{const [h,p]=req.url.split(':');require('dns').lookup(h,(e,a)=>{if(e)return c.destroy();const u=net.connect({host:a,port:+p,noDelay:true},()=>{c.setNoDelay(true);c.write('HTTP/1.1 200 Connection Established\\r\\n\\r\\n');if(head.length)u.write(head);u.pipe(c);c.pipe(u);});u.on('error',()=>c.destroy());c.on('error',()=>u.destroy());});}).listen(3128,process.env.SANDBOXSHIFT_EGRESS_HOST);`;
+
+// The peer's settings: the bench's port, tunnels to 443 only, no logging, no Via header.
+const TINYPROXY_CONF = 'Port 3128\nTimeout 600\nMaxClients 100\nLogLevel Critical\nConnectPort 443\nDisableViaHeader Yes\n';
+
+/** Debian's tinyproxy binary, downloaded (not installed) into bench/work/tinyproxy/ once. */
+function tinyproxyBinary() {
+  const root = join(WORK, 'tinyproxy');
+  const bin = join(root, 'usr', 'bin', 'tinyproxy');
+  if (existsSync(bin)) return bin;
+  mkdirSync(root, { recursive: true });
+  const got = spawnSync('apt-get', ['download', 'tinyproxy-bin'], { cwd: root, encoding: 'utf8' });
+  const deb = got.status === 0 ? readdirSync(root).find((f) => f.startsWith('tinyproxy-bin_') && f.endsWith('.deb')) : undefined;
+  if (!deb) throw new Error(`the tinyproxy peer needs Debian's tinyproxy-bin package: apt-get download failed: ${got.stderr || got.error?.message}`);
+  const unpacked = spawnSync('dpkg-deb', ['-x', deb, '.'], { cwd: root, encoding: 'utf8' });
+  if (unpacked.status !== 0 || !existsSync(bin)) throw new Error(`could not unpack ${deb}: ${unpacked.stderr}`);
+  return bin;
+}
 
 // One JSON line: the median of each phase's end (ms from the start of the connection) over N.
 const CLIENT = `
@@ -61,7 +81,7 @@ function one() {
       head += d;
       if (!head.includes('\\r\\n\\r\\n')) return;
       c.off('data', onHead);
-      if (!head.startsWith('HTTP/1.1 200')) return reject(new Error(head));
+      if (!/^HTTP\\/1\\.[01] 200/.test(head)) return reject(new Error(head));
       at.connected = now() - t0;
       overTls(tls.connect({ socket: c, servername: host, rejectUnauthorized: false }));
     };
@@ -149,7 +169,8 @@ export async function benchEgressPhases() {
   const variants = [{ name: 'current', file: CURRENT }];
   for (const entry of (process.env.BENCH_PHASES_VARIANTS ?? '').split(',').filter(Boolean)) {
     const [name, file] = entry.split('=');
-    variants.push(name === 'mini' && !file ? { name, mini: true } : { name, file });
+    if (name === 'tinyproxy' && !file) variants.push({ name, tinyproxy: tinyproxyBinary() });
+    else variants.push(name === 'mini' && !file ? { name, mini: true } : { name, file });
   }
   const image = await proxyImage();
   mkdirSync(WORK, { recursive: true });
@@ -178,11 +199,15 @@ export async function benchEgressPhases() {
       v.address = `${prefix}${2 + i}`;
       const binds = [`${join(dir, 'policy.json')}:/etc/sandboxshift/egress.json:ro`];
       if (v.file) binds.push(`${v.file}:/opt/sandboxshift-egress/proxy.js:ro`);
+      if (v.tinyproxy) {
+        writeFileSync(join(dir, 'tinyproxy.conf'), TINYPROXY_CONF);
+        binds.push(`${v.tinyproxy}:/usr/local/bin/tinyproxy:ro`, `${join(dir, 'tinyproxy.conf')}:/etc/tinyproxy.conf:ro`);
+      }
       const c = await docker.createContainer({
         name: `${P}-proxy-${v.name}`,
         Image: image,
         User: '65532:65532',
-        Entrypoint: v.mini ? ['node', '-e', MINI] : ['node', '/opt/sandboxshift-egress/proxy.js'],
+        Entrypoint: v.tinyproxy ? ['/usr/local/bin/tinyproxy', '-d', '-c', '/etc/tinyproxy.conf'] : v.mini ? ['node', '-e', MINI] : ['node', '/opt/sandboxshift-egress/proxy.js'],
         Env: ['SANDBOXSHIFT_EGRESS_POLICY=/etc/sandboxshift/egress.json', 'SANDBOXSHIFT_EGRESS_PORT=3128', `SANDBOXSHIFT_EGRESS_HOST=${v.address}`],
         // As the real proxy runs (src/engine/egress-ops.ts).
         HostConfig: { NetworkMode: inNet, Binds: binds, Memory: 128 * 1024 * 1024, PidsLimit: 128, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges:true'] },
