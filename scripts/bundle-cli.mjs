@@ -15,15 +15,39 @@ import { build } from 'rolldown';
 import { CODE_STAMP_FILE, computeCodeStamp } from '../dist/config/cache-key.js';
 
 const ENTRY = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const SHORT_PATH = fileURLToPath(new URL('../dist/cli/exec-short-path.js', import.meta.url));
 const OUT = fileURLToPath(new URL('../dist/bundle/', import.meta.url));
+// The stub is CommonJS (this package.json beside it says so; nothing else in dist/cli/ is loaded
+// at run time): `exec` and `shell` then start on one CommonJS file, without the ESM loader.
+const CLI_PACKAGE = fileURLToPath(new URL('../dist/cli/package.json', import.meta.url));
 const STUB_MARK = '// sandboxshift: bundled CLI stub';
-const STUB = `#!/usr/bin/env node\n${STUB_MARK} (scripts/bundle-cli.mjs); the code is in ../bundle/\nimport '../bundle/main.js';\n`;
+const STUB = `#!/usr/bin/env node
+${STUB_MARK} (scripts/bundle-cli.mjs); the code is in ../bundle/. CommonJS (./package.json):
+// exec and shell try their short path from one CommonJS file first (src/cli/exec-short-path.ts);
+// everything else, and an exec the short path leaves, loads the ESM bundle.
+'use strict';
+const argv = process.argv.slice(2);
+const full = () => import('../bundle/main.js');
+if (argv[0] === 'exec' || argv[0] === 'shell') {
+  require('../bundle/exec-short-path.cjs')
+    .runExecShortPath(argv)
+    .then(
+      (code) => (code === null ? full() : (process.exitCode = code)),
+      (err) => {
+        process.stderr.write(\`sandboxshift: internal error: \${err instanceof Error ? (err.stack ?? err.message) : String(err)}\\n\`);
+        process.exitCode = 1;
+      },
+    );
+} else full();
+`;
 
 if (readFileSync(ENTRY, 'utf8').includes(STUB_MARK)) {
   console.error(`${ENTRY} is already the stub: run tsc first (npm run build does both)`);
   process.exit(1);
 }
 rmSync(OUT, { recursive: true, force: true });
+// tsc's ESM output is bundled as ESM: no CommonJS marker beside it while rolldown reads it.
+rmSync(CLI_PACKAGE, { force: true });
 await build({
   input: ENTRY,
   platform: 'node',
@@ -32,9 +56,19 @@ await build({
   logLevel: 'warn',
   output: { dir: OUT, format: 'esm', entryFileNames: 'main.js', chunkFileNames: '[name]-[hash].js' },
 });
+// The exec short path as one CommonJS file, no chunks. Packages stay outside it as in the ESM
+// bundle; the path itself loads none (an engine error's advice may import dockerode lazily).
+await build({
+  input: SHORT_PATH,
+  platform: 'node',
+  external: (id) => !id.startsWith('.') && !id.startsWith('/'),
+  logLevel: 'warn',
+  output: { file: `${OUT}exec-short-path.cjs`, format: 'cjs', codeSplitting: false },
+});
 // The config cache's code stamp (src/config/cache-key.ts), worked out once here rather than by
 // hashing the whole bundle on every run.
 writeFileSync(`${OUT}${CODE_STAMP_FILE}`, `${computeCodeStamp(OUT)}\n`);
 writeFileSync(ENTRY, STUB);
+writeFileSync(CLI_PACKAGE, '{ "type": "commonjs" }\n');
 rmSync(`${ENTRY}.map`, { force: true });
 console.log(`bundled the CLI into ${OUT}`);

@@ -1,6 +1,5 @@
 // Output, prompts and exit codes. Exit codes are part of the interface:
 // 0 ok, 1 error, 2 changes present (plan --detailed-exitcode).
-import { createInterface } from 'node:readline/promises';
 import { DiagnosticsError, errorDiag, formatDiagnostic, type Diagnostic } from '../diagnostics.js';
 import { styleFor, type Style } from '../render/style.js';
 
@@ -38,6 +37,8 @@ export async function confirm(io: Io, question: string): Promise<boolean> {
   if (!process.stdin.isTTY) {
     throw new DiagnosticsError([errorDiag('this needs approval, but there is no terminal to ask on', { hint: 'run it in a terminal, or pass --auto-approve (for CI)' })]);
   }
+  // Loaded here, not at the top: only a prompt needs it (the exec short path bundles this file).
+  const { createInterface } = await import('node:readline/promises');
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     const answer = await rl.question(`${question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: `);

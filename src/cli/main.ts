@@ -2,7 +2,9 @@
 // Entry point: pick the command, run it, map errors to exit codes. Nothing heavy is imported
 // before we know the command, so `--version` and `validate` start fast.
 import { VERSION } from '../version.js';
+import { failed } from './failed.js';
 import type { Io } from './io.js';
+import { execShortPathTried } from './short-path-mark.js';
 
 // Kept here rather than imported from io.ts: `--version` and `--help` load nothing else.
 const EXIT_ERROR = 1;
@@ -120,8 +122,9 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`error: unknown command '${name}'\n\n${USAGE}\n`);
     return EXIT_ERROR;
   }
-  if (name === 'exec' || name === 'shell') {
-    // The common exec skips loading the full command (exec-fast.ts); null: it did nothing.
+  if ((name === 'exec' || name === 'shell') && !execShortPathTried()) {
+    // The common exec skips loading the full command (exec-fast.ts); null: it did nothing. The
+    // bundled CLI's entry tries it first (exec-short-path.ts), and then not again here.
     try {
       const code = await (await import('./exec-fast.js')).fastExec(name, rest);
       if (code !== null) return code;
@@ -142,23 +145,6 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     return await failed(err, io);
   }
-}
-
-/** A command's error as diagnostics and an exit code, or thrown on as an internal error. */
-async function failed(err: unknown, io: Io): Promise<number> {
-  const [{ printDiagnostics }, { DiagnosticsError }] = await Promise.all([import('./io.js'), import('../diagnostics.js')]);
-  if (err instanceof DiagnosticsError) {
-    printDiagnostics(io, err.diagnostics);
-    return err.exitCode;
-  }
-  // A last net under every command: an engine that does not answer is advice, not a trace.
-  const { isEngineUnreachable, engineUnreachable, isEngineRefusal, engineRefused } = await import('../engine/client.js');
-  if (isEngineUnreachable(err) || isEngineRefusal(err)) {
-    const diag = isEngineUnreachable(err) ? engineUnreachable(err) : engineRefused(err);
-    printDiagnostics(io, diag.diagnostics);
-    return diag.exitCode;
-  }
-  throw err;
 }
 
 main(process.argv.slice(2)).then(

@@ -65,7 +65,7 @@ export function computeCodeStamp(dir: string): string {
     let names: string[];
     try {
       names = readdirSync(folder)
-        .filter((n) => /\.(js|mjs|ts)$/.test(n) && !n.endsWith('.d.ts'))
+        .filter((n) => /\.(js|mjs|cjs|ts)$/.test(n) && !n.endsWith('.d.ts'))
         .sort();
     } catch {
       continue; // no generated/ folder next to a bundled build

@@ -83,15 +83,24 @@ describe('exec (runc)', () => {
     expect(r).toEqual({ code: 0, stdout: 'out\nout2\n', stderr: 'err\n' });
   });
 
-  it('takes the short path on a cached config and a running environment (no flag parser, prompt code or node:http loaded), the full one without the cache, alike', async () => {
-    // A module hook that lists every module the CLI loads.
-    const hook = join(p.dir, 'list-modules.mjs');
+  it('takes the short path on a cached config and a running environment (one CommonJS file: no ESM loader, flag parser, prompt code or node:http), the full one without the cache, alike', async () => {
+    // A preload that lists every module the CLI loads: what require() asks for (the short path is
+    // one CommonJS file) and what the ESM loader resolves (the full CLI).
+    const hook = join(p.dir, 'list-modules.cjs');
     const list = join(p.dir, 'modules.txt');
     const resolver = `import { appendFileSync } from 'node:fs'; export async function resolve(s, c, next) { const r = await next(s, c); appendFileSync(${JSON.stringify(list)}, r.url + '\\n'); return r; }`;
-    writeFileSync(hook, `import { register } from 'node:module';\nregister('data:text/javascript,' + encodeURIComponent(${JSON.stringify(resolver)}));\n`);
+    writeFileSync(
+      hook,
+      [
+        `const Module = require('node:module'), { appendFileSync } = require('node:fs');`,
+        `const load = Module._load;`,
+        `Module._load = function (request, ...rest) { appendFileSync(${JSON.stringify(list)}, request + '\\n'); return load.call(this, request, ...rest); };`,
+        `Module.register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(resolver)}));`,
+      ].join('\n'),
+    );
     const run = async (env: Record<string, string>) => {
       rmSync(list, { force: true });
-      const r = await exec(['dev', 'sh', '-c', 'echo out; echo err >&2; exit 5'], undefined, { NODE_OPTIONS: `--import=${hook}`, ...env });
+      const r = await exec(['dev', 'sh', '-c', 'echo out; echo err >&2; exit 5'], undefined, { NODE_OPTIONS: `--require=${hook}`, ...env });
       return { r, modules: readFileSync(list, 'utf8').split('\n') };
     };
     const short = await run({});
@@ -99,8 +108,13 @@ describe('exec (runc)', () => {
     expect(short.r).toEqual({ code: 5, stdout: 'out\n', stderr: 'err\n' });
     expect(full.r).toEqual(short.r);
     expect(short.modules).toContain('node:net');
+    expect(short.modules.some((m) => m.endsWith('/exec-short-path.cjs'))).toBe(true);
+    // No ESM loader at all on the short path: no chunk of the bundle was resolved.
+    expect(short.modules.filter((m) => m.startsWith('file:'))).toEqual([]);
     expect(short.modules.filter((m) => ['node:util', 'node:readline/promises', 'node:http'].includes(m))).toEqual([]);
-    expect(full.modules).toEqual(expect.arrayContaining(['node:util', 'node:readline/promises']));
+    // The full path: the ESM bundle's exec command and the flag parser (node:util).
+    expect(full.modules).toContain('node:util');
+    expect(full.modules.some((m) => /^file:.*\/bundle\/exec-[\w-]+\.js$/.test(m))).toBe(true);
   });
 
   it("returns the command's exit code: 3, 127 for a missing command, 126 for one it cannot run", async () => {

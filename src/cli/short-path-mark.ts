@@ -1,0 +1,12 @@
+// Whether the bundled CLI's entry already tried the exec short path (exec-short-path.ts) before
+// loading the full CLI: then main.ts does not try it a second time. A registered symbol, since the
+// short path and the full CLI are separate bundles that share nothing else.
+const TRIED = Symbol.for('sandboxshift.execShortPathTried');
+
+export function markExecShortPathTried(): void {
+  (globalThis as Record<symbol, unknown>)[TRIED] = true;
+}
+
+export function execShortPathTried(): boolean {
+  return (globalThis as Record<symbol, unknown>)[TRIED] === true;
+}
