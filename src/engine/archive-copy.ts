@@ -222,8 +222,8 @@ export async function copyOutOfContainer(archive: ArchiveClient, real: string, d
       case 'file':
       case 'contiguous-file': {
         if (lstatOrNull(target)?.isDirectory()) throw new CopyRefused(`cannot copy the file ${raw} onto the folder ${target}`);
-        removeIfLink(target);
         if (opened.has(target)) throw new CopyRefused(`refused: the archive of ${real} has the file ${raw} twice; the copy stopped there`);
+        replaceNotTruncate(target);
         opened.add(target);
         totals.files++;
         totals.bytes += header.size;
@@ -323,4 +323,15 @@ function lstatOrNull(path: string): Stats | null {
 
 function removeIfLink(path: string): void {
   if (lstatOrNull(path)?.isSymbolicLink()) unlinkSync(path);
+}
+
+/**
+ * Makes room for a file entry: a symlink there is removed (never written through), and so is a
+ * file, which the copy then makes anew, as docker cp does. Truncated in place instead, ext4 writes
+ * the new data out at close (auto_da_alloc: 50 ms and more for 200 MB, nearly a fifth of a copy
+ * out), and other hard links to the old file would have changed with it.
+ */
+function replaceNotTruncate(path: string): void {
+  const st = lstatOrNull(path);
+  if (st?.isSymbolicLink() || st?.isFile()) unlinkSync(path);
 }

@@ -1,7 +1,7 @@
 // The host side of a copy out, fed crafted archives (the engine never sends these, an attacker
 // inside a sandbox cannot make it, but the extractor must not trust that): nothing lands outside
 // the destination, and nothing is written through a symlink.
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pack } from 'tar-stream';
@@ -106,6 +106,17 @@ describe('copyOutOfContainer against crafted archives', () => {
     await copyOutOfContainer(fakeArchive([{ name: 'f', body: 'new' }]), '/workspace/f', dest, 'f');
     expect(lstatSync(join(dest, 'f')).isFile()).toBe(true);
     expect(existsSync(join(outside, 'target'))).toBe(false);
+  });
+
+  it('replaces a file already there with a new one instead of truncating it (its other hard links keep the old bytes)', async () => {
+    const old = join(dest, 'f');
+    writeFileSync(old, 'old contents');
+    linkSync(old, join(outside, 'other-name'));
+    const before = lstatSync(old).ino;
+    await copyOutOfContainer(fakeArchive([{ name: 'f', body: 'new' }]), '/workspace/f', dest, 'f');
+    expect(readFileSync(join(dest, 'f'), 'utf8')).toBe('new');
+    expect(lstatSync(join(dest, 'f')).ino).not.toBe(before);
+    expect(readFileSync(join(outside, 'other-name'), 'utf8')).toBe('old contents');
   });
 
   it('refuses a hard link to something outside the copied folder', async () => {
