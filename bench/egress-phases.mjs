@@ -1,9 +1,11 @@
 // Where a new connection's time goes through the egress proxy (issue 9), in the bench's topology:
 // a client container on an internal network, the proxy on it and on an outside network, an HTTPS
-// server there. Each round runs, one after another, a client straight to the server and one
-// through each proxy variant; every client opens N new connections in turn and times each phase:
-// TCP connect, CONNECT answered (200), TLS done, response in. With cgroup v1 accounting it also
-// reports each proxy's CPU per connection (user + system, the kernel's network path included).
+// server there. Each round runs one client attached to both networks, which opens N new
+// connections to every target in turn (straight to the server, and through each proxy variant;
+// the order rotates) and times each phase: TCP connect, CONNECT answered (200), TLS done,
+// response in. A proxy's added time is, per round, the median over the turns of its response
+// time minus the direct one's in the same turn. With cgroup v1 accounting it also reports each
+// proxy's CPU per connection (user + system, the kernel's network path included).
 //
 //   node bench/egress-phases.mjs
 //   BENCH_PHASES_ROUNDS=11 BENCH_PHASES_N=100                    rounds, connections per client
@@ -52,13 +54,18 @@ function tinyproxyBinary() {
   return bin;
 }
 
-// One JSON line: the median of each phase's end (ms from the start of the connection) over N.
+// One client attached to both networks opens N new connections to each target in turn (straight
+// to the server, then through each proxy; the order rotates every round of targets, so what the
+// machine does at a moment weighs on all alike) and times each phase. One JSON line: per target
+// the median of each phase's end (ms from the start of the connection), and for each proxy the
+// median over the N turns of its response time minus the direct one's in the same turn.
 const CLIENT = `
 const net = require('net'), tls = require('tls');
-const [mode, server, proxy, host, n] = process.argv.slice(1);
+const [server, host, n, targetsJson] = process.argv.slice(1);
+const targets = JSON.parse(targetsJson);
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 const request = 'GET / HTTP/1.1\\r\\nhost: ' + host + '\\r\\n\\r\\n';
-function one() {
+function one(proxy) {
   return new Promise((resolve, reject) => {
     const t0 = now(), at = {};
     const overTls = (s) => {
@@ -67,7 +74,7 @@ function one() {
       s.on('data', (d) => { body += d; if (body.endsWith('ok')) { at.response = now() - t0; s.destroy(); resolve(at); } });
       s.on('error', reject);
     };
-    if (mode === 'direct') {
+    if (!proxy) {
       const s = tls.connect({ host: server, port: 443, servername: host, rejectUnauthorized: false });
       s.once('connect', () => (at.tcp = now() - t0));
       return overTls(s);
@@ -90,11 +97,25 @@ function one() {
   });
 }
 (async () => {
-  await one(); await one();
-  const all = [];
-  for (let i = 0; i < Number(n); i++) all.push(await one());
-  const median = (k) => { const v = all.map((x) => x[k]).filter((x) => x !== undefined).sort((a, b) => a - b); return v.length ? v[v.length >> 1] : null; };
-  console.log(JSON.stringify({ mode, tcp: median('tcp'), connected: median('connected'), tls: median('tls'), response: median('response') }));
+  for (const t of targets) { await one(t.proxy); await one(t.proxy); }
+  const all = Object.fromEntries(targets.map((t) => [t.name, []]));
+  const added = Object.fromEntries(targets.map((t) => [t.name, []]));
+  for (let i = 0; i < Number(n); i++) {
+    const turn = {};
+    for (let k = 0; k < targets.length; k++) {
+      const t = targets[(i + k) % targets.length];
+      turn[t.name] = await one(t.proxy);
+      all[t.name].push(turn[t.name]);
+    }
+    for (const t of targets) added[t.name].push(turn[t.name].response - turn.direct.response);
+  }
+  const median = (xs) => { const v = xs.filter((x) => x !== undefined).sort((a, b) => a - b); return v.length ? v[v.length >> 1] : null; };
+  const out = {};
+  for (const t of targets) {
+    const of = (k) => median(all[t.name].map((x) => x[k]));
+    out[t.name] = { tcp: of('tcp'), connected: of('connected'), tls: of('tls'), response: of('response'), added: median(added[t.name]) };
+  }
+  console.log(JSON.stringify({ mode: 'paired', targets: out }));
 })().catch((e) => { console.error(e.message); process.exit(1); });`;
 
 const SERVER = `require('https').createServer({ key: process.env.KEY, cert: process.env.CERT }, (q, r) => r.end('ok')).listen(443);`;
@@ -144,14 +165,17 @@ function cpuNs(id) {
   return existsSync(file) ? Number(readFileSync(file, 'utf8')) : null;
 }
 
-async function runClient(image, args, network) {
-  const c = await docker.createContainer({ Image: image, Entrypoint: ['node', '-e', CLIENT], Cmd: args, User: '65532', HostConfig: { NetworkMode: network } });
+/** Runs the client on both networks; its JSON line. */
+async function runClient(image, args, networks) {
+  const [first, ...rest] = networks;
+  const c = await docker.createContainer({ Image: image, Entrypoint: ['node', '-e', CLIENT], Cmd: args, User: '65532', HostConfig: { NetworkMode: first } });
   try {
+    for (const n of rest) await docker.getNetwork(n).connect({ Container: c.id });
     await c.start();
     await c.wait();
     const logs = (await c.logs({ stdout: true, stderr: true })).toString('utf8').replace(/[\x00-\x08]/g, '');
     const line = logs.split('\n').find((l) => l.includes('{"mode"'));
-    if (!line) throw new Error(`client ${args[0]} via ${args[2] || 'nothing'} failed: ${logs}`);
+    if (!line) throw new Error(`phases client failed: ${logs}`);
     return JSON.parse(line.slice(line.indexOf('{"mode"')));
   } finally {
     await c.remove({ force: true });
@@ -222,13 +246,13 @@ export async function benchEgressPhases() {
     const serverIp = (await server.inspect()).NetworkSettings.Networks[outNet].IPAddress;
     const rounds = [];
     for (let r = 0; r < ROUNDS; r++) {
-      const row = { direct: await runClient(image, ['direct', serverIp, '', HOST, String(N)], outNet) };
-      for (const v of variants) {
-        const before = cpuNs(v.id);
-        row[v.name] = await runClient(image, ['proxy', serverIp, v.address, HOST, String(N)], inNet);
+      const targets = [{ name: 'direct' }, ...variants.map((v) => ({ name: v.name, proxy: v.address }))];
+      const before = variants.map((v) => cpuNs(v.id));
+      const { targets: row } = await runClient(image, [serverIp, HOST, String(N), JSON.stringify(targets)], [inNet, outNet]);
+      variants.forEach((v, k) => {
         const after = cpuNs(v.id);
-        row[v.name].proxy_cpu_us_per_connection = before === null || after === null ? null : (after - before) / 1000 / (N + 2);
-      }
+        row[v.name].proxy_cpu_us_per_connection = before[k] === null || after === null ? null : (after - before[k]) / 1000 / (N + 2);
+      });
       rounds.push(row);
     }
     const result = {
@@ -240,7 +264,8 @@ export async function benchEgressPhases() {
     for (const v of variants) {
       const at = (x) => x[v.name];
       result[v.name] = {
-        added_ms: spread(rounds.map((x) => at(x).response - x.direct.response)),
+        // Per round, the median of the turns' differences from the direct connection.
+        added_ms: spread(rounds.map((x) => at(x).added)),
         phases_ms: {
           connect_to_proxy: spread(rounds.map((x) => at(x).tcp)),
           connect_answered: spread(rounds.map((x) => at(x).connected - at(x).tcp)),
