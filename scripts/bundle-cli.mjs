@@ -46,7 +46,8 @@ if (readFileSync(ENTRY, 'utf8').includes(STUB_MARK)) {
   process.exit(1);
 }
 rmSync(OUT, { recursive: true, force: true });
-// tsc's ESM output is bundled as ESM: no CommonJS marker beside it while rolldown reads it.
+// tsc's ESM output is bundled as ESM: no CommonJS marker beside it while rolldown reads it
+// (npm run build removes it before tsc too, so tsc's dist/cli/ is never read as CommonJS).
 rmSync(CLI_PACKAGE, { force: true });
 await build({
   input: ENTRY,
@@ -68,7 +69,8 @@ await build({
 // The config cache's code stamp (src/config/cache-key.ts), worked out once here rather than by
 // hashing the whole bundle on every run.
 writeFileSync(`${OUT}${CODE_STAMP_FILE}`, `${computeCodeStamp(OUT)}\n`);
-writeFileSync(ENTRY, STUB);
+// The marker first: a stub left without it would be read as an ES module and fail on require.
 writeFileSync(CLI_PACKAGE, '{ "type": "commonjs" }\n');
+writeFileSync(ENTRY, STUB);
 rmSync(`${ENTRY}.map`, { force: true });
 console.log(`bundled the CLI into ${OUT}`);

@@ -1,7 +1,7 @@
 // `sandboxshift cp` through the engine's archive API (HEAD stat, GET and PUT /archive), so a
 // remote engine and a stopped container both work. Nothing is held whole in memory: tar entries
 // stream one at a time, each waiting for the other side to take the bytes.
-import { chmodSync, linkSync, lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, unlinkSync, utimesSync, type Stats } from 'node:fs';
+import { accessSync, chmodSync, constants, linkSync, lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, unlinkSync, utimesSync, type Stats } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { join, posix, relative, sep } from 'node:path';
 import { linkStaysInside, rebaseEntry, rootsText, safeEntryName, underRoots, type Existing } from '../model/copy-paths.js';
@@ -223,11 +223,11 @@ export async function copyOutOfContainer(archive: ArchiveClient, real: string, d
       case 'contiguous-file': {
         if (lstatOrNull(target)?.isDirectory()) throw new CopyRefused(`cannot copy the file ${raw} onto the folder ${target}`);
         if (opened.has(target)) throw new CopyRefused(`refused: the archive of ${real} has the file ${raw} twice; the copy stopped there`);
-        replaceNotTruncate(target);
+        const fresh = makeRoomForFile(target, raw);
         opened.add(target);
         totals.files++;
         totals.bytes += header.size;
-        return files.open(target, mode, header.mtime);
+        return files.open(target, mode, header.mtime, fresh);
       }
       case 'symlink': {
         const linkname = header.linkname;
@@ -326,12 +326,37 @@ function removeIfLink(path: string): void {
 }
 
 /**
- * Makes room for a file entry: a symlink there is removed (never written through), and so is a
- * file, which the copy then makes anew, as docker cp does. Truncated in place instead, ext4 writes
- * the new data out at close (auto_da_alloc: 50 ms and more for 200 MB, nearly a fifth of a copy
- * out), and other hard links to the old file would have changed with it.
+ * Makes room for a file entry; true when the file is then made anew (opened O_EXCL), false when
+ * a file already there is to be written in place. A symlink there is removed (never written
+ * through). A file is removed and made anew, as docker cp does: truncated in place instead, ext4
+ * writes the new data out at close (auto_da_alloc: 50 ms and more for 200 MB, nearly a fifth of a
+ * copy out), and its other hard links would change with it. A file we may not write is refused,
+ * as opening it for writing was (a folder's write permission is not consent to replace it); one
+ * in a folder we may not change is written in place, as before. Anything else there (a FIFO, a
+ * device, a socket) is refused: opening it could block or write into it.
  */
-function replaceNotTruncate(path: string): void {
+function makeRoomForFile(path: string, raw: string): boolean {
   const st = lstatOrNull(path);
-  if (st?.isSymbolicLink() || st?.isFile()) unlinkSync(path);
+  if (!st) return true;
+  if (st.isSymbolicLink()) {
+    unlinkSync(path);
+    return true;
+  }
+  if (!st.isFile()) throw new CopyRefused(`refused: ${path} on the host is ${specialKind(st)}; the file ${raw} is never written into it; the copy stopped there`);
+  try {
+    accessSync(path, constants.W_OK);
+  } catch {
+    throw new CopyRefused(
+      `cannot replace ${path} on the host by ${raw}: it is not writable (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`,
+      'make it writable or remove it, then copy again',
+    );
+  }
+  try {
+    unlinkSync(path);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') return false;
+    throw err;
+  }
 }

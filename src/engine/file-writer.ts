@@ -23,10 +23,15 @@ export class FileWriter {
   private waiters: Array<() => void> = [];
   private readonly files = new Set<Promise<void>>();
 
-  /** Opens `target` O_NOFOLLOW (a symlink put there since the checks is never written through). */
-  open(target: string, mode: number, mtime: Date): HostFile {
+  /**
+   * Opens `target` O_NOFOLLOW (a symlink put there since the checks is never written through)
+   * and O_NONBLOCK (a FIFO put there fails instead of blocking): made anew (O_EXCL: anything that
+   * appeared there since the caller made room is refused) when `fresh`, else truncated in place.
+   */
+  open(target: string, mode: number, mtime: Date, fresh: boolean): HostFile {
     this.check();
-    const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, mode);
+    const how = fresh ? constants.O_EXCL : constants.O_TRUNC;
+    const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | how | constants.O_NOFOLLOW | constants.O_NONBLOCK, mode);
     let buf: Buffer | null = null;
     let fill = 0;
     let position = 0;

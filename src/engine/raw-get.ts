@@ -119,6 +119,13 @@ function rawRequest(target: Target, call: RawCall): Promise<void> {
           if (end === -1) return;
           const lines = head.subarray(0, end).toString('latin1').split('\r\n');
           status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '')?.[1] ?? 0);
+          if (status >= 100 && status < 200) {
+            // An interim answer (100 Continue, 102 Processing): the real one follows.
+            data = head.subarray(end + 4);
+            head = Buffer.alloc(0);
+            at = 0;
+            continue;
+          }
           const header = (name: string) =>
             lines
               .find((l) => l.toLowerCase().startsWith(`${name}:`))
@@ -182,6 +189,15 @@ function rawRequest(target: Target, call: RawCall): Promise<void> {
         fail(new EngineHttpError(status, json));
         return;
       }
+      if (sent) {
+        // An upload is done when the engine answered and the whole body went out: an answer
+        // before the end (a proxy's, say) must not pass for a finished copy.
+        const body = sent;
+        settled = true;
+        socket.end();
+        body.then(resolve, (err: Error) => reject(new Error(`the engine answered ${method} ${path} before the whole body was sent: ${err.message}`, { cause: err })));
+        return;
+      }
       settled = true;
       resolve();
       socket.end();
@@ -206,7 +222,9 @@ function rawRequest(target: Target, call: RawCall): Promise<void> {
         return false;
       },
     };
-    const socket: Socket = 'socketPath' in target ? connect({ path: target.socketPath, onread }) : connect({ host: target.host, port: target.port, onread });
+    let sent: Promise<void> | undefined;
+    // TCP engines: no Nagle delay on a request's last small write (node:http set this too).
+    const socket: Socket = 'socketPath' in target ? connect({ path: target.socketPath, onread }) : connect({ host: target.host, port: target.port, onread, noDelay: true });
     socket.on('error', fail);
     socket.on('end', () => {
       if (state === 'data' && remaining < 0) {
@@ -223,7 +241,10 @@ function rawRequest(target: Target, call: RawCall): Promise<void> {
           ? ''
           : 'Content-Length: 0\r\n';
     socket.write(`${method} ${path} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: sandboxshift\r\n${bodyHeaders}Connection: close\r\n\r\n${payload ?? ''}`);
-    if (upload) sendChunked(socket, upload.produce, () => settled).catch(fail);
+    if (upload) {
+      sent = sendChunked(socket, upload.produce, () => settled);
+      sent.catch(fail);
+    }
   });
 }
 

@@ -1,7 +1,8 @@
 // The host side of a copy out, fed crafted archives (the engine never sends these, an attacker
 // inside a sandbox cannot make it, but the extractor must not trust that): nothing lands outside
 // the destination, and nothing is written through a symlink.
-import { existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pack } from 'tar-stream';
@@ -117,6 +118,30 @@ describe('copyOutOfContainer against crafted archives', () => {
     expect(readFileSync(join(dest, 'f'), 'utf8')).toBe('new');
     expect(lstatSync(join(dest, 'f')).ino).not.toBe(before);
     expect(readFileSync(join(outside, 'other-name'), 'utf8')).toBe('old contents');
+  });
+
+  it('refuses to replace a file it may not write, and leaves it whole', async () => {
+    const old = join(dest, 'f');
+    writeFileSync(old, 'precious');
+    // Read-only for us: mode 0444, and for root (who may write anything) the immutable flag.
+    chmodSync(old, 0o444);
+    const root = process.getuid?.() === 0;
+    if (root) execFileSync('chattr', ['+i', old]);
+    try {
+      await expect(copyOutOfContainer(fakeArchive([{ name: 'f', body: 'new' }]), '/workspace/f', dest, 'f')).rejects.toThrow(`cannot replace ${old} on the host by f: it is not writable (mode 0444)`);
+    } finally {
+      if (root) execFileSync('chattr', ['-i', old]);
+    }
+    expect(readFileSync(old, 'utf8')).toBe('precious');
+  });
+
+  it('refuses a FIFO at the destination instead of blocking on it', async () => {
+    const fifo = join(dest, 'f');
+    execFileSync('mkfifo', [fifo]);
+    await expect(copyOutOfContainer(fakeArchive([{ name: 'f', body: 'new' }]), '/workspace/f', dest, 'f')).rejects.toThrow(
+      `refused: ${fifo} on the host is a FIFO (named pipe); the file f is never written into it; the copy stopped there`,
+    );
+    expect(lstatSync(fifo).isFIFO()).toBe(true);
   });
 
   it('refuses a hard link to something outside the copied folder', async () => {

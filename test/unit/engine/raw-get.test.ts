@@ -279,4 +279,34 @@ describe('rawPut', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(closed).toBe(true);
   });
+
+  it('skips an interim 100 Continue and gives the real answer', async () => {
+    let answered = false;
+    const path = await serve((socket) => {
+      if (answered) return;
+      answered = true;
+      socket.write('HTTP/1.1 100 Continue\r\n\r\n');
+      socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n{"message":"bad"}');
+    });
+    const err = await rawPut({ socketPath: path }, '/p', 'application/x-tar', async (send) => {
+      await send(Buffer.from('part'));
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EngineHttpError);
+    expect((err as EngineHttpError).statusCode).toBe(400);
+    expect((err as Error).message).toContain('bad');
+  });
+
+  it('rejects when a success answer comes before the whole body went out (an upload cut short is not a copy)', async () => {
+    let answered = false;
+    const path = await serve((socket) => {
+      if (answered) return;
+      answered = true;
+      socket.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    });
+    const err = await rawPut({ socketPath: path }, '/containers/c/archive?path=%2Fworkspace', 'application/x-tar', async (send) => {
+      for (let i = 0; i < 10_000; i++) await send(Buffer.alloc(1 << 20));
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/^the engine answered PUT \/containers\/c\/archive\?path=%2Fworkspace before the whole body was sent: /);
+  });
 });

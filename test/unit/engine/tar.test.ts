@@ -155,8 +155,8 @@ describe('FileWriter', () => {
     for (let i = 0; i < data.length; i++) data[i] = (i * 7 + (i >> 12)) % 256;
     const files = new FileWriter();
     const mtime = new Date(1_600_000_000_000);
-    const f = files.open(join(dir, 'big'), 0o640, mtime);
-    const small = files.open(join(dir, 'small'), 0o600, mtime);
+    const f = files.open(join(dir, 'big'), 0o640, mtime, true);
+    const small = files.open(join(dir, 'small'), 0o600, mtime, true);
     small.data(Buffer.from('tiny'));
     small.end();
     let waits = 0;
@@ -180,11 +180,23 @@ describe('FileWriter', () => {
 
   it('a file closed before its end (the copy stopped) gets nothing more written; a file that cannot be opened throws', async () => {
     const files = new FileWriter();
-    const f = files.open(join(dir, 'cut'), 0o644, new Date(0));
+    const f = files.open(join(dir, 'cut'), 0o644, new Date(0), true);
     f.data(Buffer.from('half'));
     f.close();
     await files.finish();
     expect(readFileSync(join(dir, 'cut'), 'utf8')).toBe('');
-    expect(() => files.open(join(dir, 'missing', 'x'), 0o644, new Date(0))).toThrow(/ENOENT/);
+    expect(() => files.open(join(dir, 'missing', 'x'), 0o644, new Date(0), true)).toThrow(/ENOENT/);
+  });
+
+  it('a file to be made anew that appeared meanwhile is refused, never written into; one to be rewritten is truncated', async () => {
+    const files = new FileWriter();
+    writeFileSync(join(dir, 'raced'), 'someone else');
+    expect(() => files.open(join(dir, 'raced'), 0o644, new Date(0), true)).toThrow(/EEXIST/);
+    expect(readFileSync(join(dir, 'raced'), 'utf8')).toBe('someone else');
+    const f = files.open(join(dir, 'raced'), 0o644, new Date(0), false);
+    f.data(Buffer.from('new'));
+    f.end();
+    await files.finish();
+    expect(readFileSync(join(dir, 'raced'), 'utf8')).toBe('new');
   });
 });
