@@ -1,6 +1,7 @@
 // sandboxshift cp against the real engine: files and folders both ways, owner and modes, a
 // stopped container, runsc, and every refusal of the confinement promise with its exact text.
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -195,6 +196,41 @@ describe('cp', () => {
     expect(r.stderr).toBe(`error: refused: ${join(dest, 'tree', 'sub')} is a symlink on the host; the folder tree/sub from /workspace/tree is never written through it; the copy stopped there\n`);
     expect(existsSync(join(elsewhere, 'x'))).toBe(false);
     expect(lstatSync(join(dest, 'tree', 'sub')).isSymbolicLink()).toBe(true);
+  }, 60_000);
+
+  it('copying out over what is on the host: a file is made anew (its other hard links keep the old bytes); a FIFO and a file it may not write are refused and left as they were', async () => {
+    await inC('echo new > /workspace/over.txt');
+    const dest = join(host, 'over');
+    mkdirSync(dest);
+    const file = join(dest, 'over.txt');
+    writeFileSync(file, 'old\n');
+    linkSync(file, join(dest, 'other-name'));
+    const r = await cp('dev:over.txt', file);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(file, 'utf8')).toBe('new\n');
+    expect(readFileSync(join(dest, 'other-name'), 'utf8')).toBe('old\n');
+
+    const fifo = join(dest, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const f = await cp('dev:over.txt', fifo);
+    expect(f.code).toBe(1);
+    expect(f.stderr).toBe(`error: refused: ${fifo} on the host is a FIFO (named pipe); the file over.txt is never written into it; the copy stopped there\n`);
+    expect(lstatSync(fifo).isFIFO()).toBe(true);
+
+    // Not writable for us: mode 0444, and for root (who may write anything) the immutable flag.
+    const locked = join(dest, 'locked.txt');
+    writeFileSync(locked, 'precious\n');
+    chmodSync(locked, 0o444);
+    const root = process.getuid?.() === 0;
+    if (root) execFileSync('chattr', ['+i', locked]);
+    try {
+      const l = await cp('dev:over.txt', locked);
+      expect(l.code).toBe(1);
+      expect(l.stderr).toBe(`error: cannot replace ${locked} on the host by over.txt: it is not writable (mode 0444)\n  hint: make it writable or remove it, then copy again\n`);
+    } finally {
+      if (root) execFileSync('chattr', ['-i', locked]);
+    }
+    expect(readFileSync(locked, 'utf8')).toBe('precious\n');
   }, 60_000);
 
   it('says what is wrong: unknown environment, missing container, missing source, missing destination parent', async () => {
