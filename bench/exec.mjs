@@ -2,8 +2,9 @@
 // `sandboxshift exec ENV true` against `docker exec CONTAINER true` on the same container,
 // paired run by run (their order alternating, so neither always follows the other), BENCH_EXEC_RUNS
 // pairs (default 21) after a warm-up of each. Reported as median/min/max and the ratio of the
-// medians (target: within 1.3x), with `node -e 0` (Node's start-up, the floor under any
-// command of ours), `docker --version` (the docker CLI's own start, no engine call: what
+// medians (target: within 1.3x), with `node -e 0` (Node's start-up), `node bench/exec-floor.cjs`
+// (docker exec's engine calls from Node with no code of ours: the floor under any Node CLI, and
+// its ratio to docker exec), `docker --version` (the docker CLI's own start, no engine call: what
 // `docker exec` spends outside the engine) and the load average, since the machine may be shared.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { commandEnv, commandEnvNote } from './command-env.mjs';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const FLOOR = fileURLToPath(new URL('./exec-floor.cjs', import.meta.url));
 const WORK = fileURLToPath(new URL('./work/', import.meta.url));
 
 function timed(command, args, cwd) {
@@ -43,10 +45,13 @@ export async function benchExec({ runs = Number(process.env.BENCH_EXEC_RUNS ?? 2
     const theirs = () => timed('docker', ['exec', container, 'true'], dir);
     // Node's own start-up, the floor under any command of ours.
     const node = () => timed(process.execPath, ['-e', '0'], dir);
+    const floor = () => timed(process.execPath, [FLOOR, container, 'true'], dir);
     const dockerStart = () => timed('docker', ['--version'], dir);
     ours();
     theirs();
+    floor();
     const nodeStart = [];
+    const nodeFloor = [];
     const dockerCliStart = [];
     const load = [loadavg()[0]];
     const sandboxshift = [];
@@ -55,11 +60,13 @@ export async function benchExec({ runs = Number(process.env.BENCH_EXEC_RUNS ?? 2
       if (i % 2 === 0) {
         sandboxshift.push(ours());
         docker.push(theirs());
+        nodeFloor.push(floor());
         nodeStart.push(node());
         dockerCliStart.push(dockerStart());
       } else {
         dockerCliStart.push(dockerStart());
         nodeStart.push(node());
+        nodeFloor.push(floor());
         docker.push(theirs());
         sandboxshift.push(ours());
       }
@@ -67,10 +74,13 @@ export async function benchExec({ runs = Number(process.env.BENCH_EXEC_RUNS ?? 2
     load.push(loadavg()[0]);
     const a = stats(sandboxshift);
     const b = stats(docker);
+    const f = stats(nodeFloor);
     return {
       runs,
       sandboxshift_exec: a,
       docker_exec: b,
+      node_floor_exec: f,
+      floor_ratio: Number((f.median_ms / b.median_ms).toFixed(2)),
       node_e_0: stats(nodeStart),
       docker_version_flag: stats(dockerCliStart),
       ratio: Number((a.median_ms / b.median_ms).toFixed(2)),

@@ -1,16 +1,17 @@
 // The short path of `exec` and `shell`, for the common case: the config answered from the
 // checked-config cache, an engine on a plain socket, and the environment's container running.
 // It loads no YAML parser, no checks, no flag parser and no dockerode, and makes the calls
-// `docker exec` makes plus one list. Anything else (a cache miss, a seeded workspace whose host
-// facts need checking, a name not in the config, no container, one stopped or paused, an engine
-// that fails before the command starts) answers null, and the caller runs the full path in
-// exec.ts, which gives the same refusals, wake-ups and advice as ever.
+// `docker exec` makes (inspect by name, create, start, inspect the exec). Anything else (a cache
+// miss, a seeded workspace whose host facts need checking, a name not in the config, no container
+// of ours under the environment's name, one stopped or paused, an engine that fails before the
+// command starts) answers null, and the caller runs the full path in exec.ts, which finds the
+// container by its labels and gives the same refusals, wake-ups and advice as ever.
 import { lookUpEntry, noHostFacts } from '../config/cache-key.js';
 import type { Config } from '../config/types.js';
 import { httpExecApi, type ExecApi } from '../engine/exec-api.js';
 import { execArgv } from '../engine/exec-loader.js';
 import { runExecSession, type ExecStreams } from '../engine/exec-session.js';
-import { findExecTarget } from '../engine/exec-target.js';
+import { runningNamedContainer } from '../engine/exec-target.js';
 import { httpReader, plainTarget } from '../engine/reader.js';
 import type { ExecRequest } from './exec.js';
 
@@ -22,14 +23,14 @@ export async function quickExec(request: ExecRequest, streams: ExecStreams): Pro
   const target = plainTarget();
   const config = quickConfig(request.configPath);
   if (!env || !target || !config || !Object.hasOwn(config.environments, env)) return null;
-  let found;
+  let id;
   try {
-    found = await findExecTarget(httpReader(target), config.project, env);
+    id = await runningNamedContainer(httpReader(target), config.project, env);
   } catch {
     return null; // the full path says what is wrong with the engine
   }
-  if (!found || found.state !== 'running') return null;
-  return startExec(httpExecApi(target), found.id, request, streams);
+  if (id === null) return null;
+  return startExec(httpExecApi(target), id, request, streams);
 }
 
 /** Runs the command in the running container `containerId` and returns its exit code. */

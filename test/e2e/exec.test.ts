@@ -152,6 +152,18 @@ describe('exec (runc)', () => {
     expect(await exec(['dev', 'cat'], '')).toEqual({ code: 0, stdout: '', stderr: '' });
   });
 
+  it("forwards nothing from /dev/null, as docker exec without -i: the command's stdin is the sandbox's /dev/null, a piped one a pipe", async () => {
+    const viaBash = (line: string) =>
+      new Promise<string>((resolve, reject) =>
+        execFile('bash', ['-c', line], { cwd: p.dir, env: { ...process.env, CANARY_KEY: CANARY, CI: 'true' }, timeout: 60_000 }, (err, stdout, stderr) =>
+          err ? reject(new Error(`${line}: ${err.message} ${stderr}`)) : resolve(stdout),
+        ),
+      );
+    const cli = `'${process.execPath}' '${CLI}' exec dev sh -c 'readlink /proc/self/fd/0; cat; echo "rc=$?"'`;
+    expect(await viaBash(`${cli} </dev/null`)).toBe('/dev/null\nrc=0\n');
+    expect(await viaBash(`echo hi | ${cli}`)).toMatch(/^pipe:\[\d+\]\nhi\nrc=0\n$/);
+  });
+
   it("with -t and stdin not a terminal, the end of input is a terminal's end of file (^D): the output and the exit code are kept, a reader ends", async () => {
     // The engine closes a PTY exec's output as soon as its input closes: ending our half lost both.
     expect(await exec(['-t', 'dev', 'sh', '-c', 'echo hi; exit 3'], '')).toEqual({ code: 3, stdout: 'hi\r\n', stderr: '' });
@@ -216,6 +228,21 @@ describe('exec (runc)', () => {
     } finally {
       p.write(busyboxConfig(devEnvironment()));
       await dockerCli(['rm', '-f', foreign]);
+    }
+  });
+
+  it('on the short path too (the config unchanged, its cache warm): finds our container renamed by its labels, and never uses one under our name that is not ours', async () => {
+    const name = containerOf(p.name, 'dev');
+    const moved = `${name}-moved`;
+    await dockerCli(['rename', name, moved]);
+    await dockerCli(['run', '-d', '--name', name, '--user', '65532', 'sandboxshift/busybox:test', 'sleep', '600']);
+    try {
+      expect(await exec(['dev', 'sh', '-c', 'echo ran > /tmp/ran; echo ok'])).toEqual({ code: 0, stdout: 'ok\n', stderr: '' });
+      expect((await sh(name, 'cat /tmp/ran')).rc).not.toBe(0);
+      expect(await sh(moved, 'cat /tmp/ran')).toEqual({ out: 'ran\n', rc: 0 });
+    } finally {
+      await dockerCli(['rm', '-f', name]);
+      await dockerCli(['rename', moved, name]);
     }
   });
 
