@@ -83,9 +83,11 @@ describe('exec (runc)', () => {
     expect(r).toEqual({ code: 0, stdout: 'out\nout2\n', stderr: 'err\n' });
   });
 
-  it('takes the short path on a cached config and a running environment (one CommonJS file: no ESM loader, flag parser, prompt code or node:http), the full one without the cache, alike', async () => {
-    // A preload that lists every module the CLI loads: what require() asks for (the short path is
-    // one CommonJS file) and what the ESM loader resolves (the full CLI).
+  /**
+   * Runs exec with a preload that lists every module the CLI loads: what require() asks for (the
+   * short path is one CommonJS file) and what the ESM loader resolves (the full CLI).
+   */
+  const execListingModules = async (args: string[], env: Record<string, string> = {}) => {
     const hook = join(p.dir, 'list-modules.cjs');
     const list = join(p.dir, 'modules.txt');
     const resolver = `import { appendFileSync } from 'node:fs'; export async function resolve(s, c, next) { const r = await next(s, c); appendFileSync(${JSON.stringify(list)}, r.url + '\\n'); return r; }`;
@@ -98,11 +100,13 @@ describe('exec (runc)', () => {
         `Module.register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(resolver)}));`,
       ].join('\n'),
     );
-    const run = async (env: Record<string, string>) => {
-      rmSync(list, { force: true });
-      const r = await exec(['dev', 'sh', '-c', 'echo out; echo err >&2; exit 5'], undefined, { NODE_OPTIONS: `--require=${hook}`, ...env });
-      return { r, modules: readFileSync(list, 'utf8').split('\n') };
-    };
+    rmSync(list, { force: true });
+    const r = await exec(args, undefined, { NODE_OPTIONS: `--require=${hook}`, ...env });
+    return { r, modules: readFileSync(list, 'utf8').split('\n') };
+  };
+
+  it('takes the short path on a cached config and a running environment (one CommonJS file: no ESM loader, flag parser, prompt code or node:http), the full one without the cache, alike', async () => {
+    const run = (env: Record<string, string>) => execListingModules(['dev', 'sh', '-c', 'echo out; echo err >&2; exit 5'], env);
     const short = await run({});
     const full = await run({ SANDBOXSHIFT_NO_CONFIG_CACHE: '1' });
     expect(short.r).toEqual({ code: 5, stdout: 'out\n', stderr: 'err\n' });
@@ -162,6 +166,9 @@ describe('exec (runc)', () => {
     const cli = `'${process.execPath}' '${CLI}' exec dev sh -c 'readlink /proc/self/fd/0; cat; echo "rc=$?"'`;
     expect(await viaBash(`${cli} </dev/null`)).toBe('/dev/null\nrc=0\n');
     expect(await viaBash(`echo hi | ${cli}`)).toMatch(/^pipe:\[\d+\]\nhi\nrc=0\n$/);
+    // Asked for, a PTY still gets it, its end a terminal's end of file (^D): cat ends.
+    const withPty = `'${process.execPath}' '${CLI}' exec -t dev sh -c 'readlink /proc/self/fd/0; cat; echo "rc=$?"'`;
+    expect(await viaBash(`${withPty} </dev/null`)).toMatch(/^\/dev\/pts\/\d+\r\nrc=0\r\n$/);
   });
 
   it("with -t and stdin not a terminal, the end of input is a terminal's end of file (^D): the output and the exit code are kept, a reader ends", async () => {
@@ -231,13 +238,19 @@ describe('exec (runc)', () => {
     }
   });
 
-  it('on the short path too (the config unchanged, its cache warm): finds our container renamed by its labels, and never uses one under our name that is not ours', async () => {
+  it('on the short path too (the config unchanged, its cache warm): never uses a container under our name whose labels are not all ours, and finds ours renamed by its labels', async () => {
     const name = containerOf(p.name, 'dev');
     const moved = `${name}-moved`;
     await dockerCli(['rename', name, moved]);
-    await dockerCli(['run', '-d', '--name', name, '--user', '65532', 'sandboxshift/busybox:test', 'sleep', '600']);
+    // Our project's and environment's labels, but not the environment role: not the environment.
+    const labels = ['--label', `io.sandboxshift.project=${p.name}`, '--label', 'io.sandboxshift.environment=dev'];
+    await dockerCli(['run', '-d', '--name', name, ...labels, '--user', '65532', 'sandboxshift/busybox:test', 'sleep', '600']);
     try {
-      expect(await exec(['dev', 'sh', '-c', 'echo ran > /tmp/ran; echo ok'])).toEqual({ code: 0, stdout: 'ok\n', stderr: '' });
+      const { r, modules } = await execListingModules(['dev', 'sh', '-c', 'echo ran > /tmp/ran; echo ok']);
+      expect(r).toEqual({ code: 0, stdout: 'ok\n', stderr: '' });
+      // The short path looked (its file loaded) and declined; the full path ran the command.
+      expect(modules.some((m) => m.endsWith('/exec-short-path.cjs'))).toBe(true);
+      expect(modules.some((m) => /^file:.*\/bundle\/exec-[\w-]+\.js$/.test(m))).toBe(true);
       expect((await sh(name, 'cat /tmp/ran')).rc).not.toBe(0);
       expect(await sh(moved, 'cat /tmp/ran')).toEqual({ out: 'ran\n', rc: 0 });
     } finally {
