@@ -6,8 +6,9 @@
 import { parseImageRef, shortDigest } from '../config/image-ref.js';
 import { DiagnosticsError, errorDiag, warningDiag, type Diagnostic } from '../diagnostics.js';
 import { withEngine, type Docker, type Engine } from '../engine/client.js';
+import { engineFlavour } from '../engine/flavour.js';
 import { remoteDigest, type RegistryProblem } from '../engine/registry.js';
-import { readRemoteConfig, type Platform } from '../engine/registry-config.js';
+import { readRemoteConfig, readRemoteDigest, type Platform } from '../engine/registry-config.js';
 import { Labels } from '../engine/labels.js';
 import { configViolations } from '../plan/contract.js';
 import type { ImageChange, Plan } from '../plan/types.js';
@@ -52,7 +53,7 @@ export async function askRegistries(engine: Engine, desired: DesiredState, obser
         problems.push(auth);
         return;
       }
-      const answer = await withEngine(() => remoteDigest(docker, image.ref, auth));
+      const answer = await digestOf(docker, image.ref, auth);
       if ('digest' in answer) {
         const parsed = parseImageRef(image.ref);
         const wanted = typeof parsed === 'string' ? null : parsed.digest;
@@ -88,7 +89,7 @@ async function askPushTarget(docker: Docker, image: DesiredImage, configFile: st
     if ('kind' in read) return errorDiag(`images.${image.name}.build.pushSecret: ${read.message}`, { file: configFile, path: `images.${image.name}.build.pushSecret`, hint: read.hint });
     auth = read;
   }
-  const answer = await withEngine(() => remoteDigest(docker, push.ref, auth));
+  const answer = await digestOf(docker, push.ref, auth);
   if ('digest' in answer) return { digest: answer.digest };
   if (answer.kind === 'missing') return { digest: null };
   if (answer.kind === 'unauthorized') {
@@ -103,6 +104,20 @@ async function askPushTarget(docker: Docker, image: DesiredImage, configFile: st
     path,
     hint: `check that the registry is up and that the engine's host can reach ${registry}`,
   });
+}
+
+/**
+ * The digest `ref` names on its registry now: through the engine (GET /distribution/NAME/json),
+ * or, on Podman, whose API has no such call (it answers 404 Not Found without asking anyone),
+ * from the registry itself, as the image's config is read at plan time.
+ */
+async function digestOf(docker: Docker, ref: string, auth: RegistryAuth | null): Promise<{ digest: string } | RegistryProblem> {
+  if ((await withEngine(() => engineFlavour(docker))) === 'podman') {
+    const parsed = parseImageRef(ref);
+    if (typeof parsed === 'string') return { kind: 'error', detail: parsed };
+    return readRemoteDigest(parsed, auth);
+  }
+  return withEngine(() => remoteDigest(docker, ref, auth));
 }
 
 function registryError(image: DesiredImage, p: RegistryProblem, withSecret: boolean, file: string): Diagnostic {

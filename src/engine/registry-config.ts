@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ImageRef } from '../config/image-ref.js';
 import type { RegistryAuth } from '../model/pull-auth.js';
-import { scrub } from './registry.js';
+import { isLoopback } from './registry-host.js';
+import { scrub, type RegistryProblem } from './registry.js';
 
 export interface RemoteImageConfig {
   /** The image's USER, '' when unset. */
@@ -70,21 +71,51 @@ export async function readRemoteConfig(ref: ImageRef, digest: string, auth: Regi
   }
 }
 
+/**
+ * The manifest digest `ref` names on its registry now, asked of the registry itself: for an
+ * engine with no call for it (Podman has no GET /distribution/NAME/json). The digest is the
+ * sha256 of the manifest bytes served for the tag (an index for a multi-platform image, as the
+ * engine's call gives); a Docker-Content-Digest header that says otherwise is a mismatch.
+ */
+export async function readRemoteDigest(ref: ImageRef, auth: RegistryAuth | null): Promise<{ digest: string } | RegistryProblem> {
+  const client = new RegistryClient(ref, auth);
+  const reference = ref.digest ?? ref.tag ?? 'latest';
+  let res: Answer;
+  try {
+    res = await client.manifest(reference, ACCEPT);
+  } catch (err) {
+    if (err instanceof TokenRefused) return { kind: err.status === 401 || err.status === 403 ? 'unauthorized' : 'error', detail: err.message };
+    return { kind: 'unreachable', detail: scrub(describe(err), auth) };
+  }
+  if (res.status === 401 || res.status === 403) return { kind: 'unauthorized', detail: `GET manifests/${reference} answered HTTP ${res.status}` };
+  if (res.status === 404) return { kind: 'missing', detail: `manifest unknown: GET manifests/${reference} answered HTTP 404` };
+  if (res.status !== 200) return { kind: 'error', detail: `GET manifests/${reference} answered HTTP ${res.status}` };
+  const digest = `sha256:${createHash('sha256').update(res.body).digest('hex')}`;
+  const said = res.headers['docker-content-digest'];
+  if (typeof said === 'string' && said !== digest) return { kind: 'error', detail: `the registry says the manifest is ${said} but its bytes hash to ${digest}` };
+  return { digest };
+}
+
 function isIndex(m: { mediaType?: string; manifests?: unknown }): boolean {
   return m.mediaType === LIST || m.mediaType === OCI_INDEX || (m.mediaType === undefined && Array.isArray(m.manifests));
 }
 
 class Mismatch extends Error {}
 
+/** The token service's refusal (the credentials, or their access, in question when it is 401 or 403). */
+class TokenRefused extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
 function describe(err: unknown): string {
   const code = (err as { code?: unknown }).code;
   const message = err instanceof Error ? err.message : String(err);
   return typeof code === 'string' && !message.includes(code) ? `${message} (${code})` : message;
-}
-
-function isLoopback(host: string): boolean {
-  const name = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-  return name === 'localhost' || name === '::1' || /^127\.\d+\.\d+\.\d+$/.test(name);
 }
 
 /** GETs against one repository, with the registry's auth challenge answered once. */
@@ -102,6 +133,11 @@ class RegistryClient {
     this.host = hub ? 'registry-1.docker.io' : ref.registry;
     const path = ref.repository.startsWith(`${ref.registry}/`) ? ref.repository.slice(ref.registry.length + 1) : ref.repository;
     this.path = hub && !path.includes('/') ? `library/${path}` : path;
+  }
+
+  /** The manifest a tag or digest names, as served (status, headers, bytes). */
+  manifest(reference: string, accept: string): Promise<Answer> {
+    return this.get(`/v2/${this.path}/manifests/${reference}`, accept);
   }
 
   /** The JSON at `/v2/PATH/WHAT`, whose bytes must hash to `digest`. */
@@ -154,7 +190,7 @@ class RegistryClient {
     realm.searchParams.set('scope', `repository:${this.path}:pull`);
     if (params.service) realm.searchParams.set('service', params.service);
     const res = await httpGet(realm, basic && trusted ? { authorization: basic } : {});
-    if (res.status !== 200) throw new Error(`the token service answered HTTP ${res.status}`);
+    if (res.status !== 200) throw new TokenRefused(`the token service answered HTTP ${res.status}`, res.status);
     const token = JSON.parse(res.body.toString('utf8')) as { token?: string; access_token?: string };
     const value = token.token ?? token.access_token;
     return value ? `Bearer ${value}` : null;

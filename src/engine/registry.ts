@@ -2,8 +2,11 @@
 // which reads the manifest without pulling) and the pull of exactly that digest. Credentials go
 // only into the X-Registry-Auth header; every message here is built from the engine's answer
 // with any credential scrubbed out.
+import { parseImageRef } from '../config/image-ref.js';
 import type { RegistryAuth } from '../model/pull-auth.js';
 import { statusCode, type Docker } from './client.js';
+import { engineFlavour } from './flavour.js';
+import { isLoopback } from './registry-host.js';
 
 export type RegistryProblemKind = 'unreachable' | 'unauthorized' | 'missing' | 'error';
 
@@ -47,18 +50,24 @@ export function scrub(text: string, auth: RegistryAuth | null): string {
 
 /**
  * Pulls `REPO@DIGEST` (so exactly the planned content arrives, whatever the tag points at now),
- * then tags it as `tagRef` when the reference has a tag. Throws an Error with a scrubbed message.
+ * then tags it as `tagRef` when the reference has a tag. Throws an Error with a scrubbed message:
+ * an error the engine reports inside its progress stream (after answering 200) included.
  */
 export async function pullDigest(docker: Docker, repository: string, digest: string, tagRef: string | null, auth: RegistryAuth | null, onLine: (line: string) => void): Promise<string> {
   const pinned = `${repository}@${digest}`;
   try {
-    const stream = auth ? await docker.createImage(auth, { fromImage: pinned }) : await docker.createImage({ fromImage: pinned });
+    const podman = (await engineFlavour(docker)) === 'podman';
+    const stream = podman ? await podmanPull(docker, pinned, auth) : auth ? await docker.createImage(auth, { fromImage: pinned }) : await docker.createImage({ fromImage: pinned });
+    let failure: string | null = null;
     await new Promise<void>((resolve, reject) =>
       docker.modem.followProgress(
         stream,
-        (err: Error | null) => (err ? reject(err) : resolve()),
-        (event: { status?: string; id?: string; error?: string }) => {
-          if (event.status && !event.status.startsWith('Downloading') && !event.status.startsWith('Extracting')) onLine(scrub(`${event.id ? `${event.id}: ` : ''}${event.status}`, auth));
+        (err: Error | null) => (err ? reject(err) : failure !== null ? reject(new Error(failure)) : resolve()),
+        (event: PullEvent) => {
+          const error = event.errorDetail?.message ?? event.error;
+          if (error) failure ??= error;
+          const text = event.status ?? event.stream?.trim();
+          if (text && !text.startsWith('Downloading') && !text.startsWith('Extracting')) onLine(scrub(`${event.id ? `${event.id}: ` : ''}${text}`, auth));
         },
       ),
     );
@@ -108,4 +117,36 @@ export async function pushImage(docker: Docker, localRef: string, pushRef: strin
   }
   if (!digest) throw new Error(`push ${pushRef}: the engine reported no digest`);
   return digest;
+}
+
+/** A line of a pull's progress: Docker's (status, id) or Podman's libpod (stream; images, id at the end); error on failure. */
+interface PullEvent {
+  status?: string;
+  stream?: string;
+  id?: string;
+  error?: string;
+  errorDetail?: { message?: string };
+}
+
+/**
+ * Podman's own pull (POST /libpod/images/pull): its Docker-compatible one has no way to reach a
+ * registry without TLS, and Docker pulls from a loopback registry over plain HTTP. So, as Docker
+ * does, TLS is required of every registry but a loopback one (127.0.0.0/8, localhost, ::1).
+ */
+function podmanPull(docker: Docker, reference: string, auth: RegistryAuth | null): Promise<NodeJS.ReadableStream> {
+  const parsed = parseImageRef(reference);
+  const loopback = typeof parsed !== 'string' && isLoopback(parsed.registry);
+  return new Promise((resolve, reject) =>
+    docker.modem.dial(
+      {
+        path: '/v4.0.0/libpod/images/pull?',
+        method: 'POST',
+        options: { reference, tlsVerify: !loopback, quiet: false },
+        ...(auth ? { authconfig: auth } : {}),
+        isStream: true,
+        statusCodes: { 200: true, 400: 'bad parameter', 500: 'server error' },
+      },
+      (err, stream) => (err ? reject(err) : resolve(stream as NodeJS.ReadableStream)),
+    ),
+  );
 }

@@ -2,49 +2,25 @@
 // on 127.0.0.1 (the engine allows loopback registries without TLS), started by this file. The
 // images are pushed with the docker CLI under a DOCKER_CONFIG of our own (the host's config is
 // untouched), then removed from the engine so that SandboxShift has to pull them.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { containerOf, docker, dockerCli, execIn, testProject, TEST_IMAGE, type TestProject } from './harness.js';
+import { freePort, registryImageConfig, removeImagesOf, startRegistry, type RegistryServer } from './registry-server.js';
 
 const DOCKERD_LOG = '/var/tmp/sandboxshift/dockerd.log';
 const USER = 'ss-e2e';
 const PASSWORD = `pw-${randomBytes(12).toString('hex')}`;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
-async function waitForRegistry(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      const r = await fetch(`http://127.0.0.1:${port}/v2/`);
-      if (r.status === 401) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`docker-registry did not answer on 127.0.0.1:${port}`);
-}
 
 describe('private registries: pull with credentials, digests, failure modes', () => {
   const root = mkdtempSync(join(tmpdir(), 'ss-registry-'));
   const dockerConfig = join(root, 'docker-config');
   const repo = `e2e/bb-${randomBytes(3).toString('hex')}`;
   let port = 0;
-  let registry: ChildProcess;
+  let registry: RegistryServer | undefined;
   let ref = '';
   let logSizeBefore = 0;
   const images: string[] = [];
@@ -68,18 +44,7 @@ describe('private registries: pull with credentials, digests, failure modes', ()
   }
 
   const project = (label: string, imageYaml: string) => {
-    const p = testProject(
-      label,
-      `
-version: 1
-project: {{project}}
-images:
-  app:
-${imageYaml}
-environments:
-  dev: { image: app, command: "sleep 3600", resources: { cpus: 0.25, memory: 32m, pids: 32 } }
-`,
-    );
+    const p = testProject(label, registryImageConfig(imageYaml));
     projects.push(p);
     return p;
   };
@@ -87,16 +52,9 @@ environments:
 
   beforeAll(async () => {
     if (existsSync(DOCKERD_LOG)) logSizeBefore = statSync(DOCKERD_LOG).size;
-    port = await freePort();
-    mkdirSync(join(root, 'data'));
     mkdirSync(dockerConfig);
-    execFileSync('htpasswd', ['-Bbc', join(root, 'htpasswd'), USER, PASSWORD], { stdio: 'ignore' });
-    writeFileSync(
-      join(root, 'config.yml'),
-      `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${join(root, 'data')}\nhttp:\n  addr: 127.0.0.1:${port}\nauth:\n  htpasswd:\n    realm: sandboxshift-e2e\n    path: ${join(root, 'htpasswd')}\n`,
-    );
-    registry = spawn('docker-registry', ['serve', join(root, 'config.yml')], { stdio: 'ignore' });
-    await waitForRegistry(port);
+    registry = await startRegistry(root, USER, PASSWORD);
+    port = registry.port;
     dockerAs(['login', '-u', USER, '--password-stdin', `127.0.0.1:${port}`], PASSWORD);
     pushVariant('1', 'LABEL io.sandboxshift.test-variant="1"');
     pushVariant('root', 'USER 0');
@@ -114,17 +72,13 @@ environments:
     } catch {
       // already logged out
     }
-    registry?.kill('SIGTERM');
+    registry?.stop();
     for (const id of images)
       await docker
         .getImage(id)
         .remove({ force: true })
         .catch(() => undefined);
-    for (const i of await docker.listImages({ filters: { reference: [`127.0.0.1:${port}/${repo}`] } }))
-      await docker
-        .getImage(i.Id)
-        .remove({ force: true })
-        .catch(() => undefined);
+    await removeImagesOf(docker, `127.0.0.1:${port}/${repo}`);
     rmSync(root, { recursive: true, force: true });
   }, 300_000);
 

@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseImageRef, type ImageRef } from '../../../src/config/image-ref.js';
-import { readRemoteConfig } from '../../../src/engine/registry-config.js';
+import { readRemoteConfig, readRemoteDigest } from '../../../src/engine/registry-config.js';
 
 const PASSWORD = `pw-${randomBytes(8).toString('hex')}`;
 const TOKEN = `tok-${randomBytes(8).toString('hex')}`;
@@ -55,6 +55,12 @@ describe('readRemoteConfig', () => {
       }
       if (req.headers.authorization !== `Bearer ${TOKEN}`) {
         res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${host}/token",service="fake",scope="repository:team/app:pull"` }).end();
+        return;
+      }
+      // Tags, for readRemoteDigest: `1` names the list; `liar` too, under a digest header that is not its hash.
+      const tag = /^\/v2\/team\/app\/manifests\/(1|liar)$/.exec(url.pathname)?.[1];
+      if (tag) {
+        res.writeHead(200, { 'content-type': 'application/vnd.docker.distribution.manifest.list.v2+json', 'docker-content-digest': tag === '1' ? sha(list) : sha(amd) }).end(list);
         return;
       }
       const m = /^\/v2\/team\/app\/(manifests|blobs)\/(sha256:[0-9a-f]{64})$/.exec(url.pathname);
@@ -122,5 +128,38 @@ describe('readRemoteConfig', () => {
 
   it('an unknown digest is unreadable with the HTTP status', async () => {
     expect(await readRemoteConfig(ref(), `sha256:${'2'.repeat(64)}`, auth(), amd64)).toEqual({ kind: 'unreadable', detail: `GET manifests/sha256:${'2'.repeat(64)} answered HTTP 404` });
+  });
+
+  describe('readRemoteDigest (Podman has no call for it)', () => {
+    const at = (tag: string) => parseImageRef(`${host}/team/app:${tag}`) as ImageRef;
+
+    it('is the sha256 of the manifest bytes the tag names (the index of a multi-platform image), got with the credentials', async () => {
+      expect(await readRemoteDigest(at('1'), auth())).toEqual({ digest: sha(list) });
+    });
+
+    it('a pinned digest is asked by its digest', async () => {
+      expect(await readRemoteDigest(parseImageRef(`${host}/team/app@${sha(amd)}`) as ImageRef, auth())).toEqual({ digest: sha(amd) });
+    });
+
+    it("a Docker-Content-Digest header that is not the bytes' hash is an error naming both", async () => {
+      expect(await readRemoteDigest(at('liar'), auth())).toEqual({ kind: 'error', detail: `the registry says the manifest is ${sha(amd)} but its bytes hash to ${sha(list)}` });
+    });
+
+    it('an unknown tag is missing; wrong credentials are unauthorized, with the password in no answer', async () => {
+      expect(await readRemoteDigest(at('2'), auth())).toEqual({ kind: 'missing', detail: 'manifest unknown: GET manifests/2 answered HTTP 404' });
+      const wrong = await readRemoteDigest(at('1'), { ...auth(), password: `${PASSWORD}x` });
+      expect(wrong).toEqual({ kind: 'unauthorized', detail: 'the token service answered HTTP 401' });
+      expect(JSON.stringify(wrong)).not.toContain(PASSWORD);
+    });
+
+    it('a registry that does not answer is unreachable', async () => {
+      const closed = createServer();
+      await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+      const a = closed.address();
+      await new Promise<void>((r) => closed.close(() => r()));
+      const answer = await readRemoteDigest(parseImageRef(`127.0.0.1:${typeof a === 'object' && a ? a.port : 0}/team/app:1`) as ImageRef, auth());
+      expect(answer).toMatchObject({ kind: 'unreachable' });
+      expect((answer as { detail: string }).detail).toContain('ECONNREFUSED');
+    });
   });
 });
