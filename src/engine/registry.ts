@@ -58,19 +58,10 @@ export async function pullDigest(docker: Docker, repository: string, digest: str
   try {
     const podman = (await engineFlavour(docker)) === 'podman';
     const stream = podman ? await podmanPull(docker, pinned, auth) : auth ? await docker.createImage(auth, { fromImage: pinned }) : await docker.createImage({ fromImage: pinned });
-    let failure: string | null = null;
-    await new Promise<void>((resolve, reject) =>
-      docker.modem.followProgress(
-        stream,
-        (err: Error | null) => (err ? reject(err) : failure !== null ? reject(new Error(failure)) : resolve()),
-        (event: PullEvent) => {
-          const error = event.errorDetail?.message ?? event.error;
-          if (error) failure ??= error;
-          const text = event.status ?? event.stream?.trim();
-          if (text && !text.startsWith('Downloading') && !text.startsWith('Extracting')) onLine(scrub(`${event.id ? `${event.id}: ` : ''}${text}`, auth));
-        },
-      ),
-    );
+    await followStream(docker, stream, (event) => {
+      const text = event.status ?? event.stream?.trim();
+      if (text && !text.startsWith('Downloading') && !text.startsWith('Extracting')) onLine(scrub(`${event.id ? `${event.id}: ` : ''}${text}`, auth));
+    });
   } catch (err) {
     const p = classify(err, auth);
     // The engine's error is not attached: only its scrubbed words leave this function.
@@ -99,16 +90,10 @@ export async function pushImage(docker: Docker, localRef: string, pushRef: strin
   let digest: string | null = null;
   try {
     const stream = await docker.getImage(pushRef).push(auth ? { authconfig: auth } : {});
-    await new Promise<void>((resolve, reject) =>
-      docker.modem.followProgress(
-        stream,
-        (err: Error | null) => (err ? reject(err) : resolve()),
-        (event: { status?: string; id?: string; aux?: { Digest?: string } }) => {
-          if (event.aux?.Digest) digest = event.aux.Digest;
-          if (event.status && !event.status.startsWith('Pushing')) onLine(scrub(`${event.id ? `${event.id}: ` : ''}${event.status}`, auth));
-        },
-      ),
-    );
+    await followStream(docker, stream, (event) => {
+      if (event.aux?.Digest) digest = event.aux.Digest;
+      if (event.status && !event.status.startsWith('Pushing')) onLine(scrub(`${event.id ? `${event.id}: ` : ''}${event.status}`, auth));
+    });
   } catch (err) {
     const p = classify(err, auth);
     // The engine's error is not attached: only its scrubbed words leave this function.
@@ -119,13 +104,34 @@ export async function pushImage(docker: Docker, localRef: string, pushRef: strin
   return digest;
 }
 
-/** A line of a pull's progress: Docker's (status, id) or Podman's libpod (stream; images, id at the end); error on failure. */
-interface PullEvent {
+/** A line of a pull's or push's progress: Docker's (status, id; aux at a push's end) or Podman's libpod (stream; images, id at the end); error on failure. */
+interface ProgressEvent {
   status?: string;
   stream?: string;
   id?: string;
+  aux?: { Digest?: string };
   error?: string;
   errorDetail?: { message?: string };
+}
+
+/**
+ * Reads a progress stream to its end. The engine answers 200 before the work starts, so a failure
+ * after that (a registry that refuses, a layer it lost) is only a line in the stream: the first
+ * such line is the error this rejects with, once the stream ends.
+ */
+function followStream(docker: Docker, stream: NodeJS.ReadableStream, onEvent: (event: ProgressEvent) => void): Promise<void> {
+  let failure: string | null = null;
+  return new Promise<void>((resolve, reject) =>
+    docker.modem.followProgress(
+      stream,
+      (err: Error | null) => (err ? reject(err) : failure !== null ? reject(new Error(failure)) : resolve()),
+      (event: ProgressEvent) => {
+        const error = event.errorDetail?.message ?? event.error;
+        if (error) failure ??= error;
+        onEvent(event);
+      },
+    ),
+  );
 }
 
 /**

@@ -38,16 +38,21 @@ async function waitForRegistry(port: number): Promise<void> {
   throw new Error(`docker-registry did not answer on 127.0.0.1:${port}`);
 }
 
-/** Starts the registry with one user; resolves once it asks for credentials. */
-export async function startRegistry(root: string, user: string, password: string): Promise<RegistryServer> {
+/**
+ * Starts the registry with one user; resolves once it asks for credentials. `readOnly` serves
+ * the same storage and refuses every push (the registry's maintenance mode), on its own port.
+ */
+export async function startRegistry(root: string, user: string, password: string, readOnly = false): Promise<RegistryServer> {
   const port = await freePort();
   mkdirSync(join(root, 'data'), { recursive: true });
   execFileSync('htpasswd', ['-Bbc', join(root, 'htpasswd'), user, password], { stdio: 'ignore' });
+  const config = join(root, readOnly ? 'config-read-only.yml' : 'config.yml');
+  const maintenance = readOnly ? '\n  maintenance:\n    readonly:\n      enabled: true' : '';
   writeFileSync(
-    join(root, 'config.yml'),
-    `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${join(root, 'data')}\nhttp:\n  addr: 127.0.0.1:${port}\nauth:\n  htpasswd:\n    realm: sandboxshift-e2e\n    path: ${join(root, 'htpasswd')}\n`,
+    config,
+    `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${join(root, 'data')}${maintenance}\nhttp:\n  addr: 127.0.0.1:${port}\nauth:\n  htpasswd:\n    realm: sandboxshift-e2e\n    path: ${join(root, 'htpasswd')}\n`,
   );
-  const registry = spawn('docker-registry', ['serve', join(root, 'config.yml')], { stdio: 'ignore' });
+  const registry = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
   try {
     await waitForRegistry(port);
   } catch (err) {

@@ -327,6 +327,31 @@ environments:
     for (const text of [bad.stdout, bad.stderr, planned.stdout, applied.stdout, applied.stderr, other.stdout]) expect(text).not.toContain(PASSWORD);
   }, 600_000);
 
+  it("a push the registry refuses after the engine answered 200 is the apply's error, not a missing digest", async () => {
+    // The same storage and user behind a registry that refuses pushes (maintenance mode): plan
+    // reads it (the tag is not there yet), apply builds, and the push fails inside its progress.
+    const readOnly = await startRegistry(root, USER, PASSWORD, true);
+    try {
+      const p = testProject(
+        'reg-push-ro',
+        registryImageConfig(
+          `    build:\n      context: ./ctx\n      push: 127.0.0.1:${readOnly.port}/${repo}-ro\n      pushSecret: { username: { fromEnv: REG_USER }, password: { fromEnv: REG_PASSWORD } }`,
+        ),
+      );
+      projects.push(p);
+      mkdirSync(join(p.dir, 'ctx'));
+      writeFileSync(join(p.dir, 'ctx', 'Dockerfile'), `FROM ${TEST_IMAGE}\nLABEL io.sandboxshift.test-variant="read-only"\n`);
+      const applied = await p.run(['apply', '--auto-approve'], { env });
+      expect(applied.code, applied.stdout + applied.stderr).toBe(1);
+      expect(applied.stdout).toMatch(new RegExp(`push 127\\.0\\.0\\.1:${readOnly.port}/${repo}-ro:ctx-[0-9a-f]{12} failed \\(\\w+\\): .*HTTP 405 .*Method not allowed`));
+      expect(applied.stdout).not.toContain('reported no digest');
+      expect(applied.stdout).toContain('environment.dev: skipped (depends on image.app, which failed)');
+      expect(applied.stdout + applied.stderr).not.toContain(PASSWORD);
+    } finally {
+      readOnly.stop();
+    }
+  }, 600_000);
+
   it('the password never reached the engine log', () => {
     expect(existsSync(DOCKERD_LOG)).toBe(true);
     const log = readFileSync(DOCKERD_LOG).subarray(logSizeBefore).toString('utf8');
