@@ -5,5 +5,7 @@
 /** Whether `host` (host[:port], an IPv6 address in brackets) is a loopback registry. */
 export function isLoopback(host: string): boolean {
   const name = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-  return name === 'localhost' || name === '::1' || /^127\.\d+\.\d+\.\d+$/.test(name);
+  // Octets as an address is written (no leading zeros): `127.000.000.001` is a host name to Go.
+  const octet = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+  return name === 'localhost' || name === '::1' || new RegExp(`^127\\.${octet}\\.${octet}\\.${octet}$`).test(name);
 }

@@ -55,9 +55,11 @@ export function scrub(text: string, auth: RegistryAuth | null): string {
  */
 export async function pullDigest(docker: Docker, repository: string, digest: string, tagRef: string | null, auth: RegistryAuth | null, onLine: (line: string) => void): Promise<string> {
   const pinned = `${repository}@${digest}`;
+  const podman = (await engineFlavour(docker)) === 'podman';
+  // Podman names a Docker Hub image in full (docker.io/library/...): asked for exactly that.
+  const qualified = podman ? `${qualifiedRepository(repository)}@${digest}` : pinned;
   try {
-    const podman = (await engineFlavour(docker)) === 'podman';
-    const stream = podman ? await podmanPull(docker, pinned, auth) : auth ? await docker.createImage(auth, { fromImage: pinned }) : await docker.createImage({ fromImage: pinned });
+    const stream = podman ? await podmanPull(docker, qualified, auth) : auth ? await docker.createImage(auth, { fromImage: pinned }) : await docker.createImage({ fromImage: pinned });
     await followStream(docker, stream, (event) => {
       const text = event.status ?? event.stream?.trim();
       if (text && !text.startsWith('Downloading') && !text.startsWith('Extracting')) onLine(scrub(`${event.id ? `${event.id}: ` : ''}${text}`, auth));
@@ -68,8 +70,8 @@ export async function pullDigest(docker: Docker, repository: string, digest: str
     // eslint-disable-next-line preserve-caught-error
     throw new Error(`pull ${pinned} failed (${p.kind}): ${p.detail}`);
   }
-  const info = await docker.getImage(pinned).inspect();
-  if (!(info.RepoDigests ?? []).includes(pinned)) {
+  const info = await docker.getImage(qualified).inspect();
+  if (!(info.RepoDigests ?? []).includes(qualified)) {
     throw new Error(`digest mismatch: the engine pulled ${pinned} but the image it has carries ${(info.RepoDigests ?? []).join(', ') || 'no digest'}; nothing was created on it`);
   }
   if (tagRef) {
@@ -89,9 +91,14 @@ export async function pushImage(docker: Docker, localRef: string, pushRef: strin
   await docker.getImage(localRef).tag({ repo, tag });
   let digest: string | null = null;
   try {
-    const stream = await docker.getImage(pushRef).push(auth ? { authconfig: auth } : {});
+    // Podman's push, like its pull, requires TLS of a loopback registry too: Docker's rule instead.
+    const parsed = parseImageRef(pushRef);
+    const plainHttp = (await engineFlavour(docker)) === 'podman' && typeof parsed !== 'string' && isLoopback(parsed.registry);
+    const stream = await docker.getImage(pushRef).push({ ...(auth ? { authconfig: auth } : {}), ...(plainHttp ? { tlsVerify: false } : {}) });
     await followStream(docker, stream, (event) => {
+      // Docker gives the digest in `aux`; Podman only in its status line (`TAG: digest: sha256:... size: N`).
       if (event.aux?.Digest) digest = event.aux.Digest;
+      else digest ??= /^\S+: digest: (sha256:[0-9a-f]{64}) size: \d+$/.exec(event.status ?? '')?.[1] ?? null;
       if (event.status && !event.status.startsWith('Pushing')) onLine(scrub(`${event.id ? `${event.id}: ` : ''}${event.status}`, auth));
     });
   } catch (err) {
@@ -132,6 +139,17 @@ function followStream(docker: Docker, stream: NodeJS.ReadableStream, onEvent: (e
       },
     ),
   );
+}
+
+/**
+ * A Docker Hub repository as Podman names it (`alpine` → `docker.io/library/alpine`,
+ * `team/app` → `docker.io/team/app`), so its pull never resolves a short name through the
+ * host's search registries (which would offer the pullSecret to each of them); others as written.
+ */
+export function qualifiedRepository(repository: string): string {
+  const parsed = parseImageRef(repository);
+  if (typeof parsed === 'string' || parsed.registry !== 'docker.io' || repository.startsWith('docker.io/')) return repository;
+  return `docker.io/${repository.includes('/') ? '' : 'library/'}${repository}`;
 }
 
 /**

@@ -97,6 +97,31 @@ describe('Podman: private registries (plan asks the registry, apply pulls with t
     expect(missing.stderr).toContain(`error: tag missing: registry 127.0.0.1:${registry!.port} has no ${missingRef} (images.app) (at images.app.ref)`);
   }, 300_000);
 
+  it('build.push on Podman pushes to a loopback registry (plain HTTP there only, as Docker does) and plan then sees the tag', async () => {
+    const p = testProject(
+      'preg-push',
+      registryImageConfig(
+        `    build:\n      context: ./ctx\n      push: 127.0.0.1:${registry!.port}/${repo}-built\n      pushSecret: { username: { fromEnv: REG_USER }, password: { fromEnv: REG_PASSWORD } }`,
+      ),
+    );
+    projects.push(p);
+    mkdirSync(join(p.dir, 'ctx'));
+    writeFileSync(join(p.dir, 'ctx', 'Dockerfile'), `FROM ${TEST_IMAGE}\nLABEL io.sandboxshift.test-variant="podman-pushed"\n`);
+    try {
+      const applied = await p.run(['apply', '--auto-approve'], { env });
+      expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+      expect(applied.stdout).toMatch(new RegExp(`image\\.app: pushed 127\\.0\\.0\\.1:${registry!.port}/${repo}-built:ctx-[0-9a-f]{12} \\(digest sha256:[0-9a-f]{64}\\)`));
+      const again = await p.run(['plan', '--detailed-exitcode'], { env });
+      expect(again.code, again.stdout + again.stderr).toBe(0);
+      expect(again.stdout).toContain('No changes.');
+      expect(applied.stdout + applied.stderr + again.stdout).not.toContain(PASSWORD);
+    } finally {
+      await p.run(['destroy', '--auto-approve', '--purge-volumes'], { env });
+      await removeImagesOf(docker, `127.0.0.1:${registry!.port}/${repo}-built`);
+      await removeImagesOf(docker, `sandboxshift/${p.name}-app`);
+    }
+  }, 600_000);
+
   it("an error Podman reports inside its pull's progress (after answering 200) is the apply's error, not a missing image (the last test here: it breaks the image)", async () => {
     // An image with a layer of its own (none of it in Podman's store), pushed, then its last layer
     // lost by the registry between plan and apply: the manifest and config (what plan and apply's

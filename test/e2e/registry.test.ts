@@ -349,6 +349,8 @@ environments:
       expect(applied.stdout + applied.stderr).not.toContain(PASSWORD);
     } finally {
       readOnly.stop();
+      await removeImagesOf(docker, `127.0.0.1:${readOnly.port}/${repo}-ro`);
+      await removeImagesOf(docker, `sandboxshift/${projects.at(-1)!.name}-app`);
     }
   }, 600_000);
 
