@@ -1,6 +1,7 @@
 // Where an exec goes: the environment's container (by its labels, so a renamed one still
 // counts) and, when it is not running, whether an idle policy stopped or paused it. One list
-// call answers both: idle records carry the same project and environment labels.
+// call answers both: idle records carry the same project and environment labels. The short path
+// (app/exec-fast.ts) asks only for a running container of ours under the environment's name.
 import { containerName } from '../model/names.js';
 import type { EngineReader } from './reader.js';
 import { statusCode, withEngine } from './client.js';

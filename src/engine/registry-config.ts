@@ -75,7 +75,7 @@ export async function readRemoteConfig(ref: ImageRef, digest: string, auth: Regi
  * The manifest digest `ref` names on its registry now, asked of the registry itself: for an
  * engine with no call for it (Podman has no GET /distribution/NAME/json). The digest is the
  * sha256 of the manifest bytes served for the tag (an index for a multi-platform image, as the
- * engine's call gives); a Docker-Content-Digest header that says otherwise is a mismatch.
+ * engine's call gives); a Docker-Content-Digest header that says otherwise is an error naming both.
  */
 export async function readRemoteDigest(ref: ImageRef, auth: RegistryAuth | null): Promise<{ digest: string } | RegistryProblem> {
   const client = new RegistryClient(ref, auth);
