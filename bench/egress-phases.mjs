@@ -9,15 +9,17 @@
 //
 //   node bench/egress-phases.mjs
 //   BENCH_PHASES_ROUNDS=11 BENCH_PHASES_N=100                    rounds, connections per client
-//   BENCH_PHASES_VARIANTS=base=/tmp/old-proxy.js,mini,tinyproxy    more proxies beside `current`
-//     (images/egress-proxy/proxy.js): a bundle from another commit, `mini`, a 20-line Node
+//   BENCH_PHASES_VARIANTS=old=/tmp/old-proxy.js,bin=/tmp/proxy-bin,mini,tinyproxy    more proxies
+//     beside `current` (the image built from images/egress-proxy): a bundled Node proxy from an
+//     older commit (a `.js` file), a static binary (anything else: run as the entrypoint), `mini`, a 20-line Node
 //     CONNECT proxy (resolve, connect, 200, pipe) as the floor for a Node proxy here, or
 //     `tinyproxy`, Debian's tinyproxy (a CONNECT proxy in C, threads, resolving every request)
 //     as a peer that is not Node: its package is fetched with `apt-get download` into
 //     bench/work/ and unpacked there, never installed (no service started)
-//   BENCH_PHASES_IMAGE=...    an image with Node (default: the newest local egress proxy image)
+//   BENCH_PHASES_IMAGE=...    an image with Node for the clients, the server and Node peers
+//                             (default: sandboxshift/bench-node:1, built once by bench/node-image.mjs)
 //
-// Proxies run from bind-mounted files, not built images, so two bundles compare in one topology.
+// Peers run from bind-mounted files in the Node image, so any two proxies compare in one topology.
 // The outside network is a documentation range (bench/egress.mjs's fake internet) when one is
 // free, else a private /28 that the policy then allows by address entry.
 import { spawnSync } from 'node:child_process';
@@ -26,12 +28,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
 import { createFakeInternet } from '../test/support/fake-internet.mjs';
+import { benchNodeImage } from './node-image.mjs';
 
 const docker = new Docker();
 const ROUNDS = Number(process.env.BENCH_PHASES_ROUNDS ?? 7);
 const N = Number(process.env.BENCH_PHASES_N ?? 100);
 const HOST = 'files.bench.test';
-const CURRENT = fileURLToPath(new URL('../images/egress-proxy/proxy.js', import.meta.url));
+const EGRESS_CONTEXT = fileURLToPath(new URL('../images/egress-proxy/', import.meta.url));
 const WORK = fileURLToPath(new URL('./work/', import.meta.url));
 const P = `ss-phases-${process.pid}`;
 
@@ -120,12 +123,12 @@ function one(proxy) {
 
 const SERVER = `require('https').createServer({ key: process.env.KEY, cert: process.env.CERT }, (q, r) => r.end('ok')).listen(443);`;
 
-async function proxyImage() {
-  if (process.env.BENCH_PHASES_IMAGE) return process.env.BENCH_PHASES_IMAGE;
-  const images = await docker.listImages({ filters: { reference: ['sandboxshift/builtin-sandboxshift-egress'] } });
-  const newest = images.sort((a, b) => b.Created - a.Created)[0]?.RepoTags?.[0];
-  if (!newest) throw new Error('no egress proxy image here: apply a project with egress first, or set BENCH_PHASES_IMAGE');
-  return newest;
+/** The proxy as it is now: its image built from images/egress-proxy (the engine's layer cache makes a rebuild quick). */
+function currentProxyImage() {
+  const tag = 'sandboxshift/bench-egress:current';
+  const built = spawnSync('docker', ['build', '-q', '-t', tag, EGRESS_CONTEXT], { encoding: 'utf8' });
+  if (built.status !== 0) throw new Error(`could not build the egress proxy image from ${EGRESS_CONTEXT}: ${built.stderr}`);
+  return tag;
 }
 
 /** A /28 for the internal network, tried block by block (other projects may hold some). */
@@ -190,13 +193,14 @@ const spread = (xs) => {
 };
 
 export async function benchEgressPhases() {
-  const variants = [{ name: 'current', file: CURRENT }];
+  const variants = [{ name: 'current', image: currentProxyImage() }];
   for (const entry of (process.env.BENCH_PHASES_VARIANTS ?? '').split(',').filter(Boolean)) {
     const [name, file] = entry.split('=');
     if (name === 'tinyproxy' && !file) variants.push({ name, tinyproxy: tinyproxyBinary() });
+    else if (file && !file.endsWith('.js')) variants.push({ name, native: file });
     else variants.push(name === 'mini' && !file ? { name, mini: true } : { name, file });
   }
-  const image = await proxyImage();
+  const image = process.env.BENCH_PHASES_IMAGE ?? benchNodeImage();
   mkdirSync(WORK, { recursive: true });
   const dir = mkdtempSync(join(WORK, 'phases-'));
   const containers = [];
@@ -223,15 +227,24 @@ export async function benchEgressPhases() {
       v.address = `${prefix}${2 + i}`;
       const binds = [`${join(dir, 'policy.json')}:/etc/sandboxshift/egress.json:ro`];
       if (v.file) binds.push(`${v.file}:/opt/sandboxshift-egress/proxy.js:ro`);
+      if (v.native) binds.push(`${v.native}:/usr/local/bin/egress-native:ro`);
       if (v.tinyproxy) {
         writeFileSync(join(dir, 'tinyproxy.conf'), TINYPROXY_CONF);
         binds.push(`${v.tinyproxy}:/usr/local/bin/tinyproxy:ro`, `${join(dir, 'tinyproxy.conf')}:/etc/tinyproxy.conf:ro`);
       }
       const c = await docker.createContainer({
         name: `${P}-proxy-${v.name}`,
-        Image: image,
+        Image: v.image ?? image,
         User: '65532:65532',
-        Entrypoint: v.tinyproxy ? ['/usr/local/bin/tinyproxy', '-d', '-c', '/etc/tinyproxy.conf'] : v.mini ? ['node', '-e', MINI] : ['node', '/opt/sandboxshift-egress/proxy.js'],
+        Entrypoint: v.image
+          ? undefined
+          : v.tinyproxy
+            ? ['/usr/local/bin/tinyproxy', '-d', '-c', '/etc/tinyproxy.conf']
+            : v.native
+              ? ['/usr/local/bin/egress-native']
+              : v.mini
+                ? ['node', '-e', MINI]
+                : ['node', '/opt/sandboxshift-egress/proxy.js'],
         Env: ['SANDBOXSHIFT_EGRESS_POLICY=/etc/sandboxshift/egress.json', 'SANDBOXSHIFT_EGRESS_PORT=3128', `SANDBOXSHIFT_EGRESS_HOST=${v.address}`],
         // As the real proxy runs (src/engine/egress-ops.ts).
         HostConfig: { NetworkMode: inNet, Binds: binds, Memory: 128 * 1024 * 1024, PidsLimit: 128, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges:true'] },

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
 import { createFakeInternet } from '../test/support/fake-internet.mjs';
 import { commandEnv } from './command-env.mjs';
+import { benchNodeImage } from './node-image.mjs';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const WORK = fileURLToPath(new URL('./work/', import.meta.url));
@@ -34,7 +35,7 @@ function project(name, yaml) {
   return dir;
 }
 
-// Runs inside a container from the proxy image (it has Node) and prints JSON. Mode `paired`
+// Runs inside a container from the bench's Node image (bench/node-image.mjs) and prints JSON. Mode `paired`
 // times HTTPS requests straight to the server and tunnelled through the proxy with CONNECT, in
 // turn; mode `reload` starts K slow downloads through the proxy at once and reports how many
 // arrived whole.
@@ -192,10 +193,10 @@ export async function benchEgress({ runs = Number(process.env.BENCH_EGRESS_RUNS 
   spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=files.bench.test', '-days', '1', '-keyout', join(tlsDir, 'k'), '-out', join(tlsDir, 'c')]);
   const [key, cert] = ['k', 'c'].map((f) => readFileSync(join(tlsDir, f), 'utf8'));
   rmSync(tlsDir, { recursive: true, force: true });
-  const proxyImage = (await docker.getContainer(`ss.${name}.agent.egress`).inspect()).Config.Image;
+  const nodeImage = benchNodeImage();
   const server = await docker.createContainer({
     name: 'ss-bench-files',
-    Image: proxyImage,
+    Image: nodeImage,
     User: '0',
     Entrypoint: ['node', '-e', SERVER],
     Env: [`KEY=${key}`, `CERT=${cert}`],
@@ -211,7 +212,7 @@ export async function benchEgress({ runs = Number(process.env.BENCH_EGRESS_RUNS 
     await docker.getNetwork(inet).connect({ Container: proxyName });
     const proxyIp = proxyInfo.NetworkSettings.Networks[network].IPAddress;
     const serverIp = (await server.inspect()).NetworkSettings.Networks[inet].IPAddress;
-    const image = proxyImage;
+    const image = nodeImage;
     if (!serverIp) throw new Error(`bench file server has no address: ${JSON.stringify((await server.inspect()).State)}`);
     const perRun = [];
     for (let i = 0; i < runs; i++) {

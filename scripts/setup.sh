@@ -158,7 +158,19 @@ install_registry_tools() {
   apt_install docker-registry apache2-utils
 }
 
+# Debian's Go, for the egress proxy's own tests (images/egress-proxy; scripts/go.sh finds it). The
+# proxy's image compiles it with the same package inside its build, so apply does not need it.
+install_go() {
+  [ -n "$(bash "$here/scripts/go.sh" --path 2>/dev/null)" ] && return 0
+  if ! is_debian_root; then
+    log "Go is missing (npm test runs the egress proxy's Go tests): apt-get install golang-1.19-go"
+    return 0
+  fi
+  apt_install golang-1.19-go
+}
+
 start_engine
+install_go
 install_node_deps
 build_test_image
 build_base_image

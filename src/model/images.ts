@@ -45,10 +45,10 @@ export const BUILTIN_IMAGES: Record<string, ImageConfig> = {
 };
 export const PI_STAGE_HINT = 'stage the pi image first: make -C images stage-pi (runs images/agent-pi/stage.sh, which needs npm and its registry)';
 
-/** The egress proxy's image: the bundled proxy (images/egress-proxy/proxy.js) on Debian's Node.js. */
+/** The egress proxy's image: the proxy in Go (images/egress-proxy), compiled inside its own build. */
 export const EGRESS_IMAGE = 'sandboxshift-egress';
-// A committed folder, so its hash (the image's tag) is the same from src/ (tests) and dist/, and
-// needs no build: scripts/bundle-egress.mjs keeps proxy.js in step with src/egress.
+// A committed folder of Go sources, so its hash (the image's tag) is the same from src/ (tests) and
+// dist/, and needs no build on the host; its .dockerignore leaves the Go tests out of the hash.
 const EGRESS_CONTEXT = `${IMAGES_DIR}egress-proxy/`;
 BUILTIN_IMAGES[EGRESS_IMAGE] = { name: EGRESS_IMAGE, build: { context: EGRESS_CONTEXT, dockerfile: 'Dockerfile', args: {} } };
 

@@ -207,7 +207,9 @@ environments:
   it('reaches a listener planted inside the proxy on its sandbox-side address only (the boundary: only the proxy runs there)', async () => {
     // The proxy image runs only the proxy and the sandbox cannot exec into it: a second listener
     // there needs someone with the engine's socket. This documents what such a listener would expose.
-    await dockerCli(['exec', '-d', '-u', '65532:65532', proxy(), 'node', '-e', `require('net').createServer((s) => s.end('planted\\n')).listen(8081, '0.0.0.0')`]);
+    // The proxy image has no Node (the proxy is one Go binary); Debian's perl-base is there.
+    const listener = 'my $s = IO::Socket::INET->new(LocalAddr => "0.0.0.0", LocalPort => 8081, Listen => 5, ReuseAddr => 1) or die $!; while (my $c = $s->accept) { print $c "planted\\n"; close $c }';
+    await dockerCli(['exec', '-d', '-u', '65532:65532', proxy(), 'perl', '-MIO::Socket::INET', '-e', listener]);
     const ip = await proxyIp();
     const inside = await waitFor('the planted listener', async () => {
       const r = await sh(sandbox(), `nc -w 2 ${ip} 8081 </dev/null`);

@@ -1,0 +1,3 @@
+module sandboxshift.dev/egress
+
+go 1.19
