@@ -70,7 +70,13 @@ func newProxy(o proxyOptions) *proxy {
 func (p *proxy) serve(ln net.Listener) error {
 	p.mu.Lock()
 	p.listener = ln
+	// shutdown may have run before this goroutine did: it had no listener to close then.
+	closing := p.closing
 	p.mu.Unlock()
+	if closing {
+		ln.Close()
+		return nil
+	}
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
