@@ -14,6 +14,8 @@ package main
 import (
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -37,7 +39,27 @@ func envOr(name, fallback string) string {
 }
 
 func main() {
+	fitContainer()
 	os.Exit(run())
+}
+
+// The container's limits (src/engine/egress-ops.ts): 128 MiB of memory and 128 pids, which
+// count threads. Go would size itself to the host: up to one running thread per host CPU, and
+// a heap that grows until the cgroup kills it. So at most 4 threads run Go code at once (a proxy
+// spends its time waiting), and the collector works harder from 96 MiB on. GOMAXPROCS and
+// GOMEMLIMIT in the environment win.
+const (
+	maxProcs    = 4
+	memoryLimit = 96 << 20
+)
+
+func fitContainer() {
+	if _, set := os.LookupEnv("GOMAXPROCS"); !set && runtime.GOMAXPROCS(0) > maxProcs {
+		runtime.GOMAXPROCS(maxProcs)
+	}
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 }
 
 func run() int {

@@ -36,6 +36,7 @@ type service struct {
 	stats     *liveStats
 	options   serviceOptions
 	reloadMu  sync.Mutex
+	stopOnce  sync.Once
 	stopWatch chan struct{}
 	watchDone chan struct{}
 	writer    *statsWriter
@@ -48,6 +49,8 @@ type policyStartError struct{ msg string }
 func (e *policyStartError) Error() string { return e.msg }
 
 func startService(o serviceOptions) (*service, error) {
+	// The file as it was before it was read: a change made while it is read is seen by watch().
+	before := statOf(o.policyPath)
 	initial, err := policy.LoadFile(o.policyPath)
 	if err != nil {
 		return nil, &policyStartError{err.Error()}
@@ -75,7 +78,7 @@ func startService(o serviceOptions) (*service, error) {
 		}
 		s.writer = writeStatsFile(stats, o.statsPath, o.log, interval)
 	}
-	go s.watch()
+	go s.watch(before)
 	return s, nil
 }
 
@@ -118,13 +121,12 @@ func statOf(path string) fileState {
 
 // watch polls the policy file and reloads when its mtime, inode or size changes (a rename over
 // it included, and its removal: then everything is denied).
-func (s *service) watch() {
+func (s *service) watch(last fileState) {
 	defer close(s.watchDone)
 	interval := s.options.watchInterval
 	if interval == 0 {
 		interval = time.Second
 	}
-	last := statOf(s.options.policyPath)
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	for {
@@ -141,7 +143,12 @@ func (s *service) watch() {
 	}
 }
 
+// stop stops the service; a second call does nothing.
 func (s *service) stop() {
+	s.stopOnce.Do(s.stopNow)
+}
+
+func (s *service) stopNow() {
 	close(s.stopWatch)
 	<-s.watchDone
 	s.proxy.shutdown()
