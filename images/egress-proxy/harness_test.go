@@ -3,7 +3,7 @@ package main
 // A proxy on 127.0.0.1 with a fake resolver and a dialer that records where the proxy connects
 // (and refuses anything off loopback, so a broken guard cannot reach the network), plus the
 // loopback servers and raw clients the proxy tests talk through. A port of
-// test/unit/egress/proxy-harness.ts and client-hello-fixture.ts.
+// 2a29766:test/unit/egress/proxy-harness.ts and client-hello-fixture.ts.
 //
 // Every helper here starts with h, so it cannot clash with helpers other test files in this
 // package define.

@@ -2,7 +2,7 @@ package main
 
 // CONNECT tunnels end to end on 127.0.0.1: what gets through, what is refused before anything is
 // resolved, and what is cut off after the 200 because of its ClientHello. A port of
-// test/unit/egress/proxy-connect.test.ts.
+// 2a29766:test/unit/egress/proxy-connect.test.ts.
 
 import (
 	"bytes"

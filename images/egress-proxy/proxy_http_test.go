@@ -2,7 +2,7 @@ package main
 
 // Absolute-form http:// requests end to end on 127.0.0.1: forwarded to the checked address with a
 // Host header the proxy builds, hop-by-hop and Proxy-* headers stripped both ways. A port of
-// test/unit/egress/proxy-http.test.ts.
+// 2a29766:test/unit/egress/proxy-http.test.ts.
 
 import (
 	"fmt"

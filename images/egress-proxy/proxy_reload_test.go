@@ -2,7 +2,7 @@ package main
 
 // Policy reloads with connections open, on real loopback sockets: what the new list still allows
 // keeps flowing (nothing paused, nothing cut short); what it refuses is closed and logged. A port
-// of test/unit/egress/proxy-reload.test.ts.
+// of 2a29766:test/unit/egress/proxy-reload.test.ts.
 
 import (
 	"bytes"

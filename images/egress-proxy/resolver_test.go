@@ -1,7 +1,7 @@
 package main
 
 // The proxy's DNS answer cache (reuses an answer for its time, never a failure, one query for
-// lookups of one name at once), a port of test/unit/egress/resolver.test.ts; and connectFirst,
+// lookups of one name at once), a port of 2a29766:test/unit/egress/resolver.test.ts; and connectFirst,
 // which tries the checked addresses in order.
 
 import (

@@ -1,7 +1,7 @@
 package main
 
 // The proxy as a service: policy read from a file, reloaded on request and on change, and denying
-// everything while the file cannot be read. A port of test/unit/egress/service.test.ts, plus the
+// everything while the file cannot be read. A port of 2a29766:test/unit/egress/service.test.ts, plus the
 // service's life cycle end to end (start, SIGHUP, stop) and run() itself in a child process.
 //
 // Helpers here are prefixed `svc` (the proxy tests' harness lives in harness_test.go).

@@ -2,7 +2,7 @@ package main
 
 // Every write of the stats file as inotify sees it: one rename onto the name per write, each a
 // whole file, at most one per interval, and the last one within an interval of the last change
-// (the port of the fs.watch test in test/unit/egress/stats-file.test.ts). Linux only: inotify is
+// (the port of the fs.watch test in 2a29766:test/unit/egress/stats-file.test.ts). Linux only: inotify is
 // the one way the standard library can see each rename.
 
 import (

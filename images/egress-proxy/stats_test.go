@@ -3,7 +3,7 @@ package main
 // The live figures: what they count (directly and through a real proxy on loopback) and how the
 // file is written (whole files only, the first at once, at most once per interval, within an
 // interval of a change, a failing path logged once). A port of
-// test/unit/egress/stats-file.test.ts; the write pattern as seen by inotify is in
+// 2a29766:test/unit/egress/stats-file.test.ts; the write pattern as seen by inotify is in
 // stats_linux_test.go.
 
 import (

@@ -1,7 +1,7 @@
 // An allow-list change reloads the running proxy in place: a transfer the new list still allows
 // keeps going across the apply, the proxy is the same container, and what it enforces is
 // recorded on the engine (egress-policy records), so an apply killed mid-reload is redone by the
-// next one. Closing connections the new list forbids is the proxy's side (src/egress): not here.
+// next one. Closing connections the new list forbids is the proxy's side (images/egress-proxy, its Go tests): not here.
 import { randomInt } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { createFakeInternet } from '../support/fake-internet.mjs';

@@ -79,7 +79,7 @@ func mustHold(path string) string {
 
 // Hash is the policy's identity, `sha256:` and the hex SHA-256 of `{"allow":[...]}` exactly as
 // JavaScript's JSON.stringify({allow}) writes it: the value policyHash() gives in
-// src/egress/policy-file.ts and src/app/egress.ts, so the engine side can tell from a log line or
+// src/app/egress.ts, so the engine side can tell from a log line or
 // the stats file which list the proxy enforces.
 //
 // encoding/json (HTML escaping off) writes the same text as JSON.stringify except for four

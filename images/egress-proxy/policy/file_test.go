@@ -1,7 +1,7 @@
 package policy
 
 // The policy file and its hash (the loadPolicyFile and policyHash cases of
-// test/unit/egress/service.test.ts, and more).
+// 2a29766:test/unit/egress/service.test.ts, and more).
 
 import (
 	"encoding/json"

@@ -1,7 +1,7 @@
 package policy
 
 // Which addresses the proxy refuses to connect to, and which address entries lift a refusal
-// (test/unit/egress/address-guard.test.ts).
+// (2a29766:test/unit/egress/address-guard.test.ts).
 
 import (
 	"net/netip"

@@ -2,7 +2,7 @@
 // allow-list entries, the question "may this host and port be reached?", the ranges no resolved
 // address may fall in unless an entry names them, and the policy file.
 //
-// It is a port of src/egress/{host-name,ip-address,policy,address-guard,policy-file}.ts and gives
+// It is a port of 2a29766:src/egress/{host-name,ip-address,policy,address-guard,policy-file}.ts and gives
 // the same decisions with the same reason texts, with one deliberate difference: the TypeScript
 // runs non-ASCII names through IDNA (domainToASCII) and Go's standard library has no IDNA, so here
 // a host name holding any non-ASCII byte is refused like any other invalid name. Names must be

@@ -1,7 +1,7 @@
 package policy
 
 // Host normalisation and authority splitting, the common ground every comparison stands on
-// (test/unit/egress/host-name.test.ts).
+// (2a29766:test/unit/egress/host-name.test.ts).
 
 import (
 	"strings"

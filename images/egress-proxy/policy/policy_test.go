@@ -1,7 +1,7 @@
 package policy
 
 // The allow-list matcher: what each entry form lets through, and the lookalikes it must not
-// (test/unit/egress/policy.test.ts).
+// (2a29766:test/unit/egress/policy.test.ts).
 
 import (
 	"fmt"

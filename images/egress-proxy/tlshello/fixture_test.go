@@ -2,7 +2,7 @@ package tlshello
 
 // Real ClientHellos, captured from Go's TLS client talking over a pipe to a server end that records
 // its first record and hangs up; and a builder for hand-made ones the real client would never send.
-// A port of test/unit/egress/client-hello-fixture.ts.
+// A port of 2a29766:test/unit/egress/client-hello-fixture.ts.
 
 import (
 	"bytes"

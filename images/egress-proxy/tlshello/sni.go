@@ -6,7 +6,7 @@
 // not understand is Invalid, never "no server name", because a reading that differs from the
 // server's is exactly the gap an attacker would use.
 //
-// This is a port of src/egress/sni.ts and src/egress/client-hello-reader.ts; the rules and the
+// This is a port of 2a29766:src/egress/sni.ts and 2a29766:src/egress/client-hello-reader.ts; the rules and the
 // reason strings are the same.
 package tlshello
 

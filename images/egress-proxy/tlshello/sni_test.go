@@ -2,7 +2,7 @@ package tlshello
 
 // The ClientHello parser: real hellos from Go's TLS client, split every way TCP may split them,
 // and malformed ones that must be refused rather than read as "no server name".
-// A port of test/unit/egress/sni.test.ts, with cases for the reasons it does not reach.
+// A port of 2a29766:test/unit/egress/sni.test.ts, with cases for the reasons it does not reach.
 
 import (
 	"bytes"
