@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"sandboxshift.dev/egress/policy"
@@ -97,4 +98,19 @@ func refusalUnder(p *policy.Policy, host policy.Host, port int, address string) 
 		return host.Text() + " is connected to " + verdict.Reason
 	}
 	return ""
+}
+
+// connectChecked connects to the first checked address that answers, counting the wait as an
+// open connection; on failure it gives the status to answer: 504 when every attempt timed out, else 502.
+func (p *proxy) connectChecked(check destinationCheck, port int) (net.Conn, string, int, error) {
+	p.stats.waiting(1)
+	defer p.stats.waiting(-1)
+	conn, address, err := connectFirst(p.dial, check.addresses, port, p.timeout)
+	if err != nil {
+		if _, ok := err.(*timeoutError); ok {
+			return nil, "", 504, err
+		}
+		return nil, "", 502, err
+	}
+	return conn, address, 0, nil
 }

@@ -132,14 +132,8 @@ func (p *proxy) handleForward(client net.Conn, br *bufio.Reader, req *http.Reque
 		return deny(check.status, check.reason)
 	}
 
-	p.stats.waiting(1)
-	upstream, address, err := connectFirst(p.dial, check.addresses, port, p.timeout)
-	p.stats.waiting(-1)
+	upstream, address, status, err := p.connectChecked(check, port)
 	if err != nil {
-		status := 502
-		if _, ok := err.(*timeoutError); ok {
-			status = 504
-		}
 		return deny(status, "could not connect: "+err.Error())
 	}
 	if refused := p.refusedSinceCheck(checked, check.host, port, address); refused != "" {

@@ -62,14 +62,8 @@ func (p *proxy) handleConnect(client net.Conn, br *bufio.Reader, req *http.Reque
 		return
 	}
 
-	p.stats.waiting(1)
-	upstream, address, err := connectFirst(p.dial, check.addresses, port, p.timeout)
-	p.stats.waiting(-1)
+	upstream, address, status, err := p.connectChecked(check, port)
 	if err != nil {
-		status := 502
-		if _, ok := err.(*timeoutError); ok {
-			status = 504
-		}
 		deny("could not connect: " + err.Error())
 		refuse(client, status, publicMessage(status, shown+":"+itoa(port), ""))
 		return
