@@ -165,13 +165,13 @@ func svcConcurrentLookups(t *testing.T, resolve Resolver, dns *svcBlockingDNS, n
 	}
 	select {
 	case <-dns.started:
-	case <-time.After(svcWait):
+	case <-time.After(hWait):
 		t.Fatal("no query started")
 	}
 	for _, ctx := range contexts {
 		select {
 		case <-ctx.waiting:
-		case <-time.After(svcWait):
+		case <-time.After(hWait):
 			t.Fatal("a lookup never started waiting")
 		}
 	}
@@ -349,7 +349,7 @@ func TestTCPDialerRefusedIsNoTimeout(t *testing.T) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	_, err = tcpDialer("127.0.0.1", port, svcWait)
+	_, err = tcpDialer("127.0.0.1", port, hWait)
 	if err == nil {
 		t.Skip("something took the port")
 	}

@@ -10,8 +10,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -30,9 +28,6 @@ import (
 	"testing"
 	"time"
 )
-
-// svcWait bounds every wait on something that should happen promptly.
-const svcWait = 10 * time.Second
 
 // svcEmptyListHash is policyHash([]) as Node computes it (policy/file_test.go has the same value).
 const svcEmptyListHash = "sha256:80c9860a313d2f681d209a3c71b680722f6bebda3bd661a7e715a9a43bdde82d"
@@ -56,18 +51,6 @@ func svcJSON(v interface{}) string {
 		panic(err)
 	}
 	return string(b)
-}
-
-// svcEventually polls condition until it holds or svcWait has passed.
-func svcEventually(t *testing.T, what string, condition func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(svcWait)
-	for !condition() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // svcLog records the lines a service logs.
@@ -219,12 +202,12 @@ type svcExchange struct {
 // svcSend connects to the proxy and sends request; readHead reads the answer's head.
 func svcSend(t *testing.T, port int, request string) *svcExchange {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), svcWait)
+	conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), hWait)
 	if err != nil {
 		t.Fatalf("connecting to the proxy: %v", err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	_ = conn.SetDeadline(time.Now().Add(2 * svcWait))
+	_ = conn.SetDeadline(time.Now().Add(2 * hWait))
 	if _, err := conn.Write([]byte(request)); err != nil {
 		t.Fatalf("sending %q: %v", request, err)
 	}
@@ -377,30 +360,6 @@ func (u *svcUpstream) close() {
 	u.wg.Wait()
 }
 
-// svcClientHello is the first TLS record Go's TLS client sends to an address: no server name,
-// as RFC 6066 has it (a tunnel to an address target expects none).
-func svcClientHello(t *testing.T) []byte {
-	t.Helper()
-	clientEnd, serverEnd := net.Pipe()
-	defer clientEnd.Close()
-	handshake := make(chan error, 1)
-	go func() {
-		handshake <- tls.Client(clientEnd, &tls.Config{InsecureSkipVerify: true}).Handshake()
-	}()
-	_ = serverEnd.SetReadDeadline(time.Now().Add(svcWait))
-	header := make([]byte, 5)
-	if _, err := io.ReadFull(serverEnd, header); err != nil {
-		t.Fatalf("reading the ClientHello record header: %v", err)
-	}
-	body := make([]byte, binary.BigEndian.Uint16(header[3:]))
-	if _, err := io.ReadFull(serverEnd, body); err != nil {
-		t.Fatalf("reading the ClientHello record: %v", err)
-	}
-	serverEnd.Close() // the server hangs up mid-handshake on purpose
-	<-handshake
-	return append(header, body...)
-}
-
 // svcOpenTunnel opens a tunnel through the service to 127.0.0.1:port and sends a ClientHello: a
 // tunnel opens (and counts) once its ClientHello has passed; an address target sends no name.
 func svcOpenTunnel(t *testing.T, s *svcRunning, port int, hello []byte) *svcExchange {
@@ -538,7 +497,7 @@ func TestSvcReloadsWhenTheFileChanges(t *testing.T) {
 		t.Fatalf("before the change: %d; want 403", got)
 	}
 	file.replace(svcAllow("127.0.0.1:9"))
-	svcEventually(t, "the new policy", func() bool { return svcStatus(t, s.port, "127.0.0.1:9") != 403 })
+	hWaitFor(t, "the new policy", func() bool { return svcStatus(t, s.port, "127.0.0.1:9") != 403 })
 	if got := svcStatus(t, s.port, "127.0.0.1:9"); got != 502 {
 		t.Errorf("after the change: %d; want 502", got)
 	}
@@ -581,7 +540,7 @@ func TestSvcFileRemovedOrUnreadableDeniesEverythingUntilItIsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	removed := `{"event":"policy-error","trigger":"file-change","error":"cannot read policy file ` + file.path + `: open ` + file.path + `: no such file or directory","now":"denying everything","hash":"` + svcEmptyListHash + `","kept":0,"closed":0}`
-	svcEventually(t, "the policy-error line for a removed file", func() bool { return s.log.has(t, removed) })
+	hWaitFor(t, "the policy-error line for a removed file", func() bool { return s.log.has(t, removed) })
 	if got := svcStatus(t, s.port, "127.0.0.1:9"); got != 403 {
 		t.Errorf("with the file removed: %d; want 403", got)
 	}
@@ -594,7 +553,7 @@ func TestSvcFileRemovedOrUnreadableDeniesEverythingUntilItIsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	unreadable := `{"event":"policy-error","trigger":"file-change","error":"cannot read policy file ` + file.path + `: read ` + file.path + `: is a directory","now":"denying everything","hash":"` + svcEmptyListHash + `","kept":0,"closed":0}`
-	svcEventually(t, "the policy-error line for an unreadable file", func() bool { return s.log.has(t, unreadable) })
+	hWaitFor(t, "the policy-error line for an unreadable file", func() bool { return s.log.has(t, unreadable) })
 	if got := svcStatus(t, s.port, "127.0.0.1:9"); got != 403 {
 		t.Errorf("with the file unreadable: %d; want 403", got)
 	}
@@ -610,7 +569,7 @@ func TestSvcFileRemovedOrUnreadableDeniesEverythingUntilItIsBack(t *testing.T) {
 	}
 	file.replace(svcAllow("127.0.0.1:9"))
 	back := `{"event":"policy","trigger":"file-change","path":` + path + `,"hash":"` + svcHashOf("127.0.0.1:9") + `","kept":0,"closed":0,"rules":["127.0.0.1:9"],"problems":[]}`
-	svcEventually(t, "the policy line once the file is back", func() bool { return s.log.has(t, back) })
+	hWaitFor(t, "the policy line once the file is back", func() bool { return s.log.has(t, back) })
 	if got := svcStatus(t, s.port, "127.0.0.1:9"); got != 502 {
 		t.Errorf("with the file back: %d; want 502", got)
 	}
@@ -654,21 +613,21 @@ func TestSvcStopStopsListeningAndDropsOpenTunnels(t *testing.T) {
 	upstream := svcStartUpstream(t, nil)
 	file := svcNewPolicyFile(t, svcAllow(fmt.Sprintf("127.0.0.1:%d", upstream.port)))
 	s := svcStart(t, file.path, nil)
-	hello := svcClientHello(t)
+	hello := hCaptureClientHello(t, "")
 	tunnel := svcOpenTunnel(t, s, upstream.port, hello)
-	svcEventually(t, "the tunnel to open", func() bool { return s.proxy.conns.size() == 1 })
-	svcEventually(t, "the ClientHello upstream", func() bool { return len(upstream.got()) == len(hello) })
+	hWaitFor(t, "the tunnel to open", func() bool { return s.proxy.conns.size() == 1 })
+	hWaitFor(t, "the ClientHello upstream", func() bool { return len(upstream.got()) == len(hello) })
 
 	s.stopNow()
 	tunnel.waitClosed(t)
-	svcEventually(t, "the upstream side to close", func() bool { return upstream.open() == 0 })
+	hWaitFor(t, "the upstream side to close", func() bool { return upstream.open() == 0 })
 	if n := s.proxy.conns.size(); n != 0 {
 		t.Errorf("%d connections still open", n)
 	}
 	if got := s.stats.snapshot(time.Now()); got.OpenConnections != 0 || got.ConnectionsTotal != 1 {
 		t.Errorf("stats after stop: open %d, total %d; want 0, 1", got.OpenConnections, got.ConnectionsTotal)
 	}
-	if conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)), svcWait); err == nil {
+	if conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)), hWait); err == nil {
 		conn.Close()
 		t.Error("the proxy still accepts connections after stop")
 	}
@@ -684,9 +643,9 @@ func TestSvcReloadLogsThePolicyHashAndHowManyConnectionsItKeptAndClosed(t *testi
 	allow := []string{target, "pypi.org", "https://bad.test/"}
 	file := svcNewPolicyFile(t, svcAllow(allow...))
 	s := svcStart(t, file.path, nil)
-	hello := svcClientHello(t)
+	hello := hCaptureClientHello(t, "")
 	tunnel := svcOpenTunnel(t, s, upstream.port, hello)
-	svcEventually(t, "the tunnel to open", func() bool { return s.proxy.conns.size() == 1 })
+	hWaitFor(t, "the tunnel to open", func() bool { return s.proxy.conns.size() == 1 })
 
 	next := []string{target, "*.github.com"}
 	file.replace(svcAllow(next...))
@@ -706,7 +665,7 @@ func TestSvcReloadLogsThePolicyHashAndHowManyConnectionsItKeptAndClosed(t *testi
 	if _, err := tunnel.conn.Write([]byte("more")); err != nil {
 		t.Fatal(err)
 	}
-	svcEventually(t, "bytes through the kept tunnel", func() bool { return string(upstream.got()) == string(hello)+"more" })
+	hWaitFor(t, "bytes through the kept tunnel", func() bool { return string(upstream.got()) == string(hello)+"more" })
 	if n := s.proxy.conns.size(); n != 1 {
 		t.Errorf("%d connections open; want 1", n)
 	}
@@ -717,13 +676,13 @@ func TestSvcClosesEveryOpenConnectionWhenTheFileBecomesUnreadable(t *testing.T) 
 	target := fmt.Sprintf("127.0.0.1:%d", upstream.port)
 	file := svcNewPolicyFile(t, svcAllow(target))
 	s := svcStart(t, file.path, nil)
-	tunnel := svcOpenTunnel(t, s, upstream.port, svcClientHello(t))
-	svcEventually(t, "the tunnel to open", func() bool { return s.proxy.conns.size() == 1 })
+	tunnel := svcOpenTunnel(t, s, upstream.port, hCaptureClientHello(t, ""))
+	hWaitFor(t, "the tunnel to open", func() bool { return s.proxy.conns.size() == 1 })
 
 	file.replace(`{"allow": [`)
 	s.reloadPolicy("SIGHUP")
 	tunnel.waitClosed(t)
-	svcEventually(t, "the upstream side to close", func() bool { return upstream.open() == 0 })
+	hWaitFor(t, "the upstream side to close", func() bool { return upstream.open() == 0 })
 	if got := svcStatus(t, s.port, target); got != 403 {
 		t.Errorf("a new tunnel: %d; want 403", got)
 	}
@@ -764,7 +723,7 @@ func TestSvcLifecycleStartReloadStop(t *testing.T) {
 		t.Errorf("stats hash %s", first.PolicyHash)
 	}
 
-	hello := svcClientHello(t)
+	hello := hCaptureClientHello(t, "")
 	tunnel := svcOpenTunnel(t, s, upstream.port, hello)
 	if got := string(tunnel.readN(t, 4)); got != "pong" {
 		t.Fatalf("through the tunnel: %q", got)
@@ -873,7 +832,7 @@ func svcNextLine(t *testing.T, lines <-chan string) string {
 			t.Fatal("the process ended its output")
 		}
 		return svcStripTS(t, line)
-	case <-time.After(svcWait):
+	case <-time.After(hWait):
 		t.Fatal("timed out waiting for a line from the process")
 	}
 	return ""
@@ -896,7 +855,7 @@ func svcExitCode(t *testing.T, cmd *exec.Cmd, lines <-chan string) int {
 			t.Fatal(err)
 		}
 		return 0
-	case <-time.After(svcWait):
+	case <-time.After(hWait):
 		t.Fatal("the process did not exit")
 	}
 	return -1
@@ -988,7 +947,7 @@ func TestSvcStopRightAfterStart(t *testing.T) {
 				return
 			}
 			s.stop()
-			if conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)), svcWait); err == nil {
+			if conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)), hWait); err == nil {
 				conn.Close()
 				t.Error("still accepting after stop")
 				return
@@ -997,7 +956,7 @@ func TestSvcStopRightAfterStart(t *testing.T) {
 	}()
 	select {
 	case <-done:
-	case <-time.After(svcWait):
+	case <-time.After(hWait):
 		t.Fatal("stop() did not return")
 	}
 }

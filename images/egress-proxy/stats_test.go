@@ -54,7 +54,7 @@ func svcReadStats(t *testing.T, path string) statsSnapshot {
 // svcUntilStats polls the stats file until check holds (the file not written yet is no error).
 func svcUntilStats(t *testing.T, path string, check func(statsSnapshot) bool) statsSnapshot {
 	t.Helper()
-	deadline := time.Now().Add(svcWait)
+	deadline := time.Now().Add(hWait)
 	for {
 		text, err := os.ReadFile(path)
 		if err == nil {
@@ -207,7 +207,7 @@ func TestStatsFileCountsARequestWaitingForItsNameAsOpenAndActive(t *testing.T) {
 		o.statsPath = statsPath
 		o.statsInterval = 20 * time.Millisecond
 		o.resolve = resolve
-		o.connectTimeout = 3 * svcWait
+		o.connectTimeout = 3 * hWait
 	})
 	svcUntilStats(t, statsPath, func(statsSnapshot) bool { return true })
 
@@ -251,7 +251,7 @@ func TestStatsFileCountsAnOpenTunnelItsBytesAndDecisions(t *testing.T) {
 		t.Errorf("first write %+v; want %+v", first, want)
 	}
 
-	hello := svcClientHello(t)
+	hello := hCaptureClientHello(t, "")
 	tunnel := svcOpenTunnel(t, s, upstream.port, hello)
 	if got := string(tunnel.readN(t, 4)); got != "pong" {
 		t.Fatalf("through the tunnel: %q", got)
@@ -345,7 +345,7 @@ func TestStatsWriteFileIsNeverSeenHalfWritten(t *testing.T) {
 	}()
 	reads, distinct := 0, map[string]bool{}
 	var lastUp, lastDown int64
-	soon, latest := time.Now().Add(500*time.Millisecond), time.Now().Add(svcWait)
+	soon, latest := time.Now().Add(500*time.Millisecond), time.Now().Add(hWait)
 	for time.Now().Before(soon) || len(distinct) < 20 {
 		if time.Now().After(latest) {
 			t.Fatalf("only %d writes seen", len(distinct))
@@ -448,7 +448,7 @@ func TestStatsWriteFileFailingPathLoggedOnce(t *testing.T) {
 	}
 
 	// Its directory missing from the start: logged once, however many writes fail.
-	svcEventually(t, "a stats-error line", func() bool { return len(log.all()) == 1 })
+	hWaitFor(t, "a stats-error line", func() bool { return len(log.all()) == 1 })
 	changes()
 	svcExpectLines(t, "lines while failing", log.stripped(t), []string{noDir})
 
@@ -456,7 +456,7 @@ func TestStatsWriteFileFailingPathLoggedOnce(t *testing.T) {
 	if err := os.Mkdir(sub, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	svcEventually(t, "the stats file", func() bool {
+	hWaitFor(t, "the stats file", func() bool {
 		s.bytes(1, 0)
 		info, err := os.Stat(path)
 		return err == nil && info.Mode().IsRegular()
@@ -475,7 +475,7 @@ func TestStatsWriteFileFailingPathLoggedOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	svcEventually(t, "a second stats-error line", func() bool {
+	hWaitFor(t, "a second stats-error line", func() bool {
 		s.bytes(1, 0)
 		return len(log.all()) == 2
 	})
@@ -491,7 +491,7 @@ func TestStatsWriteFileFailingPathLoggedOnce(t *testing.T) {
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	svcEventually(t, "the stats file again", func() bool {
+	hWaitFor(t, "the stats file again", func() bool {
 		s.bytes(1, 0)
 		info, err := os.Stat(path)
 		return err == nil && info.Mode().IsRegular()
