@@ -48,14 +48,23 @@ func (r *registry) size() int {
 	return len(r.open)
 }
 
-// add tracks c until release; c.close must end it (both sides).
-func (r *registry) add(c *openConnection) {
+// admit tracks c until release, unless refused says why the policy now in force does not allow
+// it; c.close must end it (both sides). refused is asked under the registry's lock, and a reload
+// stores its policy before enforce takes that lock, so no connection can be admitted under the
+// old policy once enforce has asked the open ones under the new. allowed (the allow decision)
+// runs before c is open, so a reload that closes c is logged after it.
+func (r *registry) admit(c *openConnection, refused func() string, allowed func()) string {
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	if reason := refused(); reason != "" {
+		return reason
+	}
+	allowed()
 	r.nextID++
 	c.id = r.nextID
 	r.open[c.id] = c
-	r.mu.Unlock()
 	r.stats.opened()
+	return ""
 }
 
 func (r *registry) up(c *openConnection, n int) {

@@ -6,13 +6,18 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"sandboxshift.dev/egress/policy"
 )
@@ -136,33 +141,41 @@ func (p *proxy) handleForward(client net.Conn, br *bufio.Reader, req *http.Reque
 	if err != nil {
 		return deny(status, "could not connect: "+err.Error())
 	}
-	if refused := p.refusedSinceCheck(checked, check.host, port, address); refused != "" {
-		upstream.Close()
-		return deny(403, "closed on policy reload: "+refused)
-	}
-
 	allowed := base
 	allowed.Client, allowed.Method, allowed.Allow = clientAddr, method, true
 	allowed.Reason = check.reason + "; connected to " + address
-	p.record(allowed)
 	c := &openConnection{client: clientAddr, method: method, host: check.host, port: port, address: address, rule: check.rule, close: func() {
 		client.Close()
 		upstream.Close()
 	}}
-	p.conns.add(c)
+	// The policy may have been reloaded while this request resolved and connected.
+	if refused := p.conns.admit(c, func() string { return p.refusedSinceCheck(checked, check.host, port, address) }, func() { p.record(allowed) }); refused != "" {
+		upstream.Close()
+		return deny(403, "closed on policy reload: "+refused)
+	}
 	defer p.conns.release(c)
 	defer upstream.Close()
 
+	// A client that waits for 100 Continue before its body gets it from the proxy, as Node's http
+	// server sent it for the TS proxy; the upstream's own informational answers are not passed on.
+	if req.ProtoAtLeast(1, 1) && strings.Contains(strings.ToLower(req.Header.Get("Expect")), "100-continue") {
+		if _, err := client.Write([]byte("HTTP/1.1 100 Continue\r\n\r\n")); err != nil {
+			client.Close()
+			return false
+		}
+	}
+
+	body := &requestBody{r: req.Body, count: func(n int) { p.conns.up(c, n) }}
 	out := &http.Request{
 		Method:        req.Method,
-		URL:           &url.URL{Opaque: path},
+		URL:           upstreamURL(path),
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
 		ProtoMinor:    1,
 		Header:        stripHopByHop(req.Header),
 		Host:          host,
 		ContentLength: req.ContentLength,
-		Body:          io.NopCloser(countingReader{req.Body, func(n int) { p.conns.up(c, n) }}),
+		Body:          io.NopCloser(body),
 	}
 	if port != 80 {
 		out.Host = shown
@@ -173,6 +186,10 @@ func (p *proxy) handleForward(client net.Conn, br *bufio.Reader, req *http.Reque
 	if req.ContentLength == 0 {
 		out.Body = nil
 	}
+	// Once the request is sent, a client that resets its connection while the answer is awaited
+	// ends the exchange, as the TS proxy destroyed the upstream when the client's response closed;
+	// a FIN is a half-close and ends nothing.
+	watch := &clientWatch{conn: client}
 	written := make(chan error, 1)
 	go func() {
 		w := bufio.NewWriterSize(upstream, 16*1024)
@@ -180,11 +197,36 @@ func (p *proxy) handleForward(client net.Conn, br *bufio.Reader, req *http.Reque
 		if err == nil {
 			err = w.Flush()
 		}
+		if err != nil && body.failed.Load() {
+			// The client went away mid-body: the request can never be whole, and the upstream would
+			// wait for the rest for ever (the TS proxy destroyed it too).
+			upstream.Close()
+		}
+		if err == nil && watch.start() {
+			if _, perr := br.Peek(1); perr != nil && perr != io.EOF && !errors.Is(perr, os.ErrDeadlineExceeded) {
+				upstream.Close()
+			}
+		}
 		written <- err
 	}()
-	resp, err := http.ReadResponse(bufio.NewReaderSize(upstream, 16*1024), out)
-	if err != nil {
-		// After the allow, a failing upstream is reported to the client as a broken response, not logged again.
+	// The upstream's head is held to the limit a request's is (Node's http client had the same
+	// 16 KiB): without one, a head that never ends grows in memory until the proxy is killed.
+	upBudget := &headerBudget{r: upstream}
+	upReader := bufio.NewReaderSize(upBudget, 16*1024)
+	var resp *http.Response
+	for {
+		upBudget.remaining = maxHeaderBytes + upReader.Buffered()
+		resp, err = http.ReadResponse(upReader, out)
+		// 1xx answers other than 101 come before the real one (Node's http client kept them from the TS proxy).
+		if err != nil || resp.StatusCode < 100 || resp.StatusCode > 199 || resp.StatusCode == 101 {
+			break
+		}
+	}
+	upBudget.remaining = -1
+	watch.stop()
+	if err != nil || resp.StatusCode == 101 {
+		// After the allow, a failing upstream is reported to the client as a broken response, not
+		// logged again. A 101 answers an upgrade nobody asked for (upgrades are refused).
 		refuse(client, 502, publicMessage(502, shown, ""))
 		return false
 	}
@@ -202,11 +244,72 @@ func (p *proxy) handleForward(client net.Conn, br *bufio.Reader, req *http.Reque
 	if werr := <-written; werr != nil {
 		keep = false
 	}
+	_ = client.SetReadDeadline(time.Time{}) // the watch's
 	if !keep {
 		linger(client, true)
 		return false
 	}
 	return true
+}
+
+// requestBody is the client's request body on its way upstream, counted; failed is set when it
+// could not be read to its end.
+type requestBody struct {
+	r      io.Reader
+	count  func(int)
+	failed atomic.Bool
+}
+
+func (b *requestBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if n > 0 {
+		b.count(n)
+	}
+	if err != nil && err != io.EOF {
+		b.failed.Store(true)
+	}
+	return n, err
+}
+
+// clientWatch lets the request's writer watch the client, once the request is sent, until the
+// answer's head is in: stop ends a watch under way by making its read time out at once.
+type clientWatch struct {
+	mu       sync.Mutex
+	conn     net.Conn
+	stopped  bool
+	watching bool
+}
+
+func (w *clientWatch) start() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.watching = !w.stopped
+	return w.watching
+}
+
+func (w *clientWatch) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopped = true
+	if w.watching {
+		_ = w.conn.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+// upstreamURL is the request target sent upstream: the path and query as the client wrote them.
+// url.URL writes an Opaque that starts with `//` as `scheme:` and the rest (`://host/x` here, with
+// no scheme), so such a path goes as Path and RawPath instead, which url.URL writes as they are
+// as long as RawPath is a valid escaping of Path.
+func upstreamURL(target string) *url.URL {
+	if !strings.HasPrefix(target, "//") {
+		return &url.URL{Opaque: target}
+	}
+	rawPath, query, hasQuery := strings.Cut(target, "?")
+	u := &url.URL{Path: rawPath, RawQuery: query, ForceQuery: hasQuery && query == ""}
+	if decoded, err := url.PathUnescape(rawPath); err == nil {
+		u.Path, u.RawPath = decoded, rawPath
+	}
+	return u
 }
 
 func parseAuthorityDefault(text string, defaultPort int) (string, int, bool) {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,13 +23,24 @@ import (
 // maxHeaderBytes bounds a request's line and headers (Node's http server allows 16 KiB).
 const maxHeaderBytes = 16 * 1024
 
+// Node's http server, which the TS proxy ran on, closed a connection whose request head had not
+// all arrived within headersTimeout (60 s: a deny logged as `malformed request: Request timeout`
+// and a 400) and one idle between requests for keepAliveTimeout (5 s, silently). Without them a
+// client that never finishes a head, or never sends one, holds its connection for ever.
+const (
+	defaultHeadTimeout = 60 * time.Second
+	defaultIdleTimeout = 5 * time.Second
+)
+
 type proxyOptions struct {
 	policy         *policy.Policy
 	log            func(string)
 	connectTimeout time.Duration
 	helloTimeout   time.Duration
-	resolve        Resolver // nil: the system resolver, answers kept 5 s
-	dial           Dialer   // nil: TCP to the checked address
+	headTimeout    time.Duration // 0: defaultHeadTimeout
+	idleTimeout    time.Duration // 0: defaultIdleTimeout
+	resolve        Resolver      // nil: the system resolver, answers kept 5 s
+	dial           Dialer        // nil: TCP to the checked address
 	stats          *liveStats
 }
 
@@ -39,6 +51,8 @@ type proxy struct {
 	dial     Dialer
 	timeout  time.Duration
 	hello    time.Duration
+	head     time.Duration
+	idle     time.Duration
 	stats    *liveStats
 	conns    *registry
 	mu       sync.Mutex
@@ -48,7 +62,13 @@ type proxy struct {
 }
 
 func newProxy(o proxyOptions) *proxy {
-	p := &proxy{log: o.log, resolve: o.resolve, dial: o.dial, timeout: o.connectTimeout, hello: o.helloTimeout, stats: o.stats, clients: map[net.Conn]struct{}{}}
+	p := &proxy{log: o.log, resolve: o.resolve, dial: o.dial, timeout: o.connectTimeout, hello: o.helloTimeout, head: o.headTimeout, idle: o.idleTimeout, stats: o.stats, clients: map[net.Conn]struct{}{}}
+	if p.head == 0 {
+		p.head = defaultHeadTimeout
+	}
+	if p.idle == 0 {
+		p.idle = defaultIdleTimeout
+	}
 	if p.stats == nil {
 		p.stats = newLiveStats("")
 	}
@@ -197,9 +217,19 @@ func (p *proxy) handleClient(conn net.Conn) {
 	client := clientOf(conn)
 	budget := &headerBudget{r: conn}
 	br := bufio.NewReaderSize(budget, 16*1024)
-	for {
+	for served := false; ; served = true {
 		budget.remaining = maxHeaderBytes + br.Buffered()
+		if served && br.Buffered() == 0 {
+			// Between requests: wait idle at most p.idle for the next one to start.
+			_ = conn.SetReadDeadline(time.Now().Add(p.idle))
+			if _, err := br.Peek(1); err != nil {
+				conn.Close()
+				return
+			}
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(p.head))
 		req, err := http.ReadRequest(br)
+		_ = conn.SetReadDeadline(time.Time{})
 		if err != nil {
 			if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed) {
 				conn.Close()
@@ -223,6 +253,9 @@ func (p *proxy) handleClient(conn net.Conn) {
 func malformedText(err error) string {
 	if errors.Is(err, errHeadTooLarge) {
 		return "request header too large"
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return "Request timeout" // Node's words
 	}
 	return strings.TrimPrefix(err.Error(), "net/http: ")
 }

@@ -26,7 +26,7 @@ const relayBufferBytes = 64 * 1024
 var relayBuffers = sync.Pool{New: func() interface{} { b := make([]byte, relayBufferBytes); return &b }}
 
 // bufferedConn reads through the request reader (which may hold bytes sent after the CONNECT)
-// and sets deadlines on the connection.
+// and sets deadlines on the connection: what the ClientHello is read from.
 type bufferedConn struct {
 	*bufio.Reader
 	conn net.Conn
@@ -93,19 +93,25 @@ func (p *proxy) handleConnect(client net.Conn, br *bufio.Reader, req *http.Reque
 		first = hello.Bytes
 	}
 
-	// The policy may have been reloaded while this tunnel connected and waited for its ClientHello.
-	if refused := p.refusedSinceCheck(checked, check.host, port, address); refused != "" {
-		deny("closed on policy reload: " + refused)
-		closeBoth()
-		return
+	// What the request reader already holds past the ClientHello (or past the CONNECT, on port 80)
+	// goes first; from then on the tunnel reads the connection itself, so the reader's buffer is
+	// not kept for as long as the tunnel lives.
+	if n := br.Buffered(); n > 0 {
+		rest, _ := br.Peek(n)
+		first = append(first, rest...)
 	}
 
 	allowed := base
 	allowed.Allow = true
 	allowed.Reason = check.reason + "; connected to " + address
-	p.record(allowed)
 	c := &openConnection{client: clientAddr, method: "CONNECT", host: check.host, port: port, address: address, rule: check.rule, close: closeBoth}
-	p.conns.add(c)
+	// The policy may have been reloaded while this tunnel connected and waited for its ClientHello.
+	refused := p.conns.admit(c, func() string { return p.refusedSinceCheck(checked, check.host, port, address) }, func() { p.record(allowed) })
+	if refused != "" {
+		deny("closed on policy reload: " + refused)
+		closeBoth()
+		return
+	}
 	if len(first) > 0 {
 		p.conns.up(c, len(first))
 		if _, err := upstream.Write(first); err != nil {
@@ -114,15 +120,15 @@ func (p *proxy) handleConnect(client net.Conn, br *bufio.Reader, req *http.Reque
 			return
 		}
 	}
-	p.relay(c, bufferedConn{br, client}, client, upstream)
+	p.relay(c, client, upstream)
 }
 
 // relay copies each direction on its own. A half-close is not a close: when one side stops
 // sending, its FIN is passed on and the other direction keeps flowing. A direction that ends any
 // other way (reset, error) takes the whole tunnel down.
-func (p *proxy) relay(c *openConnection, clientReader io.Reader, client, upstream net.Conn) {
+func (p *proxy) relay(c *openConnection, client, upstream net.Conn) {
 	done := make(chan bool, 2)
-	go func() { done <- p.copyHalf(upstream, clientReader, func(n int) { p.conns.up(c, n) }) }()
+	go func() { done <- p.copyHalf(upstream, client, func(n int) { p.conns.up(c, n) }) }()
 	go func() { done <- p.copyHalf(client, upstream, func(n int) { p.conns.down(c, n) }) }()
 	for i := 0; i < 2; i++ {
 		if clean := <-done; !clean {
@@ -136,18 +142,22 @@ func (p *proxy) relay(c *openConnection, clientReader io.Reader, client, upstrea
 }
 
 // copyHalf copies until from ends, counting bytes, then passes the end on as a half-close.
-// It reports whether the direction ended cleanly (EOF read, everything written).
-func (p *proxy) copyHalf(to net.Conn, from io.Reader, count func(int)) bool {
-	bp := relayBuffers.Get().(*[]byte)
-	defer relayBuffers.Put(bp)
-	buf := *bp
+// It reports whether the direction ended cleanly (EOF read, everything written). A copy buffer is
+// taken only once from has something to read and given back after each write, so an idle tunnel
+// holds none.
+func (p *proxy) copyHalf(to, from net.Conn, count func(int)) bool {
 	for {
-		n, err := from.Read(buf)
+		waitReadable(from)
+		bp := relayBuffers.Get().(*[]byte)
+		n, err := from.Read(*bp)
+		var werr error
 		if n > 0 {
 			count(n)
-			if _, werr := to.Write(buf[:n]); werr != nil {
-				return false
-			}
+			_, werr = to.Write((*bp)[:n])
+		}
+		relayBuffers.Put(bp)
+		if werr != nil {
+			return false
 		}
 		if err == io.EOF {
 			if tcp, ok := to.(interface{ CloseWrite() error }); ok {
