@@ -3,7 +3,7 @@
 // image the plan pulls (from the registry, no layer pulled) to check its contract. Every
 // failure is a plan error with advice, before anything is applied; credentials appear in none
 // of them.
-import { parseImageRef, shortDigest } from '../config/image-ref.js';
+import { imageByRef, parseImageRef, shortDigest } from '../config/image-ref.js';
 import { DiagnosticsError, errorDiag, warningDiag, type Diagnostic } from '../diagnostics.js';
 import { withEngine, type Docker, type Engine } from '../engine/client.js';
 import { engineFlavour } from '../engine/flavour.js';
@@ -20,7 +20,7 @@ import { readPullAuth, type RegistryAuth } from '../model/pull-auth.js';
 /** Whether plan asks the registry about this image. */
 export function asksRegistry(image: DesiredImage, observed: ObservedState): boolean {
   if (image.build || !image.pull || image.pull === 'never') return false;
-  return image.pull === 'always' || !observed.images.has(image.ref);
+  return image.pull === 'always' || !imageByRef(observed.images, image.ref);
 }
 
 /** The credentials for an image, or null when it has no pullSecret; a problem is a positioned error. */

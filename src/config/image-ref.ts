@@ -49,6 +49,21 @@ export function pinnedRef(ref: ImageRef, digest: string): string {
   return `${ref.repository}@${digest}`;
 }
 
+/**
+ * The name the engine knows a reference by. `REPO:TAG@DIGEST` names the digest alone: Docker
+ * pulls it by digest and tags nothing, Podman drops the tag from a container's image, and both
+ * list the image under `REPO@DIGEST`. Any other reference is returned as written.
+ */
+export function engineRef(ref: string): string {
+  const parsed = parseImageRef(ref);
+  return typeof parsed !== 'string' && parsed.tag !== null && parsed.digest !== null ? pinnedRef(parsed, parsed.digest) : ref;
+}
+
+/** The engine's image for a reference: by the reference as written, else by the name the engine knows it by (engineRef). */
+export function imageByRef<T>(images: ReadonlyMap<string, T>, ref: string): T | undefined {
+  return images.get(ref) ?? images.get(engineRef(ref));
+}
+
 export function shortDigest(digest: string): string {
   return digest.startsWith('sha256:') ? `sha256:${digest.slice(7, 19)}` : digest;
 }

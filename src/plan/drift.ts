@@ -3,6 +3,7 @@
 // What the list call shows (network, mounts, image) is checked on every plan; user,
 // capabilities, privileged, security options, runtime and the pids limit when a full refresh
 // inspected the container. Compared against what engine/container-spec.ts creates.
+import { engineRef } from '../config/image-ref.js';
 import type { EnvironmentSpec } from '../model/desired.js';
 import type { InspectedSecurity, ListedIsolation, ObservedMount } from '../model/isolation.js';
 import { dataVolumeName, networkName, volumeName, WORKSPACE_PATH } from '../model/names.js';
@@ -139,6 +140,9 @@ function isImageId(ref: string): boolean {
 }
 
 function normalImage(ref: string): string {
-  const bare = ref.replace(/^docker\.io\//, '').replace(/^library\//, '');
+  // `REPO:TAG@DIGEST` is the digest alone: Podman shows such a container's image without the tag.
+  const bare = engineRef(ref)
+    .replace(/^docker\.io\//, '')
+    .replace(/^library\//, '');
   return /[:@][^/]*$/.test(bare) ? bare : `${bare}:latest`;
 }

@@ -1,5 +1,6 @@
 // A hash of everything in the observed state that a plan depends on. A saved plan records it;
 // `apply PLANFILE` refuses when the engine no longer matches.
+import { imageByRef } from '../config/image-ref.js';
 import { hashOf } from '../model/hash.js';
 import type { ObservedState } from '../model/observed.js';
 
@@ -9,7 +10,7 @@ export function observedFingerprint(observed: ObservedState, imageRefs: Iterable
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
     .map((c) => [c.id, c.environment, c.state, c.configHash, c.resources, c.name]);
   const volumes = [...observed.volumes.keys()].sort();
-  const images = [...new Set(imageRefs)].sort().map((ref) => [ref, observed.images.get(ref)?.id ?? null]);
+  const images = [...new Set(imageRefs)].sort().map((ref) => [ref, imageByRef(observed.images, ref)?.id ?? null]);
   const protect = [...observed.protectRecords.values()]
     .flat()
     .map((r) => [r.name, r.protect])

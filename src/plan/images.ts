@@ -4,12 +4,12 @@ import type { DesiredEnvironment } from '../model/desired.js';
 import { EGRESS_IMAGE, type DesiredImage } from '../model/images.js';
 import type { ObservedImage, ObservedState } from '../model/observed.js';
 import { changedFiles } from '../model/build-context.js';
-import { parseImageRef, pinnedRef, shortDigest } from '../config/image-ref.js';
+import { imageByRef, parseImageRef, pinnedRef, shortDigest } from '../config/image-ref.js';
 import { bareChange, type ImageChange, type Reason } from './types.js';
 
 export function planImage(project: string, image: DesiredImage, observed: ObservedState, users: readonly DesiredEnvironment[]): ImageChange | null {
   if (!image.build) return planPull(image, observed, users);
-  if (observed.images.has(image.ref)) return planPush(image, observed, users);
+  if (imageByRef(observed.images, image.ref)) return planPush(image, observed, users);
   return bareChange({
     address: image.address,
     type: 'image',
@@ -40,7 +40,7 @@ function planPull(image: DesiredImage, observed: ObservedState, users: readonly 
   const parsed = parseImageRef(image.ref);
   if (typeof parsed === 'string') return null;
   const pinned = pinnedRef(parsed, remote.digest);
-  const local = observed.images.get(image.ref);
+  const local = imageByRef(observed.images, image.ref);
   if (local?.digests?.includes(pinned)) return null;
   const before = local?.digests?.find((d) => d.startsWith(`${parsed.repository}@`));
   const message = local

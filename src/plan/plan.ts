@@ -1,5 +1,5 @@
 // The planner: a pure function of (desired, observed, options). No engine calls, no clock.
-import { parseImageRef, pinnedRef, shortDigest } from '../config/image-ref.js';
+import { imageByRef, parseImageRef, pinnedRef, shortDigest } from '../config/image-ref.js';
 import { errorDiag, warningDiag, type Diagnostic } from '../diagnostics.js';
 import type { DesiredEnvironment, DesiredState } from '../model/desired.js';
 import { containerName, environmentAddress, volumeName } from '../model/names.js';
@@ -292,7 +292,7 @@ function whyReplace(d: DesiredEnvironment, c: ObservedContainer, observed: Obser
   if (c.configHash !== d.configHash) return specReasons(c.spec, d.spec);
   const moved = digestMoved(d.spec.image, c, observed);
   if (moved) return [moved];
-  const image = observed.images.get(d.spec.image);
+  const image = imageByRef(observed.images, d.spec.image);
   if (image && image.id !== c.imageId) {
     return [{ code: 'image_changed', attribute: 'image', message: `image ${d.spec.image} now points to ${shortId(image.id)} (container runs ${shortId(c.imageId)})` }];
   }
@@ -385,7 +385,7 @@ function checkEngine(desired: DesiredState, observed: ObservedState): Diagnostic
   for (const d of [...desired.environments.values()].sort(byName)) {
     if (!observed.runtimes.includes(d.spec.runtime)) push(missingRuntimes, d.spec.runtime, d.name);
     const built = desired.images.get(d.imageName)?.build;
-    if (!built && !observed.images.has(d.spec.image) && !observed.registry?.get(d.spec.image)?.digest) push(missingImages, `'${d.imageName}' (${d.spec.image})`, d.name);
+    if (!built && !imageByRef(observed.images, d.spec.image) && !observed.registry?.get(d.spec.image)?.digest) push(missingImages, `'${d.imageName}' (${d.spec.image})`, d.name);
   }
   for (const [runtime, envs] of missingRuntimes) {
     out.unshift(

@@ -86,6 +86,16 @@ describe('Podman: private registries (plan asks the registry, apply pulls with t
     }
   }, 600_000);
 
+  it('a ref with both a tag and a digest: Podman shows the container under REPO@DIGEST, and the next plan has no changes (no replace)', async () => {
+    const p = project('preg-pin', `${ref}@${pushed}`);
+    const applied = await p.run(['apply', '--auto-approve'], { env });
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    expect(applied.stdout).toContain('Apply complete! Resources: 1 added, 0 changed, 0 destroyed.');
+    const again = await p.run(['plan', '--detailed-exitcode'], { env });
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(again.stdout).toContain('No changes.');
+  }, 300_000);
+
   it('a wrong password and a missing tag are the same plan errors as on Docker', async () => {
     const wrong = await project('preg-401', ref).run(['plan'], { env: { ...env, REG_PASSWORD: 'not-the-password' } });
     expect(wrong.code).toBe(1);

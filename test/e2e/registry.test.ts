@@ -135,6 +135,22 @@ describe('private registries: pull with credentials, digests, failure modes', ()
     }
   }, 600_000);
 
+  it('a ref with both a tag and a digest is pulled once: the engine lists it under REPO@DIGEST, and the next plan has no changes', async () => {
+    pushVariant('pin', 'LABEL io.sandboxshift.test-variant="pin"');
+    const tagged = `127.0.0.1:${port}/${repo}:pin`;
+    const digest = dockerAs(['image', 'inspect', '--format', '{{index .RepoDigests 0}}', tagged]).trim().split('@')[1] ?? '';
+    expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    await dockerCli(['rmi', '--force', tagged]);
+    const pinned = `${tagged}@${digest}`;
+    const p = project('reg-pin', withSecret(pinned, 'if-not-present'));
+    const applied = await p.run(['apply', '--auto-approve'], { env });
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    expect(applied.stdout).toContain('Apply complete! Resources: 1 pulled, 1 added, 0 changed, 0 destroyed.');
+    const again = await p.run(['plan', '--detailed-exitcode'], { env });
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(again.stdout).toContain('No changes.');
+  }, 300_000);
+
   it('reads the credentials from a Docker config.json (dockerConfig)', async () => {
     const file = join(root, 'pull-config.json');
     writeFileSync(file, JSON.stringify({ auths: { [`127.0.0.1:${port}`]: { auth: Buffer.from(`${USER}:${PASSWORD}`).toString('base64') } } }));

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseImageRef } from '../../../src/config/image-ref.js';
+import { engineRef, imageByRef, parseImageRef } from '../../../src/config/image-ref.js';
 import { validateConfigText } from '../../../src/config/index.js';
 import { formatDiagnostic } from '../../../src/diagnostics.js';
 import { readPullAuth } from '../../../src/model/pull-auth.js';
@@ -58,6 +58,23 @@ describe('parseImageRef', () => {
     expect(parseImageRef('app@sha256:abc')).toBe("digest 'sha256:abc' is not sha256: followed by 64 lowercase hex digits");
     expect(parseImageRef('app:bad tag')).toMatch(/^tag 'bad tag' is not a valid tag/);
     expect(parseImageRef('team/../app')).toMatch(/^repository 'team\/\.\.\/app' must be lowercase/);
+  });
+});
+
+describe('engineRef and imageByRef: REPO:TAG@DIGEST is the digest alone', () => {
+  const d = `sha256:${'b'.repeat(64)}`;
+  it('drops the tag only when a digest is there too, keeping a registry port', () => {
+    expect(engineRef(`127.0.0.1:5000/team/app:v1@${d}`)).toBe(`127.0.0.1:5000/team/app@${d}`);
+    expect(engineRef(`app:1@${d}`)).toBe(`app@${d}`);
+    expect(engineRef(`app@${d}`)).toBe(`app@${d}`);
+    expect(engineRef('127.0.0.1:5000/team/app:v1')).toBe('127.0.0.1:5000/team/app:v1');
+    expect(engineRef('not a ref')).toBe('not a ref');
+  });
+  it('finds the image the engine lists under REPO@DIGEST (it tags nothing on a pull by digest), and nothing for another digest', () => {
+    const images = new Map([[`127.0.0.1:5000/app@${d}`, 'img']]);
+    expect(imageByRef(images, `127.0.0.1:5000/app:v1@${d}`)).toBe('img');
+    expect(imageByRef(images, `127.0.0.1:5000/app:v1@sha256:${'c'.repeat(64)}`)).toBeUndefined();
+    expect(imageByRef(images, '127.0.0.1:5000/app:v1')).toBeUndefined();
   });
 });
 

@@ -87,6 +87,17 @@ describe('security drift', () => {
     expect(securityDrift('demo', applied(d, { image: 'docker.io/sandboxshift/busybox:test' }), true).reasons).toEqual([]);
   });
 
+  it("reads REPO:TAG@DIGEST as the digest alone (Podman shows the container's image without the tag)", () => {
+    const digest = `sha256:${'a'.repeat(64)}`;
+    const d = agent();
+    const pinned = { ...d, spec: { ...d.spec, image: `127.0.0.1:5000/app:v1@${digest}` } };
+    expect(securityDrift('demo', applied(pinned, { image: `127.0.0.1:5000/app@${digest}` }), true).reasons).toEqual([]);
+    expect(securityDrift('demo', applied(pinned, { image: `127.0.0.1:5000/app:v1@${digest}` }), true).reasons).toEqual([]);
+    expect(securityDrift('demo', applied(pinned, { image: `127.0.0.1:5000/app@sha256:${'f'.repeat(64)}` }), true).reasons.map((r) => r.message)).toEqual([
+      `changed outside sandboxshift: image is 127.0.0.1:5000/app@sha256:${'f'.repeat(64)} (config: 127.0.0.1:5000/app:v1@${digest})`,
+    ]);
+  });
+
   it('expects an egress environment on its own network, and says "created as" when the config changed too', () => {
     const d = desiredOf([env('web', { egress: { mode: 'allow', allow: ['pypi.org'] } })]).environments.get('web')!;
     const ok = { ...listedFor(d), networkMode: 'ss.demo.web.net', networks: ['ss.demo.web.net'] };
