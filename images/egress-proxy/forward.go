@@ -6,6 +6,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -235,21 +236,56 @@ func (p *proxy) handleForward(client net.Conn, br *bufio.Reader, req *http.Reque
 	resp.Body = io.NopCloser(countingReader{resp.Body, func(n int) { p.conns.down(c, n) }})
 	resp.ProtoMajor, resp.ProtoMinor = 1, 1
 	keep := !req.Close && !resp.Close
+	if !req.ProtoAtLeast(1, 1) {
+		// An HTTP/1.0 client cannot read chunked framing: the body goes as it is, ended by the close.
+		resp.TransferEncoding = nil
+		keep = false
+	}
 	resp.Close = !keep
-	if err := resp.Write(client); err != nil {
+	write := resp.Write
+	if out.Method == http.MethodHead || resp.StatusCode == 204 || resp.StatusCode == 304 {
+		write = func(w io.Writer) error { return writeHeadAlone(w, resp) }
+	}
+	if err := write(client); err != nil {
 		client.Close()
 		return false
 	}
-	// The request body must be fully sent before the connection can carry another request.
-	if werr := <-written; werr != nil {
-		keep = false
-	}
-	_ = client.SetReadDeadline(time.Time{}) // the watch's
+	// The exchange is over once the answer is whole, as it was for the TS proxy (which destroyed
+	// the upstream request when the response closed): a request body still on its way upstream
+	// goes no further. Waiting for it would let an upstream that answered early and stopped
+	// reading hold the exchange, counted open, for ever, even after the client left; and a client
+	// told the connection ends need not send the rest (RFC 9112 section 9.3), so it is not waited
+	// for then either.
+	upstream.Close()
 	if !keep {
+		linger(client, true)
+		<-written
+		return false
+	}
+	// The request body must have been read to its end before the connection can carry another request.
+	if werr := <-written; werr != nil {
 		linger(client, true)
 		return false
 	}
+	_ = client.SetReadDeadline(time.Time{}) // the watch's
 	return true
+}
+
+// writeHeadAlone writes resp's head and nothing after it, for an answer that cannot have a body
+// (to a HEAD, a 204, a 304), as the TS proxy sent one: Go's Response.Write ends a chunked one with
+// a last chunk (a bare CRLF after a HEAD), which a client on a kept connection reads as the start
+// of the next answer.
+func writeHeadAlone(w io.Writer, resp *http.Response) error {
+	var b bytes.Buffer
+	if err := resp.Write(&b); err != nil {
+		return err
+	}
+	head := b.Bytes()
+	if end := bytes.Index(head, []byte("\r\n\r\n")); end >= 0 {
+		head = head[:end+4]
+	}
+	_, err := w.Write(head)
+	return err
 }
 
 // requestBody is the client's request body on its way upstream, counted; failed is set when it

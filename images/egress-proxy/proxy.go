@@ -180,6 +180,7 @@ func (p *proxy) shutdown() {
 	for _, c := range clients {
 		c.Close()
 	}
+	p.stats.stop()
 }
 
 // headerBudget lets a request's head be read up to a limit, and the body without one.

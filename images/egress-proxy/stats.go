@@ -26,6 +26,7 @@ type liveStats struct {
 	bytesUp           atomic.Int64
 	bytesDown         atomic.Int64
 	lastActivityMilli atomic.Int64 // 0: none yet
+	stopped           atomic.Bool  // the proxy has shut down: nothing is open any more
 	changed           chan struct{}
 }
 
@@ -79,6 +80,15 @@ func (s *liveStats) waiting(delta int64) {
 	s.nudge()
 }
 
+// stop says the proxy has shut down and closed every client connection: nothing of the sandbox's
+// is open from then on, though a request that was resolving or connecting (counted by waiting)
+// may take up to the connect timeout to find its client gone. The figures written last stay in
+// the file once the proxy has exited, so they must not count it.
+func (s *liveStats) stop() {
+	s.stopped.Store(true)
+	s.nudge()
+}
+
 func (s *liveStats) bytes(up, down int64) {
 	s.bytesUp.Add(up)
 	s.bytesDown.Add(down)
@@ -108,9 +118,13 @@ func (s *liveStats) snapshot(now time.Time) statsSnapshot {
 	if ms := s.lastActivityMilli.Load(); ms != 0 {
 		last = strPtr(isoTime(time.UnixMilli(ms)))
 	}
+	open := s.open.Load()
+	if s.stopped.Load() {
+		open = 0
+	}
 	return statsSnapshot{
 		FormatVersion: "1", TS: isoTime(now), StartedAt: isoTime(s.startedAt), PolicyHash: hash,
-		OpenConnections: s.open.Load(), ConnectionsTotal: s.connectionsTotal.Load(), RequestsTotal: s.requestsTotal.Load(),
+		OpenConnections: open, ConnectionsTotal: s.connectionsTotal.Load(), RequestsTotal: s.requestsTotal.Load(),
 		DeniedTotal: s.deniedTotal.Load(), BytesUp: s.bytesUp.Load(), BytesDown: s.bytesDown.Load(), LastActivity: last,
 	}
 }
