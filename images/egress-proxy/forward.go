@@ -108,7 +108,7 @@ func (p *proxy) handleForward(client net.Conn, br *bufio.Reader, req *http.Reque
 	authority := parts[1]
 	hostRaw, port, ok := "", 0, false
 	if authorityChars.MatchString(authority) {
-		hostRaw, port, ok = parseAuthorityDefault(authority, 80)
+		hostRaw, port, ok = policy.ParseAuthority(authority, 80)
 	}
 	if !ok {
 		return refuseWith(400, Decision{Host: strPtr(clip(authority, 256)), Reason: "URL authority is not host[:port]"}, "")
@@ -346,8 +346,4 @@ func upstreamURL(target string) *url.URL {
 		u.Path, u.RawPath = decoded, rawPath
 	}
 	return u
-}
-
-func parseAuthorityDefault(text string, defaultPort int) (string, int, bool) {
-	return policy.ParseAuthority(text, defaultPort)
 }

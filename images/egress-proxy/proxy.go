@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -207,7 +208,7 @@ func (b *headerBudget) Read(buf []byte) (int, error) {
 
 func clientOf(conn net.Conn) string {
 	if a, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
-		return net.JoinHostPort(a.IP.String(), itoa(a.Port))
+		return net.JoinHostPort(a.IP.String(), strconv.Itoa(a.Port))
 	}
 	return "unknown"
 }
@@ -259,18 +260,4 @@ func malformedText(err error) string {
 		return "Request timeout" // Node's words
 	}
 	return strings.TrimPrefix(err.Error(), "net/http: ")
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
 }

@@ -9,6 +9,7 @@ package main
 import (
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -61,7 +62,7 @@ func startService(o serviceOptions) (*service, error) {
 		o.connectTimeout = 10 * time.Second
 	}
 	p := newProxy(proxyOptions{policy: initial.Policy, log: o.log, connectTimeout: o.connectTimeout, helloTimeout: o.helloTimeout, resolve: o.resolve, dial: o.dial, stats: stats})
-	ln, err := net.Listen("tcp", net.JoinHostPort(o.host, itoa(o.port)))
+	ln, err := net.Listen("tcp", net.JoinHostPort(o.host, strconv.Itoa(o.port)))
 	if err != nil {
 		return nil, err
 	}

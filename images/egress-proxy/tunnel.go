@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -58,14 +59,14 @@ func (p *proxy) handleConnect(client net.Conn, br *bufio.Reader, req *http.Reque
 	}
 	if !check.ok {
 		deny(check.reason)
-		refuse(client, check.status, publicMessage(check.status, shown+":"+itoa(port), refusalHint(shown, port, check.resolved)))
+		refuse(client, check.status, publicMessage(check.status, shown+":"+strconv.Itoa(port), refusalHint(shown, port, check.resolved)))
 		return
 	}
 
 	upstream, address, status, err := p.connectChecked(check, port)
 	if err != nil {
 		deny("could not connect: " + err.Error())
-		refuse(client, status, publicMessage(status, shown+":"+itoa(port), ""))
+		refuse(client, status, publicMessage(status, shown+":"+strconv.Itoa(port), ""))
 		return
 	}
 	closeBoth := func() {
