@@ -15,22 +15,24 @@ import { build } from 'rolldown';
 import { CODE_STAMP_FILE, computeCodeStamp } from '../dist/config/cache-key.js';
 
 const ENTRY = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
-const SHORT_PATH = fileURLToPath(new URL('../dist/cli/exec-short-path.js', import.meta.url));
+// The short paths' entries (src/cli/short-path.ts), one CommonJS file each.
+const SHORT_PATHS = ['exec-short-path', 'cp-short-path'];
 const OUT = fileURLToPath(new URL('../dist/bundle/', import.meta.url));
 // The stub is CommonJS (this package.json beside it says so; nothing else in dist/cli/ is loaded
-// at run time): `exec` and `shell` then start on one CommonJS file, without the ESM loader.
+// at run time): `exec`, `shell` and `cp` then start on one CommonJS file, without the ESM loader.
 const CLI_PACKAGE = fileURLToPath(new URL('../dist/cli/package.json', import.meta.url));
 const STUB_MARK = '// sandboxshift: bundled CLI stub';
 const STUB = `#!/usr/bin/env node
 ${STUB_MARK} (scripts/bundle-cli.mjs); the code is in ../bundle/. CommonJS (./package.json):
-// exec and shell try their short path from one CommonJS file first (src/cli/exec-short-path.ts);
-// everything else, and an exec the short path leaves, loads the ESM bundle.
+// exec, shell and cp try their short path from one CommonJS file first (src/cli/short-path.ts);
+// everything else, and a command its short path leaves, loads the ESM bundle.
 'use strict';
 const argv = process.argv.slice(2);
 const full = () => import('../bundle/main.js');
-if (argv[0] === 'exec' || argv[0] === 'shell') {
-  require('../bundle/exec-short-path.cjs')
-    .runExecShortPath(argv)
+const short = argv[0] === 'exec' || argv[0] === 'shell' ? 'exec' : argv[0] === 'cp' ? 'cp' : null;
+if (short) {
+  require(\`../bundle/\${short}-short-path.cjs\`)
+    .runShortPath(argv)
     .then(
       (code) => (code === null ? full() : (process.exitCode = code)),
       (err) => {
@@ -57,15 +59,17 @@ await build({
   logLevel: 'warn',
   output: { dir: OUT, format: 'esm', entryFileNames: 'main.js', chunkFileNames: '[name]-[hash].js' },
 });
-// The exec short path as one CommonJS file, no chunks. Packages stay outside it as in the ESM
-// bundle; the path itself loads none (an engine error's advice may import dockerode lazily).
-await build({
-  input: SHORT_PATH,
-  platform: 'node',
-  external: (id) => !id.startsWith('.') && !id.startsWith('/'),
-  logLevel: 'warn',
-  output: { file: `${OUT}exec-short-path.cjs`, format: 'cjs', codeSplitting: false },
-});
+// Each short path as one CommonJS file, no chunks. Packages stay outside it as in the ESM
+// bundle; the paths themselves load none (an engine error's advice may import dockerode lazily).
+for (const name of SHORT_PATHS) {
+  await build({
+    input: fileURLToPath(new URL(`../dist/cli/${name}.js`, import.meta.url)),
+    platform: 'node',
+    external: (id) => !id.startsWith('.') && !id.startsWith('/'),
+    logLevel: 'warn',
+    output: { file: `${OUT}${name}.cjs`, format: 'cjs', codeSplitting: false },
+  });
+}
 // The config cache's code stamp (src/config/cache-key.ts), worked out once here rather than by
 // hashing the whole bundle on every run.
 writeFileSync(`${OUT}${CODE_STAMP_FILE}`, `${computeCodeStamp(OUT)}\n`);

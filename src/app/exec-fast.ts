@@ -6,8 +6,7 @@
 // of ours under the environment's name, one stopped or paused, an engine that fails before the
 // command starts) answers null, and the caller runs the full path in exec.ts, which finds the
 // container by its labels and gives the same refusals, wake-ups and advice as ever.
-import { lookUpEntry, noHostFacts } from '../config/cache-key.js';
-import type { Config } from '../config/types.js';
+import { quickCachedConfig } from '../config/cache-key.js';
 import { httpExecApi, type ExecApi } from '../engine/exec-api.js';
 import { execArgv } from '../engine/exec-loader.js';
 import { runExecSession, type ExecStreams } from '../engine/exec-session.js';
@@ -21,7 +20,7 @@ export const EXEC_WORKING_DIR = '/workspace';
 export async function quickExec(request: ExecRequest, streams: ExecStreams): Promise<number | null> {
   const env = request.environment;
   const target = plainTarget();
-  const config = quickConfig(request.configPath);
+  const config = quickCachedConfig(request.configPath);
   if (!env || !target || !config || !Object.hasOwn(config.environments, env)) return null;
   let id;
   try {
@@ -37,11 +36,4 @@ export async function quickExec(request: ExecRequest, streams: ExecStreams): Pro
 export function startExec(api: ExecApi, containerId: string, request: ExecRequest, streams: ExecStreams): Promise<number> {
   request.starting?.();
   return runExecSession(api, { containerId, argv: execArgv(request.cmd, request.tty?.size()), workingDir: EXEC_WORKING_DIR, tty: request.tty, env: request.env }, streams);
-}
-
-/** The config from its cache entry, when no host facts need checking (the full loader checks those). */
-function quickConfig(path: string): Config | null {
-  const found = lookUpEntry(path)?.found;
-  const config = found?.result.config;
-  return config && noHostFacts(config) && found.facts === '[]' ? config : null;
 }

@@ -4,7 +4,7 @@
 import { VERSION } from '../version.js';
 import { failed } from './failed.js';
 import type { Io } from './io.js';
-import { execShortPathTried } from './short-path-mark.js';
+import { shortPathTried } from './short-path-mark.js';
 
 // Kept here rather than imported from io.ts: `--version` and `--help` load nothing else.
 const EXIT_ERROR = 1;
@@ -122,11 +122,11 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`error: unknown command '${name}'\n\n${USAGE}\n`);
     return EXIT_ERROR;
   }
-  if ((name === 'exec' || name === 'shell') && !execShortPathTried()) {
-    // The common exec skips loading the full command (exec-fast.ts); null: it did nothing. The
-    // bundled CLI's entry tries it first (exec-short-path.ts), and then not again here.
+  if ((name === 'exec' || name === 'shell' || name === 'cp') && !shortPathTried()) {
+    // The common exec and cp skip loading the full command (exec-fast.ts, cp-fast.ts); null: it
+    // did nothing. The bundled CLI's entry tries it first (short-path.ts), and then not again here.
     try {
-      const code = await (await import('./exec-fast.js')).fastExec(name, rest);
+      const code = name === 'cp' ? await (await import('./cp-fast.js')).fastCp(rest) : await (await import('./exec-fast.js')).fastExec(name, rest);
       if (code !== null) return code;
     } catch (err) {
       return await failed(err, (await import('./io.js')).processIo(false));

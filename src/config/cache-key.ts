@@ -2,24 +2,30 @@
 // learn its config's names from an entry (see cache-read.ts for the host-facts side and cache.ts
 // for the writer). The code stamp, a hash of the code that checks a config, is worked out once
 // at build time for the bundled CLI (scripts/bundle-cli.mjs writes it next to the bundle):
-// hashing the whole bundle on every run cost an `exec` about 6 ms.
-import { createHash } from 'node:crypto';
+// hashing the whole bundle on every run cost an `exec` about 6 ms. The key itself is a fast
+// non-cryptographic hash (text-hash.ts): the entry keeps what it was keyed by, and a lookup
+// compares that exactly. node:crypto is loaded only when the stamp must be worked out.
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LoadResult } from './load.js';
+import { textHash128 } from './text-hash.js';
 import type { Config } from './types.js';
 
-/** Bumped when the entry's layout changes. */
-const FORMAT = 1;
+/** Bumped when the entry's layout changes (2: a fast hash names it; it holds its key's material and text). */
+const FORMAT = 2;
 
 /** The precomputed code stamp's file, in the folder whose code it stamps. */
 export const CODE_STAMP_FILE = 'code-stamp';
 
 export interface Entry {
   key: string;
+  /** What the key hashes besides the text: format, code stamp, the file as named and absolute, the home folder. */
+  material: string;
+  /** The config file's text the entry was checked from. */
+  text: string;
   result: LoadResult;
   /** What the checks saw on the host (see hostFacts); the text alone does not decide them. */
   facts: string;
@@ -31,11 +37,12 @@ export function configCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 export function configCacheKey(file: string, text: string): string {
-  return createHash('sha256')
-    .update(JSON.stringify([FORMAT, codeStamp(), file, resolve(file), homedir()]))
-    .update('\0')
-    .update(text)
-    .digest('hex');
+  return textHash128(`${keyMaterial(file)}\0${text}`);
+}
+
+/** Everything but the text that an entry's answer depends on. */
+export function keyMaterial(file: string): string {
+  return JSON.stringify([FORMAT, codeStamp(), file, resolve(file), homedir()]);
 }
 
 let stamp: string | undefined;
@@ -59,6 +66,8 @@ export function codeStampOf(dir: string): string {
 
 /** The code in `dir` (and its generated/ folder), the diagnostics module and the YAML parser's version. */
 export function computeCodeStamp(dir: string): string {
+  // Required here, not imported at the top: the short paths of exec and cp never need it.
+  const { createHash } = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
   const hash = createHash('sha256');
   const add = (path: string) => hash.update(path).update('\0').update(readFileSync(path)).update('\0');
   for (const folder of [dir, join(dir, 'generated')]) {
@@ -83,8 +92,8 @@ export function computeCodeStamp(dir: string): string {
   return hash.update(`yaml@${yamlVersion}`).digest('hex');
 }
 
-/** The config file's text, its key and entry path, and the entry (host facts not yet compared); null when the cache is off or the file unreadable. */
-export function lookUpEntry(file: string): { text: string; key: string; entry: string; found: Entry | null } | null {
+/** The config file's text, its key, key material and entry path, and the entry (host facts not yet compared); null when the cache is off or the file unreadable. */
+export function lookUpEntry(file: string): { text: string; key: string; material: string; entry: string; found: Entry | null } | null {
   if (process.env.SANDBOXSHIFT_NO_CONFIG_CACHE === '1') return null;
   let text: string;
   try {
@@ -92,13 +101,14 @@ export function lookUpEntry(file: string): { text: string; key: string; entry: s
   } catch {
     return null;
   }
-  const key = configCacheKey(file, text);
+  const material = keyMaterial(file);
+  const key = textHash128(`${material}\0${text}`);
   const entry = join(configCacheDir(), `${key}.json`);
-  return { text, key, entry, found: parseEntry(entry, key) };
+  return { text, key, material, entry, found: parseEntry(entry, { key, material, text }) };
 }
 
-/** The entry at `path` when it is one for `key` with a config; its host facts are the caller's to compare. */
-export function parseEntry(path: string, key: string): Entry | null {
+/** The entry at `path` when it is the one for exactly this key, material and text, with a config; its host facts are the caller's to compare. */
+export function parseEntry(path: string, want: Pick<Entry, 'key' | 'material' | 'text'>): Entry | null {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -107,7 +117,8 @@ export function parseEntry(path: string, key: string): Entry | null {
   }
   try {
     const entry = JSON.parse(text) as Entry;
-    return entry.key === key && entry.result?.config ? entry : null;
+    const same = entry.key === want.key && entry.material === want.material && entry.text === want.text;
+    return same && entry.result?.config ? entry : null;
   } catch {
     return null; // a torn or foreign file: checked afresh and written again
   }
@@ -116,4 +127,15 @@ export function parseEntry(path: string, key: string): Entry | null {
 /** No environment seeds from a host folder or a git repository: the host facts are empty. */
 export function noHostFacts(config: Config): boolean {
   return Object.values(config.environments).every((env) => env.workspace.from === undefined && !env.workspace.git);
+}
+
+/**
+ * The config from its cache entry when no host facts need checking, for the short paths of
+ * `exec`, `shell` and `cp` (src/cli/short-path.ts); null otherwise, and the full loader (which
+ * compares those facts, or checks the file afresh) answers instead.
+ */
+export function quickCachedConfig(path: string): Config | null {
+  const found = lookUpEntry(path)?.found;
+  const config = found?.result.config;
+  return config && noHostFacts(config) && found.facts === '[]' ? config : null;
 }

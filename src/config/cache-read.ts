@@ -17,7 +17,7 @@ export const MAX_ENTRIES = 32;
  * The cache's answer for `file` (result null on a miss), or null when the cache is off
  * (SANDBOXSHIFT_NO_CONFIG_CACHE=1) or the file cannot be read (the full loader reports that).
  */
-export function cachedConfig(file: string): { text: string; key: string; entry: string; result: LoadResult | null } | null {
+export function cachedConfig(file: string): { text: string; key: string; material: string; entry: string; result: LoadResult | null } | null {
   const looked = lookUpEntry(file);
   if (!looked) return null;
   const { found, ...rest } = looked;

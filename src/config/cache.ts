@@ -22,17 +22,17 @@ export function loadConfigCached(file: string = DEFAULT_CONFIG_FILE): LoadResult
   if (!cached) return loadConfig(file); // cache off, or it reports the unreadable file with advice
   if (cached.result) return cached.result;
   const result = validateConfigText(cached.text, file);
-  if (result.config) writeEntry(cached.entry, cached.key, result);
+  if (result.config) writeEntry(cached.entry, { key: cached.key, material: cached.material, text: cached.text }, result);
   return result;
 }
 
-function writeEntry(path: string, key: string, result: LoadResult): void {
+function writeEntry(path: string, keyed: Pick<Entry, 'key' | 'material' | 'text'>, result: LoadResult): void {
   const dir = dirname(path);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const tmp = `${path}.${process.pid}.tmp`;
     if (!result.config) return;
-    writeFileSync(tmp, JSON.stringify({ key, result, facts: hostFacts(result.config) } satisfies Entry), { mode: 0o600 });
+    writeFileSync(tmp, JSON.stringify({ ...keyed, result, facts: hostFacts(result.config) } satisfies Entry), { mode: 0o600 });
     renameSync(tmp, path);
     prune(dir);
   } catch {

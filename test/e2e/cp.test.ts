@@ -5,7 +5,7 @@ import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, rea
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { busyboxConfig, containerOf, dockerCli, execIn, testProject, type TestProject } from './harness.js';
+import { busyboxConfig, containerOf, dockerCli, execIn, runListingModules, sh, testProject, type TestProject } from './harness.js';
 
 const UID = '65532';
 
@@ -231,6 +231,49 @@ describe('cp', () => {
       if (root) execFileSync('chattr', ['-i', locked]);
     }
     expect(readFileSync(locked, 'utf8')).toBe('precious\n');
+  }, 60_000);
+
+  it('takes the short path on a cached config (one CommonJS file: no ESM loader, flag parser, node:http, node:crypto or dockerode), the full one without the cache, alike: a copy in, out, a refusal, a container we did not make', async () => {
+    writeFileSync(join(host, 'short.txt'), 'short\n');
+    const both = async (args: string[]) => {
+      const short = await runListingModules(p, ['cp', ...args]);
+      const full = await runListingModules(p, ['cp', ...args], { SANDBOXSHIFT_NO_CONFIG_CACHE: '1' });
+      expect(full.r).toEqual(short.r);
+      expect(short.modules.some((m) => m.endsWith('/cp-short-path.cjs'))).toBe(true);
+      expect(short.modules.filter((m) => m.startsWith('file:'))).toEqual([]);
+      expect(short.modules.filter((m) => ['node:util', 'node:http', 'node:crypto', 'dockerode'].includes(m))).toEqual([]);
+      // The full path: the ESM bundle's cp command and the flag parser (node:util).
+      expect(full.modules).toContain('node:util');
+      expect(full.modules.some((m) => /^file:.*\/bundle\/cp-[\w-]+\.js$/.test(m))).toBe(true);
+      return short.r;
+    };
+    expect(await both([join(host, 'short.txt'), 'dev:short.txt'])).toEqual({ code: 0, stdout: '', stderr: 'Successfully copied 1 file (6 B) to dev:short.txt\n' });
+    expect(await inC('stat -c "%u:%g" /workspace/short.txt; cat /workspace/short.txt')).toBe(`${UID}:${UID}\nshort\n`);
+    const out = await both(['--json', 'dev:short.txt', join(host, 'short-out.txt')]);
+    expect(JSON.parse(out.stdout)).toEqual({ format_version: '1.0', direction: 'out', source: 'dev:short.txt', destination: join(host, 'short-out.txt'), files: 1, bytes: 6 });
+    expect(readFileSync(join(host, 'short-out.txt'), 'utf8')).toBe('short\n');
+    expect(await both(['dev:../../etc/passwd', join(host, 'passwd')])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'error: refused: dev:../../etc/passwd is /etc/passwd, outside /workspace; cp reaches only /workspace inside a sandbox\n',
+    });
+    // A container under the environment's name that another project made: nothing is written into it.
+    const name = containerOf(p.name, 'dev');
+    const moved = `${name}-moved`;
+    await dockerCli(['rename', name, moved]);
+    await dockerCli(['run', '-d', '--name', name, '--label', 'io.sandboxshift.project=someone-else', '--user', UID, 'sandboxshift/busybox:test', 'sleep', '600']);
+    try {
+      expect(await both([join(host, 'short.txt'), 'dev:planted.txt'])).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: `error: a container named ${name} exists that sandboxshift did not create for project ${p.name}\n  hint: remove or rename it (docker rm ${name}) and run sandboxshift apply\n`,
+      });
+      expect(await sh(name, 'test -e /workspace/planted.txt || echo absent')).toEqual({ out: 'absent\n', rc: 0 });
+    } finally {
+      await dockerCli(['rm', '-f', name]);
+      await dockerCli(['rename', moved, name]);
+    }
+    expect(existsSync(join(host, 'passwd'))).toBe(false);
   }, 60_000);
 
   it('says what is wrong: unknown environment, missing container, missing source, missing destination parent', async () => {

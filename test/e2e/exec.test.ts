@@ -4,11 +4,9 @@
 // first, a real PTY that follows the window, and the same under gVisor.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordIdle } from '../../src/engine/idle-record.js';
-import { CLI, busyboxConfig, containerOf, containerState, docker, dockerCli, sh, testProject, type TestProject } from './harness.js';
+import { CLI, busyboxConfig, containerOf, containerState, docker, dockerCli, runListingModules, sh, testProject, type TestProject } from './harness.js';
 import { inTerminal } from './terminal.js';
 
 const CANARY = `canary-${randomBytes(8).toString('hex')}`;
@@ -83,26 +81,11 @@ describe('exec (runc)', () => {
     expect(r).toEqual({ code: 0, stdout: 'out\nout2\n', stderr: 'err\n' });
   });
 
-  /**
-   * Runs exec with a preload that lists every module the CLI loads: what require() asks for (the
-   * short path is one CommonJS file) and what the ESM loader resolves (the full CLI).
-   */
+  /** exec with a preload that lists every module the CLI loads (harness.ts). */
   const execListingModules = async (args: string[], env: Record<string, string> = {}) => {
-    const hook = join(p.dir, 'list-modules.cjs');
-    const list = join(p.dir, 'modules.txt');
-    const resolver = `import { appendFileSync } from 'node:fs'; export async function resolve(s, c, next) { const r = await next(s, c); appendFileSync(${JSON.stringify(list)}, r.url + '\\n'); return r; }`;
-    writeFileSync(
-      hook,
-      [
-        `const Module = require('node:module'), { appendFileSync } = require('node:fs');`,
-        `const load = Module._load;`,
-        `Module._load = function (request, ...rest) { appendFileSync(${JSON.stringify(list)}, request + '\\n'); return load.call(this, request, ...rest); };`,
-        `Module.register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(resolver)}));`,
-      ].join('\n'),
-    );
-    rmSync(list, { force: true });
-    const r = await exec(args, undefined, { NODE_OPTIONS: `--require=${hook}`, ...env });
-    return { r, modules: readFileSync(list, 'utf8').split('\n') };
+    const listed = await runListingModules(p, ['exec', ...args], { CANARY_KEY: CANARY, ...env });
+    printed.push(listed.r.stderr);
+    return listed;
   };
 
   it('takes the short path on a cached config and a running environment (one CommonJS file: no ESM loader, flag parser, prompt code or node:http), the full one without the cache, alike', async () => {
@@ -115,7 +98,7 @@ describe('exec (runc)', () => {
     expect(short.modules.some((m) => m.endsWith('/exec-short-path.cjs'))).toBe(true);
     // No ESM loader at all on the short path: no chunk of the bundle was resolved.
     expect(short.modules.filter((m) => m.startsWith('file:'))).toEqual([]);
-    expect(short.modules.filter((m) => ['node:util', 'node:readline/promises', 'node:http'].includes(m))).toEqual([]);
+    expect(short.modules.filter((m) => ['node:util', 'node:readline/promises', 'node:http', 'node:crypto'].includes(m))).toEqual([]);
     // The full path: the ESM bundle's exec command and the flag parser (node:util).
     expect(full.modules).toContain('node:util');
     expect(full.modules.some((m) => /^file:.*\/bundle\/exec-[\w-]+\.js$/.test(m))).toBe(true);

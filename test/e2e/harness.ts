@@ -1,7 +1,7 @@
 // End-to-end harness: a temp project folder, the built CLI run as a user would run it, and
 // cleanup of everything the project left on the engine.
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -133,6 +133,29 @@ export function runCli(args: string[], cwd: string, opts: { env?: Record<string,
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
     child.stdin.end(opts.input ?? '');
   });
+}
+
+/**
+ * Runs the CLI with a preload that lists every module it loads: what require() asks for (the
+ * short paths of exec and cp are one CommonJS file each) and what the ESM loader resolves (the
+ * full CLI).
+ */
+export async function runListingModules(p: TestProject, args: string[], env: Record<string, string> = {}): Promise<{ r: RunResult; modules: string[] }> {
+  const hook = join(p.dir, 'list-modules.cjs');
+  const list = join(p.dir, 'modules.txt');
+  const resolver = `import { appendFileSync } from 'node:fs'; export async function resolve(s, c, next) { const r = await next(s, c); appendFileSync(${JSON.stringify(list)}, r.url + '\\n'); return r; }`;
+  writeFileSync(
+    hook,
+    [
+      `const Module = require('node:module'), { appendFileSync } = require('node:fs');`,
+      `const load = Module._load;`,
+      `Module._load = function (request, ...rest) { appendFileSync(${JSON.stringify(list)}, request + '\\n'); return load.call(this, request, ...rest); };`,
+      `Module.register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(resolver)}));`,
+    ].join('\n'),
+  );
+  rmSync(list, { force: true });
+  const r = await p.run(args, { env: { NODE_OPTIONS: `--require=${hook}`, ...env } });
+  return { r, modules: readFileSync(list, 'utf8').split('\n') };
 }
 
 /** The docker CLI, as a user would run it out of band. A hung call is killed after timeoutMs. */

@@ -1,8 +1,9 @@
-import { copy, type CopyReport } from '../../app/copy.js';
+import { copy } from '../../app/copy.js';
 import { connectEngine } from '../../engine/client.js';
 import { DiagnosticsError, errorDiag } from '../../diagnostics.js';
 import { configPath, parse } from '../args.js';
 import { EXIT_OK, type Io } from '../io.js';
+import { printCopyReport } from '../cp-report.js';
 
 export const cpHelp = `Usage: sandboxshift cp [--json] [--config FILE] SRC DST
 
@@ -33,19 +34,6 @@ export async function cpCommand(argv: string[], io: Io): Promise<number> {
     ]);
   }
   const report = await copy(connectEngine(), { configPath: configPath(values), source: positionals[0]!, destination: positionals[1]! });
-  if (values.json) io.out(`${JSON.stringify(report, null, 2)}\n`);
-  else io.err(`Successfully copied ${report.files} file${report.files === 1 ? '' : 's'} (${humanBytes(report.bytes)}) to ${report.destination}\n`);
+  printCopyReport(report, values.json === true, io);
   return EXIT_OK;
-}
-
-export function humanBytes(n: CopyReport['bytes']): string {
-  if (n < 1000) return `${n} B`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = -1;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
 }

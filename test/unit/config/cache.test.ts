@@ -1,10 +1,11 @@
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { configCacheDir, configCacheKey, loadConfig, loadConfigCached } from '../../../src/config/index.js';
 import { CODE_STAMP_FILE, codeStampOf, computeCodeStamp } from '../../../src/config/cache-key.js';
+import { textHash128 } from '../../../src/config/text-hash.js';
 
 const FULL = fileURLToPath(new URL('../../fixtures/config/full.yaml', import.meta.url));
 
@@ -81,6 +82,31 @@ describe('loadConfigCached', () => {
     expect(loadConfigCached(file).config?.project).toBe('marked');
   });
 
+  // The file name is a fast non-cryptographic hash: an entry is used only for the exact text and
+  // key material it holds, so one that shares its name with another text is never its answer.
+  it('an entry under the right name but for another text, or another path, code or home, is a miss and is replaced', () => {
+    const file = join(work, 'sandboxshift.yaml');
+    writeFileSync(file, 'version: 1\nproject: demo\nenvironments:\n  a: {}\n');
+    loadConfigCached(file);
+    const path = join(configCacheDir(), entries()[0]!);
+    const good = JSON.parse(readFileSync(path, 'utf8'));
+    expect(good.text).toBe(readFileSync(file, 'utf8'));
+    expect(JSON.parse(good.material)).toEqual([2, expect.stringMatching(/^[0-9a-f]{64}$/), file, file, homedir()]);
+    const forged = (change: (entry: typeof good) => void) => {
+      const entry = structuredClone(good);
+      entry.result.config.project = 'forged';
+      change(entry);
+      writeFileSync(path, JSON.stringify(entry));
+      return loadConfigCached(file).config?.project;
+    };
+    expect(forged(() => undefined)).toBe('forged'); // the forge itself is read when all matches
+    expect(forged((e) => (e.text = 'version: 1\nproject: forged\nenvironments:\n  a: {}\n'))).toBe('demo');
+    expect(JSON.parse(readFileSync(path, 'utf8')).result.config.project).toBe('demo');
+    expect(forged((e) => (e.material = e.material.replace(file, join(work, 'elsewhere.yaml'))))).toBe('demo');
+    expect(forged((e) => delete e.text)).toBe('demo');
+    expect(forged((e) => delete e.material)).toBe('demo');
+  });
+
   it('a damaged entry is replaced by a fresh check', () => {
     const file = join(work, 'sandboxshift.yaml');
     writeFileSync(file, 'version: 1\nproject: demo\nenvironments:\n  a: {}\n');
@@ -116,5 +142,25 @@ describe('codeStampOf', () => {
     // Not a stamp: the code is hashed as if there were none.
     writeFileSync(join(dir, CODE_STAMP_FILE), 'not a stamp\n');
     expect(codeStampOf(dir)).toBe(computeCodeStamp(dir));
+  });
+});
+
+describe('textHash128 (the cache entry names)', () => {
+  it('gives 32 hex digits, the same for the same text, and another for a text one character apart', () => {
+    const texts = ['', 'a', 'b', 'ab', 'ba', 'version: 1\n', 'version: 2\n', 'é', '\u{1F600}', 'x'.repeat(100_000)];
+    const hashes = texts.map(textHash128);
+    for (const h of hashes) expect(h).toMatch(/^[0-9a-f]{32}$/);
+    expect(new Set(hashes).size).toBe(texts.length);
+    expect(texts.map(textHash128)).toEqual(hashes);
+  });
+
+  it('spreads 20,000 near-identical texts over distinct names, and each 32-bit lane over both halves', () => {
+    const hashes = Array.from({ length: 20_000 }, (_, i) => textHash128(`version: 1\nproject: p${i}\n`));
+    expect(new Set(hashes).size).toBe(hashes.length);
+    for (let lane = 0; lane < 4; lane++) {
+      const high = hashes.filter((h) => parseInt(h.slice(lane * 8, lane * 8 + 1), 16) >= 8).length;
+      expect(high / hashes.length).toBeGreaterThan(0.45);
+      expect(high / hashes.length).toBeLessThan(0.55);
+    }
   });
 });
