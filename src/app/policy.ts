@@ -10,7 +10,7 @@ import { withEngine } from '../engine/client.js';
 import { readEnginePolicy } from '../engine/engine-policy.js';
 import { engineUsageByProject, usageOfOthers, type ProjectUse } from '../engine/engine-usage.js';
 import { readerLister } from '../engine/records.js';
-import { acquireLock, readLock, releaseLock, type HeldLock } from '../engine/lock.js';
+import { engineLockWaitMs, releaseLock, waitForLock, type HeldLock } from '../engine/lock.js';
 import { checkPolicy } from '../policy/check.js';
 import { policyDiagnostics } from '../policy/diagnostics.js';
 import { policySubject } from '../policy/subject.js';
@@ -90,31 +90,17 @@ function refuse(diagnostics: Diagnostic[]): void {
   if (diagnostics.length) throw new DiagnosticsError([...diagnostics, errorDiag("nothing was applied: the config breaks the engine's policy")]);
 }
 
-const WAIT_STEP_MS = 250;
-
 /** The engine-wide lock, waited for up to SANDBOXSHIFT_ENGINE_LOCK_WAIT seconds (default 600). */
 async function acquireEngineLock(engine: Engine): Promise<HeldLock> {
-  const docker = await engine.docker();
-  const waitMs = Number(process.env.SANDBOXSHIFT_ENGINE_LOCK_WAIT ?? 600) * 1000;
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    try {
-      return await acquireLock(docker, ENGINE_LOCK_SCOPE, 'apply (engine-wide policy check)');
-    } catch (err) {
-      const locked = err instanceof DiagnosticsError && err.diagnostics.some((d) => d.message.includes('is locked'));
-      if (!locked) throw err;
-      if (Date.now() >= deadline) {
-        const holder = await readLock(docker, ENGINE_LOCK_SCOPE);
-        const who = holder ? `by ${holder.holder} pid ${holder.pid} (${holder.command}) since ${holder.since}, lock ID ${holder.id}` : 'by a run that just gave it back';
-        throw new DiagnosticsError([
-          errorDiag(`the engine-wide policy lock ss.${ENGINE_LOCK_SCOPE}.lock is still held after ${waitMs / 1000}s, ${who}; nothing was applied`, {
-            hint: `another project is applying: try again later. If that run is gone, remove the lock with \`sandboxshift policy unlock ${holder?.id ?? 'ID'}\``,
-          }),
-        ]);
-      }
-      await new Promise((r) => setTimeout(r, WAIT_STEP_MS));
-    }
-  }
+  const waitMs = engineLockWaitMs();
+  return waitForLock(await engine.docker(), ENGINE_LOCK_SCOPE, 'apply (engine-wide policy check)', waitMs, (holder) => {
+    const who = holder ? `by ${holder.holder} pid ${holder.pid} (${holder.command}) since ${holder.since}, lock ID ${holder.id}` : 'by a run that just gave it back';
+    return new DiagnosticsError([
+      errorDiag(`the engine-wide policy lock ss.${ENGINE_LOCK_SCOPE}.lock is still held after ${waitMs / 1000}s, ${who}; nothing was applied`, {
+        hint: `another project is applying: try again later. If that run is gone, remove the lock with \`sandboxshift policy unlock ${holder?.id ?? 'ID'}\``,
+      }),
+    ]);
+  });
 }
 
 /**

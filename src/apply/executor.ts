@@ -8,6 +8,7 @@ import type { DesiredState, SecretValues } from '../model/desired.js';
 import type { Change, EnvironmentChange, EnvironmentStep, ImageChange, ImageStep, NetworkChange, NetworkStep, Plan, Step } from '../plan/types.js';
 import { imageWork, type ApplyListener, type ApplyResult } from './events.js';
 import { buildImage } from '../engine/build.js';
+import { buildSharedImage } from '../engine/shared-build.js';
 import { createEnvironmentNetwork, createOutsideNetwork, createProxy, reloadProxy, removeNetwork, removeOutsideNetwork, removeProxy } from '../engine/egress-ops.js';
 import { removeActivityRecords } from '../engine/idle-record.js';
 import { networkName, proxyName } from '../model/names.js';
@@ -340,7 +341,9 @@ async function runImageStep(step: ImageStep, c: ImageChange, ctx: ExecutorContex
     case 'build-image': {
       const image = ctx.desired.images.get(c.name);
       if (!image) throw new Error(`internal: no desired image for ${c.address}`);
-      await buildImage(engine, ctx.desired.project, image, (line) => emit({ type: 'progress', address: c.address, message: line }));
+      const progress = (line: string) => emit({ type: 'progress', address: c.address, message: line });
+      // A shipped image is every project's: built under an engine-wide lock (shared-build.ts).
+      await (image.builtin ? buildSharedImage : buildImage)(engine, ctx.desired.project, image, progress);
       return null;
     }
     case 'pull-image': {

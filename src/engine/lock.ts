@@ -95,6 +95,46 @@ async function takeLock(engine: Docker, project: string, info: LockInfo, options
   });
 }
 
+/** Whether `err` is acquireLock's refusal because another run holds the lock. */
+export function isLockedError(err: unknown): boolean {
+  return err instanceof DiagnosticsError && err.diagnostics.some((d) => d.message.includes('is locked'));
+}
+
+const WAIT_STEP_MS = 250;
+
+/**
+ * acquireLock, waited for: tried again every 250 ms while another run holds it, for up to
+ * `waitMs`; then `timedOut` (given who holds it now) is thrown. `onWait` is called once, at the
+ * first refusal.
+ */
+export async function waitForLock(
+  engine: Docker,
+  scope: string,
+  command: string,
+  waitMs: number,
+  timedOut: (holder: LockInfo | null) => Error,
+  onWait?: (holder: LockInfo | null) => void,
+): Promise<HeldLock> {
+  const deadline = Date.now() + waitMs;
+  let waited = false;
+  for (;;) {
+    try {
+      return await acquireLock(engine, scope, command);
+    } catch (err) {
+      if (!isLockedError(err)) throw err;
+      if (!waited && onWait) onWait(await readLock(engine, scope));
+      waited = true;
+      if (Date.now() >= deadline) throw timedOut(await readLock(engine, scope));
+      await new Promise((r) => setTimeout(r, WAIT_STEP_MS));
+    }
+  }
+}
+
+/** How long engine-wide locks are waited for: SANDBOXSHIFT_ENGINE_LOCK_WAIT seconds (default 600). */
+export function engineLockWaitMs(env: NodeJS.ProcessEnv = process.env): number {
+  return Number(env.SANDBOXSHIFT_ENGINE_LOCK_WAIT ?? 600) * 1000;
+}
+
 /** Creates the lock container; false when the name is taken (the engine decides, atomically). */
 async function createLock(engine: Docker, project: string, info: LockInfo): Promise<boolean> {
   try {

@@ -5,11 +5,11 @@ import Docker from 'dockerode';
 import type { Config } from '../../src/config/types.js';
 
 /**
- * The egress proxy's image is shared by every project on the engine and built on first use. Test
- * files run in parallel, and two projects that both find it missing both build it: each build is
- * a new image ID under the one tag, and the project whose proxy runs the other ID then sees
- * `egress proxy image changed` on its next plan. Built once here, with the CLI's own build code,
- * before any test file starts.
+ * The egress proxy's image is shared by every project on the engine and built on first use.
+ * Test files run in parallel; projects that find it missing at once build it one after the other
+ * under its build lock (src/engine/shared-build.ts, tested in shared-build.test.ts), and every
+ * file that applies egress would wait a minute for the first build. Built once here instead,
+ * with the CLI's own build code, before any test file starts.
  */
 async function buildEgressImage(docker: Docker): Promise<void> {
   const { BUILTIN_IMAGES, EGRESS_IMAGE, desiredImage } = (await import(new URL('../../dist/model/images.js', import.meta.url).href)) as typeof import('../../src/model/images.js');
