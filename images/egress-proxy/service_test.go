@@ -276,90 +276,6 @@ func (x *svcExchange) waitClosed(t *testing.T) {
 	}
 }
 
-// svcUpstream is a raw TCP server on loopback that records what it receives and answers reply to
-// the first bytes of each connection.
-type svcUpstream struct {
-	ln       net.Listener
-	port     int
-	mu       sync.Mutex
-	received []byte
-	conns    map[net.Conn]bool
-	wg       sync.WaitGroup
-}
-
-func svcStartUpstream(t *testing.T, reply []byte) *svcUpstream {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &svcUpstream{ln: ln, port: ln.Addr().(*net.TCPAddr).Port, conns: map[net.Conn]bool{}}
-	u.wg.Add(1)
-	go func() {
-		defer u.wg.Done()
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u.mu.Lock()
-			u.conns[conn] = true
-			u.mu.Unlock()
-			u.wg.Add(1)
-			go func() {
-				defer u.wg.Done()
-				defer func() {
-					u.mu.Lock()
-					delete(u.conns, conn)
-					u.mu.Unlock()
-					conn.Close()
-				}()
-				replied := false
-				buf := make([]byte, 4096)
-				for {
-					n, err := conn.Read(buf)
-					if n > 0 {
-						u.mu.Lock()
-						u.received = append(u.received, buf[:n]...)
-						u.mu.Unlock()
-						if reply != nil && !replied {
-							replied = true
-							_, _ = conn.Write(reply)
-						}
-					}
-					if err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	t.Cleanup(u.close)
-	return u
-}
-
-func (u *svcUpstream) got() []byte {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return append([]byte(nil), u.received...)
-}
-
-func (u *svcUpstream) open() int {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return len(u.conns)
-}
-
-func (u *svcUpstream) close() {
-	u.ln.Close()
-	u.mu.Lock()
-	for conn := range u.conns {
-		conn.Close()
-	}
-	u.mu.Unlock()
-	u.wg.Wait()
-}
-
 // svcOpenTunnel opens a tunnel through the service to 127.0.0.1:port and sends a ClientHello: a
 // tunnel opens (and counts) once its ClientHello has passed; an address target sends no name.
 func svcOpenTunnel(t *testing.T, s *svcRunning, port int, hello []byte) *svcExchange {
@@ -610,13 +526,13 @@ func TestSvcReloadsOnRequestAndDeniesEverythingWhileTheFileIsBroken(t *testing.T
 }
 
 func TestSvcStopStopsListeningAndDropsOpenTunnels(t *testing.T) {
-	upstream := svcStartUpstream(t, nil)
+	upstream := hStartRecordingServer(t, nil)
 	file := svcNewPolicyFile(t, svcAllow(fmt.Sprintf("127.0.0.1:%d", upstream.port)))
 	s := svcStart(t, file.path, nil)
 	hello := hCaptureClientHello(t, "")
 	tunnel := svcOpenTunnel(t, s, upstream.port, hello)
 	hWaitFor(t, "the tunnel to open", func() bool { return s.proxy.conns.size() == 1 })
-	hWaitFor(t, "the ClientHello upstream", func() bool { return len(upstream.got()) == len(hello) })
+	hWaitFor(t, "the ClientHello upstream", func() bool { return len(upstream.received()) == len(hello) })
 
 	s.stopNow()
 	tunnel.waitClosed(t)
@@ -638,7 +554,7 @@ func TestSvcStopStopsListeningAndDropsOpenTunnels(t *testing.T) {
 }
 
 func TestSvcReloadLogsThePolicyHashAndHowManyConnectionsItKeptAndClosed(t *testing.T) {
-	upstream := svcStartUpstream(t, nil)
+	upstream := hStartRecordingServer(t, nil)
 	target := fmt.Sprintf("127.0.0.1:%d", upstream.port)
 	allow := []string{target, "pypi.org", "https://bad.test/"}
 	file := svcNewPolicyFile(t, svcAllow(allow...))
@@ -665,14 +581,14 @@ func TestSvcReloadLogsThePolicyHashAndHowManyConnectionsItKeptAndClosed(t *testi
 	if _, err := tunnel.conn.Write([]byte("more")); err != nil {
 		t.Fatal(err)
 	}
-	hWaitFor(t, "bytes through the kept tunnel", func() bool { return string(upstream.got()) == string(hello)+"more" })
+	hWaitFor(t, "bytes through the kept tunnel", func() bool { return string(upstream.received()) == string(hello)+"more" })
 	if n := s.proxy.conns.size(); n != 1 {
 		t.Errorf("%d connections open; want 1", n)
 	}
 }
 
 func TestSvcClosesEveryOpenConnectionWhenTheFileBecomesUnreadable(t *testing.T) {
-	upstream := svcStartUpstream(t, nil)
+	upstream := hStartRecordingServer(t, nil)
 	target := fmt.Sprintf("127.0.0.1:%d", upstream.port)
 	file := svcNewPolicyFile(t, svcAllow(target))
 	s := svcStart(t, file.path, nil)
@@ -709,7 +625,7 @@ func TestSvcClosesEveryOpenConnectionWhenTheFileBecomesUnreadable(t *testing.T) 
 
 // The service's life as main runs it: start with a stats file, SIGHUP, stop.
 func TestSvcLifecycleStartReloadStop(t *testing.T) {
-	upstream := svcStartUpstream(t, []byte("pong"))
+	upstream := hStartRecordingServer(t, []byte("pong"))
 	target := fmt.Sprintf("127.0.0.1:%d", upstream.port)
 	file := svcNewPolicyFile(t, svcAllow(target))
 	statsPath := filepath.Join(file.dir, "stats.json")

@@ -232,7 +232,7 @@ func TestStatsFileCountsARequestWaitingForItsNameAsOpenAndActive(t *testing.T) {
 }
 
 func TestStatsFileCountsAnOpenTunnelItsBytesAndDecisions(t *testing.T) {
-	upstream := svcStartUpstream(t, []byte("pong"))
+	upstream := hStartRecordingServer(t, []byte("pong"))
 	target := fmt.Sprintf("127.0.0.1:%d", upstream.port)
 	dir := t.TempDir()
 	policyPath := filepath.Join(dir, "policy.json")
