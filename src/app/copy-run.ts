@@ -7,7 +7,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { posix } from 'node:path';
 import { didYouMean } from '../config/suggest.js';
 import { DiagnosticsError, errorDiag } from '../diagnostics.js';
-import { copyIntoContainer, copyOutOfContainer, CopyRefused, outsideMessage, resolveContainerPath, scanHostSource, type CopyTotals } from '../engine/archive-copy.js';
+import { copyIntoContainer, copyOutOfContainer, CopyRefused, outsideMessage, resolveContainerPath, scanHostSource, type CopyTotals, type ResolvedContainerPath } from '../engine/archive-copy.js';
 import { archiveClient, type ArchiveClient } from '../engine/archive-client.js';
 import type { Engine } from '../engine/client.js';
 import { EngineHttpError } from '../engine/reader.js';
@@ -68,15 +68,19 @@ export async function copyWithConfig(engine: Engine, request: CopyRequest, confi
     ]);
   }
   const name = containerName(config.project, environment.name);
-  const info = await (inspected ?? inspectContainer(engine, name));
-  const owner = containerOwner(info, config, environment);
   const container = archiveClient(engine, name);
   // /workspace (a volume or the host folder) and the environment's extra volumes.
   const roots = reachableRoots(environment.volumes);
+  // The engine's stats of the container path leave with the inspect: read-only, and nothing of
+  // them is used before the inspect says the container is ours.
+  const early = resolveEarly(container, envArg.env, envArg.path, roots);
+  const info = await (inspected ?? inspectContainer(engine, name));
+  const owner = containerOwner(info, config, environment);
   const direction = envArg.direction;
   let totals: CopyTotals;
   try {
-    totals = direction === 'in' ? await copyIn(container, request.source, envArg.env, envArg.path, roots, owner) : await copyOut(container, envArg.env, envArg.path, request.destination, roots);
+    totals =
+      direction === 'in' ? await copyIn(container, request.source, envArg.env, envArg.path, roots, owner, early) : await copyOut(container, envArg.env, envArg.path, request.destination, roots, early);
   } catch (err) {
     if (err instanceof CopyRefused) throw new DiagnosticsError([errorDiag(err.message, err.hint === undefined ? {} : { hint: err.hint })]);
     if (err instanceof EngineHttpError) throw new DiagnosticsError([errorDiag(`the engine refused the copy: ${err.message}`)]);
@@ -124,14 +128,35 @@ function checkedContainerPath(env: string, path: string, roots: readonly string[
   return { ...cp, shown };
 }
 
-async function copyIn(container: Container, hostPath: string, env: string, path: string, roots: readonly string[], owner: { uid: number; gid: number }): Promise<CopyTotals> {
+/** resolveContainerPath started now (its failure kept for whoever awaits it); undefined when the path is refused before any stat. */
+function resolveEarly(container: Container, env: string, path: string, roots: readonly string[]): Promise<ResolvedContainerPath> | undefined {
+  let checked;
+  try {
+    checked = checkedContainerPath(env, path, roots);
+  } catch {
+    return undefined; // refused again, in its turn, by copyIn or copyOut
+  }
+  const resolving = resolveContainerPath(container, checked.abs, roots, checked.shown);
+  resolving.catch(() => undefined);
+  return resolving;
+}
+
+async function copyIn(
+  container: Container,
+  hostPath: string,
+  env: string,
+  path: string,
+  roots: readonly string[],
+  owner: { uid: number; gid: number },
+  early?: Promise<ResolvedContainerPath>,
+): Promise<CopyTotals> {
   const dest = checkedContainerPath(env, path, roots);
   const srcAbs = resolve(hostPath);
   const st = await lstat(srcAbs).catch(() => null);
   if (!st) throw new CopyRefused(`no such file or folder on the host: ${hostPath}`);
   if (/\/\.?$/.test(hostPath) && !st.isDirectory()) throw new CopyRefused(`${hostPath} is not a folder`);
   const entries = scanHostSource(srcAbs);
-  const resolved = await resolveContainerPath(container, dest.abs, roots, dest.shown);
+  const resolved = await (early ?? resolveContainerPath(container, dest.abs, roots, dest.shown));
   const where = landing(
     { isDir: st.isDirectory(), name: basename(srcAbs), contentsOnly: /(^|\/)\.$/.test(hostPath) },
     { path: resolved.real, trailingSlash: dest.trailingSlash, existing: resolved.existing, parentExisting: resolved.parentExisting },
@@ -142,9 +167,9 @@ async function copyIn(container: Container, hostPath: string, env: string, path:
   return copyIntoContainer(container, entries, where.dir, where.name, owner.uid, owner.gid);
 }
 
-async function copyOut(container: Container, env: string, path: string, hostPath: string, roots: readonly string[]): Promise<CopyTotals> {
+async function copyOut(container: Container, env: string, path: string, hostPath: string, roots: readonly string[], early?: Promise<ResolvedContainerPath>): Promise<CopyTotals> {
   const source = checkedContainerPath(env, path, roots);
-  const resolved = await resolveContainerPath(container, source.abs, roots, source.shown);
+  const resolved = await (early ?? resolveContainerPath(container, source.abs, roots, source.shown));
   if (resolved.existing === 'missing') throw new CopyRefused(`no such file or folder in environment.${env}: ${source.abs}`);
   if (source.trailingSlash && resolved.existing !== 'dir') throw new CopyRefused(`${source.shown} is not a folder`);
   const destAbs = resolve(hostPath);
