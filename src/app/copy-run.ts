@@ -128,15 +128,20 @@ function checkedContainerPath(env: string, path: string, roots: readonly string[
   return { ...cp, shown };
 }
 
-/** resolveContainerPath started now (its failure kept for whoever awaits it); undefined when the path is refused before any stat. */
-function resolveEarly(container: Container, env: string, path: string, roots: readonly string[]): Promise<ResolvedContainerPath> | undefined {
+/**
+ * resolveContainerPath started now (its failure kept for whoever awaits it); undefined when the
+ * path is refused before any stat. It answers null when the root itself was missing: the stats
+ * then raced the container (replaced while cp started, a 404 for the container reads like one
+ * for the path), and the caller asks again, once the inspect has found the container.
+ */
+function resolveEarly(container: Container, env: string, path: string, roots: readonly string[]): Promise<ResolvedContainerPath | null> | undefined {
   let checked;
   try {
     checked = checkedContainerPath(env, path, roots);
   } catch {
     return undefined; // refused again, in its turn, by copyIn or copyOut
   }
-  const resolving = resolveContainerPath(container, checked.abs, roots, checked.shown);
+  const resolving = resolveContainerPath(container, checked.abs, roots, checked.shown).then((r) => (r.rootExists ? r : null));
   resolving.catch(() => undefined);
   return resolving;
 }
@@ -148,7 +153,7 @@ async function copyIn(
   path: string,
   roots: readonly string[],
   owner: { uid: number; gid: number },
-  early?: Promise<ResolvedContainerPath>,
+  early?: Promise<ResolvedContainerPath | null>,
 ): Promise<CopyTotals> {
   const dest = checkedContainerPath(env, path, roots);
   const srcAbs = resolve(hostPath);
@@ -156,7 +161,7 @@ async function copyIn(
   if (!st) throw new CopyRefused(`no such file or folder on the host: ${hostPath}`);
   if (/\/\.?$/.test(hostPath) && !st.isDirectory()) throw new CopyRefused(`${hostPath} is not a folder`);
   const entries = scanHostSource(srcAbs);
-  const resolved = await (early ?? resolveContainerPath(container, dest.abs, roots, dest.shown));
+  const resolved = (await early) ?? (await resolveContainerPath(container, dest.abs, roots, dest.shown));
   const where = landing(
     { isDir: st.isDirectory(), name: basename(srcAbs), contentsOnly: /(^|\/)\.$/.test(hostPath) },
     { path: resolved.real, trailingSlash: dest.trailingSlash, existing: resolved.existing, parentExisting: resolved.parentExisting },
@@ -167,9 +172,9 @@ async function copyIn(
   return copyIntoContainer(container, entries, where.dir, where.name, owner.uid, owner.gid);
 }
 
-async function copyOut(container: Container, env: string, path: string, hostPath: string, roots: readonly string[], early?: Promise<ResolvedContainerPath>): Promise<CopyTotals> {
+async function copyOut(container: Container, env: string, path: string, hostPath: string, roots: readonly string[], early?: Promise<ResolvedContainerPath | null>): Promise<CopyTotals> {
   const source = checkedContainerPath(env, path, roots);
-  const resolved = await (early ?? resolveContainerPath(container, source.abs, roots, source.shown));
+  const resolved = (await early) ?? (await resolveContainerPath(container, source.abs, roots, source.shown));
   if (resolved.existing === 'missing') throw new CopyRefused(`no such file or folder in environment.${env}: ${source.abs}`);
   if (source.trailingSlash && resolved.existing !== 'dir') throw new CopyRefused(`${source.shown} is not a folder`);
   const destAbs = resolve(hostPath);

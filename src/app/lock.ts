@@ -1,9 +1,10 @@
 // One apply at a time per project and engine: the engine lock is held for the whole of the
 // work and given back however the run ends: normally, on an error, or on SIGINT or SIGTERM
-// (then the process exits 130 or 143, the shell's codes for those signals). Work in flight may
+// (then the process exits 130 or 143, the shell's codes for those signals, after every lock the
+// process holds is given back). Work in flight may
 // be cut short by a signal; the next plan shows exactly what is left.
 import type { Engine } from '../engine/client.js';
-import { acquireLock, type LockInfo } from '../engine/lock.js';
+import { acquireLock, releaseHeldLocks, type LockInfo } from '../engine/lock.js';
 
 export type StopSignal = 'SIGINT' | 'SIGTERM';
 
@@ -28,10 +29,10 @@ export async function withLock<T>(engine: Engine, project: string, options: Lock
     if (stopping) process.exit(SIGNAL_EXIT_CODES[signal]);
     stopping = true;
     options.onSignal?.(signal);
-    void acquiring
-      .then((lock) => lock.release())
-      .catch(() => undefined) // not acquired, or the engine is gone: nothing of ours to give back
-      .finally(() => process.exit(SIGNAL_EXIT_CODES[signal]));
+    // The project's lock, and any taken inside the work (a shared image's build lock, the
+    // engine-wide policy lock): a lock left behind holds up other hosts until someone removes it.
+    const ours = acquiring.then((lock) => lock.release()).catch(() => undefined); // not acquired, or the engine is gone: nothing of ours to give back
+    void Promise.all([ours, releaseHeldLocks()]).finally(() => process.exit(SIGNAL_EXIT_CODES[signal]));
   };
   const onInt = () => stop('SIGINT');
   const onTerm = () => stop('SIGTERM');

@@ -52,7 +52,8 @@ function httpArchive(target: Target, container: string): ArchiveClient {
       try {
         return decodeStat((await rawHead(target, url(path)))('x-docker-container-path-stat'), path);
       } catch (err) {
-        // The caller inspected the container first: a 404 here is the path.
+        // A 404 is the path's, or, in a race with a replace, the container's: a HEAD answer has
+        // no body to tell them apart. cp (app/copy-run.ts) asks again when the root itself was missing.
         if (err instanceof EngineHttpError && err.statusCode === 404) return null;
         throw err;
       }

@@ -82,9 +82,10 @@ async function takeLock(engine: Docker, project: string, info: LockInfo, options
       }
       if (!(await createLock(engine, project, info))) throw lockedError(project, await readLock(engine, project), options.unlockArgs);
     }
-    return {
+    const held: HeldLock = {
       info,
       release: async () => {
+        heldNow.delete(held);
         try {
           await releaseLock(engine, project, info.id);
         } finally {
@@ -92,7 +93,21 @@ async function takeLock(engine: Docker, project: string, info: LockInfo, options
         }
       },
     };
+    heldNow.add(held);
+    return held;
   });
+}
+
+/** The locks this process holds right now (taken, not yet given back). */
+const heldNow = new Set<HeldLock>();
+
+/**
+ * Gives back every lock this process holds, as best it can: a signal's handler (app/lock.ts)
+ * calls it before the process exits, so a lock taken inside the work (a shared image's build
+ * lock, the engine-wide policy lock) is not left for another host to wait on.
+ */
+export async function releaseHeldLocks(): Promise<void> {
+  await Promise.all([...heldNow].map((lock) => lock.release().catch(() => undefined)));
 }
 
 /** Whether `err` is acquireLock's refusal because another run holds the lock. */
@@ -100,12 +115,13 @@ export function isLockedError(err: unknown): boolean {
   return err instanceof DiagnosticsError && err.diagnostics.some((d) => d.message.includes('is locked'));
 }
 
-const WAIT_STEP_MS = 250;
+const FIRST_WAIT_MS = 250;
+const LONGEST_WAIT_MS = 2000;
 
 /**
- * acquireLock, waited for: tried again every 250 ms while another run holds it, for up to
- * `waitMs`; then `timedOut` (given who holds it now) is thrown. `onWait` is called once, at the
- * first refusal.
+ * acquireLock, waited for: tried again while another run holds it (after 250 ms, then twice as
+ * long each time up to 2 s), for up to `waitMs`; then `timedOut` (given who holds it now) is
+ * thrown. `onWait` is called once, at the first refusal.
  */
 export async function waitForLock(
   engine: Docker,
@@ -116,23 +132,35 @@ export async function waitForLock(
   onWait?: (holder: LockInfo | null) => void,
 ): Promise<HeldLock> {
   const deadline = Date.now() + waitMs;
-  let waited = false;
+  let step = 0;
   for (;;) {
     try {
       return await acquireLock(engine, scope, command);
     } catch (err) {
       if (!isLockedError(err)) throw err;
-      if (!waited && onWait) onWait(await readLock(engine, scope));
-      waited = true;
+      if (step === 0 && onWait) onWait(await readLock(engine, scope));
       if (Date.now() >= deadline) throw timedOut(await readLock(engine, scope));
-      await new Promise((r) => setTimeout(r, WAIT_STEP_MS));
+      await new Promise((r) => setTimeout(r, Math.min(FIRST_WAIT_MS * 2 ** step++, LONGEST_WAIT_MS, Math.max(deadline - Date.now(), 0))));
     }
   }
 }
 
-/** How long engine-wide locks are waited for: SANDBOXSHIFT_ENGINE_LOCK_WAIT seconds (default 600). */
+/**
+ * How long a lock is waited for, in ms: the environment variable `name` in seconds (a whole or
+ * decimal number), else `fallbackSeconds`. Anything else is refused: `10m` must not mean forever.
+ */
+export function lockWaitMs(name: string, fallbackSeconds: number, env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[name];
+  if (raw === undefined) return fallbackSeconds * 1000;
+  if (!/^\s*\d+(\.\d+)?\s*$/.test(raw)) {
+    throw new DiagnosticsError([errorDiag(`${name} must be a number of seconds, got '${raw}'`, { hint: `e.g. ${name}=${fallbackSeconds} (the default), or unset it` })]);
+  }
+  return Number(raw) * 1000;
+}
+
+/** How long the engine-wide policy lock is waited for: SANDBOXSHIFT_ENGINE_LOCK_WAIT seconds (default 600). */
 export function engineLockWaitMs(env: NodeJS.ProcessEnv = process.env): number {
-  return Number(env.SANDBOXSHIFT_ENGINE_LOCK_WAIT ?? 600) * 1000;
+  return lockWaitMs('SANDBOXSHIFT_ENGINE_LOCK_WAIT', 600, env);
 }
 
 /** Creates the lock container; false when the name is taken (the engine decides, atomically). */

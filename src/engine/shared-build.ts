@@ -10,7 +10,7 @@ import type { DesiredImage } from '../model/images.js';
 import { buildImage } from './build.js';
 import { statusCode, type Docker } from './client.js';
 import { Labels } from './labels.js';
-import { engineLockWaitMs, waitForLock, type LockInfo } from './lock.js';
+import { lockWaitMs, waitForLock, type LockInfo } from './lock.js';
 
 /** The lock's pseudo project: `ss._build-NAME.lock` (no project name starts with `_`). */
 export function sharedBuildScope(name: string): string {
@@ -19,14 +19,19 @@ export function sharedBuildScope(name: string): string {
 
 const holderText = (holder: LockInfo | null) => (holder ? `${holder.holder} pid ${holder.pid} (${holder.command}) since ${holder.since}, lock ID ${holder.id}` : 'a run that just gave it back');
 
+/** How long a shared image's build lock is waited for: SANDBOXSHIFT_BUILD_LOCK_WAIT seconds (default 3600: a build may take long). */
+export function buildLockWaitMs(env: NodeJS.ProcessEnv = process.env): number {
+  return lockWaitMs('SANDBOXSHIFT_BUILD_LOCK_WAIT', 3600, env);
+}
+
 /** buildImage for a shared image, under its lock; the ID of the image the tag names after it. */
 export async function buildSharedImage(docker: Docker, project: string, image: DesiredImage, onProgress: (line: string) => void): Promise<string> {
   const scope = sharedBuildScope(image.name);
-  const waitMs = engineLockWaitMs();
+  const waitMs = buildLockWaitMs();
   const timedOut = (holder: LockInfo | null) =>
     new DiagnosticsError([
       errorDiag(`the build lock ss.${scope}.lock of the shared image ${image.ref} is still held after ${waitMs / 1000}s, by ${holderText(holder)}`, {
-        hint: `another project is building it: try again later. If that run is gone (on another host), remove the lock with \`docker rm -f ss.${scope}.lock\``,
+        hint: `another project is building it: try again later, or wait longer (SANDBOXSHIFT_BUILD_LOCK_WAIT, in seconds). Only if no run on that host is building it any more, remove the lock with \`docker rm -f ss.${scope}.lock\``,
       }),
     ]);
   const lock = await waitForLock(docker, scope, `apply (building ${image.ref})`, waitMs, timedOut, (holder) =>
@@ -40,7 +45,10 @@ export async function buildSharedImage(docker: Docker, project: string, image: D
     }
     return await buildImage(docker, project, image, onProgress);
   } finally {
-    await lock.release();
+    // Neither the build's result nor its error is replaced by a failure to give the lock back.
+    await lock
+      .release()
+      .catch((err: Error) => onProgress(`could not give back the build lock ss.${scope}.lock (${err.message}): another host waits for it until it is removed with \`docker rm -f ss.${scope}.lock\``));
   }
 }
 

@@ -2,6 +2,7 @@
 // find it missing must not both build it (two IDs under one tag, and the containers of the
 // project whose ID the tag left read as changed). Against the real engine: two builds at once of
 // one image with a slow step, a lock held by a run on another host, and a stale one of this host.
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -67,8 +68,8 @@ describe('shared image builds', () => {
     await removeImages();
     // Another host's: a lock of a live process elsewhere is never judged stale from here.
     const held = await plantLock('apply (elsewhere)', { 'io.sandboxshift.lock.holder': 'other-host' });
-    const saved = process.env.SANDBOXSHIFT_ENGINE_LOCK_WAIT;
-    process.env.SANDBOXSHIFT_ENGINE_LOCK_WAIT = '1';
+    const saved = process.env.SANDBOXSHIFT_BUILD_LOCK_WAIT;
+    process.env.SANDBOXSHIFT_BUILD_LOCK_WAIT = '1';
     try {
       const lines: string[] = [];
       const err = await buildSharedImage(docker, 'project-c', image, (l) => lines.push(l)).then(
@@ -78,18 +79,61 @@ describe('shared image builds', () => {
       expect(err?.diagnostics?.map((d) => [d.message, d.hint])).toEqual([
         [
           `the build lock ${lockName} of the shared image ${image.ref} is still held after 1s, by other-host pid ${process.pid} (apply (elsewhere)) since ${held.info.since}, lock ID ${held.info.id}`,
-          `another project is building it: try again later. If that run is gone (on another host), remove the lock with \`docker rm -f ${lockName}\``,
+          `another project is building it: try again later, or wait longer (SANDBOXSHIFT_BUILD_LOCK_WAIT, in seconds). Only if no run on that host is building it any more, remove the lock with \`docker rm -f ${lockName}\``,
         ],
       ]);
       expect(lines).toEqual([`waiting for another run that is building ${image.ref}: other-host pid ${process.pid} (apply (elsewhere)) since ${held.info.since}, lock ID ${held.info.id}`]);
       expect(await withHash()).toEqual([]);
       expect((await docker.getContainer(lockName).inspect()).Config.Labels?.['io.sandboxshift.lock.holder']).toBe('other-host');
     } finally {
-      if (saved === undefined) delete process.env.SANDBOXSHIFT_ENGINE_LOCK_WAIT;
-      else process.env.SANDBOXSHIFT_ENGINE_LOCK_WAIT = saved;
+      if (saved === undefined) delete process.env.SANDBOXSHIFT_BUILD_LOCK_WAIT;
+      else process.env.SANDBOXSHIFT_BUILD_LOCK_WAIT = saved;
       await docker.getContainer(lockName).remove({ force: true });
     }
   }, 60_000);
+
+  it('SIGTERM while it builds (a cancelled CI job): the process exits 143 and gives back the build lock as well as the project lock', async () => {
+    const sigName = `${name}-sig`;
+    const sigContext = mkdtempSync(join(tmpdir(), 'ss-shared-build-sig-'));
+    writeFileSync(join(sigContext, 'Dockerfile'), `FROM sandboxshift/busybox:test\nRUN sleep 20 && echo ${sigName} > /tmp/built\n`);
+    const project = `e2e-sig-${randomBytes(3).toString('hex')}`;
+    const dist = (path: string) => JSON.stringify(new URL(`../../dist/${path}`, import.meta.url).href);
+    // The apply's shape: the project lock around the work (app/lock.ts), the build inside it.
+    const script = [
+      `import { withLock } from ${dist('app/lock.js')};`,
+      `import { connectEngine } from ${dist('engine/client.js')};`,
+      `import { buildSharedImage } from ${dist('engine/shared-build.js')};`,
+      `import { desiredImage } from ${dist('model/images.js')};`,
+      `const engine = connectEngine();`,
+      `const image = desiredImage({ project: ${JSON.stringify(project)} }, { name: ${JSON.stringify(sigName)}, build: { context: ${JSON.stringify(sigContext)}, dockerfile: 'Dockerfile', args: {} } }, true);`,
+      `await withLock(engine, ${JSON.stringify(project)}, { command: 'apply' }, async () =>`,
+      `  buildSharedImage(await engine.docker(), ${JSON.stringify(project)}, image, (line) => {`,
+      `    console.log(line);`,
+      `    if (/^Step 2\\/\\d+ : RUN sleep 20/.test(line)) process.kill(process.pid, 'SIGTERM');`,
+      `  }),`,
+      `);`,
+      `console.log('the work ended without the signal');`,
+    ].join('\n');
+    try {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+      expect({ code, out }).toEqual({ code: 143, out: expect.stringMatching(/^Step 2\/\d+ : RUN sleep 20 && echo \S+ > \/tmp\/built\n$/m) });
+      expect(out).not.toContain('the work ended without the signal');
+      expect(await dockerCli(['ps', '-a', '-q', '--filter', `name=^ss.${sharedBuildScope(sigName)}.lock$`])).toBe('');
+      expect(await dockerCli(['ps', '-a', '-q', '--filter', `name=^ss.${project}.lock$`])).toBe('');
+    } finally {
+      await docker
+        .getContainer(`ss.${sharedBuildScope(sigName)}.lock`)
+        .remove({ force: true })
+        .catch(() => undefined);
+      const ids = (await dockerCli(['images', '-q', '--filter', `reference=sandboxshift/builtin-${sigName}`])).split('\n').filter(Boolean);
+      for (const id of new Set(ids)) await dockerCli(['rmi', '-f', id]);
+      rmSync(sigContext, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('a stale lock of this host (its process gone) is taken over, and the image is built', async () => {
     // A pid that no process has: the holder was killed.

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pack } from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ArchiveClient } from '../../../src/engine/archive-client.js';
-import { copyOutOfContainer } from '../../../src/engine/archive-copy.js';
+import { copyOutOfContainer, resolveContainerPath } from '../../../src/engine/archive-copy.js';
 
 type Entry = { name: string; type?: 'file' | 'directory' | 'symlink' | 'link'; linkname?: string; body?: string };
 
@@ -172,5 +172,37 @@ describe('copyOutOfContainer against crafted archives', () => {
       ),
     ).rejects.toThrow('refused: the archive of /workspace/d has the file d/f twice; the copy stopped there');
     expect(readFileSync(join(dest, 'd', 'f'), 'utf8')).toBe('first');
+  });
+});
+
+// cp's stats may leave before the container's inspect answers (app/copy-run.ts): a missing root
+// (a mount point, always there in a container of ours) says they raced the container, and cp
+// asks again. rootExists tells the two apart.
+describe('resolveContainerPath: rootExists', () => {
+  const DIR = { name: 'd', size: 0, mode: 2 ** 31 + 0o755, linkTarget: '' };
+  const withStats = (known: Record<string, typeof DIR>): ArchiveClient => ({
+    stat: async (path) => known[path] ?? null,
+    put: async () => undefined,
+    get: async () => undefined,
+  });
+
+  it('is true when the root is there, the path itself missing or not', async () => {
+    const archive = withStats({ '/workspace': DIR, '/workspace/a': DIR });
+    expect(await resolveContainerPath(archive, '/workspace/a/new.txt', ['/workspace'], 'dev:a/new.txt')).toEqual({
+      real: '/workspace/a/new.txt',
+      existing: 'missing',
+      parentExisting: 'dir',
+      rootExists: true,
+    });
+  });
+
+  it('is false when the root itself is missing: the container was not there when asked', async () => {
+    const archive = withStats({});
+    expect(await resolveContainerPath(archive, '/workspace/src', ['/workspace'], 'dev:src')).toEqual({
+      real: '/workspace/src',
+      existing: 'missing',
+      parentExisting: 'missing',
+      rootExists: false,
+    });
   });
 });

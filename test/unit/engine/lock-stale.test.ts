@@ -4,7 +4,8 @@ import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import type { Docker } from '../../../src/engine/client.js';
-import { acquireLock, isStale, processStartTime, type LockInfo } from '../../../src/engine/lock.js';
+import { acquireLock, isStale, lockWaitMs, processStartTime, type LockInfo } from '../../../src/engine/lock.js';
+import type { DiagnosticsError } from '../../../src/diagnostics.js';
 import { Labels } from '../../../src/engine/labels.js';
 
 const lock = (extra: Partial<LockInfo>): LockInfo => ({
@@ -107,5 +108,29 @@ describe("this process's own locks", () => {
 
   it('one left by a create whose answer was lost (an id it never got back) is an orphan', () => {
     expect(isStale(lock({ id: 'neverheld' }))).toBe(true);
+  });
+});
+
+// How long a lock is waited for comes from the environment, in seconds; a value that is not a
+// number is refused with what to write, never read as NaN (which waited for ever).
+describe('lockWaitMs', () => {
+  it('reads whole and decimal seconds, and the default when unset', () => {
+    expect(lockWaitMs('W', 600, {})).toBe(600_000);
+    expect(lockWaitMs('W', 600, { W: '1.5' })).toBe(1500);
+    expect(lockWaitMs('W', 600, { W: ' 0 ' })).toBe(0);
+  });
+
+  it.each(['10m', '', '-1', 'NaN', 'Infinity', '1e3', '0x10'])('refuses %j', (value) => {
+    const err = (() => {
+      try {
+        lockWaitMs('SANDBOXSHIFT_BUILD_LOCK_WAIT', 3600, { SANDBOXSHIFT_BUILD_LOCK_WAIT: value });
+        return null;
+      } catch (e) {
+        return e as DiagnosticsError;
+      }
+    })();
+    expect(err?.diagnostics.map((d) => [d.message, d.hint])).toEqual([
+      [`SANDBOXSHIFT_BUILD_LOCK_WAIT must be a number of seconds, got '${value}'`, 'e.g. SANDBOXSHIFT_BUILD_LOCK_WAIT=3600 (the default), or unset it'],
+    ]);
   });
 });
