@@ -5,8 +5,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"time"
 )
@@ -14,8 +16,26 @@ import (
 // Resolver returns every address a name resolves to.
 type Resolver func(ctx context.Context, name string) ([]string, error)
 
+// systemResolver looks a name up exactly as allowed, never with the search domains of the
+// container's resolv.conf (which Docker copies from the host): a name that does not exist must
+// not become NAME.corp.example, a host nobody allowed. A rooted name is not searched.
 func systemResolver(ctx context.Context, name string) ([]string, error) {
-	return net.DefaultResolver.LookupHost(ctx, name)
+	answers, err := net.DefaultResolver.LookupHost(ctx, rootedName(name))
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) && dnsErr.Name != name {
+		named := *dnsErr
+		named.Name = name // the name as the client asked, in the 502's reason
+		return nil, &named
+	}
+	return answers, err
+}
+
+// rootedName is name with the root's trailing dot.
+func rootedName(name string) string {
+	if strings.HasSuffix(name, ".") {
+		return name
+	}
+	return name + "."
 }
 
 // timeoutError is a wait that ran out of time (answered 504, not 502).
