@@ -3,8 +3,9 @@
 // for the writer). The code stamp, a hash of the code that checks a config, is worked out once
 // at build time for the bundled CLI (scripts/bundle-cli.mjs writes it next to the bundle):
 // hashing the whole bundle on every run cost an `exec` about 6 ms. The key itself is a fast
-// non-cryptographic hash (text-hash.ts): the entry keeps what it was keyed by, and a lookup
-// compares that exactly. node:crypto is loaded only when the stamp must be worked out.
+// non-cryptographic hash (text-hash.ts): the entry keeps what it was keyed by (the key material,
+// and the text as its config's `source`), and a lookup compares that exactly. node:crypto is
+// loaded only when the stamp must be worked out.
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
@@ -14,7 +15,7 @@ import type { LoadResult } from './load.js';
 import { textHash128 } from './text-hash.js';
 import type { Config } from './types.js';
 
-/** Bumped when the entry's layout changes (2: a fast hash names it; it holds its key's material and text). */
+/** Bumped when the entry's layout changes (2: a fast hash names it; it holds its key's material). */
 const FORMAT = 2;
 
 /** The precomputed code stamp's file, in the folder whose code it stamps. */
@@ -22,10 +23,8 @@ export const CODE_STAMP_FILE = 'code-stamp';
 
 export interface Entry {
   key: string;
-  /** What the key hashes besides the text: format, code stamp, the file as named and absolute, the home folder. */
+  /** What the key hashes besides the text (the config's own `source`): format, code stamp, the file as named and absolute, the home folder. */
   material: string;
-  /** The config file's text the entry was checked from. */
-  text: string;
   result: LoadResult;
   /** What the checks saw on the host (see hostFacts); the text alone does not decide them. */
   facts: string;
@@ -104,21 +103,21 @@ export function lookUpEntry(file: string): { text: string; key: string; material
   const material = keyMaterial(file);
   const key = textHash128(`${material}\0${text}`);
   const entry = join(configCacheDir(), `${key}.json`);
-  return { text, key, material, entry, found: parseEntry(entry, { key, material, text }) };
+  return { text, key, material, entry, found: parseEntry(entry, { key, material }, text) };
 }
 
 /** The entry at `path` when it is the one for exactly this key, material and text, with a config; its host facts are the caller's to compare. */
-export function parseEntry(path: string, want: Pick<Entry, 'key' | 'material' | 'text'>): Entry | null {
-  let text: string;
+export function parseEntry(path: string, want: Pick<Entry, 'key' | 'material'>, text: string): Entry | null {
+  let stored: string;
   try {
-    text = readFileSync(path, 'utf8');
+    stored = readFileSync(path, 'utf8');
   } catch {
     return null; // not checked before
   }
   try {
-    const entry = JSON.parse(text) as Entry;
-    const same = entry.key === want.key && entry.material === want.material && entry.text === want.text;
-    return same && entry.result?.config ? entry : null;
+    const entry = JSON.parse(stored) as Entry;
+    const same = entry.key === want.key && entry.material === want.material && entry.result?.config?.source === text;
+    return same ? entry : null;
   } catch {
     return null; // a torn or foreign file: checked afresh and written again
   }

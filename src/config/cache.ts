@@ -22,11 +22,11 @@ export function loadConfigCached(file: string = DEFAULT_CONFIG_FILE): LoadResult
   if (!cached) return loadConfig(file); // cache off, or it reports the unreadable file with advice
   if (cached.result) return cached.result;
   const result = validateConfigText(cached.text, file);
-  if (result.config) writeEntry(cached.entry, { key: cached.key, material: cached.material, text: cached.text }, result);
+  if (result.config) writeEntry(cached.entry, { key: cached.key, material: cached.material }, result);
   return result;
 }
 
-function writeEntry(path: string, keyed: Pick<Entry, 'key' | 'material' | 'text'>, result: LoadResult): void {
+function writeEntry(path: string, keyed: Pick<Entry, 'key' | 'material'>, result: LoadResult): void {
   const dir = dirname(path);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });

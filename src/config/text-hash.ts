@@ -1,6 +1,7 @@
 // A fast 128-bit hash of a string, not a cryptographic one: it names the checked-config cache's
-// entry files (cache-key.ts), and every entry also holds the exact text it was keyed by, which
-// a lookup compares, so two texts with one name can only miss, never answer for each other.
+// entry files (cache-key.ts), and every entry also holds the exact text it was keyed by (its
+// config's `source`), which a lookup compares, so two texts with one name can only miss, never
+// answer for each other.
 // node:crypto's sha256 cost every exec and cp 4-5 ms just to load the module.
 
 /** Four 32-bit lanes (bryc's cyrb128 mixing), as 32 hex digits. */

@@ -90,7 +90,7 @@ describe('loadConfigCached', () => {
     loadConfigCached(file);
     const path = join(configCacheDir(), entries()[0]!);
     const good = JSON.parse(readFileSync(path, 'utf8'));
-    expect(good.text).toBe(readFileSync(file, 'utf8'));
+    expect(good.result.config.source).toBe(readFileSync(file, 'utf8'));
     expect(JSON.parse(good.material)).toEqual([2, expect.stringMatching(/^[0-9a-f]{64}$/), file, file, homedir()]);
     const forged = (change: (entry: typeof good) => void) => {
       const entry = structuredClone(good);
@@ -100,10 +100,10 @@ describe('loadConfigCached', () => {
       return loadConfigCached(file).config?.project;
     };
     expect(forged(() => undefined)).toBe('forged'); // the forge itself is read when all matches
-    expect(forged((e) => (e.text = 'version: 1\nproject: forged\nenvironments:\n  a: {}\n'))).toBe('demo');
+    expect(forged((e) => (e.result.config.source = 'version: 1\nproject: forged\nenvironments:\n  a: {}\n'))).toBe('demo');
     expect(JSON.parse(readFileSync(path, 'utf8')).result.config.project).toBe('demo');
     expect(forged((e) => (e.material = e.material.replace(file, join(work, 'elsewhere.yaml'))))).toBe('demo');
-    expect(forged((e) => delete e.text)).toBe('demo');
+    expect(forged((e) => delete e.result.config.source)).toBe('demo');
     expect(forged((e) => delete e.material)).toBe('demo');
   });
 
