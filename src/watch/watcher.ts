@@ -8,7 +8,7 @@ import { load, type Loaded } from '../app/pipeline.js';
 import { reconcileOnce } from '../app/reconcile.js';
 import { DiagnosticsError, formatDiagnostic, type Diagnostic } from '../diagnostics.js';
 import { engineMessage, isEngineUnreachable, type Engine } from '../engine/client.js';
-import type { HeldLock, LockInfo } from '../engine/lock.js';
+import { releaseHeldLocks, type HeldLock, type LockInfo } from '../engine/lock.js';
 import { Backoff, FAILURE_BACKOFF, formatDelay } from './backoff.js';
 import type { WatchLog } from './log.js';
 import { watchMetrics } from './metrics.js';
@@ -82,9 +82,12 @@ export class Watcher {
       }),
     ]);
     clearTimeout(timer);
-    if (!finished && this.lock) {
-      log.line('stopping', 'engine calls still running after 8 s: releasing the lock now; run `sandboxshift plan` to see what is left');
-      await this.lock.release().catch((err: unknown) => log.line('stopping', `could not release the lock: ${engineMessage(err)}`));
+    if (!finished) {
+      if (this.lock) log.line('stopping', 'engine calls still running after 8 s: releasing the lock now; run `sandboxshift plan` to see what is left');
+      // The project's lock, and any taken inside the work that is still running (the engine-wide
+      // policy lock, a shared image's build lock): the process exits next, and their own
+      // `finally` would never run.
+      await Promise.all([this.lock?.release().catch((err: unknown) => log.line('stopping', `could not release the lock: ${engineMessage(err)}`)), releaseHeldLocks()]);
     }
     log.line('stopped', 'stopped');
   }

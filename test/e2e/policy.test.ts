@@ -231,6 +231,42 @@ environments:
     await run(dir, ['policy', 'clear']);
   }, 300_000);
 
+  // SIGTERM (a cancelled CI job) while the apply holds the engine-wide lock inside its work: the
+  // process gives back every lock it holds before it exits, not only its project's; a lock left
+  // behind would hold up every other host's apply until someone removed it.
+  it('SIGTERM while apply or watch holds the engine-wide lock: both exit with every lock given back', async () => {
+    expect((await run(dir, ['policy', 'set', policyFile('engine-sig.yaml', 'version: 1\nengine: { environments: 5 }\n')])).code).toBe(0);
+    const engineLock = async () => (await engine.docker.listContainers({ all: true, filters: { name: ['^/ss\\._engine\\.lock$'] } })).length;
+    const waitHeld = async () => {
+      const deadline = Date.now() + 120_000;
+      while (Date.now() < deadline && (await engineLock()) === 0) await new Promise((r) => setTimeout(r, 50));
+      expect(await engineLock()).toBe(1);
+    };
+    const pause = { SANDBOXSHIFT_TEST_PAUSE: 'policy-quota-checked', SANDBOXSHIFT_TEST_RELEASE_FILE: join(dir.dir, 'never') };
+
+    const applying = project('policy-sig-apply', busyboxConfig('  a: {}\n'));
+    const child = spawn(process.execPath, [CLI, 'apply', '--auto-approve'], { cwd: applying.dir, env: { ...process.env, ...env(), ...pause }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    await waitHeld();
+    expect(await ours(applying)).toEqual([`/ss.${applying.name}.lock`]);
+    child.kill('SIGTERM');
+    expect({ code: await exited, stderr }).toEqual({ code: 143, stderr: expect.stringContaining('Terminated (SIGTERM): releasing the lock; run `sandboxshift plan` to see what is left.') });
+    expect(await engineLock()).toBe(0);
+    expect(await ours(applying)).toEqual([]);
+
+    const watching = project('policy-sig-watch', busyboxConfig('  a: {}\n'));
+    const watch = new WatchProcess(watching.dir, [], { ...env(), ...pause });
+    await waitHeld();
+    const stopped = await watch.stop();
+    expect(stopped.code).toBe(0);
+    expect(watch.lines.some((l) => l.includes('engine calls still running after 8 s: releasing the lock now'))).toBe(true);
+    expect(await engineLock()).toBe(0);
+    expect(await ours(watching)).toEqual([]);
+    await run(dir, ['policy', 'clear']);
+  }, 300_000);
+
   it('an engine-wide lock left by another host is waited for, named with its ID, and removed by policy unlock', async () => {
     expect((await run(dir, ['policy', 'set', policyFile('engine3.yaml', 'version: 1\nengine: { environments: 5 }\n')])).code).toBe(0);
     await engine.docker.createContainer({
