@@ -58,7 +58,7 @@ func atkHeapAfterGC() uint64 {
 // still close it: otherwise the tunnel runs on under a policy that refuses it. The reload is
 // started at the moment the allow decision is logged, the last step before the tunnel opens.
 func TestAtkAReloadRightAfterTheLastCheckStillClosesTheTunnel(t *testing.T) {
-	upstream, h := hConnectSetup(t, hAllowLoopback, hOptions{}, nil)
+	upstream, h := hConnectSetup(t, hAllowNameAndLoopback, hOptions{}, nil)
 	var once sync.Once
 	reloaded := make(chan struct{})
 	atkTune(h, func(p *proxy) {
@@ -83,11 +83,7 @@ func TestAtkAReloadRightAfterTheLastCheckStillClosesTheTunnel(t *testing.T) {
 		}
 	})
 
-	tunnel := hRawRequest(t, h.port, hConnectRequest(fmt.Sprintf("allowed.test:%d", upstream.port)), false)
-	if tunnel.status != 200 {
-		t.Fatalf("status %d: %q", tunnel.status, tunnel.head)
-	}
-	tunnel.write(hCaptureClientHello(t, "allowed.test"))
+	tunnel := hTunnel(t, h, fmt.Sprintf("allowed.test:%d", upstream.port), hCaptureClientHello(t, "allowed.test"))
 	select {
 	case <-reloaded:
 	case <-time.After(hWait):
@@ -129,7 +125,7 @@ func TestAtkAnIdleTunnelHoldsNoCopyBuffers(t *testing.T) {
 			}
 		}
 	})
-	h := hStartProxy(t, hOptions{allow: hAllowLoopback(upstream.port)})
+	h := hStartProxy(t, hOptions{allow: hAllowNameAndLoopback(upstream.port)})
 	hello := hCaptureClientHello(t, "allowed.test")
 	established := make([]byte, len("HTTP/1.1 200 Connection Established\r\n\r\n"))
 	down := make([]byte, len(burst))

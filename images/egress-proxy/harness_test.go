@@ -20,6 +20,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -86,6 +87,21 @@ func hParsePolicy(t *testing.T, allow []string) *policy.Policy {
 		t.Fatalf("bad test policy %q: %+v", allow, problems)
 	}
 	return p
+}
+
+// hAllowNameAndLoopback allows allowed.test on port (the upstream's), and 127.0.0.0/8.
+func hAllowNameAndLoopback(port int) []string {
+	return []string{fmt.Sprintf("allowed.test:%d", port), "127.0.0.0/8"}
+}
+
+// hAllowDefaultPortsAndLoopback allows allowed.test on its default ports (443 and 80), and 127.0.0.0/8.
+func hAllowDefaultPortsAndLoopback(int) []string {
+	return []string{"allowed.test", "127.0.0.0/8"}
+}
+
+// hPort80ToUpstream is a portMap sending the proxy's connections to port 80 to the upstream's port.
+func hPort80ToUpstream(port int) map[int]int {
+	return map[int]int{80: port}
 }
 
 // hStartProxy starts a proxy on 127.0.0.1:0, shut down when the test ends.
@@ -387,6 +403,32 @@ func hConnectRequest(target string) string {
 	return "CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n\r\n"
 }
 
+// hTunnel opens a CONNECT tunnel to target, failing the test unless the proxy answers 200, and
+// sends first through it (nothing when nil).
+func hTunnel(t *testing.T, h *hHarness, target string, first []byte) *hExchange {
+	t.Helper()
+	x := hRawRequest(t, h.port, hConnectRequest(target), false)
+	if x.status != 200 {
+		t.Fatalf("CONNECT %s: status %d: %q", target, x.status, x.head)
+	}
+	if first != nil {
+		x.write(first)
+	}
+	return x
+}
+
+// hAnsweredAndClosed sends request raw, checks the proxy answers it with status, reads until the
+// proxy closes the connection, then closes the client's end.
+func hAnsweredAndClosed(t *testing.T, proxyPort int, request string, status int) {
+	t.Helper()
+	x := hRawRequest(t, proxyPort, request, false)
+	if x.status != status {
+		t.Errorf("status %d, want %d: %q", x.status, status, x.head)
+	}
+	x.closed()
+	x.conn.Close()
+}
+
 // hResponse is one response read through the proxy.
 type hResponse struct {
 	status  int
@@ -530,6 +572,40 @@ func (s *hServer) close() {
 	s.wg.Wait()
 }
 
+// hClosedPort is a loopback port nothing listens on.
+func hClosedPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	return port
+}
+
+// hServeHTTP is a loopback server that hands each request on a connection, its body read whole, to
+// answer, in turn, until answer returns false or reading the next request fails.
+func hServeHTTP(t *testing.T, answer func(conn net.Conn, req *http.Request, body []byte) bool) *hServer {
+	t.Helper()
+	return hListen(t, func(conn net.Conn) {
+		br := bufio.NewReader(conn)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			body, err := io.ReadAll(req.Body)
+			if err != nil {
+				return
+			}
+			if !answer(conn, req, body) {
+				return
+			}
+		}
+	})
+}
+
 // hRecordingServer is a raw TCP server that records what its connections send, and answers
 // reply to each connection's first bytes.
 type hRecordingServer struct {
@@ -602,24 +678,12 @@ const hUpstreamResponse = "HTTP/1.1 201 Made\r\n" +
 func hStartHTTPUpstream(t *testing.T) *hHTTPUpstream {
 	t.Helper()
 	u := &hHTTPUpstream{}
-	u.hServer = hListen(t, func(conn net.Conn) {
-		br := bufio.NewReader(conn)
-		for {
-			req, err := http.ReadRequest(br)
-			if err != nil {
-				return
-			}
-			body, err := io.ReadAll(req.Body)
-			if err != nil {
-				return
-			}
-			u.mu.Lock()
-			u.seen = append(u.seen, hUpstreamRequest{method: req.Method, url: req.RequestURI, host: req.Host, header: req.Header, body: string(body)})
-			u.mu.Unlock()
-			if _, err := conn.Write([]byte(hUpstreamResponse)); err != nil || req.Close {
-				return
-			}
-		}
+	u.hServer = hServeHTTP(t, func(conn net.Conn, req *http.Request, body []byte) bool {
+		u.mu.Lock()
+		u.seen = append(u.seen, hUpstreamRequest{method: req.Method, url: req.RequestURI, host: req.Host, header: req.Header, body: string(body)})
+		u.mu.Unlock()
+		_, err := conn.Write([]byte(hUpstreamResponse))
+		return err == nil && !req.Close
 	})
 	return u
 }
@@ -764,4 +828,73 @@ func hOpenConnections(p *proxy) []hOpen {
 		out = append(out, hOpen{method: c.method, host: c.host.Text(), address: c.address, rule: c.rule, port: c.port})
 	}
 	return out
+}
+
+// ---- checks shared by the test files ----
+
+// hWantWholeAnswer reads the tunnel until the proxy closes it and checks that the upstream received
+// exactly sent, the client got the upstream's whole answer, and the one decision logged matches want.
+func hWantWholeAnswer(t *testing.T, h *hHarness, tunnel *hExchange, upstream *hAnswerAtEOFServer, sent []byte, want hCheck) {
+	t.Helper()
+	answer := tunnel.closed()
+	if got := upstream.received(); !bytes.Equal(got, sent) {
+		t.Errorf("upstream received %q, want %q", got, sent)
+	}
+	hCheckAnswer(t, answer, len(sent))
+	h.match(h.decisionsN(1)[0], want)
+}
+
+// hWantWholeForward reads the reply until the proxy closes it and checks that the client got the
+// upstream's body, the upstream saw exactly want (method, URL, body), and one allow was logged.
+func hWantWholeForward(t *testing.T, h *hHarness, upstream *hHTTPUpstream, reply *hExchange, want ...[3]string) {
+	t.Helper()
+	if body := string(reply.closed()); !strings.Contains(body, "hello from upstream") {
+		t.Errorf("body %q", body)
+	}
+	if got := hSeen(upstream); !reflect.DeepEqual(got, want) {
+		t.Errorf("upstream saw %q, want %q", got, want)
+	}
+	h.match(h.decisionsN(1)[0], hCheck{decision: hs("allow")})
+}
+
+// ---- services on a policy file (service_test.go's svc helpers) ----
+
+// hWatchedService starts a service on a new policy file holding content, polled every 10 ms, with a
+// dialer that refuses every connection, and checks that it answers CONNECT 127.0.0.1:9 with status.
+func hWatchedService(t *testing.T, content string, status int) (*svcPolicyFile, *svcRefusingDialer, *svcRunning) {
+	t.Helper()
+	file := svcNewPolicyFile(t, content)
+	dialer := &svcRefusingDialer{}
+	s := svcStart(t, file.path, func(o *serviceOptions) {
+		o.watchInterval = 10 * time.Millisecond
+		o.dial = dialer.dial
+	})
+	if got := svcStatus(t, s.port, "127.0.0.1:9"); got != status {
+		t.Fatalf("at start: CONNECT 127.0.0.1:9 answered %d; want %d", got, status)
+	}
+	return file, dialer, s
+}
+
+// hStatsService starts a service on a new policy file holding content that writes its figures to
+// stats.json beside that file every 20 ms; options (nil: none) changes the rest.
+func hStatsService(t *testing.T, content string, options func(*serviceOptions)) (file *svcPolicyFile, statsPath string, s *svcRunning) {
+	t.Helper()
+	file = svcNewPolicyFile(t, content)
+	statsPath = filepath.Join(file.dir, "stats.json")
+	s = svcStart(t, file.path, func(o *serviceOptions) {
+		o.statsPath = statsPath
+		o.statsInterval = 20 * time.Millisecond
+		if options != nil {
+			options(o)
+		}
+	})
+	return file, statsPath, s
+}
+
+// hNothingLogged checks that log holds no line.
+func hNothingLogged(t *testing.T, log *svcLog) {
+	t.Helper()
+	if lines := log.all(); len(lines) != 0 {
+		t.Errorf("logged %q", lines)
+	}
 }

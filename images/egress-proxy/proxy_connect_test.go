@@ -26,10 +26,6 @@ func hConnectSetup(t *testing.T, allow func(port int) []string, o hOptions, port
 	return upstream, hStartProxy(t, o)
 }
 
-func hAllowLoopback(port int) []string {
-	return []string{fmt.Sprintf("allowed.test:%d", port), "127.0.0.0/8"}
-}
-
 func hWantDials(t *testing.T, h *hHarness, want ...hDial) {
 	t.Helper()
 	if want == nil {
@@ -65,7 +61,7 @@ var hLoopbackClient = regexp.MustCompile(`^127\.0\.0\.1:\d+$`)
 // ---- CONNECT allowed ----
 
 func TestProxyConnectTunnelsToTheCheckedAddressOnceTheClientHelloNamesTheHost(t *testing.T) {
-	upstream, h := hConnectSetup(t, hAllowLoopback, hOptions{}, nil)
+	upstream, h := hConnectSetup(t, hAllowNameAndLoopback, hOptions{}, nil)
 	hello := hCaptureClientHello(t, "allowed.test")
 	tunnel := hRawRequest(t, h.port, hConnectRequest(fmt.Sprintf("allowed.test:%d", upstream.port)), false)
 	if tunnel.head != "HTTP/1.1 200 Connection Established" {
@@ -114,12 +110,9 @@ func TestProxyConnectTunnelsToTheCheckedAddressOnceTheClientHelloNamesTheHost(t 
 }
 
 func TestProxyConnectReadsAClientHelloOverSeveralChunksAndRecords(t *testing.T) {
-	upstream, h := hConnectSetup(t, hAllowLoopback, hOptions{}, nil)
+	upstream, h := hConnectSetup(t, hAllowNameAndLoopback, hOptions{}, nil)
 	hello := hInRecords(hClientHelloMessage("Allowed.Test."), 40)
-	tunnel := hRawRequest(t, h.port, hConnectRequest(fmt.Sprintf("ALLOWED.test:%d", upstream.port)), false)
-	if tunnel.status != 200 {
-		t.Fatalf("status %d: %q", tunnel.status, tunnel.head)
-	}
+	tunnel := hTunnel(t, h, fmt.Sprintf("ALLOWED.test:%d", upstream.port), nil)
 	for _, piece := range [][]byte{hello[:3], hello[3:50], hello[50:]} {
 		tunnel.write(piece)
 		// Deliberate gaps, so the pieces reach the proxy as separate reads; nothing to wait for.
@@ -133,14 +126,9 @@ func TestProxyConnectReadsAClientHelloOverSeveralChunksAndRecords(t *testing.T) 
 }
 
 func TestProxyConnectLetsPlainHTTPThroughAPort80TunnelWithoutAClientHello(t *testing.T) {
-	upstream, h := hConnectSetup(t, func(int) []string { return []string{"allowed.test", "127.0.0.0/8"} }, hOptions{},
-		func(port int) map[int]int { return map[int]int{80: port} })
-	tunnel := hRawRequest(t, h.port, hConnectRequest("allowed.test:80"), false)
-	if tunnel.status != 200 {
-		t.Fatalf("status %d: %q", tunnel.status, tunnel.head)
-	}
+	upstream, h := hConnectSetup(t, hAllowDefaultPortsAndLoopback, hOptions{}, hPort80ToUpstream)
 	request := "GET / HTTP/1.1\r\nHost: allowed.test\r\n\r\n"
-	tunnel.write([]byte(request))
+	tunnel := hTunnel(t, h, "allowed.test:80", []byte(request))
 	if got := string(tunnel.bytes(4)); got != "pong" {
 		t.Fatalf("got %q, want pong", got)
 	}
@@ -152,11 +140,7 @@ func TestProxyConnectLetsPlainHTTPThroughAPort80TunnelWithoutAClientHello(t *tes
 func TestProxyConnectTunnelsToAnIPLiteralInsideAnAddressEntryWithoutAServerName(t *testing.T) {
 	upstream, h := hConnectSetup(t, func(port int) []string { return []string{fmt.Sprintf("127.0.0.1:%d", port)} }, hOptions{}, nil)
 	hello := hCaptureClientHello(t, "")
-	tunnel := hRawRequest(t, h.port, hConnectRequest(fmt.Sprintf("127.0.0.1:%d", upstream.port)), false)
-	if tunnel.status != 200 {
-		t.Fatalf("status %d: %q", tunnel.status, tunnel.head)
-	}
-	tunnel.write(hello)
+	tunnel := hTunnel(t, h, fmt.Sprintf("127.0.0.1:%d", upstream.port), hello)
 	if got := string(tunnel.bytes(4)); got != "pong" {
 		t.Fatalf("got %q, want pong", got)
 	}
@@ -175,7 +159,7 @@ func TestProxyConnectRefusesADeniedNameWith403AndNeverResolvesIt(t *testing.T) {
 	for _, name := range []string{"evil.test", "evilallowed.test", "allowed.test.evil.test"} {
 		name := name
 		t.Run(name, func(t *testing.T) {
-			upstream, h := hConnectSetup(t, hAllowLoopback, hOptions{names: names}, nil)
+			upstream, h := hConnectSetup(t, hAllowNameAndLoopback, hOptions{names: names}, nil)
 			reply := hRawRequest(t, h.port, hConnectRequest(fmt.Sprintf("%s:%d", name, upstream.port)), false)
 			if reply.status != 403 {
 				t.Fatalf("status %d: %q", reply.status, reply.head)
@@ -198,7 +182,7 @@ func TestProxyConnectRefusesADeniedNameWith403AndNeverResolvesIt(t *testing.T) {
 }
 
 func TestProxyConnectRefusesAnAllowedHostOnAPortItIsNotAllowed(t *testing.T) {
-	upstream, h := hConnectSetup(t, hAllowLoopback, hOptions{}, nil)
+	upstream, h := hConnectSetup(t, hAllowNameAndLoopback, hOptions{}, nil)
 	reply := hRawRequest(t, h.port, hConnectRequest(fmt.Sprintf("allowed.test:%d", upstream.port+1)), false)
 	if reply.status != 403 {
 		t.Fatalf("status %d: %q", reply.status, reply.head)
@@ -208,7 +192,7 @@ func TestProxyConnectRefusesAnAllowedHostOnAPortItIsNotAllowed(t *testing.T) {
 }
 
 func TestProxyConnectRefusesAnIPLiteralWithoutAnAddressEntry(t *testing.T) {
-	upstream, h := hConnectSetup(t, func(port int) []string { return []string{fmt.Sprintf("allowed.test:%d", port)} }, hOptions{}, nil)
+	upstream, h := hConnectSetup(t, hAllowNameOnly, hOptions{}, nil)
 	reply := hRawRequest(t, h.port, hConnectRequest(fmt.Sprintf("127.0.0.1:%d", upstream.port)), false)
 	if reply.status != 403 {
 		t.Fatalf("status %d: %q", reply.status, reply.head)
@@ -224,7 +208,7 @@ func TestProxyConnectRefusesAMalformedTargetWith400(t *testing.T) {
 	for _, target := range []string{"allowed.test", "allowed.test:", "allowed.test:0", "allowed.test:65536", "::1:443", "allowed.test/x:443", "evil.test@allowed.test:443"} {
 		target := target
 		t.Run(target, func(t *testing.T) {
-			_, h := hConnectSetup(t, hAllowLoopback, hOptions{}, nil)
+			_, h := hConnectSetup(t, hAllowNameAndLoopback, hOptions{}, nil)
 			reply := hRawRequest(t, h.port, "CONNECT "+target+" HTTP/1.1\r\n\r\n", false)
 			if reply.status != 400 {
 				t.Fatalf("status %d: %q", reply.status, reply.head)
@@ -238,7 +222,7 @@ func TestProxyConnectRefusesAMalformedTargetWith400(t *testing.T) {
 // ---- CONNECT refused after resolving ----
 
 func TestProxyConnectRefusesANameResolvingToLoopbackWithoutAnAddressEntry(t *testing.T) {
-	upstream, h := hConnectSetup(t, func(port int) []string { return []string{fmt.Sprintf("allowed.test:%d", port)} }, hOptions{}, nil)
+	upstream, h := hConnectSetup(t, hAllowNameOnly, hOptions{}, nil)
 	reply := hRawRequest(t, h.port, hConnectRequest(fmt.Sprintf("allowed.test:%d", upstream.port)), false)
 	if reply.status != 403 {
 		t.Fatalf("status %d: %q", reply.status, reply.head)
@@ -252,7 +236,7 @@ func TestProxyConnectRefusesANameResolvingToLoopbackWithoutAnAddressEntry(t *tes
 }
 
 func TestProxyConnectRefusesWhenAnyOneAddressIsPrivateEvenIfAnotherIsPublic(t *testing.T) {
-	upstream, h := hConnectSetup(t, func(port int) []string { return []string{fmt.Sprintf("allowed.test:%d", port)} },
+	upstream, h := hConnectSetup(t, hAllowNameOnly,
 		hOptions{names: map[string][]string{"allowed.test": {"93.184.216.34", "10.0.0.7"}}}, nil)
 	reply := hRawRequest(t, h.port, hConnectRequest(fmt.Sprintf("allowed.test:%d", upstream.port)), false)
 	if reply.status != 403 {
@@ -300,7 +284,7 @@ func TestProxyConnectAnswers502WhenTheNameDoesNotResolveOrResolvesToSomethingEls
 }
 
 func TestProxyConnectAnswers502WhenTheUpstreamRefusesTheConnection(t *testing.T) {
-	upstream, h := hConnectSetup(t, hAllowLoopback, hOptions{}, nil)
+	upstream, h := hConnectSetup(t, hAllowNameAndLoopback, hOptions{}, nil)
 	upstream.close()
 	reply := hRawRequest(t, h.port, hConnectRequest(fmt.Sprintf("allowed.test:%d", upstream.port)), false)
 	if reply.status != 502 {
@@ -318,64 +302,46 @@ func TestProxyConnectAnswers502WhenTheUpstreamRefusesTheConnection(t *testing.T)
 // ---- CONNECT cut off by its ClientHello ----
 
 // hAfterHandshake opens a tunnel, sends firstBytes (nil: nothing) and waits for the proxy to close
-// it; it returns what the client got after the 200, once the upstream has seen its connection end.
-func hAfterHandshake(t *testing.T, firstBytes []byte, helloTimeout time.Duration) ([]byte, *hRecordingServer, *hHarness) {
+// it; once the upstream has seen its connection end, it checks the upstream received nothing and
+// returns what the client got after the 200.
+func hAfterHandshake(t *testing.T, firstBytes []byte, helloTimeout time.Duration) ([]byte, *hHarness) {
 	t.Helper()
-	upstream, h := hConnectSetup(t, hAllowLoopback, hOptions{helloTimeout: helloTimeout}, nil)
-	tunnel := hRawRequest(t, h.port, hConnectRequest(fmt.Sprintf("allowed.test:%d", upstream.port)), false)
-	if tunnel.status != 200 {
-		t.Fatalf("status %d: %q", tunnel.status, tunnel.head)
-	}
-	if firstBytes != nil {
-		tunnel.write(firstBytes)
-	}
-	after := tunnel.closed()
+	upstream, h := hConnectSetup(t, hAllowNameAndLoopback, hOptions{helloTimeout: helloTimeout}, nil)
+	after := hTunnel(t, h, fmt.Sprintf("allowed.test:%d", upstream.port), firstBytes).closed()
 	// The proxy connected upstream before its 200; anything it sent would arrive before that
 	// connection's end.
 	hWaitFor(t, "the upstream connection to end", func() bool { return upstream.connections() == 1 && upstream.open() == 0 })
-	return after, upstream, h
+	if got := upstream.received(); len(got) != 0 {
+		t.Errorf("upstream received %d bytes", len(got))
+	}
+	return after, h
 }
 
 func TestProxyConnectClosesATunnelWhoseClientHelloNamesAnotherHost(t *testing.T) {
-	after, upstream, h := hAfterHandshake(t, hCaptureClientHello(t, "evil.test"), 0)
+	after, h := hAfterHandshake(t, hCaptureClientHello(t, "evil.test"), 0)
 	if len(after) != 0 {
 		t.Errorf("client got %q after the 200", after)
-	}
-	if got := upstream.received(); len(got) != 0 {
-		t.Errorf("upstream received %d bytes", len(got))
 	}
 	h.match(h.decisionsN(1)[0], hCheck{decision: hs("deny"), host: hs("allowed.test"), reason: hs("ClientHello names evil.test, not allowed.test")})
 }
 
 func TestProxyConnectClosesATunnelWhoseClientHelloNamesALookalike(t *testing.T) {
-	_, upstream, h := hAfterHandshake(t, hInRecords(hClientHelloMessage("allowed.test.evil.test"), 16384), 0)
-	if got := upstream.received(); len(got) != 0 {
-		t.Errorf("upstream received %d bytes", len(got))
-	}
+	_, h := hAfterHandshake(t, hInRecords(hClientHelloMessage("allowed.test.evil.test"), 16384), 0)
 	h.match(h.decisionsN(1)[0], hCheck{decision: hs("deny"), reason: hs("ClientHello names allowed.test.evil.test, not allowed.test")})
 }
 
 func TestProxyConnectClosesATunnelWhoseClientHelloHasNoServerName(t *testing.T) {
-	_, upstream, h := hAfterHandshake(t, hCaptureClientHello(t, ""), 0)
-	if got := upstream.received(); len(got) != 0 {
-		t.Errorf("upstream received %d bytes", len(got))
-	}
+	_, h := hAfterHandshake(t, hCaptureClientHello(t, ""), 0)
 	h.match(h.decisionsN(1)[0], hCheck{decision: hs("deny"), reason: hs("ClientHello has no server name (SNI); allowed.test requires one")})
 }
 
 func TestProxyConnectClosesATunnelThatStartsWithSomethingOtherThanTLS(t *testing.T) {
-	_, upstream, h := hAfterHandshake(t, []byte("GET / HTTP/1.1\r\nHost: evil.test\r\n\r\n"), 0)
-	if got := upstream.received(); len(got) != 0 {
-		t.Errorf("upstream received %d bytes", len(got))
-	}
+	_, h := hAfterHandshake(t, []byte("GET / HTTP/1.1\r\nHost: evil.test\r\n\r\n"), 0)
 	h.match(h.decisionsN(1)[0], hCheck{decision: hs("deny"), reason: hs("not a valid TLS ClientHello: not a TLS handshake record")})
 }
 
 func TestProxyConnectClosesATunnelWhoseClientSendsNothingInTime(t *testing.T) {
-	_, upstream, h := hAfterHandshake(t, nil, 150*time.Millisecond)
-	if got := upstream.received(); len(got) != 0 {
-		t.Errorf("upstream received %d bytes", len(got))
-	}
+	_, h := hAfterHandshake(t, nil, 150*time.Millisecond)
 	h.match(h.decisionsN(1)[0], hCheck{decision: hs("deny"), reason: hs("no whole ClientHello within 150 ms")})
 }
 
@@ -389,7 +355,7 @@ func TestProxyConnectReloadAppliesANewPolicyToTheNextConnection(t *testing.T) {
 		t.Fatalf("status %d before the reload, want 403", status)
 	}
 
-	h.proxy.reload(hParsePolicy(t, hAllowLoopback(upstream.port)))
+	h.proxy.reload(hParsePolicy(t, hAllowNameAndLoopback(upstream.port)))
 	tunnel := hRawRequest(t, h.port, hConnectRequest(target), false)
 	if tunnel.status != 200 {
 		t.Fatalf("status %d after the reload: %q", tunnel.status, tunnel.head)
@@ -451,66 +417,41 @@ func hMin(a, b int) int {
 }
 
 func TestProxyConnectHalfCloseDeliversTheWholeAnswerOnPort80(t *testing.T) {
-	upstream, h := hEOFSetup(t, func(int) []string { return []string{"allowed.test", "127.0.0.0/8"} },
-		func(port int) map[int]int { return map[int]int{80: port} })
-	tunnel := hRawRequest(t, h.port, hConnectRequest("allowed.test:80"), false)
-	if tunnel.status != 200 {
-		t.Fatalf("status %d: %q", tunnel.status, tunnel.head)
-	}
+	upstream, h := hEOFSetup(t, hAllowDefaultPortsAndLoopback, hPort80ToUpstream)
 	request := "GET / HTTP/1.0\r\nHost: allowed.test\r\n\r\n"
-	tunnel.write([]byte(request))
+	tunnel := hTunnel(t, h, "allowed.test:80", []byte(request))
 	if err := tunnel.conn.CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
 	// A slow reader: the answer piles up in the proxy while the upstream has long finished.
 	hWaitFor(t, "the upstream to see the client's end", upstream.ended)
 	time.Sleep(300 * time.Millisecond) // deliberately not reading: the slow reader itself
-	answer := tunnel.closed()
-	if got := string(upstream.received()); got != request {
-		t.Errorf("upstream received %q, want %q", got, request)
-	}
-	hCheckAnswer(t, answer, len(request))
-	h.match(h.decisionsN(1)[0], hCheck{decision: hs("allow"), port: hi(80)})
+	hWantWholeAnswer(t, h, tunnel, upstream, []byte(request), hCheck{decision: hs("allow"), port: hi(80)})
 }
 
 func TestProxyConnectHalfCloseDeliversTheWholeAnswerAfterAClientHello(t *testing.T) {
-	upstream, h := hEOFSetup(t, hAllowLoopback, nil)
+	upstream, h := hEOFSetup(t, hAllowNameAndLoopback, nil)
 	hello := hCaptureClientHello(t, "allowed.test")
-	tunnel := hRawRequest(t, h.port, hConnectRequest(fmt.Sprintf("allowed.test:%d", upstream.port)), false)
-	if tunnel.status != 200 {
-		t.Fatalf("status %d: %q", tunnel.status, tunnel.head)
-	}
 	sent := append(append([]byte(nil), hello...), "request"...)
-	tunnel.write(sent)
+	tunnel := hTunnel(t, h, fmt.Sprintf("allowed.test:%d", upstream.port), sent)
 	if err := tunnel.conn.CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
-	answer := tunnel.closed()
-	if got := upstream.received(); !bytes.Equal(got, sent) {
-		t.Errorf("upstream received %q, want %q", got, sent)
-	}
-	hCheckAnswer(t, answer, len(sent))
-	h.match(h.decisionsN(1)[0], hCheck{decision: hs("allow")})
+	hWantWholeAnswer(t, h, tunnel, upstream, sent, hCheck{decision: hs("allow")})
 }
 
 func TestProxyConnectTunnelsARequestSentWithTheConnectInOneWriteThenHalfClosed(t *testing.T) {
-	upstream, h := hEOFSetup(t, func(int) []string { return []string{"allowed.test", "127.0.0.0/8"} },
-		func(port int) map[int]int { return map[int]int{80: port} })
+	upstream, h := hEOFSetup(t, hAllowDefaultPortsAndLoopback, hPort80ToUpstream)
 	request := "GET / HTTP/1.0\r\nHost: allowed.test\r\n\r\n"
 	tunnel := hRawRequest(t, h.port, hConnectRequest("allowed.test:80")+request, true)
 	if tunnel.status != 200 {
 		t.Fatalf("status %d: %q", tunnel.status, tunnel.head)
 	}
-	answer := tunnel.closed()
-	if got := string(upstream.received()); got != request {
-		t.Errorf("upstream received %q, want %q", got, request)
-	}
-	hCheckAnswer(t, answer, len(request))
-	h.match(h.decisionsN(1)[0], hCheck{decision: hs("allow"), port: hi(80)})
+	hWantWholeAnswer(t, h, tunnel, upstream, []byte(request), hCheck{decision: hs("allow"), port: hi(80)})
 }
 
 func TestProxyConnectEndsTheTunnelBothWaysOnAFullCloseByTheClient(t *testing.T) {
-	upstream, h := hConnectSetup(t, hAllowLoopback, hOptions{}, nil)
+	upstream, h := hConnectSetup(t, hAllowNameAndLoopback, hOptions{}, nil)
 	hello := hCaptureClientHello(t, "allowed.test")
 	tunnel := hRawRequest(t, h.port, hConnectRequest(fmt.Sprintf("allowed.test:%d", upstream.port)), false)
 	tunnel.write(hello)
@@ -527,7 +468,7 @@ func TestProxyConnectEndsTheTunnelBothWaysOnAFullCloseByTheClient(t *testing.T) 
 }
 
 func TestProxyConnectEndsTheTunnelBothWaysOnAFullCloseByTheUpstream(t *testing.T) {
-	upstream, h := hConnectSetup(t, hAllowLoopback, hOptions{}, nil)
+	upstream, h := hConnectSetup(t, hAllowNameAndLoopback, hOptions{}, nil)
 	hello := hCaptureClientHello(t, "allowed.test")
 	tunnel := hRawRequest(t, h.port, hConnectRequest(fmt.Sprintf("allowed.test:%d", upstream.port)), false)
 	tunnel.write(hello)

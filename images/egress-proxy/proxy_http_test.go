@@ -18,10 +18,6 @@ func hHTTPSetup(t *testing.T, allow func(port int) []string, names map[string][]
 	return upstream, hStartProxy(t, hOptions{allow: allow(upstream.port), names: names})
 }
 
-func hAllowNameAndLoopback(port int) []string {
-	return []string{fmt.Sprintf("allowed.test:%d", port), "127.0.0.0/8"}
-}
-
 func hAllowNameOnly(port int) []string {
 	return []string{fmt.Sprintf("allowed.test:%d", port)}
 }
@@ -166,7 +162,7 @@ func TestProxyHTTPRefusesRequestsThatAreNotProxied(t *testing.T) {
 	for _, c := range cases {
 		c := c
 		t.Run(c.name, func(t *testing.T) {
-			upstream, h := hHTTPSetup(t, func(int) []string { return []string{"allowed.test", "127.0.0.0/8"} }, nil)
+			upstream, h := hHTTPSetup(t, hAllowDefaultPortsAndLoopback, nil)
 			reply := hRawRequest(t, h.port, c.raw, false)
 			if reply.status != c.status {
 				t.Fatalf("status %d, want %d: %q", reply.status, c.status, reply.head)
@@ -203,14 +199,7 @@ func TestProxyHTTPHalfCloseStillGetsTheWholeAnswerToAGet(t *testing.T) {
 	if !strings.Contains(strings.ToLower(reply.head), "\r\nx-upstream: yes") {
 		t.Errorf("head %q has no x-upstream: yes", reply.head)
 	}
-	if body := string(reply.closed()); !strings.Contains(body, "hello from upstream") {
-		t.Errorf("body %q", body)
-	}
-	want := [][3]string{{"GET", "/half", ""}}
-	if got := hSeen(upstream); !reflect.DeepEqual(got, want) {
-		t.Errorf("upstream saw %q, want %q", got, want)
-	}
-	h.match(h.decisionsN(1)[0], hCheck{decision: hs("allow")})
+	hWantWholeForward(t, h, upstream, reply, [3]string{"GET", "/half", ""})
 }
 
 func TestProxyHTTPHalfCloseStillForwardsTheBodyAndGetsTheWholeAnswerToAPost(t *testing.T) {
@@ -220,14 +209,7 @@ func TestProxyHTTPHalfCloseStillForwardsTheBodyAndGetsTheWholeAnswerToAPost(t *t
 	if reply.status != 201 {
 		t.Fatalf("status %d: %q", reply.status, reply.head)
 	}
-	if body := string(reply.closed()); !strings.Contains(body, "hello from upstream") {
-		t.Errorf("body %q", body)
-	}
-	want := [][3]string{{"POST", "/form", "name=half"}}
-	if got := hSeen(upstream); !reflect.DeepEqual(got, want) {
-		t.Errorf("upstream saw %q, want %q", got, want)
-	}
-	h.match(h.decisionsN(1)[0], hCheck{decision: hs("allow")})
+	hWantWholeForward(t, h, upstream, reply, [3]string{"POST", "/form", "name=half"})
 }
 
 func TestProxyHTTPClosesAnIdleConnectionWhoseClientHalfClosesBeforeSendingAnything(t *testing.T) {

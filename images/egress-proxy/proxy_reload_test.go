@@ -68,12 +68,7 @@ func hReloadProxy(t *testing.T, allow []string) *hHarness {
 // hDownload opens a tunnel to host:port and sends its ClientHello, which starts the download.
 func hDownload(t *testing.T, h *hHarness, host string, port int) *hExchange {
 	t.Helper()
-	tunnel := hRawRequest(t, h.port, hConnectRequest(fmt.Sprintf("%s:%d", host, port)), false)
-	if tunnel.status != 200 {
-		t.Fatalf("status %d: %q", tunnel.status, tunnel.head)
-	}
-	tunnel.write(hCaptureClientHello(t, host))
-	return tunnel
+	return hTunnel(t, h, fmt.Sprintf("%s:%d", host, port), hCaptureClientHello(t, host))
 }
 
 func hWantReload(t *testing.T, h *hHarness, allow []string, wantKept, wantClosed int) {

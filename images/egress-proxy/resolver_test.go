@@ -343,13 +343,8 @@ func TestTCPDialerTimeoutMessage(t *testing.T) {
 }
 
 func TestTCPDialerRefusedIsNoTimeout(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	_, err = tcpDialer("127.0.0.1", port, hWait)
+	port := hClosedPort(t)
+	_, err := tcpDialer("127.0.0.1", port, hWait)
 	if err == nil {
 		t.Skip("something took the port")
 	}

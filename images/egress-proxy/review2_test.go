@@ -21,7 +21,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -140,31 +139,6 @@ func r2Reset(conn *net.TCPConn) {
 	_ = conn.Close()
 }
 
-// r2ClosedPort is a loopback port nothing listens on.
-func r2ClosedPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	return port
-}
-
-// r2Tunnel opens a tunnel to allowed.test:port and sends hello (none when nil).
-func r2Tunnel(t *testing.T, h *hHarness, target string, hello []byte) *hExchange {
-	t.Helper()
-	x := hRawRequest(t, h.port, hConnectRequest(target), false)
-	if x.status != 200 {
-		t.Fatalf("CONNECT %s: status %d: %q", target, x.status, x.head)
-	}
-	if hello != nil {
-		x.write(hello)
-	}
-	return x
-}
-
 // ---- CONNECT ----
 
 func TestR2TunnelFiguresOnEveryWayATunnelEnds(t *testing.T) {
@@ -206,9 +180,9 @@ func TestR2TunnelFiguresOnEveryWayATunnelEnds(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			up, h := hConnectSetup(t, hAllowLoopback, hOptions{}, nil)
+			up, h := hConnectSetup(t, hAllowNameAndLoopback, hOptions{}, nil)
 			m := r2Start(t, h)
-			x := r2Tunnel(t, h, fmt.Sprintf("allowed.test:%d", up.port), hello)
+			x := hTunnel(t, h, fmt.Sprintf("allowed.test:%d", up.port), hello)
 			if got := string(x.bytes(4)); got != "pong" {
 				t.Fatalf("through the tunnel: %q", got)
 			}
@@ -225,9 +199,9 @@ func TestR2TunnelFiguresOnEveryWayATunnelEnds(t *testing.T) {
 }
 
 func TestR2PlainTunnelOnPort80Figures(t *testing.T) {
-	_, h := hConnectSetup(t, func(int) []string { return []string{"allowed.test", "127.0.0.0/8"} }, hOptions{}, func(port int) map[int]int { return map[int]int{80: port} })
+	_, h := hConnectSetup(t, hAllowDefaultPortsAndLoopback, hOptions{}, hPort80ToUpstream)
 	m := r2Start(t, h)
-	x := r2Tunnel(t, h, "allowed.test:80", []byte("ping"))
+	x := hTunnel(t, h, "allowed.test:80", []byte("ping"))
 	if got := string(x.bytes(4)); got != "pong" {
 		t.Fatalf("through the tunnel: %q", got)
 	}
@@ -236,7 +210,7 @@ func TestR2PlainTunnelOnPort80Figures(t *testing.T) {
 }
 
 func TestR2RefusedTunnelFigures(t *testing.T) {
-	closedPort := r2ClosedPort(t)
+	closedPort := hClosedPort(t)
 	cases := []struct {
 		name   string
 		target func(up int) string
@@ -254,12 +228,7 @@ func TestR2RefusedTunnelFigures(t *testing.T) {
 				return []string{fmt.Sprintf("allowed.test:%d", port), fmt.Sprintf("missing.test:%d", port), fmt.Sprintf("guarded.test:%d", port), "127.0.0.0/8", fmt.Sprintf("127.0.0.1:%d", closedPort)}
 			}, hOptions{names: map[string][]string{"allowed.test": {"127.0.0.1"}, "guarded.test": {"127.0.0.1", "10.0.0.1"}}}, nil)
 			m := r2Start(t, h)
-			x := hRawRequest(t, h.port, hConnectRequest(c.target(up.port)), false)
-			if x.status != c.status {
-				t.Errorf("status %d, want %d: %q", x.status, c.status, x.head)
-			}
-			x.closed()
-			x.conn.Close()
+			hAnsweredAndClosed(t, h.port, hConnectRequest(c.target(up.port)), c.status)
 			m.settled(r2Want{0, 1, 1, 0, 0})
 		})
 	}
@@ -280,12 +249,7 @@ func TestR2TunnelConnectTimeoutFigures(t *testing.T) {
 	h := hStartProxy(t, hOptions{allow: []string{fmt.Sprintf("127.0.0.1:%d", port)}})
 	atkTune(h, func(p *proxy) { p.timeout = 300 * time.Millisecond })
 	m := r2Start(t, h)
-	x := hRawRequest(t, h.port, hConnectRequest(fmt.Sprintf("127.0.0.1:%d", port)), false)
-	if x.status != 504 {
-		t.Errorf("status %d, want 504", x.status)
-	}
-	x.closed()
-	x.conn.Close()
+	hAnsweredAndClosed(t, h.port, hConnectRequest(fmt.Sprintf("127.0.0.1:%d", port)), 504)
 	m.settled(r2Want{0, 1, 1, 0, 0})
 }
 
@@ -318,9 +282,9 @@ func TestR2TunnelRefusedAfterThe200Figures(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			up, h := hConnectSetup(t, hAllowLoopback, hOptions{helloTimeout: 200 * time.Millisecond}, nil)
+			up, h := hConnectSetup(t, hAllowNameAndLoopback, hOptions{helloTimeout: 200 * time.Millisecond}, nil)
 			m := r2Start(t, h)
-			x := r2Tunnel(t, h, fmt.Sprintf("allowed.test:%d", up.port), nil)
+			x := hTunnel(t, h, fmt.Sprintf("allowed.test:%d", up.port), nil)
 			c.after(t, x)
 			x.conn.Close()
 			m.settled(r2Want{0, 1, 1, 0, 0})
@@ -333,7 +297,7 @@ func TestR2TunnelRefusedAfterThe200Figures(t *testing.T) {
 
 // A client that goes away while the proxy connects: the wait was counted open, and is no longer.
 func TestR2TunnelClientGoneWhileConnectingFigures(t *testing.T) {
-	up, h := hConnectSetup(t, hAllowLoopback, hOptions{}, nil)
+	up, h := hConnectSetup(t, hAllowNameAndLoopback, hOptions{}, nil)
 	dialing := make(chan struct{})
 	goOn := make(chan struct{})
 	atkTune(h, func(p *proxy) {
@@ -364,21 +328,9 @@ func TestR2TunnelClientGoneWhileConnectingFigures(t *testing.T) {
 // r2Upstream answers every request on a connection with `ok` (keep-alive), after reading its body.
 func r2Upstream(t *testing.T) *hServer {
 	t.Helper()
-	return hListen(t, func(conn net.Conn) {
-		br := bufio.NewReader(conn)
-		for {
-			req, err := http.ReadRequest(br)
-			if err != nil {
-				return
-			}
-			body, err := io.ReadAll(req.Body)
-			if err != nil {
-				return
-			}
-			if _, err := fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\nok%s", 2+len(body), body); err != nil {
-				return
-			}
-		}
+	return hServeHTTP(t, func(conn net.Conn, req *http.Request, body []byte) bool {
+		_, err := fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\nok%s", 2+len(body), body)
+		return err == nil
 	})
 }
 
@@ -402,6 +354,16 @@ func r2Read(t *testing.T, br *bufio.Reader) (int, string) {
 }
 
 func TestR2ForwardFigures(t *testing.T) {
+	// answeredThenClosed sends request (%s: the upstream's URL), reads the answer and waits for the
+	// proxy to close the connection.
+	answeredThenClosed := func(request string) func(t *testing.T, c *net.TCPConn, br *bufio.Reader, url string) {
+		return func(t *testing.T, c *net.TCPConn, br *bufio.Reader, url string) {
+			t.Helper()
+			fmt.Fprintf(c, request, url)
+			r2Read(t, br)
+			r2Closed(t, c)
+		}
+	}
 	cases := []struct {
 		name string
 		run  func(t *testing.T, c *net.TCPConn, br *bufio.Reader, url string)
@@ -425,21 +387,9 @@ func TestR2ForwardFigures(t *testing.T) {
 			}
 			r2Closed(t, c)
 		}, r2Want{3, 3, 0, 1, 7}},
-		{"keep-alive left idle", func(t *testing.T, c *net.TCPConn, br *bufio.Reader, url string) {
-			fmt.Fprintf(c, "GET %s/ HTTP/1.1\r\nHost: x\r\n\r\n", url)
-			r2Read(t, br)
-			r2Closed(t, c)
-		}, r2Want{1, 1, 0, 0, 2}},
-		{"Connection: close", func(t *testing.T, c *net.TCPConn, br *bufio.Reader, url string) {
-			fmt.Fprintf(c, "GET %s/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", url)
-			r2Read(t, br)
-			r2Closed(t, c)
-		}, r2Want{1, 1, 0, 0, 2}},
-		{"HTTP/1.0", func(t *testing.T, c *net.TCPConn, br *bufio.Reader, url string) {
-			fmt.Fprintf(c, "GET %s/ HTTP/1.0\r\n\r\n", url)
-			r2Read(t, br)
-			r2Closed(t, c)
-		}, r2Want{1, 1, 0, 0, 2}},
+		{"keep-alive left idle", answeredThenClosed("GET %s/ HTTP/1.1\r\nHost: x\r\n\r\n"), r2Want{1, 1, 0, 0, 2}},
+		{"Connection: close", answeredThenClosed("GET %s/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), r2Want{1, 1, 0, 0, 2}},
+		{"HTTP/1.0", answeredThenClosed("GET %s/ HTTP/1.0\r\n\r\n"), r2Want{1, 1, 0, 0, 2}},
 		{"100-continue", func(t *testing.T, c *net.TCPConn, br *bufio.Reader, url string) {
 			fmt.Fprintf(c, "POST %s/ HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n", url)
 			if status, _ := r2Read(t, br); status != 100 {
@@ -536,12 +486,7 @@ func TestR2ForwardUpstreamFailureFigures(t *testing.T) {
 			up := hListen(t, c.handle)
 			h, url := r2Forward(t, up)
 			m := r2Start(t, h)
-			x := hRawRequest(t, h.port, fmt.Sprintf("GET %s/ HTTP/1.1\r\nHost: x\r\n\r\n", url), false)
-			if x.status != 502 {
-				t.Errorf("status %d, want 502", x.status)
-			}
-			x.closed()
-			x.conn.Close()
+			hAnsweredAndClosed(t, h.port, fmt.Sprintf("GET %s/ HTTP/1.1\r\nHost: x\r\n\r\n", url), 502)
 			m.settled(r2Want{1, 1, 0, 0, 0})
 		})
 	}
@@ -590,7 +535,7 @@ func TestR2ForwardEndedWhileTheAnswerIsAwaitedFigures(t *testing.T) {
 }
 
 func TestR2RefusedForwardFigures(t *testing.T) {
-	closedPort := r2ClosedPort(t)
+	closedPort := hClosedPort(t)
 	cases := []struct {
 		name    string
 		request string
@@ -611,12 +556,7 @@ func TestR2RefusedForwardFigures(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			h := hStartProxy(t, hOptions{allow: []string{"allowed.test:1", "missing.test", "guarded.test", fmt.Sprintf("127.0.0.1:%d", closedPort)}, names: map[string][]string{"guarded.test": {"10.0.0.1"}}})
 			m := r2Start(t, h)
-			x := hRawRequest(t, h.port, c.request, false)
-			if x.status != c.status {
-				t.Errorf("status %d, want %d", x.status, c.status)
-			}
-			x.closed()
-			x.conn.Close()
+			hAnsweredAndClosed(t, h.port, c.request, c.status)
 			m.settled(r2Want{0, 1, 1, 0, 0})
 		})
 	}
@@ -655,21 +595,13 @@ func TestR2ConnectionsWithoutARequestFigures(t *testing.T) {
 func TestR2ARequestPipelinedWhileTheAnswerIsAwaitedIsServed(t *testing.T) {
 	first := make(chan struct{})
 	var once sync.Once
-	up := hListen(t, func(conn net.Conn) {
-		br := bufio.NewReader(conn)
-		for {
-			req, err := http.ReadRequest(br)
-			if err != nil {
-				return
-			}
-			if req.URL.Path == "/one" {
-				once.Do(func() { close(first) })
-				time.Sleep(150 * time.Millisecond)
-			}
-			if _, err := fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(req.URL.Path), req.URL.Path); err != nil {
-				return
-			}
+	up := hServeHTTP(t, func(conn net.Conn, req *http.Request, body []byte) bool {
+		if req.URL.Path == "/one" {
+			once.Do(func() { close(first) })
+			time.Sleep(150 * time.Millisecond)
 		}
+		_, err := fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(req.URL.Path), req.URL.Path)
+		return err == nil
 	})
 	h, url := r2Forward(t, up)
 	m := r2Start(t, h)
@@ -938,25 +870,17 @@ func TestR2ReloadsRacingOpensAndClosesKeepTheFiguresExact(t *testing.T) {
 // already closed by the shutdown) was still counted open in them, so the file said
 // open_connections 1 for ever after.
 func TestR2TheLastFiguresOfAStoppedServiceCountNothingOpen(t *testing.T) {
-	dir := t.TempDir()
-	policyPath := dir + "/policy.json"
-	if err := os.WriteFile(policyPath, []byte(svcAllow("127.0.0.1:9")), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	statsPath := dir + "/stats.json"
 	dialing := make(chan struct{})
 	release := make(chan struct{})
 	defer close(release)
-	s := svcStart(t, policyPath, func(o *serviceOptions) {
-		o.statsPath = statsPath
-		o.statsInterval = 20 * time.Millisecond
+	_, statsPath, s := hStatsService(t, svcAllow("127.0.0.1:9"), func(o *serviceOptions) {
 		o.dial = func(address string, port int, timeout time.Duration) (net.Conn, error) {
 			close(dialing)
 			<-release
 			return nil, fmt.Errorf("refused")
 		}
 	})
-	x := svcSend(t, s.port, svcConnectRequest("127.0.0.1:9"))
+	x := svcSend(t, s.port, hConnectRequest("127.0.0.1:9"))
 	<-dialing
 	svcUntilStats(t, statsPath, func(st statsSnapshot) bool { return st.OpenConnections == 1 })
 	s.stopNow()
@@ -1010,7 +934,7 @@ func TestR2IdleTunnelsDoNotSpin(t *testing.T) {
 		if i%3 == 2 {
 			port = upstreamHalfClosed.port
 		}
-		x := r2Tunnel(t, h, fmt.Sprintf("allowed.test:%d", port), hello)
+		x := hTunnel(t, h, fmt.Sprintf("allowed.test:%d", port), hello)
 		x.bytes(4)
 		if i%3 == 1 {
 			_ = x.conn.CloseWrite()
@@ -1048,10 +972,10 @@ func TestR2TunnelResetByTheUpstreamFigures(t *testing.T) {
 		<-reset
 		_ = conn.(*net.TCPConn).SetLinger(0)
 	})
-	h := hStartProxy(t, hOptions{allow: hAllowLoopback(up.port)})
+	h := hStartProxy(t, hOptions{allow: hAllowNameAndLoopback(up.port)})
 	hello := hCaptureClientHello(t, "allowed.test")
 	m := r2Start(t, h)
-	x := r2Tunnel(t, h, fmt.Sprintf("allowed.test:%d", up.port), hello)
+	x := hTunnel(t, h, fmt.Sprintf("allowed.test:%d", up.port), hello)
 	x.bytes(4)
 	close(reset)
 	r2Closed(t, x.conn)

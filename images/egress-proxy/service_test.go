@@ -202,11 +202,7 @@ type svcExchange struct {
 // svcSend connects to the proxy and sends request; readHead reads the answer's head.
 func svcSend(t *testing.T, port int, request string) *svcExchange {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), hWait)
-	if err != nil {
-		t.Fatalf("connecting to the proxy: %v", err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn := hDialProxy(t, port)
 	_ = conn.SetDeadline(time.Now().Add(2 * hWait))
 	if _, err := conn.Write([]byte(request)); err != nil {
 		t.Fatalf("sending %q: %v", request, err)
@@ -245,14 +241,10 @@ func svcRequest(t *testing.T, port int, request string) *svcExchange {
 	return x
 }
 
-func svcConnectRequest(target string) string {
-	return "CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n\r\n"
-}
-
 // svcStatus is the status the proxy answers a CONNECT to target with.
 func svcStatus(t *testing.T, port int, target string) int {
 	t.Helper()
-	x := svcRequest(t, port, svcConnectRequest(target))
+	x := svcRequest(t, port, hConnectRequest(target))
 	x.conn.Close()
 	return x.status
 }
@@ -280,7 +272,7 @@ func (x *svcExchange) waitClosed(t *testing.T) {
 // tunnel opens (and counts) once its ClientHello has passed; an address target sends no name.
 func svcOpenTunnel(t *testing.T, s *svcRunning, port int, hello []byte) *svcExchange {
 	t.Helper()
-	tunnel := svcRequest(t, s.port, svcConnectRequest(fmt.Sprintf("127.0.0.1:%d", port)))
+	tunnel := svcRequest(t, s.port, hConnectRequest(fmt.Sprintf("127.0.0.1:%d", port)))
 	if tunnel.status != 200 {
 		t.Fatalf("CONNECT answered %q; want 200", tunnel.head)
 	}
@@ -401,17 +393,9 @@ func TestSvcStartFailsToListenOnAPortInUse(t *testing.T) {
 }
 
 func TestSvcReloadsWhenTheFileChanges(t *testing.T) {
-	file := svcNewPolicyFile(t, svcAllow())
-	dialer := &svcRefusingDialer{}
-	s := svcStart(t, file.path, func(o *serviceOptions) {
-		o.watchInterval = 10 * time.Millisecond
-		o.dial = dialer.dial
-	})
 	// An address target needs no DNS, so the answer shows the policy alone: 403 when refused,
 	// 502 (the dialer refuses) once allowed.
-	if got := svcStatus(t, s.port, "127.0.0.1:9"); got != 403 {
-		t.Fatalf("before the change: %d; want 403", got)
-	}
+	file, dialer, s := hWatchedService(t, svcAllow(), 403)
 	file.replace(svcAllow("127.0.0.1:9"))
 	hWaitFor(t, "the new policy", func() bool { return svcStatus(t, s.port, "127.0.0.1:9") != 403 })
 	if got := svcStatus(t, s.port, "127.0.0.1:9"); got != 502 {
@@ -440,15 +424,7 @@ func TestSvcReloadsWhenTheFileChanges(t *testing.T) {
 }
 
 func TestSvcFileRemovedOrUnreadableDeniesEverythingUntilItIsBack(t *testing.T) {
-	file := svcNewPolicyFile(t, svcAllow("127.0.0.1:9"))
-	dialer := &svcRefusingDialer{}
-	s := svcStart(t, file.path, func(o *serviceOptions) {
-		o.watchInterval = 10 * time.Millisecond
-		o.dial = dialer.dial
-	})
-	if got := svcStatus(t, s.port, "127.0.0.1:9"); got != 502 {
-		t.Fatalf("at start: %d; want 502", got)
-	}
+	file, _, s := hWatchedService(t, svcAllow("127.0.0.1:9"), 502)
 	path := svcJSON(file.path)
 
 	// Removed: everything is denied.
@@ -627,11 +603,7 @@ func TestSvcClosesEveryOpenConnectionWhenTheFileBecomesUnreadable(t *testing.T) 
 func TestSvcLifecycleStartReloadStop(t *testing.T) {
 	upstream := hStartRecordingServer(t, []byte("pong"))
 	target := fmt.Sprintf("127.0.0.1:%d", upstream.port)
-	file := svcNewPolicyFile(t, svcAllow(target))
-	statsPath := filepath.Join(file.dir, "stats.json")
-	s := svcStart(t, file.path, func(o *serviceOptions) {
-		o.statsPath = statsPath
-		o.statsInterval = 20 * time.Millisecond
+	file, statsPath, s := hStatsService(t, svcAllow(target), func(o *serviceOptions) {
 		o.watchInterval = 10 * time.Millisecond
 	})
 	first := svcUntilStats(t, statsPath, func(statsSnapshot) bool { return true })
@@ -801,12 +773,7 @@ func TestSvcMainFatalStartErrors(t *testing.T) {
 func TestSvcMainReloadsOnSIGHUPAndStopsOnSIGTERM(t *testing.T) {
 	file := svcNewPolicyFile(t, svcAllow("pypi.org"))
 	statsPath := filepath.Join(file.dir, "stats.json")
-	free, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := free.Addr().(*net.TCPAddr).Port
-	free.Close()
+	port := hClosedPort(t)
 	cmd, lines := svcMainProcess(t, "SANDBOXSHIFT_EGRESS_POLICY="+file.path, "SANDBOXSHIFT_EGRESS_HOST=127.0.0.1", "SANDBOXSHIFT_EGRESS_PORT="+strconv.Itoa(port), "SANDBOXSHIFT_EGRESS_STATS="+statsPath)
 	path := svcJSON(file.path)
 	for _, want := range []string{

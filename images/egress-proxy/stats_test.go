@@ -187,12 +187,6 @@ func TestStatsSnapshotJSON(t *testing.T) {
 }
 
 func TestStatsFileCountsARequestWaitingForItsNameAsOpenAndActive(t *testing.T) {
-	dir := t.TempDir()
-	policyPath := filepath.Join(dir, "policy.json")
-	if err := os.WriteFile(policyPath, []byte(svcAllow("slow.test")), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	statsPath := filepath.Join(dir, "stats.json")
 	// A name that takes its time to resolve: the proxy waits, as it waits on a dropped SYN upstream.
 	fail := make(chan error)
 	resolve := func(ctx context.Context, name string) ([]string, error) {
@@ -203,9 +197,7 @@ func TestStatsFileCountsARequestWaitingForItsNameAsOpenAndActive(t *testing.T) {
 			return nil, ctx.Err()
 		}
 	}
-	s := svcStart(t, policyPath, func(o *serviceOptions) {
-		o.statsPath = statsPath
-		o.statsInterval = 20 * time.Millisecond
+	_, statsPath, s := hStatsService(t, svcAllow("slow.test"), func(o *serviceOptions) {
 		o.resolve = resolve
 		o.connectTimeout = 3 * hWait
 	})
@@ -234,15 +226,7 @@ func TestStatsFileCountsARequestWaitingForItsNameAsOpenAndActive(t *testing.T) {
 func TestStatsFileCountsAnOpenTunnelItsBytesAndDecisions(t *testing.T) {
 	upstream := hStartRecordingServer(t, []byte("pong"))
 	target := fmt.Sprintf("127.0.0.1:%d", upstream.port)
-	dir := t.TempDir()
-	policyPath := filepath.Join(dir, "policy.json")
-	if err := os.WriteFile(policyPath, []byte(svcAllow(target)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	statsPath := filepath.Join(dir, "stats.json")
-	s := svcStart(t, policyPath, func(o *serviceOptions) {
-		o.statsPath = statsPath
-		o.statsInterval = 20 * time.Millisecond
+	_, statsPath, s := hStatsService(t, svcAllow(target), func(o *serviceOptions) {
 		o.dial = nil // TCP to the checked address
 	})
 
@@ -309,9 +293,7 @@ func TestStatsWriteFileTiming(t *testing.T) {
 	if late := svcParseISO(t, third.TS).Sub(changed); late > interval/2 {
 		t.Errorf("a change after a quiet spell written %v later; want at once", late)
 	}
-	if lines := log.all(); len(lines) != 0 {
-		t.Errorf("logged %q", lines)
-	}
+	hNothingLogged(t, log)
 }
 
 // Whatever moment the file is read, it is a whole one: written aside and renamed over.
@@ -412,9 +394,7 @@ func TestStatsWriteFileCloseWritesTheLastFigures(t *testing.T) {
 	if again := svcReadStats(t, path); !reflect.DeepEqual(again, last) {
 		t.Errorf("written after close: %+v", again)
 	}
-	if lines := log.all(); len(lines) != 0 {
-		t.Errorf("logged %q", lines)
-	}
+	hNothingLogged(t, log)
 }
 
 // A path that cannot be written is logged once, and again only after it has worked in between;
