@@ -1,8 +1,8 @@
 // One apply at a time per project and engine: the engine lock is held for the whole of the
 // work and given back however the run ends: normally, on an error, or on SIGINT or SIGTERM
-// (then the process exits 130 or 143, the shell's codes for those signals, after every lock the
-// process holds is given back). Work in flight may
-// be cut short by a signal; the next plan shows exactly what is left.
+// (then every lock the process holds is given back, and it exits 130 or 143, the shell's codes
+// for those signals). Work in flight may be cut short by a signal; the next plan shows exactly
+// what is left.
 import type { Engine } from '../engine/client.js';
 import { acquireLock, releaseHeldLocks, type LockInfo } from '../engine/lock.js';
 
