@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"sandboxshift.dev/egress/internal/hellotest"
 	"sandboxshift.dev/egress/policy"
 )
 
@@ -83,7 +84,7 @@ func TestAtkAReloadRightAfterTheLastCheckStillClosesTheTunnel(t *testing.T) {
 		}
 	})
 
-	tunnel := hTunnel(t, h, fmt.Sprintf("allowed.test:%d", upstream.port), hCaptureClientHello(t, "allowed.test"))
+	tunnel := hTunnel(t, h, fmt.Sprintf("allowed.test:%d", upstream.port), hellotest.Capture(t, "allowed.test"))
 	select {
 	case <-reloaded:
 	case <-time.After(hWait):
@@ -126,7 +127,7 @@ func TestAtkAnIdleTunnelHoldsNoCopyBuffers(t *testing.T) {
 		}
 	})
 	h := hStartProxy(t, hOptions{allow: hAllowNameAndLoopback(upstream.port)})
-	hello := hCaptureClientHello(t, "allowed.test")
+	hello := hellotest.Capture(t, "allowed.test")
 	established := make([]byte, len("HTTP/1.1 200 Connection Established\r\n\r\n"))
 	down := make([]byte, len(burst))
 

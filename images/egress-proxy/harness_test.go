@@ -12,8 +12,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/tls"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -747,33 +745,6 @@ func (s *hAnswerAtEOFServer) ended() bool {
 }
 
 // ---- ClientHellos (from tlshello/fixture_test.go) ----
-
-// hCaptureClientHello returns the first TLS record Go's TLS client sends for serverName. An empty
-// serverName sends no server_name extension (the host is an IP).
-func hCaptureClientHello(t *testing.T, serverName string) []byte {
-	t.Helper()
-	clientEnd, serverEnd := net.Pipe()
-	defer clientEnd.Close()
-	handshake := make(chan error, 1)
-	go func() {
-		conn := tls.Client(clientEnd, &tls.Config{ServerName: serverName, InsecureSkipVerify: true})
-		handshake <- conn.Handshake()
-	}()
-	_ = serverEnd.SetReadDeadline(time.Now().Add(hWait))
-	header := make([]byte, 5)
-	if _, err := io.ReadFull(serverEnd, header); err != nil {
-		t.Fatalf("reading the ClientHello record header: %v", err)
-	}
-	body := make([]byte, binary.BigEndian.Uint16(header[3:]))
-	if _, err := io.ReadFull(serverEnd, body); err != nil {
-		t.Fatalf("reading the ClientHello record: %v", err)
-	}
-	serverEnd.Close() // the server hangs up mid-handshake on purpose
-	if err := <-handshake; err == nil {
-		t.Fatal("the handshake succeeded against a server that hung up")
-	}
-	return append(header, body...)
-}
 
 func hU16(n int) []byte { return []byte{byte(n >> 8), byte(n)} }
 

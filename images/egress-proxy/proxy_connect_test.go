@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"sandboxshift.dev/egress/internal/hellotest"
 )
 
 // hConnectSetup starts a recording upstream answering `pong` and a proxy whose policy allow()
@@ -62,7 +64,7 @@ var hLoopbackClient = regexp.MustCompile(`^127\.0\.0\.1:\d+$`)
 
 func TestProxyConnectTunnelsToTheCheckedAddressOnceTheClientHelloNamesTheHost(t *testing.T) {
 	upstream, h := hConnectSetup(t, hAllowNameAndLoopback, hOptions{}, nil)
-	hello := hCaptureClientHello(t, "allowed.test")
+	hello := hellotest.Capture(t, "allowed.test")
 	tunnel := hRawRequest(t, h.port, hConnectRequest(fmt.Sprintf("allowed.test:%d", upstream.port)), false)
 	if tunnel.head != "HTTP/1.1 200 Connection Established" {
 		t.Fatalf("head = %q", tunnel.head)
@@ -139,7 +141,7 @@ func TestProxyConnectLetsPlainHTTPThroughAPort80TunnelWithoutAClientHello(t *tes
 
 func TestProxyConnectTunnelsToAnIPLiteralInsideAnAddressEntryWithoutAServerName(t *testing.T) {
 	upstream, h := hConnectSetup(t, func(port int) []string { return []string{fmt.Sprintf("127.0.0.1:%d", port)} }, hOptions{}, nil)
-	hello := hCaptureClientHello(t, "")
+	hello := hellotest.Capture(t, "")
 	tunnel := hTunnel(t, h, fmt.Sprintf("127.0.0.1:%d", upstream.port), hello)
 	if got := string(tunnel.bytes(4)); got != "pong" {
 		t.Fatalf("got %q, want pong", got)
@@ -318,7 +320,7 @@ func hAfterHandshake(t *testing.T, firstBytes []byte, helloTimeout time.Duration
 }
 
 func TestProxyConnectClosesATunnelWhoseClientHelloNamesAnotherHost(t *testing.T) {
-	after, h := hAfterHandshake(t, hCaptureClientHello(t, "evil.test"), 0)
+	after, h := hAfterHandshake(t, hellotest.Capture(t, "evil.test"), 0)
 	if len(after) != 0 {
 		t.Errorf("client got %q after the 200", after)
 	}
@@ -331,7 +333,7 @@ func TestProxyConnectClosesATunnelWhoseClientHelloNamesALookalike(t *testing.T) 
 }
 
 func TestProxyConnectClosesATunnelWhoseClientHelloHasNoServerName(t *testing.T) {
-	_, h := hAfterHandshake(t, hCaptureClientHello(t, ""), 0)
+	_, h := hAfterHandshake(t, hellotest.Capture(t, ""), 0)
 	h.match(h.decisionsN(1)[0], hCheck{decision: hs("deny"), reason: hs("ClientHello has no server name (SNI); allowed.test requires one")})
 }
 
@@ -349,7 +351,7 @@ func TestProxyConnectClosesATunnelWhoseClientSendsNothingInTime(t *testing.T) {
 
 func TestProxyConnectReloadAppliesANewPolicyToTheNextConnection(t *testing.T) {
 	upstream, h := hConnectSetup(t, func(int) []string { return nil }, hOptions{}, nil)
-	hello := hCaptureClientHello(t, "allowed.test")
+	hello := hellotest.Capture(t, "allowed.test")
 	target := fmt.Sprintf("allowed.test:%d", upstream.port)
 	if status := hRawRequest(t, h.port, hConnectRequest(target), false).status; status != 403 {
 		t.Fatalf("status %d before the reload, want 403", status)
@@ -431,7 +433,7 @@ func TestProxyConnectHalfCloseDeliversTheWholeAnswerOnPort80(t *testing.T) {
 
 func TestProxyConnectHalfCloseDeliversTheWholeAnswerAfterAClientHello(t *testing.T) {
 	upstream, h := hEOFSetup(t, hAllowNameAndLoopback, nil)
-	hello := hCaptureClientHello(t, "allowed.test")
+	hello := hellotest.Capture(t, "allowed.test")
 	sent := append(append([]byte(nil), hello...), "request"...)
 	tunnel := hTunnel(t, h, fmt.Sprintf("allowed.test:%d", upstream.port), sent)
 	if err := tunnel.conn.CloseWrite(); err != nil {
@@ -452,7 +454,7 @@ func TestProxyConnectTunnelsARequestSentWithTheConnectInOneWriteThenHalfClosed(t
 
 func TestProxyConnectEndsTheTunnelBothWaysOnAFullCloseByTheClient(t *testing.T) {
 	upstream, h := hConnectSetup(t, hAllowNameAndLoopback, hOptions{}, nil)
-	hello := hCaptureClientHello(t, "allowed.test")
+	hello := hellotest.Capture(t, "allowed.test")
 	tunnel := hRawRequest(t, h.port, hConnectRequest(fmt.Sprintf("allowed.test:%d", upstream.port)), false)
 	tunnel.write(hello)
 	if got := string(tunnel.bytes(4)); got != "pong" {
@@ -469,7 +471,7 @@ func TestProxyConnectEndsTheTunnelBothWaysOnAFullCloseByTheClient(t *testing.T) 
 
 func TestProxyConnectEndsTheTunnelBothWaysOnAFullCloseByTheUpstream(t *testing.T) {
 	upstream, h := hConnectSetup(t, hAllowNameAndLoopback, hOptions{}, nil)
-	hello := hCaptureClientHello(t, "allowed.test")
+	hello := hellotest.Capture(t, "allowed.test")
 	tunnel := hRawRequest(t, h.port, hConnectRequest(fmt.Sprintf("allowed.test:%d", upstream.port)), false)
 	tunnel.write(hello)
 	if got := string(tunnel.bytes(4)); got != "pong" {

@@ -12,6 +12,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"sandboxshift.dev/egress/internal/hellotest"
 )
 
 const (
@@ -68,7 +70,7 @@ func hReloadProxy(t *testing.T, allow []string) *hHarness {
 // hDownload opens a tunnel to host:port and sends its ClientHello, which starts the download.
 func hDownload(t *testing.T, h *hHarness, host string, port int) *hExchange {
 	t.Helper()
-	return hTunnel(t, h, fmt.Sprintf("%s:%d", host, port), hCaptureClientHello(t, host))
+	return hTunnel(t, h, fmt.Sprintf("%s:%d", host, port), hellotest.Capture(t, host))
 }
 
 func hWantReload(t *testing.T, h *hHarness, allow []string, wantKept, wantClosed int) {

@@ -29,6 +29,7 @@ import (
 	"testing"
 	"time"
 
+	"sandboxshift.dev/egress/internal/hellotest"
 	"sandboxshift.dev/egress/policy"
 )
 
@@ -142,7 +143,7 @@ func r2Reset(conn *net.TCPConn) {
 // ---- CONNECT ----
 
 func TestR2TunnelFiguresOnEveryWayATunnelEnds(t *testing.T) {
-	hello := hCaptureClientHello(t, "allowed.test")
+	hello := hellotest.Capture(t, "allowed.test")
 	pong := int64(len("pong"))
 	cases := []struct {
 		name string
@@ -259,7 +260,7 @@ func TestR2TunnelRefusedAfterThe200Figures(t *testing.T) {
 		after func(t *testing.T, x *hExchange)
 	}{
 		{"ClientHello names another host", func(t *testing.T, x *hExchange) {
-			x.write(hCaptureClientHello(t, "evil.test"))
+			x.write(hellotest.Capture(t, "evil.test"))
 			r2Closed(t, x.conn)
 		}},
 		{"not TLS", func(t *testing.T, x *hExchange) {
@@ -270,12 +271,12 @@ func TestR2TunnelRefusedAfterThe200Figures(t *testing.T) {
 			r2Closed(t, x.conn)
 		}},
 		{"client closes before its ClientHello", func(t *testing.T, x *hExchange) {
-			x.write(hCaptureClientHello(t, "allowed.test")[:20])
+			x.write(hellotest.Capture(t, "allowed.test")[:20])
 			_ = x.conn.CloseWrite()
 			r2Closed(t, x.conn)
 		}},
 		{"client resets before its ClientHello", func(t *testing.T, x *hExchange) {
-			x.write(hCaptureClientHello(t, "allowed.test")[:20])
+			x.write(hellotest.Capture(t, "allowed.test")[:20])
 			time.Sleep(20 * time.Millisecond)
 			r2Reset(x.conn)
 		}},
@@ -800,7 +801,7 @@ func TestR2ReloadsRacingOpensAndClosesKeepTheFiguresExact(t *testing.T) {
 	allow := hAllowNameAndLoopback(up.port)
 	h := hStartProxy(t, hOptions{allow: allow})
 	allowed, denied := hParsePolicy(t, allow), policy.DenyAll
-	hello := hCaptureClientHello(t, "allowed.test")
+	hello := hellotest.Capture(t, "allowed.test")
 	m := r2Start(t, h)
 
 	stop := make(chan struct{})
@@ -926,7 +927,7 @@ func TestR2IdleTunnelsDoNotSpin(t *testing.T) {
 	}
 	quiet, upstreamHalfClosed := serve(false), serve(true)
 	h := hStartProxy(t, hOptions{allow: []string{fmt.Sprintf("allowed.test:%d", quiet.port), fmt.Sprintf("allowed.test:%d", upstreamHalfClosed.port), "127.0.0.0/8"}})
-	hello := hCaptureClientHello(t, "allowed.test")
+	hello := hellotest.Capture(t, "allowed.test")
 	m := r2Start(t, h)
 	var tunnels []*hExchange
 	for i := 0; i < 12; i++ {
@@ -973,7 +974,7 @@ func TestR2TunnelResetByTheUpstreamFigures(t *testing.T) {
 		_ = conn.(*net.TCPConn).SetLinger(0)
 	})
 	h := hStartProxy(t, hOptions{allow: hAllowNameAndLoopback(up.port)})
-	hello := hCaptureClientHello(t, "allowed.test")
+	hello := hellotest.Capture(t, "allowed.test")
 	m := r2Start(t, h)
 	x := hTunnel(t, h, fmt.Sprintf("allowed.test:%d", up.port), hello)
 	x.bytes(4)

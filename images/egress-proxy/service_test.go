@@ -27,6 +27,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"sandboxshift.dev/egress/internal/hellotest"
 )
 
 // svcEmptyListHash is policyHash([]) as Node computes it (policy/file_test.go has the same value).
@@ -505,7 +507,7 @@ func TestSvcStopStopsListeningAndDropsOpenTunnels(t *testing.T) {
 	upstream := hStartRecordingServer(t, nil)
 	file := svcNewPolicyFile(t, svcAllow(fmt.Sprintf("127.0.0.1:%d", upstream.port)))
 	s := svcStart(t, file.path, nil)
-	hello := hCaptureClientHello(t, "")
+	hello := hellotest.Capture(t, "")
 	tunnel := svcOpenTunnel(t, s, upstream.port, hello)
 	hWaitFor(t, "the tunnel to open", func() bool { return s.proxy.conns.size() == 1 })
 	hWaitFor(t, "the ClientHello upstream", func() bool { return len(upstream.received()) == len(hello) })
@@ -535,7 +537,7 @@ func TestSvcReloadLogsThePolicyHashAndHowManyConnectionsItKeptAndClosed(t *testi
 	allow := []string{target, "pypi.org", "https://bad.test/"}
 	file := svcNewPolicyFile(t, svcAllow(allow...))
 	s := svcStart(t, file.path, nil)
-	hello := hCaptureClientHello(t, "")
+	hello := hellotest.Capture(t, "")
 	tunnel := svcOpenTunnel(t, s, upstream.port, hello)
 	hWaitFor(t, "the tunnel to open", func() bool { return s.proxy.conns.size() == 1 })
 
@@ -568,7 +570,7 @@ func TestSvcClosesEveryOpenConnectionWhenTheFileBecomesUnreadable(t *testing.T) 
 	target := fmt.Sprintf("127.0.0.1:%d", upstream.port)
 	file := svcNewPolicyFile(t, svcAllow(target))
 	s := svcStart(t, file.path, nil)
-	tunnel := svcOpenTunnel(t, s, upstream.port, hCaptureClientHello(t, ""))
+	tunnel := svcOpenTunnel(t, s, upstream.port, hellotest.Capture(t, ""))
 	hWaitFor(t, "the tunnel to open", func() bool { return s.proxy.conns.size() == 1 })
 
 	file.replace(`{"allow": [`)
@@ -611,7 +613,7 @@ func TestSvcLifecycleStartReloadStop(t *testing.T) {
 		t.Errorf("stats hash %s", first.PolicyHash)
 	}
 
-	hello := hCaptureClientHello(t, "")
+	hello := hellotest.Capture(t, "")
 	tunnel := svcOpenTunnel(t, s, upstream.port, hello)
 	if got := string(tunnel.readN(t, 4)); got != "pong" {
 		t.Fatalf("through the tunnel: %q", got)

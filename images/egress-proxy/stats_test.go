@@ -19,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"sandboxshift.dev/egress/internal/hellotest"
 )
 
 const svcISO = `\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z`
@@ -235,7 +237,7 @@ func TestStatsFileCountsAnOpenTunnelItsBytesAndDecisions(t *testing.T) {
 		t.Errorf("first write %+v; want %+v", first, want)
 	}
 
-	hello := hCaptureClientHello(t, "")
+	hello := hellotest.Capture(t, "")
 	tunnel := svcOpenTunnel(t, s, upstream.port, hello)
 	if got := string(tunnel.readN(t, 4)); got != "pong" {
 		t.Fatalf("through the tunnel: %q", got)

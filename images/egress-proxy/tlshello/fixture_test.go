@@ -1,45 +1,13 @@
 package tlshello
 
-// Real ClientHellos, captured from Go's TLS client talking over a pipe to a server end that records
-// its first record and hangs up; and a builder for hand-made ones the real client would never send.
+// Real ClientHellos (internal/hellotest captures them from Go's TLS client); and a builder for
+// hand-made ones the real client would never send.
 // A port of 2a29766:test/unit/egress/client-hello-fixture.ts.
 
 import (
 	"bytes"
-	"crypto/tls"
 	"encoding/binary"
-	"io"
-	"net"
-	"testing"
-	"time"
 )
-
-// captureClientHello returns the first TLS record Go's TLS client sends for serverName. An empty
-// serverName sends no server_name extension; so does an IP address.
-func captureClientHello(t *testing.T, serverName string) []byte {
-	t.Helper()
-	clientEnd, serverEnd := net.Pipe()
-	defer clientEnd.Close()
-	handshake := make(chan error, 1)
-	go func() {
-		conn := tls.Client(clientEnd, &tls.Config{ServerName: serverName, InsecureSkipVerify: true})
-		handshake <- conn.Handshake()
-	}()
-	_ = serverEnd.SetReadDeadline(time.Now().Add(10 * time.Second))
-	header := make([]byte, 5)
-	if _, err := io.ReadFull(serverEnd, header); err != nil {
-		t.Fatalf("reading the ClientHello record header: %v", err)
-	}
-	body := make([]byte, binary.BigEndian.Uint16(header[3:]))
-	if _, err := io.ReadFull(serverEnd, body); err != nil {
-		t.Fatalf("reading the ClientHello record: %v", err)
-	}
-	serverEnd.Close() // the server hangs up mid-handshake on purpose
-	if err := <-handshake; err == nil {
-		t.Fatal("the handshake succeeded against a server that hung up")
-	}
-	return append(header, body...)
-}
 
 type extension struct {
 	typ  int

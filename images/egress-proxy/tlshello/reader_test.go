@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"sandboxshift.dev/egress/internal/hellotest"
 )
 
 // recordingConn records the read deadlines set on a connection and the buffer sizes read with.
@@ -105,7 +107,7 @@ func readFailed(reason string, data []byte) Read { return Read{Reason: reason, B
 const closedEarly = "client closed before sending a whole ClientHello"
 
 func TestReadSplitOverWrites(t *testing.T) {
-	hello := inRecords(handshakeOf(captureClientHello(t, "allowed.test")), 100)
+	hello := inRecords(handshakeOf(hellotest.Capture(t, "allowed.test")), 100)
 	conn, client := pipe(t)
 	pieces := split(hello, 1, 5, 6, 50, 200)
 	send(client, false, pieces...)
@@ -127,7 +129,7 @@ func TestReadSplitOverWrites(t *testing.T) {
 }
 
 func TestReadNoServerName(t *testing.T) {
-	hello := captureClientHello(t, "")
+	hello := hellotest.Capture(t, "")
 	conn, client := pipe(t)
 	send(client, false, split(hello, 3)...)
 	expectRead(t, ReadClientHello(conn, nil, 5*time.Second), readOK("", hello))
@@ -135,7 +137,7 @@ func TestReadNoServerName(t *testing.T) {
 }
 
 func TestReadAfterHead(t *testing.T) {
-	hello := captureClientHello(t, "api.github.com")
+	hello := hellotest.Capture(t, "api.github.com")
 	conn, client := pipe(t)
 	head := make([]byte, 10, 64)
 	copy(head, hello)
@@ -148,7 +150,7 @@ func TestReadAfterHead(t *testing.T) {
 }
 
 func TestReadWholeHelloInHead(t *testing.T) {
-	hello := captureClientHello(t, "allowed.test")
+	hello := hellotest.Capture(t, "allowed.test")
 	conn := &scriptedConn{t: t}
 	expectRead(t, ReadClientHello(conn, hello, time.Second), readOK("allowed.test", hello))
 	conn.checkDeadlineCleared(t)
@@ -160,7 +162,7 @@ func TestReadWholeHelloInHead(t *testing.T) {
 }
 
 func TestReadKeepsBytesAfterTheHello(t *testing.T) {
-	hello := captureClientHello(t, "allowed.test")
+	hello := hellotest.Capture(t, "allowed.test")
 	withEarlyData := cat(hello, []byte{23, 3, 3, 0, 1, 0})
 	conn, client := pipe(t)
 	send(client, false, split(withEarlyData, 7)...)
@@ -187,7 +189,7 @@ func TestReadInvalidStream(t *testing.T) {
 // (io.ErrClosedPipe), which a TCP socket never does for a peer's close, so over a pipe the
 // outcome depended on whether the close came before the reader set its deadline.
 func TestReadEarlyClose(t *testing.T) {
-	hello := captureClientHello(t, "allowed.test")
+	hello := hellotest.Capture(t, "allowed.test")
 	conn, client := loopback(t)
 	send(client, true, split(hello[:40], 5)...)
 	expectRead(t, ReadClientHello(conn, nil, 5*time.Second), readFailed(closedEarly, hello[:40]))
@@ -200,7 +202,7 @@ func TestReadEarlyClose(t *testing.T) {
 }
 
 func TestReadTimeout(t *testing.T) {
-	hello := captureClientHello(t, "allowed.test")
+	hello := hellotest.Capture(t, "allowed.test")
 	conn, client := pipe(t)
 	send(client, false, hello[:40])
 	start := time.Now()
@@ -270,7 +272,7 @@ func TestReadTooLarge(t *testing.T) {
 }
 
 func TestReadErrors(t *testing.T) {
-	hello := captureClientHello(t, "allowed.test")
+	hello := hellotest.Capture(t, "allowed.test")
 	conn := &scriptedConn{t: t, steps: []step{{data: hello[:10]}, {err: errors.New("connection reset by peer")}}}
 	expectRead(t, ReadClientHello(conn, nil, time.Second), readFailed("client error before the ClientHello: connection reset by peer", hello[:10]))
 	conn.checkDeadlineCleared(t)
@@ -291,7 +293,7 @@ func TestReadErrors(t *testing.T) {
 }
 
 func TestReadDataTogetherWithEOF(t *testing.T) {
-	hello := captureClientHello(t, "allowed.test")
+	hello := hellotest.Capture(t, "allowed.test")
 	conn := &scriptedConn{t: t, steps: []step{{data: hello[:10]}, {}, {data: hello[10:], err: io.EOF}}}
 	expectRead(t, ReadClientHello(conn, nil, time.Second), readOK("allowed.test", hello))
 	conn.checkDeadlineCleared(t)
@@ -346,7 +348,7 @@ func TestReadOverTCP(t *testing.T) {
 	})
 
 	t.Run("split over writes", func(t *testing.T) {
-		hello := inRecords(handshakeOf(captureClientHello(t, "allowed.test")), 50)
+		hello := inRecords(handshakeOf(hellotest.Capture(t, "allowed.test")), 50)
 		conn, client := loopback(t)
 		go func() {
 			for _, piece := range split(hello, 2, 7, 60, 61) {
@@ -361,7 +363,7 @@ func TestReadOverTCP(t *testing.T) {
 	})
 
 	t.Run("the client closes", func(t *testing.T) {
-		hello := captureClientHello(t, "allowed.test")
+		hello := hellotest.Capture(t, "allowed.test")
 		conn, client := loopback(t)
 		if _, err := client.Write(hello[:40]); err != nil {
 			t.Fatal(err)
@@ -374,7 +376,7 @@ func TestReadOverTCP(t *testing.T) {
 	})
 
 	t.Run("the client stalls", func(t *testing.T) {
-		hello := captureClientHello(t, "allowed.test")
+		hello := hellotest.Capture(t, "allowed.test")
 		conn, client := loopback(t)
 		if _, err := client.Write(hello[:40]); err != nil {
 			t.Fatal(err)

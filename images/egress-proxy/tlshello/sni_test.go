@@ -7,6 +7,8 @@ package tlshello
 import (
 	"bytes"
 	"testing"
+
+	"sandboxshift.dev/egress/internal/hellotest"
 )
 
 func complete(name string) Parse {
@@ -35,17 +37,17 @@ func truncateForLog(data []byte) []byte {
 }
 
 func TestRealHelloServerName(t *testing.T) {
-	expectParse(t, captureClientHello(t, "allowed.test"), complete("allowed.test"))
+	expectParse(t, hellotest.Capture(t, "allowed.test"), complete("allowed.test"))
 }
 
 func TestRealHelloWithoutServerName(t *testing.T) {
-	expectParse(t, captureClientHello(t, ""), noServerName)
+	expectParse(t, hellotest.Capture(t, ""), noServerName)
 	// Go's client, like Node's, sends no server_name for an IP address.
-	expectParse(t, captureClientHello(t, "127.0.0.1"), noServerName)
+	expectParse(t, hellotest.Capture(t, "127.0.0.1"), noServerName)
 }
 
 func TestRealHelloPrefixesAndTrailingBytes(t *testing.T) {
-	hello := captureClientHello(t, "api.github.com")
+	hello := hellotest.Capture(t, "api.github.com")
 	for cut := 0; cut < len(hello); cut++ {
 		expectParse(t, hello[:cut], incomplete)
 	}
@@ -54,7 +56,7 @@ func TestRealHelloPrefixesAndTrailingBytes(t *testing.T) {
 }
 
 func TestRealHelloSplitOverRecords(t *testing.T) {
-	message := handshakeOf(captureClientHello(t, "allowed.test"))
+	message := handshakeOf(hellotest.Capture(t, "allowed.test"))
 	for _, size := range []int{1, 3, 100} {
 		records := inRecords(message, size)
 		expectParse(t, records, complete("allowed.test"))
@@ -285,7 +287,7 @@ func TestMoreInvalidHellos(t *testing.T) {
 // does, so it can decide as soon as a prefix is not Incomplete.
 func TestPrefixesAreIncompleteOrFinal(t *testing.T) {
 	inputs := [][]byte{
-		captureClientHello(t, "allowed.test"),
+		hellotest.Capture(t, "allowed.test"),
 		inRecords(clientHelloMessage(helloParts{serverNames: []string{"a.test"}}), 3),
 	}
 	for _, c := range append(append([]invalidCase(nil), invalidCases...), moreInvalidCases...) {
