@@ -85,6 +85,8 @@ export async function readRemoteDigest(ref: ImageRef, auth: RegistryAuth | null)
     res = await client.manifest(reference, ACCEPT);
   } catch (err) {
     if (err instanceof TokenRefused) return { kind: err.status === 401 || err.status === 403 ? 'unauthorized' : 'error', detail: err.message };
+    // It answered, with something that is no manifest: not a network problem.
+    if (err instanceof TooLarge) return { kind: 'error', detail: err.message };
     return { kind: 'unreachable', detail: scrub(describe(err), auth) };
   }
   if (res.status === 401 || res.status === 403) return { kind: 'unauthorized', detail: `GET manifests/${reference} answered HTTP ${res.status}` };
@@ -101,6 +103,9 @@ function isIndex(m: { mediaType?: string; manifests?: unknown }): boolean {
 }
 
 class Mismatch extends Error {}
+
+/** An answer over MAX_BYTES: the registry answered, with no manifest or config (they are a few KiB). */
+class TooLarge extends Error {}
 
 /** The token service's refusal (the credentials, or their access, in question when it is 401 or 403). */
 class TokenRefused extends Error {
@@ -168,8 +173,9 @@ class RegistryClient {
       this.base = `https://${this.host}`;
       return res;
     } catch (err) {
-      // The engine pulls from a loopback registry over plain HTTP; so do we, and only there.
-      if (!isLoopback(this.host)) throw err;
+      // The engine pulls from a loopback registry over plain HTTP; so do we, and only there
+      // (and not after an HTTPS answer that came, too large).
+      if (!isLoopback(this.host) || err instanceof TooLarge) throw err;
       const res = await httpGet(new URL(`http://${this.host}${path}`), headers);
       this.base = `http://${this.host}`;
       return res;
@@ -216,7 +222,7 @@ async function httpGet(url: URL, headers: Record<string, string>, redirects = 5)
       let size = 0;
       res.on('data', (chunk: Buffer) => {
         size += chunk.length;
-        if (size > MAX_BYTES) req.destroy(new Error(`GET ${url.pathname}: more than ${MAX_BYTES} bytes`));
+        if (size > MAX_BYTES) req.destroy(new TooLarge(`GET ${url.pathname}: the answer is over ${MAX_BYTES / 1024 / 1024} MiB, more than any manifest or image config; check the reference`));
         else chunks.push(chunk);
       });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));

@@ -58,6 +58,11 @@ describe('readRemoteConfig', () => {
         return;
       }
       // Tags, for readRemoteDigest: `1` names the list; `liar` too, under a digest header that is not its hash.
+      // `huge` names 5 MiB, more than any manifest.
+      if (url.pathname === '/v2/team/app/manifests/huge') {
+        res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }).end(Buffer.alloc(5 << 20, 0x20));
+        return;
+      }
       const tag = /^\/v2\/team\/app\/manifests\/(1|liar)$/.exec(url.pathname)?.[1];
       if (tag) {
         res.writeHead(200, { 'content-type': 'application/vnd.docker.distribution.manifest.list.v2+json', 'docker-content-digest': tag === '1' ? sha(list) : sha(amd) }).end(list);
@@ -150,6 +155,13 @@ describe('readRemoteConfig', () => {
       const wrong = await readRemoteDigest(at('1'), { ...auth(), password: `${PASSWORD}x` });
       expect(wrong).toEqual({ kind: 'unauthorized', detail: 'the token service answered HTTP 401' });
       expect(JSON.stringify(wrong)).not.toContain(PASSWORD);
+    });
+
+    it('an answer over 4 MiB is an error saying so, not an unreachable registry', async () => {
+      expect(await readRemoteDigest(at('huge'), auth())).toEqual({
+        kind: 'error',
+        detail: 'GET /v2/team/app/manifests/huge: the answer is over 4 MiB, more than any manifest or image config; check the reference',
+      });
     });
 
     it('a registry that does not answer is unreachable', async () => {
