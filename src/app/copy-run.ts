@@ -107,9 +107,12 @@ export async function inspectContainer(engine: Engine, name: string): Promise<Co
 function containerOwner(info: ContainerInfo | null, config: Config, environment: EnvironmentConfig): { uid: number; gid: number } {
   const name = containerName(config.project, environment.name);
   if (!info) throw new DiagnosticsError([errorDiag(`environment.${environment.name} has no container on the engine`, { hint: 'run `sandboxshift apply` to create it' })]);
-  if (info.Config.Labels?.[Labels.project] !== config.project) {
+  // Ours only with all three labels exec also asks for: a container that merely carries the
+  // project's label (made by hand, or for another environment) is never written into.
+  const labels = info.Config.Labels ?? {};
+  if (labels[Labels.project] !== config.project || labels[Labels.role] !== 'environment' || labels[Labels.environment] !== environment.name) {
     throw new DiagnosticsError([
-      errorDiag(`a container named ${name} exists that sandboxshift did not create for project ${config.project}`, {
+      errorDiag(`a container named ${name} exists that sandboxshift did not create for environment.${environment.name} of project ${config.project}`, {
         hint: `remove or rename it (docker rm ${name}) and run sandboxshift apply`,
       }),
     ]);

@@ -10,10 +10,11 @@ import type { LoadResult } from '../config/load.js';
 import { peekProject } from '../config/peek.js';
 import { closestMatch } from '../config/suggest.js';
 import { DiagnosticsError, errorDiag } from '../diagnostics.js';
-import type { Engine } from '../engine/client.js';
+import { statusCode, type Engine } from '../engine/client.js';
 import { execApiFor } from '../engine/exec-api.js';
 import type { ExecSessionRequest, ExecStreams } from '../engine/exec-session.js';
 import { findExecTarget, type ExecTarget } from '../engine/exec-target.js';
+import { containerName } from '../model/names.js';
 import { startExec } from './exec-fast.js';
 import { NEVER_STARTED, neverStartedError } from './never-started.js';
 
@@ -55,6 +56,15 @@ export async function execInEnvironment(engine: Engine, request: ExecRequest, st
   const target = early && peeked === project ? await early : await findExecTarget(engine.reader, project, env);
   if (!target) {
     const apply = ['sandboxshift apply', ...(request.configArgs ?? [])].join(' ');
+    // Its name may be held by a container we did not make: apply would stop on it too.
+    const name = containerName(project, env);
+    if (await nameHeld(engine, name)) {
+      throw new DiagnosticsError([
+        errorDiag(`a container named ${name} exists that sandboxshift did not create for environment.${env} of project ${project}`, {
+          hint: `remove or rename it (docker rm ${name}) and run ${apply}`,
+        }),
+      ]);
+    }
     throw new DiagnosticsError([errorDiag(`environment '${env}' has no container on the engine`, { hint: `run ${apply} to create it` })]);
   }
   if (target.state === NEVER_STARTED) throw neverStartedError(env, request.configArgs);
@@ -65,6 +75,16 @@ export async function execInEnvironment(engine: Engine, request: ExecRequest, st
     request,
     streams,
   );
+}
+
+async function nameHeld(engine: Engine, name: string): Promise<boolean> {
+  try {
+    await engine.reader.inspectContainer(name);
+    return true;
+  } catch (err) {
+    if (statusCode(err) === 404) return false;
+    throw err;
+  }
 }
 
 async function wakeFirst(engine: Engine, project: string, env: string, target: ExecTarget, request: ExecRequest): Promise<void> {

@@ -54,8 +54,19 @@ export const EXEC_ARGV0 = 'sandboxshift-exec';
  */
 export function execArgv(cmd: readonly string[], size?: { rows: number; columns: number }): string[] {
   const sizing = size ? `stty rows ${Math.floor(size.rows)} cols ${Math.floor(size.columns)} 2>/dev/null || :\n` : '';
-  return ['/bin/sh', '-c', `${sizing}${SECRET_LOADER}exec "$@"\n`, EXEC_ARGV0, ...cmd];
+  return ['/bin/sh', '-c', `${sizing}${SECRET_LOADER}${RUN_COMMAND}`, EXEC_ARGV0, ...cmd];
 }
+
+/**
+ * `exec "$@"`, for a command that starts with `-` too: bash's and busybox's `exec` read it as
+ * their own option (`exec -i` is "illegal option -i"), and take `--` before it; dash's `exec`
+ * reads no options at all, and would run a command named `--`. So `--` goes in only where the
+ * shell takes it (tried in a subshell, only for such a command); either way a command `-i` that
+ * does not exist is "not found", 127, as any other.
+ */
+export const RUN_COMMAND = `case \${1-} in -*) if (exec -- true) 2>/dev/null; then exec -- "$@"; fi ;; esac
+exec "$@"
+`;
 
 /**
  * The user's login shell, read inside the container from /etc/passwd for the uid the exec runs

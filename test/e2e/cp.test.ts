@@ -261,18 +261,30 @@ describe('cp', () => {
     const name = containerOf(p.name, 'dev');
     const moved = `${name}-moved`;
     await dockerCli(['rename', name, moved]);
-    await dockerCli(['run', '-d', '--name', name, '--label', 'io.sandboxshift.project=someone-else', '--user', UID, 'sandboxshift/busybox:test', 'sleep', '600']);
+    // Another project's; one made by hand with this project's label alone; one labelled for another environment.
+    const planted = [
+      ['io.sandboxshift.project=someone-else'],
+      [`io.sandboxshift.project=${p.name}`],
+      [`io.sandboxshift.project=${p.name}`, 'io.sandboxshift.role=environment', 'io.sandboxshift.environment=gone'],
+    ];
     try {
-      expect(await both([join(host, 'short.txt'), 'dev:planted.txt'])).toEqual({
-        code: 1,
-        stdout: '',
-        stderr: `error: a container named ${name} exists that sandboxshift did not create for project ${p.name}\n  hint: remove or rename it (docker rm ${name}) and run sandboxshift apply\n`,
-      });
-      expect(await sh(name, 'test -e /workspace/planted.txt || echo absent')).toEqual({ out: 'absent\n', rc: 0 });
+      for (const labels of planted) {
+        await dockerCli(['run', '-d', '--name', name, ...labels.flatMap((l) => ['--label', l]), '--user', UID, 'sandboxshift/busybox:test', 'sleep', '600']);
+        const refusal = {
+          code: 1,
+          stdout: '',
+          stderr: `error: a container named ${name} exists that sandboxshift did not create for environment.dev of project ${p.name}\n  hint: remove or rename it (docker rm ${name}) and run sandboxshift apply\n`,
+        };
+        expect(await both([join(host, 'short.txt'), 'dev:planted.txt'])).toEqual(refusal);
+        expect(await both(['dev:.', join(host, 'planted-out')])).toEqual(refusal);
+        expect(await sh(name, 'test -e /workspace/planted.txt || echo absent')).toEqual({ out: 'absent\n', rc: 0 });
+        await dockerCli(['rm', '-f', name]);
+      }
     } finally {
-      await dockerCli(['rm', '-f', name]);
+      await dockerCli(['rm', '-f', name]).catch(() => undefined);
       await dockerCli(['rename', moved, name]);
     }
+    expect(existsSync(join(host, 'planted-out'))).toBe(false);
     expect(existsSync(join(host, 'passwd'))).toBe(false);
   }, 60_000);
 

@@ -112,6 +112,16 @@ describe('exec (runc)', () => {
     expect(missing.stdout).toBe('');
     const notExecutable = await exec(['dev', '/workspace']);
     expect(notExecutable.code).toBe(126);
+    // A command that starts with - is a command like any other (the shell's exec once took it as its option: exit 2).
+    for (const cmd of [
+      ['-i', 'echo', 'hi'],
+      ['--', '--', 'echo', 'hi'],
+    ]) {
+      const dashed = await exec(['dev', ...cmd]);
+      expect(dashed.code).toBe(127);
+      expect(dashed.stderr).toMatch(/^sandboxshift-exec: .*(-i|--): not found\n$/);
+      expect(dashed.stdout).toBe('');
+    }
   });
 
   it("runs as the environment's user in /workspace, the command's own flags untouched", async () => {
@@ -206,14 +216,19 @@ describe('exec (runc)', () => {
     expect(r.stderr).toBe("error: no environment 'dex' in the config; did you mean 'dev'?\n  hint: the config has: dev\n");
   });
 
-  it('says to run apply for an environment with no container, and never uses a container of our name that is not ours', async () => {
-    // A container named as ours would be, without our labels: not the environment.
-    const foreign = containerOf(p.name, 'later');
-    await dockerCli(['run', '-d', '--name', foreign, '--user', '65532', 'sandboxshift/busybox:test', 'sleep', '600']);
+  it('says to run apply for an environment with no container, and never uses a container of our name that is not ours (named in the error)', async () => {
     p.write(busyboxConfig(`${devEnvironment()}  later: {}\n`));
+    const foreign = containerOf(p.name, 'later');
     try {
+      expect(await exec(['later', 'true'])).toEqual({ code: 1, stdout: '', stderr: "error: environment 'later' has no container on the engine\n  hint: run sandboxshift apply to create it\n" });
+      // A container named as ours would be, without our labels: not the environment, and apply would stop on it too.
+      await dockerCli(['run', '-d', '--name', foreign, '--user', '65532', 'sandboxshift/busybox:test', 'sleep', '600']);
       const r = await exec(['later', 'sh', '-c', 'echo ran > /tmp/ran']);
-      expect(r).toEqual({ code: 1, stdout: '', stderr: "error: environment 'later' has no container on the engine\n  hint: run sandboxshift apply to create it\n" });
+      expect(r).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: `error: a container named ${foreign} exists that sandboxshift did not create for environment.later of project ${p.name}\n  hint: remove or rename it (docker rm ${foreign}) and run sandboxshift apply\n`,
+      });
       expect((await sh(foreign, 'cat /tmp/ran')).rc).not.toBe(0);
     } finally {
       p.write(busyboxConfig(devEnvironment()));

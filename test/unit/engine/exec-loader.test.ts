@@ -1,11 +1,11 @@
 // An exec loads secrets exactly as the runtime images' entrypoint does for the main process:
 // the loader is the entrypoint's own text, and this test fails the moment the two differ.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EXEC_ARGV0, SECRET_LOADER, USER_SHELL, execArgv } from '../../../src/engine/exec-loader.js';
+import { EXEC_ARGV0, RUN_COMMAND, SECRET_LOADER, USER_SHELL, execArgv } from '../../../src/engine/exec-loader.js';
 
 const ENTRYPOINT = join(import.meta.dirname, '../../../images/entrypoint/sandboxshift-entrypoint');
 
@@ -30,12 +30,33 @@ describe('the exec secret loader', () => {
   it('runs as sh -c with the command after $0, so the command gets "$@" untouched', () => {
     const argv = execArgv(['printf', '%s|', 'a b', '$HOME', '']);
     expect(argv.slice(0, 2)).toEqual(['/bin/sh', '-c']);
-    expect(argv[2]).toBe(`${SECRET_LOADER}exec "$@"\n`);
+    expect(argv[2]).toBe(`${SECRET_LOADER}${RUN_COMMAND}`);
     expect(argv.slice(3)).toEqual([EXEC_ARGV0, 'printf', '%s|', 'a b', '$HOME', '']);
   });
 
   it('on a terminal, sizes the PTY before anything runs', () => {
-    expect(execArgv(['sh'], { rows: 40, columns: 120 })[2]).toBe(`stty rows 40 cols 120 2>/dev/null || :\n${SECRET_LOADER}exec "$@"\n`);
+    expect(execArgv(['sh'], { rows: 40, columns: 120 })[2]).toBe(`stty rows 40 cols 120 2>/dev/null || :\n${SECRET_LOADER}${RUN_COMMAND}`);
+  });
+
+  // dash is Debian's /bin/sh (the runtime images'); busybox's is the test image's; bash is any other's.
+  it.each([['dash'], ['/bin/busybox', 'sh'], ['bash']])('runs a command that starts with - as that command, under %s: not found, 127, never an option of exec', (...shell) => {
+    const run = (cmd: string[]) => {
+      const script = execArgv(cmd)[2]!.replace('secrets_dir=/run/secrets', `secrets_dir='${join(dir, 'none')}'`);
+      const r = spawnSync(shell[0]!, [...shell.slice(1), '-c', script, EXEC_ARGV0, ...cmd], { encoding: 'utf8' });
+      if (r.error) throw new Error(`${shell[0]} is needed for this test (scripts/setup.sh installs busybox-static): ${r.error.message}`);
+      return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+    };
+    for (const cmd of [
+      ['-i', 'echo', 'hi'],
+      ['--json', 'true'],
+      ['--', 'echo', 'hi'],
+    ]) {
+      const r = run(cmd);
+      expect(r.code).toBe(127);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(new RegExp(`^${EXEC_ARGV0}: .*${cmd[0]}: not found\\n$`));
+    }
+    expect(run(['echo', '-n', 'hi'])).toEqual({ code: 0, stdout: 'hi', stderr: '' });
   });
 
   it('exports each secret file as a variable, one trailing newline dropped, and never prints a value', () => {
