@@ -7,7 +7,10 @@ import { basename, dirname, resolve } from 'node:path';
 import { posix } from 'node:path';
 import { didYouMean } from '../config/suggest.js';
 import { DiagnosticsError, errorDiag } from '../diagnostics.js';
-import { copyIntoContainer, copyOutOfContainer, CopyRefused, outsideMessage, resolveContainerPath, scanHostSource, type CopyTotals, type ResolvedContainerPath } from '../engine/archive-copy.js';
+import { copyIntoContainer, copyOutOfContainer, CopyRefused, outsideMessage, resolveContainerPath, scanHostSource, type CopyTotals } from '../engine/archive-copy.js';
+import { freezeForCopy } from '../engine/copy-freeze.js';
+import { flavourOf } from '../engine/flavour.js';
+import { pauseForTest } from '../engine/test-pause.js';
 import { archiveClient, type ArchiveClient } from '../engine/archive-client.js';
 import type { Engine } from '../engine/client.js';
 import { EngineHttpError } from '../engine/reader.js';
@@ -34,6 +37,8 @@ export interface CopyRequest {
   configPath: string;
   source: string;
   destination: string;
+  /** Told when the copy waits for another cp of the environment (default: stderr). */
+  notice?: (text: string) => void;
 }
 
 /** The environment side of a copy (ENV:PATH) and the direction, after the checks every copy makes before it reads the config. */
@@ -68,19 +73,33 @@ export async function copyWithConfig(engine: Engine, request: CopyRequest, confi
     ]);
   }
   const name = containerName(config.project, environment.name);
-  const container = archiveClient(engine, name);
   // /workspace (a volume or the host folder) and the environment's extra volumes.
   const roots = reachableRoots(environment.volumes);
-  // The engine's stats of the container path leave with the inspect: read-only, and nothing of
-  // them is used before the inspect says the container is ours.
-  const early = resolveEarly(container, envArg.env, envArg.path, roots);
+  // Whether the engine is Podman, asked alongside the inspect (see below).
+  const podman = engine.reader.version().then((v) => flavourOf(v) === 'podman');
+  podman.catch(() => undefined);
   const info = await (inspected ?? inspectContainer(engine, name));
   const owner = containerOwner(info, config, environment);
+  // By its ID from here on: the name could be given to another container meanwhile.
+  const container = archiveClient(engine, info!.Id);
   const direction = envArg.direction;
   let totals: CopyTotals;
   try {
-    totals =
-      direction === 'in' ? await copyIn(container, request.source, envArg.env, envArg.path, roots, owner, early) : await copyOut(container, envArg.env, envArg.path, request.destination, roots, early);
+    // Paused while the path is checked and copied: nothing in the sandbox can swap a folder on
+    // it for a symlink in between (copy-freeze.ts). A paused one is recorded too, so it stays
+    // paused while this cp copies, and another cp's pause is waited for. A stopped one runs
+    // nothing. Not on Podman (4.3): its archive API finds no path in a paused container's
+    // volumes (404), so there cp copies as Podman's own cp does, unpaused.
+    const live = (info!.State?.Status === 'running' || info!.State?.Status === 'paused') && !(await podman);
+    const freeze = live ? await freezeForCopy(engine, { project: config.project, env: environment.name, containerId: info!.Id }, request.notice ?? toStderr) : null;
+    try {
+      await pauseForTest('cp-frozen');
+      totals = direction === 'in' ? await copyIn(container, request.source, envArg.env, envArg.path, roots, owner) : await copyOut(container, envArg.env, envArg.path, request.destination, roots);
+    } catch (err) {
+      await freeze?.thaw().catch(() => undefined); // the copy's own error is the one to tell
+      throw err;
+    }
+    await freeze?.thaw();
   } catch (err) {
     if (err instanceof CopyRefused) throw new DiagnosticsError([errorDiag(err.message, err.hint === undefined ? {} : { hint: err.hint })]);
     if (err instanceof EngineHttpError) throw new DiagnosticsError([errorDiag(`the engine refused the copy: ${err.message}`)]);
@@ -88,6 +107,10 @@ export async function copyWithConfig(engine: Engine, request: CopyRequest, confi
   }
   return { format_version: COPY_FORMAT_VERSION, direction, source: request.source, destination: request.destination, ...totals };
 }
+
+const toStderr = (text: string) => {
+  process.stderr.write(text);
+};
 
 type Container = ArchiveClient;
 
@@ -131,40 +154,14 @@ function checkedContainerPath(env: string, path: string, roots: readonly string[
   return { ...cp, shown };
 }
 
-/**
- * resolveContainerPath started now (its failure kept for whoever awaits it); undefined when the
- * path is refused before any stat. It answers null when the root itself was missing: the stats
- * then raced the container (replaced while cp started, a 404 for the container reads like one
- * for the path), and the caller asks again, once the inspect has found the container.
- */
-function resolveEarly(container: Container, env: string, path: string, roots: readonly string[]): Promise<ResolvedContainerPath | null> | undefined {
-  let checked;
-  try {
-    checked = checkedContainerPath(env, path, roots);
-  } catch {
-    return undefined; // refused again, in its turn, by copyIn or copyOut
-  }
-  const resolving = resolveContainerPath(container, checked.abs, roots, checked.shown).then((r) => (r.rootExists ? r : null));
-  resolving.catch(() => undefined);
-  return resolving;
-}
-
-async function copyIn(
-  container: Container,
-  hostPath: string,
-  env: string,
-  path: string,
-  roots: readonly string[],
-  owner: { uid: number; gid: number },
-  early?: Promise<ResolvedContainerPath | null>,
-): Promise<CopyTotals> {
+async function copyIn(container: Container, hostPath: string, env: string, path: string, roots: readonly string[], owner: { uid: number; gid: number }): Promise<CopyTotals> {
   const dest = checkedContainerPath(env, path, roots);
   const srcAbs = resolve(hostPath);
   const st = await lstat(srcAbs).catch(() => null);
   if (!st) throw new CopyRefused(`no such file or folder on the host: ${hostPath}`);
   if (/\/\.?$/.test(hostPath) && !st.isDirectory()) throw new CopyRefused(`${hostPath} is not a folder`);
   const entries = scanHostSource(srcAbs);
-  const resolved = (await early) ?? (await resolveContainerPath(container, dest.abs, roots, dest.shown));
+  const resolved = await resolveContainerPath(container, dest.abs, roots, dest.shown);
   const where = landing(
     { isDir: st.isDirectory(), name: basename(srcAbs), contentsOnly: /(^|\/)\.$/.test(hostPath) },
     { path: resolved.real, trailingSlash: dest.trailingSlash, existing: resolved.existing, parentExisting: resolved.parentExisting },
@@ -175,9 +172,9 @@ async function copyIn(
   return copyIntoContainer(container, entries, where.dir, where.name, owner.uid, owner.gid);
 }
 
-async function copyOut(container: Container, env: string, path: string, hostPath: string, roots: readonly string[], early?: Promise<ResolvedContainerPath | null>): Promise<CopyTotals> {
+async function copyOut(container: Container, env: string, path: string, hostPath: string, roots: readonly string[]): Promise<CopyTotals> {
   const source = checkedContainerPath(env, path, roots);
-  const resolved = (await early) ?? (await resolveContainerPath(container, source.abs, roots, source.shown));
+  const resolved = await resolveContainerPath(container, source.abs, roots, source.shown);
   if (resolved.existing === 'missing') throw new CopyRefused(`no such file or folder in environment.${env}: ${source.abs}`);
   if (source.trailingSlash && resolved.existing !== 'dir') throw new CopyRefused(`${source.shown} is not a folder`);
   const destAbs = resolve(hostPath);

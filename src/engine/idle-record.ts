@@ -28,9 +28,10 @@ export async function recordTouch(engine: Docker, project: string, env: string, 
   for (const r of await findRecords(engine, touchLabels(project, env))) if (r.labels[Labels.touchedAt] !== String(at)) await removeRecord(engine, r.id);
 }
 
-/** Every idle-stopped and touch record of an environment: its container is gone, so none describes anything. */
+/** Every idle-stopped, touch and copying record of an environment: its container is gone, so none describes anything. */
 export async function removeActivityRecords(engine: Docker, project: string, env: string): Promise<void> {
-  for (const labels of [idleLabels(project, env), touchLabels(project, env)]) for (const r of await findRecords(engine, labels)) await removeRecord(engine, r.id);
+  const copying = { [Labels.project]: project, [Labels.environment]: env, [Labels.role]: 'copying' };
+  for (const labels of [idleLabels(project, env), touchLabels(project, env), copying]) for (const r of await findRecords(engine, labels)) await removeRecord(engine, r.id);
 }
 
 interface Listed {
@@ -95,13 +96,13 @@ export function touchTimes(containers: readonly Listed[]): Map<string, number> {
   return out;
 }
 
-/** Environments with idle-stopped or touch records, whether or not they still count (see idleMarks). */
+/** Environments with idle-stopped, touch or copying records, whether or not they still count (see idleMarks). */
 export function activityRecordEnvironments(containers: readonly Listed[]): Set<string> {
   const out = new Set<string>();
   for (const c of containers) {
     const l = c.Labels ?? {};
     const env = l[Labels.environment];
-    if ((l[Labels.role] === 'idle-stopped' || l[Labels.role] === 'touch') && env) out.add(env);
+    if ((l[Labels.role] === 'idle-stopped' || l[Labels.role] === 'touch' || l[Labels.role] === 'copying') && env) out.add(env);
   }
   return out;
 }

@@ -6,7 +6,7 @@ export const LABEL_PREFIX = 'io.sandboxshift';
 export const Labels = {
   project: 'io.sandboxshift.project',
   environment: 'io.sandboxshift.environment',
-  /** environment | workspace | volume (an extra named volume) | lock | egress | network | protect | filling | egress-policy | applied-commit | idle-stopped | touch | engine-policy | helper (a never-started container that copies a workspace) */
+  /** environment | workspace | volume (an extra named volume) | lock | egress | network | protect | filling | egress-policy | applied-commit | idle-stopped | touch | copying | engine-policy | helper (a never-started container that copies a workspace) */
   role: 'io.sandboxshift.role',
   /** Hash of the canonical spec; a difference means the container must be replaced. */
   configHash: 'io.sandboxshift.config-hash',
@@ -41,6 +41,8 @@ export const Labels = {
   idleContainer: 'io.sandboxshift.idle.container',
   /** On touch records: when `sandboxshift touch` recorded activity. */
   touchedAt: 'io.sandboxshift.idle.touched-at',
+  /** On copying records (engine/copy-freeze.ts): the container a `cp` paused while it copies. */
+  copyContainer: 'io.sandboxshift.copy.container',
   lockId: 'io.sandboxshift.lock.id',
   lockHolder: 'io.sandboxshift.lock.holder',
   lockPid: 'io.sandboxshift.lock.pid',

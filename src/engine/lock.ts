@@ -8,17 +8,16 @@
 // (it went away mid-run), or a create whose answer was lost; a long-running watcher would
 // otherwise wait for itself forever.
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { pack } from 'tar-stream';
 import { DiagnosticsError, errorDiag } from '../diagnostics.js';
 import { lockContainerName } from '../model/names.js';
 import { statusCode, withEngine, type Docker } from './client.js';
 import { Labels } from './labels.js';
-import { engineFlavour } from './flavour.js';
+import { holderGone, processStartTime } from './holder.js';
 
-/** A tiny image of one empty file, imported through the API: no registry, no build. */
-export const LOCK_IMAGE = 'sandboxshift/lock:1';
+import { ensureLockImage, LOCK_IMAGE } from './record-image.js';
+
+export { ensureLockImage, LOCK_IMAGE };
 
 export interface LockInfo {
   id: string;
@@ -190,35 +189,15 @@ async function createLock(engine: Docker, project: string, info: LockInfo): Prom
 }
 
 /**
- * Stale: held on this host by a process that is gone. A pid that answers is still gone when it
- * started at another time than the holder did (the pid was reused). Another host's lock is
- * never judged from here. A lock of this process that it is not taking or holding is an orphan.
+ * Stale: held on this host by a process that is gone (holder.ts). Another host's lock is never
+ * judged from here. A lock of this process that it is not taking or holding is an orphan.
  */
 export function isStale(lock: LockInfo, host = hostname()): boolean {
-  if (lock.holder !== host || !Number.isInteger(lock.pid) || lock.pid <= 0) return false;
-  if (lock.pid === process.pid && (lock.pidStarted === null || lock.pidStarted === processStartTime(process.pid))) return !ownLocks.has(lock.id);
-  try {
-    process.kill(lock.pid, 0);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ESRCH') return true;
-    // EPERM: the pid exists but is another user's; its start time still tells whether it is the holder.
-    if (code !== 'EPERM') throw err;
-  }
-  const started = processStartTime(lock.pid);
-  return lock.pidStarted !== null && started !== null && started !== lock.pidStarted;
+  if (lock.holder === host && lock.pid === process.pid && (lock.pidStarted === null || lock.pidStarted === processStartTime(process.pid))) return !ownLocks.has(lock.id);
+  return holderGone(lock, host);
 }
 
-/** Field 22 of /proc/PID/stat (clock ticks after boot); null where there is no /proc. */
-export function processStartTime(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null; // no /proc (macOS), or the process just ended: the pid check decides
-  }
-}
+export { processStartTime };
 
 export async function readLock(engine: Docker, project: string): Promise<LockInfo | null> {
   try {
@@ -265,29 +244,3 @@ function lockedError(project: string, holder: LockInfo | null, unlockArgs: strin
 }
 
 /** The lock image, imported on first use; protect records (protect-record.ts) use it too. */
-export async function ensureLockImage(engine: Docker): Promise<void> {
-  try {
-    await engine.getImage(LOCK_IMAGE).inspect();
-    return;
-  } catch (err) {
-    if (statusCode(err) !== 404) throw err;
-  }
-  const p = pack();
-  p.entry({ name: 'lock', mode: 0o644, mtime: new Date(0) }, 'sandboxshift lock placeholder; never runs\n');
-  p.finalize();
-  const [repo, tag] = LOCK_IMAGE.split(':');
-  // Podman 4.3 ignores `tag` on import (it names the image `:latest`); the tag in `repo` it keeps.
-  const name = (await engineFlavour(engine)) === 'podman' ? { repo: LOCK_IMAGE } : { repo, tag };
-  const stream = await engine.importImage(p as unknown as NodeJS.ReadableStream, name);
-  await new Promise<void>((resolve, reject) => engine.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
-  try {
-    await engine.getImage(LOCK_IMAGE).inspect();
-  } catch (err) {
-    if (statusCode(err) !== 404) throw err;
-    throw new DiagnosticsError([
-      errorDiag(`the engine imported the lock image but does not know it as ${LOCK_IMAGE}`, {
-        hint: `this engine names imported images differently; tag the newest image as ${LOCK_IMAGE} (docker tag IMAGE ${LOCK_IMAGE}) and run the command again`,
-      }),
-    ]);
-  }
-}

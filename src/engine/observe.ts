@@ -6,6 +6,7 @@ import type { ContainerState, ForeignVolume, ObservedContainer, ObservedDataVolu
 import { statusCode, withEngine, type Engine } from './client.js';
 import { RUNSC_PIDS_HEADROOM } from './container-spec.js';
 import { Labels, projectFilter } from './labels.js';
+import { copyingMarks } from './copy-freeze.js';
 import { activityRecordEnvironments, idleMarks, startedSinceMarked, touchTimes } from './idle-record.js';
 import { listedIsolation, protectRecords } from './isolation-facts.js';
 import { containerName, outsideNetworkName } from '../model/names.js';
@@ -190,6 +191,7 @@ export function buildObserved(
     images: imgs,
     protectRecords: protectRecords(containers),
     idle: idleMarks(containers),
+    copying: copyingMarks(containers),
     touched: touchTimes(containers),
     activityRecords: activityRecordEnvironments(containers),
     runtimes: Object.keys(info.Runtimes ?? {}).sort(),

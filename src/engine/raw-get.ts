@@ -66,7 +66,7 @@ export function rawPut(target: Target, path: string, contentType: string, produc
 }
 
 /** One JSON call: the parsed answer (null for an empty body), or the engine's error. */
-export async function rawJson<T>(target: Target, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+export async function rawJson<T>(target: Target, method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
   const parts: Buffer[] = [];
   const payload = body === undefined ? undefined : JSON.stringify(body);
   await rawRequest(target, {

@@ -43,6 +43,18 @@ export interface IdleMark {
   containerId: string;
 }
 
+/** A `sandboxshift cp` that paused the environment's container while it copies (engine/copy-freeze.ts). */
+export interface CopyingMark {
+  environment: string;
+  containerId: string;
+  /** Who copies: host and pid, and since when (ISO). */
+  holder: string;
+  pid: number;
+  since: string;
+  /** false: that cp ran on this host and is gone, so the pause it left is drift. */
+  live: boolean;
+}
+
 export interface ObservedVolume {
   name: string;
   environment: string;
@@ -140,6 +152,8 @@ export interface ObservedState {
    * container is still stopped or paused (a container started or made again is not idle).
    */
   idle?: ReadonlyMap<string, IdleMark>;
+  /** Copying records by environment: a pause that is a running cp's is not drift. */
+  copying?: ReadonlyMap<string, CopyingMark>;
   /** The last `sandboxshift touch` per environment (ms since epoch). */
   touched?: ReadonlyMap<string, number>;
   /** Environments with idle-stopped or touch records, those that no longer count too, so destroy removes them. */

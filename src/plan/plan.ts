@@ -264,10 +264,15 @@ export function planEnvironment(d: DesiredEnvironment, observed: ObservedState, 
   // Stopped or paused by an idle policy (recorded on the engine): not drift; `wake` starts it.
   const idle = observed.idle?.get(d.name);
   const idleReason: Reason[] = idle && idle.containerId === c.id ? [idleStopped(idle)] : [];
+  // Paused by a `sandboxshift cp` while it copies (recorded on the engine): not drift either.
+  const copying = observed.copying?.get(d.name);
+  const copyingNow = c.state === 'paused' && copying?.containerId === c.id;
   if (idleReason.length) {
     // nothing to start: it stays as the policy left it
+  } else if (copyingNow && copying.live) {
+    idleReason.push({ code: 'copying', message: `paused while sandboxshift cp copies (pid ${copying.pid} on ${copying.holder}, since ${copying.since})` });
   } else if (c.state === 'paused') {
-    reasons.push({ code: 'stopped', message: 'paused outside sandboxshift' });
+    reasons.push({ code: 'stopped', message: copyingNow ? `paused by a sandboxshift cp that is gone (pid ${copying.pid} on ${copying.holder})` : 'paused outside sandboxshift' });
     steps.push('unpause');
   } else if (c.state !== 'running' && c.state !== 'restarting') {
     reasons.push({ code: 'stopped', message: `stopped outside sandboxshift (${c.status || c.state})` });

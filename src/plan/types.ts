@@ -46,7 +46,9 @@ export type ReasonCode =
   /** A built image pushed to its `build.push` repository. */
   | 'image_push'
   /** On a no-op: an idle policy stopped or paused it; not drift. */
-  | 'idle';
+  | 'idle'
+  /** On a no-op: `sandboxshift cp` paused it while it copies; not drift. */
+  | 'copying';
 
 export interface Reason {
   code: ReasonCode;

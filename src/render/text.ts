@@ -51,9 +51,10 @@ export function renderText(plan: JsonPlan, style: Style = plainStyle): string {
     for (const c of ordered) out.push(...renderChange(c, style), '');
     out.push(style.bold(`Plan: ${planCounts(plan.summary)}.`));
   }
-  // Left as an idle policy left them: not drift, nothing proposed; said so they are not a surprise.
-  const idle = plan.resource_changes.filter((c) => c.kind === 'no-op' && c.reasons.some((r) => r.code === 'idle'));
-  if (idle.length) out.push('', ...idle.map((c) => `    ${c.address} is ${c.reasons.find((r) => r.code === 'idle')!.message}`));
+  // Left as an idle policy or a running cp left them: not drift, nothing proposed; said so they are not a surprise.
+  const leftAlone = (r: { code: string }) => r.code === 'idle' || r.code === 'copying';
+  const idle = plan.resource_changes.filter((c) => c.kind === 'no-op' && c.reasons.some(leftAlone));
+  if (idle.length) out.push('', ...idle.map((c) => `    ${c.address} is ${c.reasons.find(leftAlone)!.message}`));
   for (const w of warnings) out.push('', style.yellow(formatDiagnostic(w)));
   return `${out.join('\n')}\n`;
 }

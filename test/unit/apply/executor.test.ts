@@ -293,7 +293,7 @@ describe('executor', () => {
     expect(result.failed).toEqual([]);
   });
 
-  it('destroy removes the idle and touch records of each environment and, after the proxies, the outside network: ours only', async () => {
+  it('destroy removes the idle, touch and copying records of each environment and, after the proxies, the outside network: ours only', async () => {
     const desired = desiredOf([env('a', { egress: { mode: 'allow', allow: ['pypi.org'] } }), env('b')]);
     const base = observedOf([...desired.environments.values()].map((d) => applied(d, { id: `old-${d.name}` })));
     const observed = {
@@ -307,7 +307,13 @@ describe('executor', () => {
     const project = { 'io.sandboxshift.project': 'demo' };
     const record = (id: string, env: string, role: string) => ({ Id: id, Labels: { ...project, 'io.sandboxshift.environment': env, 'io.sandboxshift.role': role } });
     const { docker, calls, records } = engineFake({
-      containers: [record('idle-a', 'a', 'idle-stopped'), record('touch-a', 'a', 'touch'), record('touch-b', 'b', 'touch'), record('applied', '', 'applied-commit')],
+      containers: [
+        record('idle-a', 'a', 'idle-stopped'),
+        record('touch-a', 'a', 'touch'),
+        record('touch-b', 'b', 'touch'),
+        record('copying-b', 'b', 'copying'),
+        record('applied', '', 'applied-commit'),
+      ],
       inspect: { 'ss.demo.a.egress': { Id: 'proxy-a', Config: { Labels: { ...project, 'io.sandboxshift.role': 'egress' } } } },
       networks: [
         { Id: 'net-a', Name: 'ss.demo.a.net', Labels: { ...project, 'io.sandboxshift.role': 'network' } },
@@ -330,8 +336,10 @@ describe('executor', () => {
       'remove-network net-a',
       'remove-records demo/a/idle-stopped: idle-a',
       'remove-records demo/a/touch: touch-a',
+      'remove-records demo/a/copying: none',
       'remove-records demo/b/idle-stopped: none',
       'remove-records demo/b/touch: touch-b',
+      'remove-records demo/b/copying: copying-b',
       'remove-network out',
     ]);
     // The applied-commit record stays: it says what a watcher last applied.
