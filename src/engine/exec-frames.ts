@@ -11,17 +11,23 @@ export class FrameSplitter {
     private readonly stderr: Writable,
   ) {}
 
-  push(chunk: Buffer): void {
+  /**
+   * Writes out every whole frame; false when a stream's write asked to wait (it returned false):
+   * the caller reads no more until that stream drains, or what it cannot take piles up here.
+   */
+  push(chunk: Buffer): boolean {
+    let flowing = true;
     let buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
     while (buf.length >= 8) {
       const size = buf.readUInt32BE(4);
       if (buf.length < 8 + size) break;
       const payload = buf.subarray(8, 8 + size);
       // Stream 0 (stdin echoed) never comes from an exec; anything not stderr goes to stdout.
-      (buf[0] === 2 ? this.stderr : this.stdout).write(payload);
+      if (!(buf[0] === 2 ? this.stderr : this.stdout).write(payload)) flowing = false;
       buf = buf.subarray(8 + size);
     }
     this.pending = Buffer.from(buf);
+    return flowing;
   }
 
   /** Bytes of an unfinished frame left when the stream ended. */

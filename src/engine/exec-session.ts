@@ -72,10 +72,14 @@ export async function runExecSession(api: ExecApi, request: ExecSessionRequest, 
     };
     resize();
     stopResizing = tty.onResize(resize);
-    socket.on('data', (chunk: Buffer) => streams.stdout.write(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      if (!streams.stdout.write(chunk)) holdUntilDrained(socket, [streams.stdout]);
+    });
   } else {
     const frames = new FrameSplitter(streams.stdout, streams.stderr);
-    socket.on('data', (chunk: Buffer) => frames.push(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      if (!frames.push(chunk)) holdUntilDrained(socket, [streams.stdout, streams.stderr]);
+    });
   }
   // The connection may come paused (raw-get.ts's upgrade hands it over so): reading starts now.
   socket.resume();
@@ -83,7 +87,7 @@ export async function runExecSession(api: ExecApi, request: ExecSessionRequest, 
   let lastByte = NEWLINE;
   const forward = (chunk: Buffer) => {
     if (chunk.length > 0) lastByte = chunk[chunk.length - 1]!;
-    socket.write(chunk);
+    if (!socket.write(chunk)) holdUntilDrained(stdin!, [socket]);
   };
   // End of input closes our half of the connection, and the engine closes the command's stdin.
   // Not with a PTY: there the engine closes the command's output too, at once (what it had not
@@ -109,6 +113,24 @@ export async function runExecSession(api: ExecApi, request: ExecSessionRequest, 
     socket.destroy();
   }
   return outputClosed ? EXIT_SIGPIPE : exitCode(api, execId);
+}
+
+/**
+ * Backpressure, as a pipe has it: stops reading `source` until every one of `sinks` whose write
+ * asked to wait has drained. Without it a slow reader of the output (`exec ENV cat big | slow`)
+ * or a slow command under fast input kept all that was not yet taken in our memory. A sink that
+ * fails instead (EPIPE) never drains: the session ends then, and nothing is read any more anyway.
+ */
+function holdUntilDrained(source: Readable, sinks: Writable[]): void {
+  const waiting = sinks.filter((sink) => sink.writableNeedDrain);
+  if (waiting.length === 0) return;
+  source.pause();
+  let left = waiting.length;
+  for (const sink of waiting) {
+    sink.once('drain', () => {
+      if (--left === 0) source.resume();
+    });
+  }
 }
 
 /** The exit code once the engine has it (the output can end a moment before the exec does). */

@@ -1,9 +1,12 @@
 // `sandboxshift exec` and `shell` on the real engine: streams kept apart, exit codes passed
 // through, the environment's user in /workspace, secrets loaded as the entrypoint loads them
-// (and never printed by us), stdin forwarded to its end, stopped and paused environments woken
-// first, a real PTY that follows the window, and the same under gVisor.
-import { execFile } from 'node:child_process';
+// (and never printed by us), stdin forwarded to its end, output and input held back by a slow
+// reader or command in bounded memory, stopped and paused environments woken first, a real PTY
+// that follows the window, and the same under gVisor.
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordIdle } from '../../src/engine/idle-record.js';
 import { CLI, busyboxConfig, containerOf, containerState, docker, dockerCli, runListingModules, sh, testProject, type TestProject } from './harness.js';
@@ -55,6 +58,46 @@ const devEnvironment = (runtime?: string) => `
     secrets:
       api_key: { fromEnv: CANARY_KEY }
 `;
+
+/**
+ * `sandboxshift exec ARGS` and the CLI process's peak resident memory in MB (VmHWM, sampled from
+ * /proc until it exits); `drive` feeds its stdin and reads its stdout, as slowly as it means to.
+ */
+async function execWatchingMemory(p: TestProject, args: string[], env: Record<string, string>, drive: (child: ChildProcessWithoutNullStreams) => Promise<string>) {
+  const child = spawn(process.execPath, [CLI, 'exec', ...args], { cwd: p.dir, env: { ...process.env, NO_COLOR: '1', CI: 'true', CANARY_KEY: CANARY, ...env }, stdio: 'pipe' });
+  let peakKb = 0;
+  const sample = setInterval(() => {
+    try {
+      peakKb = Math.max(peakKb, Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0));
+    } catch {
+      // exited
+    }
+  }, 20);
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = once(child, 'exit') as Promise<[number | null]>;
+  try {
+    const stdout = await drive(child);
+    const [code] = await exited;
+    return { code, stdout, stderr, peakMb: Math.round(peakKb / 1024) };
+  } finally {
+    clearInterval(sample);
+  }
+}
+
+/** All of a stream's bytes, counted. */
+async function byteCount(stream: NodeJS.ReadableStream): Promise<number> {
+  let n = 0;
+  for await (const chunk of stream) n += (chunk as Buffer).length;
+  return n;
+}
+
+/** All of a stream's text. */
+async function text(stream: NodeJS.ReadableStream): Promise<string> {
+  let all = '';
+  for await (const chunk of stream) all += (chunk as Buffer).toString();
+  return all;
+}
 
 function project(label: string, runtime?: string): TestProject {
   return testProject(label, busyboxConfig(devEnvironment(runtime)));
@@ -147,6 +190,37 @@ describe('exec (runc)', () => {
     const big = 'x'.repeat(3 * 1024 * 1024);
     expect(await exec(['dev', 'wc', '-c'], big)).toEqual({ code: 0, stdout: `${big.length}\n`, stderr: '' });
     expect(await exec(['dev', 'cat'], '')).toEqual({ code: 0, stdout: '', stderr: '' });
+  });
+
+  // 200 MB through a reader that waits 5 s, and into a command that waits 5 s: with no
+  // backpressure the CLI kept what was not yet taken, and peaked near 300 and 240 MB; with it, at
+  // 83 (a bare `exec dev true` is 43), whatever the size. `docker exec` holds 24.
+  const BIG = 200_000_000;
+  const PEAK_MB = 150;
+
+  it.each([
+    ['short', {}],
+    ['full', { SANDBOXSHIFT_NO_CONFIG_CACHE: '1' }],
+  ])('holds the command back while its reader is slow, as a pipe would: every byte arrives, and memory stays bounded (%s path)', async (_path, env) => {
+    const r = await execWatchingMemory(p, ['dev', 'head', '-c', String(BIG), '/dev/zero'], env, async (child) => {
+      child.stdin.end();
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+      return String(await byteCount(child.stdout));
+    });
+    expect(r).toMatchObject({ code: 0, stdout: String(BIG), stderr: '' });
+    expect(r.peakMb).toBeLessThan(PEAK_MB);
+  });
+
+  it('reads stdin only as fast as the command takes it: every byte arrives, and memory stays bounded', async () => {
+    const r = await execWatchingMemory(p, ['dev', 'sh', '-c', 'sleep 5; wc -c'], {}, async (child) => {
+      const output = text(child.stdout);
+      const mb = Buffer.alloc(1_000_000, 'x');
+      for (let sent = 0; sent < BIG; sent += mb.length) if (!child.stdin.write(mb)) await once(child.stdin, 'drain');
+      child.stdin.end();
+      return output;
+    });
+    expect(r).toMatchObject({ code: 0, stdout: `${BIG}\n`, stderr: '' });
+    expect(r.peakMb).toBeLessThan(PEAK_MB);
   });
 
   it("forwards nothing from /dev/null, as docker exec without -i: the command's stdin is the sandbox's /dev/null, a piped one a pipe", async () => {

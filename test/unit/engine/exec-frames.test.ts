@@ -47,6 +47,19 @@ describe('FrameSplitter', () => {
     expect(err.text()).toBe(`err one\n${'x'.repeat(70_000)}`);
   });
 
+  it("says when a stream's write asked to wait, so the caller reads no more until it drains", () => {
+    // Takes nothing until told: a reader that has not read yet.
+    const slow = new Writable({ highWaterMark: 1024, write: () => undefined });
+    const out = sink();
+    const s = new FrameSplitter(out.w, slow);
+    expect(s.push(Buffer.concat([frame(1, 'x'.repeat(4096)), frame(2, 'small')]))).toBe(true);
+    expect(s.push(frame(2, 'y'.repeat(1024)))).toBe(false);
+    expect(slow.writableNeedDrain).toBe(true);
+    // Past a stream that waits, the other frames in the chunk are still written, in order.
+    expect(s.push(Buffer.concat([frame(2, 'z'), frame(1, 'out')]))).toBe(false);
+    expect(s.push(frame(1, 'x'.repeat(4096)))).toBe(true);
+  });
+
   it('counts an unfinished frame as leftover', () => {
     const out = sink();
     const s = new FrameSplitter(out.w, out.w);
