@@ -2,6 +2,7 @@
 import type Docker from 'dockerode';
 import { DiagnosticsError, errorDiag } from '../diagnostics.js';
 import { dockerodeReader, httpReader, plainTarget, type EngineReader } from './reader.js';
+import { dockerHostName, dockerHostProblem } from './target.js';
 
 export type { Docker };
 
@@ -12,8 +13,17 @@ export interface Engine {
   docker(): Promise<Docker>;
 }
 
-/** dockerode reads DOCKER_HOST (tcp://, unix://, ssh://) itself; otherwise the local socket. */
+/**
+ * dockerode reads DOCKER_HOST (tcp://, unix://, ssh://) itself; otherwise the local socket. A
+ * DOCKER_HOST that names no engine fails each call on the engine with advice (badDockerHost);
+ * what needs no engine (validate's checks) still runs.
+ */
 export function connectEngine(): Engine {
+  const bad = badDockerHost();
+  if (bad) {
+    const fail = () => Promise.reject(bad);
+    return { reader: dockerodeReader(fail), docker: fail };
+  }
   let loaded: Promise<Docker> | undefined;
   const docker = () => (loaded ??= import('dockerode').then((m) => new m.default()));
   const target = plainTarget();
@@ -31,18 +41,40 @@ export function engineDescription(): string {
   return process.env.DOCKER_HOST ? `the Docker engine at DOCKER_HOST=${process.env.DOCKER_HOST}` : 'the Docker engine on /var/run/docker.sock';
 }
 
-const UNREACHABLE = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'ECONNRESET', 'EHOSTUNREACH', 'ETIMEDOUT']);
+const UNREACHABLE = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT']);
+
+/** A name lookup that failed: the engine's only when it is DOCKER_HOST's host (not a registry's, say). */
+const LOOKUP_FAILED = new Set(['ENOTFOUND', 'EAI_AGAIN']);
 
 export function isEngineUnreachable(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return typeof code === 'string' && UNREACHABLE.has(code);
+  const e = err as (NodeJS.ErrnoException & { hostname?: unknown }) | undefined;
+  const code = e?.code;
+  if (typeof code !== 'string') return false;
+  if (LOOKUP_FAILED.has(code)) return e?.hostname !== undefined && e.hostname === dockerHostName(process.env.DOCKER_HOST);
+  return UNREACHABLE.has(code);
 }
+
+const HOST_FORMS = 'unix:///PATH/TO/docker.sock, tcp://HOST:PORT or ssh://USER@HOST';
 
 export function engineUnreachable(err: unknown): DiagnosticsError {
   const code = (err as NodeJS.ErrnoException).code;
+  const host = dockerHostName(process.env.DOCKER_HOST);
+  const hint =
+    code === 'ENOTFOUND'
+      ? `the host name ${host} does not resolve: check the host in DOCKER_HOST (${HOST_FORMS}), or unset DOCKER_HOST to use the engine on /var/run/docker.sock`
+      : code === 'EAI_AGAIN'
+        ? `the host name ${host} could not be looked up (no answer from DNS): check the network and the host in DOCKER_HOST, or unset DOCKER_HOST to use the engine on /var/run/docker.sock`
+        : 'start Docker, or run `npm run setup` as root on Debian to install and start one, or point DOCKER_HOST at an engine';
+  return new DiagnosticsError([errorDiag(`cannot reach ${engineDescription()} (${code})`, { hint })]);
+}
+
+/** DOCKER_HOST that names no engine (no host, an unknown scheme, not a URL) as advice; null when it names one or is unset. */
+export function badDockerHost(env: NodeJS.ProcessEnv = process.env): DiagnosticsError | null {
+  const problem = dockerHostProblem(env.DOCKER_HOST);
+  if (problem === null) return null;
   return new DiagnosticsError([
-    errorDiag(`cannot reach ${engineDescription()} (${code})`, {
-      hint: 'start Docker, or run `npm run setup` as root on Debian to install and start one, or point DOCKER_HOST at an engine',
+    errorDiag(`cannot reach the Docker engine: DOCKER_HOST=${env.DOCKER_HOST} is not an engine's address (${problem})`, {
+      hint: `set DOCKER_HOST to ${HOST_FORMS}, or unset it to use the engine on /var/run/docker.sock`,
     }),
   ]);
 }

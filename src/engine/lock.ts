@@ -7,6 +7,9 @@
 // So is one of this very process that it no longer holds: a release the engine never answered
 // (it went away mid-run), or a create whose answer was lost; a long-running watcher would
 // otherwise wait for itself forever.
+// A container under the lock's name without a lock's labels (the scope's project, role `lock`, a
+// lock ID) is not a lock of ours: never judged, waited for, taken over or unlocked, but named in
+// an error that says to rename or remove it by hand (ForeignLockError).
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DiagnosticsError, errorDiag } from '../diagnostics.js';
@@ -86,7 +89,10 @@ async function takeLock(engine: Docker, project: string, info: LockInfo, options
       release: async () => {
         heldNow.delete(held);
         try {
-          await releaseLock(engine, project, info.id);
+          // A container that took the name after ours went is not ours to remove: left as it is.
+          await releaseLock(engine, project, info.id).catch((err: unknown) => {
+            if (!(err instanceof ForeignLockError)) throw err;
+          });
         } finally {
           ownLocks.delete(info.id);
         }
@@ -199,13 +205,20 @@ export function isStale(lock: LockInfo, host = hostname()): boolean {
 
 export { processStartTime };
 
+/**
+ * The lock under the scope's name, null when there is none. A container there that is not a lock
+ * we made (ForeignLockError) is thrown, not read: no label of it is taken for a holder or an ID.
+ */
 export async function readLock(engine: Docker, project: string): Promise<LockInfo | null> {
   try {
     const c = await engine.getContainer(lockContainerName(project)).inspect();
     const l = c.Config.Labels ?? {};
+    const id = l[Labels.lockId];
+    if (l[Labels.project] !== project || l[Labels.role] !== 'lock' || !id) throw new ForeignLockError(project);
     return {
-      id: l[Labels.lockId] ?? 'unknown',
-      holder: l[Labels.lockHolder] ?? 'unknown',
+      id,
+      // Never the name of a host (no spaces), so a lock without it is never judged stale here.
+      holder: l[Labels.lockHolder] ?? 'unknown host',
       pid: Number(l[Labels.lockPid] ?? 0),
       pidStarted: l[Labels.lockPidStarted] ?? null,
       since: l[Labels.lockSince] ?? 'unknown',
@@ -218,19 +231,45 @@ export async function readLock(engine: Docker, project: string): Promise<LockInf
   }
 }
 
-/** Removes the lock only if it is still the one with this id (unlock ID, or our own release). */
+/**
+ * Removes the lock only if it is still the one with this id (unlock ID, or our own release): the
+ * very container read, never another that took the name since. A container under the name that
+ * is not a lock of ours is never removed (ForeignLockError), whatever the id.
+ */
 export async function releaseLock(engine: Docker, project: string, id: string): Promise<'released' | 'not-held' | 'other-holder'> {
   return withEngine(async () => {
     const current = await readLock(engine, project);
     if (!current) return 'not-held';
     if (current.id !== id) return 'other-holder';
     try {
-      await engine.getContainer(lockContainerName(project)).remove({ force: true });
+      await engine.getContainer(current.containerId ?? lockContainerName(project)).remove({ force: true });
     } catch (err) {
       if (statusCode(err) !== 404) throw err;
     }
     return 'released';
   });
+}
+
+/** What a lock scope's lock is, in words: a project's, the engine-wide policy lock, a shared image's build lock. */
+function lockScopeText(scope: string): string {
+  if (scope === '_engine') return 'the engine-wide policy lock';
+  if (scope.startsWith('_build-')) return `the build lock of the shared image ${scope.slice('_build-'.length)}`;
+  return `the lock of project '${scope}'`;
+}
+
+/** A container under a lock's name that sandboxshift did not make: it is never removed, only named. */
+export class ForeignLockError extends DiagnosticsError {
+  constructor(scope: string) {
+    const name = lockContainerName(scope);
+    super([
+      errorDiag(
+        `container ${name} has the name of ${lockScopeText(scope)} but is not a lock sandboxshift made (it lacks the labels ${Labels.project}=${scope}, ${Labels.role}=lock and ${Labels.lockId}); it was left as it is`,
+        {
+          hint: `sandboxshift does not remove what it did not create: check what it is (docker inspect ${name}), then rename it (docker rename ${name} NEW-NAME) or remove it (docker rm ${name}) yourself, and run the command again`,
+        },
+      ),
+    ]);
+  }
 }
 
 function lockedError(project: string, holder: LockInfo | null, unlockArgs: string[] = []): DiagnosticsError {

@@ -24,6 +24,34 @@ describe('with no engine answering', () => {
   }
 });
 
+// Values that fail here, without a name lookup or any address but loopback.
+describe('with a DOCKER_HOST that names no engine', () => {
+  let p: TestProject;
+  beforeAll(() => {
+    p = testProject('badhost', config);
+  });
+  afterAll(async () => p.cleanup());
+
+  const hosts: Array<[string, string]> = [
+    ['tcp://', 'no host after tcp://'],
+    ['foo://127.0.0.1:1', 'unknown scheme foo://'],
+    ['tcp://127.0.0.1:99999', 'not a URL, or its port is not a number up to 65535'],
+  ];
+  const commands: string[][] = [['plan'], ['apply', '--auto-approve'], ['status'], ['exec', 'one', 'true'], ['unlock', 'deadbeef']];
+  for (const [host, problem] of hosts) {
+    for (const args of commands) {
+      it(`DOCKER_HOST=${host}: ${args[0]} says it is not an engine's address and what to set, without a stack trace`, async () => {
+        const r = await p.run(args, { env: { DOCKER_HOST: host } });
+        expect(r.code).toBe(1);
+        expect(r.stderr).toBe(
+          `error: cannot reach the Docker engine: DOCKER_HOST=${host} is not an engine's address (${problem})\n` +
+            '  hint: set DOCKER_HOST to unix:///PATH/TO/docker.sock, tcp://HOST:PORT or ssh://USER@HOST, or unset it to use the engine on /var/run/docker.sock\n',
+        );
+      });
+    }
+  }
+});
+
 describe('command-line checks', () => {
   let p: TestProject;
   beforeAll(async () => {

@@ -299,6 +299,35 @@ environments:
     await run(dir, ['policy', 'clear']);
   }, 300_000);
 
+  it('a container under the engine-wide lock name that is not a lock of ours: apply stops at once naming it, policy unlock never removes it', async () => {
+    expect((await run(dir, ['policy', 'set', policyFile('engine4.yaml', 'version: 1\nengine: { environments: 5 }\n')])).code).toBe(0);
+    // Someone's own container, running: the name only, none of a lock's labels.
+    const made = await engine.docker.createContainer({ name: 'ss._engine.lock', Image: TEST_IMAGE, Cmd: ['sleep', '1000'], HostConfig: { NetworkMode: 'none' } });
+    await made.start();
+    try {
+      const refusal =
+        'error: container ss._engine.lock has the name of the engine-wide policy lock but is not a lock sandboxshift made (it lacks the labels io.sandboxshift.project=_engine, io.sandboxshift.role=lock and io.sandboxshift.lock.id); it was left as it is\n' +
+        '  hint: sandboxshift does not remove what it did not create: check what it is (docker inspect ss._engine.lock), then rename it (docker rename ss._engine.lock NEW-NAME) or remove it (docker rm ss._engine.lock) yourself, and run the command again\n';
+      const p = project('policy-foreign', busyboxConfig('  a: {}\n'));
+      // Named at once, not waited for as if another run held it.
+      const applied = await run(p, ['apply', '--auto-approve'], { SANDBOXSHIFT_ENGINE_LOCK_WAIT: '5' });
+      expect(applied.code).toBe(1);
+      expect(applied.stderr).toContain(refusal);
+      expect(applied.stderr).not.toContain('still held');
+      expect(await ours(p)).toEqual([]);
+      for (const id of ['unknown', 'feedbeef']) {
+        const unlocked = await run(dir, ['policy', 'unlock', id]);
+        expect(unlocked.code).toBe(1);
+        expect(unlocked.stderr).toContain(refusal);
+      }
+      const after = await made.inspect();
+      expect([after.Name, after.State.Status]).toEqual(['/ss._engine.lock', 'running']);
+    } finally {
+      await made.remove({ force: true });
+      await run(dir, ['policy', 'clear']);
+    }
+  }, 120_000);
+
   it('watch reports the violation in its reconcile and applies nothing; validate says when no engine answered', async () => {
     expect((await run(dir, ['policy', 'set', policyFile('runtime.yaml', 'version: 1\nruntime: runsc\n')])).code).toBe(0);
     const p = project('policy-watch', busyboxConfig('  a: {}\n'));

@@ -146,4 +146,34 @@ describe('shared image builds', () => {
     expect(lines.some((l) => /^Step 2\/\d+ : RUN sleep 3/.test(l))).toBe(true);
     expect(await dockerCli(['ps', '-a', '-q', '--filter', `name=^${lockName}$`])).toBe('');
   }, 120_000);
+
+  it('a container under the build lock name that is not a lock of ours is named at once, never waited for or removed', async () => {
+    await removeImages();
+    // Someone's own container: the name only, none of a lock's labels.
+    await dockerCli(['run', '-d', '--name', lockName, '--network', 'none', 'sandboxshift/busybox:test', 'sleep', '1000']);
+    const saved = process.env.SANDBOXSHIFT_BUILD_LOCK_WAIT;
+    process.env.SANDBOXSHIFT_BUILD_LOCK_WAIT = '2';
+    try {
+      const before = (await docker.getContainer(lockName).inspect()).Id;
+      const lines: string[] = [];
+      const err = await buildSharedImage(docker, 'project-e', image, (l) => lines.push(l)).then(
+        () => null,
+        (e: Error & { diagnostics?: Array<{ message: string; hint?: string }> }) => e,
+      );
+      expect(err?.diagnostics?.map((d) => [d.message, d.hint])).toEqual([
+        [
+          `container ${lockName} has the name of the build lock of the shared image ${name} but is not a lock sandboxshift made (it lacks the labels io.sandboxshift.project=${sharedBuildScope(name)}, io.sandboxshift.role=lock and io.sandboxshift.lock.id); it was left as it is`,
+          `sandboxshift does not remove what it did not create: check what it is (docker inspect ${lockName}), then rename it (docker rename ${lockName} NEW-NAME) or remove it (docker rm ${lockName}) yourself, and run the command again`,
+        ],
+      ]);
+      expect(lines).toEqual([]);
+      expect(await withHash()).toEqual([]);
+      const after = await docker.getContainer(lockName).inspect();
+      expect([after.Id, after.State.Status]).toEqual([before, 'running']);
+    } finally {
+      if (saved === undefined) delete process.env.SANDBOXSHIFT_BUILD_LOCK_WAIT;
+      else process.env.SANDBOXSHIFT_BUILD_LOCK_WAIT = saved;
+      await dockerCli(['rm', '-f', lockName]);
+    }
+  }, 60_000);
 });

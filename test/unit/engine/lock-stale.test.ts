@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import type { Docker } from '../../../src/engine/client.js';
-import { acquireLock, isStale, lockWaitMs, processStartTime, type LockInfo } from '../../../src/engine/lock.js';
+import { acquireLock, ForeignLockError, isStale, lockWaitMs, processStartTime, readLock, releaseLock, waitForLock, type LockInfo } from '../../../src/engine/lock.js';
 import type { DiagnosticsError } from '../../../src/diagnostics.js';
 import { Labels } from '../../../src/engine/labels.js';
 
@@ -108,6 +108,37 @@ describe("this process's own locks", () => {
 
   it('one left by a create whose answer was lost (an id it never got back) is an orphan', () => {
     expect(isStale(lock({ id: 'neverheld' }))).toBe(true);
+  });
+});
+
+// A container under the lock's name without a lock's labels is someone else's: never read as a
+// holder, waited for, taken over or removed.
+describe('a container under the lock name that we did not make', () => {
+  const foreignLabels: Array<[string, Record<string, string>]> = [
+    ['none', {}],
+    ['no role or ID, this host and a gone pid', { [Labels.project]: 'p', [Labels.lockHolder]: hostname(), [Labels.lockPid]: '4194303' }],
+    ['no ID', { [Labels.project]: 'p', [Labels.role]: 'lock', [Labels.lockHolder]: hostname(), [Labels.lockPid]: '4194303' }],
+    ['another project', { [Labels.project]: 'q', [Labels.role]: 'lock', [Labels.lockId]: 'feedface', [Labels.lockHolder]: hostname(), [Labels.lockPid]: '4194303' }],
+  ];
+  it.each(foreignLabels)('labels: %s', async (_, labels) => {
+    const { docker, containers } = fakeEngine();
+    containers.set('ss.p.lock', { Id: 'theirs', Config: { Labels: labels } });
+    await expect(readLock(docker, 'p')).rejects.toBeInstanceOf(ForeignLockError);
+    await expect(acquireLock(docker, 'p', 'apply', { onTakeover: () => expect.fail('taken over') })).rejects.toBeInstanceOf(ForeignLockError);
+    const started = Date.now();
+    await expect(waitForLock(docker, 'p', 'apply', 60_000, () => new Error('waited'))).rejects.toBeInstanceOf(ForeignLockError);
+    expect(Date.now() - started).toBeLessThan(1000);
+    for (const id of ['unknown', 'feedface']) await expect(releaseLock(docker, 'p', id)).rejects.toBeInstanceOf(ForeignLockError);
+    expect([...containers.keys()]).toEqual(['ss.p.lock']);
+    expect(containers.get('ss.p.lock')?.Id).toBe('theirs');
+  });
+
+  it('one that took the name after our lock went is left by our release', async () => {
+    const { docker, containers } = fakeEngine();
+    const held = await acquireLock(docker, 'p', 'apply');
+    containers.set('ss.p.lock', { Id: 'theirs', Config: { Labels: {} } });
+    await held.release();
+    expect(containers.get('ss.p.lock')?.Id).toBe('theirs');
   });
 });
 
