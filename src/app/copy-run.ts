@@ -15,7 +15,7 @@ import { archiveClient, type ArchiveClient } from '../engine/archive-client.js';
 import type { Engine } from '../engine/client.js';
 import { EngineHttpError } from '../engine/reader.js';
 import { Labels } from '../engine/labels.js';
-import { containerPath, landing, parseCpArg, reachableRoots, underRoots, type Existing } from '../model/copy-paths.js';
+import { containerPath, hostArgNotUtf8, landing, parseCpArg, reachableRoots, underRoots, type Existing } from '../model/copy-paths.js';
 import { withHostWorkspaceOwner } from '../model/host-workspace.js';
 import { containerName } from '../model/names.js';
 import type { Config, EnvironmentConfig } from '../config/types.js';
@@ -55,6 +55,8 @@ export function copyEnvironmentArg(request: CopyRequest): { env: string; path: s
   if (request.destination === '-' || request.source === '-') {
     throw new DiagnosticsError([errorDiag("cp does not read or write tar streams on '-'", { hint: 'name a file or folder on the host' })]);
   }
+  const notUtf8 = hostArgNotUtf8(src.kind === 'host' ? request.source : request.destination);
+  if (notUtf8) throw new DiagnosticsError([errorDiag(notUtf8.error, { hint: notUtf8.hint })]);
   const side = src.kind === 'env' ? src : (dst as Extract<typeof dst, { kind: 'env' }>);
   return { env: side.env, path: side.path, direction: src.kind === 'env' ? 'out' : 'in' };
 }

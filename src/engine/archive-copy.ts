@@ -1,10 +1,16 @@
 // `sandboxshift cp` through the engine's archive API (HEAD stat, GET and PUT /archive), so a
 // remote engine and a stopped container both work. Nothing is held whole in memory: tar entries
 // stream one at a time, each waiting for the other side to take the bytes.
+//
+// Names are bytes end to end: tar names, the host paths made from them and the host paths a copy
+// in reads are byte strings (one character per byte, see model/copy-paths.ts), handed to node:fs
+// as Buffers (hostBytes) and shown escaped (showName), so `caf\xE9` lands as those bytes, both
+// ways, and two names never become one. Host paths from the command line (UTF-8 strings) become
+// byte strings with rawName.
 import { accessSync, chmodSync, constants, linkSync, lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, unlinkSync, utimesSync, type Stats } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { join, posix, relative, sep } from 'node:path';
-import { linkStaysInside, rebaseEntry, rootsText, safeEntryName, underRoots, type Existing } from '../model/copy-paths.js';
+import { linkStaysInside, rawName, rebaseEntry, rootsText, safeEntryName, showName, underRoots, type Existing } from '../model/copy-paths.js';
 import type { ArchiveClient, PathStat } from './archive-client.js';
 import { TarReader, type EntrySink, type TarHeader } from './tar.js';
 import { TarSender } from './tar-send.js';
@@ -97,10 +103,46 @@ export interface CopyTotals {
 }
 
 interface HostEntry {
+  /** Byte strings, as are all names here. */
   rel: string;
   abs: string;
   st: Stats;
   linkname?: string;
+}
+
+/** A host path that is a byte string, as node:fs takes it. */
+const hostBytes = (raw: string): Buffer => Buffer.from(raw, 'latin1');
+
+/**
+ * `call` on the host path `raw` (a byte string) as a Buffer. Its error names the path as
+ * showName shows it (node:fs decodes a Buffer path with U+FFFD for its message).
+ */
+function onHost<T>(raw: string, call: (path: Buffer) => T): T {
+  try {
+    return call(hostBytes(raw));
+  } catch (err) {
+    throw namedFor(err, raw);
+  }
+}
+
+function namedFor(err: unknown, raw: string): Error {
+  const e = err as NodeJS.ErrnoException & { dest?: string };
+  if (typeof e?.code === 'string' && typeof e.path === 'string') {
+    e.path = showName(raw);
+    delete e.dest;
+    e.message = e.message.replace(/, [a-z_]+ '.*'$/s, `, ${e.syscall ?? 'use'} '${e.path}'`);
+  }
+  return e;
+}
+
+function lstatOrNull(path: string): Stats | null {
+  return onHost(path, (p) => lstatSync(p, { throwIfNoEntry: false })) ?? null;
+}
+
+/** The file system object at `path` (device and inode), or null. */
+function identity(path: string): string | null {
+  const st = onHost(path, (p) => lstatSync(p, { bigint: true, throwIfNoEntry: false }));
+  return st ? `${st.dev}:${st.ino}` : null;
 }
 
 /**
@@ -108,25 +150,37 @@ interface HostEntry {
  * symlink that stays inside the copied tree; anything else (a device such as /dev/zero, a FIFO,
  * a socket, a symlink pointing out) is refused with its path.
  */
-export function scanHostSource(src: string): HostEntry[] {
-  const top = lstatSync(src);
+export function scanHostSource(srcPath: string): HostEntry[] {
+  const src = rawName(srcPath);
+  const top = onHost(src, (p) => lstatSync(p));
   const topName = posix.basename(src.split(sep).join('/')) || '.';
   const out: HostEntry[] = [];
   const visit = (abs: string, rel: string, st: Stats) => {
     if (st.isSymbolicLink()) {
-      const target = readlinkSync(abs);
+      const target = onHost(abs, (p) => readlinkSync(p, { encoding: 'buffer' })).toString('latin1');
       // The tree a symlink must stay in: the copied folder, or for a lone link, the folder holding it.
       const tree = top.isDirectory() ? topName : '';
       const inside = tree === '' ? !target.startsWith('/') && !posix.normalize(target).startsWith('..') && posix.normalize(target) !== '.' : linkStaysInside(rel, target, tree);
-      if (!inside) throw new CopyRefused(`refused: ${abs} is a symlink to ${target}, outside ${top.isDirectory() ? src : 'its folder'}; cp copies symlinks only when they point inside what is copied`);
+      if (!inside)
+        throw new CopyRefused(
+          `refused: ${showName(abs)} is a symlink to ${showName(target)}, outside ${top.isDirectory() ? showName(src) : 'its folder'}; cp copies symlinks only when they point inside what is copied`,
+        );
       out.push({ rel, abs, st, linkname: target });
     } else if (st.isDirectory()) {
       out.push({ rel, abs, st });
-      for (const name of readdirSync(abs).sort()) visit(join(abs, name), `${rel}/${name}`, lstatSync(join(abs, name)));
+      const names = onHost(abs, (p) => readdirSync(p, { encoding: 'buffer' })).map((b) => b.toString('latin1'));
+      for (const name of names.sort()) {
+        const path = join(abs, name);
+        visit(
+          path,
+          `${rel}/${name}`,
+          onHost(path, (p) => lstatSync(p)),
+        );
+      }
     } else if (st.isFile()) {
       out.push({ rel, abs, st });
     } else {
-      throw new CopyRefused(`refused: ${abs} is ${specialKind(st)}; cp copies files, folders and symlinks only`);
+      throw new CopyRefused(`refused: ${showName(abs)} is ${specialKind(st)}; cp copies files, folders and symlinks only`);
     }
   };
   visit(src, topName, top);
@@ -135,7 +189,7 @@ export function scanHostSource(src: string): HostEntry[] {
     for (const [rel, target] of links) {
       if (!linkStaysInside(rel, target, topName, (r) => links.get(r) ?? null)) {
         throw new CopyRefused(
-          `refused: ${join(src, ...rel.split('/').slice(1))} is a symlink to ${target}, which leads outside ${src} through its symlinks; cp copies symlinks only when they point inside what is copied`,
+          `refused: ${showName(join(src, ...rel.split('/').slice(1)))} is a symlink to ${showName(target)}, which leads outside ${showName(src)} through its symlinks; cp copies symlinks only when they point inside what is copied`,
         );
       }
     }
@@ -158,10 +212,11 @@ function specialKind(st: Stats): string {
 export async function copyIntoContainer(archive: ArchiveClient, entries: HostEntry[], dir: string, name: string | null, uid: number, gid: number): Promise<CopyTotals> {
   const totals: CopyTotals = { files: 0, bytes: 0 };
   let shrank: { abs: string; got: number; size: number } | undefined;
+  const rawTop = name === null ? null : rawName(name);
   await archive.put(dir, async (send) => {
     const tar = new TarSender(send);
     for (const e of entries) {
-      const entryName = rebaseEntry(e.rel, name);
+      const entryName = rebaseEntry(e.rel, rawTop);
       if (entryName === '') continue; // the folder itself when only its contents are copied
       const common = { name: entryName, uid, gid, mode: e.st.mode & 0o7777, mtime: e.st.mtime };
       if (e.linkname !== undefined) {
@@ -171,7 +226,11 @@ export async function copyIntoContainer(archive: ArchiveClient, entries: HostEnt
         await tar.entry({ ...common, type: 'directory' });
       } else {
         const size = e.st.size;
-        await tar.file({ ...common, size }, e.abs, (got) => (shrank ??= { abs: e.abs, got, size }));
+        await tar
+          .file({ ...common, size }, hostBytes(e.abs), (got) => (shrank ??= { abs: e.abs, got, size }))
+          .catch((err: unknown) => {
+            throw namedFor(err, e.abs);
+          });
         totals.files++;
         totals.bytes += size;
       }
@@ -181,7 +240,7 @@ export async function copyIntoContainer(archive: ArchiveClient, entries: HostEnt
   if (shrank) {
     const short = shrank;
     throw new CopyRefused(
-      `${short.abs} shrank while it was copied (${short.got} of the ${short.size} bytes it had when the copy began); its copy in the sandbox was padded with zeros to that size: copy it again`,
+      `${showName(short.abs)} shrank while it was copied (${short.got} of the ${short.size} bytes it had when the copy began); its copy in the sandbox was padded with zeros to that size: copy it again`,
     );
   }
   return totals;
@@ -191,7 +250,9 @@ export async function copyIntoContainer(archive: ArchiveClient, entries: HostEnt
  * Streams the container path `real` out to the host folder `dir`, its top entry renamed to `name`
  * (or contents only when null). Entries that are absolute or climb out with `..`, symlinks that
  * point outside the copied tree, and entries that would be written through a symlink (one made
- * earlier by this archive or already on the host) are refused; the copy stops there.
+ * earlier by this archive or already on the host) are refused; the copy stops there. So is an
+ * entry named twice, and one the host takes for another entry of the archive (a file system
+ * that ignores case, or normalizes names): two entries never become one file.
  *
  * The checks and every change but file data run synchronously as the engine's bytes arrive, in
  * the archive's order; file data is written on the thread pool meanwhile (file-writer.ts), and
@@ -203,45 +264,69 @@ export async function copyOutOfContainer(archive: ArchiveClient, real: string, d
   const links: Array<{ raw: string; linkname: string; target: string }> = [];
   let top: string | null = null;
   const files = new FileWriter();
-  const opened = new Set<string>();
+  // Byte strings from here on: the landing folder and name, and the archive's names.
+  const into = rawName(dir);
+  const rename = name === null ? null : rawName(name);
+  const base = rawName(posix.dirname(real));
+  const shownInside = (entry: string) => showName(posix.join(base, entry));
+  // Each host object (device and inode) an entry made or landed in, with that entry: a later
+  // entry that finds it there is the same name again, or a name the host takes for that one.
+  const made = new Map<string, { raw: string; type: TarHeader['type'] }>();
+  const remember = (target: string, raw: string, type: TarHeader['type']) => {
+    const id = identity(target);
+    if (id !== null && !made.has(id)) made.set(id, { raw, type });
+  };
   const onEntry = (header: TarHeader): EntrySink | null => {
     const raw = safeEntryName(header.name);
-    if (raw === null || raw === '') throw new CopyRefused(`refused: the archive of ${real} has an entry named ${JSON.stringify(header.name)} that would land outside ${dir}; the copy stopped there`);
+    if (raw === null || raw === '') throw new CopyRefused(`refused: the archive of ${real} has an entry named "${showName(header.name)}" that would land outside ${dir}; the copy stopped there`);
     top ??= raw.split('/')[0]!;
-    if (raw !== top && !raw.startsWith(`${top}/`)) throw new CopyRefused(`refused: the archive of ${real} has an entry ${raw} outside its folder ${top}; the copy stopped there`);
-    const rel = rebaseEntry(raw, name);
-    const target = rel === '' ? dir : join(dir, ...rel.split('/'));
-    refuseThroughSymlink(dir, rel, real);
+    if (raw !== top && !raw.startsWith(`${top}/`)) throw new CopyRefused(`refused: the archive of ${real} has an entry ${showName(raw)} outside its folder ${showName(top)}; the copy stopped there`);
+    const rel = rebaseEntry(raw, rename);
+    const target = rel === '' ? into : join(into, ...rel.split('/'));
+    refuseThroughSymlink(into, rel, real);
+    const here = lstatOrNull(target);
+    const before = here ? made.get(identity(target) ?? '') : undefined;
+    if (before && before.raw !== raw) {
+      throw new CopyRefused(
+        `refused: the archive of ${real} has ${showName(before.raw)} and ${showName(raw)}, and the host file system takes both for ${showName(target)}; the copy stopped there`,
+        'copy them to a file system that tells these names apart (one that does not ignore case or normalize names)',
+      );
+    }
+    if (before && !(before.type === 'directory' && header.type === 'directory')) {
+      const [was, now] = [kindWord(before.type), kindWord(header.type)];
+      const what = was === now ? `the ${now} ${showName(raw)} twice` : `${showName(raw)} twice (a ${was}, then a ${now})`;
+      throw new CopyRefused(`refused: the archive of ${real} has ${what}; the copy stopped there`);
+    }
     const mode = header.mode & 0o777;
     switch (header.type) {
       case 'directory': {
-        const st = lstatOrNull(target);
-        if (st?.isSymbolicLink()) throw new CopyRefused(`refused: ${target} is a symlink on the host; the folder ${raw} from ${real} is never written through it; the copy stopped there`);
-        if (st && !st.isDirectory()) throw new CopyRefused(`cannot copy the folder ${raw} onto the file ${target}`);
-        if (!st) mkdirSync(target);
+        if (here?.isSymbolicLink())
+          throw new CopyRefused(`refused: ${showName(target)} is a symlink on the host; the folder ${showName(raw)} from ${real} is never written through it; the copy stopped there`);
+        if (here && !here.isDirectory()) throw new CopyRefused(`cannot copy the folder ${showName(raw)} onto the file ${showName(target)}`);
+        if (!here) onHost(target, (p) => mkdirSync(p));
+        remember(target, raw, header.type);
         dirModes.push({ path: target, mode, mtime: header.mtime });
         return null;
       }
       case 'file':
       case 'contiguous-file': {
-        if (lstatOrNull(target)?.isDirectory()) throw new CopyRefused(`cannot copy the file ${raw} onto the folder ${target}`);
-        if (opened.has(target)) throw new CopyRefused(`refused: the archive of ${real} has the file ${raw} twice; the copy stopped there`);
+        if (here?.isDirectory()) throw new CopyRefused(`cannot copy the file ${showName(raw)} onto the folder ${showName(target)}`);
         const fresh = makeRoomForFile(target, raw);
-        opened.add(target);
+        const sink = onHost(target, (p) => files.open(p, mode, header.mtime, fresh));
+        remember(target, raw, header.type);
         totals.files++;
         totals.bytes += header.size;
-        return files.open(target, mode, header.mtime, fresh);
+        return sink;
       }
       case 'symlink': {
         const linkname = header.linkname;
         if (!linkStaysInside(raw, linkname, top)) {
-          throw new CopyRefused(
-            `refused: ${posix.join(posix.dirname(real), raw)} is a symlink to ${linkname}, outside the copied folder ${posix.join(posix.dirname(real), top)}; the copy stopped there`,
-          );
+          throw new CopyRefused(`refused: ${shownInside(raw)} is a symlink to ${showName(linkname)}, outside the copied folder ${shownInside(top)}; the copy stopped there`);
         }
         removeIfLink(target);
-        if (lstatOrNull(target)) throw new CopyRefused(`cannot replace ${target} by a symlink: it exists`);
-        symlinkSync(linkname, target);
+        if (lstatOrNull(target)) throw new CopyRefused(`cannot replace ${showName(target)} by a symlink: it exists`);
+        onHost(target, (p) => symlinkSync(hostBytes(linkname), p));
+        remember(target, raw, header.type);
         links.push({ raw, linkname, target });
         totals.files++;
         return null;
@@ -249,18 +334,20 @@ export async function copyOutOfContainer(archive: ArchiveClient, real: string, d
       case 'link': {
         const linked = safeEntryName(header.linkname);
         if (linked === null || (linked !== top && !linked.startsWith(`${top}/`)))
-          throw new CopyRefused(`refused: ${raw} is a hard link to ${header.linkname}, outside the copied folder; the copy stopped there`);
-        const from = rebaseEntry(linked, name);
-        refuseThroughSymlink(dir, from, real);
+          throw new CopyRefused(`refused: ${showName(raw)} is a hard link to ${showName(header.linkname)}, outside the copied folder; the copy stopped there`);
+        const from = rebaseEntry(linked, rename);
+        refuseThroughSymlink(into, from, real);
         removeIfLink(target);
-        linkSync(join(dir, ...from.split('/')), target);
+        const source = join(into, ...from.split('/'));
+        onHost(target, (p) => linkSync(hostBytes(source), p));
+        remember(target, raw, header.type);
         // A hard link to a symlink is that symlink again (link(2) does not follow it): walked at the end too.
-        if (lstatOrNull(target)?.isSymbolicLink()) links.push({ raw, linkname: readlinkSync(target), target });
+        if (lstatOrNull(target)?.isSymbolicLink()) links.push({ raw, linkname: readlinkRaw(target), target });
         totals.files++;
         return null;
       }
       default:
-        throw new CopyRefused(`refused: ${posix.join(posix.dirname(real), raw)} is a ${header.type}; cp copies files, folders and symlinks only; the copy stopped there`);
+        throw new CopyRefused(`refused: ${shownInside(raw)} is a ${header.type}; cp copies files, folders and symlinks only; the copy stopped there`);
     }
   };
   const reader = new TarReader(onEntry, real);
@@ -276,56 +363,60 @@ export async function copyOutOfContainer(archive: ArchiveClient, real: string, d
     throw err;
   }
   await files.finish();
-  await refuseLinksLeadingOut(links, top, dir, name, real);
+  await refuseLinksLeadingOut(links, top, into, rename, base);
   // Folder modes last: a read-only folder would refuse its own contents.
   for (const d of dirModes.reverse()) {
-    chmodSync(d.path, d.mode);
-    utimesSync(d.path, d.mtime, d.mtime);
+    onHost(d.path, (p) => {
+      chmodSync(p, d.mode);
+      utimesSync(p, d.mtime, d.mtime);
+    });
   }
   return totals;
 }
 
+const KIND_WORDS: Partial<Record<TarHeader['type'], string>> = { file: 'file', 'contiguous-file': 'file', directory: 'folder', symlink: 'symlink', link: 'hard link' };
+const kindWord = (type: TarHeader['type']): string => KIND_WORDS[type] ?? type;
+
+const readlinkRaw = (path: string): string => onHost(path, (p) => readlinkSync(p, { encoding: 'buffer' })).toString('latin1');
+
 /**
  * Each symlink the copy made, walked again now that the whole tree is on the host: one that
  * leaves the tree through the tree's other symlinks (`y -> .`, `x -> y/y/../..`) is removed and
- * refused.
+ * refused. Names are byte strings; `base` is the container folder the copied tree is in.
  */
-async function refuseLinksLeadingOut(links: Array<{ raw: string; linkname: string; target: string }>, top: string | null, dir: string, name: string | null, real: string): Promise<void> {
+async function refuseLinksLeadingOut(links: Array<{ raw: string; linkname: string; target: string }>, top: string | null, dir: string, name: string | null, base: string): Promise<void> {
   if (top === null) return;
-  const onHost = (rel: string) => {
+  const onHostLink = (rel: string) => {
     const landed = rebaseEntry(rel, name);
     const path = landed === '' ? dir : join(dir, ...landed.split('/'));
-    const st = lstatSync(path, { throwIfNoEntry: false });
-    return st?.isSymbolicLink() ? readlinkSync(path) : null;
+    return lstatOrNull(path)?.isSymbolicLink() ? readlinkRaw(path) : null;
   };
-  const out = links.filter((l) => !linkStaysInside(l.raw, l.linkname, top, onHost));
-  for (const l of out) await unlink(l.target);
+  const out = links.filter((l) => !linkStaysInside(l.raw, l.linkname, top, onHostLink));
+  for (const l of out)
+    await unlink(hostBytes(l.target)).catch((err: unknown) => {
+      throw namedFor(err, l.target);
+    });
   const first = out[0];
   if (first) {
-    const base = posix.dirname(real);
     throw new CopyRefused(
-      `refused: ${posix.join(base, first.raw)} is a symlink to ${first.linkname}, which leads outside the copied folder ${posix.join(base, top)} through its symlinks; it was not kept`,
+      `refused: ${showName(posix.join(base, first.raw))} is a symlink to ${showName(first.linkname)}, which leads outside the copied folder ${showName(posix.join(base, top))} through its symlinks; it was not kept`,
     );
   }
 }
 
-/** Refuses an entry whose parent folders (below the landing folder) include a symlink. */
+/** Refuses an entry whose parent folders (below the landing folder) include a symlink. Byte strings. */
 function refuseThroughSymlink(dir: string, rel: string, real: string): void {
   const parts = rel.split('/').filter(Boolean);
   let cur = dir;
   for (const part of parts.slice(0, -1)) {
     cur = join(cur, part);
     const st = lstatOrNull(cur);
-    if (st?.isSymbolicLink()) throw new CopyRefused(`refused: the archive of ${real} writes ${rel} through the symlink ${relative(dir, cur) || cur}; the copy stopped there`);
+    if (st?.isSymbolicLink()) throw new CopyRefused(`refused: the archive of ${real} writes ${showName(rel)} through the symlink ${showName(relative(dir, cur) || cur)}; the copy stopped there`);
   }
 }
 
-function lstatOrNull(path: string): Stats | null {
-  return lstatSync(path, { throwIfNoEntry: false }) ?? null;
-}
-
 function removeIfLink(path: string): void {
-  if (lstatOrNull(path)?.isSymbolicLink()) unlinkSync(path);
+  if (lstatOrNull(path)?.isSymbolicLink()) onHost(path, (p) => unlinkSync(p));
 }
 
 /**
@@ -342,20 +433,20 @@ function makeRoomForFile(path: string, raw: string): boolean {
   const st = lstatOrNull(path);
   if (!st) return true;
   if (st.isSymbolicLink()) {
-    unlinkSync(path);
+    onHost(path, (p) => unlinkSync(p));
     return true;
   }
-  if (!st.isFile()) throw new CopyRefused(`refused: ${path} on the host is ${specialKind(st)}; the file ${raw} is never written into it; the copy stopped there`);
+  if (!st.isFile()) throw new CopyRefused(`refused: ${showName(path)} on the host is ${specialKind(st)}; the file ${showName(raw)} is never written into it; the copy stopped there`);
   try {
-    accessSync(path, constants.W_OK);
+    accessSync(hostBytes(path), constants.W_OK);
   } catch {
     throw new CopyRefused(
-      `cannot replace ${path} on the host by ${raw}: it is not writable (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`,
+      `cannot replace ${showName(path)} on the host by ${showName(raw)}: it is not writable (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`,
       'make it writable or remove it, then copy again',
     );
   }
   try {
-    unlinkSync(path);
+    onHost(path, (p) => unlinkSync(p));
     return true;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;

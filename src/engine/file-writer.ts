@@ -3,7 +3,7 @@
 // thread, a copy out ran at about half docker cp's speed on a busy machine). The bytes are
 // copied into a few reused 1 MiB buffers and written with positioned writes; when all of them
 // are in flight, `wait()` asks the reader to pause the socket.
-import { chmodSync, closeSync, constants, openSync, utimesSync, write } from 'node:fs';
+import { chmodSync, closeSync, constants, openSync, utimesSync, write, type PathLike } from 'node:fs';
 
 const SIZE = 1 << 20;
 const DEPTH = 4;
@@ -28,7 +28,7 @@ export class FileWriter {
    * and O_NONBLOCK (a FIFO put there fails instead of blocking): made anew (O_EXCL: anything that
    * appeared there since the caller made room is refused) when `fresh`, else truncated in place.
    */
-  open(target: string, mode: number, mtime: Date, fresh: boolean): HostFile {
+  open(target: PathLike, mode: number, mtime: Date, fresh: boolean): HostFile {
     this.check();
     const how = fresh ? constants.O_EXCL : constants.O_TRUNC;
     const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | how | constants.O_NOFOLLOW | constants.O_NONBLOCK, mode);

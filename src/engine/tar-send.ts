@@ -1,7 +1,7 @@
 // The archive a copy in sends, written into a few reused 1 MiB buffers: headers and small files
 // share one, a big file is read straight into them (no stream objects, no copies, no fresh memory
 // per chunk), and each goes out whole while the next is filled.
-import { closeSync, constants, openSync, readSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync, type PathLike } from 'node:fs';
 import { END, encodeHeader, padding, type TarHeader } from './tar.js';
 
 /** Sends a buffer; resolves once it was handed to the socket (the buffer may be reused then). */
@@ -26,9 +26,10 @@ export class TarSender {
   /**
    * A file entry of exactly `size` bytes, its size when the copy began: read from `path` and,
    * if it has fewer bytes now, padded with zeros (the header promised that many; `onShort`
-   * says how many it had). A file that grew is sent as its first `size` bytes.
+   * says how many it had). A file that grew is sent as its first `size` bytes. Names are byte
+   * strings (tar.ts); `path` a Buffer when the host's name is not UTF-8.
    */
-  async file(header: Omit<TarHeader, 'type' | 'linkname'>, path: string, onShort: (got: number) => void): Promise<void> {
+  async file(header: Omit<TarHeader, 'type' | 'linkname'>, path: PathLike, onShort: (got: number) => void): Promise<void> {
     await this.bytes(encodeHeader({ ...header, type: 'file' }));
     const size = header.size;
     let got = 0;

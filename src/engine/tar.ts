@@ -3,12 +3,19 @@
 // reader for the one that comes out, fed straight from the socket's read buffer, each file's
 // bytes handed over as views of it (no copies; tar-stream and streamx copied every chunk twice
 // and took about a third of a 200 MB copy's time).
+//
+// Names and link targets are byte strings: one character per byte (latin1), never decoded as
+// UTF-8, so a name that is not valid UTF-8 (`caf\xE9`) passes through byte for byte, and `/`, `.`
+// and NUL are the bytes they are for the path checks in model/copy-paths.ts. rawName() there
+// makes one from a JS string, showName() shows one to the user.
+import { isUtf8 } from 'node:buffer';
 
 export const BLOCK = 512;
 
 export type TarType = 'file' | 'link' | 'symlink' | 'character-device' | 'block-device' | 'directory' | 'fifo' | 'contiguous-file';
 
 export interface TarHeader {
+  /** A byte string (latin1: one character per byte), as are `linkname` and the PAX records. */
   name: string;
   type: TarType;
   mode: number;
@@ -35,10 +42,13 @@ const MAX11 = 0o77777777777;
 /**
  * The header block(s) of one entry: a USTAR block, preceded by a PAX header when the name, the
  * link target, the size or an id does not fit (or is not ASCII). Directory names end with `/`.
+ * `name` and `linkname` are byte strings, written as those bytes (PAX records for anything not
+ * ASCII, as Go's archive/tar does; `hdrcharset=BINARY` when they are not UTF-8, as POSIX asks).
  */
 export function encodeHeader(h: Omit<TarHeader, 'linkname'> & { linkname?: string }): Buffer {
   const name = h.type === 'directory' && !h.name.endsWith('/') ? `${h.name}/` : h.name;
   const linkname = h.linkname ?? '';
+  if (NOT_BYTES.test(name) || NOT_BYTES.test(linkname)) throw new Error(`tar names are byte strings (one character per byte): ${JSON.stringify(name)}`);
   const pax: Array<[string, string]> = [];
   let split = splitName(name);
   if (split === null) {
@@ -49,6 +59,7 @@ export function encodeHeader(h: Omit<TarHeader, 'linkname'> & { linkname?: strin
   if (h.size > MAX11) pax.push(['size', String(h.size)]);
   if (h.uid > MAX7) pax.push(['uid', String(h.uid)]);
   if (h.gid > MAX7) pax.push(['gid', String(h.gid)]);
+  if (pax.some(([k, v]) => (k === 'path' || k === 'linkpath') && !isUtf8(Buffer.from(v, 'latin1')))) pax.unshift(['hdrcharset', 'BINARY']);
   const seconds = Math.floor(h.mtime.getTime() / 1000);
   const block = ustar({
     name: split.name,
@@ -62,18 +73,20 @@ export function encodeHeader(h: Omit<TarHeader, 'linkname'> & { linkname?: strin
     linkname: fits(linkname, 100) ? linkname : asciiCut(linkname, 100),
   });
   if (pax.length === 0) return block;
-  const records = Buffer.from(pax.map(([k, v]) => paxRecord(k, v)).join(''), 'utf8');
+  const records = Buffer.from(pax.map(([k, v]) => paxRecord(k, v)).join(''), 'latin1');
   const paxName = asciiCut(`PaxHeaders.0/${split.name.split('/').pop() ?? ''}`, 100);
   const paxHead = ustar({ name: paxName, prefix: '', mode: 0o644, uid: 0, gid: 0, size: records.length, mtime: 0, flag: 'x', linkname: '' });
   return Buffer.concat([paxHead, records, Buffer.alloc(padding(records.length)), block]);
 }
 
-const fits = (s: string, n: number) => Buffer.byteLength(s) === s.length && s.length <= n;
+const NOT_BYTES = /[\u0100-\uffff]/;
+const NOT_ASCII = /[\u0080-\uffff]/;
+const fits = (s: string, n: number) => !NOT_ASCII.test(s) && s.length <= n;
 const asciiCut = (s: string, n: number) => s.replace(/[^\x20-\x7e]/g, '_').slice(0, n);
 
 /** USTAR's name and prefix (name ≤ 100 bytes, prefix ≤ 155, split at a `/`), or null. */
 function splitName(name: string): { prefix: string; name: string } | null {
-  if (Buffer.byteLength(name) !== name.length) return null;
+  if (NOT_ASCII.test(name)) return null;
   if (name.length <= 100) return { prefix: '', name };
   for (let i = name.indexOf('/'); i !== -1 && i <= 155; i = name.indexOf('/', i + 1)) {
     const rest = name.slice(i + 1);
@@ -82,10 +95,10 @@ function splitName(name: string): { prefix: string; name: string } | null {
   return null;
 }
 
-/** One PAX record, `LEN key=value\n`, its length counting its own digits. */
+/** One PAX record, `LEN key=value\n` (a byte string), its length counting its own digits. */
 function paxRecord(key: string, value: string): string {
   const body = ` ${key}=${value}\n`;
-  const n = Buffer.byteLength(body);
+  const n = body.length;
   let len = n + String(n).length;
   if (String(len).length !== String(n).length) len = n + String(len).length;
   return `${len}${body}`;
@@ -93,18 +106,18 @@ function paxRecord(key: string, value: string): string {
 
 function ustar(f: { name: string; prefix: string; mode: number; uid: number; gid: number; size: number; mtime: number; flag: string; linkname: string }): Buffer {
   const b = Buffer.alloc(BLOCK);
-  b.write(f.name, 0, 100, 'utf8');
+  b.write(f.name, 0, 100, 'latin1');
   octal(b, 100, 8, f.mode);
   octal(b, 108, 8, f.uid);
   octal(b, 116, 8, f.gid);
   octal(b, 124, 12, f.size);
   octal(b, 136, 12, f.mtime);
   b.write(f.flag, 156, 1, 'latin1');
-  b.write(f.linkname, 157, 100, 'utf8');
+  b.write(f.linkname, 157, 100, 'latin1');
   b.write('ustar\x0000', 257, 8, 'latin1');
   octal(b, 329, 8, 0);
   octal(b, 337, 8, 0);
-  b.write(f.prefix, 345, 155, 'utf8');
+  b.write(f.prefix, 345, 155, 'latin1');
   b.write('        ', 148, 8, 'latin1');
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += b[i]!;
@@ -212,11 +225,14 @@ export class TarReader {
     }
     let name = text(b, 0, 100);
     if (b.toString('latin1', 257, 262) === 'ustar' && b[345] !== 0) name = `${text(b, 345, 155)}/${name}`;
-    let type = TYPES[flag] ?? (`type ${JSON.stringify(flag)}` as TarType);
-    if (type === 'file' && name.endsWith('/')) type = 'directory';
     const pax = this.pax;
+    const fullName = pax.path ?? this.longName ?? name;
+    let type = TYPES[flag] ?? (`type ${JSON.stringify(flag)}` as TarType);
+    // Old tar's folders: no type, a name ending in `/` (the full name: Go writes the USTAR field
+    // of `d/\xFF`, whose PAX path has its bytes, as `d/`, and that file is no folder).
+    if (flag === '\0' && fullName.endsWith('/')) type = 'directory';
     const header: TarHeader = {
-      name: pax.path ?? this.longName ?? name,
+      name: fullName,
       type,
       mode: number(b, 100, 8),
       uid: pax.uid !== undefined ? Number(pax.uid) : number(b, 108, 8),
@@ -255,9 +271,10 @@ export class TarReader {
   }
 }
 
+/** A NUL-terminated field as a byte string. */
 function cString(b: Buffer): string {
   const nul = b.indexOf(0);
-  return b.toString('utf8', 0, nul === -1 ? b.length : nul);
+  return b.toString('latin1', 0, nul === -1 ? b.length : nul);
 }
 
 const text = (b: Buffer, at: number, width: number) => cString(b.subarray(at, at + width));
@@ -276,6 +293,7 @@ function number(b: Buffer, at: number, width: number): number {
   return s === '' ? 0 : parseInt(s, 8);
 }
 
+/** PAX records, keys and values as byte strings (`hdrcharset` or not: bytes are bytes). */
 function parsePax(b: Buffer): Record<string, string> {
   const out: Record<string, string> = {};
   let at = 0;
@@ -283,7 +301,7 @@ function parsePax(b: Buffer): Record<string, string> {
     const space = b.indexOf(0x20, at);
     const len = parseInt(b.toString('latin1', at, space), 10);
     if (space === -1 || !Number.isFinite(len) || len <= 0) break;
-    const record = b.toString('utf8', space + 1, at + len - 1);
+    const record = b.toString('latin1', space + 1, at + len - 1);
     const eq = record.indexOf('=');
     if (eq > 0) out[record.slice(0, eq)] = record.slice(eq + 1);
     at += len;

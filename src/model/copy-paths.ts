@@ -1,6 +1,12 @@
 // The pure path logic of `sandboxshift cp`: which argument names the sandbox, what a container
 // path means (relative to /workspace, confined to the reachable roots), where a copy lands
 // (docker cp's rules), and whether a tar entry or a symlink stays inside the copied tree.
+//
+// Entry names, link targets and the host paths built from them are byte strings (one character
+// per byte, latin1), so a name that is not UTF-8 is checked and written byte for byte: `/` and
+// `.` are those bytes, and no two names decode to one (UTF-8 decoding turned every invalid byte
+// into U+FFFD). The checks below work on them as on any string.
+import { isUtf8 } from 'node:buffer';
 import { posix } from 'node:path';
 import { WORKSPACE_PATH } from './names.js';
 
@@ -127,4 +133,47 @@ export function rebaseEntry(entry: string, name: string | null): string {
   const rest = slash === -1 ? '' : entry.slice(slash + 1);
   if (name === null) return rest;
   return rest ? `${name}/${rest}` : name;
+}
+
+/**
+ * Why a host path from the command line cannot be used: Node reads argv as UTF-8, each byte that
+ * is not UTF-8 becoming U+FFFD, so such a path would name another file (`caf\xE9` typed, `caf\uFFFD`
+ * written). A path that really holds U+FFFD is refused too: the two look alike here.
+ */
+export function hostArgNotUtf8(arg: string): { error: string; hint: string } | null {
+  if (!arg.includes('\uFFFD')) return null;
+  return {
+    error: `the host path ${arg} is not UTF-8 (or holds U+FFFD, which Node puts for every byte of the command line that is not): cp would use another name`,
+    hint: 'name the folder that holds it instead: the names inside a copied folder keep their bytes, both ways',
+  };
+}
+
+/** A JS string (a path the user typed, a name from argv) as the byte string of its UTF-8 bytes. */
+export function rawName(s: string): string {
+  return Buffer.from(s, 'utf8').toString('latin1');
+}
+
+/**
+ * A byte string as a message shows it: as is when it is UTF-8 without control characters;
+ * otherwise each byte that is not part of a UTF-8 character, and each control character, as
+ * `\xNN`, and a backslash as `\\` (so `caf\xE9` is the byte 0xE9, never the text).
+ */
+export function showName(raw: string): string {
+  const b = Buffer.from(raw, 'latin1');
+  if (isUtf8(b) && !b.some((c) => c < 0x20 || c === 0x7f)) return b.toString('utf8');
+  const hex = (c: number) => `\\x${c.toString(16).toUpperCase().padStart(2, '0')}`;
+  let out = '';
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i]!;
+    const n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    if (n > 1 && i + n <= b.length && isUtf8(b.subarray(i, i + n))) {
+      out += b.toString('utf8', i, i + n);
+      i += n;
+      continue;
+    }
+    out += c < 0x20 || c >= 0x7f ? hex(c) : c === 0x5c ? '\\\\' : String.fromCharCode(c);
+    i++;
+  }
+  return out;
 }

@@ -1,11 +1,11 @@
 // sandboxshift cp against the real engine: files and folders both ways, owner and modes, a
 // stopped container, runsc, and every refusal of the confinement promise with its exact text.
-import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { busyboxConfig, containerOf, dockerCli, execIn, runListingModules, sh, testProject, type TestProject } from './harness.js';
+import { busyboxConfig, CLI, containerOf, dockerCli, execIn, runListingModules, sh, testProject, type TestProject } from './harness.js';
 
 const UID = '65532';
 
@@ -231,6 +231,100 @@ describe('cp', () => {
       if (root) execFileSync('chattr', ['-i', locked]);
     }
     expect(readFileSync(locked, 'utf8')).toBe('precious\n');
+  }, 60_000);
+
+  // Names that are not UTF-8 (caf\xE9, \xFF, \xFE): byte for byte both ways, never U+FFFD, never
+  // two files become one; each copy through the short path and the full one.
+  const paths: Array<{ label: 'short' | 'full'; env: Record<string, string> }> = [
+    { label: 'short', env: {} },
+    { label: 'full', env: { SANDBOXSHIFT_NO_CONFIG_CACHE: '1' } },
+  ];
+  /** cp through one path, checked to be that path. */
+  const cpVia = async (path: (typeof paths)[number], args: string[]) => {
+    const { r, modules } = await runListingModules(p, ['cp', ...args], path.env);
+    // The full path: the ESM bundle's cp command and the flag parser (node:util); the short one neither.
+    expect(modules.includes('node:util') && modules.some((m) => /^file:.*\/bundle\/cp-[\w-]+\.js$/.test(m))).toBe(path.label === 'full');
+    expect(modules.some((m) => m.endsWith('/cp-short-path.cjs'))).toBe(true);
+    return r;
+  };
+  /** A host path whose last components are bytes. */
+  const bytePath = (dir: string, ...names: number[][]) => Buffer.concat([Buffer.from(dir), ...names.map((n) => Buffer.concat([Buffer.from('/'), Buffer.from(n)]))]);
+  const hostNames = (dir: string) =>
+    readdirSync(dir, { encoding: 'buffer' })
+      .map((b) => b.toString('hex'))
+      .sort();
+  /** The names in a container folder, each as hex of its bytes, and the contents of `files` (shell words). */
+  const containerNames = async (dir: string) => (await inC(`cd ${dir} && for f in *; do printf '%s' "$f" | od -An -tx1 | tr -d ' \n'; echo; done`)).split('\n').filter(Boolean).sort();
+  const CAFE = [0x63, 0x61, 0x66, 0xe9];
+  const L_E9 = [0x6c, 0xe9];
+
+  it('copies names that are not UTF-8 out byte for byte: a folder with one, a folder with two (\\377 and \\376, once one U+FFFD folder), a symlink to one; a symlink out with one is refused, named escaped', async () => {
+    await inC(
+      String.raw`mkdir -p /workspace/nu/u9 /workspace/nu/u8 /workspace/nu/bad && cd /workspace/nu && printf ONE > "u9/$(printf 'caf\351')" && ln -s "$(printf 'caf\351')" "u9/$(printf 'l\351')" && printf ONE > "u8/$(printf '\377')" && printf TWO > "u8/$(printf '\376')" && ln -s "/etc/$(printf '\377')" "bad/$(printf '\376')"`,
+    );
+    for (const path of paths) {
+      const out = join(host, `nu-out-${path.label}`);
+      mkdirSync(out);
+      const r9 = await cpVia(path, ['--json', 'dev:nu/u9', join(out, 'u9')]);
+      expect(r9.code, r9.stderr).toBe(0);
+      expect(JSON.parse(r9.stdout)).toEqual({ format_version: '1.0', direction: 'out', source: 'dev:nu/u9', destination: join(out, 'u9'), files: 2, bytes: 3 });
+      expect(hostNames(join(out, 'u9'))).toEqual(['636166e9', '6ce9']);
+      expect(readFileSync(bytePath(out, [0x75, 0x39], CAFE), 'utf8')).toBe('ONE');
+      expect(readlinkSync(bytePath(out, [0x75, 0x39], L_E9), { encoding: 'buffer' })).toEqual(Buffer.from(CAFE));
+
+      const r8 = await cpVia(path, ['--json', 'dev:nu/u8', join(out, 'u8')]);
+      expect(r8.code, r8.stderr).toBe(0);
+      expect(JSON.parse(r8.stdout)).toEqual({ format_version: '1.0', direction: 'out', source: 'dev:nu/u8', destination: join(out, 'u8'), files: 2, bytes: 6 });
+      expect(hostNames(join(out, 'u8'))).toEqual(['fe', 'ff']);
+      expect(lstatSync(bytePath(out, [0x75, 0x38], [0xff])).isFile()).toBe(true);
+      expect(readFileSync(bytePath(out, [0x75, 0x38], [0xff]), 'utf8')).toBe('ONE');
+      expect(readFileSync(bytePath(out, [0x75, 0x38], [0xfe]), 'utf8')).toBe('TWO');
+
+      const bad = await cpVia(path, ['dev:nu/bad', join(out, 'bad')]);
+      expect(bad).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: 'error: refused: /workspace/nu/bad/\\xFE is a symlink to /etc/\\xFF, outside the copied folder /workspace/nu/bad; the copy stopped there\n',
+      });
+      expect(hostNames(join(out, 'bad'))).toEqual([]);
+    }
+  }, 90_000);
+
+  it('copies names that are not UTF-8 in byte for byte: a folder with one and a symlink to it, a folder with two', async () => {
+    const in9 = join(host, 'in9');
+    const in8 = join(host, 'in8');
+    mkdirSync(in9);
+    mkdirSync(in8);
+    writeFileSync(bytePath(in9, CAFE), 'ONE');
+    symlinkSync(Buffer.from(CAFE), bytePath(in9, L_E9));
+    writeFileSync(bytePath(in8, [0xff]), 'ONE');
+    writeFileSync(bytePath(in8, [0xfe]), 'TWO');
+    for (const path of paths) {
+      const r9 = await cpVia(path, ['--json', in9, `dev:in9-${path.label}`]);
+      expect(r9.code, r9.stderr).toBe(0);
+      expect(JSON.parse(r9.stdout)).toEqual({ format_version: '1.0', direction: 'in', source: in9, destination: `dev:in9-${path.label}`, files: 2, bytes: 3 });
+      expect(await containerNames(`/workspace/in9-${path.label}`)).toEqual(['636166e9', '6ce9']);
+      expect(await inC(String.raw`cd /workspace/in9-${path.label} && cat "$(printf 'caf\351')" && readlink "$(printf 'l\351')" | od -An -tx1`)).toBe('ONE 63 61 66 e9 0a\n');
+
+      const r8 = await cpVia(path, ['--json', in8, `dev:in8-${path.label}`]);
+      expect(r8.code, r8.stderr).toBe(0);
+      expect(JSON.parse(r8.stdout)).toEqual({ format_version: '1.0', direction: 'in', source: in8, destination: `dev:in8-${path.label}`, files: 2, bytes: 6 });
+      expect(await containerNames(`/workspace/in8-${path.label}`)).toEqual(['fe', 'ff']);
+      expect(await inC(String.raw`cd /workspace/in8-${path.label} && cat "$(printf '\377')" "$(printf '\376')" && stat -c %u "$(printf '\377')"`)).toBe(`ONETWO${UID}\n`);
+    }
+  }, 90_000);
+
+  it('refuses a host path typed on the command line that is not UTF-8 (Node reads it as U+FFFD), both ways, instead of using another name', async () => {
+    // As a shell passes it: the bytes caf\351 in argv.
+    const typed = (args: string) =>
+      spawnSync('sh', ['-c', `"$0" "$1" cp ${args}`, process.execPath, CLI], { cwd: p.dir, env: { ...process.env, NO_COLOR: '1', CI: 'true', HOST: host }, encoding: 'utf8' });
+    const refusal = (path: string) =>
+      `error: the host path ${path} is not UTF-8 (or holds U+FFFD, which Node puts for every byte of the command line that is not): cp would use another name\n  hint: name the folder that holds it instead: the names inside a copied folder keep their bytes, both ways\n`;
+    const out = typed(String.raw`dev:f.txt "$HOST/$(printf 'caf\351')"`);
+    expect([out.status, out.stderr]).toEqual([1, refusal(`${host}/caf\uFFFD`)]);
+    expect(hostNames(host).filter((n) => n.startsWith('636166'))).toEqual([]);
+    const inn = typed(String.raw`"$HOST/in9/$(printf 'caf\351')" dev:`);
+    expect([inn.status, inn.stderr]).toEqual([1, refusal(`${host}/in9/caf\uFFFD`)]);
   }, 60_000);
 
   it('takes the short path on a cached config (one CommonJS file: no ESM loader, flag parser, node:http, node:crypto or dockerode), the full one without the cache, alike: a copy in, out, a refusal, a container we did not make', async () => {

@@ -1,6 +1,6 @@
 // The hand-written tar writer and reader cp uses, and its host-side file writer; checked against tar-stream both ways (what we
 // write, it reads; what it writes, we read), fed in every slicing, with long and non-ASCII
-// names (PAX), and refusing a damaged or cut archive.
+// names (PAX), names that are bytes and not UTF-8, and refusing a damaged or cut archive.
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,9 @@ import { FileWriter } from '../../../src/engine/file-writer.js';
 
 const mtime = new Date(1_700_000_000_000);
 const LONG = `${'a'.repeat(90)}/${'b'.repeat(90)}/${'c'.repeat(90)}`;
+/** Names are byte strings (one character per byte): a JS string's UTF-8 bytes, or bytes as such. */
+const utf8 = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
+const bytes = (...parts: Array<string | number[]>) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p)))).toString('latin1');
 
 function archive(files: Array<{ name: string; body: string; type?: TarHeader['type']; linkname?: string }>): Buffer {
   const parts: Buffer[] = [];
@@ -57,7 +60,7 @@ describe('tar writer and reader', () => {
     { name: 'd/short.txt', body: 'hello' },
     { name: `d/${LONG}`, body: 'x'.repeat(1000) },
     { name: `d/${'p'.repeat(120)}/${'q'.repeat(80)}`, body: 'prefix split' },
-    { name: 'd/ünïcode.txt', body: 'utf8 name' },
+    { name: utf8('d/ünïcode.txt'), body: 'utf8 name' },
     { name: 'd/ln', body: '', type: 'symlink' as const, linkname: `../${'t'.repeat(150)}` },
   ];
 
@@ -70,7 +73,7 @@ describe('tar writer and reader', () => {
         ['d/short.txt', 'file', 'hello', ''],
         [`d/${LONG}`, 'file', 'x'.repeat(1000), ''],
         [`d/${'p'.repeat(120)}/${'q'.repeat(80)}`, 'file', 'prefix split', ''],
-        ['d/ünïcode.txt', 'file', 'utf8 name', ''],
+        [utf8('d/ünïcode.txt'), 'file', 'utf8 name', ''],
         ['d/ln', 'symlink', '', `../${'t'.repeat(150)}`],
       ]);
       expect(got[1]).toMatchObject({ mode: 0o640, size: 5, mtime: mtime.getTime() });
@@ -96,6 +99,53 @@ describe('tar writer and reader', () => {
       [`d/${LONG}`, 'file', 0o600, 'from tar-stream', ''],
       ['d/hard', 'link', 0o644, '', `d/${LONG}`],
     ]);
+  });
+
+  it('reads names as their bytes: not UTF-8 (a PAX path as Go writes it, its USTAR field `u8/`) or UTF-8; no two become one', async () => {
+    // What Docker's engine sends for /workspace/u8 holding the files \xFF and \xFE: a PAX path
+    // with the bytes, and a USTAR name with them left out, `u8/`, which is no folder.
+    const goStyle = (name: string, body: string) => {
+      const withPax = encodeHeader({ name, type: 'file', mode: 0o644, uid: 0, gid: 0, size: body.length, mtime });
+      const ustar = encodeHeader({ name: name.replace(/[\x80-\xff]/g, ''), type: 'file', mode: 0o644, uid: 0, gid: 0, size: body.length, mtime });
+      return Buffer.concat([withPax.subarray(0, withPax.length - 512), ustar, Buffer.from(body), Buffer.alloc(padding(body.length))]);
+    };
+    const folder = encodeHeader({ name: 'u8', type: 'directory', mode: 0o755, uid: 0, gid: 0, size: 0, mtime });
+    const tar = Buffer.concat([folder, goStyle(bytes('u8/', [0xff]), 'ONE'), goStyle(bytes('u8/', [0xfe]), 'TWO'), END]);
+    for (const step of [1, 512, tar.length]) {
+      expect(read(tar, step).map((e) => [Buffer.from(e.name, 'latin1'), e.type, e.body])).toEqual([
+        [Buffer.from('u8/'), 'directory', ''],
+        [Buffer.from([0x75, 0x38, 0x2f, 0xff]), 'file', 'ONE'],
+        [Buffer.from([0x75, 0x38, 0x2f, 0xfe]), 'file', 'TWO'],
+      ]);
+    }
+    // A UTF-8 name from another writer (tar-stream, in a PAX record) reads as its UTF-8 bytes.
+    const p = pack();
+    p.entry({ name: 'd/ünïcode', mode: 0o600, mtime }, 'u');
+    p.finalize();
+    const parts: Buffer[] = [];
+    for await (const c of p as unknown as AsyncIterable<Buffer>) parts.push(c);
+    expect(read(Buffer.concat(parts), 100).map((e) => e.name)).toEqual([utf8('d/ünïcode')]);
+  });
+
+  it('writes names as their bytes: PAX path and linkpath records, with hdrcharset=BINARY when they are not UTF-8', () => {
+    const name = bytes('d/caf', [0xe9]);
+    const target = bytes('caf', [0xe9]);
+    const file = encodeHeader({ name, type: 'file', mode: 0o644, uid: 0, gid: 0, size: 0, mtime });
+    expect(file.includes(Buffer.from('hdrcharset=BINARY\n'))).toBe(true);
+    expect(file.includes(Buffer.from([...Buffer.from(' path=d/caf'), 0xe9, 0x0a]))).toBe(true);
+    const link = encodeHeader({ name: 'd/ln', type: 'symlink', mode: 0o777, uid: 0, gid: 0, size: 0, mtime, linkname: target });
+    expect(link.includes(Buffer.from([...Buffer.from(' linkpath=caf'), 0xe9, 0x0a]))).toBe(true);
+    // UTF-8 names need no hdrcharset; the records' lengths count bytes.
+    const u = encodeHeader({ name: utf8('d/ü'), type: 'file', mode: 0o644, uid: 0, gid: 0, size: 0, mtime });
+    expect(u.includes(Buffer.from('hdrcharset'))).toBe(false);
+    expect(u.includes(Buffer.from(' path=d/ü\n'))).toBe(true);
+    expect(read(Buffer.concat([file, link, u, END]), 512).map((e) => [e.name, e.linkname])).toEqual([
+      [name, ''],
+      ['d/ln', target],
+      [utf8('d/ü'), ''],
+    ]);
+    // A JS string that is no byte string is a caller's mistake, never written as something else.
+    expect(() => encodeHeader({ name: 'd/€', type: 'file', mode: 0o644, uid: 0, gid: 0, size: 0, mtime })).toThrow('tar names are byte strings');
   });
 
   it('refuses a damaged header and an archive cut inside an entry', () => {

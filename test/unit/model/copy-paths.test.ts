@@ -1,6 +1,19 @@
 import { posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { containerPath, landing, linkStaysInside, parseCpArg, reachableRoots, rebaseEntry, safeEntryName, underRoots, type Existing } from '../../../src/model/copy-paths.js';
+import {
+  containerPath,
+  hostArgNotUtf8,
+  landing,
+  linkStaysInside,
+  parseCpArg,
+  rawName,
+  reachableRoots,
+  rebaseEntry,
+  safeEntryName,
+  showName,
+  underRoots,
+  type Existing,
+} from '../../../src/model/copy-paths.js';
 
 const land = (source: { isDir: boolean; name: string; contentsOnly?: boolean }, path: string, existing: Existing, parentExisting: Existing = 'dir', trailingSlash = false) =>
   landing(
@@ -101,5 +114,40 @@ describe('tar entries and symlinks', () => {
     expect(rebaseEntry('d/a/b', 'new')).toBe('new/a/b');
     expect(rebaseEntry('d/a/b', null)).toBe('a/b');
     expect(rebaseEntry('d', null)).toBe('');
+  });
+  it('checks names that are bytes, not UTF-8, by their bytes: `/` and `..` are caught wherever they are', () => {
+    const b = (...parts: Array<string | number>) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from([p])))).toString('latin1');
+    expect(safeEntryName(b('d/caf', 0xe9))).toBe(b('d/caf', 0xe9));
+    expect(safeEntryName(b('d/', 0xff, '/../../x'))).toBeNull();
+    expect(safeEntryName(b('/', 0xff))).toBeNull();
+    expect(safeEntryName(b('d/', 0xff, 0, 'x'))).toBeNull();
+    // `..` followed by a byte is a name like any other, not a climb.
+    expect(safeEntryName(b('d/..', 0xff))).toBe(b('d/..', 0xff));
+    expect(linkStaysInside(b('d/ln'), b('caf', 0xe9), 'd')).toBe(true);
+    expect(linkStaysInside(b('d/', 0xff, '/ln'), b('../../', 0xfe), 'd')).toBe(false);
+    expect(rebaseEntry(b(0xff, '/', 0xfe), b('caf', 0xe9))).toBe(b('caf', 0xe9, '/', 0xfe));
+    expect(b('caf', 0xe9)).not.toBe(b('caf', 0xe8));
+  });
+});
+
+describe('names as bytes', () => {
+  it('refuses a host path from the command line with U+FFFD (a byte that was not UTF-8, as Node reads argv)', () => {
+    expect(hostArgNotUtf8('/tmp/café')).toBeNull();
+    expect(hostArgNotUtf8('/tmp/caf\uFFFD')?.error).toBe(
+      'the host path /tmp/caf\uFFFD is not UTF-8 (or holds U+FFFD, which Node puts for every byte of the command line that is not): cp would use another name',
+    );
+  });
+  it('rawName gives a JS string as its UTF-8 bytes, one character each', () => {
+    expect(rawName('café')).toBe('caf\xc3\xa9');
+    expect(rawName('/tmp/x')).toBe('/tmp/x');
+  });
+  it('showName shows UTF-8 as is, and every other byte, control characters and then backslashes escaped', () => {
+    expect(showName('caf\xc3\xa9')).toBe('café');
+    expect(showName('a\\b')).toBe('a\\b');
+    expect(showName('caf\xe9')).toBe('caf\\xE9');
+    expect(showName('d/\xff')).toBe('d/\\xFF');
+    expect(showName('\xc3\xa9\xe9\\')).toBe('é\\xE9\\\\');
+    expect(showName('line\nbreak')).toBe('line\\x0Abreak');
+    expect(showName('\xf0\x9f\x98\x80\xf0\x9f')).toBe('😀\\xF0\\x9F');
   });
 });
