@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readConfigFile } from './config-file.js';
 import type { LoadResult } from './load.js';
 import { textHash128 } from './text-hash.js';
 import type { Config } from './types.js';
@@ -91,15 +92,15 @@ export function computeCodeStamp(dir: string): string {
   return hash.update(`yaml@${yamlVersion}`).digest('hex');
 }
 
-/** The config file's text, its key, key material and entry path, and the entry (host facts not yet compared); null when the cache is off or the file unreadable. */
+/**
+ * The config file's text, its key, key material and entry path, and the entry (host facts not yet
+ * compared); null when the cache is off or the file cannot be used (not a regular file, too large,
+ * not UTF-8, unreadable: the full loader reports why, and a FIFO is never waited on).
+ */
 export function lookUpEntry(file: string): { text: string; key: string; material: string; entry: string; found: Entry | null } | null {
   if (process.env.SANDBOXSHIFT_NO_CONFIG_CACHE === '1') return null;
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return null;
-  }
+  const { text } = readConfigFile(file);
+  if (text === undefined) return null;
   const material = keyMaterial(file);
   const key = textHash128(`${material}\0${text}`);
   const entry = join(configCacheDir(), `${key}.json`);

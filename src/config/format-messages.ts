@@ -2,6 +2,7 @@
 // patterns so editors flag them as you type; these turn ajv's "must match pattern" into advice.
 
 import { DURATION_PATTERN, MEMORY_PATTERN } from './units.js';
+import type { KeyPath } from './key-path.js';
 import { MAX_ID } from './raw-config.js';
 
 export const NAME_PATTERN = '^[a-z0-9][a-z0-9-]{0,39}$';
@@ -44,6 +45,16 @@ export function explainPatternMismatch(pattern: string, value: unknown, subject:
     default:
       return { message: `${subject} does not match the pattern ${pattern}: ${shown}` };
   }
+}
+
+/** A string past the schema's maxLength; `path` says what it is (a key's path ends in the key). */
+export function tooLongExplanation(subject: string, limit: number, value: unknown, path: KeyPath): Explanation {
+  const length = typeof value === 'string' ? ` (${[...value].length})` : '';
+  const secretName = path.length >= 2 && path[path.length - 2] === 'secrets';
+  return {
+    message: `${subject} is longer than ${limit} characters${length}`,
+    hint: secretName ? `shorten it: the secret becomes the file /run/secrets/NAME, and Linux allows no file name longer than ${limit} bytes` : undefined,
+  };
 }
 
 export function memoryExplanation(subject: string, shown: string): Explanation {

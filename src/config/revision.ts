@@ -5,7 +5,8 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { errorDiag, type Diagnostic } from '../diagnostics.js';
-import { loadConfig, validateConfigText, type LoadResult } from './load.js';
+import { decodeConfigBytes } from './config-file.js';
+import { configFileDiagnostic, loadConfig, validateConfigText, type LoadResult } from './load.js';
 
 export interface ConfigRevision extends LoadResult {
   /** How the version is named in messages: `origin/main:sandboxshift.yaml`, or the path for the working tree. */
@@ -66,8 +67,10 @@ export async function loadConfigAt(file: string, ref: string | null): Promise<Co
       label,
     );
   }
-  const text = await git.show([`${commit}:${path}`]);
-  const loaded = validateConfigText(text, file);
+  // Bytes, not git's text: a byte that is not UTF-8 would become U+FFFD on the way.
+  const decoded = decodeConfigBytes(await git.showBuffer([`${commit}:${path}`]));
+  if (decoded.problem) return fail(configFileDiagnostic(label, decoded.problem), label);
+  const loaded = validateConfigText(decoded.text, file);
   // Positions are in that version of the file; say so in every message.
   const diagnostics = loaded.diagnostics.map((d) => (d.file === file ? { ...d, file: label } : d));
   return { ...loaded, diagnostics, label, commit };

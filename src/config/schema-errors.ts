@@ -3,7 +3,7 @@
 
 import type { ErrorObject } from 'ajv';
 import type { Diagnostic } from '../diagnostics.js';
-import { explainPatternMismatch, type Explanation } from './format-messages.js';
+import { explainPatternMismatch, tooLongExplanation, type Explanation } from './format-messages.js';
 import { pointerToPath, subjectOf, type KeyPath } from './key-path.js';
 import { closestMatch, didYouMean } from './suggest.js';
 import { diagnosticAt, type ConfigSource } from './yaml-source.js';
@@ -154,6 +154,8 @@ function explain(error: ErrorObject, path: KeyPath, subject: string): Explanatio
     case 'minLength':
     case 'minItems':
       return { message: `${subject} must not be empty` };
+    case 'maxLength':
+      return tooLongExplanation(subject, Number(params.limit), error.data, path);
     case 'uniqueItems': {
       const items = Array.isArray(error.data) ? error.data : [];
       return { message: `${subject} lists ${describeValue(items[Number(params.i)])} twice` };

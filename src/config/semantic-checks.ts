@@ -9,6 +9,7 @@ import { durationExplanation, memoryExplanation, userExplanation } from './forma
 import { parseImageRef } from './image-ref.js';
 import { formatPath, type KeyPath } from './key-path.js';
 import { parseUser } from './raw-config.js';
+import { checkSecretVariables } from './secret-checks.js';
 import { SHIPPED_IMAGE_NAMES } from './shipped-images.js';
 import { closestMatch } from './suggest.js';
 import { formatBytes, MAX_CPUS, MAX_MEMORY_BYTES, MAX_PIDS, MIN_CPUS, MIN_MEMORY_BYTES, parseDuration, parseMemory } from './units.js';
@@ -39,6 +40,7 @@ export function checkReferencesAndUnits(data: unknown, ctx: CheckContext): void 
   checkCaseCollisions(environments, ctx);
   if (Array.isArray(root.moved)) checkMoved(root.moved, environments, ctx);
   checkReservedNames(environments, typeof root.project === 'string' ? root.project : 'PROJECT', ctx);
+  checkSecretVariables(root, environments, ctx);
 
   if (isPlainObject(root.defaults)) checkSettings(root.defaults, ['defaults'], images, ctx);
   const reported = new Set<string>();

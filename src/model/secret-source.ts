@@ -20,6 +20,15 @@ export function readSecretFromEnv(variable: string, processEnv: NodeJS.ProcessEn
   if (v === undefined) {
     return { kind: 'unreadable', message: `environment variable ${variable} is not set`, hint: `export ${variable}=... before running sandboxshift (the value is never printed)` };
   }
+  // Node decodes the environment as UTF-8 and puts U+FFFD for each byte that is not: the value
+  // as set is lost, and copying U+FFFD in its place would change the secret silently.
+  if (v.includes('\uFFFD')) {
+    return {
+      kind: 'refused',
+      message: `environment variable ${variable} is not valid UTF-8 (it holds U+FFFD, which stands in for bytes that could not be decoded, so the value as set is lost)`,
+      hint: 'a binary value cannot come through a variable: write it to a file and use fromFile: PATH instead (the value is never printed)',
+    };
+  }
   if (Buffer.byteLength(v) > MAX_SECRET_BYTES) {
     return {
       kind: 'refused',

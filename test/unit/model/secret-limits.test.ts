@@ -81,6 +81,22 @@ describe('secret size and kind', () => {
     expect(problems({ fromEnv: 'BIG' }, { BIG: 'x'.repeat(MAX_SECRET_BYTES) })).toEqual([]);
   });
 
+  it('refuses a fromEnv value holding U+FFFD (bytes Node could not decode), pointing at fromFile, without printing the value', () => {
+    // What Node makes of TOKEN=$'tok3n\xff\xfe': the two bytes are lost, each now U+FFFD.
+    const out = problems({ fromEnv: 'TOKEN' }, { TOKEN: 'tok3n\uFFFD\uFFFD' });
+    expect(out).toEqual([
+      [
+        "secret 'key' of environment 'agent': environment variable TOKEN is not valid UTF-8 (it holds U+FFFD, which stands in for bytes that could not be decoded, so the value as set is lost)",
+        'environments.agent.secrets.key',
+        'a binary value cannot come through a variable: write it to a file and use fromFile: PATH instead (the value is never printed)',
+      ],
+    ]);
+    expect(JSON.stringify(out)).not.toContain('tok3n');
+    // Refused, not unreadable: diff does not pass over it as unknown.
+    expect(problems({ fromEnv: 'TOKEN' }, { TOKEN: '\uFFFD' }, true)).toHaveLength(1);
+    expect(problems({ fromEnv: 'TOKEN' }, { TOKEN: 'caf\u00e9 \u{1F600}' })).toEqual([]);
+  });
+
   it('a refused secret stays an error even where unreadable ones are optional (diff)', () => {
     expect(problems({ fromFile: '/dev/zero' }, {}, true).map((p) => p[0])).toEqual([
       "secret 'key' of environment 'agent': /dev/zero is a device, not a regular file; a secret is read from a file of at most 500 KiB",
