@@ -33,9 +33,15 @@ export function engineDescription(): string {
 
 const UNREACHABLE = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'ECONNRESET', 'EHOSTUNREACH', 'ETIMEDOUT']);
 
+/**
+ * Whether `err` says the engine did not answer. A host file system error (it names a `path`,
+ * from a call other than connect: a file not found, a folder not writable) is not one, whatever
+ * its code: read as one, a plan file that could not be written said the engine was unreachable.
+ */
 export function isEngineUnreachable(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return typeof code === 'string' && UNREACHABLE.has(code);
+  const e = err as NodeJS.ErrnoException | undefined;
+  if (typeof e?.path === 'string' && e.syscall !== 'connect') return false;
+  return typeof e?.code === 'string' && UNREACHABLE.has(e.code);
 }
 
 export function engineUnreachable(err: unknown): DiagnosticsError {
