@@ -50,7 +50,7 @@ export function incomplete(outcome: ConvergeOutcome): boolean {
 
 export async function converge(req: ConvergeRequest, hooks: ConvergeHooks): Promise<ConvergeOutcome> {
   const destroy = req.command === 'destroy';
-  const loaded = load(req.configPath, { needSecrets: !destroy });
+  const loaded = load(req.configPath, { needSecrets: !destroy, readBuildContexts: !destroy });
   const engine = connectEngine();
   return withLock(
     engine,

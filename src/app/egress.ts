@@ -109,7 +109,7 @@ export interface EgressRequest {
 }
 
 export async function describeEgress(engine: Engine, request: EgressRequest): Promise<EgressReport> {
-  const { config, desired } = load(request.configPath, { needSecrets: false });
+  const { config, desired } = load(request.configPath, { needSecrets: false, readBuildContexts: false });
   const env = request.environment;
   const environment = config.environments[env];
   if (!environment) {

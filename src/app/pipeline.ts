@@ -26,13 +26,20 @@ export interface Loaded {
   warnings: Diagnostic[];
 }
 
-/** Loads and resolves the config; any error diagnostic (config or secrets) throws. */
-export function load(configPath: string, options: { needSecrets?: boolean } = {}): Loaded {
+/**
+ * Loads and resolves the config; any error diagnostic (config or secrets) throws.
+ * `readBuildContexts: false`, for commands that build nothing (destroy, status, ...): build
+ * contexts are neither read nor checked, and built images carry no ctx- tag (model/images.ts).
+ */
+export function load(configPath: string, options: { needSecrets?: boolean; readBuildContexts?: boolean } = {}): Loaded {
   const { config, diagnostics } = loadConfigCached(configPath);
   if (!config || hasErrors(diagnostics)) throw new DiagnosticsError(diagnostics);
-  const resolved = resolveDesired(config);
+  const resolved = resolveDesired(config, { readBuildContexts: options.readBuildContexts });
   const all = [...diagnostics, ...resolved.diagnostics];
-  if (options.needSecrets !== false && hasErrors(all)) throw new DiagnosticsError(all);
+  // Without secrets (images build), a build context that was read and refused still stops the
+  // command: its image would otherwise be left out without a word.
+  const fatal = options.needSecrets !== false ? all : all.filter((d) => d.path?.startsWith('images.'));
+  if (hasErrors(fatal)) throw new DiagnosticsError(fatal);
   return { config, desired: resolved.desired, secrets: resolved.secrets, warnings: all.filter((d) => d.severity === 'warning') };
 }
 

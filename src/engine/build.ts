@@ -2,7 +2,7 @@
 // build stream becomes progress lines ("Step 3/7 : RUN ..."), not a wall of text; a failure
 // names the step it failed at.
 import { canonicalJson } from '../model/hash.js';
-import type { DesiredImage } from '../model/images.js';
+import { contextRead, type DesiredImage } from '../model/images.js';
 import { listContextFiles } from '../model/build-context.js';
 import { VERSION } from '../version.js';
 import type { Docker } from './client.js';
@@ -21,6 +21,7 @@ interface BuildEvent {
 export async function buildImage(docker: Docker, project: string, image: DesiredImage, onProgress: (line: string) => void): Promise<string> {
   const b = image.build;
   if (!b) throw new Error(`internal: ${image.address} is not built`);
+  if (!contextRead(b)) throw new Error(`internal: ${image.address} was resolved without reading its build context`);
   const files = canonicalJson(b.digest.files);
   const labels: Record<string, string> = {
     [Labels.project]: project,

@@ -46,8 +46,14 @@ const UNREACHABLE = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'ECONNRESET', '
 /** A name lookup that failed: the engine's only when it is DOCKER_HOST's host (not a registry's, say). */
 const LOOKUP_FAILED = new Set(['ENOTFOUND', 'EAI_AGAIN']);
 
+/**
+ * Whether `err` says the engine did not answer. A host file system error (it names a `path`,
+ * from a call other than connect: a file not found, a folder not writable) is not one, whatever
+ * its code: read as one, a plan file that could not be written said the engine was unreachable.
+ */
 export function isEngineUnreachable(err: unknown): boolean {
   const e = err as (NodeJS.ErrnoException & { hostname?: unknown }) | undefined;
+  if (typeof e?.path === 'string' && e.syscall !== 'connect') return false;
   const code = e?.code;
   if (typeof code !== 'string') return false;
   if (LOOKUP_FAILED.has(code)) return e?.hostname !== undefined && e.hostname === dockerHostName(process.env.DOCKER_HOST);

@@ -1,7 +1,7 @@
 // Desired images: referenced ones the engine must have, and built ones whose tag carries the
 // hash of their build context, so "is a rebuild due?" is "does the engine have this tag?".
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config, ImageConfig, PullPolicy, PullSecretConfig } from '../config/types.js';
 import { digestBuildContext, type BuildContextDigest } from './build-context.js';
@@ -60,7 +60,19 @@ export function builtImageRepo(project: string, name: string): string {
   return `sandboxshift/${project}-${name}`;
 }
 
-export function desiredImage(config: Config, image: ImageConfig, builtin = false): DesiredImage {
+/**
+ * The digest of a context that was not read (`desiredImage(..., { readContext: false })`): for
+ * commands that build nothing and need no tag (destroy, status, logs, unlock, wake, touch,
+ * egress, validate's policy check). Such an image's ref is its repository alone.
+ */
+const UNREAD: BuildContextDigest = { hash: '', files: {} };
+
+/** Whether a built image's context was read (false: its ref has no ctx- tag and nothing may build it). */
+export function contextRead(build: ImageBuild): boolean {
+  return build.digest !== UNREAD;
+}
+
+export function desiredImage(config: Config, image: ImageConfig, builtin = false, options: { readContext?: boolean } = {}): DesiredImage {
   if (image.ref) {
     return {
       address: imageAddress(image.name),
@@ -74,30 +86,50 @@ export function desiredImage(config: Config, image: ImageConfig, builtin = false
   }
   const b = image.build;
   if (!b) throw new Error(`internal: image ${image.name} has neither ref nor build`);
-  const digest = digestBuildContext(b.context, b.dockerfile, b.args);
+  const read = options.readContext !== false;
+  const digest = read ? digestBuildContext(b.context, b.dockerfile, b.args) : UNREAD;
   // Shipped images are shared by every project on the engine: one build, one tag.
   const repo = builtin ? `sandboxshift/builtin-${image.name}` : builtImageRepo(config.project, image.name);
   return {
     address: imageAddress(image.name),
     name: image.name,
-    ref: `${repo}:ctx-${digest.hash.slice(0, 12)}`,
+    ref: read ? `${repo}:ctx-${digest.hash.slice(0, 12)}` : repo,
     build: {
       context: b.context,
       dockerfile: b.dockerfile,
       args: { ...b.args },
       digest,
       repo,
-      ...(b.push ? { push: { ref: `${b.push}:ctx-${digest.hash.slice(0, 12)}`, ...(b.pushSecret ? { secret: b.pushSecret } : {}) } } : {}),
+      ...(b.push && read ? { push: { ref: `${b.push}:ctx-${digest.hash.slice(0, 12)}`, ...(b.pushSecret ? { secret: b.pushSecret } : {}) } } : {}),
     },
     builtin,
   };
 }
 
-/** Why a build context cannot be read, or null when it can. */
+/** Why a build context cannot be read, or null when it can (its files are checked as they are hashed). */
 export function buildContextProblem(image: ImageConfig): string | null {
   const b = image.build;
   if (!b) return null;
-  if (!existsSync(b.context)) return `build context ${b.context} does not exist`;
-  if (!existsSync(join(b.context, b.dockerfile))) return `Dockerfile ${b.dockerfile} not found in ${b.context}`;
+  const context = kindOf(b.context);
+  if (!context) return `build context ${b.context} does not exist`;
+  if (context !== 'dir') return `build context ${b.context} is not a folder`;
+  // The engine reads the Dockerfile from the context it is sent, so it must be in it.
+  const rel = relative(b.context, resolve(b.context, b.dockerfile));
+  if (rel === '..' || rel.startsWith('../') || isAbsolute(rel)) {
+    return `Dockerfile ${b.dockerfile} is outside the build context ${b.context}: the engine reads the Dockerfile from inside the context it is sent`;
+  }
+  if (isAbsolute(b.dockerfile)) return `Dockerfile ${b.dockerfile} is an absolute path: write it relative to the build context (${rel || '.'})`;
+  const kind = kindOf(resolve(b.context, b.dockerfile));
+  if (!kind) return `Dockerfile ${b.dockerfile} not found in ${b.context}`;
+  if (kind !== 'file') return `Dockerfile ${b.dockerfile} in ${b.context} is ${kind === 'dir' ? 'a folder' : 'not a regular file'}`;
   return null;
+}
+
+function kindOf(path: string): 'file' | 'dir' | 'other' | null {
+  try {
+    const st = statSync(path);
+    return st.isFile() ? 'file' : st.isDirectory() ? 'dir' : 'other';
+  } catch {
+    return null;
+  }
 }

@@ -14,6 +14,7 @@ import { chooseAutoImage } from './auto-image.js';
 import { withHostWorkspaceOwner } from './host-workspace.js';
 import { readSecretFile, readSecretFromEnv, type SecretProblem } from './secret-source.js';
 import { BUILTIN_IMAGES, EGRESS_IMAGE, PI_STAGE_HINT, buildContextProblem, desiredImage, type DesiredImage } from './images.js';
+import { BuildContextError } from './build-context.js';
 
 export interface ResolveResult {
   desired: DesiredState;
@@ -29,6 +30,12 @@ export interface ResolveOptions {
    * value. For `diff`, which compares configs and never needs values (none are invented).
    */
   secretsOptional?: boolean;
+  /**
+   * false: build contexts are not read (nor checked), and built images have no ctx- tag; for
+   * commands that build nothing and need no tag (destroy, status, ...), so a context a plan
+   * refuses never stops them. Default true.
+   */
+  readBuildContexts?: boolean;
 }
 
 /** The fingerprint of a secret whose value was not available (only with `secretsOptional`). */
@@ -45,15 +52,15 @@ export function resolveDesired(config: Config, options: ResolveOptions = {}): Re
     if (!env) continue;
     const auto = env.image === 'auto' ? chooseAutoImage(env, defined) : null;
     const imageName = auto?.image ?? env.image;
-    const image = imageFor(config, imageName, images, diagnostics);
+    const image = imageFor(config, imageName, images, diagnostics, options);
     if (!image) continue;
     const { values, unknown } = readSecrets(config, env, options, diagnostics);
     secrets.set(env.name, values);
     environments.set(env.name, desiredEnvironment(config, env, values, unknown, image, auto?.because ?? null));
   }
-  if ([...environments.values()].some((d) => d.egress.mode === 'allow')) imageFor(config, EGRESS_IMAGE, images, diagnostics);
+  if ([...environments.values()].some((d) => d.egress.mode === 'allow')) imageFor(config, EGRESS_IMAGE, images, diagnostics, options);
   // Declared images nobody uses yet are still known, for `sandboxshift images build`.
-  for (const name of Object.keys(config.images).sort()) imageFor(config, name, images, diagnostics);
+  for (const name of Object.keys(config.images).sort()) imageFor(config, name, images, diagnostics, options);
   if (!options.secretsOptional) diagnostics.push(...seedFolderProblems(config));
   const moved = new Map((config.moved ?? []).map((m) => [m.to, m.from]));
   return { desired: { project: config.project, environments, images, sourceHash: sha256(config.source), moved }, secrets, diagnostics };
@@ -111,19 +118,30 @@ function seedFolderProblems(config: Config): Diagnostic[] {
 }
 
 /** The desired image for a name (config first, then the shipped runtimes), digested once. */
-function imageFor(config: Config, name: string, images: Map<string, DesiredImage>, diagnostics: Diagnostic[]): DesiredImage | null {
+function imageFor(config: Config, name: string, images: Map<string, DesiredImage>, diagnostics: Diagnostic[], options: ResolveOptions): DesiredImage | null {
   const known = images.get(name);
   if (known) return known;
+  // Refused once already (by an environment, then again as a declared image): said once.
+  const at = `images.${name}.build`;
+  if (diagnostics.some((d) => d.path === at && d.severity === 'error')) return null;
   const own = config.images[name];
   const image = own ?? BUILTIN_IMAGES[name];
   if (!image) throw new Error(`internal: image '${name}' passed validation but is not defined`);
-  const problem = buildContextProblem(image);
+  const readContext = options.readBuildContexts !== false;
+  const problem = readContext ? buildContextProblem(image) : null;
   if (problem) {
     const hint = !own && name === 'pi' ? PI_STAGE_HINT : 'fix images.NAME.build.context (relative to the config file) or dockerfile';
-    diagnostics.push(errorDiag(`image '${name}': ${problem}`, { file: config.file, path: `images.${name}.build`, hint }));
+    diagnostics.push(errorDiag(`image '${name}': ${problem}`, { file: config.file, path: at, hint }));
     return null;
   }
-  const desired = desiredImage(config, image, !own);
+  let desired: DesiredImage;
+  try {
+    desired = desiredImage(config, image, !own, { readContext });
+  } catch (err) {
+    if (!(err instanceof BuildContextError)) throw err;
+    diagnostics.push(errorDiag(`image '${name}': ${err.message}`, { file: config.file, path: at, hint: err.hint }));
+    return null;
+  }
   images.set(name, desired);
   return desired;
 }

@@ -49,7 +49,7 @@ export interface TestProject {
   dir: string;
   file: string;
   write(yaml: string): void;
-  run(args: string[], opts?: { env?: Record<string, string>; input?: string }): Promise<RunResult>;
+  run(args: string[], opts?: { env?: Record<string, string>; input?: string; timeoutMs?: number }): Promise<RunResult>;
   cleanup(): Promise<void>;
 }
 
@@ -117,8 +117,11 @@ export function testProject(label: string, yaml: string): TestProject {
   };
 }
 
-/** Runs the built CLI with pipes for stdin and stdout, CI=true; an `env` value of undefined unsets it. */
-export function runCli(args: string[], cwd: string, opts: { env?: Record<string, string | undefined>; input?: string } = {}): Promise<RunResult> {
+/**
+ * Runs the built CLI with pipes for stdin and stdout, CI=true; an `env` value of undefined unsets it.
+ * `timeoutMs`: a run still going then is killed and ends with code -1 and `hung` in stderr.
+ */
+export function runCli(args: string[], cwd: string, opts: { env?: Record<string, string | undefined>; input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd,
@@ -127,10 +130,21 @@ export function runCli(args: string[], cwd: string, opts: { env?: Record<string,
     });
     let stdout = '';
     let stderr = '';
+    let hung = false;
+    const timer =
+      opts.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            hung = true;
+            child.kill('SIGKILL');
+          }, opts.timeoutMs);
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: hung ? -1 : (code ?? -1), stdout, stderr: hung ? `${stderr}\n(hung: killed after ${opts.timeoutMs} ms)` : stderr });
+    });
     child.stdin.end(opts.input ?? '');
   });
 }

@@ -1,5 +1,6 @@
 // Images as part of plan/apply: content-hashed builds, replacement on rebuild with /workspace
 // kept, image: auto, workspace seeding, and the image contract refusing broken images.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -88,6 +89,72 @@ environments:
     expect(again.stdout).toMatch(/image\.custom: up to date \(sandboxshift\/e2e-build-[0-9a-f]+-custom:ctx-/);
     // The environment still runs the old build until apply replaces it.
     expect((await p.run(['plan'])).stdout).toContain('-/+ environment.worker must be replaced');
+  });
+});
+
+describe('a build context that cannot be sent as it is', () => {
+  let p: TestProject;
+  // A hang (a FIFO opened for reading) fails the test in seconds instead of stalling the run.
+  const T = { timeoutMs: 30_000 };
+  const config = (dockerfile?: string) => `
+version: 1
+project: {{project}}
+images:
+  app: { build: { context: ./docker${dockerfile ? `, dockerfile: ${dockerfile}` : ''} } }
+environments:
+  one: { image: app, resources: { memory: 32m, pids: 32 } }
+`;
+  beforeAll(() => {
+    p = testProject('fifo', config());
+    write(p.dir, { 'docker/Dockerfile': 'FROM sandboxshift/busybox:test\nCOPY . /ctx\n' });
+  });
+  afterAll(async () => {
+    await p.cleanup();
+    const imgs = await docker.listImages({ filters: { label: [`io.sandboxshift.project=${p.name}`] } });
+    for (const i of imgs) await docker.getImage(i.Id).remove({ force: true });
+  });
+
+  it('with a FIFO is refused by plan and apply, naming the file; status and destroy do not read it', async () => {
+    const made = await p.run(['apply', '--auto-approve'], T);
+    expect(made.code, made.stdout + made.stderr).toBe(0);
+    const saved = await p.run(['plan', '--out', 'saved.plan'], T);
+    expect(saved.code, saved.stderr).toBe(0);
+    const ctx = join(p.dir, 'docker');
+    execFileSync('mkfifo', [join(ctx, 'fifo')]);
+    const error =
+      `${p.file}: error: image 'app': build context ${ctx} holds fifo, which is a FIFO (named pipe): a build context may hold only folders, files and symlinks (at images.app.build)\n` +
+      `  hint: remove fifo from the context, or list it in ${ctx}/.dockerignore\n`;
+    for (const cmd of [['plan'], ['apply', '--auto-approve'], ['apply', 'saved.plan'], ['images', 'build']]) {
+      const r = await p.run(cmd, T);
+      expect(r.stderr, cmd.join(' ')).toBe(error);
+      expect(r.code, cmd.join(' ')).toBe(1);
+    }
+    const status = await p.run(['status'], T);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/^one +running /m);
+    const down = await p.run(['destroy', '--auto-approve'], T);
+    expect(down.code, down.stderr).toBe(0);
+    expect(down.stdout).toContain('Destroy complete! Resources: 0 added, 0 changed, 1 destroyed.');
+    expect(await docker.listContainers({ all: true, filters: { label: [`io.sandboxshift.project=${p.name}`, 'io.sandboxshift.role=environment'] } })).toEqual([]);
+    // Listed in .dockerignore, it is neither read nor sent.
+    writeFileSync(join(ctx, '.dockerignore'), 'fifo\n');
+    const ok = await p.run(['apply', '--auto-approve'], T);
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    expect(ok.stdout).toContain('Apply complete! Resources: 1 built, 1 added, 0 changed, 0 destroyed.');
+  });
+
+  it('calls a Dockerfile outside the context outside, not missing', async () => {
+    writeFileSync(join(p.dir, 'Dockerfile.outside'), 'FROM sandboxshift/busybox:test\n');
+    const ctx = join(p.dir, 'docker');
+    for (const dockerfile of ['../Dockerfile.outside', join(p.dir, 'Dockerfile.outside')]) {
+      p.write(config(dockerfile));
+      const r = await p.run(['plan'], T);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toBe(
+        `${p.file}: error: image 'app': Dockerfile ${dockerfile} is outside the build context ${ctx}: the engine reads the Dockerfile from inside the context it is sent (at images.app.build)\n` +
+          `  hint: fix images.NAME.build.context (relative to the config file) or dockerfile\n`,
+      );
+    }
   });
 });
 

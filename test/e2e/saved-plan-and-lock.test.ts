@@ -1,6 +1,6 @@
 // Saved plans apply exactly or not at all; one apply at a time per project and engine.
-import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireLock } from '../../src/engine/lock.js';
@@ -103,6 +103,94 @@ describe('saved plans', () => {
     const ok = await p.run(['apply', 'fresh.json']);
     expect(ok.code, ok.stderr).toBe(0);
     expect(await containerState(p.name, 'two')).toBe('running');
+  });
+});
+
+describe('plan --out', () => {
+  let p: TestProject;
+  beforeAll(() => {
+    p = testProject('planout', config('a'));
+  });
+  afterAll(async () => p.cleanup());
+
+  /** A refused --out: exit 1, the exact error and hint, no trace, no misreported engine, nothing planned. */
+  const refused = async (out: string, error: string, hint: string) => {
+    const r = await p.run(['plan', '--out', out]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toBe(`error: ${error}\n  hint: ${hint}\n`);
+    expect(r.stdout).toBe('');
+  };
+  const mode = (name: string) => statSync(join(p.dir, name)).mode & 0o777;
+  /** No temporary file left next to the plans. */
+  const leftovers = () => readdirSync(p.dir).filter((n) => n.startsWith('.sandboxshift-plan-'));
+
+  it('refuses a folder, a device, a FIFO, a missing folder and an empty name, each with its path and reason', async () => {
+    mkdirSync(join(p.dir, 'plans'));
+    await refused('plans', 'cannot save the plan to plans: it is a folder', 'name a file in it, e.g. --out plans/tfplan.json, or choose another file name');
+    await refused('plans/', 'cannot save the plan to plans/: it names a folder, not a file', 'name a file in it, e.g. --out plans/tfplan.json');
+    await refused('/dev/full', 'cannot save the plan to /dev/full: it is a character device, not a regular file', 'choose another file name for --out');
+    execFileSync('mkfifo', [join(p.dir, 'pipe')]);
+    await refused('pipe', 'cannot save the plan to pipe: it is a FIFO (named pipe), not a regular file', 'choose another file name for --out');
+    await refused('/nonexist/x.plan', 'cannot save the plan to /nonexist/x.plan: folder /nonexist does not exist (ENOENT)', 'choose another file name for --out');
+    await refused('', '--out needs a file name; it was given an empty one', 'sandboxshift plan --out tfplan.json');
+    expect(readdirSync(join(p.dir, 'plans'))).toEqual([]);
+    expect(lstatSync(join(p.dir, 'pipe')).isFIFO()).toBe(true);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('names the path and why when the write itself fails after planning, never the engine', async () => {
+    // sysfs: the folder is there, but no file can be made in it (not even by root).
+    const r = await p.run(['plan', '--out', '/sys/x.plan']);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout).toContain('Plan: 3 to add, 0 to change, 0 to destroy.');
+    expect(r.stderr).toMatch(
+      /^error: cannot save the plan to \/sys\/x\.plan: (permission denied in folder \/sys|\/sys is on a read-only file system) \((EACCES|EPERM|EROFS)\)\n {2}hint: choose another file name for --out\n$/,
+    );
+    expect(readdirSync('/sys').filter((n) => n.startsWith('.sandboxshift-plan-'))).toEqual([]);
+  });
+
+  it('never replaces the config or any other file that is not a saved plan', async () => {
+    const configText = readFileSync(p.file, 'utf8');
+    await refused(
+      'sandboxshift.yaml',
+      'cannot save the plan to sandboxshift.yaml: it exists and is not a saved plan (sandboxshift replaces only a plan it saved)',
+      'choose another file name for --out, or remove sandboxshift.yaml first if it is not needed',
+    );
+    expect(readFileSync(p.file, 'utf8')).toBe(configText);
+    // JSON, even with a format_version, is not enough: a status --json output stays.
+    writeFileSync(join(p.dir, 'status.json'), '{ "format_version": "1.0", "environments": [] }\n');
+    await refused(
+      'status.json',
+      'cannot save the plan to status.json: it exists and is not a saved plan (sandboxshift replaces only a plan it saved)',
+      'choose another file name for --out, or remove status.json first if it is not needed',
+    );
+    expect(readFileSync(join(p.dir, 'status.json'), 'utf8')).toBe('{ "format_version": "1.0", "environments": [] }\n');
+  });
+
+  it('replaces a symlink instead of writing through it', async () => {
+    writeFileSync(join(p.dir, 'important.txt'), 'keep me\n');
+    symlinkSync('important.txt', join(p.dir, 'linked.plan'));
+    const r = await p.run(['plan', '--out', 'linked.plan']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('Saved the plan to linked.plan.');
+    expect(readFileSync(join(p.dir, 'important.txt'), 'utf8')).toBe('keep me\n');
+    expect(lstatSync(join(p.dir, 'linked.plan')).isFile()).toBe(true);
+    expect(mode('linked.plan')).toBe(0o600);
+    expect(JSON.parse(readFileSync(join(p.dir, 'linked.plan'), 'utf8')).format_version).toBe('1.0');
+  });
+
+  it('replaces an earlier saved plan, always as mode 0600, and it applies', async () => {
+    const first = await p.run(['plan', '--out', 'tfplan.json']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(mode('tfplan.json')).toBe(0o600);
+    chmodSync(join(p.dir, 'tfplan.json'), 0o666);
+    const again = await p.run(['plan', '--out', 'tfplan.json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(mode('tfplan.json')).toBe(0o600);
+    expect(leftovers()).toEqual([]);
+    const applied = await p.run(['apply', 'tfplan.json']);
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout).toContain('Apply complete! Resources: 3 added, 0 changed, 0 destroyed.');
   });
 });
 

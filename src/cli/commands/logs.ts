@@ -16,7 +16,7 @@ export async function logsCommand(argv: string[], io: Io): Promise<number> {
   const env = positionals[0];
   if (!env) throw new DiagnosticsError([errorDiag('logs needs an environment name', { hint: 'sandboxshift logs ENV [--egress]' })]);
   const tail = nonNegativeInt('logs', 'tail', values.tail as string | undefined);
-  const { project } = load(configPath(values), { needSecrets: false }).desired;
+  const { project } = load(configPath(values), { needSecrets: false, readBuildContexts: false }).desired;
   const name = values.egress ? proxyName(project, env) : containerName(project, env);
   const docker = await connectEngine().docker();
   let buffer: Buffer;

@@ -1,6 +1,6 @@
 import { connectEngine } from '../../engine/client.js';
 import { planProject } from '../../app/plan.js';
-import { writePlanFile } from '../../app/plan-file.js';
+import { checkPlanDestination, writePlanFile } from '../../app/plan-file.js';
 import { hasChanges } from '../../plan/types.js';
 import { planToJson } from '../../render/json.js';
 import { REFRESH_HELP, configPath, parse, refreshMode, strings } from '../args.js';
@@ -15,7 +15,8 @@ Compares sandboxshift.yaml with the live Docker engine and shows what apply woul
 Options:
   -c, --config FILE       config file (default: sandboxshift.yaml, or $SANDBOXSHIFT_CONFIG)
 ${FORMAT_HELP}
-  --out FILE              save the plan; \`sandboxshift apply FILE\` applies exactly it
+  --out FILE              save the plan (mode 0600; replaces only an earlier saved plan);
+                          \`sandboxshift apply FILE\` applies exactly it
   --target ENV            limit the plan to an environment (repeatable)
   --detailed-exitcode     exit 0 when there are no changes, 2 when there are, 1 on error
 ${REFRESH_HELP}
@@ -32,6 +33,8 @@ export async function planCommand(argv: string[], io: Io): Promise<number> {
   });
   const format = planFormat('plan', values);
   const refresh = refreshMode('plan', values.refresh);
+  // A destination the plan could not be saved to is refused before the engine is asked.
+  if (typeof values.out === 'string') checkPlanDestination(values.out);
   const plan = await planProject(connectEngine(), configPath(values), { targets: strings(values.target), refresh });
   if (format === 'text' && wantsTui(io, values)) await (await loadTui()).reviewPlanInteractively(planToJson(plan), { approve: false, color: tuiColor(io) });
   else io.out(await renderPlan(plan, format, io.style));

@@ -55,7 +55,7 @@ export interface IdleStatus {
 
 export async function statusCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parse('status', argv, { json: { type: 'boolean' } });
-  const loaded = load(configPath(values), { needSecrets: false });
+  const loaded = load(configPath(values), { needSecrets: false, readBuildContexts: false });
   const engine = connectEngine();
   const observed = await observe(engine, loaded.desired.project);
   const applied = await readAppliedCommit(await engine.docker(), loaded.desired.project);

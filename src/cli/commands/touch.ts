@@ -12,7 +12,7 @@ idle policy's clock starts again now. From inside, an agent touches
 
 export async function touchCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse('touch', argv, {});
-  const loaded = load(configPath(values), { needSecrets: false });
+  const loaded = load(configPath(values), { needSecrets: false, readBuildContexts: false });
   const env = environmentArg('touch', positionals[0], [...loaded.desired.environments.keys()]);
   const at = await touch(connectEngine(), loaded.desired.project, env);
   io.out(`environment.${env}: activity recorded at ${new Date(at).toISOString()}.\n`);

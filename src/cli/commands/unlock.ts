@@ -16,7 +16,7 @@ export async function unlockCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse('unlock', argv, {});
   const id = positionals[0];
   if (!id) throw new DiagnosticsError([errorDiag('unlock needs the lock ID', { hint: 'the ID is in the error of the run that found the lock: sandboxshift unlock ID' })]);
-  const { project } = load(configPath(values), { needSecrets: false }).desired;
+  const { project } = load(configPath(values), { needSecrets: false, readBuildContexts: false }).desired;
   const engine = await connectEngine().docker();
   const outcome = await releaseLock(engine, project, id);
   if (outcome === 'released') {

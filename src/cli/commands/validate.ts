@@ -43,7 +43,7 @@ async function policyCheck(file: string): Promise<{ diagnostics: Diagnostic[]; n
     const stored = await Promise.race([readPolicy(engine), timeout]);
     if (stored === 'timeout') return { diagnostics: [], note: `note: the engine's policy was not checked: no engine answered within ${ENGINE_WAIT_MS / 1000}s` };
     if (!stored) return { diagnostics: [], note: null };
-    const loaded = load(file, { needSecrets: false });
+    const loaded = load(file, { needSecrets: false, readBuildContexts: false });
     return { diagnostics: await policyViolations(engine, loaded, stored), note: null };
   } catch (err) {
     const reason = err instanceof DiagnosticsError ? (err.diagnostics[0]?.message ?? err.message) : err instanceof Error ? err.message.split('\n')[0] : String(err);

@@ -13,7 +13,7 @@ starts again now. An environment already running is left running.`;
 export async function wakeCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse('wake', argv, {});
   const path = configPath(values);
-  const loaded = load(path, { needSecrets: false });
+  const loaded = load(path, { needSecrets: false, readBuildContexts: false });
   const env = environmentArg('wake', positionals[0], [...loaded.desired.environments.keys()]);
   const outcome = await wake(connectEngine(), loaded.desired.project, env, { unlockArgs: configArgs(path) });
   const said = outcome.did === 'none' ? 'was already running' : `${outcome.did} in ${outcome.elapsedMs} ms`;

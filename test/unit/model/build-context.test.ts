@@ -1,8 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { changedFiles, digestBuildContext, listContextFiles } from '../../../src/model/build-context.js';
+import { BuildContextError, changedFiles, digestBuildContext, listContextFiles } from '../../../src/model/build-context.js';
 
 function context(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'ss-ctx-'));
@@ -30,5 +31,17 @@ describe('build context digest', () => {
     const after = digestBuildContext(dir, 'Dockerfile', {});
     expect(after.hash).not.toBe(base.hash);
     expect(changedFiles(base.files, after.files)).toEqual(['app.py']);
+  });
+
+  it('refuses a FIFO the .dockerignore lets through, naming it, without opening it; an ignored one is left out', () => {
+    const dir = context({ Dockerfile: 'FROM x', 'sub/app.py': '' });
+    execFileSync('mkfifo', [join(dir, 'sub/pipe')]);
+    for (const read of [() => listContextFiles(dir), () => digestBuildContext(dir, 'Dockerfile', {})]) {
+      expect(read).toThrow(BuildContextError);
+      expect(read).toThrow(`build context ${dir} holds sub/pipe, which is a FIFO (named pipe): a build context may hold only folders, files and symlinks`);
+    }
+    writeFileSync(join(dir, '.dockerignore'), 'sub/pipe\n');
+    expect(listContextFiles(dir)).toEqual(['.dockerignore', 'Dockerfile', 'sub/app.py']);
+    expect(Object.keys(digestBuildContext(dir, 'Dockerfile', {}).files)).toEqual(['.dockerignore', 'Dockerfile', 'sub/app.py']);
   });
 });
