@@ -39,6 +39,21 @@ describe('saved plans', () => {
     expect(r.stdout).toContain('Apply complete! Resources: 3 added, 0 changed, 0 destroyed.');
   });
 
+  it('refuses --target, --refresh or a second argument with a saved plan, rather than ignoring them', async () => {
+    expect((await p.run(['plan', '--out', 'flags.plan'])).code).toBe(0);
+    expect(await p.run(['apply', 'flags.plan', '--target', 'two', '--refresh=full'])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr:
+        'error: apply flags.plan: --target and --refresh cannot change a saved plan\n  hint: make the plan with them (sandboxshift plan --target … --refresh … --out FILE), or apply without a plan file\n',
+    });
+    expect(await p.run(['apply', 'flags.plan', 'two'])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: "error: apply: unexpected argument 'two'\n  hint: apply takes at most one saved plan file: sandboxshift apply [PLANFILE]\n",
+    });
+  });
+
   it('refuses a saved plan when the config changed since', async () => {
     const planned = await p.run(['plan', '--out', 'stale.json']);
     expect(planned.code).toBe(0);

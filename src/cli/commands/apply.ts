@@ -1,4 +1,5 @@
 import { REFRESH_HELP, configPath, parse, positiveInt, refreshMode, strings } from '../args.js';
+import { DiagnosticsError, errorDiag } from '../../diagnostics.js';
 import type { Io } from '../io.js';
 import { readPlanFile } from '../../app/plan-file.js';
 import { NO_TUI_HELP, wantsTui } from '../tui.js';
@@ -26,6 +27,18 @@ export async function applyCommand(argv: string[], io: Io): Promise<number> {
     refresh: { type: 'string' },
   });
   const planPath = positionals[0];
+  if (positionals.length > 1) {
+    throw new DiagnosticsError([errorDiag(`apply: unexpected argument '${positionals[1]}'`, { hint: 'apply takes at most one saved plan file: sandboxshift apply [PLANFILE]' })]);
+  }
+  // A saved plan is applied exactly as made: its targets and refresh are its own.
+  const ignored = planPath ? (['target', 'refresh'] as const).filter((flag) => values[flag] !== undefined) : [];
+  if (ignored.length) {
+    throw new DiagnosticsError([
+      errorDiag(`apply ${planPath}: ${ignored.map((f) => `--${f}`).join(' and ')} cannot change a saved plan`, {
+        hint: `make the plan with them (sandboxshift plan ${ignored.map((f) => `--${f} …`).join(' ')} --out FILE), or apply without a plan file`,
+      }),
+    ]);
+  }
   return convergeCommand(
     {
       command: 'apply',
