@@ -95,7 +95,6 @@ export async function copyWithConfig(engine: Engine, request: CopyRequest, confi
     const live = (info!.State?.Status === 'running' || info!.State?.Status === 'paused') && !(await podman);
     const freeze = live ? await freezeForCopy(engine, { project: config.project, env: environment.name, containerId: info!.Id }, request.notice ?? toStderr) : null;
     try {
-      await pauseForTest('cp-frozen');
       totals = direction === 'in' ? await copyIn(container, request.source, envArg.env, envArg.path, roots, owner) : await copyOut(container, envArg.env, envArg.path, request.destination, roots);
     } catch (err) {
       await freeze?.thaw().catch(() => undefined); // the copy's own error is the one to tell
@@ -164,6 +163,7 @@ async function copyIn(container: Container, hostPath: string, env: string, path:
   if (/\/\.?$/.test(hostPath) && !st.isDirectory()) throw new CopyRefused(`${hostPath} is not a folder`);
   const entries = scanHostSource(srcAbs);
   const resolved = await resolveContainerPath(container, dest.abs, roots, dest.shown);
+  await pauseForTest('cp-checked');
   const where = landing(
     { isDir: st.isDirectory(), name: basename(srcAbs), contentsOnly: /(^|\/)\.$/.test(hostPath) },
     { path: resolved.real, trailingSlash: dest.trailingSlash, existing: resolved.existing, parentExisting: resolved.parentExisting },
@@ -177,6 +177,7 @@ async function copyIn(container: Container, hostPath: string, env: string, path:
 async function copyOut(container: Container, env: string, path: string, hostPath: string, roots: readonly string[]): Promise<CopyTotals> {
   const source = checkedContainerPath(env, path, roots);
   const resolved = await resolveContainerPath(container, source.abs, roots, source.shown);
+  await pauseForTest('cp-checked');
   if (resolved.existing === 'missing') throw new CopyRefused(`no such file or folder in environment.${env}: ${source.abs}`);
   if (source.trailingSlash && resolved.existing !== 'dir') throw new CopyRefused(`${source.shown} is not a folder`);
   const destAbs = resolve(hostPath);

@@ -3,6 +3,8 @@
 // container is stopped, so a reconcile (here or on another machine) never takes the stop for drift.
 import { DiagnosticsError, errorDiag } from '../diagnostics.js';
 import type { Docker, Engine } from '../engine/client.js';
+import { copyWaitMs } from '../engine/copy-freeze.js';
+import { copyHoldsPause } from '../engine/copying-record.js';
 import { clearIdle, recordIdle, recordTouch } from '../engine/idle-record.js';
 import { Labels } from '../engine/labels.js';
 import { unlessMissing } from '../engine/records.js';
@@ -120,8 +122,10 @@ async function wakeLocked(engine: Engine, docker: Docker, project: string, env: 
     const started = Date.now();
     let did: WakeOutcome['did'] = 'none';
     if (c.state === 'paused') {
-      await docker.getContainer(c.id).unpause();
-      did = 'unpaused';
+      if (await pausedAfterCopies(docker, project, env, c.id)) {
+        await docker.getContainer(c.id).unpause();
+        did = 'unpaused';
+      }
     } else if (c.state !== 'running' && c.state !== 'restarting') {
       await docker.getContainer(c.id).start();
       did = 'started';
@@ -131,6 +135,20 @@ async function wakeLocked(engine: Engine, docker: Docker, project: string, env: 
     await clearIdle(docker, project, env);
     return { did, elapsedMs };
   });
+}
+
+/**
+ * A running `sandboxshift cp` may hold the environment paused while it copies (copy-freeze.ts):
+ * waited for (as long as a cp waits for another), never unpaused under it. Whether the container
+ * is still paused once no cp holds it (a cp that found it paused by an idle policy leaves it so).
+ */
+async function pausedAfterCopies(docker: Docker, project: string, env: string, id: string): Promise<boolean> {
+  const deadline = Date.now() + copyWaitMs();
+  while (await copyHoldsPause(docker, project, env, id)) {
+    if (Date.now() > deadline) throw new DiagnosticsError([errorDiag(`environment '${env}' is held paused by a sandboxshift cp that is still copying`, { hint: 'try again once that copy is done' })]);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return (await docker.getContainer(id).inspect()).State.Paused === true;
 }
 
 /** Records activity from outside: the idle clock of the environment starts again now. */

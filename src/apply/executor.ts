@@ -1,5 +1,6 @@
 // The executor walks the plan's dependency graph with bounded parallelism and runs each
 // change's steps in order. It makes no decisions: the steps are the plan's.
+import { copyHoldsPause } from '../engine/copying-record.js';
 import { parseImageRef } from '../config/image-ref.js';
 import { pullDigest, pushImage } from '../engine/registry.js';
 import { readPullAuth } from '../model/pull-auth.js';
@@ -263,7 +264,9 @@ async function runEnvironmentStep(step: EnvironmentStep, c: EnvironmentChange, i
       await operations.startContainer(engine, need());
       return id;
     case 'unpause':
-      await operations.unpauseContainer(engine, need());
+      // Planned before a cp paused it to copy (its record came after the plan's look): that
+      // pause is the cp's to end, when its copy is done.
+      if (!(await copyHoldsPause(engine, ctx.desired.project, c.name, need()))) await operations.unpauseContainer(engine, need());
       return id;
     case 'rename-container':
       await operations.renameContainer(engine, need(), c.containerName);

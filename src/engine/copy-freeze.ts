@@ -13,16 +13,16 @@
 // short path loads neither dockerode nor lock.ts.
 import { CopyRefused } from './archive-copy.js';
 import { statusCode, type Engine } from './client.js';
-import { holderGone, thisHolder, type Holder } from './holder.js';
+import { copyingHolder } from './copying-record.js';
+import { holderGone, thisHolder } from './holder.js';
 import { Labels } from './labels.js';
-import { rawJson } from './raw-get.js';
+import { abortRawRequests, rawJson } from './raw-get.js';
 import { plainTarget, type Target } from './reader.js';
 import { ensureLockImage, LOCK_IMAGE } from './record-image.js';
 import { copyingRecordName } from '../model/names.js';
-import type { CopyingMark } from '../model/observed.js';
 
 export interface CopyFreeze {
-  /** Unpauses the container (when this cp paused it) and removes the record; safe to call twice. */
+  /** Unpauses the container (when this cp paused it) and removes its record; safe to call twice. */
   thaw(): Promise<void>;
 }
 
@@ -39,8 +39,10 @@ interface Found {
 }
 
 interface FreezeCalls {
-  /** Creates the record: false when its name is taken. */
-  createRecord(name: string, labels: Record<string, string>): Promise<boolean>;
+  /** Creates the record: its ID, or null when its name is taken. */
+  createRecord(name: string, labels: Record<string, string>): Promise<string | null>;
+  /** The container's state (running, paused, exited…), or null when it is gone. */
+  state(id: string): Promise<string | null>;
   inspect(name: string): Promise<Found | null>;
   remove(id: string): Promise<void>;
   /** false: the engine would not pause it (no longer running, or already paused). */
@@ -52,24 +54,6 @@ const FIRST_WAIT_MS = 100;
 const LONGEST_WAIT_MS = 1000;
 /** Exit codes of the signals cp stops on, as a shell reports them. */
 const SIGNALS = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
-
-/** The holder a copying record names. */
-export function copyingHolder(labels: Record<string, string>): Holder & { since: string } {
-  return { holder: labels[Labels.lockHolder] ?? '', pid: Number(labels[Labels.lockPid] ?? 0), pidStarted: labels[Labels.lockPidStarted] ?? null, since: labels[Labels.lockSince] ?? '' };
-}
-
-/** Copying records in the project's container list, by environment, each judged live or stale from this host. */
-export function copyingMarks(containers: ReadonlyArray<{ Labels?: Record<string, string> }>): Map<string, CopyingMark> {
-  const out = new Map<string, CopyingMark>();
-  for (const c of containers) {
-    const l = c.Labels ?? {};
-    const env = l[Labels.environment];
-    if (l[Labels.role] !== 'copying' || !env) continue;
-    const h = copyingHolder(l);
-    out.set(env, { environment: env, containerId: l[Labels.copyContainer] ?? '', holder: h.holder, pid: h.pid, since: h.since, live: !holderGone(h) });
-  }
-  return out;
-}
 
 /** How long a cp waits for another cp of the same environment: SANDBOXSHIFT_COPY_WAIT seconds (default 600). */
 export function copyWaitMs(env: NodeJS.ProcessEnv = process.env): number {
@@ -98,26 +82,27 @@ export async function freezeForCopy(engine: Engine, at: FreezeTarget, notice: (t
     ...(me.pidStarted ? { [Labels.lockPidStarted]: me.pidStarted } : {}),
     [Labels.lockSince]: new Date().toISOString(),
   };
-  await takeRecord(engine, calls, name, labels, at, notice);
+  const record = await takeRecord(engine, calls, name, labels, at, notice);
   let thawing: Promise<void> | undefined;
-  let paused = false;
+  let pausing: Promise<boolean> = Promise.resolve(false);
   const thaw = () => {
     thawing ??= (async () => {
       for (const [signal, handler] of handlers) process.removeListener(signal, handler);
       try {
-        if (paused) await calls.unpause(at.containerId);
+        // Only a pause of ours is ended: one the container already had (an idle policy's) stays.
+        if (await pausing.catch(() => true)) await calls.unpause(at.containerId);
       } finally {
-        await calls.remove(name);
+        await calls.remove(record); // by ID: never another cp's record under the same name
       }
     })();
     return thawing;
   };
-  // A signal mid-copy unpauses and removes the record before the process ends; a second one
-  // (an engine that does not answer) ends it at once. SIGKILL leaves both: the record is then
-  // stale, and the next plan unpauses the container.
+  // A signal mid-copy first cuts the copy's connections to the engine (it stops the copy while
+  // the sandbox is still paused), then unpauses and removes the record before the process ends.
+  // SIGKILL leaves both: the record is then stale, and the next plan unpauses the container.
   const handlers = Object.entries(SIGNALS).map(([signal, code]) => {
     const handler = () => {
-      if (thawing) process.exit(code);
+      abortRawRequests();
       void thaw()
         .catch(() => undefined)
         .finally(() => process.exit(code));
@@ -126,21 +111,34 @@ export async function freezeForCopy(engine: Engine, at: FreezeTarget, notice: (t
     return [signal, handler] as const;
   });
   try {
-    paused = await calls.pause(at.containerId);
+    pausing = calls.pause(at.containerId);
+    if (!(await pausing)) await notPaused(calls, at);
   } catch (err) {
     await thaw().catch(() => undefined);
-    throw err;
+    if (err instanceof CopyRefused) throw err;
+    throw new CopyRefused(
+      `could not pause environment.${at.env} to copy safely: ${(err as Error).message}`,
+      'cp pauses a running environment while it copies; check that the engine can pause containers (docker pause)',
+    );
   }
   return { thaw };
 }
 
-async function takeRecord(engine: Engine, calls: FreezeCalls, name: string, labels: Record<string, string>, at: FreezeTarget, notice: (text: string) => void): Promise<void> {
+/** The engine would not pause it (409): fine when it is paused already or stopped; not when it runs on. */
+async function notPaused(calls: FreezeCalls, at: FreezeTarget): Promise<void> {
+  const state = await calls.state(at.containerId);
+  if (state === 'running' || state === 'restarting') {
+    throw new CopyRefused(`could not pause environment.${at.env} to copy safely: it is ${state}`, 'copy again in a moment');
+  }
+}
+
+async function takeRecord(engine: Engine, calls: FreezeCalls, name: string, labels: Record<string, string>, at: FreezeTarget, notice: (text: string) => void): Promise<string> {
   const deadline = Date.now() + copyWaitMs();
   let wait = FIRST_WAIT_MS;
   let told = false;
   let imported = false;
   for (;;) {
-    let created: boolean;
+    let created: string | null;
     try {
       created = await calls.createRecord(name, labels);
     } catch (err) {
@@ -150,25 +148,25 @@ async function takeRecord(engine: Engine, calls: FreezeCalls, name: string, labe
       await ensureLockImage(await engine.docker());
       continue;
     }
-    if (created) return;
+    if (created) return created;
     const found = await calls.inspect(name);
-    if (!found) continue; // the other cp just finished
-    const l = found.labels;
-    if (l[Labels.role] !== 'copying' || l[Labels.project] !== at.project || l[Labels.environment] !== at.env) {
+    const l = found?.labels ?? {};
+    if (found && (l[Labels.role] !== 'copying' || l[Labels.project] !== at.project || l[Labels.environment] !== at.env)) {
       throw new CopyRefused(`a container named ${name} exists that sandboxshift did not create; cp records a copy under that name`, `rename or remove it (docker rm ${name}), then copy again`);
     }
     const other = copyingHolder(l);
-    if (holderGone(other)) {
+    if (found && holderGone(other)) {
       await calls.remove(found.id); // a cp of this host that was killed: its record is stale
       continue;
     }
+    // (no record found: the other cp just finished; asked again after the wait below)
     if (Date.now() > deadline) {
       throw new CopyRefused(
         `another sandboxshift cp of environment.${at.env} (pid ${other.pid} on ${other.holder}, since ${other.since}) is still copying`,
         `copy again once it is done (SANDBOXSHIFT_COPY_WAIT sets how long to wait), or remove its record (docker rm ${name}) if that cp is gone`,
       );
     }
-    if (!told) {
+    if (!told && found) {
       told = true;
       notice(`sandboxshift: waiting for another cp of ${at.env} to finish (pid ${other.pid} on ${other.holder}, since ${other.since})\n`);
     }
@@ -202,7 +200,14 @@ const recordBody = (labels: Record<string, string>) => ({ Image: LOCK_IMAGE, Cmd
 function httpCalls(target: Target): FreezeCalls {
   const path = (id: string, rest = '') => `/containers/${encodeURIComponent(id)}${rest}`;
   return {
-    createRecord: (name, labels) => doneUnless(rawJson(target, 'POST', `/containers/create?name=${encodeURIComponent(name)}`, recordBody(labels)), 409),
+    createRecord: async (name, labels) => {
+      const made = await rawJson<{ Id: string }>(target, 'POST', `/containers/create?name=${encodeURIComponent(name)}`, recordBody(labels)).catch((err: unknown) => gone(err, 409));
+      return made ? made.Id : null;
+    },
+    state: async (id) => {
+      const c = await rawJson<{ State?: { Status?: string } }>(target, 'GET', path(id, '/json')).catch((err: unknown) => gone(err, 404));
+      return c ? (c.State?.Status ?? null) : null;
+    },
     inspect: async (name) => {
       const c = await rawJson<{ Id: string; Config?: { Labels?: Record<string, string> | null } }>(target, 'GET', path(name, '/json')).catch((err: unknown) => gone(err, 404));
       return c ? { id: c.Id, labels: c.Config?.Labels ?? {} } : null;
@@ -220,7 +225,14 @@ function httpCalls(target: Target): FreezeCalls {
 function dockerodeCalls(engine: Engine): FreezeCalls {
   const container = async (id: string) => (await engine.docker()).getContainer(id);
   return {
-    createRecord: async (name, labels) => doneUnless((await engine.docker()).createContainer({ name, ...recordBody(labels) }), 409),
+    createRecord: async (name, labels) => {
+      const made = await (await engine.docker()).createContainer({ name, ...recordBody(labels) }).catch((err: unknown) => gone(err, 409));
+      return made ? made.id : null;
+    },
+    state: async (id) => {
+      const c = await (await container(id)).inspect().catch((err: unknown) => gone(err, 404));
+      return c ? c.State.Status : null;
+    },
     inspect: async (name) => {
       const c = await (await container(name)).inspect().catch((err: unknown) => gone(err, 404));
       return c ? { id: c.Id, labels: c.Config.Labels ?? {} } : null;

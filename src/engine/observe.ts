@@ -6,7 +6,7 @@ import type { ContainerState, ForeignVolume, ObservedContainer, ObservedDataVolu
 import { statusCode, withEngine, type Engine } from './client.js';
 import { RUNSC_PIDS_HEADROOM } from './container-spec.js';
 import { Labels, projectFilter } from './labels.js';
-import { copyingMarks } from './copy-freeze.js';
+import { copyingMarks } from './copying-record.js';
 import { activityRecordEnvironments, idleMarks, startedSinceMarked, touchTimes } from './idle-record.js';
 import { listedIsolation, protectRecords } from './isolation-facts.js';
 import { containerName, outsideNetworkName } from '../model/names.js';

@@ -86,6 +86,17 @@ export async function rawJson<T>(target: Target, method: 'GET' | 'POST' | 'DELET
   }
 }
 
+/** The connections of requests in flight (abortRawRequests). */
+const open = new Set<Socket>();
+
+/**
+ * Cuts every request in flight (each fails): a stopping cp ends its copy this way, so the
+ * engine stops it before the sandbox runs again (copy-freeze.ts). Later requests are not affected.
+ */
+export function abortRawRequests(): void {
+  for (const socket of open) socket.destroy(new Error('stopped by a signal'));
+}
+
 function rawRequest(target: Target, call: RawCall): Promise<void> {
   const { method, path, payload, upload, readBuffer, onBody } = call;
   return new Promise((resolve, reject) => {
@@ -225,6 +236,8 @@ function rawRequest(target: Target, call: RawCall): Promise<void> {
     let sent: Promise<void> | undefined;
     // TCP engines: no Nagle delay on a request's last small write (node:http set this too).
     const socket: Socket = 'socketPath' in target ? connect({ path: target.socketPath, onread }) : connect({ host: target.host, port: target.port, onread, noDelay: true });
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
     socket.on('error', fail);
     socket.on('end', () => {
       if (state === 'data' && remaining < 0) {

@@ -3,7 +3,8 @@
 // SANDBOXSHIFT_TEST_RELEASE_FILE set too, it goes on as soon as that file exists. Points:
 // `egress-reload-pending`, `egress-reload-recorded` (test/e2e/egress-reload.test.ts), `user-setup`,
 // after a container is created and before its user is set up (test/e2e/any-uid.test.ts), and
-// `cp-frozen`, once cp has paused the container and before it copies (test/e2e/cp-freeze.test.ts).
+// `cp-checked`, once cp has paused the container and checked the path, before it copies
+// (test/e2e/cp-freeze.test.ts).
 import { existsSync } from 'node:fs';
 
 export async function pauseForTest(point: string): Promise<void> {

@@ -86,12 +86,12 @@ export function idleRecordName(project: string, env: string): string {
   return `ss.${project}.${env}.idle`;
 }
 
-/** The record of the last `sandboxshift touch`; the time is in the name, so a new touch is a new record. */
 /** While `sandboxshift cp` holds the environment paused (engine/copy-freeze.ts): one copy at a time. */
 export function copyingRecordName(project: string, env: string): string {
   return `ss.${project}.${env}.copying`;
 }
 
+/** The record of the last `sandboxshift touch`; the time is in the name, so a new touch is a new record. */
 export function touchRecordName(project: string, env: string, at: number): string {
   return `ss.${project}.${env}.touch-${at}`;
 }

@@ -60,7 +60,7 @@ export function planDestroy(desired: DesiredState, observed: ObservedState, opti
     const activity: EnvironmentStep[] = observed.activityRecords?.has(env) ? ['remove-idle-records'] : [];
     const reasons = [
       { code: 'destroy' as const, message: purgeThis ? 'destroy; --purge-volumes deletes /workspace' : 'destroy; /workspace volume kept' },
-      ...(activity.length ? [{ code: 'destroy' as const, message: 'its idle and touch records removed' }] : []),
+      ...(activity.length ? [{ code: 'destroy' as const, message: 'its idle, touch and copying records removed' }] : []),
     ];
     if (c) {
       const change = deleteChange(observed.project, c, reasons, purgeThis, egressRemovals(env, observed), volumes);
@@ -71,7 +71,7 @@ export function planDestroy(desired: DesiredState, observed: ObservedState, opti
       // that failed half-way), protect records, and with --purge-volumes its volume.
       const egress = egressRemovals(env, observed);
       const egressReason = egress.length ? [{ code: 'destroy' as const, message: 'leftover egress proxy and network removed (no container uses them)' }] : [];
-      const activityReason = activity.length ? [{ code: 'destroy' as const, message: 'leftover idle and touch records removed (their container is gone)' }] : [];
+      const activityReason = activity.length ? [{ code: 'destroy' as const, message: 'leftover idle, touch and copying records removed (their container is gone)' }] : [];
       if (purgeThis) {
         changes.push(
           leftover(observed.project, env, {

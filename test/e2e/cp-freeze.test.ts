@@ -77,10 +77,21 @@ describe('cp freezes the environment while it copies', () => {
     expect(await recordExists()).toBe(false);
   }, 240_000);
 
-  it('while it copies: paused, recorded, left alone by plan; SIGTERM unpauses and removes the record, exit 143', async () => {
-    const cp = start(['cp', join(host, 'f'), 'dev:held'], { SANDBOXSHIFT_TEST_PAUSE: 'cp-frozen' });
+  it('between its checks and the copy: paused, recorded, left alone by plan; SIGINT, SIGHUP, SIGTERM unpause and remove the record (130, 129, 143)', async () => {
+    for (const [signal, code] of [
+      ['SIGINT', 130],
+      ['SIGHUP', 129],
+    ] as const) {
+      const cp = start(['cp', join(host, 'f'), 'dev:held'], { SANDBOXSHIFT_TEST_PAUSE: 'cp-checked' });
+      await frozen(cp.child);
+      cp.child.kill(signal);
+      expect((await cp.done).code).toBe(code);
+      expect(await containerState(p.name, 'dev')).toBe('running');
+      expect(await recordExists()).toBe(false);
+    }
+    const cp = start(['cp', join(host, 'f'), 'dev:held'], { SANDBOXSHIFT_TEST_PAUSE: 'cp-checked' });
     await frozen(cp.child);
-    // Nothing runs in the sandbox meanwhile: not even an exec can start.
+    // Nothing runs in the sandbox meanwhile (the path checked, the copy not yet sent): not even an exec can start.
     await expect(dockerCli(['exec', c, 'true'])).rejects.toThrow(/is paused/);
     const plan = await p.run(['plan', '--json']);
     expect(plan.code, plan.stderr).toBe(0);
@@ -95,7 +106,7 @@ describe('cp freezes the environment while it copies', () => {
   }, 60_000);
 
   it('SIGKILLed while it copies: the pause it leaves is drift to plan, apply unpauses, and the next cp takes its stale record over', async () => {
-    const cp = start(['cp', join(host, 'f'), 'dev:killed'], { SANDBOXSHIFT_TEST_PAUSE: 'cp-frozen' });
+    const cp = start(['cp', join(host, 'f'), 'dev:killed'], { SANDBOXSHIFT_TEST_PAUSE: 'cp-checked' });
     await frozen(cp.child);
     cp.child.kill('SIGKILL');
     await cp.done;
@@ -117,7 +128,7 @@ describe('cp freezes the environment while it copies', () => {
 
   it('two copies of one environment take turns: the second waits, says so, then copies', async () => {
     const release = join(host, 'release');
-    const first = start(['cp', join(host, 'f'), 'dev:first'], { SANDBOXSHIFT_TEST_PAUSE: 'cp-frozen', SANDBOXSHIFT_TEST_RELEASE_FILE: release });
+    const first = start(['cp', join(host, 'f'), 'dev:first'], { SANDBOXSHIFT_TEST_PAUSE: 'cp-checked', SANDBOXSHIFT_TEST_RELEASE_FILE: release });
     await frozen(first.child);
     const second = start(['cp', join(host, 'f'), 'dev:second']);
     await until('the second cp to wait', async () => second.stderr().includes('waiting for another cp'));
@@ -128,6 +139,22 @@ describe('cp freezes the environment while it copies', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/Successfully copied 1 file \(8 B\) to dev:second\n$/);
     expect((await sh(c, 'cat /workspace/first /workspace/second')).out).toBe('payload\npayload\n');
+    expect(await containerState(p.name, 'dev')).toBe('running');
+    expect(await recordExists()).toBe(false);
+  }, 60_000);
+
+  it('an exec meanwhile waits for the copy instead of unpausing the sandbox under it, then runs', async () => {
+    const release = join(host, 'release-exec');
+    const cp = start(['cp', join(host, 'f'), 'dev:during-exec'], { SANDBOXSHIFT_TEST_PAUSE: 'cp-checked', SANDBOXSHIFT_TEST_RELEASE_FILE: release });
+    await frozen(cp.child);
+    const exec = start(['exec', 'dev', 'cat', '/workspace/during-exec']);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(exec.child.exitCode).toBe(null);
+    expect(await containerState(p.name, 'dev')).toBe('paused');
+    writeFileSync(release, '');
+    expect((await cp.done).code).toBe(0);
+    const r = await exec.done;
+    expect(r.code, r.stderr).toBe(0);
     expect(await containerState(p.name, 'dev')).toBe('running');
     expect(await recordExists()).toBe(false);
   }, 60_000);

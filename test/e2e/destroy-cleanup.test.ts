@@ -37,7 +37,7 @@ describe('destroy leaves nothing of ours behind', () => {
     expect(destroyed.code, destroyed.stderr).toBe(0);
     expect(destroyed.stdout).toContain('- network.egress-out will be destroyed');
     expect(destroyed.stdout).toContain(`network:   ss.${p.name}.egress-out`);
-    expect(destroyed.stdout).toContain('because:   destroy; /workspace volume kept\n                 its idle and touch records removed');
+    expect(destroyed.stdout).toContain('because:   destroy; /workspace volume kept\n                 its idle, touch and copying records removed');
     expect(destroyed.stdout).toContain('Plan: 0 to add, 0 to change, 3 to destroy.');
 
     const left = lines(await dockerCli(['ps', '-a', '--filter', projectLabel(p), '--format', '{{.Names}} {{.Label "io.sandboxshift.role"}}']));

@@ -40,12 +40,12 @@ describe('destroy removes what the project made besides its environments', () =>
     const net = p.changes[2]!;
     expect(net.name).toBe('ss.demo.egress-out');
     expect(net.reasons).toEqual([{ code: 'destroy', message: "destroy; the project's outside network for egress proxies" }]);
-    expect(p.changes[0]!.reasons.map((r) => r.message)).toEqual(['destroy; /workspace volume kept', 'its idle and touch records removed']);
+    expect(p.changes[0]!.reasons.map((r) => r.message)).toEqual(['destroy; /workspace volume kept', 'its idle, touch and copying records removed']);
     expect(p.diagnostics).toEqual([]);
     const text = renderText(planToJson(p));
     expect(text).toContain('network.egress-out');
     expect(text).toContain('ss.demo.egress-out');
-    expect(text).toContain('its idle and touch records removed');
+    expect(text).toContain('its idle, touch and copying records removed');
     expect(text).toContain('Plan: 0 to add, 0 to change, 3 to destroy.');
   });
 
@@ -53,7 +53,7 @@ describe('destroy removes what the project made besides its environments', () =>
     const desired = desiredOf([env('gone')]);
     const p = planDestroy(desired, { ...observedOf([], { volumes: ['gone'] }), activityRecords: new Set(['gone']) });
     expect(p.changes.map((c) => [c.address, c.kind, c.steps, c.reasons.map((r) => r.message)])).toEqual([
-      ['environment.gone', 'delete', ['remove-idle-records'], ['leftover idle and touch records removed (their container is gone)']],
+      ['environment.gone', 'delete', ['remove-idle-records'], ['leftover idle, touch and copying records removed (their container is gone)']],
     ]);
     expect(p.changes[0]!.dataEffect).toBe('none');
   });
