@@ -88,12 +88,11 @@ export async function freezeForCopy(engine: Engine, at: FreezeTarget, notice: (t
   const thaw = () => {
     thawing ??= (async () => {
       for (const [signal, handler] of handlers) process.removeListener(signal, handler);
-      try {
-        // Only a pause of ours is ended: one the container already had (an idle policy's) stays.
-        if (await pausing.catch(() => true)) await calls.unpause(at.containerId);
-      } finally {
-        await calls.remove(record); // by ID: never another cp's record under the same name
-      }
+      // Only a pause of ours is ended: one the container already had (an idle policy's) stays.
+      // The record goes at the same time (by ID: never another cp's under the same name): a plan
+      // that sees the pause without it in between unpauses, as this does.
+      const [unpaused, removed] = await Promise.allSettled([(async () => (await pausing.catch(() => true)) && calls.unpause(at.containerId))(), calls.remove(record)]);
+      for (const r of [unpaused, removed]) if (r.status === 'rejected') throw r.reason;
     })();
     return thawing;
   };
