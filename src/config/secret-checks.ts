@@ -34,6 +34,33 @@ export function checkSecretVariables(root: Record<string, unknown>, environments
     const merged = [...fromDefaults.filter((d) => !Object.hasOwn(own, d.name)), ...declared(own, ['environments', env, 'secrets'], false)];
     // A collision within defaults alone is reported once, above.
     for (const group of collisions(merged)) if (group.members.some((d) => !d.fromDefaults)) report(group, env, ctx);
+    checkEnvClashes(root, settings, env, merged, ctx);
+  }
+}
+
+/**
+ * A plain `env:` variable with the name a secret is exported as: the secret replaces its value
+ * inside the sandbox without a word (the entrypoint and exec export secrets last).
+ */
+function checkEnvClashes(root: Record<string, unknown>, settings: unknown, env: string, secrets: readonly Declared[], ctx: CheckContext): void {
+  const defaultsEnv = isPlainObject(root.defaults) && isPlainObject(root.defaults.env) ? root.defaults.env : {};
+  const ownEnv = isPlainObject(settings) && isPlainObject(settings.env) ? settings.env : {};
+  for (const secret of secrets) {
+    const variable = secretVariable(secret.name);
+    if (variable === null) continue;
+    const own = Object.hasOwn(ownEnv, variable);
+    if (!own && !Object.hasOwn(defaultsEnv, variable)) continue;
+    const envAt: KeyPath = own ? ['environments', env, 'env', variable] : ['defaults', 'env', variable];
+    ctx.report(
+      diagnosticAt(
+        ctx.source,
+        'error',
+        envAt,
+        'key',
+        `env ${variable} and secret '${secret.name}' would both be the variable ${variable} in environment '${env}': the secret would silently replace the value`,
+        `rename the variable or the secret (a secret NAME is also the variable NAME upper-cased), or drop ${variable} from env if the secret is meant to set it`,
+      ),
+    );
   }
 }
 

@@ -70,3 +70,22 @@ describe('secret name length', () => {
     ]);
   });
 });
+
+describe('a secret and a plain env variable of one name', () => {
+  const CLASH = (v: string, secret: string, env: string) =>
+    `error: env ${v} and secret '${secret}' would both be the variable ${v} in environment '${env}': the secret would silently replace the value`;
+  const HINT = (v: string) => `\n  hint: rename the variable or the secret (a secret NAME is also the variable NAME upper-cased), or drop ${v} from env if the secret is meant to set it`;
+
+  it("is an error at the env key, the environment's own or one from defaults", () => {
+    expect(check('environments:', '  one:', '    env: { API_KEY: placeholder }', '    secrets:', '      api_key: {fromEnv: X}')).toEqual([
+      `sandboxshift.yaml:5:12: ${CLASH('API_KEY', 'api_key', 'one')} (at environments.one.env.API_KEY)${HINT('API_KEY')}`,
+    ]);
+    expect(check('defaults:', '  env: { TOKEN: x }', 'environments:', '  one:', '    secrets:', '      token: {fromEnv: X}', '  two: {}')).toEqual([
+      `sandboxshift.yaml:4:10: ${CLASH('TOKEN', 'token', 'one')} (at defaults.env.TOKEN)${HINT('TOKEN')}`,
+    ]);
+  });
+
+  it('is no error for names that differ once upper-cased (env keys are case-sensitive), or a secret that is not exported', () => {
+    expect(check('environments:', '  one:', '    env: { api_key: a, _9LIVES: b }', '    secrets:', '      api_key: {fromEnv: X}', '      9lives: {fromEnv: X}')).toEqual([]);
+  });
+});
