@@ -91,7 +91,7 @@ export async function copyWithConfig(engine: Engine, request: CopyRequest, confi
     // it for a symlink in between (copy-freeze.ts). A paused one is recorded too, so it stays
     // paused while this cp copies, and another cp's pause is waited for. A stopped one runs
     // nothing. Not on Podman (4.3): its archive API finds no path in a paused container's
-    // volumes (404), so there cp copies as Podman's own cp does, unpaused.
+    // volumes (404), so there cp copies unpaused and the race stays open (README "Podman").
     const live = (info!.State?.Status === 'running' || info!.State?.Status === 'paused') && !(await podman);
     const freeze = live ? await freezeForCopy(engine, { project: config.project, env: environment.name, containerId: info!.Id }, request.notice ?? toStderr) : null;
     try {

@@ -37,8 +37,6 @@ export interface ResolvedContainerPath {
   real: string;
   existing: Existing;
   parentExisting: Existing;
-  /** The root the path is under was there (a volume's mount point always is, in a container of ours). */
-  rootExists: boolean;
 }
 
 const kindOf = (st: PathStat | null): Existing => (st === null ? 'missing' : hasBit(st.mode, MODE_DIR) ? 'dir' : 'file');
@@ -69,10 +67,9 @@ export async function resolveContainerPath(archive: ArchiveClient, abs: string, 
   for (const part of parts) void stat((prefix = `${prefix}/${part}`));
   let cur = root;
   let kind = kindOf(await stat(root));
-  const rootExists = kind !== 'missing';
   let parentKind: Existing = 'dir';
   for (let i = 0; i < parts.length; i++) {
-    if (kind === 'missing') return { real: posix.join(cur, ...parts.slice(i)), existing: 'missing', parentExisting: i === parts.length - 1 ? kind : 'missing', rootExists };
+    if (kind === 'missing') return { real: posix.join(cur, ...parts.slice(i)), existing: 'missing', parentExisting: i === parts.length - 1 ? kind : 'missing' };
     if (kind === 'file') throw new CopyRefused(`${shown}: ${cur} is a file, not a folder`);
     const next = `${cur}/${parts[i]}`;
     const st = await stat(next);
@@ -90,7 +87,7 @@ export async function resolveContainerPath(archive: ArchiveClient, abs: string, 
       kind = kindOf(st);
     }
   }
-  return { real: cur, existing: kind, parentExisting: parts.length === 0 ? 'dir' : parentKind, rootExists };
+  return { real: cur, existing: kind, parentExisting: parts.length === 0 ? 'dir' : parentKind };
 }
 
 export function outsideMessage(shown: string, abs: string, roots: readonly string[]): string {

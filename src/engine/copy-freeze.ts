@@ -2,8 +2,8 @@
 // paused. The engine's archive API resolves a path again when it copies, following symlinks as
 // root: a process in the sandbox that swaps a folder of the path for a symlink between cp's
 // checks and the copy (CVE-2018-15664's race) would have cp write into /etc or read a root-only
-// file. Frozen, nothing in the sandbox runs between the checks and the copy. Podman's cp pauses
-// by default for the same reason.
+// file. Frozen, nothing in the sandbox runs between the checks and the copy (Podman 1.4 made its
+// own cp pause for the same reason).
 //
 // The pause is recorded first, in a never-started `copying` record (ss.PROJECT.ENV.copying,
 // its holder's host, pid and start time in labels), so plan, apply and watch see a pause that
@@ -14,7 +14,7 @@
 import { CopyRefused } from './archive-copy.js';
 import { statusCode, type Engine } from './client.js';
 import { copyingHolder } from './copying-record.js';
-import { holderGone, thisHolder } from './holder.js';
+import { holderGone, thisHolder, waitSeconds } from './holder.js';
 import { Labels } from './labels.js';
 import { abortRawRequests, rawJson } from './raw-get.js';
 import { plainTarget, type Target } from './reader.js';
@@ -57,10 +57,7 @@ const SIGNALS = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
 
 /** How long a cp waits for another cp of the same environment: SANDBOXSHIFT_COPY_WAIT seconds (default 600). */
 export function copyWaitMs(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.SANDBOXSHIFT_COPY_WAIT;
-  if (raw === undefined || raw === '') return 600_000;
-  if (!/^\d+$/.test(raw)) throw new CopyRefused(`SANDBOXSHIFT_COPY_WAIT=${raw} is not a whole number of seconds`, 'write e.g. SANDBOXSHIFT_COPY_WAIT=600');
-  return Number(raw) * 1000;
+  return waitSeconds('SANDBOXSHIFT_COPY_WAIT', 600, env);
 }
 
 /**

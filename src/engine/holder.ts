@@ -1,9 +1,10 @@
 // Who holds something on the engine (a lock, a copy's pause): a host, a pid and the pid's start
 // time, recorded as labels. A holder on this host that is gone (no such pid, or the pid now
 // belongs to a process that started at another time) can be judged from here; another host's
-// never is. No engine calls and no node:crypto: cp's short path loads it.
+// never is; and how long to wait for one. No engine calls and no node:crypto: cp's short path loads it.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { DiagnosticsError, errorDiag } from '../diagnostics.js';
 
 export interface Holder {
   holder: string;
@@ -45,4 +46,14 @@ export function processStartTime(pid: number): string | null {
   } catch {
     return null; // no /proc (macOS), or the process just ended: the pid check decides
   }
+}
+
+/** How long to wait for a holder: the variable `name` in seconds, or `fallbackSeconds`; anything else is refused with what to write. */
+export function waitSeconds(name: string, fallbackSeconds: number, env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[name];
+  if (raw === undefined) return fallbackSeconds * 1000;
+  if (!/^\s*\d+(\.\d+)?\s*$/.test(raw)) {
+    throw new DiagnosticsError([errorDiag(`${name} must be a number of seconds, got '${raw}'`, { hint: `e.g. ${name}=${fallbackSeconds} (the default), or unset it` })]);
+  }
+  return Number(raw) * 1000;
 }

@@ -16,7 +16,7 @@ import { DiagnosticsError, errorDiag } from '../diagnostics.js';
 import { lockContainerName } from '../model/names.js';
 import { statusCode, withEngine, type Docker } from './client.js';
 import { Labels } from './labels.js';
-import { holderGone, processStartTime } from './holder.js';
+import { holderGone, processStartTime, waitSeconds } from './holder.js';
 
 import { ensureLockImage, LOCK_IMAGE } from './record-image.js';
 
@@ -154,14 +154,7 @@ export async function waitForLock(
  * How long a lock is waited for, in ms: the environment variable `name` in seconds (a whole or
  * decimal number), else `fallbackSeconds`. Anything else is refused: `10m` must not mean forever.
  */
-export function lockWaitMs(name: string, fallbackSeconds: number, env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env[name];
-  if (raw === undefined) return fallbackSeconds * 1000;
-  if (!/^\s*\d+(\.\d+)?\s*$/.test(raw)) {
-    throw new DiagnosticsError([errorDiag(`${name} must be a number of seconds, got '${raw}'`, { hint: `e.g. ${name}=${fallbackSeconds} (the default), or unset it` })]);
-  }
-  return Number(raw) * 1000;
-}
+export const lockWaitMs = waitSeconds;
 
 /** How long the engine-wide policy lock is waited for: SANDBOXSHIFT_ENGINE_LOCK_WAIT seconds (default 600). */
 export function engineLockWaitMs(env: NodeJS.ProcessEnv = process.env): number {

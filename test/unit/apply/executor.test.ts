@@ -1,5 +1,6 @@
 // The executor runs exactly the plan's steps, in order per change, in parallel across changes,
 // and keeps going past a failure. A recording fake stands in for dockerode.
+import { hostname } from 'node:os';
 import { pack } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import type { Docker } from '../../../src/engine/index.js';
@@ -78,6 +79,7 @@ function engineFake(state: {
     version: async () => ({ Components: [{ Name: 'Engine' }] }),
     getContainer: (id: string) => ({
       stop: async () => void calls.push(`stop ${id}`),
+      unpause: async () => void calls.push(`unpause ${id}`),
       remove: async () => {
         const record = state.containers.find((c) => c.Id === id);
         if (record) state.containers = state.containers.filter((c) => c !== record);
@@ -291,6 +293,29 @@ describe('executor', () => {
     for (const x of ['a', 'b', 'c']) expect(calls.indexOf(`stop ${x.repeat(64)}`)).toBeLessThan(calls.indexOf(`remove ${x.repeat(64)}`));
     expect(result.completed.map((c) => c.address)).toEqual(p.changes.map((c) => c.address));
     expect(result.failed).toEqual([]);
+  });
+
+  it('leaves a pause that a running cp holds (its record came after the plan looked), and ends one whose cp is gone', async () => {
+    const desired = desiredOf([env('a')]);
+    const p = plan(desired, observedOf([applied(desired.environments.get('a')!, { id: 'ctr-a', state: 'paused', status: 'Up (Paused)' })]));
+    expect(p.changes[0]!.steps).toEqual(['unpause']);
+    const record = (pid: number) => ({
+      Id: 'copying-a',
+      Labels: {
+        'io.sandboxshift.project': 'demo',
+        'io.sandboxshift.environment': 'a',
+        'io.sandboxshift.role': 'copying',
+        'io.sandboxshift.copy.container': 'ctr-a',
+        'io.sandboxshift.lock.holder': hostname(),
+        'io.sandboxshift.lock.pid': String(pid),
+      },
+    });
+    const live = engineFake({ containers: [record(process.pid)], inspect: {}, networks: [] });
+    expect((await executePlan(p, { engine: live.docker, desired, secrets: new Map(), parallelism: 1 })).failed).toEqual([]);
+    expect(live.calls).toEqual(['remove-records demo/a/copying: copying-a']);
+    const gone = engineFake({ containers: [record(2 ** 22 + 1)], inspect: {}, networks: [] });
+    expect((await executePlan(p, { engine: gone.docker, desired, secrets: new Map(), parallelism: 1 })).failed).toEqual([]);
+    expect(gone.calls).toEqual(['remove-records demo/a/copying: copying-a', 'unpause ctr-a']);
   });
 
   it('destroy removes the idle, touch and copying records of each environment and, after the proxies, the outside network: ours only', async () => {

@@ -326,10 +326,8 @@ describe('copy in: names that are not UTF-8', () => {
   });
 });
 
-// cp's stats may leave before the container's inspect answers (app/copy-run.ts): a missing root
-// (a mount point, always there in a container of ours) says they raced the container, and cp
-// asks again. rootExists tells the two apart.
-describe('resolveContainerPath: rootExists', () => {
+// A path that does not exist yet resolves to where it would be, and whether its parent is there.
+describe('resolveContainerPath: a missing path', () => {
   const DIR = { name: 'd', size: 0, mode: 2 ** 31 + 0o755, linkTarget: '' };
   const withStats = (known: Record<string, typeof DIR>): ArchiveClient => ({
     stat: async (path) => known[path] ?? null,
@@ -337,23 +335,21 @@ describe('resolveContainerPath: rootExists', () => {
     get: async () => undefined,
   });
 
-  it('is true when the root is there, the path itself missing or not', async () => {
+  it('under a root that is there', async () => {
     const archive = withStats({ '/workspace': DIR, '/workspace/a': DIR });
     expect(await resolveContainerPath(archive, '/workspace/a/new.txt', ['/workspace'], 'dev:a/new.txt')).toEqual({
       real: '/workspace/a/new.txt',
       existing: 'missing',
       parentExisting: 'dir',
-      rootExists: true,
     });
   });
 
-  it('is false when the root itself is missing: the container was not there when asked', async () => {
+  it('under a root that is missing', async () => {
     const archive = withStats({});
     expect(await resolveContainerPath(archive, '/workspace/src', ['/workspace'], 'dev:src')).toEqual({
       real: '/workspace/src',
       existing: 'missing',
       parentExisting: 'missing',
-      rootExists: false,
     });
   });
 });
